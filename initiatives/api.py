@@ -1,0 +1,62 @@
+"""Public JSON: initiatives, their state and counts.  Never personal data.
+
+Responses are cacheable for a few seconds and carry an ETag, so a CDN or the browser can
+absorb readers who refresh the counter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify, request
+
+from .extensions import db
+from .models import Initiative, InitiativeState
+from .signing import PUBLIC_STATES, public_initiative_or_404
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_AGE = 10
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def serialise(initiative: Initiative) -> dict[str, Any]:
+    text = initiative.text("sv")
+    return {
+        "slug": initiative.slug,
+        "title": text.title if text is not None else initiative.slug,
+        "state": initiative.state,
+        "threshold": initiative.threshold,
+        "confirmed": initiative.confirmed_count,
+        "opens_at": _iso(initiative.opens_at),
+        "closes_at": _iso(initiative.closes_at),
+        "target_body": initiative.target_body,
+    }
+
+
+def cacheable(payload: Any) -> Response:
+    response = jsonify(payload)
+    response.cache_control.public = True
+    response.cache_control.max_age = MAX_AGE
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/initiatives")
+def initiatives() -> Response:
+    rows = db.session.scalars(
+        sa.select(Initiative)
+        .where(Initiative.state.in_([s.value for s in PUBLIC_STATES]))
+        .where(Initiative.state != InitiativeState.WITHDRAWN)
+        .order_by(Initiative.id)
+    ).all()
+    return cacheable({"initiatives": [serialise(i) for i in rows]})
+
+
+@bp.get("/initiatives/<slug>")
+def initiative(slug: str) -> Response:
+    return cacheable(serialise(public_initiative_or_404(slug)))

@@ -1,0 +1,73 @@
+"""Command-line interface: ``flask --app initiatives <command>``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+import click
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.cli import AppGroup
+
+from . import outbox, signatures
+from .demo import load_examples
+from .extensions import db
+from .mail import compose
+
+outbox_cli = AppGroup("outbox", help="Deliver queued email.")
+
+
+@outbox_cli.command("send")
+def outbox_send() -> None:
+    """Deliver every message that is due, once, and report."""
+    from flask import current_app
+
+    report = outbox.deliver_due(current_app._get_current_object(), compose)  # type: ignore[attr-defined]
+    click.echo(f"sent {report.sent}, retrying later {report.retried}, failed {report.failed}")
+    for err in report.errors:
+        click.echo(f"  error: {err}", err=True)
+
+
+@outbox_cli.command("work")
+def outbox_work() -> None:
+    """Keep delivering (run as its own process next to the web server)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stopping = {"now": False}
+
+    def stop(_signum: int, _frame: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def housekeeping() -> None:
+        if signatures.expire_unconfirmed():
+            db.session.commit()
+
+    click.echo("outbox worker started", err=True)
+    outbox.work(app, compose, should_stop=lambda: stopping["now"], housekeeping=housekeeping)
+    click.echo("outbox worker stopped", err=True)
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load the example initiatives (idempotent)."""
+    created = load_examples()
+    db.session.commit()
+    click.echo(f"created: {', '.join(created)}" if created else "examples already loaded")
+
+
+@click.command("generate-data-key")
+def generate_data_key() -> None:
+    """Print a fresh DATA_KEY (32 random bytes, URL-safe base64)."""
+    sys.stdout.write(Fernet.generate_key().decode() + "\n")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(generate_data_key)

@@ -1,0 +1,82 @@
+"""Error pages in the user's language (JSON under /api), never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: (
+        _l("Något blev fel"),
+        _l("Vi kunde inte förstå det som skickades. Gå tillbaka och försök igen."),
+    ),
+    403: (_l("Ingen åtkomst"), _l("Du har inte tillgång till den här sidan.")),
+    404: (
+        _l("Sidan finns inte"),
+        _l("Vi hittar inte sidan. Kontrollera adressen eller gå till startsidan."),
+    ),
+    405: (_l("Det går inte att göra så"), _l("Sidan tar inte emot den här sortens förfrågan.")),
+    409: (
+        _l("Det går inte just nu"),
+        _l("Det här går inte att göra i initiativets nuvarande läge."),
+    ),
+    410: (_l("Länken gäller inte längre"), _l("Länken har gått ut eller används inte längre.")),
+    413: (
+        _l("För mycket text"),
+        _l("Det du skickade var för stort. Korta texten och försök igen."),
+    ),
+    429: (
+        _l("För många försök"),
+        _l("Du har gjort för många försök på kort tid. Vänta en stund och försök igen."),
+    ),
+    500: (
+        _l("Något gick fel hos oss"),
+        _l(
+            "Ett fel uppstod. Inget av det du redan har skickat har försvunnit. "
+            "Försök igen om en stund."
+        ),
+    ),
+}
+CSRF_MESSAGE = _l(
+    "Formuläret hade gått ut eller kom inte från den här webbplatsen. "
+    "Ladda om sidan och försök igen."
+)
+
+
+def error_response(code: int, message: str | None = None) -> tuple[Response | str, int]:
+    title, default = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
+    text = str(message or default)
+    if request.path.startswith("/api/"):
+        return jsonify(error=code, message=text), code
+    return render_template("errors/error.html", code=code, title=title, message=text), code
+
+
+def configure_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
+        return error_response(400, CSRF_MESSAGE)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response | str, int] | HTTPException:
+        if exc.code is None or exc.code < 400:
+            return exc
+        return error_response(exc.code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response | str, int]:
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.endpoint)
+        return error_response(500)
+
+    @app.errorhandler(InternalServerError)
+    def internal(exc: InternalServerError) -> tuple[Response | str, int]:
+        db.session.rollback()
+        return error_response(500)

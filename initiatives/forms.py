@@ -1,0 +1,81 @@
+"""Forms.  Every POST is a Flask-WTF form (CSRF included), button-only ones too."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+
+# Control characters (NUL included) and the replacement character left by undecodable
+# bytes have no place in a name or an address.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+def printable_text(form: FlaskForm, field: StringField) -> None:
+    if field.data and _FORBIDDEN.search(field.data):
+        raise ValidationError(_l("Fältet innehåller tecken som inte är tillåtna."))
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignForm(FlaskForm):
+    """The public sign form; field names are a stable interface (see DESIGN.md)."""
+
+    name = StringField(
+        _l("Namn"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv ditt namn.")),
+            Length(max=200, message=_l("Namnet får vara högst 200 tecken.")),
+            printable_text,
+        ],
+    )
+    email = StringField(
+        _l("E-postadress"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv din e-postadress.")),
+            Length(max=254, message=_l("E-postadressen får vara högst 254 tecken.")),
+            printable_text,
+            Email(
+                message=_l("Skriv en giltig e-postadress, till exempel namn@exempel.se."),
+                check_deliverability=False,
+            ),
+        ],
+    )
+    postcode = StringField(
+        _l("Postnummer (frivilligt)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=10, message=_l("Skriv postnumret som fem siffror, till exempel 212 14.")),
+            Regexp(
+                r"^\d{3}\s?\d{2}$",
+                message=_l("Skriv postnumret som fem siffror, till exempel 212 14."),
+            ),
+        ],
+    )
+    resident = BooleanField(
+        _l("Jag är folkbokförd i Malmö."),
+        validators=[DataRequired(_l("Du behöver vara folkbokförd i Malmö för att skriva under."))],
+    )
+    consent = BooleanField(
+        _l(
+            "Jag samtycker till att mina uppgifter behandlas för det här initiativet, "
+            "enligt integritetspolicyn."
+        ),
+        validators=[DataRequired(_l("Vi behöver ditt samtycke för att ta emot underskriften."))],
+    )
+    # Where the signer came from (?src= on the link or QR code); checked by the view.
+    src = HiddenField(validators=[Optional(), Length(max=32)])
+    # Honeypot: hidden from people by CSS and aria-hidden, filled in by simple bots.
+    website = StringField(_l("Lämna det här fältet tomt"), validators=[Optional()])
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (confirm, withdraw): CSRF is its content."""

@@ -1,0 +1,77 @@
+"""Languages: which exist, which one a request gets, and which way it is written.
+
+Swedish is the default and the language of the source strings.  Any catalog under
+``initiatives/translations/<code>/`` makes its language available, without code changes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from flask import Flask, request
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+DEFAULT = "sv"
+LANG_COOKIE = "lang"
+# Preferred order on the switcher; languages added later follow alphabetically.
+PREFERRED_ORDER = ("sv", "en", "ar", "so")
+
+
+@cache
+def _catalog_locales(directory: str) -> tuple[str, ...]:
+    found = {p.parent.parent.name for p in Path(directory).glob("*/LC_MESSAGES/messages.po")}
+    found.add(DEFAULT)
+    ranked = [code for code in PREFERRED_ORDER if code in found]
+    return tuple(ranked + sorted(found - set(ranked)))
+
+
+def available_locales() -> tuple[str, ...]:
+    return _catalog_locales(str(TRANSLATIONS))
+
+
+def native_name(code: str) -> str:
+    """The language's name in its own script: Svenska, English, العربية, Soomaali."""
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+@cache
+def text_direction(code: str) -> str:
+    return "rtl" if Locale.parse(code).character_order == "right-to-left" else "ltr"
+
+
+def select_locale() -> str:
+    """Cookie, else the browser's Accept-Language, else Swedish."""
+    available = available_locales()
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in available:
+        return chosen
+    return request.accept_languages.best_match(available) or DEFAULT
+
+
+def configure_i18n(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from .extensions import babel
+
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_locale=DEFAULT,
+        default_translation_directories=str(TRANSLATIONS),
+        default_timezone="Europe/Stockholm",
+    )
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        code = str(get_locale() or DEFAULT)
+        return {
+            "current_locale": code,
+            "text_dir": text_direction(code),
+            "languages": [(c, native_name(c)) for c in available_locales()],
+        }
+
+    app.jinja_env.globals["native_name"] = native_name
+    app.jinja_env.globals["text_direction"] = text_direction

@@ -1,0 +1,314 @@
+"""The outbox: emails are rows written with what caused them, delivered by a worker.
+
+Delivery claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and leases them by
+moving ``due_at`` forward, commits, sends over one SMTP connection, then records the
+results.  Two workers never send the same row; a worker that dies mid-batch leaves its
+rows to be retried when the lease ends.  Nothing is lost while SMTP is down: failures
+are retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from . import clock
+from .crypto import crypto
+from .extensions import db
+from .models import Initiative, OutboxMessage, OutboxStatus, Signature
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+HOUSEKEEPING_SECONDS = 60
+SMTP_TIMEOUT = 30
+
+
+def enqueue(
+    kind: str,
+    *,
+    to: str,
+    locale: str,
+    context: dict[str, Any],
+    initiative: Initiative | None = None,
+    signature: Signature | None = None,
+    email_index: str | None = None,
+) -> OutboxMessage:
+    """Queue an email in the current transaction; it goes out after the caller commits."""
+    payload = json.dumps({"to": to, "context": context}, ensure_ascii=False)
+    message = OutboxMessage(
+        kind=kind,
+        locale=locale,
+        initiative_id=initiative.id if initiative is not None else None,
+        signature_id=signature.id if signature is not None else None,
+        email_index=email_index,
+        payload_enc=crypto().encrypt(payload),
+    )
+    db.session.add(message)
+    return message
+
+
+def mails_since(email_indexes: list[str], initiative_id: int | None, since: datetime) -> int:
+    """How many mails were queued for this address (under any key) since ``since``."""
+    stmt = sa.select(sa.func.count(OutboxMessage.id)).where(
+        OutboxMessage.email_index.in_(email_indexes),
+        OutboxMessage.created_at >= since,
+    )
+    if initiative_id is not None:
+        stmt = stmt.where(OutboxMessage.initiative_id == initiative_id)
+    return db.session.scalar(stmt) or 0
+
+
+def read_payload(message: OutboxMessage) -> dict[str, Any]:
+    return json.loads(crypto().decrypt(message.payload_enc) or "{}")
+
+
+# --- transports -------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+    def close(self) -> None: ...
+
+
+class SMTPTransport:
+    """One connection per batch; ``smtp://user:pass@host:port``, ``?starttls=1`` or smtps."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP_URL must start with smtp:// or smtps://")
+        query = parse_qs(parts.query)
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        self.implicit_tls = parts.scheme == "smtps"
+        self.starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        if self.implicit_tls:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=SMTP_TIMEOUT, context=context
+            )
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+            if self.starttls:
+                conn.starttls(context=context)
+        if self.username:
+            conn.login(self.username, self.password or "")
+        return conn
+
+    def send(self, message: EmailMessage) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        self._conn.send_message(message)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self._conn.close()
+            self._conn = None
+
+
+class DirectoryTransport:
+    """Development only: each mail becomes a file in instance/mail/."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: EmailMessage) -> None:
+        stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%f")
+        path = self.directory / f"{stamp}-{message['X-Outbox-Id']}.eml"
+        path.write_bytes(bytes(message))
+
+    def close(self) -> None:
+        pass
+
+
+def transport_for(app: Flask) -> Transport:
+    url = app.config["SMTP_URL"]
+    if url:
+        return SMTPTransport(url)
+    if app.config["APP_ENV"] in ("development", "testing"):
+        return DirectoryTransport(Path(app.instance_path) / "mail")
+    raise RuntimeError("SMTP_URL is not set: the outbox has nowhere to deliver mail.")
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, … capped at 6 hours."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "smtp_code", None)
+    return f"{type(exc).__name__}{f' {code}' if code else ''}"[:300]
+
+
+def claim(batch_size: int) -> list[int]:
+    """Lease up to ``batch_size`` due messages to this worker and commit the lease."""
+    now = clock.utcnow()
+    stmt = (
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= now)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(db.session.scalars(stmt))
+    if ids:
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(due_at=now + LEASE)
+        )
+    db.session.commit()
+    return ids
+
+
+def deliver_batch(
+    transport: Transport,
+    compose: Callable[[OutboxMessage], EmailMessage],
+    batch_size: int,
+) -> Report:
+    """Claim, send and record one batch.  Returns what happened.
+
+    No transaction is open while talking to the SMTP server, so a slow server never
+    holds a database lock (on SQLite that would stall every signer).
+    """
+    report = Report()
+    ids = claim(batch_size)
+    if not ids:
+        return report
+    messages = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    ).all()
+    prepared: list[tuple[int, int, EmailMessage | Exception]] = []
+    for message in messages:
+        try:
+            prepared.append((message.id, message.attempts, compose(message)))
+        except Exception as exc:  # noqa: BLE001 - a row that cannot be rendered never will be
+            log.exception("outbox message %s cannot be composed", message.id)
+            prepared.append((message.id, message.attempts, exc))
+    db.session.commit()
+
+    outcomes: list[tuple[int, int, BaseException | None, bool]] = []
+    connection_error: BaseException | None = None
+    try:
+        for message_id, attempts, email in prepared:
+            if isinstance(email, Exception):
+                outcomes.append((message_id, attempts, email, True))
+                continue
+            if connection_error is not None:
+                outcomes.append((message_id, attempts, connection_error, False))
+                continue
+            try:
+                transport.send(email)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                outcomes.append((message_id, attempts, exc, False))
+            except (smtplib.SMTPException, OSError) as exc:
+                # The server is unreachable: reschedule the rest of the batch too.
+                connection_error = exc
+                outcomes.append((message_id, attempts, exc, False))
+            else:
+                outcomes.append((message_id, attempts, None, False))
+    finally:
+        transport.close()
+
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    now = clock.utcnow()
+    for message_id, attempts, error, permanent in outcomes:
+        values: dict[str, Any]
+        if error is None:
+            values = {"status": OutboxStatus.SENT, "sent_at": now, "last_error": None}
+            report.sent += 1
+        else:
+            described = _describe(error)
+            values = {"attempts": attempts + 1, "last_error": described}
+            if permanent or attempts + 1 >= max_attempts:
+                values["status"] = OutboxStatus.FAILED
+                report.failed += 1
+            else:
+                values["due_at"] = now + backoff(attempts + 1)
+                report.retried += 1
+            if described not in report.errors:
+                report.errors.append(described)
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        )
+    db.session.commit()
+    for err in report.errors:
+        log.warning("outbox delivery failed: %s", err)
+    return report
+
+
+def deliver_due(app: Flask, compose: Callable[[OutboxMessage], EmailMessage]) -> Report:
+    """Deliver everything due now, batch after batch, and return the totals.
+
+    Rows that fail are rescheduled into the future, so this always ends.
+    """
+    total = Report()
+    batch_size = app.config["OUTBOX_BATCH_SIZE"]
+    while True:
+        report = deliver_batch(transport_for(app), compose, batch_size)
+        total.sent += report.sent
+        total.retried += report.retried
+        total.failed += report.failed
+        total.errors.extend(e for e in report.errors if e not in total.errors)
+        if report.handled < batch_size:
+            return total
+
+
+def work(
+    app: Flask,
+    compose: Callable[[OutboxMessage], EmailMessage],
+    should_stop: Callable[[], bool] = lambda: False,
+    housekeeping: Callable[[], None] | None = None,
+) -> None:
+    """Deliver forever (until ``should_stop``), sleeping when there is nothing due."""
+    poll = app.config["OUTBOX_POLL_SECONDS"]
+    next_housekeeping = 0.0
+    while not should_stop():
+        try:
+            report = deliver_due(app, compose)
+            if housekeeping is not None and time.monotonic() >= next_housekeeping:
+                housekeeping()
+                next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+        except sa.exc.OperationalError:
+            # The database went away (restart, failover): the pool reconnects next time.
+            db.session.rollback()
+            log.warning("outbox worker lost the database; retrying")
+            report = Report()
+        if report.handled == 0:
+            time.sleep(poll)

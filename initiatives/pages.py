@@ -1,0 +1,83 @@
+"""Public pages that are not signing: home, privacy, accessibility, language, health."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+from markupsafe import Markup, escape
+
+from .extensions import db
+from .i18n import LANG_COOKIE, available_locales
+from .models import Initiative, InitiativeState
+
+bp = Blueprint("pages", __name__)
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Plain text with blank lines between paragraphs → escaped ``<p>`` elements."""
+    blocks = [b.strip() for b in (text or "").replace("\r\n", "\n").split("\n\n") if b.strip()]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in b.split("\n")))
+        for b in blocks
+    )
+
+
+@bp.get("/")
+def home() -> str:
+    collecting = db.session.scalars(
+        sa.select(Initiative)
+        .where(Initiative.state == InitiativeState.COLLECTING)
+        .order_by(Initiative.closes_at.asc(), Initiative.id)
+    ).all()
+    open_now = [i for i in collecting if i.accepts_signatures()]
+    return render_template("pages/home.html", initiatives=open_now)
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("pages/privacy.html")
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    return render_template("pages/accessibility.html")
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host): never an open redirect."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return "/"
+    return target
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    if code not in available_locales():
+        abort(404)
+    response = redirect(safe_next(request.args.get("next")), code=303)
+    response.set_cookie(
+        LANG_COOKIE,
+        code,
+        max_age=365 * 86400,
+        samesite="Lax",
+        secure=request.is_secure,
+        httponly=True,
+    )
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200

@@ -1,0 +1,215 @@
+"""The initiative page, the sign form, and the confirmation and withdrawal links."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+
+from . import clock, signatures
+from .crypto import crypto
+from .extensions import db, limiter
+from .forms import ButtonForm, SignForm
+from .i18n import DEFAULT
+from .models import Initiative, InitiativeState, SignatureState
+from .tokens import Purpose, TokenError, read_token
+
+bp = Blueprint("signing", __name__)
+
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+PUBLIC_STATES = (
+    InitiativeState.COLLECTING,
+    InitiativeState.CLOSED,
+    InitiativeState.SUBMITTED,
+    InitiativeState.ANSWERED,
+    InitiativeState.WITHDRAWN,
+)
+
+
+def public_initiative_or_404(slug: str) -> Initiative:
+    if len(slug) > 80:
+        abort(404)
+    initiative = db.session.scalars(
+        sa.select(Initiative).where(Initiative.slug == slug)
+    ).one_or_none()
+    if initiative is None or initiative.state not in PUBLIC_STATES:
+        abort(404)
+    return initiative
+
+
+def source_tag(initiative: Initiative, value: str | None) -> str | None:
+    """The campaign tag from ``?src=``, if it is a well-formed one."""
+    if value and TAG_RE.match(value):
+        return value
+    return None
+
+
+def _render_initiative(
+    initiative: Initiative, form: SignForm, status: int = 200
+) -> tuple[str, int]:
+    locale = str(get_locale() or DEFAULT)
+    text = initiative.text(locale)
+    return (
+        render_template(
+            "signing/initiative.html",
+            initiative=initiative,
+            text=text,
+            fallback=text is not None and text.locale != locale,
+            form=form,
+        ),
+        status,
+    )
+
+
+@bp.get("/i/<slug>")
+def initiative(slug: str) -> tuple[str, int]:
+    initiative = public_initiative_or_404(slug)
+    form = SignForm(src=source_tag(initiative, request.args.get("src")))
+    return _render_initiative(initiative, form)
+
+
+@bp.get("/i/<slug>/sign")
+def sign_get(slug: str) -> Response:
+    public_initiative_or_404(slug)
+    return redirect(url_for(".initiative", slug=slug, _anchor="sign"))
+
+
+def _sign_limit() -> str:
+    return current_app.config["SIGN_RATE_LIMIT"]
+
+
+@bp.post("/i/<slug>/sign")
+@limiter.limit(_sign_limit, methods=["POST"])
+def sign(slug: str) -> Response | tuple[str, int]:
+    initiative = public_initiative_or_404(slug)
+    if not initiative.accepts_signatures():
+        return render_template("signing/closed.html", initiative=initiative), 409
+    form = SignForm()
+    if not form.validate_on_submit():
+        return _render_initiative(initiative, form, 400)
+    if form.website.data:
+        # The honeypot was filled: a bot.  It gets the same page as a person, and
+        # nothing is stored.
+        return redirect(url_for(".check_email", slug=slug), code=303)
+    remote = request.remote_addr or "unknown"
+    signatures.sign(
+        initiative,
+        name=form.name.data,
+        email=form.email.data,
+        postcode=form.postcode.data,
+        locale=str(get_locale() or DEFAULT),
+        source_tag=source_tag(initiative, form.src.data),
+        client_hash=crypto().client_hash(remote, clock.utcnow().date()),
+    )
+    db.session.commit()
+    return redirect(url_for(".check_email", slug=slug), code=303)
+
+
+@bp.get("/i/<slug>/thanks")
+def check_email(slug: str) -> str:
+    """The same page whatever happened: it never tells whether an address signed."""
+    initiative = public_initiative_or_404(slug)
+    text = initiative.text(str(get_locale() or DEFAULT))
+    return render_template("signing/check_email.html", initiative=initiative, text=text)
+
+
+def _token_problem(reason: str, purpose: Purpose) -> tuple[str, int]:
+    status = 410 if reason in ("expired", "gone") else 400
+    return (
+        render_template("signing/token_problem.html", reason=reason, purpose=purpose.value),
+        status,
+    )
+
+
+def _confirm_limit() -> str:
+    return current_app.config["CONFIRM_RATE_LIMIT"]
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_confirm_limit, methods=["POST"])
+def confirm(token: str) -> Response | tuple[str, int]:
+    """GET shows a button, POST confirms: a link scanner's GET changes nothing."""
+    try:
+        public_id = read_token(Purpose.CONFIRM, token)
+    except TokenError as exc:
+        return _token_problem(exc.reason, Purpose.CONFIRM)
+    signature = signatures.by_public_id(public_id)
+    if signature is None:
+        return _token_problem("gone", Purpose.CONFIRM)
+    initiative = signature.initiative
+    form = ButtonForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        outcome = signatures.confirm(signature)
+        db.session.commit()
+        if outcome == signatures.ConfirmOutcome.CLOSED:
+            status = 409
+        else:
+            return redirect(url_for(".confirm", token=token), code=303)
+    elif signature.state == SignatureState.PENDING and not initiative.accepts_confirmations():
+        status = 409
+    elif signature.state not in (SignatureState.PENDING, SignatureState.CONFIRMED):
+        status = 410
+    return (
+        render_template(
+            "signing/confirm.html",
+            initiative=initiative,
+            text=initiative.text(str(get_locale() or DEFAULT)),
+            signature=signature,
+            form=form,
+            closed=status == 409,
+        ),
+        status,
+    )
+
+
+@bp.route("/withdraw/<token>", methods=["GET", "POST"])
+@limiter.limit(_confirm_limit, methods=["POST"])
+def withdraw(token: str) -> Response | tuple[str, int]:
+    """GET shows a button, POST withdraws, until the initiative is submitted."""
+    try:
+        public_id = read_token(Purpose.WITHDRAW, token)
+    except TokenError as exc:
+        return _token_problem(exc.reason, Purpose.WITHDRAW)
+    signature = signatures.by_public_id(public_id)
+    if signature is None:
+        return _token_problem("gone", Purpose.WITHDRAW)
+    initiative = signature.initiative
+    form = ButtonForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        outcome = signatures.withdraw(signature)
+        db.session.commit()
+        refused = (signatures.WithdrawOutcome.CLOSED, signatures.WithdrawOutcome.NOT_WITHDRAWABLE)
+        if outcome in refused:
+            status = 409
+        else:
+            return redirect(url_for(".withdraw", token=token), code=303)
+    elif signature.state != SignatureState.WITHDRAWN and not initiative.accepts_withdrawals():
+        status = 409
+    return (
+        render_template(
+            "signing/withdraw.html",
+            initiative=initiative,
+            text=initiative.text(str(get_locale() or DEFAULT)),
+            signature=signature,
+            form=form,
+            closed=status == 409,
+        ),
+        status,
+    )

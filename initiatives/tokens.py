@@ -1,0 +1,60 @@
+"""Signed, expiring tokens for email links: one itsdangerous salt per purpose.
+
+A token only names a signature; whether it may still act is decided by the signature's
+state (single use through state).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+
+class Purpose(enum.StrEnum):
+    CONFIRM = "confirm"
+    WITHDRAW = "withdraw"
+
+
+# A withdrawal link must work for as long as the initiative collects (up to 12 months)
+# and until it is submitted.
+WITHDRAW_MAX_AGE_DAYS = 400
+
+
+class TokenError(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason  # "expired" or "invalid"
+
+
+def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"initiatives.token.{purpose.value}"
+    )
+
+
+def max_age(purpose: Purpose) -> int:
+    days = (
+        current_app.config["CONFIRM_DAYS"] if purpose is Purpose.CONFIRM else WITHDRAW_MAX_AGE_DAYS
+    )
+    return int(days * 86400)
+
+
+def make_token(purpose: Purpose, public_id: str) -> str:
+    return _serializer(purpose).dumps(public_id)
+
+
+def read_token(purpose: Purpose, token: str) -> str:
+    """The signature's public id, or TokenError("expired" | "invalid")."""
+    if len(token) > 200:
+        raise TokenError("invalid")
+    try:
+        value = _serializer(purpose).loads(token, max_age=max_age(purpose))
+    except SignatureExpired as exc:
+        raise TokenError("expired") from exc
+    except BadSignature as exc:
+        raise TokenError("invalid") from exc
+    if not isinstance(value, str) or len(value) != 32:
+        raise TokenError("invalid")
+    return value
