@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults, ``instance/config.py``, environment, test mapping."""
+    # INSTANCE_PATH moves instance/ (database, local config, development mail) elsewhere.
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(
         __name__,
+        instance_path=instance_path or str(ROOT / "instance"),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -98,12 +102,14 @@ def _tune_sqlite(engine: Any) -> None:
 def configure_extensions(app: Flask) -> None:
     from .errors import configure_errors
     from .i18n import configure_i18n
-    from .security import configure_security
+    from .security import configure_security, reject_undecodable_forms
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["data_crypto"] = DataCrypto(app.config["DATA_KEYS"])
+    # Before CSRF, which would otherwise report an undecodable body as a missing token.
+    app.before_request(reject_undecodable_forms)
     csrf.init_app(app)
     limiter.init_app(app)
     configure_i18n(app)

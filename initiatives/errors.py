@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
+from .security import UndecodableForm
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,16 @@ def error_response(code: int, message: str | None = None) -> tuple[Response | st
     return render_template("errors/error.html", code=code, title=title, message=text), code
 
 
+ENCODING_MESSAGE = _l(
+    "Det du skickade innehöll tecken som inte gick att läsa. Skriv texten igen och försök på nytt."
+)
+
+
 def configure_errors(app: Flask) -> None:
+    @app.errorhandler(UndecodableForm)
+    def undecodable(exc: UndecodableForm) -> tuple[Response | str, int]:
+        return error_response(400, ENCODING_MESSAGE)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
         return error_response(400, CSRF_MESSAGE)

@@ -61,11 +61,14 @@ def enqueue(
     return message
 
 
-def mails_since(email_indexes: list[str], initiative_id: int | None, since: datetime) -> int:
-    """How many mails were queued for this address (under any key) since ``since``."""
+def mails_since(
+    email_indexes: list[str], initiative_id: int | None, since: datetime, kinds: tuple[str, ...]
+) -> int:
+    """How many mails of ``kinds`` were queued for this address (under any key) since."""
     stmt = sa.select(sa.func.count(OutboxMessage.id)).where(
         OutboxMessage.email_index.in_(email_indexes),
         OutboxMessage.created_at >= since,
+        OutboxMessage.kind.in_(kinds),
     )
     if initiative_id is not None:
         stmt = stmt.where(OutboxMessage.initiative_id == initiative_id)

@@ -8,7 +8,10 @@ Cache-Control.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest
 
 CSP = "; ".join(
     [
@@ -47,6 +50,26 @@ def set_security_headers(response: Response) -> Response:
     if "Cache-Control" not in headers and request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
     return response
+
+
+class UndecodableForm(BadRequest):
+    """The form body is not valid UTF-8 (or not the ASCII a browser sends)."""
+
+
+def reject_undecodable_forms() -> None:
+    """Refuse URL-encoded bodies that do not decode strictly as UTF-8.
+
+    Werkzeug silently drops or re-quotes such values, which would show the signer a
+    misleading message (or store ``%FF`` as a name); we say what is wrong instead.
+    The body is cached here and parsed from the cache afterwards.
+    """
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return
+    raw = request.get_data(cache=True)
+    try:
+        parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UndecodableForm() from exc
 
 
 def configure_security(app: Flask) -> None:

@@ -89,7 +89,8 @@ def _mail(kind: str, signature: Signature, email: str, initiative: Initiative) -
 
 def _under_mail_cap(initiative: Initiative, indexes: list[str]) -> bool:
     since = clock.utcnow() - timedelta(days=1)
-    sent = outbox.mails_since(indexes, initiative.id, since)
+    # Only the mails a sign attempt triggers count: thank-you and withdrawal receipts do not.
+    sent = outbox.mails_since(indexes, initiative.id, since, ("confirm", "already_signed"))
     return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY"]
 
 

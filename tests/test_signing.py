@@ -1,0 +1,304 @@
+"""Signing, confirming and withdrawing through HTTP, with a real SMTP server."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from initiatives import clock
+from initiatives.crypto import crypto
+from initiatives.extensions import db
+from initiatives.models import Initiative, InitiativeState, OutboxMessage, Signature
+from initiatives.signatures import confirmed_count
+from initiatives.tokens import Purpose, make_token
+
+from .conftest import CSRF_RE, csrf_token, link_path, links_in
+
+
+def count_shown(client, slug="amiralsgatan") -> int:
+    page = client.get(f"/i/{slug}").get_data(as_text=True)
+    return int(re.search(r'<p class="progress-count"><strong>(\d+)</strong>', page).group(1))
+
+
+def signatures_in_db(app) -> list[Signature]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Signature).order_by(Signature.id)))
+
+
+def test_resident_signs_confirms_and_the_count_rises_by_one(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """Amira signs, gets the mail from a real SMTP server, opens the link, presses the
+    button, and sees the count go from 0 to 1."""
+    make_initiative()
+    assert count_shown(client) == 0
+
+    response = sign(name="Amira Hassan", email="Amira@Example.org ")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/i/amiralsgatan/thanks")
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert "Kolla din e-post" in page.get_data(as_text=True)
+
+    assert deliver().sent == 1
+    [mail] = smtp.wait_for(1)
+    assert mail["To"].addresses[0].addr_spec == "Amira@Example.org"
+    assert "Bekräfta din underskrift" in mail["Subject"]
+    assert mail.get_body(preferencelist=("html",)) is not None
+    [confirm_url] = [u for u in links_in(mail) if "/confirm/" in u]
+
+    # A person opens the link: GET shows a button and changes nothing.
+    shown = client.get(link_path(confirm_url))
+    assert shown.status_code == 200
+    html = shown.get_data(as_text=True)
+    assert "Bekräfta min underskrift" in html
+    assert count_shown(client) == 0
+
+    # ... and presses it: the form's POST confirms.
+    token = CSRF_RE.search(html).group(1)
+    done = client.post(link_path(confirm_url), data={"csrf_token": token})
+    assert done.status_code == 303
+    after = client.get(done.headers["Location"])
+    assert "Din underskrift räknas" in after.get_data(as_text=True)
+    assert count_shown(client) == 1
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == confirmed_count(initiative.id) == 1
+
+    # Pressing again is harmless.
+    again = client.post(link_path(confirm_url), data={"csrf_token": token})
+    assert again.status_code == 303
+    assert count_shown(client) == 1
+
+    # The thank-you mail carries a withdrawal link.
+    deliver()
+    thanks = smtp.wait_for(2)[1]
+    assert any("/withdraw/" in u for u in links_in(thanks))
+
+
+def test_a_link_scanner_that_prefetches_never_confirms(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    sign()
+    deliver()
+    [mail] = smtp.wait_for(1)
+    for url in links_in(mail):
+        for _ in range(3):
+            client.get(link_path(url))
+        client.head(link_path(url))
+    [signature] = signatures_in_db(app)
+    assert signature.state == "pending"
+    assert count_shown(client) == 0
+
+
+def test_withdrawal_link_shows_then_withdraws(app, client, make_initiative, sign, deliver, smtp):
+    make_initiative()
+    sign()
+    deliver()
+    confirm = next(u for u in links_in(smtp.wait_for(1)[0]) if "/confirm/" in u)
+    client.post(link_path(confirm), data={"csrf_token": csrf_token(client, link_path(confirm))})
+    deliver()
+    withdraw = next(u for u in links_in(smtp.wait_for(2)[1]) if "/withdraw/" in u)
+    assert count_shown(client) == 1
+
+    page = client.get(link_path(withdraw))
+    assert page.status_code == 200
+    assert "Återkalla min underskrift" in page.get_data(as_text=True)
+    assert count_shown(client) == 1
+
+    token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    done = client.post(link_path(withdraw), data={"csrf_token": token})
+    assert done.status_code == 303
+    assert "är återkallad" in client.get(done.headers["Location"]).get_data(as_text=True)
+    assert count_shown(client) == 0
+    [signature] = signatures_in_db(app)
+    assert signature.state == "withdrawn" and signature.withdrawn_at is not None
+
+    # Signing again after withdrawing is allowed and makes a new pending signature.
+    sign()
+    states = [s.state for s in signatures_in_db(app)]
+    assert states == ["withdrawn", "pending"]
+
+
+def test_withdrawal_refused_once_submitted(app, client, make_initiative, sign, deliver, smtp):
+    initiative = make_initiative()
+    sign()
+    deliver()
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        token = make_token(Purpose.WITHDRAW, signature.public_id)
+    form_token = csrf_token(client, f"/withdraw/{token}")  # while it is still possible
+    with app.app_context():
+        db.session.execute(
+            sa.update(Initiative)
+            .where(Initiative.id == initiative.id)
+            .values(state=InitiativeState.SUBMITTED)
+        )
+        db.session.commit()
+    page = client.get(f"/withdraw/{token}")
+    assert page.status_code == 409
+    response = client.post(f"/withdraw/{token}", data={"csrf_token": form_token})
+    assert response.status_code == 409
+    assert "redan inlämnat" in response.get_data(as_text=True)
+    assert signatures_in_db(app)[0].state == "pending"
+
+
+def _page_without_csrf(response) -> bytes:
+    return CSRF_RE.sub('name="csrf_token" type="hidden" value=""', response.get_data(as_text=True)).encode()
+
+
+def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """New, pending and confirmed addresses see byte-for-byte the same page."""
+    make_initiative()
+    pages = []
+
+    first = sign(email="same@example.org")
+    pages.append((first.status_code, first.headers["Location"], _page_without_csrf(client.get(first.headers["Location"]))))
+    second = sign(email="SAME@example.org")  # still pending: a fresh link
+    pages.append((second.status_code, second.headers["Location"], _page_without_csrf(client.get(second.headers["Location"]))))
+
+    deliver()
+    mails = smtp.wait_for(2)
+    confirm = next(u for u in links_in(mails[1]) if "/confirm/" in u)
+    client.post(link_path(confirm), data={"csrf_token": csrf_token(client, link_path(confirm))})
+
+    third = sign(email="same@example.org")  # confirmed: told so by mail
+    pages.append((third.status_code, third.headers["Location"], _page_without_csrf(client.get(third.headers["Location"]))))
+    assert pages[0] == pages[1] == pages[2]
+
+    deliver()
+    subjects = [m["Subject"] for m in smtp.wait_for(4)]
+    assert subjects[0].startswith("Bekräfta") and subjects[1].startswith("Bekräfta")
+    assert any(s.startswith("Du har redan skrivit under") for s in subjects[2:])
+    assert len(signatures_in_db(app)) == 1
+
+
+def test_resending_is_capped_per_address_per_day(app, client, make_initiative, sign, deliver, smtp):
+    make_initiative()
+    for _ in range(6):
+        assert sign(email="many@example.org").status_code == 303
+    with app.app_context():
+        queued = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))
+    assert queued == app.config["MAILS_PER_ADDRESS_PER_DAY"]
+    assert len(signatures_in_db(app)) == 1
+
+
+def test_signature_records_channel_source_locale_and_text_hash(app, client, make_initiative, sign):
+    initiative = make_initiative()
+    client.set_cookie("lang", "en")
+    sign(src="poster", postcode="21214")
+    [signature] = signatures_in_db(app)
+    assert signature.channel == "web"
+    assert signature.source_tag == "poster"
+    assert signature.locale == "en"
+    assert signature.text_hash == initiative.text_hash and len(signature.text_hash) == 64
+    assert signature.postcode_area == "212"
+    with app.app_context():
+        assert crypto().decrypt(signature.postcode_enc) == "212 14"
+        assert crypto().decrypt(signature.name_enc) == "Amira Hassan"
+
+
+def test_honeypot_looks_like_success_and_stores_nothing(app, client, make_initiative, sign):
+    make_initiative()
+    response = sign(website="http://spam.example")
+    assert response.status_code == 303
+    assert signatures_in_db(app) == []
+
+
+def test_confirmation_after_the_period_ends_still_counts_until_submitted(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """Signed in time, confirmed the next morning after closing: it counts."""
+    initiative = make_initiative()
+    sign()
+    deliver()
+    confirm = next(u for u in links_in(smtp.wait_for(1)[0]) if "/confirm/" in u)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Initiative)
+            .where(Initiative.id == initiative.id)
+            .values(state=InitiativeState.CLOSED)
+        )
+        db.session.commit()
+    client.post(link_path(confirm), data={"csrf_token": csrf_token(client, link_path(confirm))})
+    assert signatures_in_db(app)[0].state == "confirmed"
+
+
+def test_closed_initiatives_show_their_state_and_refuse_signatures(
+    app, client, make_initiative, sign
+):
+    make_initiative("open")
+    make_initiative("stangd", state=InitiativeState.CLOSED)
+    make_initiative("inlamnad", state=InitiativeState.SUBMITTED)
+    make_initiative("besvarad", state=InitiativeState.ANSWERED)
+    make_initiative("over-tiden", closes_in_days=-1)
+    expectations = {
+        "stangd": "Insamlingen är avslutad",
+        "inlamnad": "inlämnat till Tekniska nämnden",
+        "besvarad": "har svarat",
+        "over-tiden": "Tiden för att skriva under har gått ut",
+    }
+    for slug, text in expectations.items():
+        page = client.get(f"/i/{slug}")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert text in html
+        assert 'id="sign"' not in html
+        token = csrf_token(client, "/i/open")
+        response = client.post(f"/i/{slug}/sign", data={**_valid(), "csrf_token": token})
+        assert response.status_code == 409, slug
+        assert text in response.get_data(as_text=True)
+    assert signatures_in_db(app) == []
+
+
+def _valid() -> dict[str, str]:
+    return {
+        "name": "Amira",
+        "email": "amira@example.org",
+        "resident": "y",
+        "consent": "y",
+    }
+
+
+def test_drafts_are_not_public(client, make_initiative):
+    make_initiative("utkast", state=InitiativeState.DRAFT)
+    assert client.get("/i/utkast").status_code == 404
+    assert client.get("/api/initiatives/utkast").status_code == 404
+
+
+def test_home_lists_collecting_initiatives_with_progress_and_days_left(client, make_initiative):
+    make_initiative("amiralsgatan", closes_in_days=10)
+    make_initiative("stangd", state=InitiativeState.CLOSED, texts={"sv": {"title": "Stängt förslag", "summary": "", "body": ""}})
+    html = client.get("/").get_data(as_text=True)
+    assert "Tryggare Amiralsgatan" in html
+    assert "Stängt förslag" not in html
+    assert '<progress max="100" value="0"' in html
+    assert "10 dagar kvar" in html
+
+
+def test_initiative_page_shows_text_target_period_and_official_link(client, make_initiative):
+    make_initiative(official_url="https://malmo.se/initiativ/123")
+    html = client.get("/i/amiralsgatan").get_data(as_text=True)
+    assert "Tryggare Amiralsgatan" in html
+    assert "Vi föreslår att Tekniska nämnden bygger säkra övergångar." in html
+    assert "Tekniska nämnden" in html
+    assert 'href="https://malmo.se/initiativ/123"' in html
+    assert 'name="consent"' in html and "checked" not in html
+
+
+def test_unconfirmed_signatures_expire(app, client, make_initiative, sign, monkeypatch):
+    from initiatives import signatures
+
+    make_initiative()
+    sign()
+    later = clock.utcnow() + timedelta(days=app.config["CONFIRM_DAYS"] + 1)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    with app.app_context():
+        assert signatures.expire_unconfirmed() == 1
+        db.session.commit()
+    assert signatures_in_db(app)[0].state == "expired"
