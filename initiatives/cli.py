@@ -9,7 +9,7 @@ from typing import Any
 import click
 from cryptography.fernet import Fernet
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from . import outbox, signatures
 from .demo import load_examples
@@ -54,6 +54,7 @@ def outbox_work() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Load the example initiatives (idempotent)."""
     created = load_examples()

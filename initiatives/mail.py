@@ -62,7 +62,8 @@ def compose(message: OutboxMessage) -> EmailMessage:
     email["Message-ID"] = make_msgid(domain=domain)
     email["Auto-Submitted"] = "auto-generated"
     email["X-Outbox-Id"] = str(message.id)
-    email["Content-Language"] = message.locale
     email.set_content(text)
     email.add_alternative(html, subtype="html")
+    # After set_content, which replaces every Content-* header.
+    email["Content-Language"] = message.locale
     return email

@@ -87,9 +87,7 @@ def drop_pg_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_schema_database(
-    pg_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def pg_schema_database(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database for the session with the models' tables; emptied between tests."""
     url = create_pg_database(pg_server)
     app = create_app(_test_config(url, tmp_path_factory.mktemp("pg-instance")))
@@ -110,7 +108,9 @@ def pg_database(pg_server: str) -> Iterator[str]:
 
 def _truncate_all(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in reversed(db.metadata.sorted_tables))
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
@@ -167,9 +167,7 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def make_app(
-    database_url: str, tmp_path: Path, smtp: SMTPServer
-) -> Iterator[Callable[..., Flask]]:
+def make_app(database_url: str, tmp_path: Path, smtp: SMTPServer) -> Iterator[Callable[..., Flask]]:
     """Build an app on this test's database; keyword arguments override the config."""
     apps: list[Flask] = []
 
@@ -270,7 +268,13 @@ def sign_form(**fields: Any) -> dict[str, Any]:
 def sign(client: FlaskClient) -> Callable[..., Any]:
     """Sign as a person would: load the page, take the CSRF token, post the form."""
 
-    def do_sign(slug: str = "amiralsgatan", *, who: FlaskClient | None = None, src: str | None = None, **fields: Any) -> Any:
+    def do_sign(
+        slug: str = "amiralsgatan",
+        *,
+        who: FlaskClient | None = None,
+        src: str | None = None,
+        **fields: Any,
+    ) -> Any:
         browser = who or client
         page = f"/i/{slug}" + (f"?src={src}" if src else "")
         data = sign_form(**fields)

@@ -13,7 +13,15 @@ def test_list_and_detail_give_counts_and_state_with_cache_headers(client, make_i
     listing = client.get("/api/initiatives")
     assert listing.status_code == 200
     [item] = listing.get_json()["initiatives"]
-    assert set(item) >= {"slug", "title", "state", "threshold", "confirmed", "opens_at", "closes_at"}
+    assert set(item) >= {
+        "slug",
+        "title",
+        "state",
+        "threshold",
+        "confirmed",
+        "opens_at",
+        "closes_at",
+    }
     assert item["slug"] == "amiralsgatan" and item["state"] == "collecting"
     assert item["confirmed"] == 0 and item["threshold"] == 100
 

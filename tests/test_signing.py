@@ -147,7 +147,9 @@ def test_withdrawal_refused_once_submitted(app, client, make_initiative, sign, d
 
 
 def _page_without_csrf(response) -> bytes:
-    return CSRF_RE.sub('name="csrf_token" type="hidden" value=""', response.get_data(as_text=True)).encode()
+    return CSRF_RE.sub(
+        'name="csrf_token" type="hidden" value=""', response.get_data(as_text=True)
+    ).encode()
 
 
 def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
@@ -158,9 +160,21 @@ def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
     pages = []
 
     first = sign(email="same@example.org")
-    pages.append((first.status_code, first.headers["Location"], _page_without_csrf(client.get(first.headers["Location"]))))
+    pages.append(
+        (
+            first.status_code,
+            first.headers["Location"],
+            _page_without_csrf(client.get(first.headers["Location"])),
+        )
+    )
     second = sign(email="SAME@example.org")  # still pending: a fresh link
-    pages.append((second.status_code, second.headers["Location"], _page_without_csrf(client.get(second.headers["Location"]))))
+    pages.append(
+        (
+            second.status_code,
+            second.headers["Location"],
+            _page_without_csrf(client.get(second.headers["Location"])),
+        )
+    )
 
     deliver()
     mails = smtp.wait_for(2)
@@ -168,7 +182,13 @@ def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
     client.post(link_path(confirm), data={"csrf_token": csrf_token(client, link_path(confirm))})
 
     third = sign(email="same@example.org")  # confirmed: told so by mail
-    pages.append((third.status_code, third.headers["Location"], _page_without_csrf(client.get(third.headers["Location"]))))
+    pages.append(
+        (
+            third.status_code,
+            third.headers["Location"],
+            _page_without_csrf(client.get(third.headers["Location"])),
+        )
+    )
     assert pages[0] == pages[1] == pages[2]
 
     deliver()
@@ -273,7 +293,11 @@ def test_drafts_are_not_public(client, make_initiative):
 
 def test_home_lists_collecting_initiatives_with_progress_and_days_left(client, make_initiative):
     make_initiative("amiralsgatan", closes_in_days=10)
-    make_initiative("stangd", state=InitiativeState.CLOSED, texts={"sv": {"title": "Stängt förslag", "summary": "", "body": ""}})
+    make_initiative(
+        "stangd",
+        state=InitiativeState.CLOSED,
+        texts={"sv": {"title": "Stängt förslag", "summary": "", "body": ""}},
+    )
     html = client.get("/").get_data(as_text=True)
     assert "Tryggare Amiralsgatan" in html
     assert "Stängt förslag" not in html

@@ -1,0 +1,43 @@
+"""The command line: demo data, outbox, keys."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from initiatives.extensions import db
+from initiatives.models import Initiative
+
+
+def test_demo_is_idempotent_and_loads_amiralsgatan_for_tekniska_namnden(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "amiralsgatan" in first.output
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0 and "already loaded" in second.output
+    with app.app_context():
+        initiatives = db.session.scalars(sa.select(Initiative).order_by(Initiative.slug)).all()
+        assert len(initiatives) == 2
+        amiralsgatan = next(i for i in initiatives if i.slug == "amiralsgatan")
+        assert amiralsgatan.target_body == "Tekniska nämnden"
+        assert amiralsgatan.threshold == 100
+        assert amiralsgatan.is_example
+        assert amiralsgatan.accepts_signatures()
+        assert amiralsgatan.text_hash == amiralsgatan.compute_text_hash()
+        assert "exempel" in amiralsgatan.text("sv").body.lower()
+
+
+def test_outbox_send_delivers_and_reports(app, make_initiative, sign, smtp):
+    make_initiative()
+    sign()
+    result = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output
+    assert len(smtp.wait_for(1)) == 1
+
+
+def test_generate_data_key_prints_a_fernet_key(app):
+    result = app.test_cli_runner().invoke(args=["generate-data-key"])
+    assert result.exit_code == 0
+    Fernet(result.output.strip().encode())  # a valid key, or this raises

@@ -1,0 +1,111 @@
+"""Races: simultaneous signatures and confirmations keep the count exact.
+
+These run on both engines; the task demands PostgreSQL, where the races are real
+(several connections at once), and SQLite shows the same guarantees under its lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from initiatives.extensions import db
+from initiatives.models import Initiative, Signature, SignatureState
+from initiatives.signatures import confirmed_count
+from initiatives.tokens import Purpose, make_token
+
+from .conftest import csrf_token, sign_form
+
+THREADS = 20
+
+
+def run_at_once(actions: list[Callable[[], int]]) -> list[int]:
+    """Run each action in its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(actions))
+    results: list[int] = [0] * len(actions)
+    errors: list[BaseException] = []
+
+    def runner(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = actions[i]()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(len(actions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+def prepared_signers(app, emails: list[str]) -> list[Callable[[], int]]:
+    """One browser per signer, each with its CSRF token fetched before the race."""
+    actions = []
+    for email in emails:
+        browser = app.test_client()
+        data = sign_form(email=email, name=f"Signer {email}")
+        data["csrf_token"] = csrf_token(browser, "/i/amiralsgatan")
+
+        def act(browser=browser, data=data) -> int:
+            return browser.post("/i/amiralsgatan/sign", data=data).status_code
+
+        actions.append(act)
+    return actions
+
+
+def live_rows(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(Signature.id)))
+
+
+def test_twenty_simultaneous_submissions_of_one_address_make_one_signature(app, make_initiative):
+    make_initiative()
+    statuses = run_at_once(prepared_signers(app, ["same@example.org"] * THREADS))
+    assert statuses == [303] * THREADS
+    assert live_rows(app) == 1
+
+
+def test_twenty_different_addresses_at_once_make_twenty(app, make_initiative):
+    make_initiative()
+    emails = [f"person{i}@example.org" for i in range(THREADS)]
+    statuses = run_at_once(prepared_signers(app, emails))
+    assert statuses == [303] * THREADS
+    assert live_rows(app) == THREADS
+
+
+def test_concurrent_confirms_and_withdrawals_keep_count_equal_to_rows(app, make_initiative):
+    make_initiative()
+    emails = [f"person{i}@example.org" for i in range(THREADS)]
+    run_at_once(prepared_signers(app, emails))
+    with app.app_context():
+        ids = list(db.session.scalars(sa.select(Signature.public_id).order_by(Signature.id)))
+        confirm_tokens = [make_token(Purpose.CONFIRM, p) for p in ids]
+        withdraw_tokens = [make_token(Purpose.WITHDRAW, p) for p in ids[:5]]
+
+    def poster(path: str) -> Callable[[], int]:
+        browser = app.test_client()
+        token = csrf_token(browser, "/i/amiralsgatan")  # one token per session
+        return lambda: browser.post(path, data={"csrf_token": token}).status_code
+
+    # Every link confirmed twice at the same moment: each signature counts once.
+    actions = [poster(f"/confirm/{t}") for t in confirm_tokens for _ in range(2)]
+    assert set(run_at_once(actions)) == {303}
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == confirmed_count(initiative.id) == THREADS
+
+    # Five withdraw at once while the same five are confirmed again.
+    actions = [poster(f"/withdraw/{t}") for t in withdraw_tokens]
+    actions += [poster(f"/confirm/{t}") for t in confirm_tokens[:5]]
+    run_at_once(actions)
+    with app.app_context():
+        db.session.expire_all()
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == confirmed_count(initiative.id) == THREADS - 5
+        states = db.session.scalars(sa.select(Signature.state)).all()
+        assert states.count(SignatureState.WITHDRAWN) == 5

@@ -1,0 +1,90 @@
+"""Configuration: fail fast and say what to set; health checks the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from initiatives import create_app
+from initiatives.config import ConfigError, from_environment
+
+from .conftest import TEST_DATA_KEY, TEST_SECRET_KEY
+
+
+def production(tmp_path: Path, **overrides):
+    config = {
+        "APP_ENV": "production",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "DATA_KEY": TEST_DATA_KEY,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "INSTANCE_PATH": str(tmp_path),
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def test_production_refuses_a_missing_or_short_secret_key(tmp_path):
+    for bad in ("", "short"):
+        with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+            production(tmp_path, SECRET_KEY=bad)
+
+
+def test_production_refuses_a_missing_or_malformed_data_key(tmp_path):
+    with pytest.raises(ConfigError, match="DATA_KEY must be set"):
+        production(tmp_path, DATA_KEY="")
+    with pytest.raises(ConfigError, match="URL-safe base64"):
+        production(tmp_path, DATA_KEY="not-a-key")
+    with pytest.raises(ConfigError, match="must not be the same"):
+        production(tmp_path, DATA_KEY=TEST_DATA_KEY, SECRET_KEY=TEST_DATA_KEY)
+
+
+def test_production_refuses_an_unusable_database_url(tmp_path):
+    with pytest.raises(ConfigError, match="DATABASE_URL must be a PostgreSQL URL"):
+        production(tmp_path, DATABASE_URL="mysql://root@localhost/x")
+
+
+def test_production_with_good_settings_starts_with_secure_cookies_behind_https(tmp_path):
+    app = production(tmp_path, BASE_URL="https://initiativ.example.org")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert "devmail" not in app.blueprints
+
+
+def test_postgres_urls_use_psycopg3(tmp_path):
+    app = production(tmp_path, DATABASE_URL="postgres://u@db.example/x")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/x"
+
+
+def test_development_generates_and_keeps_keys_in_instance(tmp_path):
+    first = create_app({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+    second = create_app({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert (tmp_path / "dev-keys.json").stat().st_mode & 0o077 == 0
+    assert "devmail" in first.blueprints
+    assert first.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+
+
+def test_environment_values_are_typed():
+    found = from_environment(
+        {"RATELIMIT_ENABLED": "false", "CONFIRM_DAYS": "5", "BASE_URL": "https://x", "OTHER": "1"}
+    )
+    assert found == {"RATELIMIT_ENABLED": False, "CONFIRM_DAYS": 5, "BASE_URL": "https://x"}
+    with pytest.raises(ConfigError, match="CONFIRM_DAYS"):
+        from_environment({"CONFIRM_DAYS": "seven"})
+
+
+def test_healthz_checks_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(tmp_path):
+    app = production(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'missing-dir' / 'x' / 'db'}")
+    (tmp_path / "missing-dir" / "x").rmdir()
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"

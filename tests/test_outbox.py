@@ -1,0 +1,128 @@
+"""The outbox: mail written with the signature, delivered by a worker, never lost."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from initiatives import clock, outbox
+from initiatives.extensions import db
+from initiatives.mail import compose
+from initiatives.models import OutboxMessage, OutboxStatus, Signature
+
+from .conftest import free_port, links_in
+
+
+def outbox_rows(app) -> list[OutboxMessage]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_signature_and_its_mail_are_written_together(app, make_initiative, sign):
+    make_initiative()
+    sign()
+    [row] = outbox_rows(app)
+    assert row.kind == "confirm" and row.status == "pending"
+    with app.app_context():
+        signature = db.session.scalars(sa.select(Signature)).one()
+    assert row.signature_id == signature.id
+    # The queued mail holds no readable address or token.
+    assert b"amira" not in (row.payload_enc or b"").lower()
+
+
+def test_smtp_down_keeps_mail_and_delivers_when_back(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    dead_port = free_port()  # nothing listens here
+    app = make_app(SMTP_URL=f"smtp://127.0.0.1:{dead_port}")
+    make_initiative()
+    sign(email="one@example.org")
+    sign(email="two@example.org")
+
+    with app.app_context():
+        report = outbox.deliver_due(app, compose)
+    assert report.sent == 0 and report.retried == 2
+    rows = outbox_rows(app)
+    assert all(r.status == "pending" and r.attempts == 1 for r in rows)
+    assert all(r.last_error and "@" not in r.last_error for r in rows)
+
+    # SMTP is back; once the backoff has passed the mail goes out, exactly once each.
+    app.config["SMTP_URL"] = smtp.url
+    later = clock.utcnow() + timedelta(minutes=5)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 2
+        assert outbox.deliver_due(app, compose).sent == 0
+    assert sorted(str(m["To"]) for m in smtp.wait_for(2)) == ["one@example.org", "two@example.org"]
+    assert all(r.status == "sent" for r in outbox_rows(app))
+
+
+def test_a_refusing_server_is_retried_with_backoff_then_given_up(
+    app, make_initiative, sign, smtp, monkeypatch
+):
+    make_initiative()
+    sign()
+    smtp.refuse = True
+    now = clock.utcnow()
+    for attempt in range(1, app.config["OUTBOX_MAX_ATTEMPTS"] + 1):
+        monkeypatch.setattr(clock, "utcnow", lambda now=now: now)
+        with app.app_context():
+            outbox.deliver_due(app, compose)
+        [row] = outbox_rows(app)
+        assert row.attempts == attempt
+        if row.status == OutboxStatus.PENDING:
+            assert row.due_at - now >= outbox.backoff(attempt) - timedelta(seconds=1)
+            now = row.due_at + timedelta(seconds=1)
+    assert row.status == OutboxStatus.FAILED
+    assert smtp.messages == []
+
+
+def test_backoff_grows_and_is_capped():
+    assert outbox.backoff(1) == timedelta(seconds=30)
+    assert outbox.backoff(2) == timedelta(seconds=60)
+    assert outbox.backoff(50) == timedelta(hours=6)
+
+
+def test_two_workers_never_send_one_mail_twice(app, make_initiative, sign, smtp, backend):
+    """Two workers drain the same queue at once; every mail arrives exactly once."""
+    make_initiative()
+    app.config["OUTBOX_BATCH_SIZE"] = 7
+    for i in range(60):
+        sign(email=f"person{i}@example.org")
+
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def worker() -> None:
+        with app.app_context():
+            barrier.wait(timeout=30)
+            reports.append(outbox.deliver_due(app, compose))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sum(r.sent for r in reports) == 60
+    received = [str(m["To"]) for m in smtp.wait_for(60)]
+    assert len(received) == len(set(received)) == 60
+
+
+def test_mail_has_text_and_html_parts_in_the_signers_language(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    sign()
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert mail.get_content_type() == "multipart/alternative"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert "Hej Amira Hassan" in text and "Hej Amira Hassan" in html
+    assert mail["Content-Language"] == "sv"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    [confirm] = [u for u in links_in(mail) if "/confirm/" in u]
+    assert confirm.startswith("http://localhost/confirm/")
+    assert confirm in html
