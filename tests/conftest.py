@@ -199,45 +199,51 @@ def client(app: Flask) -> FlaskClient:
 # --- factories -------------------------------------------------------------------------------
 
 
+def create_initiative(
+    app: Flask,
+    slug: str = "amiralsgatan",
+    *,
+    state: InitiativeState = InitiativeState.COLLECTING,
+    threshold: int = 100,
+    texts: dict[str, dict[str, str]] | None = None,
+    opens_days_ago: int = 1,
+    closes_in_days: int = 90,
+    **fields: Any,
+) -> Initiative:
+    """Create an initiative (collecting by default), committed and detached."""
+    texts = texts or {
+        "sv": {
+            "title": "Tryggare Amiralsgatan",
+            "summary": "Säkra övergångar och en egen cykelbana.",
+            "body": "Vi föreslår att Tekniska nämnden bygger säkra övergångar.",
+        }
+    }
+    now = clock.utcnow()
+    with app.app_context():
+        initiative = Initiative(
+            slug=slug,
+            state=state,
+            threshold=threshold,
+            opens_at=now - timedelta(days=opens_days_ago),
+            closes_at=now + timedelta(days=closes_in_days),
+            **fields,
+        )
+        for locale, text in texts.items():
+            initiative.texts.append(InitiativeText(locale=locale, **text))
+        initiative.text_hash = initiative.compute_text_hash()
+        db.session.add(initiative)
+        db.session.commit()
+        db.session.refresh(initiative)
+        db.session.expunge(initiative)
+        return initiative
+
+
 @pytest.fixture
 def make_initiative(app: Flask) -> Callable[..., Initiative]:
-    """Create an initiative (collecting by default) and return it, committed."""
+    """``create_initiative`` bound to this test's app."""
 
-    def factory(
-        slug: str = "amiralsgatan",
-        *,
-        state: InitiativeState = InitiativeState.COLLECTING,
-        threshold: int = 100,
-        texts: dict[str, dict[str, str]] | None = None,
-        opens_days_ago: int = 1,
-        closes_in_days: int = 90,
-        **fields: Any,
-    ) -> Initiative:
-        texts = texts or {
-            "sv": {
-                "title": "Tryggare Amiralsgatan",
-                "summary": "Säkra övergångar och en egen cykelbana.",
-                "body": "Vi föreslår att Tekniska nämnden bygger säkra övergångar.",
-            }
-        }
-        now = clock.utcnow()
-        with app.app_context():
-            initiative = Initiative(
-                slug=slug,
-                state=state,
-                threshold=threshold,
-                opens_at=now - timedelta(days=opens_days_ago),
-                closes_at=now + timedelta(days=closes_in_days),
-                **fields,
-            )
-            for locale, text in texts.items():
-                initiative.texts.append(InitiativeText(locale=locale, **text))
-            initiative.text_hash = initiative.compute_text_hash()
-            db.session.add(initiative)
-            db.session.commit()
-            db.session.refresh(initiative)
-            db.session.expunge(initiative)
-            return initiative
+    def factory(slug: str = "amiralsgatan", **kwargs: Any) -> Initiative:
+        return create_initiative(app, slug, **kwargs)
 
     return factory
 

@@ -1,0 +1,110 @@
+"""Browser tests: the app served on loopback, driven by Debian's Chromium via Playwright.
+
+``playwright install`` cannot download browsers here, so we launch /usr/bin/chromium
+(``CHROMIUM`` overrides).  Locally a missing Chromium skips with the install line; in CI
+it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from initiatives import create_app
+from initiatives.extensions import db
+
+from ..conftest import _test_config, free_port, skip_or_fail
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+pytestmark = pytest.mark.browser
+
+
+class LiveServer:
+    """A real HTTP server in a thread, serving one app."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(
+            f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install chromium` "
+            "(make test does this when run as root)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(tmp_path: Path, smtp: Any) -> Callable[..., Flask]:
+    """Build the app for a live server (SQLite file); keyword arguments override config."""
+
+    def factory(**overrides: Any) -> Flask:
+        overrides.setdefault("SMTP_URL", smtp.url)
+        app = create_app(
+            _test_config(
+                f"sqlite:///{tmp_path / 'live.sqlite3'}", tmp_path / "instance", **overrides
+            )
+        )
+        with app.app_context():
+            db.create_all()
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def live_server(live_app: Callable[..., Flask]) -> Iterator[LiveServer]:
+    app = live_app()
+    server = LiveServer(app)
+    app.config["BASE_URL"] = server.url
+    server.start()
+    yield server
+    server.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies, no storage) and page, phone-sized."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="sv-SE")
+    page = context.new_page()
+    yield page
+    context.close()
