@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -48,9 +48,6 @@ KICKER_SV = "Malmöinitiativ"
 TARGET_SV = "Underskrifterna lämnas till {body}."
 CONTACT_SV = "Frågor: {email}"
 
-# Kinds of material: the tag their QR code carries unless another is asked for.
-KINDS = {"poster": "poster", "flyer": "flyer"}
-
 
 @dataclass(frozen=True)
 class OtherLanguage:
@@ -76,7 +73,7 @@ class Material:
     call: str
     qr_data: str
     short_url: str
-    others: list[OtherLanguage] = field(default_factory=list)
+    others: tuple[OtherLanguage, ...] = ()
     # PDF metadata: a fixed date keeps the file byte-for-byte the same for the same input.
     issued: str = ""
 
@@ -92,6 +89,8 @@ def material(initiative: Initiative, tag: str) -> Material:
     """What goes on the page for ``initiative`` with a QR code for ``tag``."""
     config = current_app.config
     texts = {t.locale: t for t in initiative.texts}
+    if not texts:
+        raise ValueError(f"initiative {initiative.slug!r} has no text to print")
     main = texts.get(DEFAULT_LOCALE) or next(iter(texts.values()))
     day = last_day(initiative)
 
@@ -101,7 +100,7 @@ def material(initiative: Initiative, tag: str) -> Material:
             return None
         return phrase.format(date=format_date(day.date(), "long", locale=locale))
 
-    others = [
+    others = tuple(
         OtherLanguage(
             locale=locale,
             title=text.title,
@@ -111,7 +110,7 @@ def material(initiative: Initiative, tag: str) -> Material:
         )
         for locale, text in sorted(texts.items(), key=lambda item: _language_order(item[0]))
         if text is not main
-    ]
+    )
     return Material(
         organisation=str(config["ORGANISATION_NAME"]),
         contact=CONTACT_SV.format(email=config["ORGANISATION_EMAIL"]),
@@ -150,6 +149,9 @@ def fingerprint(item: Material, sheet: Sheet) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
+# A poster takes a fifth of a second to draw; a link to it shared in a group chat is
+# opened by many people at once.  Inputs are immutable, so a small cache is exact.
+@lru_cache(maxsize=16)
 def render(item: Material, sheet: Sheet) -> bytes:
     """The PDF for ``item`` on ``sheet`` (one page)."""
     pdf = Document(unit="mm", format=sheet.page)

@@ -16,7 +16,7 @@ from . import qrimage
 from .pdf import FAMILY
 
 if TYPE_CHECKING:
-    from .printing import Material
+    from .printing import Material, OtherLanguage
 
 PT = 25.4 / 72
 LEADING = 1.22
@@ -35,8 +35,8 @@ class Layout:
     height: float
     margin: float
     kicker: float
-    title: tuple[float, ...]  # tried largest first, until the title fits ``title_lines``
-    title_lines: int
+    # (size, most lines) tried in order: a short title is set big, a long one smaller.
+    title: tuple[tuple[float, int], ...]
     summary: float
     summary_lines: int
     deadline: float
@@ -52,12 +52,14 @@ class Layout:
 
 
 POSTER = Layout(
-    width=210, height=297, margin=13, kicker=13, title=(36, 32, 28, 24), title_lines=3,
+    width=210, height=297, margin=13, kicker=13,
+    title=((48, 2), (42, 2), (36, 3), (32, 3), (28, 3), (24, 3)),
     summary=15, summary_lines=4, deadline=17, call=28, url=18, other_call=12, other_text=10,
     other_title_lines=3, footer=9.5, qr_max=130, qr_min=70, gap=4.5,
 )  # fmt: skip
 FLYER = Layout(
-    width=105, height=148, margin=6.5, kicker=7, title=(15, 13.5, 12, 11), title_lines=3,
+    width=105, height=148, margin=6.5, kicker=7,
+    title=((20, 2), (17, 2), (15, 3), (13.5, 3), (12, 3), (11, 3)),
     summary=8, summary_lines=2, deadline=8.5, call=12, url=8.5, other_call=7, other_text=6.5,
     other_title_lines=2, footer=6, qr_max=66, qr_min=40, gap=2,
 )  # fmt: skip
@@ -71,6 +73,8 @@ class Sheet:
     page: tuple[float, float]
     layout: Layout
     origins: tuple[tuple[float, float], ...]
+    # The campaign tag its QR code carries unless another is asked for.
+    tag: str
 
     def draw_cut_marks(self, pdf: Any) -> None:
         """Dashed lines between the pieces, in the margins, far from any QR code."""
@@ -87,12 +91,14 @@ class Sheet:
         pdf.set_dash_pattern()
 
 
+A4 = (210, 297)
+A6 = (105, 148)  # fpdf2 knows no "A6"
 SHEETS = {
-    "poster": Sheet("poster-a4", (210, 297), POSTER, ((0, 0),)),
-    "flyer": Sheet("flyer-a6", (105, 148), FLYER, ((0, 0),)),
+    "poster": Sheet("poster-a4", A4, POSTER, ((0, 0),), "poster"),
+    "flyer": Sheet("flyer-a6", A6, FLYER, ((0, 0),), "flyer"),
     # Office printers take A4: four A6 flyers per sheet, to cut along the dashed lines.
-    "flyer-a4": Sheet(
-        "flyers-4-on-a4", (210, 297), FLYER, ((0, 0), (105, 0), (0, 148.5), (105, 148.5))
+    "flyers-a4": Sheet(
+        "flyers-4-on-a4", A4, FLYER, ((0, 0), (105, 0), (0, 148.5), (105, 148.5)), "flyer"
     ),
 }
 
@@ -136,13 +142,13 @@ def wrap(
 
 
 def fitted_title(pdf: Any, text: str, width: float, layout: Layout) -> Block:
-    """The title at the largest size at which it fits its lines (else cut at the smallest)."""
-    for size in layout.title:
+    """The title at the largest size at which it fits (else cut at the smallest)."""
+    for size, most in layout.title:
         lines = wrap(pdf, text, width, size, bold=True)
-        if len(lines) <= layout.title_lines:
+        if len(lines) <= most:
             return Block(lines, size, bold=True)
-    size = layout.title[-1]
-    return Block(wrap(pdf, text, width, size, True, layout.title_lines), size, bold=True)
+    size, most = layout.title[-1]
+    return Block(wrap(pdf, text, width, size, True, most), size, bold=True)
 
 
 def draw_block(pdf: Any, block: Block, x: float, y: float, width: float) -> float:
@@ -157,7 +163,9 @@ def draw_block(pdf: Any, block: Block, x: float, y: float, width: float) -> floa
     return y
 
 
-def _language_cell(pdf: Any, other: Any, width: float, layout: Layout, titles: bool) -> list[Block]:
+def _language_cell(
+    pdf: Any, other: OtherLanguage, width: float, layout: Layout, titles: bool
+) -> Cell:
     align = "R" if other.rtl else "L"
     blocks = []
     if other.call:
@@ -172,15 +180,38 @@ def _language_cell(pdf: Any, other: Any, width: float, layout: Layout, titles: b
     return blocks
 
 
-def _grid(pdf: Any, item: Material, width: float, layout: Layout, titles: bool) -> list[list]:
-    """The other languages two to a row: rows of (cells of blocks)."""
+Cell = list[Block]
+Row = tuple[Cell | None, Cell | None]
+
+
+def pairs(others: tuple[OtherLanguage, ...]) -> list[tuple[Any, Any]]:
+    """Languages two to a row, (left, right): right-to-left ones go on the right, where
+    their readers start and where their right-aligned text lines up with the margin."""
+    ltr = [o for o in others if not o.rtl]
+    rtl = [o for o in others if o.rtl]
+    rows: list[tuple[Any, Any]] = []
+    while ltr or rtl:
+        if ltr and rtl:
+            rows.append((ltr.pop(0), rtl.pop(0)))
+        elif ltr:
+            rows.append((ltr.pop(0), ltr.pop(0) if ltr else None))
+        else:
+            first = rtl.pop(0)
+            rows.append((rtl.pop(0) if rtl else None, first))
+    return rows
+
+
+def _grid(pdf: Any, item: Material, width: float, layout: Layout, titles: bool) -> list[Row]:
     column = (width - layout.gap * 2) / 2
-    cells = [_language_cell(pdf, other, column, layout, titles) for other in item.others]
-    return [cells[i : i + 2] for i in range(0, len(cells), 2)]
+
+    def cell(other: OtherLanguage | None) -> Cell | None:
+        return None if other is None else _language_cell(pdf, other, column, layout, titles)
+
+    return [(cell(left), cell(right)) for left, right in pairs(item.others)]
 
 
-def _row_height(row: list[list[Block]], gap: float) -> float:
-    return max(sum(b.height for b in cell) for cell in row) + gap
+def _row_height(row: Row, gap: float) -> float:
+    return max(sum(b.height for b in cell) for cell in row if cell is not None) + gap
 
 
 def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict[str, Block]:
@@ -267,7 +298,7 @@ def draw_material(
         for row in rows:
             for index, cell in enumerate(row):
                 cell_y = y
-                for block in cell:
+                for block in cell or []:
                     cell_y = draw_block(
                         pdf, block, left + index * (column + gap * 2), cell_y, column
                     )
