@@ -52,11 +52,16 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 
   // Phones offer their own share sheet (WhatsApp, SMS, mail) through the Web Share API.
-  if (share && navigator.share) {
+  // Desktop browsers may have the API without a useful sheet, so only touch screens get it.
+  var touch = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+  if (share && navigator.share && touch) {
     share.hidden = false;
     share.addEventListener("click", function () {
-      navigator.share({ title: share.dataset.shareTitle, url: input.value }).catch(function () {
-        // Closing the share sheet rejects the promise; nothing to tell the user.
+      navigator.share({ title: share.dataset.shareTitle, url: input.value }).catch(function (error) {
+        // Closing the sheet is no error; anything else: offer the link to copy instead.
+        if (error && error.name !== "AbortError" && copy) {
+          copy.click();
+        }
       });
     });
   }
