@@ -110,7 +110,11 @@ def print_command(slug: str, out: Path, tag: str | None) -> None:
     known = campaign.tags(initiative)
     if tag is not None and campaign.known_tag(initiative, tag) is None:
         raise click.ClickException(f"{tag!r} is not one of the tags of {slug}: {', '.join(known)}")
+    if not initiative.texts:
+        raise click.ClickException(f"{slug} has no text yet: nothing to print")
     if not qr.printable(initiative):
+        # Organisers print ahead of the launch (a draft) and may reprint later: say so,
+        # but do it; the page the code leads to tells visitors the state.
         click.echo(f"note: {slug} is not collecting signatures ({initiative.state})", err=True)
     out.mkdir(parents=True, exist_ok=True)
     for sheet in SHEETS.values():

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from initiatives.models import InitiativeState
-from initiatives.pdf import strip_bidi_marks
 
-from .conftest import skip_or_fail
+from .print_tools import decode, page_size_mm, pdf_text, rasterise
 
 URL = "http://localhost/i/amiralsgatan"
 ARABIC_TITLE = "اجعلوا شارع أميرالسغاتان أكثر أمانًا وخضرة للمشاة وراكبي الدراجات"
@@ -32,56 +28,6 @@ TEXTS = {
         "body": "نص الاقتراح.",
     },
 }
-
-
-def decode(image: Image.Image) -> list[str]:
-    """Every QR code a real decoder finds in the image."""
-    return [
-        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
-    ]
-
-
-def poppler(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        skip_or_fail(f"{tool} not found: install poppler-utils (make test does this as root)")
-    return path
-
-
-def rasterise(pdf: bytes, tmp_path: Path, dpi: int, name: str = "page") -> Image.Image:
-    """The PDF's first page as poppler renders it, at ``dpi``."""
-    source = tmp_path / f"{name}.pdf"
-    source.write_bytes(pdf)
-    prefix = tmp_path / name
-    subprocess.run(
-        [poppler("pdftoppm"), "-png", "-r", str(dpi), "-singlefile", str(source), str(prefix)],
-        check=True,
-        timeout=60,
-    )
-    return Image.open(f"{prefix}.png")
-
-
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    source = tmp_path / "text.pdf"
-    source.write_bytes(pdf)
-    out = subprocess.run(
-        [poppler("pdftotext"), "-enc", "UTF-8", str(source), "-"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    ).stdout.decode()
-    # Logical order, one space between words: lines wrap differently than the source.
-    return " ".join(strip_bidi_marks(out).split())
-
-
-def page_size_mm(pdf: bytes, tmp_path: Path) -> tuple[float, float]:
-    source = tmp_path / "info.pdf"
-    source.write_bytes(pdf)
-    info = subprocess.run(
-        [poppler("pdfinfo"), str(source)], check=True, capture_output=True, timeout=60
-    ).stdout.decode()
-    width, height = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups()
-    return round(float(width) * 25.4 / 72), round(float(height) * 25.4 / 72)
 
 
 # --- QR images ---------------------------------------------------------------------------
@@ -303,3 +249,15 @@ def test_print_command_writes_poster_and_flyers(app, make_initiative, tmp_path):
         args=["print", "amiralsgatan", "--out", str(out), "--src", "nope"]
     )
     assert refused.exit_code == 1 and "not one of the tags" in refused.output
+
+
+def test_organisers_can_print_a_draft_ahead_of_the_launch(app, make_initiative, tmp_path):
+    make_initiative("utkast", state=InitiativeState.DRAFT)
+    result = app.test_cli_runner().invoke(
+        args=["print", "utkast", "--out", str(tmp_path / "tryck")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "not collecting signatures (draft)" in result.stderr
+    assert (tmp_path / "tryck" / "utkast-poster-a4.pdf").read_bytes().startswith(b"%PDF-")
+    missing = app.test_cli_runner().invoke(args=["print", "finns-inte", "--out", str(tmp_path)])
+    assert missing.exit_code == 1 and "no initiative" in missing.output
