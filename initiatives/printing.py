@@ -64,6 +64,7 @@ class OtherLanguage:
 class Material:
     """Everything printed on a poster or flyer; no personal data."""
 
+    locale: str  # of the main text: Swedish, unless the initiative has no Swedish text
     organisation: str
     contact: str
     target: str
@@ -112,13 +113,14 @@ def material(initiative: Initiative, tag: str) -> Material:
         if text is not main
     )
     return Material(
+        locale=main.locale,
         organisation=str(config["ORGANISATION_NAME"]),
         contact=CONTACT_SV.format(email=config["ORGANISATION_EMAIL"]),
         target=TARGET_SV.format(body=initiative.target_body),
         title=main.title,
         summary=main.summary,
-        last_day=deadline(DEFAULT_LOCALE) if main.locale == DEFAULT_LOCALE else None,
-        call=PHRASES[DEFAULT_LOCALE]["call"],
+        last_day=deadline(main.locale),
+        call=PHRASES.get(main.locale, PHRASES[DEFAULT_LOCALE])["call"],
         qr_data=campaign.sign_url(initiative, tag),
         short_url=campaign.short_url(initiative),
         others=others,
@@ -161,7 +163,7 @@ def render(item: Material, sheet: Sheet) -> bytes:
     pdf.set_title(item.title)
     pdf.set_author(item.organisation)
     pdf.set_subject(item.call)
-    pdf.set_lang("sv")
+    pdf.set_lang(item.locale)
     pdf.set_creation_date(datetime.fromisoformat(item.issued))
     pdf.add_page()
     modules = qrimage.matrix(item.qr_data, qrimage.PRINT)

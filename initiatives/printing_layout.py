@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fpdf.enums import MethodReturnValue
 
 from . import qrimage
-from .pdf import FAMILY
+from .pdf import FAMILY, is_rtl
 
 if TYPE_CHECKING:
     from .printing import Material, OtherLanguage
@@ -217,15 +217,19 @@ def _row_height(row: Row, gap: float) -> float:
 def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict[str, Block]:
     wrap_to = partial(wrap, pdf, width=width)
     kicker = f"{item.organisation} · Malmöinitiativ"
+    title = fitted_title(pdf, item.title, width, layout)
+    # Swedish in practice; a main text in Arabic (no Swedish text yet) sets from the right.
+    start = "R" if is_rtl(item.title) else "L"
+    title.align = start
     return {
         "kicker": Block(
             wrap_to(kicker, size=layout.kicker, bold=True, max_lines=1),
             layout.kicker, True, color=BRAND,
         ),
-        "title": fitted_title(pdf, item.title, width, layout),
+        "title": title,
         "deadline": Block(
             wrap_to(item.last_day or "", size=layout.deadline, bold=True, max_lines=2),
-            layout.deadline, True,
+            layout.deadline, True, start,
         ),
         "call": Block(
             wrap_to(item.call, size=layout.call, bold=True, max_lines=2), layout.call, True, "C"
@@ -263,6 +267,7 @@ def draw_material(
             if with_summary
             else [],
             layout.summary,
+            align=blocks["title"].align,
         )
         rows = _grid(pdf, item, width, layout, titles)
         grid_height = sum(_row_height(row, gap) for row in rows) + (gap if rows else 0)
