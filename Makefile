@@ -11,7 +11,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 CATALOGS := initiatives/translations
 
-.PHONY: install install-test translations extract-messages run worker test lint format \
+.PHONY: install install-test translations extract-messages check-translations run worker test \
+        lint format \
         system-packages bench clean
 
 $(BIN)/python:
@@ -36,11 +37,19 @@ translations: $(VENV)/.installed
 	  $(BIN)/pybabel compile --statistics -d $(CATALOGS) 2>&1 | grep -v '^compiling' || true; \
 	fi
 
-# After changing strings in code or templates: refresh the catalogs, then translate.
+# After changing strings in code or templates: refresh the catalogs, then translate what
+# check-translations lists.  Locations without line numbers keep diffs (and merges) small;
+# a `{# Translators: ... #}` or `# Translators: ...` comment before a string reaches the
+# translator.
 extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F initiatives/babel.cfg -k _l -k lazy_gettext --sort-by-file \
+	  --add-location=file --add-comments=Translators: \
 	  --project initiatives -o $(CATALOGS)/messages.pot .
 	$(BIN)/pybabel update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --ignore-obsolete
+
+# Untranslated, fuzzy, missing or broken strings in every catalog (exit 1 if any).
+check-translations: $(VENV)/.installed
+	$(BIN)/python -m initiatives.catalogs
 
 run: install
 	$(DEV) $(FLASK) db upgrade

@@ -1,7 +1,8 @@
 """Languages: which exist, which one a request gets, and which way it is written.
 
 Swedish is the default and the language of the source strings.  Any catalog under
-``initiatives/translations/<code>/`` makes its language available, without code changes.
+``initiatives/translations/<code>/`` makes its language available, without code changes
+(``BABEL_TRANSLATION_DIRECTORIES``, semicolon-separated, adds or replaces directories).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, request
+from flask import Flask, current_app, has_app_context, request
+from markupsafe import Markup
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT = "sv"
@@ -20,15 +22,36 @@ PREFERRED_ORDER = ("sv", "en", "ar", "so")
 
 
 @cache
-def _catalog_locales(directory: str) -> tuple[str, ...]:
-    found = {p.parent.parent.name for p in Path(directory).glob("*/LC_MESSAGES/messages.po")}
-    found.add(DEFAULT)
+def _catalog_locales(directories: tuple[str, ...]) -> tuple[str, ...]:
+    found = {DEFAULT}
+    for directory in directories:
+        for po in Path(directory).glob("*/LC_MESSAGES/messages.po"):
+            code = po.parent.parent.name
+            if _known_locale(code):
+                found.add(code)
     ranked = [code for code in PREFERRED_ORDER if code in found]
     return tuple(ranked + sorted(found - set(ranked)))
 
 
+def _known_locale(code: str) -> bool:
+    """A catalog folder named after no real locale (a typo) must not break every page."""
+    try:
+        Locale.parse(code)
+    except (ValueError, LookupError):
+        return False
+    return True
+
+
+def translation_directories() -> tuple[str, ...]:
+    """Where this app's catalogs live (Flask-Babel resolves the configured list)."""
+    if has_app_context() and "babel" in current_app.extensions:
+        return tuple(current_app.extensions["babel"].translation_directories)
+    return (str(TRANSLATIONS),)
+
+
 def available_locales() -> tuple[str, ...]:
-    return _catalog_locales(str(TRANSLATIONS))
+    """Swedish plus every language with a catalog, in switcher order."""
+    return _catalog_locales(translation_directories())
 
 
 def native_name(code: str) -> str:
@@ -39,7 +62,21 @@ def native_name(code: str) -> str:
 
 @cache
 def text_direction(code: str) -> str:
+    """``rtl`` for scripts written right to left (Arabic, Persian, ...), else ``ltr``."""
     return "rtl" if Locale.parse(code).character_order == "right-to-left" else "ltr"
+
+
+def isolate(value: object, locale: str | None = None) -> Markup:
+    """Text written by people (a title) inside a translated sentence, bidi-isolated.
+
+    A Swedish title inside an Arabic sentence (or the reverse) would otherwise let the
+    bidi algorithm move the punctuation around it; ``<bdi>`` keeps each part in order.
+    """
+    if locale:
+        return Markup('<bdi lang="{}" dir="{}">{}</bdi>').format(
+            locale, text_direction(locale), value
+        )
+    return Markup("<bdi>{}</bdi>").format(value)
 
 
 def select_locale() -> str:
@@ -75,3 +112,4 @@ def configure_i18n(app: Flask) -> None:
 
     app.jinja_env.globals["native_name"] = native_name
     app.jinja_env.globals["text_direction"] = text_direction
+    app.jinja_env.filters["bdi"] = isolate

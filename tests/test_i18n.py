@@ -1,0 +1,457 @@
+"""Languages: complete catalogs, negotiation, right-to-left, emails in the signer's
+language, Swedish fallback for initiative texts, and new languages without code changes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+from markupsafe import escape
+
+from initiatives import catalogs
+from initiatives.extensions import babel, db
+from initiatives.i18n import available_locales, native_name, text_direction
+from initiatives.models import InitiativeState, Signature
+from initiatives.tokens import Purpose, make_token
+
+from .conftest import create_initiative, csrf_token, link_path, links_in
+
+REQUIRED = ("en", "ar", "so")
+HTML_TAG = re.compile(r'<html lang="([^"]+)" dir="([^"]+)">')
+ARABIC_TEXT = {
+    "title": "شارع أميرالسغاتان أكثر أمانًا",
+    "summary": "معابر آمنة ومسار للدراجات.",
+    "body": "نقترح على اللجنة الفنية بناء معابر آمنة.",
+}
+SWEDISH_TITLE = "Tryggare Amiralsgatan"
+
+
+def html_lang_dir(response) -> tuple[str, str]:
+    match = HTML_TAG.search(response.get_data(as_text=True))
+    assert match, "no <html lang dir> on the page"
+    return match.group(1), match.group(2)
+
+
+def translated(locale: str, msgid: str) -> str:
+    """The catalog's translation of a Swedish string (what the page must show)."""
+    message = catalogs.load_catalog(locale).get(msgid)
+    assert message is not None and message.string, f"{locale} lacks {msgid!r}"
+    return message.string
+
+
+def escape_html(text: str) -> str:
+    return str(escape(text))
+
+
+@pytest.fixture(scope="module")
+def template() -> Catalog:
+    return catalogs.extract_template()
+
+
+# --- catalogs ------------------------------------------------------------------------------
+
+
+def test_english_arabic_and_somali_catalogs_exist():
+    assert set(REQUIRED) <= set(catalogs.catalog_locales())
+
+
+@pytest.mark.parametrize("locale", catalogs.catalog_locales())
+def test_every_string_in_code_and_templates_is_translated(locale, template):
+    """Fails on any msgid missing from the catalog, untranslated, fuzzy, or with broken
+    placeholders: after changing strings run `make extract-messages`, then translate
+    what `make check-translations` lists."""
+    problems = catalogs.problems(catalogs.load_catalog(locale), template)
+    assert not problems, "\n".join(str(p) for p in problems)
+
+
+def test_extraction_finds_the_strings_of_forms_errors_mail_and_templates(template):
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in template}
+    assert {
+        "Skriv ditt namn.",  # forms.py, lazy
+        "Sidan finns inte",  # errors.py
+        "Bekräfta din underskrift: %(title)s",  # mail.py subject
+        "Hoppa till innehållet",  # base.html
+        "%(num)s dag kvar",  # ngettext in a macro
+        "Tillgänglighetsredogörelse",
+    } <= ids
+
+
+def test_the_committed_template_matches_the_code(template):
+    with (catalogs.TRANSLATIONS / "messages.pot").open("rb") as fileobj:
+        committed = read_po(fileobj)
+    assert {m.id for m in committed if m.id} == {m.id for m in template if m.id}, (
+        "messages.pot is stale: run `make extract-messages`"
+    )
+
+
+def test_arabic_has_six_plural_forms_and_somali_and_english_two():
+    assert catalogs.load_catalog("ar").num_plurals == 6
+    assert catalogs.load_catalog("so").num_plurals == 2
+    assert catalogs.load_catalog("en").num_plurals == 2
+
+
+def _problem_catalog() -> tuple[Catalog, Catalog]:
+    template = Catalog(locale=None)
+    catalog = Catalog(locale="ar")
+    for msgid in ("Namn", "Hej %(name)s,", "Sista dagen", "Fel", "Gammal", "Bra %(x)s"):
+        template.add(msgid)
+    template.add(("%(num)s dag", "%(num)s dagar"))
+    template.add("Saknas")
+    catalog.add("Namn", "الاسم", flags=["fuzzy"])
+    catalog.add("Hej %(name)s,", "مرحبًا")
+    catalog.add("Sista dagen", "")
+    catalog.add("Fel", "خطأ 100%")
+    catalog.add("Gammal", "قديم")
+    catalog.add("Bra %(x)s", "جيد %(y)s")
+    catalog.add(("%(num)s dag", "%(num)s dagar"), ("يوم", "يومان"))
+    catalog.add("Borttagen", "محذوف")
+    return catalog, template
+
+
+def test_the_checker_reports_each_kind_of_problem():
+    catalog, template = _problem_catalog()
+    found = {
+        (p.msgid, p.reason.split(",")[0].split(":")[0])
+        for p in catalogs.problems(*[catalog, template])
+    }
+    reasons = "\n".join(sorted(f"{m}: {r}" for m, r in found))
+    assert ("Namn", "fuzzy") in found, reasons
+    assert ("Hej %(name)s,", "translation lacks %(name)s") in found, reasons
+    assert ("Sista dagen", "untranslated") in found, reasons
+    assert ("Fel", "translation is not a valid format string (write a literal % as %%)") in found
+    assert ("Bra %(x)s", "translation lacks %(x)s") in found, reasons
+    assert ("Bra %(x)s", "translation has unknown %(y)s") in found, reasons
+    assert ("%(num)s dag", "has 2 plural forms") in found, reasons
+    assert ("Saknas", "missing") in found, reasons
+    assert ("Borttagen", "no longer in the code") in found, reasons
+    assert ("Gammal", "untranslated") not in found
+
+
+def test_check_translations_exits_non_zero_on_problems(capsys, monkeypatch):
+    catalog, template = _problem_catalog()
+    monkeypatch.setattr(catalogs, "extract_template", lambda: template)
+    monkeypatch.setattr(catalogs, "load_catalog", lambda locale: catalog)
+    assert catalogs.main(["ar"]) == 1
+    assert "fuzzy" in capsys.readouterr().out
+
+
+# --- negotiation ---------------------------------------------------------------------------
+
+
+def test_swedish_is_the_default(client):
+    assert html_lang_dir(client.get("/")) == ("sv", "ltr")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("ar", ("ar", "rtl")),
+        ("ar-SE,ar;q=0.9,sv;q=0.5", ("ar", "rtl")),
+        ("so-SO", ("so", "ltr")),
+        ("en-GB,en;q=0.8", ("en", "ltr")),
+        ("fr-FR,fr;q=0.9", ("sv", "ltr")),
+        ("de;q=0.9,so;q=0.8,sv;q=0.1", ("so", "ltr")),
+    ],
+)
+def test_accept_language_chooses_when_there_is_no_cookie(client, header, expected):
+    assert html_lang_dir(client.get("/", headers={"Accept-Language": header})) == expected
+
+
+def test_the_cookie_beats_the_header(client):
+    client.set_cookie("lang", "en")
+    assert html_lang_dir(client.get("/", headers={"Accept-Language": "ar"})) == ("en", "ltr")
+
+
+def test_an_unknown_cookie_falls_back_to_the_header(client):
+    client.set_cookie("lang", "xx")
+    assert html_lang_dir(client.get("/", headers={"Accept-Language": "so"})) == ("so", "ltr")
+
+
+def test_the_switcher_sets_a_cookie_and_returns_to_the_page(client):
+    response = client.get("/lang/ar?next=/privacy")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/privacy"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("lang=ar;") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/privacy", headers={"Accept-Language": "sv"})
+    assert html_lang_dir(page) == ("ar", "rtl")
+    assert translated("ar", "Integritet och personuppgifter") in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
+def test_the_switcher_never_redirects_off_site(client, target):
+    response = client.get("/lang/so", query_string={"next": target})
+    assert response.headers["Location"] == "/"
+
+
+def test_the_switcher_refuses_unknown_languages(client):
+    assert client.get("/lang/xx?next=/").status_code == 404
+
+
+def test_the_switcher_names_each_language_in_its_own_script(client):
+    html = client.get("/").get_data(as_text=True)
+    for code, name in (("sv", "Svenska"), ("en", "English"), ("ar", "العربية"), ("so", "Soomaali")):
+        link = re.search(rf'<a href="/lang/{code}\?next=[^"]*"[^>]*>([^<]+)</a>', html, re.S)
+        assert link and link.group(1).strip() == name
+        assert f'lang="{code}" dir="{text_direction(code)}" hreflang="{code}"' in html
+    assert 'aria-current="true">Svenska' in html
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/i/amiralsgatan", "/i/amiralsgatan/thanks", "/privacy", "/accessibility"]
+)
+def test_arabic_pages_are_right_to_left(client, make_initiative, path):
+    make_initiative()
+    client.set_cookie("lang", "ar")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert html_lang_dir(response) == ("ar", "rtl")
+
+
+# --- translated pages, errors and validation ---------------------------------------------
+
+
+@pytest.mark.parametrize("locale", REQUIRED)
+def test_validation_messages_are_in_the_signers_language(client, make_initiative, locale):
+    make_initiative()
+    client.set_cookie("lang", locale)
+    token = csrf_token(client, "/i/amiralsgatan")
+    response = client.post("/i/amiralsgatan/sign", data={"csrf_token": token, "email": "x"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    for msgid in (
+        "Det finns ett problem",
+        "Skriv ditt namn.",
+        "Skriv en giltig e-postadress, till exempel namn@exempel.se.",
+        "Du behöver vara folkbokförd i Malmö för att skriva under.",
+        "Vi behöver ditt samtycke för att ta emot underskriften.",
+    ):
+        expected = translated(locale, msgid)
+        assert str(escape_html(expected)) in html, (locale, msgid)
+        assert msgid not in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "path", "status", "msgid"),
+    [
+        ("ar", "/no-such-page", 404, "Sidan finns inte"),
+        ("so", "/no-such-page", 404, "Sidan finns inte"),
+        ("en", "/confirm/not-a-token", 400, "Länken är inte giltig."),
+        ("ar", "/confirm/not-a-token", 400, "Länken är inte giltig."),
+    ],
+)
+def test_error_pages_are_translated(client, locale, path, status, msgid):
+    client.set_cookie("lang", locale)
+    response = client.get(path)
+    assert response.status_code == status
+    assert escape_html(translated(locale, msgid)) in response.get_data(as_text=True)
+
+
+def test_a_too_large_request_is_refused_in_arabic(make_app, make_initiative):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    client = app.test_client()
+    client.set_cookie("lang", "ar")
+    response = client.post("/i/amiralsgatan/sign", data={"name": "x" * 4096})
+    assert response.status_code == 413
+    assert escape_html(translated("ar", "För mycket text")) in response.get_data(as_text=True)
+
+
+def test_too_many_attempts_are_refused_in_somali(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, SIGN_RATE_LIMIT="1 per minute")
+    create_initiative(app)
+    client = app.test_client()
+    client.set_cookie("lang", "so")
+    token = csrf_token(client, "/i/amiralsgatan")
+    client.post("/i/amiralsgatan/sign", data={"csrf_token": token})
+    response = client.post("/i/amiralsgatan/sign", data={"csrf_token": token})
+    assert response.status_code == 429
+    assert escape_html(translated("so", "För många försök")) in response.get_data(as_text=True)
+
+
+# --- initiative texts per language ---------------------------------------------------------
+
+
+def test_a_missing_translation_falls_back_to_swedish_with_a_translated_note(
+    client, make_initiative
+):
+    make_initiative()  # Swedish text only
+    client.set_cookie("lang", "ar")
+    html = client.get("/i/amiralsgatan").get_data(as_text=True)
+    note = translated("ar", "Förslaget finns inte på ditt språk ännu. Här är det på svenska.")
+    assert f'<p class="notice" lang="ar" dir="rtl">{note}</p>' in html
+    # The Swedish text carries Swedish's language and direction inside the Arabic page.
+    assert '<div class="initiative-text" lang="sv" dir="ltr">' in html
+    assert '<div class="prose" lang="sv" dir="ltr">' in html
+    assert SWEDISH_TITLE in html
+
+
+def test_a_translated_initiative_text_shows_without_a_note(client, make_initiative):
+    make_initiative(
+        texts={"sv": {"title": SWEDISH_TITLE, "summary": "s", "body": "b"}, "ar": ARABIC_TEXT}
+    )
+    client.set_cookie("lang", "ar")
+    html = client.get("/i/amiralsgatan").get_data(as_text=True)
+    assert ARABIC_TEXT["title"] in html and SWEDISH_TITLE not in html
+    assert 'class="notice"' not in html
+    assert '<div class="initiative-text">' in html
+
+
+def test_a_swedish_title_inside_an_arabic_sentence_is_isolated(app, client, make_initiative, sign):
+    make_initiative()
+    client.set_cookie("lang", "ar")
+    sign()
+    with app.app_context():
+        public_id = db.session.query(Signature.public_id).scalar()
+        token = make_token(Purpose.CONFIRM, public_id)
+    html = client.get(f"/confirm/{token}").get_data(as_text=True)
+    assert f'<bdi lang="sv" dir="ltr">{SWEDISH_TITLE}</bdi>' in html
+
+
+# --- emails --------------------------------------------------------------------------------
+
+
+def test_a_signer_who_used_arabic_gets_every_mail_in_arabic(
+    client, make_initiative, sign, deliver, smtp
+):
+    make_initiative(
+        texts={"sv": {"title": SWEDISH_TITLE, "summary": "s", "body": "b"}, "ar": ARABIC_TEXT}
+    )
+    client.set_cookie("lang", "ar")
+    assert sign().status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+
+    subject = translated("ar", "Bekräfta din underskrift: %(title)s") % {
+        "title": ARABIC_TEXT["title"]
+    }
+    assert mail["Subject"] == subject
+    assert mail["Content-Language"] == "ar"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    greeting = translated("ar", "Hej %(name)s,") % {"name": "Amira Hassan"}
+    assert greeting in text and greeting in html
+    assert translated("ar", "Bekräfta min underskrift") in html
+    assert '<html lang="ar" dir="rtl">' in html
+    assert '<div lang="ar" dir="rtl"' in html and "text-align:right" in html
+    assert "Hej" not in text and "Bekräfta" not in html
+
+    # She confirms from a browser set to Swedish: her thank-you mail is still Arabic.
+    [confirm_url] = [u for u in links_in(mail) if "/confirm/" in u]
+    client.set_cookie("lang", "sv")
+    path = link_path(confirm_url)
+    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
+    deliver()
+    [_, thanks] = smtp.wait_for(2)
+    assert thanks["Subject"].startswith(
+        translated("ar", "Tack, din underskrift räknas: %(title)s").split("%")[0]
+    )
+    assert '<html lang="ar" dir="rtl">' in thanks.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.mark.parametrize("locale", ["so", "en"])
+def test_confirmation_mail_follows_the_signers_language(
+    client, make_initiative, sign, deliver, smtp, locale
+):
+    make_initiative()
+    client.set_cookie("lang", locale)
+    sign()
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert mail["Content-Language"] == locale
+    expected = translated(locale, "Bekräfta din underskrift: %(title)s") % {"title": SWEDISH_TITLE}
+    assert mail["Subject"] == expected
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert f'<html lang="{locale}" dir="ltr">' in html
+
+
+# --- a new language without code changes ---------------------------------------------------
+
+
+@pytest.fixture
+def translations_copy(app, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the catalogs to add a language to.
+
+    Flask-Babel caches loaded catalogs per process, by language only: cleared before and
+    after, so no other test sees (or hides) the language added here.
+    """
+    directory = tmp_path / "translations"
+    shutil.copytree(catalogs.TRANSLATIONS, directory)
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+    yield directory
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+
+
+def pybabel(*args: str) -> None:
+    executable = Path(sys.executable).with_name("pybabel")
+    subprocess.run([str(executable), *args], check=True, capture_output=True)
+
+
+def test_adding_a_catalog_adds_the_language(make_app, make_initiative, translations_copy):
+    """Bosnian, the way the README says: pybabel init, translate, compile."""
+    pot = translations_copy / "messages.pot"
+    pybabel("init", "-i", str(pot), "-d", str(translations_copy), "-l", "bs")
+    po_path = translations_copy / "bs" / "LC_MESSAGES" / "messages.po"
+    with po_path.open("rb") as fileobj:
+        catalog = read_po(fileobj, locale="bs")
+    catalog.get("Skriv under").string = "Potpišite"
+    catalog.get("Välj språk").string = "Izaberite jezik"
+    with po_path.open("wb") as fileobj:
+        write_po(fileobj, catalog)
+    pybabel("compile", "-d", str(translations_copy))
+
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
+    make_initiative()
+    client = app.test_client()
+    with app.app_context():
+        assert "bs" in available_locales()
+    response = client.get("/i/amiralsgatan", headers={"Accept-Language": "bs-BA,bs;q=0.9"})
+    assert html_lang_dir(response) == ("bs", "ltr")
+    html = response.get_data(as_text=True)
+    assert "Potpišite" in html and 'aria-label="Izaberite jezik"' in html
+    assert 'hreflang="bs"' in html and native_name("bs") in html
+    assert client.get("/lang/bs?next=/").headers["Set-Cookie"].startswith("lang=bs;")
+    # The checker sees what is left to translate in the new catalog.
+    problems = catalogs.problems(
+        catalogs.load_catalog("bs", translations_copy), catalogs.extract_template()
+    )
+    assert any(p.reason == "untranslated" for p in problems)
+    assert not any(p.msgid == "Skriv under" for p in problems)
+
+
+def test_a_right_to_left_catalog_is_right_to_left_without_code_changes(make_app, translations_copy):
+    shutil.copytree(translations_copy / "ar", translations_copy / "fa")
+    po_path = translations_copy / "fa" / "LC_MESSAGES" / "messages.po"
+    po_path.write_text(
+        po_path.read_text(encoding="utf-8").replace("Language: ar", "Language: fa"),
+        encoding="utf-8",
+    )
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
+    response = app.test_client().get("/", headers={"Accept-Language": "fa"})
+    assert html_lang_dir(response) == ("fa", "rtl")
+    assert 'lang="fa" dir="rtl" hreflang="fa"' in response.get_data(as_text=True)
+
+
+def test_a_folder_that_is_not_a_language_is_ignored(make_app, translations_copy):
+    (translations_copy / "not-a-locale" / "LC_MESSAGES").mkdir(parents=True)
+    (translations_copy / "not-a-locale" / "LC_MESSAGES" / "messages.po").write_text("")
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
+    with app.app_context():
+        assert "not-a-locale" not in available_locales()
+        assert set(available_locales()) == {"sv", *catalogs.catalog_locales()}
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_closed_initiative_state_is_translated(client, make_initiative):
+    make_initiative(state=InitiativeState.CLOSED)
+    client.set_cookie("lang", "ar")
+    html = client.get("/i/amiralsgatan").get_data(as_text=True)
+    assert translated("ar", "Insamlingen är avslutad. Tack till alla som skrev under!") in html
