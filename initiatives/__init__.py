@@ -58,7 +58,9 @@ def configure_logging(app: Flask) -> None:
 
 def configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # pre-ping: after a database restart the pool reconnects instead of failing requests.
+    # hide_parameters: errors and logs never show bound values (ciphertexts, blind indexes).
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if uri.startswith("sqlite"):
         options["connect_args"] = {"timeout": 15, "check_same_thread": False}
     else:
@@ -118,11 +120,12 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from . import api, pages, signing
+    from . import api, pages, privacy, signing
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signing.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(privacy.bp)
     if app.config["APP_ENV"] == "development":
         from . import devmail
 
