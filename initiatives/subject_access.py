@@ -19,6 +19,7 @@ from flask_babel import format_date, format_datetime
 from . import audit, clock, mailcaps, outbox, retention
 from .crypto import crypto
 from .extensions import db
+from .i18n import native_name
 from .models import OutboxMessage, Signature, SignatureState
 from .tokens import Purpose, make_token
 
@@ -50,7 +51,7 @@ def _entry(signature: Signature, locale: str) -> dict[str, Any]:
         "state": signature.state,
         "channel": signature.channel,
         "source_tag": signature.source_tag or "",
-        "language": signature.locale,
+        "language": native_name(signature.locale),
         "name": box.decrypt(signature.name_enc) or "",
         "email": box.decrypt(signature.email_enc) or "",
         "postcode": box.decrypt(signature.postcode_enc) or "",
