@@ -113,6 +113,9 @@ def configure_extensions(app: Flask) -> None:
     # Before CSRF, which would otherwise report an undecodable body as a missing token.
     app.before_request(reject_undecodable_forms)
     csrf.init_app(app)
+    # The Limiter is one object per process and keeps the first app's key prefix for good;
+    # production runs one app per process, tests several (each with its own prefix).
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     limiter.init_app(app)
     configure_i18n(app)
     configure_security(app)

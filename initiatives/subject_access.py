@@ -14,12 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from babel import Locale
 from flask_babel import format_date, format_datetime
 
 from . import audit, clock, mailcaps, outbox, retention
 from .crypto import crypto
 from .extensions import db
-from .i18n import native_name
 from .models import OutboxMessage, Signature, SignatureState
 from .tokens import Purpose, make_token
 
@@ -33,6 +33,14 @@ class RequestOutcome(enum.StrEnum):
 
 def _when(value: datetime | None) -> str:
     return format_datetime(value, "medium") if value is not None else ""
+
+
+def _language_name(code: str, in_locale: str) -> str:
+    """``sv`` as the reader says it: "svenska" in Swedish, "Swedish" in English."""
+    try:
+        return Locale.parse(code).get_display_name(in_locale) or code
+    except (ValueError, TypeError):
+        return code
 
 
 def _entry(signature: Signature, locale: str) -> dict[str, Any]:
@@ -51,7 +59,7 @@ def _entry(signature: Signature, locale: str) -> dict[str, Any]:
         "state": signature.state,
         "channel": signature.channel,
         "source_tag": signature.source_tag or "",
-        "language": native_name(signature.locale),
+        "language": _language_name(signature.locale, locale),
         "name": box.decrypt(signature.name_enc) or "",
         "email": box.decrypt(signature.email_enc) or "",
         "postcode": box.decrypt(signature.postcode_enc) or "",
