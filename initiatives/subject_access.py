@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from babel import Locale
+from flask import current_app
 from flask_babel import format_date, format_datetime
 
 from . import audit, clock, mailcaps, outbox, retention

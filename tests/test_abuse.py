@@ -123,9 +123,7 @@ def test_selection_by_domain_and_time_window(app, campaign):
             sa.select(Signature).where(Signature.id.in_(campaign["bot"])).order_by(Signature.id)
         ).all()
         middle = bot_rows[5].created_at
-        selection = abuse.Selection(
-            initiative(app).id, domain="MailBot.example", since=middle
-        )
+        selection = abuse.Selection(initiative(app).id, domain="MailBot.example", since=middle)
         assert abuse.preview(selection).total == 7
         assert abuse.preview(abuse.Selection(initiative(app).id, domain="example.org")).total == 6
 
@@ -170,7 +168,8 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, campaign):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["abuse", "bursts", "amiralsgatan", "--by", "client"])
     assert result.exit_code == 0, result.output
-    assert f"--client {BOT[:16]}" in result.output and "12 (8 confirmed, 4 pending)" in result.output
+    assert f"--client {BOT[:16]}" in result.output
+    assert "12 (8 confirmed, 4 pending)" in result.output
 
     args = ["abuse", "invalidate", "amiralsgatan", "--domain", "mailbot.example"]
     dry = runner.invoke(args=[*args, "--reason", "automated", "--dry-run"])

@@ -63,9 +63,7 @@ def test_rotate_then_remove_the_old_key(make_app, make_initiative):
             assert row.email_index == crypto().email_index(crypto().decrypt(row.email_enc))
         # ... and duplicates are still found, under any spelling of the address.
         initiative = db.session.scalars(sa.select(Initiative)).one()
-        again = signatures.sign(
-            initiative, name="Bilal", email="  bilal@EXAMPLE.org ", locale="sv"
-        )
+        again = signatures.sign(initiative, name="Bilal", email="  bilal@EXAMPLE.org ", locale="sv")
         assert again.outcome in (signatures.SignOutcome.RESENT, signatures.SignOutcome.ALREADY)
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 4

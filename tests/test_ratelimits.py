@@ -37,9 +37,7 @@ def post_sign(client, email: str):
     return client.post("/i/amiralsgatan/sign", data=data)
 
 
-def test_signing_over_the_limit_gets_a_429_in_arabic_and_stores_nothing(
-    make_app, make_initiative
-):
+def test_signing_over_the_limit_gets_a_429_in_arabic_and_stores_nothing(make_app, make_initiative):
     app = limited_app(make_app)
     make_initiative()
     client = app.test_client()
@@ -84,7 +82,9 @@ def test_confirming_over_the_limit_confirms_nothing(make_app, make_initiative, s
             for p in db.session.scalars(sa.select(Signature.public_id).order_by(Signature.id))
         ]
     token = csrf_token(client, "/i/amiralsgatan")
-    statuses = [client.post(f"/confirm/{t}", data={"csrf_token": token}).status_code for t in tokens]
+    statuses = [
+        client.post(f"/confirm/{t}", data={"csrf_token": token}).status_code for t in tokens
+    ]
     assert statuses == [303, 303, 429]
     with app.app_context():
         states = db.session.scalars(sa.select(Signature.state).order_by(Signature.id)).all()
@@ -152,9 +152,7 @@ def test_redis_counters_are_shared_by_instances_and_hold_no_client_address(
     assert not any("198.51.100.23" in k or "127.0.0.1" in k for k in keys)
 
 
-def test_when_redis_is_down_signing_still_works_with_limits_in_memory(
-    make_app, make_initiative
-):
+def test_when_redis_is_down_signing_still_works_with_limits_in_memory(make_app, make_initiative):
     app = limited_app(
         make_app,
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",

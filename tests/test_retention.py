@@ -68,9 +68,7 @@ def test_answered_initiative_is_anonymised_after_the_period_keeping_counts_and_a
 ):
     make_initiative()
     mixed_signatures(app)
-    set_initiative(
-        app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow()
-    )
+    set_initiative(app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow())
     count_before = count_is_exact(app, "amiralsgatan")
     assert count_before == 4
     aggregates_before = aggregates(app, "amiralsgatan")
@@ -244,11 +242,14 @@ def test_the_worker_purges_once_a_day(app, make_initiative, travel):
     with app.app_context():
         assert retention.purge_if_due() is not None
         db.session.commit()
-        assert db.session.scalar(
-            sa.select(sa.func.count(AuditEvent.id)).where(
-                AuditEvent.action == retention.PURGE_ACTION
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count(AuditEvent.id)).where(
+                    AuditEvent.action == retention.PURGE_ACTION
+                )
             )
-        ) == 2
+            == 2
+        )
 
 
 def test_the_retention_for_unconfirmed_signatures_cannot_undercut_the_link(make_app):
