@@ -80,3 +80,30 @@ def test_a_database_dump_reveals_no_signer(signed_and_confirmed, backend, databa
     ).stdout
     assert b"COPY public.signatures" in dump and b"Tryggare Amiralsgatan" in dump
     assert_clean(dump, "pg_dump")
+
+
+def test_client_addresses_are_kept_only_as_a_daily_keyed_hash(
+    make_app, make_initiative, sign, monkeypatch
+):
+    from datetime import timedelta
+
+    from initiatives import clock
+    from initiatives.extensions import limiter
+
+    app = make_app(TRUSTED_PROXIES=1, RATELIMIT_ENABLED=True)
+    make_initiative()
+    client = app.test_client()
+    behind_proxy = {"X-Forwarded-For": "203.0.113.5"}
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = behind_proxy["X-Forwarded-For"]
+    sign(who=client, email="one@example.org")
+    sign(who=client, email="two@example.org")
+    tomorrow = clock.utcnow() + timedelta(days=1)
+    monkeypatch.setattr(clock, "utcnow", lambda: tomorrow)
+    sign(who=client, email="three@example.org")
+    with app.app_context():
+        hashes = db.session.scalars(sa.select(Signature.client_hash).order_by(Signature.id)).all()
+    assert all(h and len(h) == 64 and "203.0.113" not in h for h in hashes)
+    assert hashes[0] == hashes[1] != hashes[2]  # the same client today; unlinkable tomorrow
+    # The rate limiter's counters are keyed by a hash too, never by the address.
+    counters = " ".join(str(k) for k in limiter.storage.storage)
+    assert "sign" in counters and "203.0.113.5" not in counters and "127.0.0.1" not in counters

@@ -43,7 +43,7 @@ NASTY = [
     "<script>alert(1)</script>",
     "\u202eevil",
     "\ufeff",
-    "=HYPERLINK(\"http://x\")",
+    '=HYPERLINK("http://x")',
     "y",
     "on",
     "212 14",
@@ -51,9 +51,7 @@ NASTY = [
     "x@" + "y" * 300 + ".se",
 ]
 values = st.one_of(texts, byte_texts, oversized, st.sampled_from(NASTY))
-header_texts = st.text(
-    alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=200
-)
+header_texts = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=200)
 content_types = st.one_of(
     st.sampled_from(
         [
@@ -125,8 +123,10 @@ def test_raw_bodies_to_every_form(client, world):
 
 
 def test_confirm_and_withdraw_links(client, world):
-    tokens = st.sampled_from(world["tokens"]) | values | st.binary(max_size=200).map(
-        lambda b: b.decode("latin-1")
+    tokens = (
+        st.sampled_from(world["tokens"])
+        | values
+        | st.binary(max_size=200).map(lambda b: b.decode("latin-1"))
     )
 
     @FUZZ
