@@ -42,8 +42,8 @@ MESSAGES = {
     503: (
         _l("Tjänsten är tillfälligt otillgänglig"),
         _l(
-            "Vi har ett tillfälligt tekniskt problem. Det du just skickade sparades inte. "
-            "Försök igen om en liten stund."
+            "Vi har ett tillfälligt tekniskt problem. Försök igen om en liten stund. "
+            "Skrev du just under kan du göra det igen, du räknas bara en gång."
         ),
     ),
     500: (

@@ -15,6 +15,10 @@ the periods from the configuration:
 * bodies of sent and failed mails are cleared ``OUTBOX_RETENTION_DAYS`` later;
 * client-address hashes are dropped ``CLIENT_HASH_RETENTION_DAYS`` after signing.
 
+Anonymising an initiative also removes the client hashes and email domains that abuse
+review recorded as criteria in its audit events; what was done, when, by whom, and to
+how many signatures stays.
+
 Every run writes one audit event with its counts; every anonymised initiative gets its
 own.  Functions flush, the caller commits.
 """
@@ -29,6 +33,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from . import audit, clock, signatures
+from .abuse import INVALIDATE_ACTION, RESTORE_ACTION
 from .extensions import db
 from .models import (
     AuditEvent,
@@ -150,10 +155,34 @@ def _anonymise_initiatives(now: datetime, report: PurgeReport, actor: str) -> No
             )
             .execution_options(synchronize_session=False)
         )
+        _scrub_review_criteria(initiative.id)
         if count:
             report.anonymised += count
             report.initiatives_anonymised.append(initiative.slug)
             audit.record(ANONYMISE_ACTION, actor=actor, initiative=initiative, signatures=count)
+
+
+# Abuse-review criteria that point at people: a client hash can be matched against
+# guessed addresses by whoever holds the key, and a domain may be a family's own.
+REVIEW_ACTIONS = (INVALIDATE_ACTION, RESTORE_ACTION)
+PERSONAL_CRITERIA = ("client_hash", "domain")
+
+
+def _scrub_review_criteria(initiative_id: int) -> None:
+    """Remove identifying criteria from the initiative's review events (counts stay)."""
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.initiative_id == initiative_id, AuditEvent.action.in_(REVIEW_ACTIONS)
+        )
+    ).all()
+    for event in events:
+        criteria = dict((event.details or {}).get("criteria") or {})
+        if any(criteria.get(k) not in (None, "[removed]") for k in PERSONAL_CRITERIA):
+            for key in PERSONAL_CRITERIA:
+                if key in criteria:
+                    criteria[key] = "[removed]"
+            # A new dict, so that the JSON column is seen as changed.
+            event.details = {**event.details, "criteria": criteria}
 
 
 def _clear_outbox(now: datetime) -> int:

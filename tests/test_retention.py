@@ -265,3 +265,35 @@ def test_a_signature_row_never_shows_personal_data_in_its_repr(app, make_initiat
     with app.app_context():
         row = db.session.scalars(sa.select(Signature)).one()
         assert "amira" not in repr(row).lower()
+
+
+def test_anonymisation_also_removes_review_criteria_that_point_at_people(
+    app, make_initiative, travel
+):
+    from initiatives import abuse
+
+    make_initiative()
+    add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec(f"p{i}@hassan-family.se", client_hash="d" * 64) for i in range(3)]
+        + [Spec("other@example.org")],
+    )
+    with app.app_context():
+        initiative_id = db.session.scalar(sa.select(Signature.initiative_id).limit(1))
+        change = abuse.invalidate(
+            abuse.Selection(initiative_id, domain="hassan-family.se", client_hash="d" * 12),
+            reason="duplicate_person",
+            actor="organiser",
+        )
+        db.session.commit()
+    set_initiative(app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow())
+    travel(app.config["ANONYMISE_AFTER_DAYS"] + 1)
+    purge(app)
+    with app.app_context():
+        event = db.session.get(AuditEvent, change.event_id)
+        assert event.details["criteria"] == {"client_hash": "[removed]", "domain": "[removed]"}
+        assert event.details["reason"] == "duplicate_person" and event.details["confirmed"] == 3
+        assert len(event.details["signature_ids"]) == 3
+        assert "hassan" not in str(event.details)
+    assert count_is_exact(app, "amiralsgatan") == 1
