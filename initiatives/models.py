@@ -69,6 +69,8 @@ LIVE_STATES = (SignatureState.PENDING, SignatureState.CONFIRMED, SignatureState.
 _LIVE_SQL = "state IN ('pending', 'confirmed', 'invalidated')"
 
 DEFAULT_LOCALE = "sv"
+# Where a signer came from (?src=): the initiative's own material; organisers add more.
+DEFAULT_CAMPAIGN_TAGS = ("qr", "poster", "flyer", "stand")
 
 
 def _enum_check(name: str, column: str, values: type[enum.StrEnum]) -> sa.CheckConstraint:
@@ -92,6 +94,13 @@ class Initiative(db.Model):
     target_body: Mapped[str] = mapped_column(sa.String(200), default="Tekniska nämnden")
     official_url: Mapped[str | None] = mapped_column(sa.String(500))
     is_example: Mapped[bool] = mapped_column(default=False)
+    # The ``?src=`` tags counted for this initiative (see ``campaign.py``); a JSON list,
+    # replaced as a whole when changed (in-place mutation would go unnoticed).
+    campaign_tags: Mapped[list[str]] = mapped_column(
+        sa.JSON,
+        default=lambda: list(DEFAULT_CAMPAIGN_TAGS),
+        server_default=sa.text("'" + json.dumps(list(DEFAULT_CAMPAIGN_TAGS)) + "'"),
+    )
     # SHA-256 of the texts as frozen when collection started (see ``compute_text_hash``).
     text_hash: Mapped[str | None] = mapped_column(sa.String(64))
     # Maintained in the same transaction as every signature state change, so that reading

@@ -51,6 +51,18 @@ class Document(FPDF):
         self.set_creator("initiatives")
         self.set_font(FAMILY, size=11)
 
+    def _render_styled_text_line(self, *args: Any, **kwargs: Any) -> bool:
+        # fpdf2 2.8.9 bug: a line whose first fragment comes from a fallback font (an
+        # Arabic word) selects the main font only inside that line's own graphics state,
+        # yet records it as selected for the whole page.  The next line then shows text
+        # with no font selected: words vanish or print as the wrong glyphs.  Forgetting
+        # the record after every line makes fpdf2 select the font again where needed.
+        # (Introduced by the fix for py-pdf/fpdf2#1772; remove when fpdf2 fixes it.)
+        try:
+            return super()._render_styled_text_line(*args, **kwargs)
+        finally:
+            self.current_font_is_set_on_page = False
+
 
 def strip_bidi_marks(text: str) -> str:
     """Text as extracted from a PDF, without the invisible direction marks."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -17,7 +15,7 @@ from flask import (
 )
 from flask_babel import get_locale
 
-from . import clock, signatures
+from . import campaign, clock, signatures
 from .crypto import crypto
 from .extensions import db, limiter
 from .forms import ButtonForm, SignForm
@@ -27,7 +25,6 @@ from .tokens import Purpose, TokenError, read_token
 
 bp = Blueprint("signing", __name__)
 
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 PUBLIC_STATES = (
     InitiativeState.COLLECTING,
     InitiativeState.CLOSED,
@@ -49,10 +46,11 @@ def public_initiative_or_404(slug: str) -> Initiative:
 
 
 def source_tag(initiative: Initiative, value: str | None) -> str | None:
-    """The campaign tag from ``?src=``, if it is a well-formed one."""
-    if value and TAG_RE.match(value):
-        return value
-    return None
+    """The campaign tag from ``?src=``, if it is one of the initiative's tags.
+
+    Anything else (a typo, a made-up value) is simply not recorded: the page still works.
+    """
+    return campaign.known_tag(initiative, value)
 
 
 def _render_initiative(

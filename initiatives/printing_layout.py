@@ -1,0 +1,311 @@
+"""Page layout of posters and flyers: measure every text block, give the QR code all the
+height that is left (within bounds), and drop the least important text if it does not fit.
+
+All lengths are millimetres, font sizes points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from fpdf.enums import MethodReturnValue
+
+from . import qrimage
+from .pdf import FAMILY, is_rtl
+
+if TYPE_CHECKING:
+    from .printing import Material, OtherLanguage
+
+PT = 25.4 / 72
+LEADING = 1.22
+INK = (29, 29, 27)
+MUTED = (74, 74, 69)
+BRAND = (11, 93, 75)
+RULE = (160, 156, 146)
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Sizes for one piece of material (a poster, a flyer)."""
+
+    width: float
+    height: float
+    margin: float
+    kicker: float
+    # (size, most lines) tried in order: a short title is set big, a long one smaller.
+    title: tuple[tuple[float, int], ...]
+    summary: float
+    summary_lines: int
+    deadline: float
+    call: float
+    url: float
+    other_call: float
+    other_text: float
+    other_title_lines: int
+    footer: float
+    qr_max: float
+    qr_min: float
+    gap: float
+
+
+POSTER = Layout(
+    width=210, height=297, margin=13, kicker=13,
+    title=((48, 2), (42, 2), (36, 3), (32, 3), (28, 3), (24, 3)),
+    summary=15, summary_lines=4, deadline=17, call=28, url=18, other_call=12, other_text=10,
+    other_title_lines=3, footer=9.5, qr_max=130, qr_min=70, gap=4.5,
+)  # fmt: skip
+FLYER = Layout(
+    width=105, height=148, margin=6.5, kicker=7,
+    title=((20, 2), (17, 2), (15, 3), (13.5, 3), (12, 3), (11, 3)),
+    summary=8, summary_lines=2, deadline=8.5, call=12, url=8.5, other_call=7, other_text=6.5,
+    other_title_lines=2, footer=6, qr_max=66, qr_min=40, gap=2,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A page size and where on it the pieces go (one, or four flyers to cut)."""
+
+    name: str
+    page: tuple[float, float]
+    layout: Layout
+    origins: tuple[tuple[float, float], ...]
+    # The campaign tag its QR code carries unless another is asked for.
+    tag: str
+
+    def draw_cut_marks(self, pdf: Any) -> None:
+        """Dashed lines between the pieces, in the margins, far from any QR code."""
+        pdf.set_draw_color(*RULE)
+        pdf.set_line_width(0.2)
+        pdf.set_dash_pattern(dash=2, gap=2)
+        width, height = self.page
+        xs = sorted({x for x, _ in self.origins if x > 0})
+        ys = sorted({y for _, y in self.origins if y > 0})
+        for x in xs:
+            pdf.line(x, 0, x, height)
+        for y in ys:
+            pdf.line(0, y, width, y)
+        pdf.set_dash_pattern()
+
+
+A4 = (210, 297)
+A6 = (105, 148)  # fpdf2 knows no "A6"
+SHEETS = {
+    "poster": Sheet("poster-a4", A4, POSTER, ((0, 0),), "poster"),
+    "flyer": Sheet("flyer-a6", A6, FLYER, ((0, 0),), "flyer"),
+    # Office printers take A4: four A6 flyers per sheet, to cut along the dashed lines.
+    "flyers-a4": Sheet(
+        "flyers-4-on-a4", A4, FLYER, ((0, 0), (105, 0), (0, 148.5), (105, 148.5)), "flyer"
+    ),
+}
+
+
+@dataclass
+class Block:
+    """Lines of text set in one font, ready to draw."""
+
+    lines: list[str]
+    size: float
+    bold: bool = False
+    align: str = "L"
+    color: tuple[int, int, int] = INK
+
+    @property
+    def height(self) -> float:
+        return len(self.lines) * self.size * PT * LEADING
+
+
+def _font(pdf: Any, size: float, bold: bool) -> None:
+    pdf.set_font(FAMILY, "B" if bold else "", size)
+
+
+def wrap(
+    pdf: Any, text: str, width: float, size: float, bold: bool = False, max_lines: int = 99
+) -> list[str]:
+    """``text`` broken into lines of ``width``; beyond ``max_lines`` cut with an ellipsis."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+    _font(pdf, size, bold)
+    lines = pdf.multi_cell(width, text=text, dry_run=True, output=MethodReturnValue.LINES)
+    if len(lines) <= max_lines:
+        return lines
+    kept = lines[:max_lines]
+    last = kept[-1].rstrip()
+    while last and pdf.get_string_width(last + ELLIPSIS) > width:
+        last = last.rsplit(" ", 1)[0] if " " in last else last[:-1]
+    kept[-1] = last.rstrip(" ,.;:–-") + ELLIPSIS
+    return kept
+
+
+def fitted_title(pdf: Any, text: str, width: float, layout: Layout) -> Block:
+    """The title at the largest size at which it fits (else cut at the smallest)."""
+    for size, most in layout.title:
+        lines = wrap(pdf, text, width, size, bold=True)
+        if len(lines) <= most:
+            return Block(lines, size, bold=True)
+    size, most = layout.title[-1]
+    return Block(wrap(pdf, text, width, size, True, most), size, bold=True)
+
+
+def draw_block(pdf: Any, block: Block, x: float, y: float, width: float) -> float:
+    """Draw ``block`` with its top at ``y``; returns the y below it."""
+    _font(pdf, block.size, block.bold)
+    pdf.set_text_color(*block.color)
+    line_height = block.size * PT * LEADING
+    for line in block.lines:
+        pdf.set_xy(x, y)
+        pdf.cell(width, line_height, line, align=block.align)
+        y += line_height
+    return y
+
+
+def _language_cell(
+    pdf: Any, other: OtherLanguage, width: float, layout: Layout, titles: bool
+) -> Cell:
+    align = "R" if other.rtl else "L"
+    blocks = []
+    if other.call:
+        lines = wrap(pdf, other.call, width, layout.other_call, True, 2)
+        blocks.append(Block(lines, layout.other_call, True, align))
+    if titles or not other.call:
+        lines = wrap(pdf, other.title, width, layout.other_text, False, layout.other_title_lines)
+        blocks.append(Block(lines, layout.other_text, False, align))
+    if other.last_day:
+        lines = wrap(pdf, other.last_day, width, layout.other_text, False, 2)
+        blocks.append(Block(lines, layout.other_text, False, align, MUTED))
+    return blocks
+
+
+Cell = list[Block]
+Row = tuple[Cell | None, Cell | None]
+
+
+def pairs(others: tuple[OtherLanguage, ...]) -> list[tuple[Any, Any]]:
+    """Languages two to a row, (left, right): right-to-left ones go on the right, where
+    their readers start and where their right-aligned text lines up with the margin."""
+    ltr = [o for o in others if not o.rtl]
+    rtl = [o for o in others if o.rtl]
+    rows: list[tuple[Any, Any]] = []
+    while ltr or rtl:
+        if ltr and rtl:
+            rows.append((ltr.pop(0), rtl.pop(0)))
+        elif ltr:
+            rows.append((ltr.pop(0), ltr.pop(0) if ltr else None))
+        else:
+            first = rtl.pop(0)
+            rows.append((rtl.pop(0) if rtl else None, first))
+    return rows
+
+
+def _grid(pdf: Any, item: Material, width: float, layout: Layout, titles: bool) -> list[Row]:
+    column = (width - layout.gap * 2) / 2
+
+    def cell(other: OtherLanguage | None) -> Cell | None:
+        return None if other is None else _language_cell(pdf, other, column, layout, titles)
+
+    return [(cell(left), cell(right)) for left, right in pairs(item.others)]
+
+
+def _row_height(row: Row, gap: float) -> float:
+    return max(sum(b.height for b in cell) for cell in row if cell is not None) + gap
+
+
+def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict[str, Block]:
+    wrap_to = partial(wrap, pdf, width=width)
+    kicker = f"{item.organisation} · Malmöinitiativ"
+    title = fitted_title(pdf, item.title, width, layout)
+    # Swedish in practice; a main text in Arabic (no Swedish text yet) sets from the right.
+    start = "R" if is_rtl(item.title) else "L"
+    title.align = start
+    return {
+        "kicker": Block(
+            wrap_to(kicker, size=layout.kicker, bold=True, max_lines=1),
+            layout.kicker, True, color=BRAND,
+        ),
+        "title": title,
+        "deadline": Block(
+            wrap_to(item.last_day or "", size=layout.deadline, bold=True, max_lines=2),
+            layout.deadline, True, start,
+        ),
+        "call": Block(
+            wrap_to(item.call, size=layout.call, bold=True, max_lines=2), layout.call, True, "C"
+        ),
+        "url": Block(
+            wrap_to(item.short_url, size=layout.url, bold=True, max_lines=2),
+            layout.url, True, "C", BRAND,
+        ),
+        "footer": Block(
+            wrap_to(f"{item.target} {item.contact}", size=layout.footer, max_lines=2),
+            layout.footer, color=MUTED,
+        ),
+    }  # fmt: skip
+
+
+# Vertical space between blocks, in multiples of the layout's gap.
+AFTER_KICKER, BEFORE_SUMMARY, BEFORE_DEADLINE, AFTER_URL = 1.5, 0.4, 0.6, 1.0
+
+
+def draw_material(
+    pdf: Any, item: Material, modules: qrimage.Matrix, layout: Layout, x0: float, y0: float
+) -> None:
+    """Draw one poster or flyer with its top-left corner at (x0, y0)."""
+    gap, width = layout.gap, layout.width - 2 * layout.margin
+    left, top = x0 + layout.margin, y0 + layout.margin
+    bottom = y0 + layout.height - layout.margin
+    blocks = _text_blocks(pdf, item, layout, width)
+    fixed = sum(b.height for b in blocks.values())
+    fixed += gap * (AFTER_KICKER + BEFORE_DEADLINE + AFTER_URL)
+
+    # Give up text in order of importance until the QR code gets its minimum size.
+    for with_summary, titles in ((True, True), (True, False), (False, False)):
+        summary = Block(
+            wrap(pdf, item.summary, width, layout.summary, False, layout.summary_lines)
+            if with_summary
+            else [],
+            layout.summary,
+            align=blocks["title"].align,
+        )
+        rows = _grid(pdf, item, width, layout, titles)
+        grid_height = sum(_row_height(row, gap) for row in rows) + (gap if rows else 0)
+        used = fixed + grid_height + (summary.height + gap * BEFORE_SUMMARY if summary.lines else 0)
+        room = bottom - top - used
+        if room >= layout.qr_min:
+            break
+    while rows and room < layout.qr_min:  # still too much: drop languages from the end
+        room += _row_height(rows.pop(), gap) + (0 if rows else gap)
+    qr_size = max(layout.qr_min, min(layout.qr_max, room))
+    spare = max(0.0, room - qr_size)
+
+    y = draw_block(pdf, blocks["kicker"], left, top, width)
+    pdf.set_draw_color(*BRAND)
+    pdf.set_line_width(layout.kicker * PT * 0.12)
+    pdf.line(left, y + gap * 0.4, left + width, y + gap * 0.4)
+    y = draw_block(pdf, blocks["title"], left, y + gap * AFTER_KICKER, width)
+    if summary.lines:
+        y = draw_block(pdf, summary, left, y + gap * BEFORE_SUMMARY, width)
+    y = draw_block(pdf, blocks["deadline"], left, y + gap * BEFORE_DEADLINE, width)
+    # The quiet zone is part of the drawn code: nothing else may come into it.
+    y += spare / 2
+    qrimage.draw(pdf, modules, left + (width - qr_size) / 2, y, qr_size)
+    y = draw_block(pdf, blocks["call"], left, y + qr_size, width)
+    y = draw_block(pdf, blocks["url"], left, y, width) + gap * AFTER_URL + spare / 2
+
+    if rows:
+        pdf.set_draw_color(*RULE)
+        pdf.set_line_width(0.25)
+        pdf.line(left, y, left + width, y)
+        y += gap
+        column = (width - gap * 2) / 2
+        for row in rows:
+            for index, cell in enumerate(row):
+                cell_y = y
+                for block in cell or []:
+                    cell_y = draw_block(
+                        pdf, block, left + index * (column + gap * 2), cell_y, column
+                    )
+            y += _row_height(row, gap)
+    draw_block(pdf, blocks["footer"], left, bottom - blocks["footer"].height, width)

@@ -1,0 +1,66 @@
+"""Reading material back as a print shop and a phone would: poppler renders and extracts
+text, zxing-cpp decodes QR codes.  Without poppler-utils tests skip locally, fail in CI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import zxingcpp
+from PIL import Image
+
+from initiatives.pdf import strip_bidi_marks
+
+from .conftest import skip_or_fail
+
+
+def decode(image: Image.Image) -> list[str]:
+    """Every QR code a real decoder finds in the image."""
+    return [
+        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
+
+
+def poppler(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        skip_or_fail(f"{tool} not found: install poppler-utils (make test does this as root)")
+    return path
+
+
+def rasterise(pdf: bytes, tmp_path: Path, dpi: int, name: str = "page") -> Image.Image:
+    """The PDF's first page as poppler renders it, at ``dpi``."""
+    source = tmp_path / f"{name}.pdf"
+    source.write_bytes(pdf)
+    prefix = tmp_path / name
+    subprocess.run(
+        [poppler("pdftoppm"), "-png", "-r", str(dpi), "-singlefile", str(source), str(prefix)],
+        check=True,
+        timeout=60,
+    )
+    return Image.open(f"{prefix}.png")
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    source = tmp_path / "text.pdf"
+    source.write_bytes(pdf)
+    out = subprocess.run(
+        [poppler("pdftotext"), "-enc", "UTF-8", str(source), "-"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout.decode()
+    # Logical order, one space between words: lines wrap differently than the source.
+    return " ".join(strip_bidi_marks(out).split())
+
+
+def page_size_mm(pdf: bytes, tmp_path: Path) -> tuple[float, float]:
+    source = tmp_path / "info.pdf"
+    source.write_bytes(pdf)
+    info = subprocess.run(
+        [poppler("pdfinfo"), str(source)], check=True, capture_output=True, timeout=60
+    ).stdout.decode()
+    width, height = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups()
+    return round(float(width) * 25.4 / 72), round(float(height) * 25.4 / 72)
