@@ -73,7 +73,7 @@ def test_a_signer_gets_everything_held_for_the_address_with_working_withdraw_lin
         texts={"sv": {"title": "En park vid Ramels väg", "summary": "S", "body": "B"}},
     )
     sign("amiralsgatan", name="Amira Hassan", email="amira@example.org", postcode="21214")
-    sign("parken", name="Amira H.", email="AMIRA@example.org ", postcode="", src="affisch")
+    sign("parken", name="Amira H.", email="AMIRA@example.org ", postcode="", src="poster")
     sign("parken", name="Someone Else", email="other@example.org")
     deliver()
     smtp.clear()
@@ -91,7 +91,7 @@ def test_a_signer_gets_everything_held_for_the_address_with_working_withdraw_lin
     for body in (text, html):
         assert "Tryggare Amiralsgatan" in body and "En park vid Ramels väg" in body
         assert "Amira Hassan" in body and "Amira H." in body
-        assert "212 14" in body and "affisch" in body
+        assert "212 14" in body and "märkt poster" in body
         assert "Someone Else" not in body and "other@example.org" not in body
         assert "väntar på att du bekräftar den" in body
         assert "Integritetsskyddsmyndigheten" in body

@@ -47,6 +47,10 @@ def pages(app, client, make_initiative, sign) -> dict[str, tuple[str, str, dict,
         "wrong method": ("PUT", "/i/amiralsgatan/sign", {}, 405),
         "csrf failure": ("POST", "/i/amiralsgatan/sign", {}, 400),
         "too large": ("POST", "/i/amiralsgatan/sign", {"name": "x" * 70_000}, 413),
+        "qr code (svg)": ("GET", "/i/amiralsgatan/qr.svg", {}, 200),
+        "qr code (png)": ("GET", "/i/amiralsgatan/qr.png?size=200", {}, 200),
+        "qr refused": ("GET", "/i/amiralsgatan/qr.png?size=abc", {}, 400),
+        "poster (pdf)": ("GET", "/i/amiralsgatan/poster.pdf", {}, 200),
         "api list": ("GET", "/api/initiatives", {}, 200),
         "api one": ("GET", "/api/initiatives/amiralsgatan", {}, 200),
         "api not found": ("GET", "/api/initiatives/finns-inte", {}, 404),
@@ -80,7 +84,7 @@ def test_every_public_page_type_carries_the_security_headers(client, pages):
         assert "geolocation=()" in headers.get("Permissions-Policy", ""), name
         # Plain http here: no HSTS (it would pin a name that may not have TLS).
         assert "Strict-Transport-Security" not in headers, name
-        if not path.startswith(("/static/", "/api/")):
+        if not path.startswith(("/static/", "/api/")) and "/qr." not in path and ".pdf" not in path:
             assert headers.get("Cache-Control") == "no-store", name
 
 
