@@ -58,7 +58,9 @@ def configure_logging(app: Flask) -> None:
 
 def configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # pre-ping: after a database restart the pool reconnects instead of failing requests.
+    # hide_parameters: errors and logs never show bound values (ciphertexts, blind indexes).
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if uri.startswith("sqlite"):
         options["connect_args"] = {"timeout": 15, "check_same_thread": False}
     else:
@@ -111,6 +113,9 @@ def configure_extensions(app: Flask) -> None:
     # Before CSRF, which would otherwise report an undecodable body as a missing token.
     app.before_request(reject_undecodable_forms)
     csrf.init_app(app)
+    # The Limiter is one object per process and keeps the first app's key prefix for good;
+    # production runs one app per process, tests several (each with its own prefix).
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     limiter.init_app(app)
     configure_i18n(app)
     configure_security(app)
@@ -118,12 +123,13 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from . import api, pages, qr, signing
+    from . import api, pages, privacy, qr, signing
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signing.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(qr.bp)
+    app.register_blueprint(privacy.bp)
     if app.config["APP_ENV"] == "development":
         from . import devmail
 

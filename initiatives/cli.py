@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import outbox, signatures
+from . import outbox, privacy_cli, retention, signatures
 from .demo import load_examples
 from .extensions import db
 from .mail import compose
@@ -47,6 +47,9 @@ def outbox_work() -> None:
     def housekeeping() -> None:
         if signatures.expire_unconfirmed():
             db.session.commit()
+        # Retention once a day (cron running `purge` as well is harmless).
+        if retention.purge_if_due(actor="worker") is not None:
+            db.session.commit()
 
     click.echo("outbox worker started", err=True)
     outbox.work(app, compose, should_stop=lambda: stopping["now"], housekeeping=housekeeping)
@@ -75,3 +78,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(generate_data_key)
     campaign_cli.register(app)
+    privacy_cli.register(app)

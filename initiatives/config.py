@@ -45,6 +45,24 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_POLL_SECONDS": 1.0,
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_MAX_ATTEMPTS": 12,
+    # Data protection (see README "Data protection"): retention periods in days.
+    # Unconfirmed (pending or expired) signatures are deleted this long after signing.
+    "UNCONFIRMED_RETENTION_DAYS": 30,
+    # Signers' personal data is anonymised this long after the committee answered (or the
+    # initiative was withdrawn or closed without being submitted).
+    "ANONYMISE_AFTER_DAYS": 90,
+    # Bodies of sent (or finally failed) mails are cleared this long after sending.
+    "OUTBOX_RETENTION_DAYS": 7,
+    # Keyed hashes of client addresses are dropped this long after signing.
+    "CLIENT_HASH_RETENTION_DAYS": 30,
+    # "What do you store about me?" requests per client, and reports per address per day.
+    "DATA_REQUEST_RATE_LIMIT": "5 per hour;20 per day",
+    "DATA_REQUESTS_PER_ADDRESS_PER_DAY": 2,
+    # Unsolicited mails (confirmation links, "already signed", data reports) to one
+    # address per day across all initiatives.
+    "MAILS_PER_ADDRESS_PER_DAY_TOTAL": 10,
+    # Prefix of rate-limit keys in Redis (several deployments may share one server).
+    "RATELIMIT_KEY_PREFIX": "initiatives",
     "ORGANISATION_NAME": "Rosengård Samverkan",
     "ORGANISATION_EMAIL": "kontakt@example.org",
     "LOG_LEVEL": "INFO",
@@ -155,3 +173,18 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
     # session instead of expiring after an hour.
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    # If Redis goes away, limit in memory per instance rather than fail every request.
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    for key in (
+        "UNCONFIRMED_RETENTION_DAYS",
+        "ANONYMISE_AFTER_DAYS",
+        "OUTBOX_RETENTION_DAYS",
+        "CLIENT_HASH_RETENTION_DAYS",
+    ):
+        if int(config[key]) < 1:
+            raise ConfigError(f"{key} must be a whole number of days, at least 1.")
+    if config["UNCONFIRMED_RETENTION_DAYS"] < config["CONFIRM_DAYS"]:
+        raise ConfigError(
+            "UNCONFIRMED_RETENTION_DAYS must be at least CONFIRM_DAYS, or signatures would "
+            "be deleted while their confirmation link still works."
+        )

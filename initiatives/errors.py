@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -37,6 +38,13 @@ MESSAGES = {
     429: (
         _l("För många försök"),
         _l("Du har gjort för många försök på kort tid. Vänta en stund och försök igen."),
+    ),
+    503: (
+        _l("Tjänsten är tillfälligt otillgänglig"),
+        _l(
+            "Vi har ett tillfälligt tekniskt problem. Försök igen om en liten stund. "
+            "Skrev du just under kan du göra det igen, du räknas bara en gång."
+        ),
     ),
     500: (
         _l("Något gick fel hos oss"),
@@ -85,6 +93,29 @@ def configure_errors(app: Flask) -> None:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.endpoint)
         return error_response(500)
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def database_error(exc: sa.exc.DBAPIError) -> tuple[Response | str, int]:
+        # The database went away (restart, failover, network) or is locked for too long:
+        # the transaction was rolled back, so nothing is half-stored.  Say so with a 503
+        # the client may retry; the pool reconnects on the next request (pre-ping).
+        try:
+            db.session.rollback()
+        except sa.exc.SQLAlchemyError:  # pragma: no cover - the connection is gone anyway
+            db.session.remove()
+        if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            log.exception("database error on %s %s", request.method, request.endpoint)
+            return error_response(500)
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.endpoint,
+            type(exc.orig).__name__,
+        )
+        body, status = error_response(503)
+        response = app.make_response((body, status))
+        response.headers["Retry-After"] = "5"
+        return response, status
 
     @app.errorhandler(InternalServerError)
     def internal(exc: InternalServerError) -> tuple[Response | str, int]:

@@ -30,4 +30,18 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+def hashed_client_address() -> str:
+    """The rate-limit key of a client: a keyed hash of its address, never the address.
+
+    Counters live in memory or Redis; like the ``client_hash`` on signatures, the key
+    uses a daily salt, so a stored key cannot be tied to an address later.
+    """
+    from . import clock
+    from .crypto import crypto
+
+    return crypto().client_hash(get_remote_address() or "unknown", clock.utcnow().date())[:32]
+
+
+limiter = Limiter(key_func=hashed_client_address, default_limits=[], headers_enabled=True)

@@ -79,3 +79,23 @@ class SignForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (confirm, withdraw): CSRF is its content."""
+
+
+class DataRequestForm(FlaskForm):
+    """The subject-access request ("what do you store about me?"): only an address."""
+
+    email = StringField(
+        _l("E-postadress"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv din e-postadress.")),
+            Length(max=254, message=_l("E-postadressen får vara högst 254 tecken.")),
+            printable_text,
+            Email(
+                message=_l("Skriv en giltig e-postadress, till exempel namn@exempel.se."),
+                check_deliverability=False,
+            ),
+        ],
+    )
+    # Honeypot, as on the sign form.
+    website = StringField(_l("Lämna det här fältet tomt"), validators=[Optional()])

@@ -21,6 +21,7 @@ SUBJECTS = {
     "already_signed": _l("Du har redan skrivit under: %(title)s"),
     "confirmed": _l("Tack, din underskrift räknas: %(title)s"),
     "withdrawn": _l("Din underskrift är återkallad: %(title)s"),
+    "data_report": _l("Det här sparar vi om din e-postadress"),
 }
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, outbox
+from . import clock, mailcaps, outbox
 from .crypto import crypto
 from .extensions import db
 from .models import (
@@ -91,7 +91,9 @@ def _under_mail_cap(initiative: Initiative, indexes: list[str]) -> bool:
     since = clock.utcnow() - timedelta(days=1)
     # Only the mails a sign attempt triggers count: thank-you and withdrawal receipts do not.
     sent = outbox.mails_since(indexes, initiative.id, since, ("confirm", "already_signed"))
-    return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY"]
+    return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY"] and mailcaps.under_global_cap(
+        indexes
+    )
 
 
 def sign(
@@ -143,6 +145,11 @@ def sign(
                 db.session.add(signature)
         except IntegrityError:
             continue  # somebody else's identical submission won; treat ours as a repeat
+        if not mailcaps.under_global_cap(indexes):
+            # Too many mails to this address today (across initiatives): keep the
+            # signature pending; signing again tomorrow sends the link.
+            db.session.flush()
+            return SignResult(SignOutcome.MAIL_CAPPED, signature)
         _mail("confirm", signature, email, initiative)
         db.session.flush()
         return SignResult(SignOutcome.NEW, signature)

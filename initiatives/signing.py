@@ -35,7 +35,7 @@ PUBLIC_STATES = (
 
 
 def public_initiative_or_404(slug: str) -> Initiative:
-    if len(slug) > 80:
+    if len(slug) > 80 or "\x00" in slug:  # PostgreSQL refuses NUL in a text value
         abort(404)
     initiative = db.session.scalars(
         sa.select(Initiative).where(Initiative.slug == slug)

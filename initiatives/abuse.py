@@ -1,0 +1,404 @@
+"""Abuse review: organisers see bursts and invalidate selections openly, never silently.
+
+Nothing here acts on its own.  ``bursts`` points at clusters that deserve a look: many
+signatures in a short window from one client (the keyed, daily-salted ``client_hash``),
+one email domain, or one kiosk.  An organiser previews how many signatures a selection
+matches, then invalidates it with a reason code.  Invalidated signatures stay in the
+database, stop counting (through ``signatures.move``, so ``confirmed_count`` stays
+exact), and can be restored; every change is an audit event that lists the signatures
+it touched.  Signers whose signature is held see so on their confirmation page.
+
+Email domains are not stored separately: they are read by decrypting the signatures of
+the one initiative under review.  At this scale (thousands of rows) that is fast, and it
+keeps nothing new at rest and nothing that would need re-keying on rotation.
+
+A kiosk signal needs a ``kiosk_id`` column on signatures; when it exists, bursts and
+selections by kiosk work without further changes (see ``_kiosk_column``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.fernet import InvalidToken
+
+from . import audit, clock
+from .crypto import crypto
+from .extensions import db
+from .models import AuditEvent, Initiative, Signature, SignatureState
+from .signatures import move
+
+INVALIDATE_ACTION = "abuse.invalidate"
+RESTORE_ACTION = "abuse.restore"
+DEFAULT_WINDOW = timedelta(minutes=10)
+DEFAULT_THRESHOLD = 10
+MIN_CLIENT_PREFIX = 8
+CHUNK = 500
+REVIEWABLE = (SignatureState.PENDING, SignatureState.CONFIRMED)
+
+
+class Reason(enum.StrEnum):
+    """Why signatures were invalidated; shown in the audit log and the pack's notes."""
+
+    AUTOMATED = "automated"  # a script or bot signed
+    DUPLICATE_PERSON = "duplicate_person"  # one person signed under several addresses
+    NOT_ELIGIBLE = "not_eligible"  # not registered as living in Malmö
+    FAKE_IDENTITY = "fake_identity"  # invented or someone else's name
+    TEST = "test"  # test entries made by the organisers
+    OTHER = "other"
+
+
+class Signal(enum.StrEnum):
+    CLIENT = "client"
+    DOMAIN = "domain"
+    KIOSK = "kiosk"
+
+
+class ReviewClosedError(Exception):
+    """The list has been handed in (or is being wound up): it can no longer change."""
+
+
+class SelectionError(ValueError):
+    """A selection that would match too much, or is malformed."""
+
+
+def _kiosk_column() -> sa.Column[Any] | None:
+    return Signature.__table__.c.get("kiosk_id")
+
+
+def signals() -> tuple[Signal, ...]:
+    """The burst signals this schema supports."""
+    base = (Signal.CLIENT, Signal.DOMAIN)
+    return (*base, Signal.KIOSK) if _kiosk_column() is not None else base
+
+
+def email_domain(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().casefold() or None
+
+
+@dataclass(frozen=True)
+class Burst:
+    """``count`` signatures sharing one ``key`` between ``start`` and ``end``."""
+
+    signal: Signal
+    key: str
+    start: datetime
+    end: datetime
+    count: int
+    confirmed: int
+    pending: int
+
+
+def _rows(initiative_id: int, states: Iterable[SignatureState]) -> list[sa.Row[Any]]:
+    kiosk = _kiosk_column()
+    columns: list[Any] = [
+        Signature.id,
+        Signature.created_at,
+        Signature.state,
+        Signature.client_hash,
+        Signature.email_enc,
+    ]
+    columns.append(kiosk if kiosk is not None else sa.null().label("kiosk_id"))
+    return list(
+        db.session.execute(
+            sa.select(*columns)
+            .where(
+                Signature.initiative_id == initiative_id,
+                Signature.state.in_([s.value for s in states]),
+            )
+            .order_by(Signature.created_at, Signature.id)
+        ).all()
+    )
+
+
+def _key(signal: Signal, row: sa.Row[Any]) -> str | None:
+    if signal == Signal.CLIENT:
+        return row.client_hash
+    if signal == Signal.KIOSK:
+        return None if row.kiosk_id is None else str(row.kiosk_id)
+    try:
+        return email_domain(crypto().decrypt(row.email_enc))
+    except InvalidToken:
+        return None
+
+
+def _clusters(times: list[datetime], window: timedelta, threshold: int) -> list[tuple[int, int]]:
+    """Index ranges [i, j] of sorted ``times`` where ``threshold`` fall within ``window``."""
+    dense: list[tuple[int, int]] = []
+    j = 0
+    for i in range(len(times)):
+        j = max(j, i)
+        while j + 1 < len(times) and times[j + 1] - times[i] <= window:
+            j += 1
+        if j - i + 1 >= threshold:
+            if dense and i <= dense[-1][1]:
+                dense[-1] = (dense[-1][0], j)
+            else:
+                dense.append((i, j))
+    return dense
+
+
+def bursts(
+    initiative: Initiative,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+    threshold: int = DEFAULT_THRESHOLD,
+    by: Sequence[Signal] | None = None,
+) -> list[Burst]:
+    """Clusters of at least ``threshold`` live signatures sharing a signal within ``window``.
+
+    Invalidated, withdrawn and anonymised signatures are left out: bursts are what is
+    still counted or about to be.  Largest bursts first.
+    """
+    rows = _rows(initiative.id, REVIEWABLE)
+    found: list[Burst] = []
+    for signal in by or signals():
+        groups: dict[str, list[sa.Row[Any]]] = defaultdict(list)
+        for row in rows:
+            key = _key(signal, row)
+            if key is not None:
+                groups[key].append(row)
+        for key, members in groups.items():
+            times = [m.created_at for m in members]
+            for i, j in _clusters(times, window, threshold):
+                part = members[i : j + 1]
+                confirmed = sum(1 for m in part if m.state == SignatureState.CONFIRMED)
+                found.append(
+                    Burst(
+                        signal, key, times[i], times[j], len(part), confirmed, len(part) - confirmed
+                    )
+                )
+    return sorted(found, key=lambda b: (-b.count, b.start))
+
+
+@dataclass
+class Selection:
+    """Which signatures of one initiative to act on; criteria combine with AND."""
+
+    initiative_id: int
+    client_hash: str | None = None  # a prefix of at least MIN_CLIENT_PREFIX characters
+    domain: str | None = None
+    kiosk_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    signature_ids: Sequence[int] | None = None
+
+    def validate(self) -> None:
+        chosen = [self.client_hash, self.domain, self.kiosk_id]
+        if not any(chosen) and self.signature_ids is None:
+            raise SelectionError(
+                "a selection needs a client hash, an email domain, a kiosk or signature ids"
+            )
+        if self.client_hash is not None and len(self.client_hash) < MIN_CLIENT_PREFIX:
+            raise SelectionError(f"give at least {MIN_CLIENT_PREFIX} characters of the client hash")
+        if self.kiosk_id is not None and _kiosk_column() is None:
+            raise SelectionError("signatures have no kiosk column in this version")
+
+    def describe(self) -> dict[str, Any]:
+        """The criteria, for the audit log (no personal data: hashes, a domain, times)."""
+        found: dict[str, Any] = {}
+        for name in ("client_hash", "domain", "kiosk_id"):
+            if getattr(self, name):
+                found[name] = getattr(self, name)
+        for name in ("since", "until"):
+            if getattr(self, name) is not None:
+                found[name] = getattr(self, name).isoformat()
+        if self.signature_ids is not None:
+            found["signature_ids"] = len(self.signature_ids)
+        return found
+
+
+@dataclass
+class Matched:
+    """Signatures a selection matches, by state."""
+
+    ids: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.ids.values())
+
+    def count(self, state: SignatureState) -> int:
+        return len(self.ids.get(state.value, []))
+
+
+def _match(selection: Selection, states: Sequence[SignatureState], lock: bool) -> Matched:
+    selection.validate()
+    stmt = sa.select(Signature.id, Signature.state, Signature.email_enc).where(
+        Signature.initiative_id == selection.initiative_id,
+        Signature.state.in_([s.value for s in states]),
+    )
+    if selection.client_hash:
+        stmt = stmt.where(Signature.client_hash.startswith(selection.client_hash, autoescape=True))
+    if selection.kiosk_id:
+        stmt = stmt.where(_kiosk_column() == selection.kiosk_id)  # type: ignore[operator]
+    if selection.since is not None:
+        stmt = stmt.where(Signature.created_at >= selection.since)
+    if selection.until is not None:
+        stmt = stmt.where(Signature.created_at <= selection.until)
+    if selection.signature_ids is not None:
+        stmt = stmt.where(Signature.id.in_(list(selection.signature_ids)))
+    if lock:
+        stmt = stmt.with_for_update()
+    matched = Matched()
+    wanted_domain = selection.domain.casefold().lstrip("@") if selection.domain else None
+    box = crypto()
+    for row in db.session.execute(stmt.order_by(Signature.id)):
+        if wanted_domain is not None:
+            try:
+                domain = email_domain(box.decrypt(row.email_enc))
+            except InvalidToken:
+                domain = None
+            if domain != wanted_domain:
+                continue
+        matched.ids.setdefault(row.state, []).append(row.id)
+    return matched
+
+
+def preview(selection: Selection) -> Matched:
+    """What ``invalidate(selection)`` would act on now (nothing changes)."""
+    return _match(selection, REVIEWABLE, lock=False)
+
+
+def preview_restore(selection: Selection) -> Matched:
+    """What ``restore(selection)`` would act on now (nothing changes)."""
+    return _match(selection, (SignatureState.INVALIDATED,), lock=False)
+
+
+def _initiative(selection: Selection) -> Initiative:
+    initiative = db.session.get(Initiative, selection.initiative_id)
+    if initiative is None:
+        raise SelectionError("no such initiative")
+    if not initiative.accepts_withdrawals():
+        raise ReviewClosedError(initiative.state)
+    return initiative
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+@dataclass
+class Change:
+    """The audit event of an invalidation or restore, and what it moved."""
+
+    event_id: int
+    confirmed: int
+    pending: int
+
+    @property
+    def total(self) -> int:
+        return self.confirmed + self.pending
+
+
+def invalidate(
+    selection: Selection, *, reason: Reason | str, actor: str, note: str | None = None
+) -> Change:
+    """Invalidate what the selection matches; they stop counting at once (flushes)."""
+    reason = Reason(reason)
+    initiative = _initiative(selection)
+    matched = _match(selection, REVIEWABLE, lock=True)
+    now = clock.utcnow()
+    moved: dict[SignatureState, list[int]] = {}
+    for state in REVIEWABLE:
+        ids = matched.ids.get(state.value, [])
+        for chunk in _chunks(ids):
+            move(
+                Signature.id.in_(chunk),
+                initiative.id,
+                state,
+                SignatureState.INVALIDATED,
+                invalidated_at=now,
+                invalidation_reason=reason.value,
+                invalidation_note=note or None,
+            )
+        moved[state] = ids
+    event = audit.record(
+        INVALIDATE_ACTION,
+        actor=actor,
+        initiative=initiative,
+        reason=reason.value,
+        note=bool(note),
+        criteria=selection.describe(),
+        confirmed=len(moved[SignatureState.CONFIRMED]),
+        pending=len(moved[SignatureState.PENDING]),
+        signature_ids=sorted(moved[SignatureState.CONFIRMED] + moved[SignatureState.PENDING]),
+    )
+    db.session.flush()
+    db.session.expire_all()
+    return Change(
+        event.id, len(moved[SignatureState.CONFIRMED]), len(moved[SignatureState.PENDING])
+    )
+
+
+def restore(selection: Selection, *, actor: str, event_id: int | None = None) -> Change:
+    """Undo an invalidation: confirmed ones count again, unconfirmed ones wait again."""
+    initiative = _initiative(selection)
+    matched = _match(selection, (SignatureState.INVALIDATED,), lock=True)
+    ids = matched.ids.get(SignatureState.INVALIDATED.value, [])
+    cleared = {"invalidated_at": None, "invalidation_reason": None, "invalidation_note": None}
+    counts = {SignatureState.CONFIRMED: 0, SignatureState.PENDING: 0}
+    for chunk in _chunks(ids):
+        # Whether it had been confirmed decides where it goes back to.
+        was_confirmed = Signature.confirmed_at.is_not(None)
+        for target, condition in (
+            (SignatureState.CONFIRMED, was_confirmed),
+            (SignatureState.PENDING, sa.not_(was_confirmed)),
+        ):
+            counts[target] += move(
+                sa.and_(Signature.id.in_(chunk), condition),
+                initiative.id,
+                SignatureState.INVALIDATED,
+                target,
+                **cleared,
+            )
+    event = audit.record(
+        RESTORE_ACTION,
+        actor=actor,
+        initiative=initiative,
+        criteria=selection.describe(),
+        of_event=event_id,
+        confirmed=counts[SignatureState.CONFIRMED],
+        pending=counts[SignatureState.PENDING],
+        signature_ids=sorted(ids),
+    )
+    db.session.flush()
+    db.session.expire_all()
+    return Change(event.id, counts[SignatureState.CONFIRMED], counts[SignatureState.PENDING])
+
+
+def invalidation_event(initiative: Initiative, event_id: int) -> AuditEvent:
+    """An invalidation of this initiative, by its audit event id."""
+    event = db.session.get(AuditEvent, event_id)
+    if event is None or event.action != INVALIDATE_ACTION or event.initiative_id != initiative.id:
+        raise SelectionError(f"no invalidation #{event_id} for this initiative")
+    return event
+
+
+def selection_of_event(initiative: Initiative, event_id: int) -> Selection:
+    """The signatures one invalidation moved (to restore exactly those)."""
+    event = invalidation_event(initiative, event_id)
+    return Selection(initiative.id, signature_ids=list(event.details.get("signature_ids", [])))
+
+
+def history(initiative: Initiative) -> list[AuditEvent]:
+    """Invalidations and restores of this initiative, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(
+                AuditEvent.initiative_id == initiative.id,
+                AuditEvent.action.in_([INVALIDATE_ACTION, RESTORE_ACTION]),
+            )
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        )
+    )

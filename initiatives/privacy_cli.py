@@ -1,0 +1,210 @@
+"""Command line for data protection: ``purge``, ``rotate-data-key`` and ``abuse ...``."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from . import abuse, keyrotation, retention
+from .extensions import db
+from .models import Initiative
+
+LOCAL = ZoneInfo("Europe/Stockholm")
+
+
+@click.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Apply the retention rules now (idempotent; run daily from cron or the worker)."""
+    report = retention.purge(actor="cli")
+    db.session.commit()
+    for key, value in report.as_dict().items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        click.echo(f"{key.replace('_', ' ')}: {shown or 0}")
+
+
+@click.command("rotate-data-key")
+@click.option("--batch-size", default=keyrotation.BATCH_SIZE, show_default=True, type=int)
+@with_appcontext
+def rotate_data_key_command(batch_size: int) -> None:
+    """Re-encrypt personal data under the first DATA_KEY and recompute blind indexes."""
+    report = keyrotation.rotate(batch_size=batch_size, progress=click.echo)
+    for column, count in sorted(report.reencrypted.items()):
+        click.echo(f"re-encrypted {column}: {count}")
+    click.echo(f"already under the current key: {report.already_current}")
+    click.echo(f"blind indexes recomputed: {report.indexes_updated}")
+    if report.undecryptable:
+        click.echo(
+            f"{len(report.undecryptable)} value(s) no configured key can decrypt (left as "
+            "they are): is an old key missing from DATA_KEY?",
+            err=True,
+        )
+        for label in report.undecryptable[:20]:
+            click.echo(f"  {label}", err=True)
+        raise SystemExit(1)
+    click.echo("done: every value is under the first key; older keys may now be removed")
+
+
+abuse_cli = AppGroup("abuse", help="Review bursts of signatures; invalidate and restore.")
+
+
+def _initiative(slug: str) -> Initiative:
+    initiative = db.session.scalars(sa.select(Initiative).where(Initiative.slug == slug)).first()
+    if initiative is None:
+        raise click.BadParameter(f"no initiative {slug!r}", param_hint="SLUG")
+    return initiative
+
+
+def _local(value: datetime) -> str:
+    return value.astimezone(LOCAL).isoformat(timespec="seconds")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date and time") from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL)
+
+
+def _selection_options(command: click.Command) -> click.Command:
+    options = [
+        click.option("--client", "client_hash", help="Client hash (at least 8 characters)."),
+        click.option("--domain", help="Email domain, e.g. example.org."),
+        click.option("--kiosk", "kiosk_id", help="Kiosk device id (when kiosks exist)."),
+        click.option("--since", help="From this time (ISO; local time if no offset)."),
+        click.option("--until", help="Up to this time (ISO; local time if no offset)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _selection(initiative: Initiative, **criteria: str | None) -> abuse.Selection:
+    return abuse.Selection(
+        initiative.id,
+        client_hash=criteria.get("client_hash"),
+        domain=criteria.get("domain"),
+        kiosk_id=criteria.get("kiosk_id"),
+        since=_parse_time(criteria.get("since")),
+        until=_parse_time(criteria.get("until")),
+    )
+
+
+@abuse_cli.command("bursts")
+@click.argument("slug")
+@click.option("--window", "window_minutes", default=10, show_default=True, help="Minutes.")
+@click.option("--threshold", default=abuse.DEFAULT_THRESHOLD, show_default=True)
+@click.option("--by", "by", multiple=True, type=click.Choice([s.value for s in abuse.Signal]))
+def bursts_command(slug: str, window_minutes: int, threshold: int, by: tuple[str, ...]) -> None:
+    """List bursts: THRESHOLD or more signatures sharing a signal within WINDOW minutes."""
+    initiative = _initiative(slug)
+    wanted = [abuse.Signal(b) for b in by] or None
+    if wanted and abuse.Signal.KIOSK in wanted and abuse.Signal.KIOSK not in abuse.signals():
+        raise click.BadParameter(
+            "signatures have no kiosk column in this version", param_hint="--by"
+        )
+    found = abuse.bursts(
+        initiative, window=timedelta(minutes=window_minutes), threshold=threshold, by=wanted
+    )
+    if not found:
+        click.echo("no bursts")
+        return
+    for burst in found:
+        option = {"client": "--client", "domain": "--domain", "kiosk": "--kiosk"}[burst.signal]
+        key = burst.key[:16] if burst.signal == abuse.Signal.CLIENT else burst.key
+        click.echo(
+            f"{burst.count:5d} ({burst.confirmed} confirmed, {burst.pending} pending)  "
+            f"{option} {key} --since {_local(burst.start)} --until {_local(burst.end)}"
+        )
+
+
+@abuse_cli.command("invalidate")
+@click.argument("slug")
+@_selection_options
+@click.option("--reason", required=True, type=click.Choice([r.value for r in abuse.Reason]))
+@click.option("--note", help="Free text for the organisers (removed with personal data).")
+@click.option("--actor", default=getpass.getuser, show_default="your user name")
+@click.option("--dry-run", is_flag=True, help="Only show how many signatures match.")
+def invalidate_command(
+    slug: str, reason: str, note: str | None, actor: str, dry_run: bool, **criteria: str | None
+) -> None:
+    """Take the matching signatures out of the count, with a reason (reversible)."""
+    initiative = _initiative(slug)
+    selection = _selection(initiative, **criteria)
+    try:
+        if dry_run:
+            matched = abuse.preview(selection)
+            click.echo(
+                f"would invalidate {matched.total}: {matched.count(abuse.SignatureState.CONFIRMED)}"
+                f" confirmed, {matched.count(abuse.SignatureState.PENDING)} pending"
+            )
+            return
+        change = abuse.invalidate(selection, reason=reason, actor=f"cli:{actor}", note=note)
+    except (abuse.SelectionError, abuse.ReviewClosedError) as exc:
+        raise click.ClickException(_explain(exc)) from exc
+    db.session.commit()
+    click.echo(
+        f"invalidated {change.total} ({change.confirmed} confirmed, {change.pending} pending); "
+        f"undo with: abuse restore {slug} --event {change.event_id}"
+    )
+
+
+@abuse_cli.command("restore")
+@click.argument("slug")
+@click.option("--event", "event_id", type=int, help="Undo exactly this invalidation.")
+@_selection_options
+@click.option("--actor", default=getpass.getuser, show_default="your user name")
+@click.option("--dry-run", is_flag=True, help="Only show how many signatures match.")
+def restore_command(
+    slug: str, event_id: int | None, actor: str, dry_run: bool, **criteria: str | None
+) -> None:
+    """Count invalidated signatures again (by invalidation event, or by criteria)."""
+    initiative = _initiative(slug)
+    try:
+        if event_id is not None:
+            selection = abuse.selection_of_event(initiative, event_id)
+        else:
+            selection = _selection(initiative, **criteria)
+        if dry_run:
+            click.echo(f"would restore {abuse.preview_restore(selection).total}")
+            return
+        change = abuse.restore(selection, actor=f"cli:{actor}", event_id=event_id)
+    except (abuse.SelectionError, abuse.ReviewClosedError) as exc:
+        raise click.ClickException(_explain(exc)) from exc
+    db.session.commit()
+    click.echo(f"restored {change.total} ({change.confirmed} confirmed, {change.pending} pending)")
+
+
+@abuse_cli.command("history")
+@click.argument("slug")
+def history_command(slug: str) -> None:
+    """Invalidations and restores of an initiative, newest first."""
+    for event in abuse.history(_initiative(slug)):
+        details = event.details
+        click.echo(
+            f"#{event.id} {_local(event.at)} {event.action} by {event.actor}: "
+            f"{details.get('confirmed', 0)} confirmed, {details.get('pending', 0)} pending"
+            + (f", reason {details['reason']}" if details.get("reason") else "")
+        )
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, abuse.ReviewClosedError):
+        return f"the initiative is {exc}: its list can no longer change"
+    return str(exc)
+
+
+def register(app: Flask) -> None:
+    """Add these commands to ``flask --app initiatives``."""
+    app.cli.add_command(purge_command)
+    app.cli.add_command(rotate_data_key_command)
+    app.cli.add_command(abuse_cli)

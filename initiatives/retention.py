@@ -1,0 +1,267 @@
+"""Retention: personal data is deleted or anonymised on a fixed schedule, counts stay.
+
+``purge()`` is idempotent and safe to run at any time, from cron (``flask --app
+initiatives purge``) or from the outbox worker (``purge_if_due``).  What it does, with
+the periods from the configuration:
+
+* pending signatures older than ``CONFIRM_DAYS`` become expired;
+* unconfirmed (pending or expired) signatures are deleted ``UNCONFIRMED_RETENTION_DAYS``
+  after signing — they never counted, so ``confirmed_count`` does not change;
+* withdrawn signatures lose their personal data at once (consent was withdrawn);
+* ``ANONYMISE_AFTER_DAYS`` after an initiative was answered — or withdrawn, or closed
+  without being submitted — its signers' name, email, postcode and blind index are
+  removed.  The rows stay, with state, channel, campaign tag, postcode area and dates, so
+  counts and per-day/channel/tag aggregates are unchanged;
+* bodies of sent and failed mails are cleared ``OUTBOX_RETENTION_DAYS`` later;
+* client-address hashes are dropped ``CLIENT_HASH_RETENTION_DAYS`` after signing.
+
+Anonymising an initiative also removes the client hashes and email domains that abuse
+review recorded as criteria in its audit events; what was done, when, by whom, and to
+how many signatures stays.
+
+Every run writes one audit event with its counts; every anonymised initiative gets its
+own.  Functions flush, the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from . import audit, clock, signatures
+from .abuse import INVALIDATE_ACTION, RESTORE_ACTION
+from .extensions import db
+from .models import (
+    AuditEvent,
+    Initiative,
+    InitiativeState,
+    OutboxMessage,
+    OutboxStatus,
+    Signature,
+    SignatureState,
+)
+
+PURGE_ACTION = "retention.purge"
+ANONYMISE_ACTION = "retention.anonymise"
+# The worker purges at most this often; cron may run it as well (it is idempotent).
+PURGE_INTERVAL = timedelta(hours=24)
+# A mail still pending this long after it was queued will never go (backoff is capped
+# far below): it is given up and its body cleared.
+STALE_OUTBOX = timedelta(days=30)
+
+# What anonymisation clears on a signature.  The organiser's free-text note on an
+# invalidation may name the person, so it goes too; the reason code stays.
+ANONYMISED_VALUES: dict[str, Any] = {
+    "name_enc": None,
+    "email_enc": None,
+    "postcode_enc": None,
+    "email_index": None,
+    "client_hash": None,
+    "invalidation_note": None,
+}
+CLEARED_OUTBOX_VALUES: dict[str, Any] = {"payload_enc": None, "email_index": None}
+
+
+@dataclass
+class PurgeReport:
+    """What one run changed (all zero on a repeated run)."""
+
+    expired: int = 0
+    deleted_unconfirmed: int = 0
+    anonymised_withdrawn: int = 0
+    anonymised: int = 0
+    initiatives_anonymised: list[str] = field(default_factory=list)
+    client_hashes_dropped: int = 0
+    outbox_bodies_cleared: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _days(key: str) -> timedelta:
+    return timedelta(days=int(current_app.config[key]))
+
+
+def finished_at(initiative: Initiative) -> datetime | None:
+    """When the initiative's signers' data stopped being needed, or None if it still is.
+
+    Answered, withdrawn, or closed without being submitted (a collecting initiative whose
+    period has ended counts as closed).  A submitted, unanswered initiative keeps its
+    list: the committee may still ask about it.
+    """
+    state = initiative.state
+    if state == InitiativeState.ANSWERED:
+        return initiative.answered_at or initiative.updated_at
+    if state == InitiativeState.WITHDRAWN:
+        return initiative.withdrawn_at or initiative.updated_at
+    if state == InitiativeState.CLOSED:
+        return initiative.closed_at or initiative.closes_at or initiative.updated_at
+    if state == InitiativeState.COLLECTING and initiative.closes_at is not None:
+        return initiative.closes_at if initiative.closes_at <= clock.utcnow() else None
+    return None
+
+
+def anonymise_date(initiative: Initiative) -> datetime | None:
+    """When purge will anonymise this initiative's signers (None: not scheduled yet)."""
+    finished = finished_at(initiative)
+    return None if finished is None else finished + _days("ANONYMISE_AFTER_DAYS")
+
+
+def _anonymise(where: sa.ColumnElement[bool], now: datetime) -> int:
+    result = db.session.execute(
+        sa.update(Signature)
+        .where(where, Signature.anonymised_at.is_(None))
+        .values(anonymised_at=now, **ANONYMISED_VALUES)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _anonymise_initiatives(now: datetime, report: PurgeReport, actor: str) -> None:
+    candidates = db.session.scalars(
+        sa.select(Initiative).where(
+            Initiative.state.in_(
+                [
+                    InitiativeState.ANSWERED,
+                    InitiativeState.WITHDRAWN,
+                    InitiativeState.CLOSED,
+                    InitiativeState.COLLECTING,
+                ]
+            )
+        )
+    ).all()
+    for initiative in candidates:
+        due = anonymise_date(initiative)
+        if due is None or due > now:
+            continue
+        count = _anonymise(Signature.initiative_id == initiative.id, now)
+        # Mail still queued for these signers will not be needed any more.
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.initiative_id == initiative.id,
+                OutboxMessage.payload_enc.is_not(None),
+            )
+            .values(
+                status=sa.case(
+                    (OutboxMessage.status == OutboxStatus.PENDING, OutboxStatus.FAILED),
+                    else_=OutboxMessage.status,
+                ),
+                **CLEARED_OUTBOX_VALUES,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        _scrub_review_criteria(initiative.id)
+        if count:
+            report.anonymised += count
+            report.initiatives_anonymised.append(initiative.slug)
+            audit.record(ANONYMISE_ACTION, actor=actor, initiative=initiative, signatures=count)
+
+
+# Abuse-review criteria that point at people: a client hash can be matched against
+# guessed addresses by whoever holds the key, and a domain may be a family's own.
+REVIEW_ACTIONS = (INVALIDATE_ACTION, RESTORE_ACTION)
+PERSONAL_CRITERIA = ("client_hash", "domain")
+
+
+def _scrub_review_criteria(initiative_id: int) -> None:
+    """Remove identifying criteria from the initiative's review events (counts stay)."""
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.initiative_id == initiative_id, AuditEvent.action.in_(REVIEW_ACTIONS)
+        )
+    ).all()
+    for event in events:
+        criteria = dict((event.details or {}).get("criteria") or {})
+        if any(criteria.get(k) not in (None, "[removed]") for k in PERSONAL_CRITERIA):
+            for key in PERSONAL_CRITERIA:
+                if key in criteria:
+                    criteria[key] = "[removed]"
+            # A new dict, so that the JSON column is seen as changed.
+            event.details = {**event.details, "criteria": criteria}
+
+
+def _clear_outbox(now: datetime) -> int:
+    cutoff = now - _days("OUTBOX_RETENTION_DAYS")
+    cleared = 0
+    done = sa.or_(
+        sa.and_(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < cutoff),
+        sa.and_(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.created_at < cutoff),
+    )
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(done, OutboxMessage.payload_enc.is_not(None))
+        .values(**CLEARED_OUTBOX_VALUES)
+        .execution_options(synchronize_session=False)
+    )
+    cleared += result.rowcount or 0
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.created_at < now - STALE_OUTBOX,
+        )
+        .values(
+            status=OutboxStatus.FAILED, last_error="given up by retention", **CLEARED_OUTBOX_VALUES
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return cleared + (result.rowcount or 0)
+
+
+def purge(actor: str = "system") -> PurgeReport:
+    """Apply every retention rule once and audit-log the counts (flushes, never commits)."""
+    now = clock.utcnow()
+    report = PurgeReport()
+    report.expired = signatures.expire_unconfirmed()
+
+    unconfirmed = (SignatureState.PENDING, SignatureState.EXPIRED)
+    result = db.session.execute(
+        sa.delete(Signature)
+        .where(
+            Signature.state.in_([s.value for s in unconfirmed]),
+            Signature.created_at < now - _days("UNCONFIRMED_RETENTION_DAYS"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    report.deleted_unconfirmed = result.rowcount or 0
+
+    report.anonymised_withdrawn = _anonymise(Signature.state == SignatureState.WITHDRAWN, now)
+    _anonymise_initiatives(now, report, actor)
+
+    result = db.session.execute(
+        sa.update(Signature)
+        .where(
+            Signature.client_hash.is_not(None),
+            Signature.created_at < now - _days("CLIENT_HASH_RETENTION_DAYS"),
+        )
+        .values(client_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    report.client_hashes_dropped = result.rowcount or 0
+    report.outbox_bodies_cleared = _clear_outbox(now)
+
+    audit.record(PURGE_ACTION, actor=actor, **report.as_dict())
+    db.session.flush()
+    # Rows changed behind the ORM's back: nothing cached may be shown as current.
+    db.session.expire_all()
+    return report
+
+
+def last_purge() -> datetime | None:
+    """When purge last ran (from the audit log)."""
+    return db.session.scalar(
+        sa.select(sa.func.max(AuditEvent.at)).where(AuditEvent.action == PURGE_ACTION)
+    )
+
+
+def purge_if_due(actor: str = "worker") -> PurgeReport | None:
+    """Purge if the last run (by anyone: worker or cron) is older than a day."""
+    last = last_purge()
+    if last is not None and clock.utcnow() - last < PURGE_INTERVAL:
+        return None
+    return purge(actor=actor)

@@ -1,0 +1,204 @@
+"""Abuse review: bursts are shown, selections previewed, invalidated openly and restored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from initiatives import abuse, clock
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature, SignatureState
+from initiatives.tokens import Purpose, make_token
+
+from .privacy_support import Spec, add_signatures, count_is_exact, set_initiative, signature_rows
+
+BOT = "b0" * 32
+PERSON = "a1" * 32
+
+
+def spread(app, ids: list[int], minutes: int) -> None:
+    """Put these signatures ``minutes`` apart, starting an hour ago."""
+    start = clock.utcnow() - timedelta(hours=1)
+    with app.app_context():
+        for i, signature_id in enumerate(ids):
+            db.session.execute(
+                sa.update(Signature)
+                .where(Signature.id == signature_id)
+                .values(created_at=start + timedelta(minutes=i * minutes))
+            )
+        db.session.commit()
+
+
+@pytest.fixture
+def campaign(app, make_initiative):
+    """A real campaign (spread out, many addresses) and a bot's burst from one client."""
+    make_initiative()
+    people = add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec(f"person{i}@example.org", client_hash=PERSON) for i in range(6)],
+    )
+    spread(app, people, minutes=30)
+    bot = add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec(
+                f"x{i}@mailbot.example",
+                f"Bot {i}",
+                client_hash=BOT,
+                state=SignatureState.PENDING if i % 3 == 0 else SignatureState.CONFIRMED,
+            )
+            for i in range(12)
+        ],
+    )
+    return {"people": people, "bot": bot}
+
+
+def initiative(app) -> Initiative:
+    return db.session.scalars(sa.select(Initiative)).one()
+
+
+def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, campaign):
+    with app.app_context():
+        found = abuse.bursts(initiative(app), window=timedelta(minutes=10), threshold=10)
+    assert {(b.signal, b.key, b.count) for b in found} == {
+        (abuse.Signal.CLIENT, BOT, 12),
+        (abuse.Signal.DOMAIN, "mailbot.example", 12),
+    }
+    client = next(b for b in found if b.signal == abuse.Signal.CLIENT)
+    assert (client.confirmed, client.pending) == (8, 4)
+    # The people are spread out: a lower threshold is needed to see them as a group.
+    with app.app_context():
+        wide = abuse.bursts(initiative(app), window=timedelta(hours=3), threshold=6)
+    assert any(b.key == PERSON for b in wide)
+
+
+def test_preview_invalidate_and_restore_keep_the_count_exact(app, campaign):
+    assert count_is_exact(app, "amiralsgatan") == 6 + 8
+    with app.app_context():
+        selection = abuse.Selection(initiative(app).id, client_hash=BOT[:12])
+        matched = abuse.preview(selection)
+        assert (matched.total, matched.count(SignatureState.CONFIRMED)) == (12, 8)
+    assert count_is_exact(app, "amiralsgatan") == 14  # a preview changes nothing
+
+    with app.app_context():
+        change = abuse.invalidate(
+            selection, reason=abuse.Reason.AUTOMATED, actor="organiser@example.org", note="bot"
+        )
+        db.session.commit()
+    assert (change.confirmed, change.pending) == (8, 4)
+    assert count_is_exact(app, "amiralsgatan") == 6
+    rows = {r.id: r for r in signature_rows(app)}
+    assert all(rows[i].state == SignatureState.INVALIDATED for i in campaign["bot"])
+    assert all(rows[i].invalidation_reason == "automated" for i in campaign["bot"])
+    assert all(rows[i].state == SignatureState.CONFIRMED for i in campaign["people"])
+
+    with app.app_context():
+        event = db.session.get(AuditEvent, change.event_id)
+        assert event.action == abuse.INVALIDATE_ACTION
+        assert event.actor == "organiser@example.org"
+        assert event.details["reason"] == "automated" and event.details["confirmed"] == 8
+        assert sorted(event.details["signature_ids"]) == sorted(campaign["bot"])
+        assert "mailbot" not in str(event.details)  # criteria were a hash prefix only
+
+        restored = abuse.restore(
+            abuse.selection_of_event(initiative(app), change.event_id),
+            actor="organiser@example.org",
+            event_id=change.event_id,
+        )
+        db.session.commit()
+    assert (restored.confirmed, restored.pending) == (8, 4)
+    assert count_is_exact(app, "amiralsgatan") == 14
+    rows = {r.id: r for r in signature_rows(app)}
+    assert sorted(rows[i].state for i in campaign["bot"]).count(SignatureState.PENDING) == 4
+    assert all(rows[i].invalidation_reason is None for i in campaign["bot"])
+
+
+def test_selection_by_domain_and_time_window(app, campaign):
+    with app.app_context():
+        bot_rows = db.session.scalars(
+            sa.select(Signature).where(Signature.id.in_(campaign["bot"])).order_by(Signature.id)
+        ).all()
+        middle = bot_rows[5].created_at
+        selection = abuse.Selection(initiative(app).id, domain="MailBot.example", since=middle)
+        assert abuse.preview(selection).total == 7
+        assert abuse.preview(abuse.Selection(initiative(app).id, domain="example.org")).total == 6
+
+
+def test_an_invalidated_signer_is_told_on_the_confirmation_page(app, client, campaign):
+    with app.app_context():
+        pending = db.session.scalars(
+            sa.select(Signature).where(
+                Signature.id.in_(campaign["bot"]), Signature.state == SignatureState.PENDING
+            )
+        ).first()
+        token = make_token(Purpose.CONFIRM, pending.public_id)
+        abuse.invalidate(
+            abuse.Selection(initiative(app).id, signature_ids=[pending.id]),
+            reason="fake_identity",
+            actor="organiser",
+        )
+        db.session.commit()
+    response = client.get(f"/confirm/{token}")
+    assert response.status_code == 410
+    assert "granskas" in response.get_data(as_text=True)
+
+
+def test_selections_must_be_narrow_and_the_list_fixed_once_submitted(app, campaign):
+    with app.app_context():
+        init = initiative(app)
+        with pytest.raises(abuse.SelectionError):
+            abuse.preview(abuse.Selection(init.id))
+        with pytest.raises(abuse.SelectionError, match="8 characters"):
+            abuse.preview(abuse.Selection(init.id, client_hash="b0b0"))
+        with pytest.raises(abuse.SelectionError, match="kiosk"):
+            abuse.preview(abuse.Selection(init.id, kiosk_id="tablet-1"))
+    set_initiative(app, "amiralsgatan", state=InitiativeState.SUBMITTED)
+    with app.app_context(), pytest.raises(abuse.ReviewClosedError):
+        abuse.invalidate(
+            abuse.Selection(initiative(app).id, client_hash=BOT), reason="other", actor="x"
+        )
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+
+def test_cli_bursts_dry_run_invalidate_history_and_restore(app, campaign):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["abuse", "bursts", "amiralsgatan", "--by", "client"])
+    assert result.exit_code == 0, result.output
+    assert f"--client {BOT[:16]}" in result.output
+    assert "12 (8 confirmed, 4 pending)" in result.output
+
+    args = ["abuse", "invalidate", "amiralsgatan", "--domain", "mailbot.example"]
+    dry = runner.invoke(args=[*args, "--reason", "automated", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would invalidate 12: 8 confirmed, 4 pending" in dry.output
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+    done = runner.invoke(args=[*args, "--reason", "automated", "--actor", "lina"])
+    assert done.exit_code == 0, done.output
+    assert "invalidated 12" in done.output
+    assert count_is_exact(app, "amiralsgatan") == 6
+    event_id = int(done.output.rsplit("--event ", 1)[1].split()[0])
+
+    history = runner.invoke(args=["abuse", "history", "amiralsgatan"])
+    assert f"#{event_id}" in history.output and "by cli:lina" in history.output
+
+    restore = ["abuse", "restore", "amiralsgatan", "--event", str(event_id)]
+    assert "would restore 12" in runner.invoke(args=[*restore, "--dry-run"]).output
+    result = runner.invoke(args=restore)
+    assert result.exit_code == 0, result.output
+    assert "restored 12 (8 confirmed, 4 pending)" in result.output
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+    refused = runner.invoke(args=["abuse", "invalidate", "amiralsgatan", "--reason", "other"])
+    assert refused.exit_code != 0 and "a selection needs" in refused.output
+    unknown = runner.invoke(args=["abuse", "bursts", "no-such"])
+    assert unknown.exit_code != 0 and "no initiative" in unknown.output
+
+
+def test_kiosk_signal_appears_only_with_a_kiosk_column():
+    has_column = "kiosk_id" in Signature.__table__.c
+    assert (abuse.Signal.KIOSK in abuse.signals()) == has_column

@@ -1,0 +1,179 @@
+"""The privacy notice and "what do you store about me?" (a report sent by email)."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, OutboxMessage, Signature
+
+from .conftest import csrf_token, link_path, links_in
+
+
+def ask(client, email: str, **extra: str):
+    token = csrf_token(client, "/privacy/request")
+    return client.post("/privacy/request", data={"csrf_token": token, "email": email, **extra})
+
+
+def queued(app, kind: str = "data_report") -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.kind == kind)
+        )
+
+
+def test_the_notice_says_who_why_what_how_long_and_what_you_can_do(make_app):
+    app = make_app(
+        ORGANISATION_NAME="Rosengård Samverkan",
+        ORGANISATION_EMAIL="dataskydd@example.org",
+        ANONYMISE_AFTER_DAYS=120,
+        UNCONFIRMED_RETENTION_DAYS=21,
+        CLIENT_HASH_RETENTION_DAYS=30,
+        OUTBOX_RETENTION_DAYS=7,
+        CONFIRM_DAYS=5,
+    )
+    response = app.test_client().get("/privacy")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for expected in [
+        "Personuppgiftsansvarig är Rosengård Samverkan",
+        "dataskydd@example.org",
+        "artikel 9.2 a",
+        "uttryckliga samtycke",
+        "Tas bort 120 dagar efter att nämnden har svarat",
+        "Raderas helt 21 dagar efter att de gjordes",
+        "gäller i 5 dagar",
+        "Raderas efter 30 dagar",
+        "raderas 7 dagar efter att det har skickats",
+        "allmän handling",
+        "offentlighetsprincipen",
+        "Integritetsskyddsmyndigheten (IMY)",
+        'href="/privacy/request"',
+        "personnummer",
+    ]:
+        assert expected in html, expected
+
+
+def test_the_sign_form_links_the_notice_next_to_the_consent_box(client, make_initiative):
+    make_initiative()
+    html = client.get("/i/amiralsgatan").get_data(as_text=True)
+    consent = html.index('name="consent"')
+    link = html.index('href="/privacy"', consent)
+    assert html.index("<button", consent) > link  # between the consent box and the button
+
+
+def test_a_signer_gets_everything_held_for_the_address_with_working_withdraw_links(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    make_initiative(
+        "parken",
+        texts={"sv": {"title": "En park vid Ramels väg", "summary": "S", "body": "B"}},
+    )
+    sign("amiralsgatan", name="Amira Hassan", email="amira@example.org", postcode="21214")
+    sign("parken", name="Amira H.", email="AMIRA@example.org ", postcode="", src="poster")
+    sign("parken", name="Someone Else", email="other@example.org")
+    deliver()
+    smtp.clear()
+
+    response = ask(client, "amira@example.org")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/privacy/request/sent")
+    assert "Kolla din e-post" in client.get("/privacy/request/sent").get_data(as_text=True)
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert str(mail["To"]) == "amira@example.org"
+    assert mail["Subject"] == "Det här sparar vi om din e-postadress"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    for body in (text, html):
+        assert "Tryggare Amiralsgatan" in body and "En park vid Ramels väg" in body
+        assert "Amira Hassan" in body and "Amira H." in body
+        assert "212 14" in body and "märkt poster" in body
+        assert "Someone Else" not in body and "other@example.org" not in body
+        assert "väntar på att du bekräftar den" in body
+        assert "Integritetsskyddsmyndigheten" in body
+    withdraw_links = [u for u in links_in(mail) if "/withdraw/" in u]
+    assert len(withdraw_links) == 2
+
+    # The link in the report withdraws, like the one in the thank-you mail.
+    path = link_path(withdraw_links[0])
+    page = client.get(path)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    assert client.post(path, data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        states = sorted(db.session.scalars(sa.select(Signature.state)).all())
+        assert states.count("withdrawn") == 1
+
+
+def test_the_same_answer_whether_or_not_the_address_is_known(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    sign(email="known@example.org")
+    deliver()
+    smtp.clear()
+    known = ask(client, "known@example.org")
+    unknown = ask(client, "nobody@example.org")
+    assert (known.status_code, known.headers["Location"]) == (
+        unknown.status_code,
+        unknown.headers["Location"],
+    )
+    assert known.get_data() == unknown.get_data()
+    deliver()
+    mails = {str(m["To"]): m for m in smtp.wait_for(2)}
+    nothing = mails["nobody@example.org"].get_body(preferencelist=("plain",)).get_content()
+    assert "Vi har inga underskrifter kopplade till den här adressen" in nothing
+    with app.app_context():
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "privacy.data_request")
+        ).all()
+        assert sorted(e.details["signatures"] for e in events) == [0, 1]
+        assert "@" not in str([e.details for e in events])
+
+
+def test_the_report_comes_in_the_language_of_the_page(app, client, make_initiative, deliver, smtp):
+    client.get("/lang/ar")
+    assert ask(client, "amira@example.org").status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert mail["Content-Language"] == "ar"
+    assert 'dir="rtl"' in mail.get_body(preferencelist=("html",)).get_content()
+
+
+def test_reports_are_capped_per_address_per_day(make_app, make_initiative):
+    app = make_app(DATA_REQUESTS_PER_ADDRESS_PER_DAY=2)
+    client = app.test_client()
+    for _ in range(4):
+        assert ask(client, "amira@example.org").status_code == 303
+    assert queued(app) == 2
+    assert ask(client, "other@example.org").status_code == 303
+    assert queued(app) == 3
+
+
+def test_the_daily_cap_per_address_holds_across_initiatives(make_app, make_initiative, sign):
+    app = make_app(MAILS_PER_ADDRESS_PER_DAY_TOTAL=2)
+    client = app.test_client()
+    for slug in ("one", "two", "three"):
+        make_initiative(slug)
+        assert sign(slug, who=client, email="amira@example.org").status_code == 303
+    # Three signatures are stored, but only two links went out today ...
+    assert queued(app, "confirm") == 2
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 3
+    # ... and a data report would be a third mail.
+    assert ask(client, "amira@example.org").status_code == 303
+    assert queued(app) == 0
+
+
+def test_the_honeypot_and_bad_addresses_store_nothing(app, client):
+    assert ask(client, "amira@example.org", website="http://spam").status_code == 303
+    bad = ask(client, "not-an-address")
+    assert bad.status_code == 400
+    assert "Skriv en giltig e-postadress" in bad.get_data(as_text=True)
+    assert 'class="error-summary"' in bad.get_data(as_text=True)
+    assert ask(client, "").status_code == 400
+    assert queued(app) == 0

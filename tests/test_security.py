@@ -1,0 +1,175 @@
+"""Security headers on every public page type, cookies, and the body-size limit."""
+
+from __future__ import annotations
+
+import re
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from initiatives.extensions import db
+from initiatives.models import InitiativeState, Signature
+from initiatives.tokens import Purpose, make_token
+
+from .conftest import csrf_token, sign_form
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@pytest.fixture
+def pages(app, client, make_initiative, sign) -> dict[str, tuple[str, str, dict, int]]:
+    """(method, path, data, expected status) for one page of every public type."""
+    make_initiative()
+    make_initiative("stangd", state=InitiativeState.CLOSED)
+    sign(email="amira@example.org")
+    with app.app_context():
+        public_id = db.session.scalars(sa.select(Signature.public_id)).one()
+        confirm = make_token(Purpose.CONFIRM, public_id)
+        withdraw = make_token(Purpose.WITHDRAW, public_id)
+    token = csrf_token(client, "/i/amiralsgatan")
+    return {
+        "home": ("GET", "/", {}, 200),
+        "initiative": ("GET", "/i/amiralsgatan", {}, 200),
+        "sign form errors": ("POST", "/i/amiralsgatan/sign", {"csrf_token": token}, 400),
+        "check email": ("GET", "/i/amiralsgatan/thanks", {}, 200),
+        "closed initiative": ("POST", "/i/stangd/sign", {"csrf_token": token}, 409),
+        "confirm (token)": ("GET", f"/confirm/{confirm}", {}, 200),
+        "withdraw (token)": ("GET", f"/withdraw/{withdraw}", {}, 200),
+        "bad token": ("GET", "/confirm/not-a-token", {}, 400),
+        "privacy notice": ("GET", "/privacy", {}, 200),
+        "data request": ("GET", "/privacy/request", {}, 200),
+        "data request sent": ("GET", "/privacy/request/sent", {}, 200),
+        "accessibility": ("GET", "/accessibility", {}, 200),
+        "language switch": ("GET", "/lang/en?next=/privacy", {}, 303),
+        "not found": ("GET", "/i/finns-inte", {}, 404),
+        "wrong method": ("PUT", "/i/amiralsgatan/sign", {}, 405),
+        "csrf failure": ("POST", "/i/amiralsgatan/sign", {}, 400),
+        "too large": ("POST", "/i/amiralsgatan/sign", {"name": "x" * 70_000}, 413),
+        "qr code (svg)": ("GET", "/i/amiralsgatan/qr.svg", {}, 200),
+        "qr code (png)": ("GET", "/i/amiralsgatan/qr.png?size=200", {}, 200),
+        "qr refused": ("GET", "/i/amiralsgatan/qr.png?size=abc", {}, 400),
+        "poster (pdf)": ("GET", "/i/amiralsgatan/poster.pdf", {}, 200),
+        "api list": ("GET", "/api/initiatives", {}, 200),
+        "api one": ("GET", "/api/initiatives/amiralsgatan", {}, 200),
+        "api not found": ("GET", "/api/initiatives/finns-inte", {}, 404),
+        "health": ("GET", "/healthz", {}, 200),
+        "stylesheet": ("GET", "/static/css/site.css", {}, 200),
+        "script": ("GET", "/static/js/site.js", {}, 200),
+    }
+
+
+def request(client, method: str, path: str, data: dict, **kwargs):
+    response = client.open(path, method=method, data=data or None, **kwargs)
+    response.get_data()
+    response.close()  # static files are streamed from an open file
+    return response
+
+
+def test_every_public_page_type_carries_the_security_headers(client, pages):
+    for name, (method, path, data, status) in pages.items():
+        response = request(client, method, path, data)
+        assert response.status_code == status, name
+        headers = response.headers
+        csp = headers.get("Content-Security-Policy", "")
+        assert "default-src 'self'" in csp, name
+        assert "frame-ancestors 'none'" in csp, name
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, name
+        assert not re.search(r"https?:|\*", csp), f"{name}: third-party origin in CSP"
+        assert headers.get("X-Content-Type-Options") == "nosniff", name
+        assert headers.get("X-Frame-Options") == "DENY", name
+        assert headers.get("Referrer-Policy") == "no-referrer", name
+        assert "camera=()" in headers.get("Permissions-Policy", ""), name
+        assert "geolocation=()" in headers.get("Permissions-Policy", ""), name
+        # Plain http here: no HSTS (it would pin a name that may not have TLS).
+        assert "Strict-Transport-Security" not in headers, name
+        if not path.startswith(("/static/", "/api/")) and "/qr." not in path and ".pdf" not in path:
+            assert headers.get("Cache-Control") == "no-store", name
+
+
+def test_token_pages_never_leak_their_url(client, pages):
+    for name in ("confirm (token)", "withdraw (token)"):
+        _method, path, _data, _status = pages[name]
+        response = client.get(path)
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
+        # Nothing on the page loads from elsewhere (a Referer would carry the token).
+        html = response.get_data(as_text=True)
+        assert not re.search(r'(src|href)="https?://', html), name
+
+
+def test_hsts_behind_https_only_from_a_trusted_proxy(make_app, make_initiative, pages):
+    trusting = make_app(TRUSTED_PROXIES=1, BASE_URL="https://initiativ.example.org")
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    for _name, (method, path, data, _status) in pages.items():
+        response = request(trusting.test_client(), method, path, data, headers=forwarded)
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+    # Without a trusted proxy the same header is only a client's claim.
+    plain = make_app(TRUSTED_PROXIES=0)
+    response = plain.test_client().get("/", headers=forwarded)
+    assert "Strict-Transport-Security" not in response.headers
+    # A real https request (no proxy) gets it too.
+    assert (
+        "Strict-Transport-Security"
+        in plain.test_client().get("/", base_url="https://localhost").headers
+    )
+
+
+def cookies_of(response) -> dict[str, SimpleCookie]:
+    found = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        cookie = SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            found[name] = (morsel, header)
+    return found
+
+
+def test_cookies_are_httponly_samesite_and_secure_behind_https(make_app, make_initiative):
+    app = make_app(TRUSTED_PROXIES=1, BASE_URL="https://initiativ.example.org")
+    make_initiative()
+    client = app.test_client()
+    https = {"X-Forwarded-Proto": "https"}
+    session = cookies_of(client.get("/i/amiralsgatan", headers=https))
+    lang = cookies_of(client.get("/lang/en", headers=https))
+    for name, (morsel, header) in {**session, **lang}.items():
+        assert morsel["httponly"], name
+        assert morsel["samesite"] == "Lax", name
+        assert morsel["secure"], f"{name} not Secure behind https: {header}"
+    assert "initiatives_session" in session and "lang" in lang
+
+
+def test_cookies_are_not_secure_on_plain_http_development(client, make_initiative):
+    make_initiative()
+    session = cookies_of(client.get("/i/amiralsgatan"))
+    morsel, _header = session["initiatives_session"]
+    assert morsel["httponly"] and morsel["samesite"] == "Lax" and not morsel["secure"]
+
+
+def test_a_body_over_the_limit_gets_413_and_stores_nothing(make_app, make_initiative):
+    app = make_app(MAX_CONTENT_LENGTH=4096)
+    make_initiative()
+    client = app.test_client()
+    data = sign_form(name="A" * 5000)
+    data["csrf_token"] = csrf_token(client, "/i/amiralsgatan")
+    response = client.post("/i/amiralsgatan/sign", data=data)
+    assert response.status_code == 413
+    assert "för stort" in response.get_data(as_text=True)
+    response = client.post(
+        "/privacy/request", data=b"x" * 5000, content_type="application/octet-stream"
+    )
+    assert response.status_code == 413
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 0
+
+
+def test_templates_have_no_inline_script_style_or_handlers():
+    """The CSP forbids inline code; email templates are not served as pages."""
+    for path in TEMPLATES.rglob("*.html"):
+        if "email" in path.parts:
+            continue
+        text = path.read_text("utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
+        assert "<style" not in text and " style=" not in text, path
+        assert not re.search(r"\son[a-z]+=", text), path
