@@ -118,11 +118,12 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from . import api, pages, signing
+    from . import api, kiosk, pages, signing
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signing.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(kiosk.bp)
     if app.config["APP_ENV"] == "development":
         from . import devmail
 
