@@ -10,7 +10,8 @@ and a device-bound token, and queues them in IndexedDB while the network is down
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -33,21 +33,18 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
-from . import clock, kiosks, signatures
+from . import kiosks, signatures
 from .errors import error_response
 from .extensions import csrf, db, limiter
-from .forms import ButtonForm
 from .i18n import DEFAULT, available_locales, native_name, text_direction
 from .kiosk_device import (
     COOKIE_PATH,
     device_key,
-    forget_device_cookie,
     forget_stale_cookie,
     load_device,
     set_device_cookie,
 )
-from .kiosk_forms import EnrolForm, KioskSignForm, PinForm, SubmissionForm, SwitchForm
-from .models import Initiative
+from .kiosk_forms import EnrolForm, KioskSignForm, SubmissionForm
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 bp.before_request(load_device)
@@ -55,7 +52,6 @@ bp.after_request(forget_stale_cookie)
 
 TOKEN_HEADER = "X-Kiosk-Token"  # noqa: S105 (a header name, not a secret)
 UNLOCK_KEY = "kiosk_unlocked"
-VOLUNTEER_SECONDS = 5 * 60
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "js" / "kiosk-sw.js"
 SHELL_ASSETS = (
     "css/site.css",
@@ -78,7 +74,7 @@ def kiosk_error(exc: HTTPException) -> Any:
     return error_response(exc.code)
 
 
-def _kiosk() -> kiosks.Kiosk:
+def enrolled_kiosk() -> kiosks.Kiosk:
     """The enrolled kiosk, or back to /kiosk (which then shows only enrolment)."""
     if g.kiosk is None:
         abort(redirect(url_for(".start"), code=303))
@@ -129,6 +125,7 @@ def start() -> Any:
     initiative = kiosks.current_initiative(g.kiosk)
     return render(
         "kiosk/start.html",
+        shell_version=shell_version(g.kiosk),
         initiative=initiative,
         text=initiative.text(DEFAULT) if initiative else None,
     )
@@ -207,7 +204,7 @@ def _initiative_for(lang: str, form: KioskSignForm, status: int = 200) -> Any:
 
 @bp.get("/sign/<lang>")
 def sign_page(lang: str) -> Any:
-    _kiosk()
+    enrolled_kiosk()
     return _initiative_for(_lang(lang), KioskSignForm())
 
 
@@ -229,7 +226,7 @@ def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosks.Submissi
 @limiter.limit(_kiosk_limit, key_func=device_key)
 def sign(lang: str) -> Any:
     """The form without the script: the same rules, then POST-redirect-GET."""
-    kiosk = _kiosk()
+    kiosk = enrolled_kiosk()
     lang = _lang(lang)
     form = KioskSignForm()
     with force_locale(lang):
@@ -251,14 +248,14 @@ def sign(lang: str) -> Any:
 @bp.get("/thanks/<lang>")
 def thanks(lang: str) -> Any:
     """The same page whatever happened to the address (it never says who signed)."""
-    _kiosk()
+    enrolled_kiosk()
     return render("kiosk/thanks.html", _lang(lang), saved=False)
 
 
 @bp.get("/saved/<lang>")
 def saved(lang: str) -> Any:
     """Shown (from the tablet's cache) when a signature waits in the offline queue."""
-    _kiosk()
+    enrolled_kiosk()
     return render("kiosk/thanks.html", _lang(lang), saved=True)
 
 
@@ -310,132 +307,43 @@ def api_submit() -> tuple[Response, int]:
 csrf.exempt(api_submit)  # it checks the device-bound token instead (see the docstring)
 
 
-# --- volunteer controls, behind the PIN ----------------------------------------------------
-
-
-def _pin_limit() -> str:
-    return current_app.config["KIOSK_PIN_RATE_LIMIT"]
-
-
-def _unlocked_kiosk() -> kiosks.Kiosk:
-    kiosk = _kiosk()
-    unlock = session.get(UNLOCK_KEY)
-    now = clock.utcnow().timestamp()
-    if (
-        not isinstance(unlock, dict)
-        or unlock.get("k") != kiosk.id
-        or unlock.get("d") != (kiosk.device_hash or "")[:16]
-        or not isinstance(unlock.get("until"), (int, float))
-        or unlock["until"] < now
-    ):
-        session.pop(UNLOCK_KEY, None)
-        abort(redirect(url_for(".volunteer"), code=303))
-    return kiosk
-
-
-@bp.route("/volunteer", methods=["GET", "POST"])
-@limiter.limit(_pin_limit, key_func=device_key, methods=["POST"])
-def volunteer() -> Any:
-    kiosk = _kiosk()
-    form = PinForm()
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.validate_on_submit():
-            if kiosks.check_pin(kiosk, form.pin.data):
-                session[UNLOCK_KEY] = {
-                    "k": kiosk.id,
-                    "d": (kiosk.device_hash or "")[:16],
-                    "until": clock.utcnow().timestamp() + VOLUNTEER_SECONDS,
-                }
-                return redirect(url_for(".panel"), code=303)
-            form.pin.errors = [_("PIN-koden stämmer inte.")]
-    return render("kiosk/pin.html", status=status, form=form)
-
-
-def _switch_form(kiosk: kiosks.Kiosk) -> SwitchForm:
-    form = SwitchForm()
-    current = kiosks.current_initiative(kiosk)
-    form.initiative.choices = [
-        (i.slug, _title(i)) for i in kiosk.initiatives if i.accepts_signatures()
-    ]
-    if current is not None and form.initiative.data is None:
-        form.initiative.data = current.slug
-    return form
-
-
-def _title(initiative: Initiative) -> str:
-    text = initiative.text(DEFAULT)
-    return text.title if text else initiative.slug
-
-
-def _panel(kiosk: kiosks.Kiosk, switch_form: SwitchForm, status: int = 200) -> Any:
-    return render(
-        "kiosk/panel.html",
-        status=status,
-        count=kiosks.today_count(kiosk),
-        current=kiosks.current_initiative(kiosk),
-        switch_form=switch_form,
-        button_form=ButtonForm(),
-    )
-
-
-@bp.get("/volunteer/panel")
-def panel() -> Any:
-    """Today's count at this kiosk (an aggregate), the queue, switching, leaving."""
-    kiosk = _unlocked_kiosk()
-    return _panel(kiosk, _switch_form(kiosk))
-
-
-@bp.post("/volunteer/switch")
-def switch() -> Any:
-    kiosk = _unlocked_kiosk()
-    form = _switch_form(kiosk)
-    if not form.validate_on_submit():
-        return _panel(kiosk, form, 400)
-    initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
-    kiosks.switch(kiosk, initiative, actor=f"kiosk:{kiosk.name}")
-    db.session.commit()
-    session.pop(UNLOCK_KEY, None)
-    return redirect(url_for(".start"), code=303)
-
-
-def _button_post(action: Callable[[kiosks.Kiosk], None]) -> kiosks.Kiosk:
-    kiosk = _unlocked_kiosk()
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    action(kiosk)
-    session.pop(UNLOCK_KEY, None)
-    return kiosk
-
-
-@bp.post("/volunteer/lock")
-def lock() -> Response:
-    """Back to the loop: the controls need the PIN again."""
-    _button_post(lambda kiosk: None)
-    return redirect(url_for(".start"), code=303)
-
-
-@bp.post("/volunteer/leave")
-def leave() -> Response:
-    """Leave kiosk mode: the device is unbound; enrolling again needs a new code."""
-    _button_post(lambda kiosk: kiosks.unenrol(kiosk, actor=f"kiosk:{kiosk.name}"))
-    db.session.commit()
-    response = redirect(url_for(".start"), code=303)
-    forget_device_cookie(response)
-    return response
-
-
 # --- offline shell -------------------------------------------------------------------------
 
 
 @bp.get("/sw.js")
 def service_worker() -> Response:
     """The service worker, from a URL under /kiosk so that it may control the kiosk."""
-    response = send_file(SERVICE_WORKER, mimetype="text/javascript", max_age=0)
+    response = Response(SERVICE_WORKER.read_bytes(), mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = COOKIE_PATH
+    # The browser checks for a new worker on each visit; an ETag makes that cheap.
     response.headers["Cache-Control"] = "no-cache"
-    return response
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@cache
+def _build_stamp() -> str:
+    """Changes when the kiosk's templates or scripts change (a new release)."""
+    root = SERVICE_WORKER.parent.parent.parent
+    files = [*(root / "templates" / "kiosk").glob("*.html"), *(root / "static").rglob("*.[jc]s*")]
+    return str(max((f.stat().st_mtime_ns for f in files), default=0))
+
+
+def shell_version(kiosk: kiosks.Kiosk) -> str:
+    """A fingerprint of what the cached screens show, so the tablet refreshes its copy
+    only when it changed (a switch of initiative, a new device token, a new release)
+    instead of downloading every screen after every signer."""
+    initiative = kiosks.current_initiative(kiosk)
+    parts = [
+        str(kiosk.id),
+        kiosk.device_hash or "",
+        _build_stamp(),
+        ",".join(available_locales()),
+        str(current_app.config["CONFIRM_DAYS"]),
+    ]
+    if initiative is not None:
+        parts += [str(initiative.id), initiative.state, initiative.compute_text_hash()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 @bp.get("/shell.json")
@@ -447,4 +355,8 @@ def shell() -> Response:
     for code in available_locales():
         pages += [url_for(v, lang=code) for v in (".sign_page", ".thanks", ".saved")]
     assets = [url_for("static", filename=name) for name in SHELL_ASSETS]
-    return jsonify(pages=pages, assets=assets)
+    return jsonify(version=shell_version(g.kiosk), pages=pages, assets=assets)
+
+
+# The volunteer's controls are views of this blueprint too, kept in their own module.
+from . import kiosk_volunteer  # noqa: E402, F401

@@ -79,9 +79,14 @@ def load_device() -> None:
 
 
 def forget_stale_cookie(response: Response) -> Response:
-    """After each kiosk request: a cookie that no longer unlocks anything is deleted."""
+    """After each kiosk request: a cookie that no longer unlocks anything is deleted.
+
+    Kiosk pages also send the Referer to this site (never to others): behind https,
+    Flask-WTF refuses a form POST without one, and "no-referrer" would drop it.
+    """
     if g.get("drop_cookie"):
         forget_device_cookie(response)
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 

@@ -223,7 +223,7 @@ window.KioskSignForm = function (form, settings, go) {
     const idle = (Date.now() - lastActivity) / 1000;
     if (!hasInput()) {
       // Nothing typed: nothing to protect, but the next signer should find the start.
-      if (idle >= idleSeconds * 2) {
+      if (idle >= idleSeconds * 3) {
         leave(settings.startUrl);
       }
       return;

@@ -17,6 +17,8 @@ function cacheable(response) {
   return response && response.status === 200 && response.type === "basic" && !response.redirected;
 }
 
+// Fetches every screen and asset of the loop into the cache, then records the shell's
+// version (under the shell's own URL), so that an unchanged shell is not fetched again.
 async function refreshShell() {
   const response = await fetch(SHELL_URL, { credentials: "same-origin", cache: "no-store" });
   if (!cacheable(response)) {
@@ -32,6 +34,15 @@ async function refreshShell() {
       }
     })
   );
+  await cache.put(SHELL_URL, new Response(JSON.stringify({ version: shell.version })));
+}
+
+async function refreshIfChanged(version) {
+  const kept = await (await caches.open(CACHE)).match(SHELL_URL);
+  if (kept && version && (await kept.json()).version === version) {
+    return;
+  }
+  await refreshShell();
 }
 
 self.addEventListener("install", function (event) {
@@ -67,7 +78,7 @@ self.addEventListener("activate", function (event) {
 
 self.addEventListener("message", function (event) {
   if (event.data && event.data.type === "refresh") {
-    event.waitUntil(refreshShell().catch(function () {}));
+    event.waitUntil(refreshIfChanged(event.data.version).catch(function () {}));
   }
 });
 

@@ -74,7 +74,7 @@
     document.querySelectorAll("[data-leave-blocked]").forEach(function (el) {
       el.hidden = length === 0;
     });
-    body.dataset.queueLength = String(length);
+    body.dataset.queued = String(length);
   });
 
   window.addEventListener("online", showNetwork);
@@ -91,7 +91,7 @@
           // The start screen is where a switch of initiative shows: refresh the cached shell.
           const worker = registration.active || registration.waiting || registration.installing;
           if (page === "start" && worker && navigator.onLine) {
-            worker.postMessage({ type: "refresh" });
+            worker.postMessage({ type: "refresh", version: body.dataset.shellVersion });
           }
         })
         .catch(function () {});
@@ -152,7 +152,7 @@
     const leave = document.querySelector("[data-leave-form]");
     if (leave) {
       leave.addEventListener("submit", function (event) {
-        if (Number(body.dataset.queueLength || "0") > 0) {
+        if (Number(body.dataset.queued || "0") > 0) {
           event.preventDefault(); // leaving would strand signatures on the tablet
           document.querySelector("[data-leave-blocked]").hidden = false;
         }
