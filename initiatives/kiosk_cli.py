@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import click
-import qrcode
 import qrcode.image.svg
 import sqlalchemy as sa
 from flask import current_app
@@ -21,13 +20,8 @@ kiosk_cli = AppGroup("kiosk", help="Stand tablets: create, enrol, list, revoke."
 ACTOR = "cli"
 
 
-def enrol_url(code: str) -> str:
-    """The address a tablet opens (or scans) to enrol with ``code`` filled in."""
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/kiosk/enrol/{code}"
-
-
 def _print_code(kiosk: kiosks.Kiosk, code: str, qr: bool, svg: Path | None) -> None:
-    url = enrol_url(code)
+    url = kiosks.enrol_url(code)
     expires = kiosk.code_expires_at.astimezone(kiosks.LOCAL_TIME) if kiosk.code_expires_at else None
     click.echo(f"Enrolment code: {kiosks.format_code(code)}")
     if expires is not None:
@@ -36,8 +30,7 @@ def _print_code(kiosk: kiosks.Kiosk, code: str, qr: bool, svg: Path | None) -> N
         )
     click.echo(f"On the tablet open {current_app.config['BASE_URL'].rstrip('/')}/kiosk")
     click.echo(f"and type the code, or scan this address: {url}")
-    code_image = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code_image.add_data(url)
+    code_image = kiosks.enrol_qr(code)
     if qr:
         out = io.StringIO()
         code_image.print_ascii(out=out, invert=True)

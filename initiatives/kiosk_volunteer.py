@@ -7,7 +7,6 @@ mode.  A correct PIN unlocks these for a few minutes, for this kiosk and device 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, request, session, url_for
@@ -112,26 +111,24 @@ def switch() -> Any:
     return redirect(url_for("kiosk.start"), code=303)
 
 
-def _button_post(action: Callable[[kiosks.Kiosk], None]) -> kiosks.Kiosk:
-    kiosk = _unlocked_kiosk()
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    action(kiosk)
-    session.pop(UNLOCK_KEY, None)
-    return kiosk
-
-
 @bp.post("/volunteer/lock")
 def lock() -> Response:
-    """Back to the loop: the controls need the PIN again."""
-    _button_post(lambda kiosk: None)
+    """Back to the loop (also when the panel was left alone): the PIN is needed again."""
+    enrolled_kiosk()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    session.pop(UNLOCK_KEY, None)
     return redirect(url_for("kiosk.start"), code=303)
 
 
 @bp.post("/volunteer/leave")
 def leave() -> Response:
     """Leave kiosk mode: the device is unbound; enrolling again needs a new code."""
-    _button_post(lambda kiosk: kiosks.unenrol(kiosk, actor=f"kiosk:{kiosk.name}"))
+    kiosk = _unlocked_kiosk()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    kiosks.unenrol(kiosk, actor=f"kiosk:{kiosk.name}")
+    session.pop(UNLOCK_KEY, None)
     db.session.commit()
     response = redirect(url_for("kiosk.start"), code=303)
     forget_device_cookie(response)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import qrcode
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -130,6 +131,19 @@ def normalise_code(text: str) -> str:
 def format_code(code: str) -> str:
     """``ABCD2345`` → ``ABCD-2345``, easier to read out and type."""
     return f"{code[:4]}-{code[4:]}"
+
+
+def enrol_url(code: str) -> str:
+    """The address a tablet opens (or scans) to enrol with ``code`` filled in."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/kiosk/enrol/{normalise_code(code)}"
+
+
+def enrol_qr(code: str) -> qrcode.QRCode:
+    """The enrolment address as a QR code (``print_ascii`` for a terminal, or
+    ``make_image(image_factory=qrcode.image.svg.SvgPathImage)`` for a page)."""
+    image = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    image.add_data(enrol_url(code))
+    return image
 
 
 def _code_hash(code: str) -> str:

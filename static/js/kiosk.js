@@ -160,6 +160,28 @@
     }
   }
 
+  // The volunteer's pages must not stay open for the next resident: after a while
+  // without a touch the PIN page returns to the start and the panel locks itself.
+  if (page === "pin" || page === "panel") {
+    const idleMs = (Number(body.dataset.idleSeconds) || 60) * 1000;
+    let timer = null;
+    const restart = function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        const lock = document.querySelector("[data-lock-form]");
+        if (lock) {
+          lock.submit();
+        } else {
+          go(startUrl);
+        }
+      }, idleMs);
+    };
+    ["input", "keydown", "pointerdown", "touchstart", "wheel"].forEach(function (type) {
+      document.addEventListener(type, restart, { capture: true, passive: true });
+    });
+    restart();
+  }
+
   if (page === "sign") {
     window.KioskSignForm(document.getElementById("sign"), body.dataset, go);
   }

@@ -281,6 +281,20 @@ def test_an_idle_form_warns_then_empties_itself(stand, tablet):
     assert kiosk_signatures(server) == []
 
 
+def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
+    server = stand(KIOSK_IDLE_SECONDS=2)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill(PIN)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=10000)
+    page.goto(f"{server.url}/kiosk/volunteer/panel")
+    assert page.url.endswith("/kiosk/volunteer")  # the PIN is needed again
+
+
 def test_touch_targets_are_at_least_44_pixels(stand, tablet):
     server = stand()
     page = tablet.new_page()
