@@ -30,11 +30,12 @@ from flask import (
 )
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
 from . import kiosks, signatures
-from .errors import error_response
+from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
 from .extensions import csrf, db, limiter
 from .i18n import DEFAULT, available_locales, native_name, text_direction
 from .kiosk_device import (
@@ -45,6 +46,7 @@ from .kiosk_device import (
     set_device_cookie,
 )
 from .kiosk_forms import EnrolForm, KioskSignForm, SubmissionForm
+from .security import UndecodableForm
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 bp.before_request(load_device)
@@ -64,14 +66,24 @@ SHELL_ASSETS = (
 )
 
 
+@bp.errorhandler(400)  # also CSRF and undecodable forms, ahead of the site's handlers
 @bp.errorhandler(HTTPException)
 def kiosk_error(exc: HTTPException) -> Any:
-    """JSON for the tablet's script, the usual error page otherwise."""
+    """JSON for the tablet's script; otherwise an error screen that stays in the kiosk
+    (the site's error page links out of it, and a signer should not wander off)."""
     if exc.code is None or exc.code < 400:
         return exc
     if request.path.startswith("/kiosk/api/"):
         return jsonify(status="error", code=exc.code), exc.code
-    return error_response(exc.code)
+    lang = (request.view_args or {}).get("lang")
+    lang = lang if lang in available_locales() else DEFAULT
+    if isinstance(exc, CSRFError):
+        message = CSRF_MESSAGE
+    elif isinstance(exc, UndecodableForm):
+        message = ENCODING_MESSAGE
+    else:
+        message = MESSAGES.get(exc.code, MESSAGES[400 if exc.code < 500 else 500])[1]
+    return render("kiosk/error.html", lang, exc.code, code=exc.code, message=message)
 
 
 def enrolled_kiosk() -> kiosks.Kiosk:

@@ -332,7 +332,12 @@ def test_the_form_works_without_the_script_post_redirect_get(app, make_initiativ
     assert '<html lang="ar" dir="rtl">' in html
     assert html.count('autocomplete="off"') >= 6  # the form and each of its fields
     data = submission(client_uuid=None)
-    assert tablet.client.post("/kiosk/sign/ar", data=data).status_code == 400  # no CSRF
+    refused = tablet.client.post("/kiosk/sign/ar", data=data)  # no CSRF token
+    assert refused.status_code == 400
+    error_page = refused.get_data(as_text=True)
+    # The error screen stays inside the kiosk: no links out to the public site.
+    assert 'class="kiosk"' in error_page and 'lang="ar"' in error_page
+    assert "Ladda om sidan" in error_page and 'href="/"' not in error_page
     data["csrf_token"] = csrf_token(tablet.client, "/kiosk/sign/ar")
     invalid = tablet.client.post("/kiosk/sign/ar", data={**data, "email": "x"})
     assert invalid.status_code == 400 and "error-summary" in invalid.get_data(as_text=True)
@@ -473,7 +478,9 @@ def test_kiosk_pages_ignore_the_sites_language_cookie(app, make_initiative):
     assert '<html lang="ar" dir="rtl">' in html
     # The next signer starts in Swedish again.
     assert '<html lang="sv" dir="ltr">' in tablet.client.get("/kiosk").get_data(as_text=True)
-    assert tablet.client.get("/kiosk/sign/xx").status_code == 404
+    missing = tablet.client.get("/kiosk/sign/xx")
+    assert missing.status_code == 404 and 'class="kiosk"' in missing.get_data(as_text=True)
+    assert tablet.client.get("/kiosk/").headers["Location"] == "/kiosk"
 
 
 def test_kiosk_pages_are_not_stored_and_allow_no_inline_script(app, make_initiative):
