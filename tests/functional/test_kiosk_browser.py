@@ -259,7 +259,7 @@ def test_three_residents_sign_in_a_row_and_none_can_reach_the_previous_one(stand
     assert mails == 3  # the same rule as on the web: each must confirm by email
 
 
-def test_an_idle_form_warns_then_empties_itself(stand, tablet):
+def test_an_idle_form_warns_then_empties_itself(stand, tablet, artifacts):
     server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=4)
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
@@ -275,6 +275,7 @@ def test_an_idle_form_warns_then_empties_itself(stand, tablet):
 
     page.locator("#email").fill("amira@example.org")
     warning.wait_for(state="visible", timeout=10000)
+    page.screenshot(path=str(artifacts / "kiosk-idle-warning-sv.png"))
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
     assert "Amira Hassan" not in everything_on_screen(page)
     assert "amira@example.org" not in everything_on_screen(page)
@@ -312,7 +313,9 @@ def test_touch_targets_are_at_least_44_pixels(stand, tablet):
 # --- offline ---------------------------------------------------------------------------------
 
 
-def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(stand, tablet):
+def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
+    stand, tablet, artifacts
+):
     server = stand()
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
@@ -323,6 +326,7 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(stan
         resident_signs_at_stand(page, name, email, language)
         page.wait_for_url(re.compile(r"/kiosk/saved/"))
         assert page.get_by_text("Din underskrift är sparad på surfplattan").is_visible()
+        page.screenshot(path=str(artifacts / "kiosk-saved-offline.png"))
         page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
         assert name not in everything_on_screen(page)
     assert kiosk_signatures(server) == []
