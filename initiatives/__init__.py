@@ -123,13 +123,14 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from . import api, pages, privacy, qr, signing
+    from . import api, kiosk, pages, privacy, qr, signing
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signing.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(privacy.bp)
+    app.register_blueprint(kiosk.bp)
     if app.config["APP_ENV"] == "development":
         from . import devmail
 

@@ -73,8 +73,10 @@ def generate_data_key() -> None:
 
 def register_cli(app: Flask) -> None:
     from . import campaign_cli
+    from .kiosk_cli import kiosk_cli
 
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(kiosk_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(generate_data_key)
     campaign_cli.register(app)

@@ -38,6 +38,17 @@ DEFAULTS: dict[str, Any] = {
     # Limits per client address (Flask-Limiter syntax).
     "SIGN_RATE_LIMIT": "20 per minute;200 per hour",
     "CONFIRM_RATE_LIMIT": "30 per minute",
+    # Stand tablets: limits per enrolled device (a stand is one address behind mobile NAT,
+    # so per-address limits would block it), PIN tries per device, enrolment tries per
+    # address; seconds before an idle form warns and then empties, before the thank-you
+    # screen returns to the start, and between sends of the offline queue.
+    "KIOSK_RATE_LIMIT": "12 per minute;600 per hour",
+    "KIOSK_PIN_RATE_LIMIT": "5 per 5 minutes",
+    "KIOSK_ENROL_RATE_LIMIT": "10 per 10 minutes",
+    "KIOSK_IDLE_SECONDS": 60,
+    "KIOSK_IDLE_WARNING_SECONDS": 15,
+    "KIOSK_THANKS_SECONDS": 8,
+    "KIOSK_FLUSH_SECONDS": 30,
     # Largest request body in bytes; larger ones get 413.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.
@@ -172,6 +183,12 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
     # The sign form may stay open on a phone for a long time; the token lives with the
     # session instead of expiring after an hour.
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # Pages that carry a token in their URL (confirm, withdraw, kiosk enrolment) send no
+    # Referer at all (Referrer-Policy: no-referrer), so Flask-WTF's extra "same-origin
+    # Referer over https" check would refuse their forms.  CSRF protection rests on the
+    # token, SameSite cookies and HSTS (which rules out the plain-http downgrade that
+    # check defends against).
+    config.setdefault("WTF_CSRF_SSL_STRICT", False)
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     # If Redis goes away, limit in memory per instance rather than fail every request.
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

@@ -197,6 +197,7 @@ class Signature(db.Model):
             postgresql_where=sa.text(_LIVE_SQL),
         ),
         sa.Index("ix_signatures_initiative_state", "initiative_id", "state"),
+        sa.Index("ix_signatures_kiosk_created", "kiosk_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,6 +219,11 @@ class Signature(db.Model):
     postcode_area: Mapped[str | None] = mapped_column(sa.String(3))
     # Keyed hash of the client address with a daily salt, to spot bursts; dropped later.
     client_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # Kiosk signatures: the stand tablet, the UUID the device gave the submission (so a
+    # queued send is accepted once), and the device's own signing time.
+    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id", ondelete="SET NULL"))
+    client_uuid: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
+    device_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -289,3 +295,7 @@ class AuditEvent(db.Model):
         sa.ForeignKey("signatures.id", ondelete="SET NULL")
     )
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+# Models in modules of their own, imported here so that the metadata knows every table.
+from . import kiosks  # noqa: E402, F401

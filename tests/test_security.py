@@ -173,3 +173,20 @@ def test_templates_have_no_inline_script_style_or_handlers():
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
         assert "<style" not in text and " style=" not in text, path
         assert not re.search(r"\son[a-z]+=", text), path
+
+
+def test_forms_work_over_https_without_a_referer(app, make_initiative):
+    """Token pages send no Referer (no-referrer): their forms must still post over https."""
+    from .conftest import CSRF_RE, sign_form
+
+    make_initiative()
+    https = app.test_client()
+    page = https.get("/i/amiralsgatan", base_url="https://localhost")
+    token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    response = https.post(
+        "/i/amiralsgatan/sign",
+        data={**sign_form(), "csrf_token": token},
+        base_url="https://localhost",
+    )
+    assert response.status_code == 303
+    assert "Referer" not in response.request.headers

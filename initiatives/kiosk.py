@@ -1,0 +1,374 @@
+"""The stand tablet: enrolment, the signer-after-signer loop, volunteer controls, offline.
+
+Every request re-reads the device cookie and checks the kiosk in the database, so a
+revoked tablet is locked out on its next request.  The loop never keeps a signer's data
+on a page the next signer can reach: each screen is a fresh page reached by replacing
+the history entry, pages are ``no-store``, fields are ``autocomplete="off"``.  The
+script (static/js/kiosk.js) sends signatures to ``/kiosk/api/submissions`` with a UUID
+and a device-bound token, and queues them in IndexedDB while the network is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from wtforms.validators import DataRequired, Email, InputRequired, Regexp
+
+from . import kiosks, signatures
+from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
+from .extensions import csrf, db, limiter
+from .i18n import DEFAULT, available_locales, native_name, text_direction
+from .kiosk_device import (
+    COOKIE_PATH,
+    device_key,
+    forget_stale_cookie,
+    load_device,
+    set_device_cookie,
+)
+from .kiosk_forms import EnrolForm, KioskSignForm, SubmissionForm
+from .security import UndecodableForm
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+bp.before_request(load_device)
+bp.after_request(forget_stale_cookie)
+
+TOKEN_HEADER = "X-Kiosk-Token"  # noqa: S105 (a header name, not a secret)
+UNLOCK_KEY = "kiosk_unlocked"
+SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "js" / "kiosk-sw.js"
+SHELL_ASSETS = (
+    "css/site.css",
+    "css/kiosk.css",
+    "js/kiosk-queue.js",
+    "js/kiosk-sign.js",
+    "js/kiosk.js",
+    "img/logo.svg",
+    "img/favicon.svg",
+)
+
+
+@bp.errorhandler(400)  # also CSRF and undecodable forms, ahead of the site's handlers
+@bp.errorhandler(HTTPException)
+def kiosk_error(exc: HTTPException) -> Any:
+    """JSON for the tablet's script; otherwise an error screen that stays in the kiosk
+    (the site's error page links out of it, and a signer should not wander off)."""
+    if exc.code is None or exc.code < 400:
+        return exc
+    if request.path.startswith("/kiosk/api/"):
+        return jsonify(status="error", code=exc.code), exc.code
+    lang = (request.view_args or {}).get("lang")
+    lang = lang if lang in available_locales() else DEFAULT
+    if isinstance(exc, CSRFError):
+        message = CSRF_MESSAGE
+    elif isinstance(exc, UndecodableForm):
+        message = ENCODING_MESSAGE
+    else:
+        message = MESSAGES.get(exc.code, MESSAGES[400 if exc.code < 500 else 500])[1]
+    return render("kiosk/error.html", lang, exc.code, code=exc.code, message=message)
+
+
+def enrolled_kiosk() -> kiosks.Kiosk:
+    """The enrolled kiosk, or back to /kiosk (which then shows only enrolment)."""
+    if g.kiosk is None:
+        abort(redirect(url_for(".start"), code=303))
+    return g.kiosk
+
+
+def _lang(code: str) -> str:
+    if code not in available_locales():
+        abort(404)
+    return code
+
+
+def render(template: str, lang: str = DEFAULT, status: int = 200, **context: Any) -> Any:
+    """Render in the kiosk's language of the moment (never the site's language cookie).
+
+    The start screen and the volunteer's pages are Swedish; each signer's pages are in
+    the language they chose, which no cookie remembers for the next signer.
+    """
+    kiosk = g.get("kiosk")
+    with force_locale(lang):
+        body = render_template(
+            template,
+            kiosk=kiosk,
+            device_token=kiosks.device_token(kiosk, g.device_secret) if kiosk else None,
+            kiosk_languages=[(c, native_name(c), text_direction(c)) for c in available_locales()],
+            **context,
+        )
+    return body, status
+
+
+# --- enrolment ---------------------------------------------------------------------------
+
+
+def _enrol_page(form: EnrolForm, status: int = 200) -> Any:
+    return render("kiosk/enrol.html", status=status, form=form)
+
+
+@bp.get("/")
+def slash() -> Response:
+    return redirect(url_for(".start"))
+
+
+@bp.get("")
+def start() -> Any:
+    """Enrolment for an unknown device; the start screen of the loop for an enrolled one."""
+    if g.kiosk is None:
+        return _enrol_page(EnrolForm())
+    initiative = kiosks.current_initiative(g.kiosk)
+    return render(
+        "kiosk/start.html",
+        shell_version=shell_version(g.kiosk),
+        initiative=initiative,
+        text=initiative.text(DEFAULT) if initiative else None,
+    )
+
+
+@bp.get("/enrol/<code>")
+def enrol_link(code: str) -> Any:
+    """The address in the organiser's QR code: the enrolment form with the code filled in."""
+    form = EnrolForm(code=kiosks.format_code(kiosks.normalise_code(code)[:8]))
+    return _enrol_page(form)
+
+
+def _enrol_limit() -> str:
+    return current_app.config["KIOSK_ENROL_RATE_LIMIT"]
+
+
+@bp.post("/enrol")
+@limiter.limit(_enrol_limit)
+def enrol() -> Any:
+    form = EnrolForm()
+    if not form.validate_on_submit():
+        return _enrol_page(form, 400)
+    try:
+        kiosk, secret = kiosks.enrol(form.code.data, form.pin.data)
+    except kiosks.EnrolmentError as exc:
+        with force_locale(DEFAULT):
+            message = (
+                _("Koden har gått ut. Be en organisatör om en ny kod.")
+                if exc.reason == "expired"
+                else _("Koden stämmer inte. Kontrollera den, eller be om en ny kod.")
+            )
+        form.code.errors = [message]
+        return _enrol_page(form, 400)
+    db.session.commit()
+    session.pop(UNLOCK_KEY, None)
+    response = redirect(url_for(".start"), code=303)
+    set_device_cookie(response, kiosk, secret)
+    return response
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+
+def _client_messages(form: KioskSignForm) -> dict[str, dict[str, Any]]:
+    """The form's own validation messages, for the script's checks before queueing."""
+    found: dict[str, dict[str, Any]] = {}
+    for field in form:
+        entry: dict[str, Any] = {}
+        for validator in field.validators:
+            if isinstance(validator, DataRequired | InputRequired):
+                entry["required"] = validator.message
+            elif isinstance(validator, Email | Regexp):
+                entry.setdefault("format", validator.message)
+        found[field.name] = entry
+    return found
+
+
+def _initiative_for(lang: str, form: KioskSignForm, status: int = 200) -> Any:
+    initiative = kiosks.current_initiative(g.kiosk)
+    if initiative is None or not initiative.accepts_signatures():
+        return render("kiosk/closed.html", lang, 409, initiative=initiative)
+    text = initiative.text(lang)
+    if not form.initiative.data:
+        form.initiative.data = initiative.slug
+    return render(
+        "kiosk/sign.html",
+        lang,
+        status,
+        initiative=initiative,
+        text=text,
+        fallback=text is not None and text.locale != lang,
+        form=form,
+        client_messages=_client_messages(form),
+    )
+
+
+@bp.get("/sign/<lang>")
+def sign_page(lang: str) -> Any:
+    enrolled_kiosk()
+    return _initiative_for(_lang(lang), KioskSignForm())
+
+
+def _kiosk_limit() -> str:
+    return current_app.config["KIOSK_RATE_LIMIT"]
+
+
+def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosks.Submission:
+    return kiosks.Submission(
+        name=form.name.data,
+        email=form.email.data,
+        postcode=form.postcode.data,
+        locale=lang,
+        **extra,
+    )
+
+
+@bp.post("/sign/<lang>")
+@limiter.limit(_kiosk_limit, key_func=device_key)
+def sign(lang: str) -> Any:
+    """The form without the script: the same rules, then POST-redirect-GET."""
+    kiosk = enrolled_kiosk()
+    lang = _lang(lang)
+    form = KioskSignForm()
+    with force_locale(lang):
+        valid = form.validate_on_submit()
+    if not valid:
+        return _initiative_for(lang, form, 400)
+    try:
+        initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
+        kiosks.submit(kiosk, initiative, _submission(form, lang))
+    except kiosks.NotAssignedError:
+        abort(403)
+    except signatures.InitiativeClosedError:
+        db.session.rollback()
+        return render("kiosk/closed.html", lang, 409, initiative=initiative)
+    db.session.commit()
+    return redirect(url_for(".thanks", lang=lang), code=303)
+
+
+@bp.get("/thanks/<lang>")
+def thanks(lang: str) -> Any:
+    """The same page whatever happened to the address (it never says who signed)."""
+    enrolled_kiosk()
+    return render("kiosk/thanks.html", _lang(lang), saved=False)
+
+
+@bp.get("/saved/<lang>")
+def saved(lang: str) -> Any:
+    """Shown (from the tablet's cache) when a signature waits in the offline queue."""
+    enrolled_kiosk()
+    return render("kiosk/thanks.html", _lang(lang), saved=True)
+
+
+def _answer(status: str, code: int, **fields: Any) -> tuple[Response, int]:
+    return jsonify(status=status, **fields), code
+
+
+@bp.post("/api/submissions")
+@limiter.limit(_kiosk_limit, key_func=device_key)
+def api_submit() -> tuple[Response, int]:
+    """A signature from the tablet's script, now or replayed from its offline queue.
+
+    Answers: 200 received (also for a repeat of a UUID already received, so a lost
+    acknowledgement is harmless), 422 invalid fields, 409 initiative closed, 403 device
+    or initiative not allowed.  The script keeps a queued entry on 403, 429 and 5xx.
+    """
+    kiosk = g.kiosk
+    if kiosk is None or not kiosks.check_device_token(
+        kiosk, g.device_secret, request.headers.get(TOKEN_HEADER)
+    ):
+        return _answer("locked", 403)
+    form = SubmissionForm()
+    lang = form.lang.data if form.lang.data in available_locales() else DEFAULT
+    with force_locale(lang):
+        if not form.validate():
+            errors = {
+                name: str(field.errors[0]) for name, field in form._fields.items() if field.errors
+            }
+            return _answer("invalid", 422, errors=errors)
+        try:
+            initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
+        except kiosks.NotAssignedError:
+            return _answer("not_assigned", 403)
+        submission = _submission(
+            form,
+            lang,
+            client_uuid=form.client_uuid.data,
+            device_signed_at=kiosks.parse_device_time(form.signed_at.data),
+        )
+        try:
+            kiosks.submit(kiosk, initiative, submission)
+        except signatures.InitiativeClosedError:
+            db.session.rollback()
+            return _answer("closed", 409, message=_("Insamlingen är stängd."))
+    db.session.commit()
+    return _answer("received", 200, uuid=form.client_uuid.data)
+
+
+csrf.exempt(api_submit)  # it checks the device-bound token instead (see the docstring)
+
+
+# --- offline shell -------------------------------------------------------------------------
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker, from a URL under /kiosk so that it may control the kiosk."""
+    response = Response(SERVICE_WORKER.read_bytes(), mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = COOKIE_PATH
+    # The browser checks for a new worker on each visit; an ETag makes that cheap.
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@cache
+def _build_stamp() -> str:
+    """Changes when the kiosk's templates or scripts change (a new release)."""
+    root = SERVICE_WORKER.parent.parent.parent
+    files = [*(root / "templates" / "kiosk").glob("*.html"), *(root / "static").rglob("*.[jc]s*")]
+    return str(max((f.stat().st_mtime_ns for f in files), default=0))
+
+
+def shell_version(kiosk: kiosks.Kiosk) -> str:
+    """A fingerprint of what the cached screens show, so the tablet refreshes its copy
+    only when it changed (a switch of initiative, a new device token, a new release)
+    instead of downloading every screen after every signer."""
+    initiative = kiosks.current_initiative(kiosk)
+    parts = [
+        str(kiosk.id),
+        kiosk.device_hash or "",
+        _build_stamp(),
+        ",".join(available_locales()),
+        str(current_app.config["CONFIRM_DAYS"]),
+    ]
+    if initiative is not None:
+        parts += [str(initiative.id), initiative.state, initiative.compute_text_hash()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+@bp.get("/shell.json")
+def shell() -> Response:
+    """What the service worker keeps for offline use: the loop's pages and assets."""
+    if g.kiosk is None:
+        abort(403)
+    pages = [url_for(".start")]
+    for code in available_locales():
+        pages += [url_for(v, lang=code) for v in (".sign_page", ".thanks", ".saved")]
+    assets = [url_for("static", filename=name) for name in SHELL_ASSETS]
+    return jsonify(version=shell_version(g.kiosk), pages=pages, assets=assets)
+
+
+# The volunteer's controls are views of this blueprint too, kept in their own module.
+from . import kiosk_volunteer  # noqa: E402, F401

@@ -1,0 +1,387 @@
+"""Stand tablets ("kiosks"): enrolment, the device binding, and kiosk signatures.
+
+An organiser creates a kiosk for one or more initiatives and gets a one-time enrolment
+code.  The volunteer types it on the tablet with a PIN of their choice; the tablet then
+holds a random device secret (in a signed cookie) whose hash is stored here, so exactly
+one device is bound to a kiosk and revoking the kiosk locks that device out.
+
+Nothing secret is stored in the clear: codes are stored as keyed hashes, the device
+secret as its SHA-256 (it is 256 random bits), the PIN as a salted scrypt hash.  These
+functions flush, never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import qrcode
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import audit, clock, signatures
+from .extensions import db
+from .models import Channel, Initiative, Signature, SignatureState, UTCDateTime
+
+# No 0/O, 1/I/L: a code read aloud or copied from a laptop screen is typed right.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+CODE_MINUTES = 30
+LOCAL_TIME = ZoneInfo("Europe/Stockholm")
+
+kiosk_initiatives = sa.Table(
+    "kiosk_initiatives",
+    db.metadata,
+    sa.Column("kiosk_id", sa.ForeignKey("kiosks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "initiative_id", sa.ForeignKey("initiatives.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+
+class Kiosk(db.Model):
+    """A stand tablet, allowed to collect signatures for its assigned initiatives."""
+
+    __tablename__ = "kiosks"
+    __table_args__ = (
+        # A name is reused once the old kiosk is revoked ("Stand 1" gets a new tablet).
+        sa.Index(
+            "uq_kiosks_active_name",
+            "name",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    # The initiative the tablet shows now; the volunteer switches among the assigned.
+    current_initiative_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("initiatives.id", ondelete="SET NULL")
+    )
+    code_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    device_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    pin_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    initiatives: Mapped[list[Initiative]] = relationship(
+        secondary=kiosk_initiatives, lazy="selectin", order_by=Initiative.slug
+    )
+
+    @property
+    def status(self) -> str:
+        """``revoked``, ``enrolled`` or ``waiting`` (for a device to enrol)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "enrolled" if self.device_hash else "waiting"
+
+    def __repr__(self) -> str:
+        return f"<Kiosk {self.id} {self.name!r} {self.status}>"
+
+
+class KioskReceipt(db.Model):
+    """One submission a kiosk sent, by the UUID the device gave it: accepted once only.
+
+    A signature row records its UUID too, but a submission for an address that has
+    signed already adds no row; the receipt is what makes every retry a no-op.
+    """
+
+    __tablename__ = "kiosk_receipts"
+
+    client_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+
+class EnrolmentError(Exception):
+    """The code was not accepted; ``reason`` is ``invalid`` or ``expired``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotAssignedError(Exception):
+    """The initiative is not one this kiosk may collect for."""
+
+
+def _keyed(purpose: str, value: str) -> str:
+    key = hmac.new(
+        current_app.config["SECRET_KEY"].encode(), purpose.encode(), hashlib.sha256
+    ).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_code(text: str) -> str:
+    """What the volunteer typed (any case, spaces or a dash) → the bare code."""
+    return "".join(c for c in text.upper() if c.isalnum())
+
+
+def format_code(code: str) -> str:
+    """``ABCD2345`` → ``ABCD-2345``, easier to read out and type."""
+    return f"{code[:4]}-{code[4:]}"
+
+
+def enrol_url(code: str) -> str:
+    """The address a tablet opens (or scans) to enrol with ``code`` filled in."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/kiosk/enrol/{normalise_code(code)}"
+
+
+def enrol_qr(code: str) -> qrcode.QRCode:
+    """The enrolment address as a QR code (``print_ascii`` for a terminal, or
+    ``make_image(image_factory=qrcode.image.svg.SvgPathImage)`` for a page)."""
+    image = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    image.add_data(enrol_url(code))
+    return image
+
+
+def _code_hash(code: str) -> str:
+    return _keyed("initiatives.kiosk.enrolment-code", normalise_code(code))
+
+
+def device_hash(device_secret: str) -> str:
+    return hashlib.sha256(device_secret.encode()).hexdigest()
+
+
+def device_token(kiosk: Kiosk, device_secret: str) -> str:
+    """The token the kiosk's pages carry for deferred (queued) sends.
+
+    It is bound to the device, not to a page or a session, so a submission queued
+    offline can still prove hours later that it comes from this enrolled tablet.  A page
+    on another site cannot read it, which is what CSRF protection needs.
+    """
+    return _keyed("initiatives.kiosk.device-token", f"{kiosk.id}:{device_secret}")
+
+
+def check_device_token(kiosk: Kiosk, device_secret: str, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(device_token(kiosk, device_secret), token or "")
+
+
+def issue_code(kiosk: Kiosk) -> str:
+    """A fresh one-time enrolment code (valid CODE_MINUTES), replacing any earlier one."""
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    kiosk.code_hash = _code_hash(code)
+    kiosk.code_expires_at = clock.utcnow() + timedelta(minutes=CODE_MINUTES)
+    db.session.flush()
+    return code
+
+
+def create(name: str, initiatives: list[Initiative], *, actor: str) -> tuple[Kiosk, str]:
+    """A new kiosk for ``initiatives`` and its one-time enrolment code."""
+    if not initiatives:
+        raise ValueError("a kiosk needs at least one initiative")
+    kiosk = Kiosk(name=name.strip(), initiatives=list(initiatives))
+    kiosk.current_initiative_id = initiatives[0].id
+    db.session.add(kiosk)
+    db.session.flush()
+    code = issue_code(kiosk)
+    audit.record(
+        "kiosk.created",
+        actor=actor,
+        kiosk=kiosk.id,
+        name=kiosk.name,
+        initiatives=[i.slug for i in initiatives],
+    )
+    return kiosk, code
+
+
+def enrol(code: str, pin: str) -> tuple[Kiosk, str]:
+    """Bind this device to the kiosk the code belongs to; returns it and the device secret.
+
+    The code works once: it is cleared on success.  A device enrolled before (with an
+    earlier code for the same kiosk) is locked out, since only one secret is kept.
+    """
+    kiosk = db.session.scalars(
+        sa.select(Kiosk).where(Kiosk.code_hash == _code_hash(code), Kiosk.revoked_at.is_(None))
+    ).one_or_none()
+    if kiosk is None:
+        raise EnrolmentError("invalid")
+    if kiosk.code_expires_at is None or kiosk.code_expires_at <= clock.utcnow():
+        raise EnrolmentError("expired")
+    secret = secrets.token_urlsafe(32)
+    kiosk.device_hash = device_hash(secret)
+    kiosk.pin_hash = generate_password_hash(pin)
+    kiosk.code_hash = None
+    kiosk.code_expires_at = None
+    kiosk.enrolled_at = clock.utcnow()
+    audit.record("kiosk.enrolled", actor=f"kiosk:{kiosk.name}", kiosk=kiosk.id)
+    db.session.flush()
+    return kiosk, secret
+
+
+def by_device(kiosk_id: int, device_secret: str) -> Kiosk | None:
+    """The kiosk this device is bound to, if it still is (not revoked, not left)."""
+    kiosk = db.session.get(Kiosk, kiosk_id)
+    if kiosk is None or kiosk.revoked_at is not None or not kiosk.device_hash:
+        return None
+    if not hmac.compare_digest(kiosk.device_hash, device_hash(device_secret)):
+        return None
+    return kiosk
+
+
+def check_pin(kiosk: Kiosk, pin: str) -> bool:
+    return bool(kiosk.pin_hash) and check_password_hash(kiosk.pin_hash or "", pin)
+
+
+def unenrol(kiosk: Kiosk, *, actor: str) -> None:
+    """The device leaves kiosk mode; the kiosk stays and may be enrolled again."""
+    kiosk.device_hash = None
+    kiosk.pin_hash = None
+    audit.record("kiosk.left", actor=actor, kiosk=kiosk.id)
+    db.session.flush()
+
+
+def revoke(kiosk: Kiosk, *, actor: str) -> None:
+    """Lock the kiosk for good: its device is refused from its next request on."""
+    if kiosk.revoked_at is None:
+        kiosk.revoked_at = clock.utcnow()
+    kiosk.device_hash = None
+    kiosk.pin_hash = None
+    kiosk.code_hash = None
+    kiosk.code_expires_at = None
+    audit.record("kiosk.revoked", actor=actor, kiosk=kiosk.id)
+    db.session.flush()
+
+
+def by_name(name: str) -> Kiosk | None:
+    """The active (not revoked) kiosk with this name."""
+    return db.session.scalars(
+        sa.select(Kiosk).where(Kiosk.name == name.strip(), Kiosk.revoked_at.is_(None))
+    ).one_or_none()
+
+
+def all_kiosks(*, include_revoked: bool = False) -> list[Kiosk]:
+    query = sa.select(Kiosk).order_by(Kiosk.name, Kiosk.id)
+    if not include_revoked:
+        query = query.where(Kiosk.revoked_at.is_(None))
+    return list(db.session.scalars(query))
+
+
+def current_initiative(kiosk: Kiosk) -> Initiative | None:
+    """The initiative on screen: the chosen one if still assigned, else the first open."""
+    assigned = {i.id: i for i in kiosk.initiatives}
+    chosen = assigned.get(kiosk.current_initiative_id or 0)
+    if chosen is not None:
+        return chosen
+    open_now = [i for i in kiosk.initiatives if i.accepts_signatures()]
+    return (open_now or kiosk.initiatives or [None])[0]
+
+
+def assigned_initiative(kiosk: Kiosk, slug: str) -> Initiative:
+    for initiative in kiosk.initiatives:
+        if initiative.slug == slug:
+            return initiative
+    raise NotAssignedError(slug)
+
+
+def switch(kiosk: Kiosk, initiative: Initiative, *, actor: str) -> None:
+    """Show another of the kiosk's initiatives."""
+    assigned_initiative(kiosk, initiative.slug)
+    kiosk.current_initiative_id = initiative.id
+    audit.record("kiosk.switched", actor=actor, kiosk=kiosk.id, initiative=initiative)
+    db.session.flush()
+
+
+def start_of_today(now: datetime | None = None) -> datetime:
+    """Midnight in Malmö today, in UTC: where "today" begins for a stand."""
+    local = (now or clock.utcnow()).astimezone(LOCAL_TIME)
+    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TIME).astimezone(UTC)
+
+
+@dataclass
+class DayCount:
+    """Signatures a kiosk took today: an aggregate, never who."""
+
+    received: int
+    confirmed: int
+
+
+def today_count(kiosk: Kiosk, now: datetime | None = None) -> DayCount:
+    since = start_of_today(now)
+    rows = db.session.execute(
+        sa.select(Signature.state, sa.func.count(Signature.id))
+        .where(Signature.kiosk_id == kiosk.id, Signature.created_at >= since)
+        .group_by(Signature.state)
+    ).all()
+    by_state = {state: count for state, count in rows}
+    return DayCount(
+        received=sum(by_state.values()),
+        confirmed=by_state.get(SignatureState.CONFIRMED.value, 0),
+    )
+
+
+def parse_device_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """The device's signing time if plausible, else None.
+
+    A tablet's clock may be wrong; the server's receipt time is what rules count on, so
+    an unreadable or absurd device time is dropped rather than refusing the signature.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    parsed = parsed.astimezone(UTC)
+    now = now or clock.utcnow()
+    if not now - timedelta(days=400) <= parsed <= now + timedelta(days=1):
+        return None
+    return parsed
+
+
+@dataclass
+class Submission:
+    """What the kiosk's form sent; personal fields are passed on, never kept here."""
+
+    name: str
+    email: str
+    postcode: str | None
+    locale: str
+    client_uuid: str | None = None
+    device_signed_at: datetime | None = None
+
+
+def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool:
+    """Sign at a kiosk under the same rules as on the web; False if already received.
+
+    With a ``client_uuid`` the submission is accepted at most once: the receipt row is
+    written first (in a savepoint), so a retry of a queued send, or two sends racing,
+    find it and change nothing.  Raises ``InitiativeClosedError`` and
+    ``NotAssignedError`` for submissions the kiosk may not make.
+    """
+    assigned_initiative(kiosk, initiative.slug)
+    if not initiative.accepts_signatures():
+        raise signatures.InitiativeClosedError(initiative.state)
+    if submission.client_uuid:
+        if db.session.get(KioskReceipt, submission.client_uuid) is not None:
+            return False
+        try:
+            with db.session.begin_nested():
+                db.session.add(KioskReceipt(client_uuid=submission.client_uuid, kiosk_id=kiosk.id))
+        except IntegrityError:
+            return False  # the same submission, sent twice at once: the other one counts
+    signatures.sign(
+        initiative,
+        name=submission.name,
+        email=submission.email,
+        postcode=submission.postcode,
+        locale=submission.locale,
+        channel=Channel.KIOSK,
+        kiosk_id=kiosk.id,
+        client_uuid=submission.client_uuid,
+        device_signed_at=submission.device_signed_at,
+    )
+    return True

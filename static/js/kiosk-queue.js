@@ -1,0 +1,207 @@
+// The stand tablet's offline queue: signatures that could not be sent yet wait in
+// IndexedDB, each under the UUID the tablet gave it, until the server acknowledges them.
+// The server accepts a UUID at most once, so sending an entry again is always safe.
+"use strict";
+
+(function () {
+  const DB_NAME = "initiatives-kiosk";
+  const STORE = "queue";
+  const REJECTED_KEY = "initiatives-kiosk-rejected";
+  const LOCK_NAME = "initiatives-kiosk-queue";
+  const SEND_TIMEOUT_MS = 10000;
+
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      const request = indexedDB.open(DB_NAME, 1);
+      request.onupgradeneeded = function () {
+        request.result.createObjectStore(STORE, { keyPath: "uuid" });
+      };
+      request.onsuccess = function () {
+        resolve(request.result);
+      };
+      request.onerror = function () {
+        reject(request.error);
+      };
+    });
+  }
+
+  // Runs fn(store) in one transaction; resolves with the request's result once the
+  // transaction has completed ("strict": written to disk, so it survives a crash).
+  async function withStore(mode, fn) {
+    const db = await openDb();
+    try {
+      return await new Promise(function (resolve, reject) {
+        const tx = db.transaction(STORE, mode, { durability: "strict" });
+        const request = fn(tx.objectStore(STORE));
+        tx.oncomplete = function () {
+          resolve(request ? request.result : undefined);
+        };
+        tx.onerror = tx.onabort = function () {
+          reject(tx.error);
+        };
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  function add(entry) {
+    return withStore("readwrite", function (store) {
+      return store.put(entry);
+    }).then(notify);
+  }
+
+  function all() {
+    return withStore("readonly", function (store) {
+      return store.getAll();
+    }).then(function (entries) {
+      return (entries || []).sort(function (a, b) {
+        return a.queuedAt - b.queuedAt;
+      });
+    });
+  }
+
+  function count() {
+    return withStore("readonly", function (store) {
+      return store.count();
+    });
+  }
+
+  function remove(uuid) {
+    return withStore("readwrite", function (store) {
+      return store.delete(uuid);
+    });
+  }
+
+  function newUuid() {
+    if (crypto.randomUUID) {
+      return crypto.randomUUID();
+    }
+    // Plain http (not a secure context) has no randomUUID: build a version 4 UUID.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, function (b) {
+      return b.toString(16).padStart(2, "0");
+    }).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  function token() {
+    const meta = document.querySelector("meta[name='kiosk-token']");
+    return meta ? meta.content : "";
+  }
+
+  function classify(status, data) {
+    if (status === 200) {
+      return { kind: "ok" };
+    }
+    if (status === 400 || status === 413 || status === 422) {
+      return { kind: "invalid", errors: data.errors || {} };
+    }
+    if (status === 409) {
+      return { kind: "closed", message: data.message || "" };
+    }
+    if (status === 403) {
+      return { kind: data.status === "not_assigned" ? "not_assigned" : "locked" };
+    }
+    return { kind: "retry" }; // 429, 5xx, a proxy's error page: try again later
+  }
+
+  // Sends one entry.  Never rejects: a network failure or a timeout is "retry".
+  async function send(entry) {
+    const body = new URLSearchParams(entry.fields);
+    body.set("client_uuid", entry.uuid);
+    body.set("signed_at", entry.signedAt);
+    body.set("lang", entry.lang);
+    const controller = new AbortController();
+    const timer = setTimeout(function () {
+      controller.abort();
+    }, SEND_TIMEOUT_MS);
+    try {
+      const response = await fetch(document.body.dataset.apiUrl, {
+        method: "POST",
+        body: body,
+        headers: { "X-Kiosk-Token": token(), Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store",
+        signal: controller.signal,
+      });
+      let data = {};
+      try {
+        data = await response.json();
+      } catch (error) {
+        data = {};
+      }
+      return classify(response.status, data);
+    } catch (error) {
+      return { kind: "retry" };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function rejectedCount() {
+    return Number(localStorage.getItem(REJECTED_KEY) || "0");
+  }
+
+  async function sendAll() {
+    if (!token()) {
+      return; // not an enrolled page: keep everything for when the tablet is enrolled
+    }
+    for (const entry of await all()) {
+      const result = await send(entry);
+      if (result.kind === "ok") {
+        await remove(entry.uuid); // only now: the server has acknowledged it
+      } else if (result.kind === "invalid" || result.kind === "closed") {
+        // The server will never take it (the collection closed meanwhile, say).
+        await remove(entry.uuid);
+        localStorage.setItem(REJECTED_KEY, String(rejectedCount() + 1));
+      } else if (result.kind !== "not_assigned") {
+        break; // offline, rate-limited or locked: the rest would fail the same way
+      }
+      await notify();
+    }
+  }
+
+  let running = null;
+
+  // One flush at a time, across tabs too (Web Locks), so an entry is not sent twice
+  // at once by this device; the server would accept it once anyway.
+  function flush() {
+    if (running) {
+      return running;
+    }
+    const work = navigator.locks ? navigator.locks.request(LOCK_NAME, sendAll) : sendAll();
+    running = work
+      .catch(function () {})
+      .then(notify)
+      .finally(function () {
+        running = null;
+      });
+    return running;
+  }
+
+  async function notify() {
+    let length = 0;
+    try {
+      length = await count();
+    } catch (error) {
+      length = 0;
+    }
+    window.dispatchEvent(
+      new CustomEvent("kioskqueue", { detail: { length: length, rejected: rejectedCount() } })
+    );
+    return length;
+  }
+
+  window.KioskQueue = {
+    add: add,
+    all: all,
+    count: count,
+    flush: flush,
+    newUuid: newUuid,
+    notify: notify,
+    send: send,
+  };
+})();

@@ -1,0 +1,241 @@
+// The stand tablet's sign form: checks, sending (or queueing when offline), the idle
+// warning, and emptying the form whenever the signer leaves it.
+"use strict";
+
+window.KioskSignForm = function (form, settings, go) {
+  const queue = window.KioskQueue;
+  const inputs = Array.from(form.querySelectorAll("input:not([type='hidden'])"));
+  const button = form.querySelector("button[type='submit']");
+  const message = form.querySelector("[data-form-message]");
+  const summarySlot = document.querySelector("[data-error-summary-slot]");
+  const warning = document.querySelector("[data-idle-warning]");
+  const countdown = document.querySelector("[data-idle-countdown]");
+  const idleSeconds = Number(settings.idleSeconds) || 60;
+  const warningSeconds = Number(settings.idleWarningSeconds) || 15;
+  // The same shapes the server checks; the server still decides.
+  const formats = { email: /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, postcode: /^\d{3}\s?\d{2}$/ };
+  let busy = false;
+  let lastActivity = Date.now();
+
+  function empty() {
+    inputs.forEach(function (input) {
+      if (input.type === "checkbox") {
+        input.checked = false;
+      } else {
+        input.value = "";
+      }
+    });
+    form.reset();
+  }
+
+  function leave(url) {
+    empty();
+    go(url);
+  }
+
+  // Whatever way the page is left (a link, a reload, the browser), it leaves no data.
+  window.addEventListener("pagehide", empty);
+
+  function hasInput() {
+    return inputs.some(function (input) {
+      return input.type === "checkbox" ? input.checked : input.value.trim() !== "";
+    });
+  }
+
+  // --- checks and error messages (GOV.UK pattern: summary on top, message at the field) --
+
+  function check() {
+    const errors = [];
+    inputs.forEach(function (input) {
+      const required = input.dataset.requiredMessage;
+      if (input.type === "checkbox") {
+        if (required && !input.checked) {
+          errors.push({ input: input, text: required });
+        }
+        return;
+      }
+      const value = input.value.trim();
+      const format = formats[input.name];
+      if (!value && required) {
+        errors.push({ input: input, text: required });
+      } else if (value && format && !format.test(value) && input.dataset.formatMessage) {
+        errors.push({ input: input, text: input.dataset.formatMessage });
+      }
+    });
+    return errors;
+  }
+
+  function clearErrors() {
+    form.querySelectorAll("[data-field]").forEach(function (field) {
+      field.classList.remove("field-error");
+      const text = field.querySelector(".error-message");
+      text.hidden = true;
+      text.querySelector("[data-error-text]").textContent = "";
+    });
+    inputs.forEach(function (input) {
+      input.removeAttribute("aria-invalid");
+      const ids = (input.getAttribute("aria-describedby") || "")
+        .split(" ")
+        .filter(function (id) {
+          return id && id !== input.id + "-error";
+        });
+      if (ids.length) {
+        input.setAttribute("aria-describedby", ids.join(" "));
+      } else {
+        input.removeAttribute("aria-describedby");
+      }
+    });
+    summarySlot.textContent = "";
+    message.hidden = true;
+    message.textContent = "";
+  }
+
+  function showErrors(errors) {
+    clearErrors();
+    const box = document.createElement("div");
+    box.className = "error-summary";
+    box.setAttribute("role", "alert");
+    box.setAttribute("tabindex", "-1");
+    box.setAttribute("aria-labelledby", "error-summary-title");
+    const title = document.createElement("h2");
+    title.id = "error-summary-title";
+    title.textContent = form.dataset.errorTitle;
+    const list = document.createElement("ul");
+    errors.forEach(function (error) {
+      const field = error.input.closest("[data-field]");
+      field.classList.add("field-error");
+      const text = field.querySelector(".error-message");
+      text.hidden = false;
+      text.querySelector("[data-error-text]").textContent = error.text;
+      error.input.setAttribute("aria-invalid", "true");
+      const ids = (error.input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      ids.push(error.input.id + "-error");
+      error.input.setAttribute("aria-describedby", ids.join(" "));
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "#" + error.input.id;
+      link.textContent = error.text;
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    box.appendChild(title);
+    box.appendChild(list);
+    summarySlot.appendChild(box);
+    box.focus();
+  }
+
+  function showMessage(text) {
+    clearErrors();
+    message.textContent = text;
+    message.hidden = false;
+  }
+
+  function serverErrors(errors) {
+    const found = [];
+    Object.keys(errors).forEach(function (name) {
+      const input = inputs.find(function (candidate) {
+        return candidate.name === name;
+      });
+      if (input) {
+        found.push({ input: input, text: errors[name] });
+      }
+    });
+    if (found.length) {
+      showErrors(found);
+    } else {
+      showMessage(form.dataset.genericError);
+    }
+  }
+
+  // --- sending ------------------------------------------------------------------------
+
+  function fields() {
+    const data = {};
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrf_token") {
+        data[name] = value; // the page-bound token is useless later; the device token counts
+      }
+    });
+    return data;
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    if (busy) {
+      return;
+    }
+    const errors = check();
+    if (errors.length) {
+      showErrors(errors);
+      return;
+    }
+    busy = true;
+    button.disabled = true;
+    const entry = {
+      uuid: queue.newUuid(),
+      fields: fields(),
+      signedAt: new Date().toISOString(),
+      lang: settings.lang,
+      queuedAt: Date.now(),
+    };
+    const result = await queue.send(entry);
+    if (result.kind === "ok") {
+      leave(settings.thanksUrl);
+      return;
+    }
+    if (result.kind === "retry") {
+      try {
+        await queue.add(entry);
+        leave(settings.savedUrl);
+        return;
+      } catch (error) {
+        showMessage(form.dataset.genericError);
+      }
+    } else if (result.kind === "invalid") {
+      serverErrors(result.errors);
+    } else if (result.kind === "closed") {
+      showMessage(result.message || form.dataset.genericError);
+    } else {
+      showMessage(form.dataset.lockedMessage);
+    }
+    busy = false;
+    button.disabled = false;
+  }
+
+  form.addEventListener("submit", submit);
+
+  // --- idle: warn, then empty the form and go back to the start -------------------------
+
+  function activity() {
+    lastActivity = Date.now();
+    warning.hidden = true;
+  }
+
+  ["input", "keydown", "pointerdown", "touchstart", "wheel"].forEach(function (type) {
+    document.addEventListener(type, activity, { capture: true, passive: true });
+  });
+  document.querySelector("[data-idle-continue]").addEventListener("click", activity);
+
+  setInterval(function () {
+    if (busy) {
+      return;
+    }
+    const idle = (Date.now() - lastActivity) / 1000;
+    if (!hasInput()) {
+      // Nothing typed: nothing to protect, but the next signer should find the start.
+      if (idle >= idleSeconds * 3) {
+        leave(settings.startUrl);
+      }
+      return;
+    }
+    if (idle >= idleSeconds + warningSeconds) {
+      leave(settings.startUrl);
+    } else if (idle >= idleSeconds) {
+      if (warning.hidden) {
+        warning.hidden = false;
+        warning.querySelector("[data-idle-continue]").focus();
+      }
+      countdown.textContent = String(Math.ceil(idleSeconds + warningSeconds - idle));
+    }
+  }, 250);
+};

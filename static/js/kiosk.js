@@ -1,0 +1,188 @@
+// The stand tablet's loop: one signer after another, with nothing of the previous signer
+// left on screen, in the DOM or behind the Back button.  Every move between screens
+// replaces the history entry and loads a fresh page; the form is emptied on the way out.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const page = body.dataset.kioskPage;
+  const startUrl = body.dataset.startUrl;
+  const enrolled = Boolean(document.querySelector("meta[name='kiosk-token']"));
+  const queue = window.KioskQueue;
+
+  function go(url) {
+    window.location.replace(url);
+  }
+
+  // Links inside the loop replace the current history entry: Back leads nowhere earlier.
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a[data-replace]");
+    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) {
+      return;
+    }
+    event.preventDefault();
+    go(link.href);
+  });
+
+  // A page brought back from the back-forward cache could be an earlier screen.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && page !== "enrol" && page !== "start") {
+      go(startUrl);
+    }
+  });
+
+  // Error-summary links focus their field (as site.js does on the public pages).
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest(".error-summary a[href^='#']");
+    if (!link) {
+      return;
+    }
+    const target = document.getElementById(link.getAttribute("href").slice(1));
+    if (target) {
+      event.preventDefault();
+      target.focus();
+      target.scrollIntoView({ block: "center" });
+    }
+  });
+  const summary = document.querySelector("[data-autofocus]");
+  if (summary) {
+    summary.focus();
+  }
+
+  // --- network and queue status (numbers only, never who) -------------------------------
+
+  function showNetwork() {
+    document.querySelectorAll("[data-network]").forEach(function (el) {
+      el.hidden = navigator.onLine;
+    });
+  }
+
+  window.addEventListener("kioskqueue", function (event) {
+    const length = event.detail.length;
+    document.querySelectorAll("[data-queue-length]").forEach(function (el) {
+      el.textContent = String(length);
+    });
+    document.querySelectorAll("[data-queue-status], [data-queue-notice]").forEach(function (el) {
+      el.hidden = length === 0;
+    });
+    document.querySelectorAll("[data-queue-rejected]").forEach(function (el) {
+      el.hidden = event.detail.rejected === 0;
+    });
+    document.querySelectorAll("[data-queue-rejected-count]").forEach(function (el) {
+      el.textContent = String(event.detail.rejected);
+    });
+    document.querySelectorAll("[data-leave-blocked]").forEach(function (el) {
+      el.hidden = length === 0;
+    });
+    body.dataset.queued = String(length);
+  });
+
+  window.addEventListener("online", showNetwork);
+  window.addEventListener("offline", showNetwork);
+  showNetwork();
+
+  // --- service worker and the flusher -----------------------------------------------------
+
+  if ("serviceWorker" in navigator) {
+    if (enrolled) {
+      navigator.serviceWorker
+        .register(body.dataset.swUrl, { scope: body.dataset.swScope })
+        .then(function (registration) {
+          // The start screen is where a switch of initiative shows: refresh the cached shell.
+          const worker = registration.active || registration.waiting || registration.installing;
+          if (page === "start" && worker && navigator.onLine) {
+            worker.postMessage({ type: "refresh", version: body.dataset.shellVersion });
+          }
+        })
+        .catch(function () {});
+    } else if (page === "enrol") {
+      // Not enrolled (any more): no cached loop pages may remain usable offline.  The
+      // queue stays, and is sent once the tablet is enrolled again.
+      navigator.serviceWorker.getRegistrations().then(function (registrations) {
+        registrations.forEach(function (registration) {
+          registration.unregister();
+        });
+      });
+      if (window.caches) {
+        caches.keys().then(function (keys) {
+          keys
+            .filter(function (key) {
+              return key.indexOf("initiatives-kiosk-") === 0;
+            })
+            .forEach(function (key) {
+              caches.delete(key);
+            });
+        });
+      }
+    }
+  }
+
+  if (queue) {
+    queue.notify();
+    if (enrolled) {
+      queue.flush();
+      window.addEventListener("online", function () {
+        queue.flush();
+      });
+      const seconds = Number(body.dataset.flushSeconds) || 30;
+      setInterval(function () {
+        queue.flush();
+      }, seconds * 1000);
+    }
+  }
+
+  // --- thank-you screens: back to the start after a few seconds ---------------------------
+
+  if (page === "thanks") {
+    const seconds = Number(body.dataset.resetSeconds) || 8;
+    setTimeout(function () {
+      go(startUrl);
+    }, seconds * 1000);
+  }
+
+  // --- the volunteer's panel ------------------------------------------------------------
+
+  if (page === "panel") {
+    const flushButton = document.querySelector("[data-flush-now]");
+    if (flushButton) {
+      flushButton.addEventListener("click", function () {
+        queue.flush();
+      });
+    }
+    const leave = document.querySelector("[data-leave-form]");
+    if (leave) {
+      leave.addEventListener("submit", function (event) {
+        if (Number(body.dataset.queued || "0") > 0) {
+          event.preventDefault(); // leaving would strand signatures on the tablet
+          document.querySelector("[data-leave-blocked]").hidden = false;
+        }
+      });
+    }
+  }
+
+  // The volunteer's pages must not stay open for the next resident: after a while
+  // without a touch the PIN page returns to the start and the panel locks itself.
+  if (page === "pin" || page === "panel") {
+    const idleMs = (Number(body.dataset.idleSeconds) || 60) * 1000;
+    let timer = null;
+    const restart = function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        const lock = document.querySelector("[data-lock-form]");
+        if (lock) {
+          lock.submit();
+        } else {
+          go(startUrl);
+        }
+      }, idleMs);
+    };
+    ["input", "keydown", "pointerdown", "touchstart", "wheel"].forEach(function (type) {
+      document.addEventListener(type, restart, { capture: true, passive: true });
+    });
+    restart();
+  }
+
+  if (page === "sign") {
+    window.KioskSignForm(document.getElementById("sign"), body.dataset, go);
+  }
+})();

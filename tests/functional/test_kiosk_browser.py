@@ -1,0 +1,462 @@
+"""The stand tablet in a real browser: enrolment, the signer-after-signer loop, privacy
+between signers, the idle reset, and signing while the network is down.
+
+Persona: Yusuf volunteers at the stand in Rosengård centrum with a tablet; residents
+sign one after another; the mobile connection drops now and then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
+
+from initiatives import clock
+from initiatives.extensions import db
+from initiatives.kiosks import Kiosk
+from initiatives.models import Channel, OutboxMessage, Signature
+
+from ..conftest import create_initiative
+from .conftest import LiveServer
+
+TABLET = {"width": 1280, "height": 800}
+PIN = "2468"
+FAST = {
+    "KIOSK_THANKS_SECONDS": 1,
+    "KIOSK_FLUSH_SECONDS": 1,
+    "KIOSK_IDLE_SECONDS": 60,
+    "KIOSK_IDLE_WARNING_SECONDS": 15,
+}
+AMIRALSGATAN_SV_AR = {
+    "sv": {
+        "title": "Tryggare Amiralsgatan",
+        "summary": "Säkra övergångar, en egen cykelbana och fler träd längs Amiralsgatan.",
+        "body": "Vi föreslår att Tekniska nämnden bygger säkra övergångar.",
+    },
+    "ar": {
+        "title": "شارع أميرالسغاتان أكثر أمانًا",
+        "summary": "معابر آمنة ومسار خاص للدراجات ومزيد من الأشجار على طول شارع أميرالسغاتان.",
+        "body": "نقترح أن تبني اللجنة الفنية معابر آمنة.",
+    },
+}
+RESIDENTS = [
+    ("Amira Hassan", "amira@example.org", "Svenska"),
+    ("Ahmed Yusuf Farah", "ahmed.farah@example.org", "العربية"),
+    ("Lejla Hodžić", "lejla.h@example.org", "English"),
+]
+
+
+# --- fixtures and navigators ---------------------------------------------------------------
+
+
+@pytest.fixture
+def stand(live_app: Callable[..., Any]) -> Iterator[Callable[..., LiveServer]]:
+    """Start the app on loopback with kiosk timings shortened for tests."""
+    servers: list[LiveServer] = []
+
+    def start(texts: dict[str, dict[str, str]] | None = None, **config: Any) -> LiveServer:
+        app = live_app(**{**FAST, **config})
+        server = LiveServer(app)
+        app.config["BASE_URL"] = server.url
+        server.start()
+        servers.append(server)
+        create_initiative(app, texts=texts)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+        with server.app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def tablet(browser: Any) -> Iterator[Any]:
+    """A fresh browser context the size of a landscape tablet."""
+    context = browser.new_context(viewport=TABLET, locale="sv-SE")
+    yield context
+    context.close()
+
+
+def organiser_creates_kiosk(server: LiveServer, *slugs: str, name: str = "Stand 1") -> str:
+    args = ["kiosk", "create", "--name", name, "--no-qr"]
+    for slug in slugs or ("amiralsgatan",):
+        args += ["--initiative", slug]
+    result = server.app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return re.search(r"Enrolment code: (\S+)", result.output).group(1)
+
+
+def volunteer_enrols_tablet(page: Any, server: LiveServer, code: str, pin: str = PIN) -> None:
+    page.goto(f"{server.url}/kiosk")
+    page.get_by_label("Kod", exact=True).fill(code)
+    page.get_by_label("Välj en PIN-kod").fill(pin)
+    page.get_by_label("Skriv PIN-koden igen").fill(pin)
+    page.get_by_role("button", name="Koppla surfplattan").click()
+
+
+def tablet_is_ready(page: Any) -> None:
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+
+def resident_fills_in(page: Any, name: str, email: str, language: str = "Svenska") -> None:
+    page.get_by_role("link", name=language, exact=True).click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/"))
+    page.locator("#name").fill(name)
+    page.locator("#email").fill(email)
+    page.locator("#postcode").fill("213 64")
+    page.locator("#resident").check()
+    page.locator("#consent").check()
+
+
+def resident_signs_at_stand(page: Any, name: str, email: str, language: str = "Svenska") -> None:
+    resident_fills_in(page, name, email, language)
+    page.locator("button.kiosk-submit").click()
+
+
+def everything_on_screen(page: Any) -> str:
+    """The DOM as HTML plus every form control's live value (not only its attribute)."""
+    values = page.evaluate(
+        "() => Array.from(document.querySelectorAll('input, textarea, select'))"
+        ".map(e => e.value).join('\\n')"
+    )
+    return page.content() + "\n" + values
+
+
+def queue_drains(page: Any, seconds: float = 15) -> None:
+    """Wait until the tablet's offline queue is empty (the server acknowledged all)."""
+    for _ in range(int(seconds * 5)):
+        if page.evaluate("() => KioskQueue.count()") == 0:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("the offline queue was not sent")
+
+
+def kiosk_signatures(server: LiveServer) -> list[Signature]:
+    with server.app.app_context():
+        return list(
+            db.session.scalars(sa.select(Signature).where(Signature.channel == Channel.KIOSK))
+        )
+
+
+# --- enrolment -------------------------------------------------------------------------------
+
+
+def test_volunteer_enrols_the_tablet_with_a_one_time_code(stand, tablet):
+    server = stand()
+    code = organiser_creates_kiosk(server)
+    page = tablet.new_page()
+    page.goto(f"{server.url}/kiosk")
+    # Without enrolment /kiosk is only the enrolment page: no initiative, no sign form.
+    assert page.get_by_role("heading", name="Koppla surfplattan till en station").is_visible()
+    assert page.locator("form#sign").count() == 0
+
+    volunteer_enrols_tablet(page, server, code.lower().replace("-", " "))  # as typed
+    tablet_is_ready(page)
+    assert page.get_by_role("heading", name="Tryggare Amiralsgatan").is_visible()
+    [cookie] = [c for c in tablet.cookies() if c["name"] == "kiosk_device"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/kiosk"
+
+    # The code worked once: another tablet cannot use it again.
+    other = tablet.browser.new_context(viewport=TABLET)
+    second = other.new_page()
+    volunteer_enrols_tablet(second, server, code)
+    assert second.locator(".error-summary").get_by_text("Koden stämmer inte").is_visible()
+    other.close()
+
+
+def test_a_wrong_or_expired_code_is_refused(stand, tablet):
+    server = stand()
+    code = organiser_creates_kiosk(server)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, "ABCD-EFGH")
+    assert page.locator(".error-summary").get_by_text("Koden stämmer inte").is_visible()
+
+    with server.app.app_context():
+        kiosk = db.session.scalars(sa.select(Kiosk)).one()
+        kiosk.code_expires_at = clock.utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    volunteer_enrols_tablet(page, server, code)
+    assert page.locator(".error-summary").get_by_text("Koden har gått ut").is_visible()
+    assert page.locator("form#sign").count() == 0
+    assert not [c for c in tablet.cookies() if c["name"] == "kiosk_device"]
+
+
+def test_a_revoked_tablet_is_locked_out_on_its_next_request(stand, tablet):
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    token = page.locator("meta[name='kiosk-token']").get_attribute("content")
+
+    result = server.app.test_cli_runner().invoke(args=["kiosk", "revoke", "Stand 1"])
+    assert result.exit_code == 0, result.output
+    page.get_by_role("link", name="Svenska", exact=True).click()
+    # The next request lands on enrolment, and the cookie is gone.
+    page.get_by_role("heading", name="Koppla surfplattan till en station").wait_for()
+    assert page.locator("form#sign").count() == 0
+    assert not [c for c in tablet.cookies() if c["name"] == "kiosk_device"]
+    status = page.evaluate(
+        """async (token) => (await fetch('/kiosk/api/submissions', {method: 'POST',
+             headers: {'X-Kiosk-Token': token}, body: new URLSearchParams({name: 'x'})})).status""",
+        token,
+    )
+    assert status == 403
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+
+def test_three_residents_sign_in_a_row_and_none_can_reach_the_previous_one(stand, tablet):
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+
+    signed: list[tuple[str, str]] = []
+    for name, email, language in RESIDENTS:
+        resident_fills_in(page, name, email, language)
+        # Every personal field refuses autofill on a shared tablet.
+        for field in page.locator("form#sign input:not([type=hidden])").all():
+            assert field.get_attribute("autocomplete") == "off"
+        if language == "العربية":
+            assert page.locator("html").get_attribute("dir") == "rtl"
+            assert page.locator("html").get_attribute("lang") == "ar"
+        page.locator("button.kiosk-submit").click()
+        page.wait_for_url(re.compile(r"/kiosk/thanks/"))
+        if language == "Svenska":
+            assert "bekräfta inom 7 dagar" in page.content()
+        # The thank-you screen returns by itself to a blank start screen, in Swedish.
+        page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+        assert page.locator("html").get_attribute("lang") == "sv"
+        signed.append((name, email))
+        for earlier_name, earlier_email in signed:
+            assert earlier_name not in everything_on_screen(page)
+            assert earlier_email not in everything_on_screen(page)
+        # Back does not bring the signer back: not the form, not the thank-you screen.
+        page.go_back()
+        page.wait_for_load_state()
+        for earlier_name, earlier_email in signed:
+            assert earlier_name not in everything_on_screen(page)
+            assert earlier_email not in everything_on_screen(page)
+        assert "/kiosk/sign/" not in page.url and "/kiosk/thanks/" not in page.url
+        page.goto(f"{server.url}/kiosk")
+
+    rows = kiosk_signatures(server)
+    assert len(rows) == 3
+    assert {r.locale for r in rows} == {"sv", "ar", "en"}
+    assert all(r.kiosk_id is not None and r.state == "pending" for r in rows)
+    assert all(r.device_signed_at is not None for r in rows)
+    with server.app.app_context():
+        mails = db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.kind == "confirm")
+        )
+    assert mails == 3  # the same rule as on the web: each must confirm by email
+
+
+def test_an_idle_form_warns_then_empties_itself(stand, tablet, artifacts):
+    server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=4)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    page.get_by_role("link", name="Svenska", exact=True).click()
+    page.locator("#name").fill("Amira Hassan")
+
+    warning = page.get_by_role("alertdialog", name="Är du kvar?")
+    warning.wait_for(state="visible", timeout=10000)
+    warning.get_by_role("button", name="Jag är kvar").click()
+    assert warning.is_hidden()
+    assert page.locator("#name").input_value() == "Amira Hassan"
+
+    page.locator("#email").fill("amira@example.org")
+    warning.wait_for(state="visible", timeout=10000)
+    page.screenshot(path=str(artifacts / "kiosk-idle-warning-sv.png"))
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    assert "Amira Hassan" not in everything_on_screen(page)
+    assert "amira@example.org" not in everything_on_screen(page)
+    assert kiosk_signatures(server) == []
+
+
+def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
+    server = stand(KIOSK_IDLE_SECONDS=2)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill(PIN)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=10000)
+    page.goto(f"{server.url}/kiosk/volunteer/panel")
+    assert page.url.endswith("/kiosk/volunteer")  # the PIN is needed again
+
+
+def test_touch_targets_are_at_least_44_pixels(stand, tablet):
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    targets = "a, button, input:not([type=hidden]), label[for]"
+    for box in [e.bounding_box() for e in page.locator(f"main :is({targets})").all()]:
+        assert box["height"] >= 44, box
+    page.get_by_role("link", name="Svenska", exact=True).click()
+    for element in page.locator("form#sign :is(button, input:not([type=hidden]))").all():
+        box = element.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, box
+
+
+# --- offline ---------------------------------------------------------------------------------
+
+
+def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
+    stand, tablet, artifacts
+):
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+
+    tablet.set_offline(True)
+    for name, email, language in RESIDENTS[:2]:
+        resident_signs_at_stand(page, name, email, language)
+        page.wait_for_url(re.compile(r"/kiosk/saved/"))
+        if language == "Svenska":
+            assert page.get_by_text("Din underskrift är sparad på surfplattan").is_visible()
+            page.screenshot(path=str(artifacts / "kiosk-saved-offline-sv.png"))
+        page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+        assert name not in everything_on_screen(page)
+    assert kiosk_signatures(server) == []
+
+    # Still offline, the page reloads from the tablet's own copy, and the queue is there.
+    page.reload()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    assert page.evaluate("() => KioskQueue.count()") == 2
+    assert page.locator("[data-queue-status] [data-queue-length]").inner_text() == "2"
+    queued = page.evaluate("() => KioskQueue.all()")
+    assert kiosk_signatures(server) == []
+
+    tablet.set_offline(False)
+    queue_drains(page)
+    assert len(kiosk_signatures(server)) == 2
+
+    # The client sends the whole queue a second time (an acknowledgement got lost, say):
+    # every send is acknowledged, nothing is stored twice.
+    answers = page.evaluate(
+        "async (entries) => Promise.all(entries.map(e => KioskQueue.send(e)))", queued
+    )
+    assert [a["kind"] for a in answers] == ["ok", "ok"]
+    rows = kiosk_signatures(server)
+    assert len(rows) == 2
+    assert {r.client_uuid for r in rows} == {e["uuid"] for e in queued}
+    for row in rows:
+        # The device's signing time and the server's receipt time are both kept.
+        assert row.device_signed_at is not None and row.created_at >= row.device_signed_at
+
+
+def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    tablet.set_offline(True)
+    resident_signs_at_stand(page, *RESIDENTS[0][:2])
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    state = tablet.storage_state(indexed_db=True)
+    tablet.close()  # the browser is closed with one signature on the tablet
+
+    restarted = browser.new_context(viewport=TABLET, storage_state=state)
+    try:
+        again = restarted.new_page()
+        again.goto(f"{server.url}/kiosk")
+        queue_drains(again)
+        assert len(kiosk_signatures(server)) == 1
+    finally:
+        restarted.close()
+
+
+# --- volunteer -------------------------------------------------------------------------------
+
+
+def test_volunteer_sees_todays_count_switches_initiative_and_leaves(stand, tablet):
+    server = stand()
+    create_initiative(
+        server.app,
+        "parklek",
+        texts={"sv": {"title": "Ny lekplats i Rosengårdsparken", "summary": "Gungor."}},
+    )
+    page = tablet.new_page()
+    code = organiser_creates_kiosk(server, "amiralsgatan", "parklek")
+    volunteer_enrols_tablet(page, server, code)
+    tablet_is_ready(page)
+    resident_signs_at_stand(page, *RESIDENTS[0][:2])
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill("0000")
+    page.get_by_role("button", name="Fortsätt").click()
+    assert page.locator(".error-summary").get_by_text("PIN-koden stämmer inte").is_visible()
+    page.get_by_label("PIN-kod").fill(PIN)
+    page.get_by_role("button", name="Fortsätt").click()
+    assert page.locator("[data-today-received]").inner_text() == "1"
+    assert page.locator("dd [data-queue-length]").inner_text() == "0"
+    assert "Amira Hassan" not in page.content() and "amira@" not in page.content()
+
+    page.get_by_label("Ny lekplats i Rosengårdsparken").check()
+    page.get_by_role("button", name="Byt initiativ").click()
+    page.get_by_role("heading", name="Ny lekplats i Rosengårdsparken").wait_for()
+
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill(PIN)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_role("button", name="Lämna stationsläget").click()
+    page.get_by_role("heading", name="Koppla surfplattan till en station").wait_for()
+    assert not [c for c in tablet.cookies() if c["name"] == "kiosk_device"]
+
+
+# --- what people look at ----------------------------------------------------------------------
+
+
+def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifacts):
+    server = stand(texts=AMIRALSGATAN_SV_AR, KIOSK_THANKS_SECONDS=60)
+    page = tablet.new_page()
+    axe = Axe()
+
+    def look(name: str) -> None:
+        page.screenshot(path=str(artifacts / f"kiosk-{name}.png"))
+        violations = axe.run(page).response["violations"]
+        assert violations == [], [v["id"] for v in violations]
+
+    page.goto(f"{server.url}/kiosk")
+    look("enrol-sv")
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    look("start-sv")
+    page.get_by_role("link", name="Svenska", exact=True).click()
+    look("sign-sv")
+    page.locator("button.kiosk-submit").click()  # empty: the errors are shown
+    assert page.locator(".error-summary").is_visible()
+    look("errors-sv")
+    page.get_by_role("link", name="Avbryt").click()
+    page.get_by_role("link", name="العربية").click()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    look("sign-ar")
+    page.locator("#name").fill("أمينة")
+    page.locator("#email").fill("amina@example.org")
+    page.locator("#resident").check()
+    page.locator("#consent").check()
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/thanks/ar"))
+    look("thanks-ar")
+    page.get_by_role("link", name="Klar").click()
+    page.get_by_role("link", name="Volontär").click()
+    look("pin-sv")
+    page.get_by_label("PIN-kod").fill(PIN)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.locator("[data-today-received]").wait_for()
+    look("panel-sv")

@@ -1,0 +1,564 @@
+"""Stand tablets over HTTP, on SQLite and PostgreSQL: enrolment, the device binding,
+kiosk signatures under the web's rules, at-most-once UUIDs, limits per device, the PIN."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from initiatives import clock, kiosks
+from initiatives.extensions import db
+from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
+
+from .conftest import create_initiative, csrf_token, link_path, links_in
+
+PIN = "2468"
+TOKEN_RE = re.compile(r'<meta name="kiosk-token" content="([0-9a-f]+)">')
+
+
+@dataclass
+class Tablet:
+    client: FlaskClient
+    token: str
+
+    def send(self, **fields: Any) -> Any:
+        return self.client.post(
+            "/kiosk/api/submissions",
+            data=submission(**fields),
+            headers={"X-Kiosk-Token": self.token},
+        )
+
+
+def submission(**fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "Amira Hassan",
+        "email": "amira@example.org",
+        "postcode": "213 64",
+        "resident": "y",
+        "consent": "y",
+        "initiative": "amiralsgatan",
+        "client_uuid": str(uuid.uuid4()),
+        "signed_at": "2026-03-01T10:15:00.000Z",
+        "lang": "sv",
+    }
+    data.update(fields)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def new_kiosk(app: Flask, *slugs: str, name: str = "Stand 1") -> str:
+    with app.app_context():
+        chosen = [
+            db.session.scalars(sa.select(Initiative).where(Initiative.slug == slug)).one()
+            for slug in slugs or ("amiralsgatan",)
+        ]
+        _kiosk, code = kiosks.create(name, chosen, actor="test")
+        db.session.commit()
+        return code
+
+
+def enrol(client: FlaskClient, code: str, pin: str = PIN, again: str | None = None) -> Any:
+    data = {"code": code, "pin": pin, "pin_again": again or pin}
+    data["csrf_token"] = csrf_token(client, "/kiosk")
+    # What a browser sends under the kiosk's Referrer-Policy (same-origin).
+    return client.post("/kiosk/enrol", data=data, headers={"Referer": "https://localhost/kiosk"})
+
+
+def enrolled_tablet(app: Flask, code: str | None = None) -> Tablet:
+    client = app.test_client()
+    response = enrol(client, code or new_kiosk(app))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    page = client.get("/kiosk").get_data(as_text=True)
+    return Tablet(client, TOKEN_RE.search(page).group(1))
+
+
+def kiosk_rows(app: Flask) -> list[Signature]:
+    with app.app_context():
+        query = sa.select(Signature).where(Signature.channel == Channel.KIOSK)
+        return list(db.session.scalars(query.order_by(Signature.id)))
+
+
+def mails(app: Flask, kind: str) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.kind == kind)
+        )
+
+
+def the_kiosk(app: Flask, name: str = "Stand 1") -> kiosks.Kiosk:
+    with app.app_context():
+        kiosk = db.session.scalars(sa.select(kiosks.Kiosk).where(kiosks.Kiosk.name == name)).one()
+        db.session.expunge(kiosk)
+        return kiosk
+
+
+# --- enrolment ---------------------------------------------------------------------------
+
+
+def test_without_enrolment_kiosk_shows_only_the_enrolment_page(app, client, make_initiative):
+    make_initiative()
+    page = client.get("/kiosk")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Koppla surfplattan till en station" in html
+    assert 'id="sign"' not in html and "Tryggare Amiralsgatan" not in html
+    assert page.headers["Cache-Control"] == "no-store"
+    for path in ("/kiosk/sign/sv", "/kiosk/thanks/sv", "/kiosk/saved/ar", "/kiosk/volunteer"):
+        response = client.get(path)
+        assert response.status_code == 303 and response.headers["Location"] == "/kiosk", path
+    assert client.get("/kiosk/shell.json").status_code == 403
+    response = client.post("/kiosk/api/submissions", data=submission())
+    assert response.status_code == 403 and response.json["status"] == "locked"
+    assert kiosk_rows(app) == []
+
+
+def test_enrolment_binds_the_device_with_a_strict_cookie_and_the_code_works_once(
+    app, make_initiative
+):
+    make_initiative()
+    code = new_kiosk(app)
+    client = app.test_client()
+    response = enrol(client, " " + kiosks.format_code(code).lower() + " ")  # typed loosely
+    assert response.status_code == 303 and response.headers["Location"] == "/kiosk"
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("kiosk_"))
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/kiosk" in cookie
+    assert "Secure" not in cookie  # BASE_URL is http in tests
+    page = client.get("/kiosk").get_data(as_text=True)
+    assert "Tryggare Amiralsgatan" in page and "Välj språk för att skriva under" in page
+
+    again = enrol(app.test_client(), code)
+    assert again.status_code == 400
+    assert "Koden stämmer inte" in again.get_data(as_text=True)
+    kiosk = the_kiosk(app)
+    assert kiosk.status == "enrolled" and kiosk.code_hash is None and kiosk.enrolled_at
+
+
+def test_the_device_cookie_is_secure_behind_https(make_app):
+    app = make_app(BASE_URL="https://initiativ.example.org")
+    create_initiative(app)
+    client = app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    assert client.get("/kiosk").headers["Referrer-Policy"] == "same-origin"
+    response = enrol(client, new_kiosk(app))
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("kiosk_"))
+    assert "Secure" in cookie
+
+
+def test_wrong_and_expired_codes_and_unequal_pins_are_refused(app, client, make_initiative):
+    make_initiative()
+    code = new_kiosk(app)
+    wrong = enrol(client, "ABCD-EFGH")
+    assert wrong.status_code == 400 and "Koden stämmer inte" in wrong.get_data(as_text=True)
+    unequal = enrol(client, code, pin="2468", again="2469")
+    assert unequal.status_code == 400
+    assert "PIN-koderna är inte likadana" in unequal.get_data(as_text=True)
+    short = enrol(client, code, pin="12")
+    assert short.status_code == 400 and "4 till 12 siffror" in short.get_data(as_text=True)
+
+    with app.app_context():
+        kiosk = db.session.scalars(sa.select(kiosks.Kiosk)).one()
+        kiosk.code_expires_at = clock.utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    expired = enrol(client, code)
+    assert expired.status_code == 400
+    assert "Koden har gått ut" in expired.get_data(as_text=True)
+    assert "kiosk_device" not in str(expired.headers.getlist("Set-Cookie"))
+    assert the_kiosk(app).status == "waiting"
+
+
+def test_codes_are_unambiguous_and_stored_only_as_keyed_hashes(app, make_initiative):
+    make_initiative()
+    code = new_kiosk(app)
+    assert len(code) == 8 and set(code) <= set(kiosks.CODE_ALPHABET)
+    assert not set(code) & set("01ILO")
+    kiosk = the_kiosk(app)
+    assert kiosk.code_hash and code not in kiosk.code_hash
+    assert kiosk.code_expires_at - clock.utcnow() <= timedelta(minutes=30)
+
+
+def test_the_qr_link_fills_in_the_code(app, client, make_initiative):
+    make_initiative()
+    code = new_kiosk(app)
+    page = client.get(f"/kiosk/enrol/{code}").get_data(as_text=True)
+    assert f'value="{kiosks.format_code(code)}"' in page
+
+
+def test_a_revoked_device_is_locked_out_on_its_next_request(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    assert tablet.send().status_code == 200
+    with app.app_context():
+        kiosks.revoke(kiosks.by_name("Stand 1"), actor="test")
+        db.session.commit()
+
+    page = tablet.client.get("/kiosk")
+    assert "Koppla surfplattan till en station" in page.get_data(as_text=True)
+    assert any(
+        c.startswith("kiosk_device=;") for c in page.headers.getlist("Set-Cookie")
+    )  # the stale cookie is deleted
+    response = tablet.send()
+    assert response.status_code == 403 and response.json["status"] == "locked"
+    assert len(kiosk_rows(app)) == 1
+    assert the_kiosk(app).status == "revoked"
+
+
+def test_a_new_code_for_the_kiosk_locks_out_the_old_tablet(app, make_initiative):
+    make_initiative()
+    old = enrolled_tablet(app)
+    with app.app_context():
+        code = kiosks.issue_code(kiosks.by_name("Stand 1"))
+        db.session.commit()
+    new = enrolled_tablet(app, code)
+    assert old.send().status_code == 403
+    assert new.send().status_code == 200
+
+
+# --- kiosk signatures ----------------------------------------------------------------------
+
+
+def test_the_device_token_is_required_and_bound_to_the_device(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    other = enrolled_tablet(app, new_kiosk(app, name="Stand 2"))
+    url = "/kiosk/api/submissions"
+    assert tablet.client.post(url, data=submission()).status_code == 403
+    bad = {"X-Kiosk-Token": "0" * 64}
+    assert tablet.client.post(url, data=submission(), headers=bad).status_code == 403
+    theirs = {"X-Kiosk-Token": other.token}
+    assert tablet.client.post(url, data=submission(), headers=theirs).status_code == 403
+    assert kiosk_rows(app) == []
+    assert tablet.send().status_code == 200
+
+
+def test_a_submission_uuid_is_accepted_at_most_once(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    same = str(uuid.uuid4())
+    first = tablet.send(client_uuid=same)
+    second = tablet.send(client_uuid=same)
+    changed = tablet.send(client_uuid=same.upper(), name="Someone Else", email="else@example.org")
+    assert first.status_code == second.status_code == changed.status_code == 200
+    assert first.json == second.json == changed.json == {"status": "received", "uuid": same}
+    [row] = kiosk_rows(app)
+    assert row.client_uuid == same
+    assert mails(app, "confirm") == 1
+
+
+def test_a_repeat_for_an_address_that_signed_sends_one_mail_not_one_per_retry(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    assert tablet.send().status_code == 200
+    repeat = str(uuid.uuid4())
+    for _ in range(3):  # the same person again at the stand; the device retries twice
+        assert tablet.send(client_uuid=repeat, email=" AMIRA@example.org").status_code == 200
+    assert len(kiosk_rows(app)) == 1
+    assert mails(app, "confirm") == 2  # the first link, and one fresh link
+
+
+def test_kiosk_signatures_follow_the_web_rules_and_keep_both_times(
+    app, client, make_initiative, deliver, smtp
+):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    before = clock.utcnow()
+    assert tablet.send(lang="ar", signed_at="2026-03-01T10:15:00.000Z").status_code == 200
+    [row] = kiosk_rows(app)
+    assert row.state == "pending" and row.locale == "ar" and row.kiosk_id == the_kiosk(app).id
+    assert row.device_signed_at == datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
+    assert row.created_at >= before  # the server's receipt time
+    assert row.client_hash is None  # a stand's address says nothing about anyone
+
+    # Only confirmation from the signer's own email makes it count.
+    assert deliver().sent == 1
+    [mail] = smtp.wait_for(1)
+    confirm = next(u for u in links_in(mail) if "/confirm/" in u)
+    token = csrf_token(client, link_path(confirm))
+    assert client.post(link_path(confirm), data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == 1
+
+
+def test_invalid_fields_get_422_with_the_forms_messages(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    response = tablet.send(name="", email="not-an-address", consent=None)
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert errors["name"] == "Skriv ditt namn."
+    assert errors["email"].startswith("Skriv en giltig e-postadress")
+    assert errors["consent"].startswith("Vi behöver ditt samtycke")
+    assert tablet.send(client_uuid="not-a-uuid").status_code == 422
+    assert tablet.send(client_uuid=None).status_code == 422
+    assert kiosk_rows(app) == []
+
+
+def test_a_closed_initiative_is_refused_with_409_and_nothing_is_stored(app, make_initiative):
+    make_initiative(state=InitiativeState.CLOSED)
+    tablet = enrolled_tablet(app)
+    response = tablet.send()
+    assert response.status_code == 409 and response.json["status"] == "closed"
+    assert tablet.client.get("/kiosk/sign/sv").status_code == 409
+    data = submission()
+    data["csrf_token"] = csrf_token(tablet.client, "/kiosk/volunteer")
+    assert tablet.client.post("/kiosk/sign/sv", data=data).status_code == 409
+    assert kiosk_rows(app) == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(kiosks.KioskReceipt.client_uuid))) == 0
+
+
+def test_a_kiosk_signs_only_for_its_assigned_initiatives(app, make_initiative):
+    make_initiative()
+    make_initiative("parklek")
+    tablet = enrolled_tablet(app)  # assigned amiralsgatan only
+    response = tablet.send(initiative="parklek")
+    assert response.status_code == 403 and response.json["status"] == "not_assigned"
+    assert tablet.send(initiative="no-such-initiative").status_code == 403
+    assert kiosk_rows(app) == []
+
+
+def test_the_form_works_without_the_script_post_redirect_get(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    page = tablet.client.get("/kiosk/sign/ar")
+    html = page.get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert html.count('autocomplete="off"') >= 6  # the form and each of its fields
+    data = submission(client_uuid=None)
+    refused = tablet.client.post("/kiosk/sign/sv", data=data)  # no CSRF token
+    assert refused.status_code == 400
+    error_page = refused.get_data(as_text=True)
+    # The error screen stays inside the kiosk: no links out to the public site.
+    assert 'class="kiosk"' in error_page and "Ladda om sidan" in error_page
+    assert 'href="/"' not in error_page
+    in_arabic = tablet.client.post("/kiosk/sign/ar", data=data)
+    assert in_arabic.status_code == 400 and 'lang="ar"' in in_arabic.get_data(as_text=True)
+    data["csrf_token"] = csrf_token(tablet.client, "/kiosk/sign/ar")
+    invalid = tablet.client.post("/kiosk/sign/ar", data={**data, "email": "x"})
+    assert invalid.status_code == 400 and "error-summary" in invalid.get_data(as_text=True)
+    response = tablet.client.post("/kiosk/sign/ar", data=data)
+    assert response.status_code == 303 and response.headers["Location"] == "/kiosk/thanks/ar"
+    thanks = tablet.client.get("/kiosk/thanks/ar").get_data(as_text=True)
+    assert "amira" not in thanks.lower()
+    [row] = kiosk_rows(app)
+    assert row.locale == "ar" and row.client_uuid is None
+
+
+def test_rate_limits_apply_per_device_not_per_address(make_app):
+    app = make_app(
+        RATELIMIT_ENABLED=True, KIOSK_RATE_LIMIT="2 per minute", SIGN_RATE_LIMIT="1 per minute"
+    )
+    create_initiative(app)
+    first = enrolled_tablet(app)
+    second = enrolled_tablet(app, new_kiosk(app, name="Stand 2"))  # same address
+    assert [first.send().status_code for _ in range(3)] == [200, 200, 429]
+    assert second.send().status_code == 200
+
+
+def test_pin_tries_are_limited_per_device(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, KIOSK_PIN_RATE_LIMIT="2 per minute")
+    create_initiative(app)
+    tablet = enrolled_tablet(app)
+    for pin in ("0000", "1111"):
+        token = csrf_token(tablet.client, "/kiosk/volunteer")
+        response = tablet.client.post("/kiosk/volunteer", data={"pin": pin, "csrf_token": token})
+        assert response.status_code == 400
+    token = csrf_token(tablet.client, "/kiosk/volunteer")
+    right = tablet.client.post("/kiosk/volunteer", data={"pin": PIN, "csrf_token": token})
+    assert right.status_code == 429
+
+
+# --- the volunteer -------------------------------------------------------------------------
+
+
+def unlock(tablet: Tablet, pin: str = PIN) -> Any:
+    token = csrf_token(tablet.client, "/kiosk/volunteer")
+    return tablet.client.post("/kiosk/volunteer", data={"pin": pin, "csrf_token": token})
+
+
+def test_the_pin_guards_the_volunteer_controls(app, make_initiative):
+    make_initiative()
+    make_initiative(
+        "parklek", texts={"sv": {"title": "Ny lekplats", "summary": "Gungor.", "body": "."}}
+    )
+    tablet = enrolled_tablet(app, new_kiosk(app, "amiralsgatan", "parklek"))
+    assert tablet.send().status_code == 200
+    panel = tablet.client.get("/kiosk/volunteer/panel")
+    assert panel.status_code == 303 and panel.headers["Location"] == "/kiosk/volunteer"
+    assert unlock(tablet, "9999").status_code == 400
+    assert unlock(tablet).headers["Location"] == "/kiosk/volunteer/panel"
+
+    html = tablet.client.get("/kiosk/volunteer/panel").get_data(as_text=True)
+    assert re.search(r"data-today-received>1<", html)
+    assert "Amira" not in html.replace("Amiralsgatan", "") and "amira@" not in html
+
+    token = csrf_token(tablet.client, "/kiosk/volunteer/panel")
+    moved = tablet.client.post(
+        "/kiosk/volunteer/switch", data={"initiative": "parklek", "csrf_token": token}
+    )
+    assert moved.status_code == 303
+    assert "Ny lekplats" in tablet.client.get("/kiosk").get_data(as_text=True)
+    # Switching locked the controls again.
+    assert tablet.client.get("/kiosk/volunteer/panel").status_code == 303
+
+    unlock(tablet)
+    token = csrf_token(tablet.client, "/kiosk/volunteer/panel")
+    left = tablet.client.post("/kiosk/volunteer/leave", data={"csrf_token": token})
+    assert left.status_code == 303
+    assert any(c.startswith("kiosk_device=;") for c in left.headers.getlist("Set-Cookie"))
+    assert the_kiosk(app).status == "waiting"
+    assert tablet.send().status_code == 403
+
+
+def test_a_switch_to_an_unassigned_initiative_is_refused(app, make_initiative):
+    make_initiative()
+    make_initiative("parklek")
+    tablet = enrolled_tablet(app)
+    unlock(tablet)
+    token = csrf_token(tablet.client, "/kiosk/volunteer/panel")
+    response = tablet.client.post(
+        "/kiosk/volunteer/switch", data={"initiative": "parklek", "csrf_token": token}
+    )
+    assert response.status_code == 400
+
+
+def test_todays_count_is_an_aggregate_of_this_kiosk_since_midnight(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    other = enrolled_tablet(app, new_kiosk(app, name="Stand 2"))
+    for n in range(3):
+        assert tablet.send(email=f"person{n}@example.org").status_code == 200
+    assert other.send(email="elsewhere@example.org").status_code == 200
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Signature).order_by(Signature.id)).all()
+        rows[0].created_at = kiosks.start_of_today() - timedelta(minutes=1)  # yesterday
+        rows[1].state = "confirmed"
+        db.session.commit()
+        count = kiosks.today_count(kiosks.by_name("Stand 1"))
+    assert (count.received, count.confirmed) == (2, 1)
+
+
+def test_start_of_today_is_midnight_in_malmo():
+    summer = datetime(2026, 7, 1, 21, 30, tzinfo=UTC)  # 23:30 in Malmö (CEST)
+    assert kiosks.start_of_today(summer) == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
+    after_midnight = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)  # 00:30 on 2 July
+    assert kiosks.start_of_today(after_midnight) == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-01T10:15:00.000Z", datetime(2026, 3, 1, 10, 15, tzinfo=UTC)),
+        ("2026-03-01T11:15:00+01:00", datetime(2026, 3, 1, 10, 15, tzinfo=UTC)),
+        ("2026-03-01T10:15:00", None),  # no zone: cannot be placed in time
+        ("yesterday", None),
+        ("", None),
+        ("2030-01-01T00:00:00Z", None),  # a clock far ahead
+    ],
+)
+def test_the_device_time_is_kept_only_when_plausible(value, expected):
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    assert kiosks.parse_device_time(value, now) == expected
+
+
+# --- languages, headers, the offline shell --------------------------------------------------
+
+
+def test_kiosk_pages_ignore_the_sites_language_cookie(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    tablet.client.set_cookie("lang", "en")
+    assert '<html lang="sv" dir="ltr">' in tablet.client.get("/kiosk").get_data(as_text=True)
+    html = tablet.client.get("/kiosk/sign/ar").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    # The next signer starts in Swedish again.
+    assert '<html lang="sv" dir="ltr">' in tablet.client.get("/kiosk").get_data(as_text=True)
+    missing = tablet.client.get("/kiosk/sign/xx")
+    assert missing.status_code == 404 and 'class="kiosk"' in missing.get_data(as_text=True)
+    assert tablet.client.get("/kiosk/").headers["Location"] == "/kiosk"
+
+
+def test_kiosk_pages_are_not_stored_and_allow_no_inline_script(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    for path in ("/kiosk", "/kiosk/sign/sv", "/kiosk/thanks/sv", "/kiosk/saved/sv"):
+        response = tablet.client.get(path)
+        assert response.headers["Cache-Control"] == "no-store", path
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_the_service_worker_and_its_shell(app, make_initiative):
+    make_initiative()
+    make_initiative("parklek")
+    tablet = enrolled_tablet(app, new_kiosk(app, "amiralsgatan", "parklek"))
+    worker = tablet.client.get("/kiosk/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Service-Worker-Allowed"] == "/kiosk"
+    shell = tablet.client.get("/kiosk/shell.json").json
+    assert "/kiosk" in shell["pages"] and "/kiosk/saved/ar" in shell["pages"]
+    assert "/static/js/kiosk-queue.js" in shell["assets"]
+    assert not [p for p in shell["pages"] if "volunteer" in p or "api" in p]
+
+    unlock(tablet)
+    token = csrf_token(tablet.client, "/kiosk/volunteer/panel")
+    tablet.client.post(
+        "/kiosk/volunteer/switch", data={"initiative": "parklek", "csrf_token": token}
+    )
+    assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_cli_creates_lists_and_revokes_kiosks(app, make_initiative, tmp_path):
+    make_initiative()
+    runner = app.test_cli_runner()
+    svg = tmp_path / "enrol.svg"
+    created = runner.invoke(
+        args=[
+            "kiosk",
+            "create",
+            "--initiative",
+            "amiralsgatan",
+            "--name",
+            "Stand 1",
+            "--svg",
+            str(svg),
+        ]  # fmt: skip
+    )
+    assert created.exit_code == 0, created.output
+    code = re.search(r"Enrolment code: ([A-Z0-9]{4}-[A-Z0-9]{4})", created.output).group(1)
+    assert f"http://localhost/kiosk/enrol/{code.replace('-', '')}" in created.output
+    assert "█" in created.output  # the QR code in the terminal
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+
+    duplicate = runner.invoke(args=["kiosk", "create", "--initiative", "amiralsgatan",
+                                    "--name", "Stand 1"])  # fmt: skip
+    assert duplicate.exit_code != 0 and "exists" in duplicate.output
+    unknown = runner.invoke(args=["kiosk", "create", "--initiative", "nope", "--name", "S2"])
+    assert unknown.exit_code != 0 and "nope" in unknown.output
+
+    listed = runner.invoke(args=["kiosk", "list"])
+    assert "Stand 1\twaiting\tamiralsgatan" in listed.output
+    enrolled_tablet(app, code)
+    assert "Stand 1\tenrolled" in runner.invoke(args=["kiosk", "list"]).output
+
+    new_code = runner.invoke(args=["kiosk", "code", "Stand 1", "--no-qr"])
+    assert new_code.exit_code == 0 and "Enrolment code:" in new_code.output
+    assert runner.invoke(args=["kiosk", "revoke", "Stand 1"]).exit_code == 0
+    assert runner.invoke(args=["kiosk", "list"]).output.strip() == "No kiosks."
+    assert "Stand 1\trevoked" in runner.invoke(args=["kiosk", "list", "--all"]).output
+    missing = runner.invoke(args=["kiosk", "revoke", "Stand 1"])
+    assert missing.exit_code != 0 and "No active kiosk" in missing.output
+    # The name is free again for a new tablet.
+    again = runner.invoke(args=["kiosk", "create", "--initiative", "amiralsgatan",
+                                "--name", "Stand 1", "--no-qr"])  # fmt: skip
+    assert again.exit_code == 0, again.output
