@@ -186,7 +186,7 @@ class Selection:
     initiative_id: int
     client_hash: str | None = None  # a prefix of at least MIN_CLIENT_PREFIX characters
     domain: str | None = None
-    kiosk_id: str | None = None
+    kiosk_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
     signature_ids: Sequence[int] | None = None
@@ -201,6 +201,10 @@ class Selection:
             raise SelectionError(f"give at least {MIN_CLIENT_PREFIX} characters of the client hash")
         if self.kiosk_id is not None and _kiosk_column() is None:
             raise SelectionError("signatures have no kiosk column in this version")
+        if self.kiosk_id is not None and (
+            isinstance(self.kiosk_id, bool) or not isinstance(self.kiosk_id, int)
+        ):
+            raise SelectionError("a kiosk is given by its number (see `kiosk list`)")
 
     def describe(self) -> dict[str, Any]:
         """The criteria, for the audit log (no personal data: hashes, a domain, times)."""

@@ -79,7 +79,7 @@ def _selection_options(command: click.Command) -> click.Command:
     options = [
         click.option("--client", "client_hash", help="Client hash (at least 8 characters)."),
         click.option("--domain", help="Email domain, e.g. example.org."),
-        click.option("--kiosk", "kiosk_id", help="Kiosk device id (when kiosks exist)."),
+        click.option("--kiosk", "kiosk_id", type=int, help="Kiosk number (as shown by bursts)."),
         click.option("--since", help="From this time (ISO; local time if no offset)."),
         click.option("--until", help="Up to this time (ISO; local time if no offset)."),
     ]

@@ -202,3 +202,30 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, campaign):
 def test_kiosk_signal_appears_only_with_a_kiosk_column():
     has_column = "kiosk_id" in Signature.__table__.c
     assert (abuse.Signal.KIOSK in abuse.signals()) == has_column
+
+
+def test_a_burst_from_one_stand_tablet_is_found_and_reviewed_by_kiosk(app, campaign):
+    """Kiosks are one of the signals: a tablet that signs far faster than a queue of
+    people can is shown, and its signatures can be held for review and restored."""
+    from initiatives import kiosks
+
+    with app.app_context():
+        kiosk, _code = kiosks.create("Stand 1", [initiative(app)], actor="test")
+        db.session.commit()
+        kiosk_id = kiosk.id
+        tablet = [s.id for s in db.session.scalars(sa.select(Signature).order_by(Signature.id))][
+            -12:
+        ]
+        db.session.execute(
+            sa.update(Signature).where(Signature.id.in_(tablet)).values(kiosk_id=kiosk_id)
+        )
+        db.session.commit()
+        found = abuse.bursts(
+            initiative(app), window=timedelta(minutes=10), threshold=10, by=[abuse.Signal.KIOSK]
+        )
+        assert [(b.signal, b.key, b.count) for b in found] == [
+            (abuse.Signal.KIOSK, str(kiosk_id), 12)
+        ]
+        selection = abuse.Selection(initiative(app).id, kiosk_id=kiosk_id)
+        assert abuse.preview(selection).total == 12
+    assert count_is_exact(app, "amiralsgatan") == 14
