@@ -123,6 +123,9 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(signing.bp)
     app.register_blueprint(api.bp)
+    from .admin import configure_admin
+
+    configure_admin(app)
     if app.config["APP_ENV"] == "development":
         from . import devmail
 

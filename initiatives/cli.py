@@ -69,6 +69,10 @@ def generate_data_key() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .admin.cli import admin_cli, export_command
+
+    app.cli.add_command(admin_cli)
+    app.cli.add_command(export_command)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(generate_data_key)

@@ -43,7 +43,9 @@ def text_direction(code: str) -> str:
 
 
 def select_locale() -> str:
-    """Cookie, else the browser's Accept-Language, else Swedish."""
+    """Cookie, else the browser's Accept-Language, else Swedish (always, in the admin)."""
+    if request.blueprint == "admin":
+        return DEFAULT
     available = available_locales()
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in available:

@@ -107,6 +107,11 @@ class Initiative(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by organisers (see lifecycle.py): the contact on the cover letter, the city's
+    # reference number once submitted, and the committee's answer.
+    organiser_contact: Mapped[str | None] = mapped_column(sa.Text)
+    city_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    answer_text: Mapped[str | None] = mapped_column(sa.Text)
 
     texts: Mapped[list[InitiativeText]] = relationship(
         back_populates="initiative",
@@ -280,3 +285,7 @@ class AuditEvent(db.Model):
         sa.ForeignKey("signatures.id", ondelete="SET NULL")
     )
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+# Models of other modules, imported here so that the metadata (and Alembic) sees them.
+from . import accounts, lifecycle, paper  # noqa: E402, F401
