@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT = "sv"
@@ -44,7 +44,8 @@ def text_direction(code: str) -> str:
 
 def select_locale() -> str:
     """Cookie, else the browser's Accept-Language, else Swedish (always, in the admin)."""
-    if request.blueprint == "admin":
+    # The admin is in Swedish; outside a request (CLI, worker) so are domain messages.
+    if not has_request_context() or request.blueprint == "admin":
         return DEFAULT
     available = available_locales()
     chosen = request.cookies.get(LANG_COOKIE)

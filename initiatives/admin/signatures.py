@@ -56,7 +56,7 @@ def _forms(
 ) -> dict[str, Any]:
     invalidate = invalidate or InvalidateForm(formdata=None)
     invalidate.reason.choices = [SelectChoice("", _("Välj…"))] + [
-        (k, str(v)) for k, v in moderation.REASONS.items()
+        SelectChoice(k, str(v)) for k, v in moderation.REASONS.items()
     ]
     withdraw = withdraw or WithdrawRequestForm(
         formdata=None, received_on=local_date(clock.utcnow())
