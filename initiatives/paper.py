@@ -166,7 +166,7 @@ def _sheet_numbers(signature_ids: list[int]) -> dict[int, str]:
         .join(PaperSheet, PaperSheet.id == PaperRow.sheet_id)
         .where(PaperRow.signature_id.in_(signature_ids))
     )
-    return dict(rows.tuples().all())
+    return {signature_id: number for signature_id, number in rows}
 
 
 def add_row(
