@@ -99,11 +99,11 @@ class ListDocument(Document):
         if lines == 1:
             self.cell(WIDTHS[1], height, name, border="B", align=align, fill=shaded)
         else:
+            # Background and rule at the row's full height, then the wrapped text on top.
             x, y = self.get_x(), self.get_y()
-            self.multi_cell(
-                WIDTHS[1], height / lines, name, border="B", align=align, fill=shaded,
-                new_x="RIGHT", new_y="TOP", max_line_height=4.2,
-            )  # fmt: skip
+            self.cell(WIDTHS[1], height, "", border="B", fill=shaded)
+            self.set_xy(x, y + 0.9)
+            self.multi_cell(WIDTHS[1], 4.2, name, align=align, new_x="RIGHT", new_y="TOP")
             self.set_xy(x + WIDTHS[1], y)
         self.set_font_size(FONT_SIZE)
         for width, value in zip(
