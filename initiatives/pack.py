@@ -13,15 +13,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import sqlalchemy as sa
 from openpyxl import Workbook
@@ -72,23 +72,24 @@ def shorten(name: str) -> str:
     return f"{parts[0]} {parts[-1][0]}."
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """One line of the list (a named tuple: the lists are written row by row, fast)."""
+
     number: int
     name: str
     area: str
-    day: date
+    day: str  # ISO date, Malmö time
     channel: str
     sheet: str
 
     @property
     def channel_label(self) -> str:
-        return CHANNEL_LABELS.get(Channel(self.channel), self.channel)
+        return CHANNEL_LABELS.get(self.channel, self.channel)
 
 
 @dataclass
 class Snapshot:
-    """The list as read once, in a temporary file of JSON lines, and its counts."""
+    """The list as read once, in a temporary CSV file of our own, and its counts."""
 
     path: Path
     counts: Counter[str] = field(default_factory=Counter)
@@ -99,10 +100,9 @@ class Snapshot:
         return sum(self.counts.values())
 
     def rows(self) -> Iterator[Row]:
-        with self.path.open("r", encoding="utf-8") as handle:
-            for line in handle:
-                number, name, area, day, channel, sheet = json.loads(line)
-                yield Row(number, name, area, date.fromisoformat(day), channel, sheet)
+        with self.path.open("r", encoding="utf-8", newline="") as handle:
+            for number, name, area, day, channel, sheet in csv.reader(handle):
+                yield Row(int(number), name, area, day, channel, sheet)
 
 
 def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snapshot:
@@ -129,21 +129,32 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
     box = crypto()
     result = Snapshot(path)
     sheets: set[str] = set()
-    with path.open("w", encoding="utf-8") as out:
+    today = local_date(clock.utcnow()).isoformat()
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
         for number, (name_enc, area, confirmed_at, channel, sheet) in enumerate(
             db.session.execute(query), start=1
         ):
             name = box.decrypt(name_enc) or ""
             if names == "short":
                 name = shorten(name)
-            day = local_date(confirmed_at) if confirmed_at else local_date(clock.utcnow())
-            record = [number, name, area or "", day.isoformat(), channel, sheet or ""]
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            day = _local_day(_hour(confirmed_at)) if confirmed_at else today
+            writer.writerow((number, name, area or "", day, channel, sheet or ""))
             result.counts[channel] += 1
             if sheet:
                 sheets.add(sheet)
     result.sheets = len(sheets)
     return result
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@lru_cache(maxsize=4096)
+def _local_day(hour: datetime) -> str:
+    """The Malmö calendar day of an hour (time zones change only on the hour)."""
+    return local_date(hour).isoformat()
 
 
 # --- spreadsheets --------------------------------------------------------------------------
@@ -160,7 +171,7 @@ def write_csv(rows: Iterator[Row], handle: IO[bytes]) -> None:
                 row.number,
                 neutralise(row.name),
                 neutralise(row.area),
-                row.day.isoformat(),
+                row.day,
                 row.channel_label,
                 neutralise(row.sheet),
             )
@@ -169,15 +180,12 @@ def write_csv(rows: Iterator[Row], handle: IO[bytes]) -> None:
     text.detach()
 
 
-def _text_cell(sheet: Any, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=neutralise(value))
-    # Always a string cell: openpyxl would otherwise store "=…" as a formula.
-    cell.data_type = "s"
-    return cell
-
-
 def write_xlsx(rows: Iterator[Row], path: Path, summary: list[tuple[str, Any]]) -> None:
-    """The list as a workbook, streamed (openpyxl's write-only mode): constant memory."""
+    """The list as a workbook, streamed (openpyxl's write-only mode): constant memory.
+
+    Text goes in neutralised, so no value reaching openpyxl starts with ``=`` and none
+    can become a formula; dates are real dates, so Excel sorts and filters them.
+    """
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Underskrifter")
     sheet.freeze_panes = "A2"
@@ -190,24 +198,23 @@ def write_xlsx(rows: Iterator[Row], path: Path, summary: list[tuple[str, Any]]) 
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    to_date = date.fromisoformat
     for row in rows:
-        day = WriteOnlyCell(sheet, value=row.day)
-        day.number_format = "yyyy-mm-dd"
         sheet.append(
-            [
+            (
                 row.number,
-                _text_cell(sheet, row.name),
-                _text_cell(sheet, row.area),
-                day,
+                neutralise(row.name),
+                neutralise(row.area),
+                to_date(row.day),
                 row.channel_label,
-                _text_cell(sheet, row.sheet),
-            ]
+                neutralise(row.sheet),
+            )
         )
     about = book.create_sheet("Sammanfattning")
     about.column_dimensions["A"].width = 32
     about.column_dimensions["B"].width = 70
     for key, value in summary:
-        about.append([key, _text_cell(about, value) if isinstance(value, str) else value])
+        about.append((key, neutralise(value) if isinstance(value, str) else value))
     book.save(path)
 
 
@@ -255,7 +262,7 @@ def build(
     target = out_dir / filename(initiative, now)
     with TemporaryDirectory(prefix="pack-") as tmp:
         work = Path(tmp)
-        snap = snapshot(initiative, work / "rows.jsonl", names=names)
+        snap = snapshot(initiative, work / "rows.csv", names=names)
         info = pack_texts.PackInfo.of(
             initiative, snap, names=names, now=now, organisation=organisation, contact=contact
         )

@@ -27,6 +27,15 @@ SURELY_FITS = 26
 GREY = (242, 242, 240)
 
 
+def needs_shaping(text: str) -> bool:
+    """Whether HarfBuzz must lay the text out: any script beyond Latin, or combining marks.
+
+    Latin letters up to Latin Extended-B (å ä ö, ć, ş ...) are precomposed glyphs that
+    need no shaping; Arabic, Cyrillic with marks, decomposed accents and the like do.
+    """
+    return any(ord(char) > 0x24F for char in text)
+
+
 class ListDocument(Document):
     """A4 list with a header and column titles on every page and page numbers."""
 
@@ -93,8 +102,12 @@ class ListDocument(Document):
         self.set_fill_color(*GREY)
         name_size = self.font_size_pt
         self.set_font_size(FONT_SIZE)
+        # Only the name needs HarfBuzz (and the bidi algorithm); the other cells are
+        # digits and ASCII words, and shaping them would cost most of the time.
+        self.set_text_shaping(False)
         self.cell(WIDTHS[0], height, str(row.number), border="B", align="R", fill=shaded)
         self.set_font_size(name_size)
+        self.set_text_shaping(needs_shaping(name))
         align = "R" if rtl else "L"
         if lines == 1:
             self.cell(WIDTHS[1], height, name, border="B", align=align, fill=shaded)
@@ -106,12 +119,16 @@ class ListDocument(Document):
             self.multi_cell(WIDTHS[1], 4.2, name, align=align, new_x="RIGHT", new_y="TOP")
             self.set_xy(x + WIDTHS[1], y)
         self.set_font_size(FONT_SIZE)
+        self.set_text_shaping(False)
         for width, value in zip(
             WIDTHS[2:],
-            (row.area, row.day.isoformat(), row.channel_label, row.sheet),
+            (row.area, row.day, row.channel_label, row.sheet),
             strict=True,
         ):
+            if not value.isascii():
+                self.set_text_shaping(needs_shaping(value))
             self.cell(width, height, value, border="B", fill=shaded)
+        self.set_text_shaping(True)
         self.ln(height)
 
 

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from .. import charts, clock, lifecycle, paper, stats
 from ..extensions import db
 from ..forms import ButtonForm, SignForm
-from ..i18n import available_locales, native_name
+from ..i18n import available_locales, native_name, text_direction
 from ..models import AuditEvent, Initiative
 from . import actor, bp
 from .forms import (
@@ -209,7 +209,7 @@ def preview(slug: str) -> str:
             fallback=text.locale != locale,
             form=SignForm(formdata=None),
             current_locale=locale,
-            text_dir="rtl" if locale == "ar" else "ltr",
+            text_dir=text_direction(locale),
             preview_locale=locale,
         )
 
