@@ -126,7 +126,8 @@ def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
     )
 
     # The answer, with its PDF.
-    pdf = b"%PDF-1.4\n% svar\n%%EOF\n"
+    # Larger than MAX_CONTENT_LENGTH (64 KiB): the answer upload has its own limit.
+    pdf = b"%PDF-1.4\n%" + b"0" * 200_000 + b"\n%%EOF\n"
     token_page = client.get(_page(client)).get_data(as_text=True)
     import re
 
@@ -310,3 +311,13 @@ def test_dashboard_and_texts_render(app, make_initiative, sign):
     assert client.get("/admin/initiatives/amiralsgatan/preview?lang=ar").status_code == 200
     assert client.get("/admin/initiatives/amiralsgatan/audit").status_code == 200
     assert client.get("/admin/initiatives/nothing-here").status_code == 404
+
+
+def test_only_the_answer_upload_may_be_large(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    too_big = post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/withdraw", reason="x" * 100_000
+    )
+    assert too_big.status_code == 413
+    assert _get(app).state == InitiativeState.COLLECTING
