@@ -124,6 +124,7 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     from . import api, kiosk, pages, privacy, qr, signing
+    from .admin import configure_admin
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signing.bp)
@@ -131,6 +132,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(qr.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(kiosk.bp)
+    configure_admin(app)
     if app.config["APP_ENV"] == "development":
         from . import devmail
 

@@ -73,8 +73,11 @@ def generate_data_key() -> None:
 
 def register_cli(app: Flask) -> None:
     from . import campaign_cli
+    from .admin.cli import admin_cli, export_command
     from .kiosk_cli import kiosk_cli
 
+    app.cli.add_command(admin_cli)
+    app.cli.add_command(export_command)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(kiosk_cli)
     app.cli.add_command(demo_command)

@@ -77,6 +77,14 @@ DEFAULTS: dict[str, Any] = {
     "ORGANISATION_NAME": "Rosengård Samverkan",
     "ORGANISATION_EMAIL": "kontakt@example.org",
     "LOG_LEVEL": "INFO",
+    # Organiser admin: minutes without a request before a session ends, and login
+    # throttling (failed attempts per account and per client within the window).
+    "ADMIN_IDLE_MINUTES": 30,
+    "ADMIN_LOGIN_WINDOW_MINUTES": 15,
+    "ADMIN_LOGIN_MAX_PER_ACCOUNT": 5,
+    "ADMIN_LOGIN_MAX_PER_CLIENT": 20,
+    # Largest upload (the committee's answer as PDF), in bytes.
+    "ADMIN_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
 }
 
 MIN_SECRET_KEY_LENGTH = 32

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, current_app, has_app_context, request
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from markupsafe import Markup
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -80,7 +80,10 @@ def isolate(value: object, locale: str | None = None) -> Markup:
 
 
 def select_locale() -> str:
-    """Cookie, else the browser's Accept-Language, else Swedish."""
+    """Cookie, else the browser's Accept-Language, else Swedish (always, in the admin)."""
+    # The admin is in Swedish; outside a request (CLI, worker) so are domain messages.
+    if not has_request_context() or request.blueprint == "admin":
+        return DEFAULT
     available = available_locales()
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in available:

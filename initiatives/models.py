@@ -116,6 +116,11 @@ class Initiative(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by organisers (see lifecycle.py): the contact on the cover letter, the city's
+    # reference number once submitted, and the committee's answer.
+    organiser_contact: Mapped[str | None] = mapped_column(sa.Text)
+    city_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    answer_text: Mapped[str | None] = mapped_column(sa.Text)
 
     texts: Mapped[list[InitiativeText]] = relationship(
         back_populates="initiative",
@@ -297,5 +302,6 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
-# Models in modules of their own, imported here so that the metadata knows every table.
-from . import kiosks  # noqa: E402, F401
+# Models in modules of their own, imported here so that the metadata (and Alembic) sees
+# every table.
+from . import accounts, kiosks, lifecycle, paper  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Benchmarks: load and export, with their results recorded in bench/RESULTS.md."""

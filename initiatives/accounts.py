@@ -1,0 +1,386 @@
+"""Organiser accounts: Argon2 passwords, optional TOTP, and login throttling in the database.
+
+Two roles: ``admin`` may do everything, accounts included; ``organiser`` runs initiatives,
+signatures, paper sheets and exports.  Throttling counts failed attempts per account and
+per client in a table, so it holds across several app servers and restarts.  These
+functions flush, never commit.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+import pyotp
+import qrcode
+import qrcode.image.svg
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from markupsafe import Markup
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import clock
+from .crypto import crypto
+from .extensions import db
+from .models import UTCDateTime, _enum_check
+
+MIN_PASSWORD_LENGTH = 12
+_SVG_SIZE = re.compile(r'\s(?:width|height)="[^"]*mm"')
+TOTP_ISSUER = "Malmöinitiativ"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    ORGANISER = "organiser"
+
+
+def _new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class AdminUser(db.Model):
+    """Someone who runs campaigns.  Never a signer: signers have no accounts."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (_enum_check("role", "role", Role),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    role: Mapped[str] = mapped_column(sa.String(16), default=Role.ORGANISER)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    # TOTP secrets are encrypted like signers' data; ``pending`` holds one being enrolled.
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    totp_pending_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # The last 30-second step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Part of the session's user id: changing it (new password, deactivation) ends every
+    # session of the account at once.
+    session_nonce: Mapped[str] = mapped_column(sa.String(32), default=_new_nonce)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Login's user interface.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret_enc is not None
+
+    @property
+    def label(self) -> str:
+        """How the audit log names this person."""
+        return self.email
+
+    def __repr__(self) -> str:
+        return f"<AdminUser {self.id} {self.role}>"
+
+
+class LoginFailure(db.Model):
+    """A failed password or code, keyed by hashes of the account and of the client."""
+
+    __tablename__ = "admin_login_failures"
+    __table_args__ = (
+        sa.Index("ix_admin_login_failures_account", "account_key", "at"),
+        sa.Index("ix_admin_login_failures_client", "client_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    account_key: Mapped[str] = mapped_column(sa.String(64))
+    client_key: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be carried out; the message says why."""
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    # argon2-cffi's defaults follow RFC 9106's second recommendation (64 MiB, t=3).
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def canonical(email: str) -> str:
+    return email.strip().casefold()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Lösenordet måste vara minst {MIN_PASSWORD_LENGTH} tecken långt.")
+    if len(password) > 1000:
+        raise AccountError("Lösenordet är för långt.")
+
+
+def by_email(email: str) -> AdminUser | None:
+    return db.session.scalars(
+        sa.select(AdminUser).where(AdminUser.email == canonical(email))
+    ).one_or_none()
+
+
+def create_account(
+    email: str, password: str, *, role: Role | str = Role.ORGANISER, name: str = ""
+) -> AdminUser:
+    """A new active account; refuses a taken address or a short password."""
+    email = canonical(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError("Skriv en giltig e-postadress.")
+    if by_email(email) is not None:
+        raise AccountError("Det finns redan ett konto med den e-postadressen.")
+    check_password_rules(password)
+    user = AdminUser(
+        email=email, name=name.strip(), role=Role(role), password_hash=_hasher().hash(password)
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(user: AdminUser, password: str) -> None:
+    """A new password ends the account's other sessions."""
+    check_password_rules(password)
+    user.password_hash = _hasher().hash(password)
+    user.session_nonce = _new_nonce()
+
+
+def verify_password(user: AdminUser | None, password: str) -> bool:
+    """Constant work whether or not the account exists (no timing tells)."""
+    try:
+        return _hasher().verify(user.password_hash if user else _dummy_hash(), password) and (
+            user is not None
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def load_session_user(user_id: str) -> AdminUser | None:
+    """Flask-Login's loader: ``id:nonce``; a changed nonce or inactive account is nobody."""
+    raw_id, _, nonce = user_id.partition(":")
+    if not raw_id.isdigit():
+        return None
+    user = db.session.get(AdminUser, int(raw_id))
+    if user is None or not user.active or not hmac.compare_digest(user.session_nonce, nonce):
+        return None
+    return user
+
+
+# --- throttling ----------------------------------------------------------------------------
+
+
+def _key(kind: str, value: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"admin-login/{kind}/{value}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is trying: hashes of the account tried and of the client address."""
+
+    account_key: str
+    client_key: str
+
+    @classmethod
+    def of(cls, email: str, client_address: str) -> Attempt:
+        return cls(_key("account", canonical(email)), _key("client", client_address))
+
+
+def _window_start() -> datetime:
+    return clock.utcnow() - timedelta(minutes=current_app.config["ADMIN_LOGIN_WINDOW_MINUTES"])
+
+
+def is_throttled(attempt: Attempt) -> bool:
+    """Too many recent failures for this account, or from this client."""
+    since = _window_start()
+    config = current_app.config
+
+    def failures(column: sa.ColumnElement[str], key: str) -> int:
+        return (
+            db.session.scalar(
+                sa.select(sa.func.count(LoginFailure.id)).where(
+                    column == key, LoginFailure.at >= since
+                )
+            )
+            or 0
+        )
+
+    return (
+        failures(LoginFailure.account_key, attempt.account_key)
+        >= config["ADMIN_LOGIN_MAX_PER_ACCOUNT"]
+        or failures(LoginFailure.client_key, attempt.client_key)
+        >= config["ADMIN_LOGIN_MAX_PER_CLIENT"]
+    )
+
+
+def record_failure(attempt: Attempt) -> None:
+    db.session.add(LoginFailure(account_key=attempt.account_key, client_key=attempt.client_key))
+    # Old rows say nothing any more; pruning here keeps the table small without a job.
+    db.session.execute(
+        sa.delete(LoginFailure).where(LoginFailure.at < clock.utcnow() - timedelta(days=1))
+    )
+    db.session.flush()
+
+
+def clear_failures(attempt: Attempt) -> None:
+    """After a full login, the account starts afresh (the client's count stays)."""
+    db.session.execute(
+        sa.delete(LoginFailure).where(LoginFailure.account_key == attempt.account_key)
+    )
+
+
+class LoginOutcome(enum.StrEnum):
+    OK = "ok"
+    NEEDS_CODE = "needs_code"
+    WRONG = "wrong"
+    THROTTLED = "throttled"
+
+
+def check_password_login(
+    email: str, password: str, attempt: Attempt
+) -> tuple[LoginOutcome, AdminUser | None]:
+    """The first step of a login.  Unknown, inactive and wrong all look the same."""
+    if is_throttled(attempt):
+        return LoginOutcome.THROTTLED, None
+    user = by_email(email)
+    if not verify_password(user, password) or user is None or not user.active:
+        record_failure(attempt)
+        return LoginOutcome.WRONG, None
+    # The plain password is at hand only here: upgrade an old hash to today's parameters.
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
+    if user.has_totp:
+        return LoginOutcome.NEEDS_CODE, user
+    return LoginOutcome.OK, user
+
+
+def mark_logged_in(user: AdminUser, attempt: Attempt) -> None:
+    clear_failures(attempt)
+    user.last_login_at = clock.utcnow()
+    db.session.flush()
+
+
+# --- TOTP two-factor -----------------------------------------------------------------------
+
+
+def start_totp_enrolment(user: AdminUser) -> str:
+    """A fresh secret, kept (encrypted) as pending until a code from it is shown."""
+    secret = pyotp.random_base32()
+    user.totp_pending_enc = crypto().encrypt(secret)
+    db.session.flush()
+    return secret
+
+
+def pending_secret(user: AdminUser) -> str | None:
+    return crypto().decrypt(user.totp_pending_enc)
+
+
+def provisioning_uri(user: AdminUser, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+
+
+def qr_svg(data: str) -> Markup:
+    """The QR code as inline SVG: a path with attributes only, so the CSP allows it."""
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    svg = image.to_string(encoding="unicode")
+    # Its width and height in mm would fix the size; the stylesheet sizes it instead.
+    svg = _SVG_SIZE.sub("", svg, count=2)
+    # Markup is safe here: qrcode wrote the SVG, and the data is only path coordinates.
+    return Markup(svg.replace("<svg ", '<svg role="img" class="qr" ', 1))  # noqa: S704
+
+
+def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step whose code matches (allowing one step of clock drift either way)."""
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    current = int(now // totp.interval)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def confirm_totp_enrolment(user: AdminUser, code: str) -> bool:
+    """Turn two-factor on if ``code`` comes from the pending secret."""
+    secret = pending_secret(user)
+    if secret is None:
+        return False
+    step = _matching_step(secret, code)
+    if step is None:
+        return False
+    user.totp_secret_enc = user.totp_pending_enc
+    user.totp_pending_enc = None
+    user.totp_last_step = step
+    user.session_nonce = _new_nonce()
+    db.session.flush()
+    return True
+
+
+def verify_totp(user: AdminUser, code: str, now: float | None = None) -> bool:
+    """A current code, not used before (a replayed code is refused)."""
+    secret = crypto().decrypt(user.totp_secret_enc)
+    if secret is None:
+        return False
+    step = _matching_step(secret, code, now)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    user.totp_last_step = step
+    db.session.flush()
+    return True
+
+
+def disable_totp(user: AdminUser) -> None:
+    user.totp_secret_enc = None
+    user.totp_pending_enc = None
+    user.totp_last_step = None
+    db.session.flush()
+
+
+def deactivate(user: AdminUser) -> None:
+    user.active = False
+    user.session_nonce = _new_nonce()
+    db.session.flush()
+
+
+def active_admins() -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(AdminUser.id)).where(
+                AdminUser.role == Role.ADMIN, AdminUser.active.is_(True)
+            )
+        )
+        or 0
+    )

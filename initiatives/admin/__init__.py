@@ -1,0 +1,118 @@
+"""The organisers' admin at /admin: accounts, initiatives, signatures, paper, exports.
+
+Everything here is behind a login (Flask-Login) except the login pages themselves.  A
+session ends after ``ADMIN_IDLE_MINUTES`` without a request, and when the account's
+password changes or it is deactivated (see ``accounts.load_session_user``).  Views are
+thin: the rules live in ``accounts``, ``lifecycle``, ``moderation``, ``paper`` and
+``pack``.
+
+Kiosks: the kiosk issue adds its admin pages (create with an enrolment code, list,
+revoke) as a module of this package, registered in ``configure_admin`` below, and a link
+in ``templates/admin/base.html``'s navigation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, logout_user
+
+from .. import accounts
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+login_manager = LoginManager()
+
+# Reachable without a session: the two login steps and nothing else.
+OPEN_ENDPOINTS = {"admin.login", "admin.login_code"}
+SEEN_KEY = "admin_seen"
+
+
+class AdminRequest(Request):
+    """Allows one larger body: the committee's answer as PDF (everything else stays small).
+
+    The limit must be known before the CSRF check reads the form, which runs before any
+    blueprint hook, hence here.
+    """
+
+    @property
+    def max_content_length(self) -> int | None:  # type: ignore[override]
+        limit = super().max_content_length
+        if self.path.startswith("/admin/") and self.path.endswith("/answer"):
+            return max(limit or 0, current_app.config["ADMIN_UPLOAD_MAX_BYTES"])
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def actor() -> str:
+    """The name the audit log gives the organiser doing this request."""
+    return current_user.label
+
+
+def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only the ``admin`` role (account management)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.before_request
+def require_login() -> Any:
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    now = int(time.time())
+    seen = session.get(SEEN_KEY)
+    idle = current_app.config["ADMIN_IDLE_MINUTES"] * 60
+    if not isinstance(seen, int) or now - seen > idle:
+        logout_user()
+        session.clear()
+        flash(_l("Du var inaktiv för länge och har loggats ut. Logga in igen."), "info")
+        return redirect(url_for("admin.login"))
+    session[SEEN_KEY] = now
+    return None
+
+
+@bp.after_request
+def no_cache(response: Any) -> Any:
+    # Admin pages hold personal data: never stored by a browser or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def configure_admin(app: Flask) -> None:
+    """Register the admin blueprint, the session handling and the larger-upload rule."""
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.login_message = _l("Logga in för att fortsätta.")
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(accounts.load_session_user)
+    app.request_class = AdminRequest
+
+    from . import auth, exports, initiatives, paper, signatures  # noqa: F401  (routes)
+
+    app.register_blueprint(bp)

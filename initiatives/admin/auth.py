@@ -1,0 +1,307 @@
+"""Logging in and out, one's own account and two-factor, and (admins only) all accounts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from .. import accounts, audit
+from ..extensions import db
+from ..forms import ButtonForm
+from ..pages import safe_next
+from . import SEEN_KEY, actor, admin_only, bp
+from .forms import AccountForm, CodeForm, LoginForm, PasswordForm, RoleForm, TotpDisableForm
+
+PENDING_KEY = "admin_2fa"
+# How long the second step may follow the first.
+CODE_STEP_SECONDS = 300
+
+
+def _attempt(email: str) -> accounts.Attempt:
+    return accounts.Attempt.of(email, request.remote_addr or "unknown")
+
+
+def _throttled_page(form: Any, template: str) -> tuple[str, int]:
+    message = _(
+        "För många misslyckade försök. Vänta %(minutes)s minuter och försök igen.",
+        minutes=current_app.config["ADMIN_LOGIN_WINDOW_MINUTES"],
+    )
+    return render_template(template, form=form, problem=message), 429
+
+
+def _finish_login(user: accounts.AdminUser, attempt: accounts.Attempt) -> Response:
+    next_url = safe_next(request.args.get("next"))
+    accounts.mark_logged_in(user, attempt)
+    audit.record("admin.login", actor=user.label, two_factor=user.has_totp)
+    db.session.commit()
+    # A fresh session at the privilege boundary: nothing from before the login survives.
+    session.clear()
+    login_user(user)
+    session[SEEN_KEY] = int(time.time())
+    return redirect(next_url if next_url.startswith("/admin") else url_for("admin.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.index"))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("admin/login.html", form=form), 400 if form.errors else 200
+    attempt = _attempt(form.email.data)
+    outcome, user = accounts.check_password_login(form.email.data, form.password.data, attempt)
+    if outcome == accounts.LoginOutcome.THROTTLED:
+        db.session.commit()
+        return _throttled_page(form, "admin/login.html")
+    if outcome == accounts.LoginOutcome.WRONG or user is None:
+        db.session.commit()
+        problem = _("E-postadressen eller lösenordet stämmer inte.")
+        return render_template("admin/login.html", form=form, problem=problem), 401
+    if outcome == accounts.LoginOutcome.NEEDS_CODE:
+        db.session.commit()
+        session[PENDING_KEY] = {"id": user.id, "at": int(time.time()), "email": user.email}
+        return redirect(url_for("admin.login_code", next=request.args.get("next")))
+    return _finish_login(user, attempt)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Response | str | tuple[str, int]:
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > CODE_STEP_SECONDS:
+        session.pop(PENDING_KEY, None)
+        flash(_("Logga in med lösenordet först."), "info")
+        return redirect(url_for("admin.login"))
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return render_template("admin/login_code.html", form=form), 400 if form.errors else 200
+    attempt = _attempt(pending["email"])
+    if accounts.is_throttled(attempt):
+        return _throttled_page(form, "admin/login_code.html")
+    user = db.session.get(accounts.AdminUser, pending["id"])
+    if user is None or not user.active or not accounts.verify_totp(user, form.code.data):
+        accounts.record_failure(attempt)
+        db.session.commit()
+        problem = _("Koden stämmer inte. Vänta på nästa kod i appen och försök igen.")
+        return render_template("admin/login_code.html", form=form, problem=problem), 401
+    return _finish_login(user, attempt)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """POST only: a link or an image elsewhere can never log an organiser out."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    audit.record("admin.logout", actor=actor())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("Du är utloggad."), "info")
+    return redirect(url_for("admin.login"))
+
+
+# --- one's own account ---------------------------------------------------------------------
+
+
+def _account_page(password_form: PasswordForm | None = None, status: int = 200) -> Any:
+    return (
+        render_template(
+            "admin/account.html",
+            password_form=password_form or PasswordForm(formdata=None),
+            button=ButtonForm(),
+            disable_form=TotpDisableForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.get("/account")
+def account() -> Any:
+    return _account_page()
+
+
+@bp.post("/account/password")
+def change_password() -> Any:
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    if not accounts.verify_password(current_user, form.current.data):
+        form.current.errors = [_("Det nuvarande lösenordet stämmer inte.")]
+        return _account_page(form, 400)
+    accounts.set_password(current_user, form.password.data)
+    audit.record("admin.password_changed", actor=actor())
+    db.session.commit()
+    # The new nonce ended every session, this one too: log in again with the new password.
+    login_user(current_user)
+    flash(_("Lösenordet är bytt. Andra inloggningar med kontot har avslutats."), "success")
+    return redirect(url_for("admin.account"))
+
+
+@bp.post("/account/2fa/start")
+def totp_start() -> Response:
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    accounts.start_totp_enrolment(current_user)
+    db.session.commit()
+    return redirect(url_for("admin.totp_enrol"))
+
+
+@bp.route("/account/2fa", methods=["GET", "POST"])
+def totp_enrol() -> Any:
+    secret = accounts.pending_secret(current_user)
+    if secret is None:
+        return redirect(url_for("admin.account"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        if accounts.confirm_totp_enrolment(current_user, form.code.data):
+            audit.record("admin.two_factor_enabled", actor=actor())
+            db.session.commit()
+            login_user(current_user)  # the nonce changed: keep this session
+            flash(_("Tvåstegsverifiering är på."), "success")
+            return redirect(url_for("admin.account"))
+        form.code.errors = [_("Koden stämmer inte. Kontrollera klockan i telefonen.")]
+        status = 400
+    elif form.errors:
+        status = 400
+    uri = accounts.provisioning_uri(current_user, secret)
+    return (
+        render_template("admin/totp_enrol.html", form=form, qr=accounts.qr_svg(uri), secret=secret),
+        status,
+    )
+
+
+@bp.post("/account/2fa/disable")
+def totp_disable() -> Any:
+    form = TotpDisableForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not accounts.verify_password(current_user, form.password.data):
+        form.password.errors = [_("Lösenordet stämmer inte.")]
+        return (
+            render_template(
+                "admin/account.html",
+                password_form=PasswordForm(formdata=None),
+                button=ButtonForm(),
+                disable_form=form,
+            ),
+            400,
+        )
+    accounts.disable_totp(current_user)
+    audit.record("admin.two_factor_disabled", actor=actor())
+    db.session.commit()
+    flash(_("Tvåstegsverifiering är avstängd."), "success")
+    return redirect(url_for("admin.account"))
+
+
+# --- all accounts (admins only) ------------------------------------------------------------
+
+
+def _accounts_page(form: AccountForm | None = None, status: int = 200) -> Any:
+    users = db.session.scalars(
+        sa.select(accounts.AdminUser).order_by(accounts.AdminUser.email)
+    ).all()
+    return (
+        render_template(
+            "admin/accounts.html",
+            users=users,
+            form=form or AccountForm(formdata=None),
+            role_form=RoleForm,
+            button=ButtonForm(),
+        ),
+        status,
+    )
+
+
+@bp.get("/accounts")
+@admin_only
+def accounts_list() -> Any:
+    return _accounts_page()
+
+
+@bp.post("/accounts")
+@admin_only
+def accounts_create() -> Any:
+    form = AccountForm()
+    if not form.validate_on_submit():
+        return _accounts_page(form, 400)
+    try:
+        user = accounts.create_account(
+            form.email.data, form.password.data, role=form.role.data, name=form.name.data or ""
+        )
+    except accounts.AccountError as exc:
+        form.email.errors = [str(exc)]
+        return _accounts_page(form, 400)
+    audit.record("admin.account_created", actor=actor(), account=user.email, role=user.role)
+    db.session.commit()
+    flash(_("Kontot %(email)s är skapat.", email=user.email), "success")
+    return redirect(url_for("admin.accounts_list"))
+
+
+def _other_account(user_id: int) -> accounts.AdminUser:
+    user = db.session.get(accounts.AdminUser, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _keeps_an_admin(user: accounts.AdminUser) -> bool:
+    return not (user.is_admin and user.active and accounts.active_admins() <= 1)
+
+
+@bp.post("/accounts/<int:user_id>/role")
+@admin_only
+def accounts_role(user_id: int) -> Response:
+    user = _other_account(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if form.role.data != accounts.Role.ADMIN and not _keeps_an_admin(user):
+        flash(_("Det måste finnas minst en aktiv administratör."), "error")
+        return redirect(url_for("admin.accounts_list"))
+    user.role = form.role.data
+    user.session_nonce = accounts._new_nonce()
+    audit.record("admin.role_changed", actor=actor(), account=user.email, role=user.role)
+    db.session.commit()
+    flash(_("Rollen för %(email)s är ändrad.", email=user.email), "success")
+    return redirect(url_for("admin.accounts_list"))
+
+
+@bp.post("/accounts/<int:user_id>/active")
+@admin_only
+def accounts_toggle(user_id: int) -> Response:
+    user = _other_account(user_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if user.active:
+        if user.id == current_user.id or not _keeps_an_admin(user):
+            flash(_("Du kan inte stänga ditt eget konto eller den sista administratören."), "error")
+            return redirect(url_for("admin.accounts_list"))
+        accounts.deactivate(user)
+        audit.record("admin.account_deactivated", actor=actor(), account=user.email)
+        flash(_("Kontot %(email)s är avstängt.", email=user.email), "success")
+    else:
+        user.active = True
+        audit.record("admin.account_reactivated", actor=actor(), account=user.email)
+        flash(_("Kontot %(email)s är aktivt igen.", email=user.email), "success")
+    db.session.commit()
+    return redirect(url_for("admin.accounts_list"))
+
+
+@bp.post("/accounts/<int:user_id>/reset-2fa")
+@admin_only
+def accounts_reset_totp(user_id: int) -> Response:
+    """For an organiser who lost their phone: they log in with the password and enrol again."""
+    user = _other_account(user_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    accounts.disable_totp(user)
+    audit.record("admin.two_factor_reset", actor=actor(), account=user.email)
+    db.session.commit()
+    flash(_("Tvåstegsverifieringen för %(email)s är nollställd.", email=user.email), "success")
+    return redirect(url_for("admin.accounts_list"))

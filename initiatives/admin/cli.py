@@ -1,0 +1,107 @@
+"""Admin commands: ``flask --app initiatives admin create|list`` and ``export <slug>``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from .. import accounts, audit, pack
+from ..extensions import db
+from ..lifecycle import TransitionError
+from ..models import Initiative
+
+admin_cli = AppGroup("admin", help="Organiser accounts.")
+
+
+@admin_cli.command("create")
+@click.option("--email", required=True, help="The organiser's email address (their login).")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in accounts.Role]),
+    default=accounts.Role.ORGANISER.value,
+    show_default=True,
+)
+@click.option("--name", default="", help="Display name.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+def admin_create(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create an account; the password is asked for (or read from stdin), never an option."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_account(email, password, role=role, name=name)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    audit.record("admin.account_created", actor=_cli_actor(), account=user.email, role=user.role)
+    db.session.commit()
+    click.echo(f"created {user.role} {user.email}")
+
+
+@admin_cli.command("list")
+def admin_list() -> None:
+    """List the accounts (email, role, active, two-factor)."""
+    users = db.session.scalars(sa.select(accounts.AdminUser).order_by(accounts.AdminUser.email))
+    for user in users:
+        flags = ("active" if user.active else "inactive") + (", 2fa" if user.has_totp else "")
+        click.echo(f"{user.email}\t{user.role}\t{flags}")
+
+
+def _cli_actor() -> str:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = os.environ.get("USER", "unknown")
+    return f"cli:{who}"
+
+
+@click.command("export")
+@click.argument("slug")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the ZIP into.",
+)
+@click.option(
+    "--names",
+    type=click.Choice(pack.NAMES),
+    default="full",
+    show_default=True,
+    help="Full names, or shortened for publication (Amira H.).",
+)
+@with_appcontext
+def export_command(slug: str, out_dir: Path, names: str) -> None:
+    """Write the submission pack of an initiative as a ZIP."""
+    initiative = db.session.scalars(
+        sa.select(Initiative).where(Initiative.slug == slug)
+    ).one_or_none()
+    if initiative is None:
+        raise click.ClickException(f"no initiative {slug!r}")
+    try:
+        result = pack.build(
+            initiative,
+            out_dir,
+            names=names,
+            generated_by=_cli_actor(),
+            organisation=current_app.config["ORGANISATION_NAME"],
+            contact=current_app.config["ORGANISATION_EMAIL"],
+        )
+    except TransitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    click.echo(f"{result.path}\n{result.total} confirmed signatures ({counts})")
+    click.echo(f"manifest sha256 {result.manifest_sha256}")

@@ -1,0 +1,66 @@
+"""The submission pack from the admin: choose full or shortened names, download the ZIP."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from flask import current_app, render_template, send_file
+
+from .. import pack, paper
+from ..extensions import db
+from ..lifecycle import TransitionError
+from . import actor, bp
+from .forms import PackForm
+from .initiatives import initiative_or_404
+
+
+def _page(initiative: Any, form: PackForm, status: int = 200, problem: str | None = None) -> Any:
+    return render_template(
+        "admin/pack.html",
+        initiative=initiative,
+        form=form,
+        to_review=paper.review_count(initiative.id),
+        problem=problem,
+    ), status
+
+
+@bp.get("/initiatives/<slug>/pack")
+def pack_page(slug: str) -> Any:
+    return _page(initiative_or_404(slug), PackForm(formdata=None))
+
+
+@bp.post("/initiatives/<slug>/pack")
+def pack_download(slug: str) -> Any:
+    """Build the pack, record it in the audit log, and send it (a download, so no redirect)."""
+    initiative = initiative_or_404(slug)
+    form = PackForm()
+    if not form.validate_on_submit():
+        return _page(initiative, form, 400)
+    with TemporaryDirectory(prefix="pack-out-") as tmp:
+        try:
+            result = pack.build(
+                initiative,
+                Path(tmp),
+                names=form.names.data,
+                generated_by=actor(),
+                organisation=current_app.config["ORGANISATION_NAME"],
+                contact=current_app.config["ORGANISATION_EMAIL"],
+            )
+        except TransitionError as exc:
+            db.session.rollback()
+            return _page(initiative, form, 409, str(exc))
+        db.session.commit()
+        # Read into memory before the directory goes: a few megabytes at most.
+        data = result.path.read_bytes()
+        name = result.path.name
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=name,
+    )
+    response.headers["X-Pack-Signatures"] = str(result.total)
+    return response

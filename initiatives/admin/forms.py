@@ -1,0 +1,317 @@
+"""Admin forms.  Every POST is one of these (CSRF included)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import (
+    DateField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
+
+from ..accounts import MIN_PASSWORD_LENGTH, Role
+from ..forms import printable_text, strip
+
+SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
+
+
+class LoginForm(FlaskForm):
+    email = StringField(
+        _l("E-postadress"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv din e-postadress.")), Length(max=254)],
+    )
+    password = PasswordField(
+        _l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord.")), Length(max=1000)]
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Kod från appen"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv koden från din app.")),
+            Regexp(r"^\d{3}\s?\d{3}$", message=_l("Koden är sex siffror.")),
+        ],
+    )
+
+
+def _new_password() -> PasswordField:
+    return PasswordField(
+        _l("Nytt lösenord"),
+        validators=[
+            DataRequired(_l("Skriv ett lösenord.")),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=1000,
+                message=_l("Lösenordet måste vara minst %(n)s tecken.", n=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+    )
+
+
+class AccountForm(FlaskForm):
+    email = StringField(
+        _l("E-postadress"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv en e-postadress.")),
+            Length(max=254),
+            Email(_l("Skriv en giltig e-postadress."), check_deliverability=False),
+        ],
+    )
+    name = StringField(
+        _l("Namn"), filters=[strip], validators=[Optional(), Length(max=200), printable_text]
+    )
+    role = RadioField(
+        _l("Roll"),
+        choices=[
+            SelectChoice(Role.ORGANISER.value, _l("Organisatör: initiativ, underskrifter, export")),
+            SelectChoice(Role.ADMIN.value, _l("Administratör: allt, även konton")),
+        ],
+        default=Role.ORGANISER.value,
+        validators=[DataRequired()],
+    )
+    password = _new_password()
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(
+        _l("Roll"),
+        choices=[
+            SelectChoice(Role.ORGANISER.value, _l("Organisatör")),
+            SelectChoice(Role.ADMIN.value, _l("Administratör")),
+        ],
+    )
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(
+        _l("Nuvarande lösenord"), validators=[DataRequired(_l("Skriv ditt nuvarande lösenord."))]
+    )
+    password = _new_password()
+    repeat = PasswordField(
+        _l("Nytt lösenord igen"),
+        validators=[EqualTo("password", message=_l("Lösenorden är inte likadana."))],
+    )
+
+
+class TotpDisableForm(FlaskForm):
+    password = PasswordField(_l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord."))])
+
+
+# --- initiatives ---------------------------------------------------------------------------
+
+
+class InitiativeForm(FlaskForm):
+    slug = StringField(
+        _l("Adress (slug)"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv en kort adress.")),
+            Regexp(
+                SLUG_RE,
+                message=_l("Använd 3–80 små bokstäver a–z, siffror och bindestreck."),
+            ),
+        ],
+    )
+    threshold = IntegerField(
+        _l("Antal underskrifter som behövs"),
+        default=100,
+        validators=[
+            DataRequired(_l("Skriv ett antal.")),
+            NumberRange(min=1, max=1_000_000, message=_l("Skriv ett antal från 1.")),
+        ],
+    )
+    period_months = SelectField(
+        _l("Insamlingstid"),
+        choices=[
+            SelectChoice("3", _l("3 månader")),
+            SelectChoice("6", _l("6 månader")),
+            SelectChoice("9", _l("9 månader")),
+            SelectChoice("12", _l("12 månader")),
+        ],
+        coerce=int,
+        default=6,
+    )
+    target_body = StringField(
+        _l("Mottagare"),
+        default="Tekniska nämnden",
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv vem initiativet riktas till.")), Length(max=200)],
+    )
+    official_url = StringField(
+        _l("Länk till initiativet hos Malmö stad (frivilligt)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=500),
+            URL(require_tld=True, message=_l("Skriv en hel adress som börjar med https://.")),
+        ],
+    )
+    organiser_contact = TextAreaField(
+        _l("Kontaktuppgifter för följebrevet"),
+        filters=[strip],
+        validators=[Optional(), Length(max=1000), printable_text],
+    )
+
+
+class TextForm(FlaskForm):
+    title = StringField(
+        _l("Rubrik"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv en rubrik.")), Length(max=200), printable_text],
+    )
+    summary = TextAreaField(
+        _l("Sammanfattning"), filters=[strip], validators=[Optional(), Length(max=1000)]
+    )
+    body = TextAreaField(
+        _l("Förslaget"), filters=[strip], validators=[Optional(), Length(max=20000)]
+    )
+
+
+class AmendForm(TextForm):
+    note = TextAreaField(
+        _l("Vad rättas och varför"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv vad som rättas och varför.")), Length(max=1000)],
+    )
+
+
+class SubmitForm(FlaskForm):
+    submitted_on = DateField(
+        _l("Datum då listan lämnades in"),
+        validators=[DataRequired(_l("Skriv ett datum som ÅÅÅÅ-MM-DD."))],
+    )
+    reference = StringField(
+        _l("Stadens diarienummer"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv diarienumret.")),
+            Length(max=100),
+            printable_text,
+        ],
+    )
+
+
+class AnswerForm(FlaskForm):
+    answered_on = DateField(
+        _l("Datum för svaret"), validators=[DataRequired(_l("Skriv ett datum som ÅÅÅÅ-MM-DD."))]
+    )
+    text = TextAreaField(
+        _l("Nämndens svar"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv svaret eller en sammanfattning.")), Length(max=20000)],
+    )
+    document = FileField(
+        _l("Svaret som PDF (frivilligt)"),
+        validators=[FileAllowed(["pdf"], _l("Bara PDF-filer går att ladda upp."))],
+    )
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Anledning"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv en anledning.")), Length(max=1000)],
+    )
+
+
+# --- signatures and paper ------------------------------------------------------------------
+
+
+class InvalidateForm(FlaskForm):
+    reason = SelectField(_l("Anledning"), validators=[DataRequired(_l("Välj en anledning."))])
+    note = TextAreaField(
+        _l("Anteckning"), filters=[strip], validators=[Optional(), Length(max=1000)]
+    )
+
+
+class WithdrawRequestForm(FlaskForm):
+    received_via = SelectField(
+        _l("Hur kom begäran in?"), validators=[DataRequired(_l("Välj hur begäran kom in."))]
+    )
+    received_on = DateField(
+        _l("Datum då begäran kom in"),
+        validators=[DataRequired(_l("Skriv ett datum som ÅÅÅÅ-MM-DD."))],
+    )
+
+
+class SheetForm(FlaskForm):
+    number = StringField(
+        _l("Listans nummer"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv listans nummer.")), Length(max=32), printable_text],
+    )
+    collected_on = DateField(
+        _l("Datum då listan samlades in"),
+        validators=[DataRequired(_l("Skriv ett datum som ÅÅÅÅ-MM-DD."))],
+    )
+    collected_by = StringField(
+        _l("Insamlad av"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv vem som samlade in listan.")),
+            Length(max=200),
+            printable_text,
+        ],
+    )
+
+
+class PaperRowForm(FlaskForm):
+    name = StringField(
+        _l("Namn"),
+        filters=[strip],
+        validators=[DataRequired(_l("Skriv namnet.")), Length(max=200), printable_text],
+    )
+    postcode = StringField(
+        _l("Postnummer"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Regexp(
+                r"^\d{3}\s?\d{2}$",
+                message=_l("Skriv postnumret som fem siffror, till exempel 212 14."),
+            ),
+        ],
+    )
+    signed_on = DateField(
+        _l("Datum då raden skrevs under"),
+        validators=[DataRequired(_l("Skriv ett datum som ÅÅÅÅ-MM-DD."))],
+    )
+
+
+class DuplicateForm(FlaskForm):
+    note = TextAreaField(
+        _l("Anteckning"), filters=[strip], validators=[Optional(), Length(max=1000)]
+    )
+
+
+class PackForm(FlaskForm):
+    names = RadioField(
+        _l("Namn i listan"),
+        choices=[
+            SelectChoice("full", _l("Hela namn (för nämnden)")),
+            SelectChoice("short", _l("Förkortade namn, till exempel ”Amira H.” (för publicering)")),
+        ],
+        default="full",
+        validators=[DataRequired()],
+    )

@@ -1,0 +1,368 @@
+"""Initiatives in the admin: list, drafts and their texts, preview, lifecycle, dashboard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from .. import charts, clock, lifecycle, paper, stats
+from ..extensions import db
+from ..forms import ButtonForm, SignForm
+from ..i18n import available_locales, native_name, text_direction
+from ..models import AuditEvent, Initiative
+from . import actor, bp
+from .forms import (
+    AmendForm,
+    AnswerForm,
+    InitiativeForm,
+    ReasonForm,
+    SubmitForm,
+    TextForm,
+)
+
+
+def initiative_or_404(slug: str) -> Initiative:
+    initiative = db.session.scalars(
+        sa.select(Initiative).where(Initiative.slug == slug[:80])
+    ).one_or_none()
+    if initiative is None:
+        abort(404)
+    return initiative
+
+
+def _title(initiative: Initiative) -> str:
+    text = initiative.text("sv")
+    return text.title if text is not None else initiative.slug
+
+
+@bp.app_template_global("admin_title")
+def admin_title(initiative: Initiative) -> str:
+    return _title(initiative)
+
+
+@bp.get("/")
+def index() -> str:
+    rows = db.session.scalars(
+        sa.select(Initiative).order_by(Initiative.created_at.desc(), Initiative.id.desc())
+    ).all()
+    return render_template("admin/index.html", initiatives=rows)
+
+
+@bp.route("/initiatives/new", methods=["GET", "POST"])
+def initiative_new() -> Any:
+    form = InitiativeForm()
+    if form.validate_on_submit():
+        try:
+            initiative = lifecycle.create_draft(
+                actor(), **{k: v for k, v in form.data.items() if k != "csrf_token"}
+            )
+        except lifecycle.TransitionError as exc:
+            form.slug.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(_("Utkastet är skapat. Skriv texten på svenska."), "success")
+            return redirect(url_for("admin.text_edit", slug=initiative.slug, locale="sv"))
+    return render_template("admin/initiative_form.html", form=form, initiative=None), (
+        400 if form.errors else 200
+    )
+
+
+@bp.route("/initiatives/<slug>/settings", methods=["GET", "POST"])
+def initiative_settings(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    form = InitiativeForm(obj=initiative)
+    if form.validate_on_submit():
+        try:
+            lifecycle.update_settings(
+                initiative, actor(), **{k: v for k, v in form.data.items() if k != "csrf_token"}
+            )
+        except lifecycle.TransitionError as exc:
+            db.session.rollback()
+            return render_template(
+                "admin/initiative_form.html", form=form, initiative=initiative, problem=str(exc)
+            ), 409
+        db.session.commit()
+        flash(_("Inställningarna är sparade."), "success")
+        return redirect(url_for("admin.dashboard", slug=initiative.slug))
+    return render_template("admin/initiative_form.html", form=form, initiative=initiative), (
+        400 if form.errors else 200
+    )
+
+
+def _locale_or_404(locale: str) -> str:
+    if locale not in available_locales():
+        abort(404)
+    return locale
+
+
+@bp.route("/initiatives/<slug>/text/<locale>", methods=["GET", "POST"])
+def text_edit(slug: str, locale: str) -> Any:
+    """Drafts: write the text.  Collecting: an amendment, on the record.  Else: read only."""
+    initiative = initiative_or_404(slug)
+    _locale_or_404(locale)
+    text = next((t for t in initiative.texts if t.locale == locale), None)
+    amending = lifecycle.can(initiative, "amend")
+    form_class = AmendForm if amending else TextForm
+    form = form_class(obj=text)
+    problem = None
+    editable = lifecycle.can(initiative, "edit_texts") or amending
+    if request.method == "POST":
+        if not editable:
+            abort(409)
+        if form.validate_on_submit():
+            fields = {
+                "title": form.title.data,
+                "summary": form.summary.data or "",
+                "body": form.body.data or "",
+            }
+            try:
+                if amending:
+                    lifecycle.amend(initiative, actor(), locale, note=form.note.data, **fields)
+                else:
+                    lifecycle.set_text(initiative, actor(), locale, **fields)
+            except lifecycle.TransitionError as exc:
+                db.session.rollback()
+                problem = str(exc)
+            else:
+                db.session.commit()
+                flash(_("Texten är sparad."), "success")
+                return redirect(url_for("admin.dashboard", slug=initiative.slug))
+    status = 409 if problem else 400 if form.errors else 200
+    return render_template(
+        "admin/text_form.html",
+        initiative=initiative,
+        form=form,
+        locale=locale,
+        language=native_name(locale),
+        amending=amending,
+        editable=editable,
+        amendments=lifecycle.amendments(initiative),
+        problem=problem,
+        remove_form=ButtonForm(),
+    ), status
+
+
+@bp.post("/initiatives/<slug>/text/<locale>/remove")
+def text_remove(slug: str, locale: str) -> Any:
+    initiative = initiative_or_404(slug)
+    _locale_or_404(locale)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        lifecycle.remove_text(initiative, actor(), locale)
+    except lifecycle.TransitionError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.text_edit", slug=slug, locale=locale))
+    db.session.commit()
+    flash(_("Texten på %(lang)s är borttagen.", lang=native_name(locale)), "success")
+    return redirect(url_for("admin.dashboard", slug=slug))
+
+
+class _Preview:
+    """The initiative as the public will see it once published: open, no signatures yet."""
+
+    def __init__(self, initiative: Initiative):
+        self._initiative = initiative
+        now = clock.utcnow()
+        self.opens_at = initiative.opens_at or now
+        self.closes_at = initiative.closes_at or clock.add_months(now, initiative.period_months)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._initiative, name)
+
+    def accepts_signatures(self) -> bool:
+        return True
+
+    def days_left(self) -> int:
+        return max(0, (self.closes_at - clock.utcnow() + timedelta(hours=23)).days)
+
+
+@bp.get("/initiatives/<slug>/preview")
+def preview(slug: str) -> str:
+    initiative = initiative_or_404(slug)
+    locale = request.args.get("lang", "sv")
+    if locale not in available_locales():
+        locale = "sv"
+    with force_locale(locale):
+        text = initiative.text(locale)
+        if text is None:
+            abort(404)
+        return render_template(
+            "admin/preview.html",
+            initiative=_Preview(initiative),
+            real=initiative,
+            text=text,
+            fallback=text.locale != locale,
+            form=SignForm(formdata=None),
+            current_locale=locale,
+            text_dir=text_direction(locale),
+            preview_locale=locale,
+        )
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+
+
+def _lifecycle_page(initiative: Initiative, status: int = 200, **forms: Any) -> Any:
+    today = lifecycle.local_date(clock.utcnow())
+    context = {
+        "submit_form": forms.get("submit_form") or SubmitForm(formdata=None, submitted_on=today),
+        "answer_form": forms.get("answer_form") or AnswerForm(formdata=None, answered_on=today),
+        "withdraw_form": forms.get("withdraw_form") or ReasonForm(formdata=None),
+        "button": ButtonForm(),
+        "problem": forms.get("problem"),
+    }
+    return render_template(
+        "admin/lifecycle.html", initiative=initiative, can=lifecycle.can, **context
+    ), status
+
+
+@bp.get("/initiatives/<slug>/lifecycle")
+def lifecycle_page(slug: str) -> Any:
+    return _lifecycle_page(initiative_or_404(slug))
+
+
+def _transition(initiative: Initiative, form: Any, key: str, action: Any) -> Any:
+    if not form.validate_on_submit():
+        return _lifecycle_page(initiative, 400, **{key: form})
+    try:
+        action()
+    except lifecycle.TransitionError as exc:
+        db.session.rollback()
+        return _lifecycle_page(initiative, 409, problem=str(exc), **{key: form})
+    db.session.commit()
+    flash(_("Klart: initiativet är nu %(state)s.", state=state_label(initiative.state)), "success")
+    return redirect(url_for("admin.dashboard", slug=initiative.slug))
+
+
+@bp.post("/initiatives/<slug>/publish")
+def publish(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    return _transition(
+        initiative, ButtonForm(), "button", lambda: lifecycle.publish(initiative, actor())
+    )
+
+
+@bp.post("/initiatives/<slug>/close")
+def close(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    return _transition(
+        initiative, ButtonForm(), "button", lambda: lifecycle.close(initiative, actor())
+    )
+
+
+@bp.post("/initiatives/<slug>/submit")
+def submit(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    form = SubmitForm()
+    return _transition(
+        initiative,
+        form,
+        "submit_form",
+        lambda: lifecycle.submit(
+            initiative, actor(), submitted_on=form.submitted_on.data, reference=form.reference.data
+        ),
+    )
+
+
+@bp.post("/initiatives/<slug>/answer")
+def answer(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    form = AnswerForm()
+
+    def act() -> None:
+        upload = form.document.data
+        content = upload.read() if upload else None
+        lifecycle.answer(
+            initiative,
+            actor(),
+            answered_on=form.answered_on.data,
+            text=form.text.data,
+            document=content or None,
+            filename=upload.filename if upload else None,
+            max_bytes=current_app.config["ADMIN_UPLOAD_MAX_BYTES"],
+        )
+
+    return _transition(initiative, form, "answer_form", act)
+
+
+@bp.post("/initiatives/<slug>/withdraw")
+def withdraw(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    form = ReasonForm()
+    return _transition(
+        initiative,
+        form,
+        "withdraw_form",
+        lambda: lifecycle.withdraw(initiative, actor(), reason=form.reason.data),
+    )
+
+
+@bp.get("/initiatives/<slug>/answer.pdf")
+def answer_pdf(slug: str) -> Response:
+    document = lifecycle.answer_document(initiative_or_404(slug))
+    if document is None:
+        abort(404)
+    response = Response(document.content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    return response
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+
+@bp.app_template_filter("state_label")
+def state_label(state: str) -> str:
+    labels = {
+        "draft": _("utkast"),
+        "collecting": _("under insamling"),
+        "closed": _("stängt"),
+        "submitted": _("inlämnat"),
+        "answered": _("besvarat"),
+        "withdrawn": _("tillbakadraget"),
+    }
+    return labels.get(state, state)
+
+
+@bp.get("/initiatives/<slug>")
+def dashboard(slug: str) -> str:
+    initiative = initiative_or_404(slug)
+    numbers = stats.dashboard(initiative)
+    chart = charts.daily_chart(
+        numbers.per_day, initiative.threshold, _("Bekräftade underskrifter per dag")
+    )
+    return render_template(
+        "admin/dashboard.html",
+        initiative=initiative,
+        stats=numbers,
+        chart=chart,
+        locales=available_locales(),
+        to_review=paper.review_count(initiative.id),
+        document=lifecycle.answer_document(initiative),
+    )
+
+
+@bp.get("/initiatives/<slug>/audit")
+def audit_log(slug: str) -> str:
+    initiative = initiative_or_404(slug)
+    events = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.initiative_id == initiative.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(500)
+    ).all()
+    return render_template("admin/audit.html", initiative=initiative, events=events)

@@ -1,0 +1,209 @@
+"""Paper sheets in the admin: record a sheet, type its rows, review possible duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from .. import clock, paper
+from ..crypto import crypto
+from ..extensions import db
+from ..forms import ButtonForm
+from ..lifecycle import TransitionError, local_date
+from ..models import Initiative
+from . import actor, bp
+from .forms import DuplicateForm, PaperRowForm, SheetForm
+from .initiatives import initiative_or_404
+
+
+def _sheets_page(
+    initiative: Initiative,
+    form: SheetForm | None = None,
+    status: int = 200,
+    problem: str | None = None,
+) -> Any:
+    form = form or SheetForm(formdata=None, collected_on=local_date(clock.utcnow()))
+    return render_template(
+        "admin/paper_sheets.html",
+        initiative=initiative,
+        sheets=paper.sheets(initiative),
+        form=form,
+        to_review=paper.review_count(initiative.id),
+        problem=problem,
+    ), status
+
+
+@bp.get("/initiatives/<slug>/paper")
+def paper_sheets(slug: str) -> Any:
+    return _sheets_page(initiative_or_404(slug))
+
+
+@bp.post("/initiatives/<slug>/paper")
+def paper_sheet_add(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    form = SheetForm()
+    if not form.validate_on_submit():
+        return _sheets_page(initiative, form, 400)
+    try:
+        sheet = paper.add_sheet(
+            initiative,
+            actor(),
+            number=form.number.data,
+            collected_on=form.collected_on.data,
+            collected_by=form.collected_by.data,
+        )
+    except TransitionError as exc:
+        db.session.rollback()
+        return _sheets_page(initiative, form, 409, str(exc))
+    db.session.commit()
+    return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
+
+
+def _sheet_or_404(initiative: Initiative, sheet_id: int) -> paper.PaperSheet:
+    sheet = db.session.get(paper.PaperSheet, sheet_id)
+    if sheet is None or sheet.initiative_id != initiative.id:
+        abort(404)
+    return sheet
+
+
+def _sheet_page(
+    initiative: Initiative,
+    sheet: paper.PaperSheet,
+    form: PaperRowForm | None = None,
+    status: int = 200,
+    problem: str | None = None,
+) -> Any:
+    box = crypto()
+    rows = [
+        (row, box.decrypt(row.signature.name_enc), box.decrypt(row.signature.postcode_enc))
+        for row in sheet.rows
+    ]
+    form = form or PaperRowForm(formdata=None, signed_on=sheet.collected_on)
+    return render_template(
+        "admin/paper_sheet.html",
+        initiative=initiative,
+        sheet=sheet,
+        rows=rows,
+        form=form,
+        problem=problem,
+    ), status
+
+
+@bp.get("/initiatives/<slug>/paper/<int:sheet_id>")
+def paper_sheet(slug: str, sheet_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    return _sheet_page(initiative, _sheet_or_404(initiative, sheet_id))
+
+
+@bp.post("/initiatives/<slug>/paper/<int:sheet_id>")
+def paper_row_add(slug: str, sheet_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    sheet = _sheet_or_404(initiative, sheet_id)
+    form = PaperRowForm()
+    if not form.validate_on_submit():
+        return _sheet_page(initiative, sheet, form, 400)
+    try:
+        row, matches = paper.add_row(
+            sheet,
+            actor(),
+            name=form.name.data,
+            postcode=form.postcode.data,
+            signed_on=form.signed_on.data,
+        )
+    except (TransitionError, ValueError) as exc:
+        db.session.rollback()
+        return _sheet_page(initiative, sheet, form, 409, str(exc))
+    db.session.commit()
+    if matches:
+        flash(
+            _(
+                "Rad %(line)s sparad, men den liknar en annan underskrift och behöver granskas.",
+                line=row.line,
+            ),
+            "warning",
+        )
+    else:
+        flash(_("Rad %(line)s sparad.", line=row.line), "success")
+    # Ready for the next row, with the same date.
+    return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id) + "#row-form")
+
+
+@bp.get("/initiatives/<slug>/paper/review")
+def paper_review(slug: str) -> str:
+    initiative = initiative_or_404(slug)
+    box = crypto()
+    items = []
+    for row in paper.to_review(initiative):
+        name = box.decrypt(row.signature.name_enc) or ""
+        postcode = box.decrypt(row.signature.postcode_enc)
+        matches = paper.find_matches(initiative.id, name, postcode, exclude_id=row.signature_id)
+        items.append((row, name, postcode, matches))
+    return render_template(
+        "admin/paper_review.html",
+        initiative=initiative,
+        items=items,
+        form=DuplicateForm(formdata=None),
+        button=ButtonForm(),
+    )
+
+
+def _row_or_404(initiative: Initiative, signature_id: int) -> paper.PaperRow:
+    row = db.session.get(paper.PaperRow, signature_id)
+    if row is None or row.signature.initiative_id != initiative.id:
+        abort(404)
+    return row
+
+
+@bp.post("/initiatives/<slug>/paper/review/<int:signature_id>/keep")
+def paper_keep(slug: str, signature_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    row = _row_or_404(initiative, signature_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    paper.keep(row, actor())
+    db.session.commit()
+    flash(_("Raden räknas: det är olika personer."), "success")
+    return redirect(url_for("admin.paper_review", slug=slug))
+
+
+@bp.post("/initiatives/<slug>/paper/review/<int:signature_id>/duplicate")
+def paper_duplicate(slug: str, signature_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    row = _row_or_404(initiative, signature_id)
+    form = DuplicateForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        paper.resolve_duplicate(row, actor(), form.note.data or "")
+    except TransitionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.paper_review", slug=slug))
+    db.session.commit()
+    flash(_("Raden är markerad som dubblett och räknas inte."), "success")
+    return redirect(url_for("admin.paper_review", slug=slug))
+
+
+@bp.post("/initiatives/<slug>/paper/review/rescan")
+def paper_rescan(slug: str) -> Any:
+    initiative = initiative_or_404(slug)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    flagged = paper.rescan(initiative, actor())
+    db.session.commit()
+    flash(_("%(n)s nya rader att granska.", n=flagged), "success")
+    return redirect(url_for("admin.paper_review", slug=slug))
+
+
+def sheet_count(initiative: Initiative) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(paper.PaperSheet.id)).where(
+                paper.PaperSheet.initiative_id == initiative.id
+            )
+        )
+        or 0
+    )

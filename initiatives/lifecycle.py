@@ -1,0 +1,417 @@
+"""An initiative's life: draft → collecting → closed → submitted → answered (or withdrawn).
+
+Every transition checks its preconditions, raises ``TransitionError`` with a message for
+the organiser when they do not hold, and writes an audit event with who and when.  Once
+collecting starts the texts are frozen and their SHA-256 recorded; a correction is an
+``Amendment`` that keeps the previous texts and hash and records the new one, so every
+signature's ``text_hash`` still names the text it was given.  Functions flush, never
+commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import audit, clock
+from .extensions import db
+from .models import (
+    DEFAULT_LOCALE,
+    Initiative,
+    InitiativeState,
+    InitiativeText,
+    UTCDateTime,
+)
+
+LOCAL_TZ = ZoneInfo("Europe/Stockholm")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$")
+PDF_MAGIC = b"%PDF-"
+S = InitiativeState
+
+
+class Amendment(db.Model):
+    """A correction of a published text: what it was, what it became, who and why."""
+
+    __tablename__ = "initiative_amendments"
+    __table_args__ = (sa.Index("ix_initiative_amendments_initiative", "initiative_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiatives.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(254))
+    locale: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str] = mapped_column(sa.Text)
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    new_hash: Mapped[str] = mapped_column(sa.String(64))
+    previous_text: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class AnswerDocument(db.Model):
+    """The committee's answer as the PDF the city sent."""
+
+    __tablename__ = "answer_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("initiatives.id", ondelete="CASCADE"), unique=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    uploaded_by: Mapped[str] = mapped_column(sa.String(254))
+
+
+class TransitionError(Exception):
+    """The initiative cannot do this now; ``str(exc)`` tells the organiser why."""
+
+
+def local_noon(day: date) -> datetime:
+    """A calendar date in Malmö as an instant (noon, clear of any DST edge)."""
+    return datetime.combine(day, time(12), tzinfo=LOCAL_TZ).astimezone(ZoneInfo("UTC"))
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def _require(initiative: Initiative, *states: InitiativeState, message: Any) -> None:
+    if initiative.state not in states:
+        raise TransitionError(str(message))
+
+
+# --- drafts --------------------------------------------------------------------------------
+
+SETTINGS = ("threshold", "period_months", "target_body", "official_url", "organiser_contact")
+# Settings that do not change what people signed, so they stay editable after publishing.
+ALWAYS_EDITABLE = ("official_url", "organiser_contact")
+
+
+def _check_slug(slug: str, initiative_id: int | None = None) -> None:
+    if not SLUG_RE.match(slug):
+        raise TransitionError(str(_l("Adressen får bara ha små bokstäver, siffror och -.")))
+    taken = db.session.scalar(
+        sa.select(Initiative.id).where(Initiative.slug == slug, Initiative.id != initiative_id)
+    )
+    if taken is not None:
+        raise TransitionError(str(_l("Adressen används redan av ett annat initiativ.")))
+
+
+def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
+    """A new draft; texts are added with ``set_text``."""
+    _check_slug(slug)
+    initiative = Initiative(slug=slug, state=S.DRAFT)
+    for key in SETTINGS:
+        if key in settings:
+            setattr(
+                initiative, key, settings[key] or None if key in ALWAYS_EDITABLE else settings[key]
+            )
+    db.session.add(initiative)
+    db.session.flush()
+    audit.record("initiative.created", actor=actor, initiative=initiative, slug=slug)
+    return initiative
+
+
+def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings: Any) -> None:
+    """Drafts change freely; after publishing only the link and the contact may change."""
+    changed: list[str] = []
+    if slug != initiative.slug:
+        _require(initiative, S.DRAFT, message=_l("Adressen kan inte ändras efter publicering."))
+        _check_slug(slug, initiative.id)
+        initiative.slug = slug
+        changed.append("slug")
+    for key in SETTINGS:
+        if key not in settings:
+            continue
+        value = settings[key] or None if key in ALWAYS_EDITABLE else settings[key]
+        if getattr(initiative, key) == value:
+            continue
+        if key not in ALWAYS_EDITABLE:
+            _require(
+                initiative,
+                S.DRAFT,
+                message=_l("Antal, insamlingstid och mottagare kan inte ändras efter publicering."),
+            )
+        setattr(initiative, key, value)
+        changed.append(key)
+    if changed:
+        db.session.flush()
+        audit.record(
+            "initiative.settings_changed", actor=actor, initiative=initiative, fields=changed
+        )
+
+
+def set_text(
+    initiative: Initiative, actor: str, locale: str, *, title: str, summary: str, body: str
+) -> InitiativeText:
+    """Write one language's text of a draft.  Published texts change only by ``amend``."""
+    _require(
+        initiative,
+        S.DRAFT,
+        message=_l("Texten är låst sedan insamlingen började. Gör en rättelse i stället."),
+    )
+    text = next((t for t in initiative.texts if t.locale == locale), None)
+    if text is None:
+        text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
+        initiative.texts.append(text)
+    else:
+        text.title, text.summary, text.body = title, summary, body
+    db.session.flush()
+    audit.record("initiative.text_saved", actor=actor, initiative=initiative, locale=locale)
+    return text
+
+
+def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
+    _require(initiative, S.DRAFT, message=_l("Texten är låst sedan insamlingen började."))
+    if locale == DEFAULT_LOCALE:
+        raise TransitionError(str(_l("Den svenska texten behövs alltid.")))
+    initiative.texts[:] = [t for t in initiative.texts if t.locale != locale]
+    db.session.flush()
+    audit.record("initiative.text_removed", actor=actor, initiative=initiative, locale=locale)
+
+
+# --- transitions ---------------------------------------------------------------------------
+
+
+def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> None:
+    """Start collecting: freeze the texts, record their hash, set the period."""
+    _require(initiative, S.DRAFT, message=_l("Bara ett utkast kan publiceras."))
+    swedish = next((t for t in initiative.texts if t.locale == DEFAULT_LOCALE), None)
+    if swedish is None or not (swedish.title and swedish.summary and swedish.body):
+        raise TransitionError(
+            str(_l("Skriv rubrik, sammanfattning och förslag på svenska innan du publicerar."))
+        )
+    incomplete = [t.locale for t in initiative.texts if not (t.title and t.body)]
+    if incomplete:
+        raise TransitionError(
+            str(_l("Texten på %(langs)s saknar rubrik eller förslag.", langs=", ".join(incomplete)))
+        )
+    now = (now or clock.utcnow()).replace(microsecond=0)
+    initiative.state = S.COLLECTING
+    initiative.opens_at = now
+    initiative.closes_at = clock.add_months(now, initiative.period_months)
+    initiative.text_hash = initiative.compute_text_hash()
+    db.session.flush()
+    audit.record(
+        "initiative.published",
+        actor=actor,
+        initiative=initiative,
+        text_hash=initiative.text_hash,
+        opens_at=initiative.opens_at.isoformat(),
+        closes_at=initiative.closes_at.isoformat(),
+    )
+
+
+def amend(
+    initiative: Initiative,
+    actor: str,
+    locale: str,
+    *,
+    title: str,
+    summary: str,
+    body: str,
+    note: str,
+) -> Amendment:
+    """Correct a published text, on the record: the old text and hash are kept."""
+    _require(initiative, S.COLLECTING, message=_l("Rättelser går bara att göra under insamlingen."))
+    if not note.strip():
+        raise TransitionError(str(_l("Skriv vad som rättas och varför.")))
+    text = next((t for t in initiative.texts if t.locale == locale), None)
+    previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
+    if previous == {"title": title, "summary": summary, "body": body}:
+        raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
+    if not title or (locale == DEFAULT_LOCALE and not body):
+        raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
+    previous_hash = initiative.text_hash or initiative.compute_text_hash()
+    if text is None:
+        initiative.texts.append(
+            InitiativeText(locale=locale, title=title, summary=summary, body=body)
+        )
+    else:
+        text.title, text.summary, text.body = title, summary, body
+    db.session.flush()
+    initiative.text_hash = initiative.compute_text_hash()
+    amendment = Amendment(
+        initiative_id=initiative.id,
+        actor=actor,
+        locale=locale,
+        note=note.strip(),
+        previous_hash=previous_hash,
+        new_hash=initiative.text_hash,
+        previous_text=previous,
+    )
+    db.session.add(amendment)
+    db.session.flush()
+    audit.record(
+        "initiative.amended",
+        actor=actor,
+        initiative=initiative,
+        locale=locale,
+        previous_hash=previous_hash,
+        new_hash=initiative.text_hash,
+    )
+    return amendment
+
+
+def close(initiative: Initiative, actor: str) -> None:
+    """Stop collecting (early, or after the period ended).  Pending links still confirm."""
+    _require(
+        initiative, S.COLLECTING, message=_l("Bara ett initiativ under insamling kan stängas.")
+    )
+    initiative.state = S.CLOSED
+    initiative.closed_at = clock.utcnow()
+    db.session.flush()
+    audit.record(
+        "initiative.closed",
+        actor=actor,
+        initiative=initiative,
+        confirmed=initiative.confirmed_count,
+    )
+
+
+def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference: str) -> None:
+    """Record that the list was handed to the city, with the date and its reference number."""
+    _require(initiative, S.CLOSED, message=_l("Stäng insamlingen innan du markerar den inlämnad."))
+    if initiative.confirmed_count < initiative.threshold:
+        raise TransitionError(
+            str(
+                _l(
+                    "Initiativet har %(count)s av %(threshold)s underskrifter som behövs.",
+                    count=initiative.confirmed_count,
+                    threshold=initiative.threshold,
+                )
+            )
+        )
+    if not reference.strip():
+        raise TransitionError(str(_l("Skriv stadens diarienummer.")))
+    today = local_date(clock.utcnow())
+    opened = local_date(initiative.opens_at) if initiative.opens_at else None
+    if submitted_on > today or (opened is not None and submitted_on < opened):
+        raise TransitionError(str(_l("Datumet kan inte vara i framtiden eller före insamlingen.")))
+    initiative.state = S.SUBMITTED
+    initiative.submitted_at = local_noon(submitted_on)
+    initiative.city_reference = reference.strip()
+    db.session.flush()
+    audit.record(
+        "initiative.submitted",
+        actor=actor,
+        initiative=initiative,
+        submitted_on=submitted_on.isoformat(),
+        reference=initiative.city_reference,
+        confirmed=initiative.confirmed_count,
+    )
+
+
+def answer(
+    initiative: Initiative,
+    actor: str,
+    *,
+    answered_on: date,
+    text: str,
+    document: bytes | None = None,
+    filename: str | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+) -> None:
+    """Record the committee's answer (and its PDF) and mark the initiative answered."""
+    _require(initiative, S.SUBMITTED, message=_l("Bara ett inlämnat initiativ kan få svar."))
+    if not text.strip():
+        raise TransitionError(str(_l("Skriv svaret eller en sammanfattning av det.")))
+    submitted = local_date(initiative.submitted_at) if initiative.submitted_at else None
+    if answered_on > local_date(clock.utcnow()) or (submitted and answered_on < submitted):
+        raise TransitionError(
+            str(_l("Svarsdatumet kan inte vara i framtiden eller före inlämningen."))
+        )
+    if document is not None:
+        if not document.startswith(PDF_MAGIC):
+            raise TransitionError(str(_l("Filen är inte en PDF.")))
+        if len(document) > max_bytes:
+            raise TransitionError(str(_l("PDF-filen är för stor.")))
+        digest = hashlib.sha256(document).hexdigest()
+        db.session.add(
+            AnswerDocument(
+                initiative_id=initiative.id,
+                filename=_safe_filename(filename or "svar.pdf"),
+                content=document,
+                sha256=digest,
+                uploaded_by=actor,
+            )
+        )
+    initiative.state = S.ANSWERED
+    initiative.answered_at = local_noon(answered_on)
+    initiative.answer_text = text.strip()
+    db.session.flush()
+    audit.record(
+        "initiative.answered",
+        actor=actor,
+        initiative=initiative,
+        answered_on=answered_on.isoformat(),
+        document_sha256=hashlib.sha256(document).hexdigest() if document else None,
+    )
+
+
+def withdraw(initiative: Initiative, actor: str, *, reason: str) -> None:
+    """Withdraw the initiative, from any state before it is submitted."""
+    _require(
+        initiative,
+        S.DRAFT,
+        S.COLLECTING,
+        S.CLOSED,
+        message=_l("Ett inlämnat initiativ kan inte dras tillbaka."),
+    )
+    if not reason.strip():
+        raise TransitionError(str(_l("Skriv varför initiativet dras tillbaka.")))
+    previous = initiative.state
+    initiative.state = S.WITHDRAWN
+    initiative.withdrawn_at = clock.utcnow()
+    db.session.flush()
+    audit.record(
+        "initiative.withdrawn",
+        actor=actor,
+        initiative=initiative,
+        previous_state=previous,
+        reason=reason.strip(),
+    )
+
+
+def _safe_filename(name: str) -> str:
+    cleaned = re.sub(r"[^\w.\- ]", "_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip()
+    return (cleaned or "svar.pdf")[:200]
+
+
+def answer_document(initiative: Initiative) -> AnswerDocument | None:
+    return db.session.scalars(
+        sa.select(AnswerDocument).where(AnswerDocument.initiative_id == initiative.id)
+    ).one_or_none()
+
+
+def amendments(initiative: Initiative) -> list[Amendment]:
+    return list(
+        db.session.scalars(
+            sa.select(Amendment)
+            .where(Amendment.initiative_id == initiative.id)
+            .order_by(Amendment.at, Amendment.id)
+        )
+    )
+
+
+ACTIONS: dict[str, tuple[InitiativeState, ...]] = {
+    "edit_texts": (S.DRAFT,),
+    "publish": (S.DRAFT,),
+    "amend": (S.COLLECTING,),
+    "close": (S.COLLECTING,),
+    "submit": (S.CLOSED,),
+    "answer": (S.SUBMITTED,),
+    "withdraw": (S.DRAFT, S.COLLECTING, S.CLOSED),
+}
+
+
+def can(initiative: Initiative, action: str) -> bool:
+    """Whether the action is open in the initiative's state (the page shows only these)."""
+    return initiative.state in ACTIONS[action]

@@ -1,0 +1,305 @@
+"""The submission pack for the committee's clerk: one ZIP a clerk can open and check.
+
+Contents: a cover letter (PDF), the signature list as PDF, XLSX and CSV, ``manifest.json``
+with the SHA-256 of every file, and ``LÄS MIG.txt`` saying how to check them.  Only
+confirmed signatures are listed (paper rows included, as their own channel); no email
+address is ever read for it.  The list is read from the database in one statement (one
+consistent snapshot), written once to a temporary file, and every format is made from
+that file: constant memory, and the three lists cannot disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import IO, Any, NamedTuple
+
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from . import audit, clock
+from .crypto import crypto
+from .extensions import db
+from .lifecycle import TransitionError, local_date
+from .models import Channel, Initiative, InitiativeState, Signature, SignatureState
+from .paper import PaperRow, PaperSheet
+
+FORMAT = "initiatives-pack/1"
+COLUMNS = ("Nr", "Namn", "Postnummerområde", "Datum", "Kanal", "Papperslista")
+CHANNEL_LABELS = {Channel.WEB: "webb", Channel.KIOSK: "surfplatta", Channel.PAPER: "papper"}
+NAMES = ("full", "short")
+FILES = {
+    "cover": "foljebrev.pdf",
+    "list_pdf": "underskrifter.pdf",
+    "xlsx": "underskrifter.xlsx",
+    "csv": "underskrifter.csv",
+    "readme": "LÄS MIG.txt",
+    "manifest": "manifest.json",
+}
+# Characters that make a spreadsheet treat a cell as a formula (or, after the leading
+# whitespace Excel strips, as one).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Make a text cell inert in Excel, LibreOffice and Google Sheets.
+
+    A cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return before
+    one) is run as a formula, so a signer named ``=HYPERLINK("http://x")`` would put a
+    live link, or worse, on the clerk's screen.  Quoting the CSV field is not enough:
+    quotes only delimit the field and are gone by the time the spreadsheet decides what
+    the cell is.  A leading apostrophe is the spreadsheet's own "this is text" mark.
+    """
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def shorten(name: str) -> str:
+    """``Amira Hassan`` → ``Amira H.``: first name and the initial of the last name."""
+    parts = name.split()
+    if len(parts) < 2:
+        return name.strip()
+    return f"{parts[0]} {parts[-1][0]}."
+
+
+class Row(NamedTuple):
+    """One line of the list (a named tuple: the lists are written row by row, fast)."""
+
+    number: int
+    name: str
+    area: str
+    day: str  # ISO date, Malmö time
+    channel: str
+    sheet: str
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_LABELS.get(self.channel, self.channel)
+
+
+@dataclass
+class Snapshot:
+    """The list as read once, in a temporary CSV file of our own, and its counts."""
+
+    path: Path
+    counts: Counter[str] = field(default_factory=Counter)
+    sheets: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def rows(self) -> Iterator[Row]:
+        with self.path.open("r", encoding="utf-8", newline="") as handle:
+            for number, name, area, day, channel, sheet in csv.reader(handle):
+                yield Row(int(number), name, area, day, channel, sheet)
+
+
+def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snapshot:
+    """Read every confirmed signature once (streamed) into ``path``; decrypt names only."""
+    if names not in NAMES:
+        raise ValueError(f"names must be one of {NAMES}")
+    query = (
+        sa.select(
+            Signature.name_enc,
+            Signature.postcode_area,
+            Signature.confirmed_at,
+            Signature.channel,
+            PaperSheet.number,
+        )
+        .outerjoin(PaperRow, PaperRow.signature_id == Signature.id)
+        .outerjoin(PaperSheet, PaperSheet.id == PaperRow.sheet_id)
+        .where(
+            Signature.initiative_id == initiative.id,
+            Signature.state == SignatureState.CONFIRMED,
+        )
+        .order_by(Signature.confirmed_at, Signature.id)
+        .execution_options(yield_per=2000)
+    )
+    box = crypto()
+    result = Snapshot(path)
+    sheets: set[str] = set()
+    today = local_date(clock.utcnow()).isoformat()
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        for number, (name_enc, area, confirmed_at, channel, sheet) in enumerate(
+            db.session.execute(query), start=1
+        ):
+            name = box.decrypt(name_enc) or ""
+            if names == "short":
+                name = shorten(name)
+            day = _local_day(_hour(confirmed_at)) if confirmed_at else today
+            writer.writerow((number, name, area or "", day, channel, sheet or ""))
+            result.counts[channel] += 1
+            if sheet:
+                sheets.add(sheet)
+    result.sheets = len(sheets)
+    return result
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@lru_cache(maxsize=4096)
+def _local_day(hour: datetime) -> str:
+    """The Malmö calendar day of an hour (time zones change only on the hour)."""
+    return local_date(hour).isoformat()
+
+
+# --- spreadsheets --------------------------------------------------------------------------
+
+
+def write_csv(rows: Iterator[Row], handle: IO[bytes]) -> None:
+    """UTF-8 with BOM and ``;``: what Swedish Excel opens correctly by double-click."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="", write_through=False)
+    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow(
+            (
+                row.number,
+                neutralise(row.name),
+                neutralise(row.area),
+                row.day,
+                row.channel_label,
+                neutralise(row.sheet),
+            )
+        )
+    text.flush()
+    text.detach()
+
+
+def write_xlsx(rows: Iterator[Row], path: Path, summary: list[tuple[str, Any]]) -> None:
+    """The list as a workbook, streamed (openpyxl's write-only mode): constant memory.
+
+    Text goes in neutralised, so no value reaching openpyxl starts with ``=`` and none
+    can become a formula; dates are real dates, so Excel sorts and filters them.
+    """
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Underskrifter")
+    sheet.freeze_panes = "A2"
+    for letter, width in zip("ABCDEF", (8, 42, 18, 12, 12, 14), strict=True):
+        sheet.column_dimensions[letter].width = width
+    bold = Font(bold=True)
+    header = []
+    for title in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    to_date = date.fromisoformat
+    for row in rows:
+        sheet.append(
+            (
+                row.number,
+                neutralise(row.name),
+                neutralise(row.area),
+                to_date(row.day),
+                row.channel_label,
+                neutralise(row.sheet),
+            )
+        )
+    about = book.create_sheet("Sammanfattning")
+    about.column_dimensions["A"].width = 32
+    about.column_dimensions["B"].width = 70
+    for key, value in summary:
+        about.append((key, neutralise(value) if isinstance(value, str) else value))
+    book.save(path)
+
+
+# --- the pack ------------------------------------------------------------------------------
+
+
+@dataclass
+class PackResult:
+    path: Path
+    counts: dict[str, int]
+    total: int
+    files: list[dict[str, Any]]
+    manifest_sha256: str
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def filename(initiative: Initiative, now: datetime | None = None) -> str:
+    day = local_date(now or clock.utcnow())
+    return f"{initiative.slug}-underlag-{day.isoformat()}.zip"
+
+
+def build(
+    initiative: Initiative,
+    out_dir: Path,
+    *,
+    names: str = "full",
+    generated_by: str,
+    organisation: str,
+    contact: str,
+) -> PackResult:
+    """Write the pack as a ZIP in ``out_dir`` and record it in the audit log."""
+    from . import pack_pdf, pack_texts
+
+    if initiative.state in (InitiativeState.DRAFT,):
+        raise TransitionError("Ett utkast har inga underskrifter att lämna in.")
+    now = clock.utcnow().replace(microsecond=0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / filename(initiative, now)
+    with TemporaryDirectory(prefix="pack-") as tmp:
+        work = Path(tmp)
+        snap = snapshot(initiative, work / "rows.csv", names=names)
+        info = pack_texts.PackInfo.of(
+            initiative, snap, names=names, now=now, organisation=organisation, contact=contact
+        )
+        paths = {key: work / name for key, name in FILES.items()}
+        with paths["csv"].open("wb") as handle:
+            write_csv(snap.rows(), handle)
+        write_xlsx(snap.rows(), paths["xlsx"], info.summary())
+        pack_pdf.write_list(snap.rows(), paths["list_pdf"], info)
+        hashes = {key: sha256_of(paths[key]) for key in ("list_pdf", "xlsx", "csv")}
+        pack_pdf.write_cover(paths["cover"], info, {FILES[k]: v for k, v in hashes.items()})
+        hashes["cover"] = sha256_of(paths["cover"])
+        listed = [FILES[k] for k in ("cover", "list_pdf", "xlsx", "csv")]
+        paths["readme"].write_bytes(
+            pack_texts.readme(info, [(n, hashes[k]) for k, n in FILES.items() if n in listed])
+        )
+        hashes["readme"] = sha256_of(paths["readme"])
+        files = [
+            {"name": FILES[k], "sha256": hashes[k], "bytes": paths[k].stat().st_size}
+            for k in ("cover", "list_pdf", "xlsx", "csv", "readme")
+        ]
+        manifest = pack_texts.manifest(info, files, generated_by=generated_by)
+        paths["manifest"].write_bytes(manifest)
+        manifest_sha = hashlib.sha256(manifest).hexdigest()
+        partial = target.with_suffix(".zip.part")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for key in ("readme", "cover", "list_pdf", "xlsx", "csv", "manifest"):
+                archive.write(paths[key], FILES[key])
+        partial.replace(target)
+    counts = {c.value: snap.counts.get(c.value, 0) for c in Channel}
+    audit.record(
+        "pack.generated",
+        actor=generated_by,
+        initiative=initiative,
+        names=names,
+        total=snap.total,
+        counts=counts,
+        manifest_sha256=manifest_sha,
+    )
+    db.session.flush()
+    return PackResult(target, counts, snap.total, files, manifest_sha)

@@ -1,0 +1,260 @@
+"""The pack's PDFs: the cover letter and the signature list, both from ``pdf.Document``.
+
+The list repeats its title and column headers on every page and says "sida N av M" at
+the foot (fpdf2 fills in M when the document is finished).  Names are shaped by HarfBuzz;
+a right-to-left name is laid out right-to-left and aligned to the right of its cell.  A
+name too long for its cell gets a smaller font, then wraps: a name is never cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .pack import Row
+from .pack_texts import PackInfo
+from .pdf import FAMILY, Document, is_rtl
+
+# Column widths in mm; A4 less 15 mm margins is 180 mm.
+WIDTHS = (14, 76, 26, 24, 20, 20)
+HEADERS = ("Nr", "Namn", "Postnr.-område", "Datum", "Kanal", "Lista")
+ROW_H = 6.0
+FONT_SIZE = 9.0
+MIN_FONT_SIZE = 7.0
+# Names this short always fit at full size (measuring every name would cost time).
+SURELY_FITS = 26
+GREY = (242, 242, 240)
+
+
+def needs_shaping(text: str) -> bool:
+    """Whether HarfBuzz must lay the text out: any script beyond Latin, or combining marks.
+
+    Latin letters up to Latin Extended-B (å ä ö, ć, ş ...) are precomposed glyphs that
+    need no shaping; Arabic, Cyrillic with marks, decomposed accents and the like do.
+    """
+    return any(ord(char) > 0x24F for char in text)
+
+
+class ListDocument(Document):
+    """A4 list with a header and column titles on every page and page numbers."""
+
+    def __init__(self, info: PackInfo):
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.info = info
+        self.set_margins(15, 14, 15)
+        self.set_auto_page_break(True, margin=16)
+        self.alias_nb_pages("{nb}")
+        self.set_title(f"Underskrifter: {info.title}")
+        self.set_author(info.organisation)
+        self.set_subject(f"Medborgarinitiativ till {info.target_body}")
+        self.set_draw_color(200, 200, 195)
+
+    def header(self) -> None:
+        self.set_font(FAMILY, "B", 11)
+        title = f"Underskrifter: {self.info.title}"
+        self._fit(title, 180, 11, 8)
+        self.cell(180, 6, title, new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "", 8.5)
+        line = (
+            f"Till {self.info.target_body} · insamlingsperiod {self.info.period} · "
+            f"{self.info.total} bekräftade underskrifter"
+        )
+        self.cell(180, 5, line, new_x="LMARGIN", new_y="NEXT")
+        if self.info.state_note:
+            self.cell(180, 5, self.info.state_note, new_x="LMARGIN", new_y="NEXT")
+        self.ln(2)
+        self.set_font(FAMILY, "B", 8.5)
+        self.set_fill_color(225, 232, 228)
+        for width, title, align in zip(WIDTHS, HEADERS, "RLLLLL", strict=True):
+            self.cell(width, 6.5, title, border="B", align=align, fill=True)
+        self.ln(6.5)
+        self.set_font(FAMILY, "", FONT_SIZE)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FAMILY, "", 8)
+        self.cell(120, 5, f"{self.info.organisation} · skapad {self.info.generated_local}")
+        self.cell(60, 5, f"sida {self.page_no()} av {{nb}}", align="R")
+
+    def _fit(self, text: str, width: float, size: float, smallest: float) -> float:
+        """Shrink the current font until ``text`` fits ``width``; returns the size."""
+        self.set_font_size(size)
+        while self.get_string_width(text) > width - 2 and size > smallest:
+            size -= 0.5
+            self.set_font_size(size)
+        return size
+
+    def row(self, row: Row, shaded: bool) -> None:
+        name = row.name
+        rtl = is_rtl(name)
+        self.set_font(FAMILY, "", FONT_SIZE)
+        lines = 1
+        if len(name) > SURELY_FITS:
+            self._fit(name, WIDTHS[1], FONT_SIZE, MIN_FONT_SIZE)
+            if self.get_string_width(name) > WIDTHS[1] - 2:
+                lines = len(self.multi_cell(WIDTHS[1], 4.2, name, dry_run=True, output="LINES"))
+        height = max(ROW_H, lines * 4.2 + 1.8)
+        if self.will_page_break(height):
+            self.add_page()
+            if lines == 1 and len(name) > SURELY_FITS:
+                self._fit(name, WIDTHS[1], FONT_SIZE, MIN_FONT_SIZE)
+        self.set_fill_color(*GREY)
+        name_size = self.font_size_pt
+        self.set_font_size(FONT_SIZE)
+        # Only the name needs HarfBuzz (and the bidi algorithm); the other cells are
+        # digits and ASCII words, and shaping them would cost most of the time.
+        self.set_text_shaping(False)
+        self.cell(WIDTHS[0], height, str(row.number), border="B", align="R", fill=shaded)
+        self.set_font_size(name_size)
+        self.set_text_shaping(needs_shaping(name))
+        align = "R" if rtl else "L"
+        if lines == 1:
+            self.cell(WIDTHS[1], height, name, border="B", align=align, fill=shaded)
+        else:
+            # Background and rule at the row's full height, then the wrapped text on top.
+            x, y = self.get_x(), self.get_y()
+            self.cell(WIDTHS[1], height, "", border="B", fill=shaded)
+            self.set_xy(x, y + 0.9)
+            self.multi_cell(WIDTHS[1], 4.2, name, align=align, new_x="RIGHT", new_y="TOP")
+            self.set_xy(x + WIDTHS[1], y)
+        self.set_font_size(FONT_SIZE)
+        self.set_text_shaping(False)
+        for width, value in zip(
+            WIDTHS[2:],
+            (row.area, row.day, row.channel_label, row.sheet),
+            strict=True,
+        ):
+            if not value.isascii():
+                self.set_text_shaping(needs_shaping(value))
+            self.cell(width, height, value, border="B", fill=shaded)
+        self.set_text_shaping(True)
+        self.ln(height)
+
+
+def write_list(rows: Iterator[Row], path: Path, info: PackInfo) -> None:
+    document = ListDocument(info)
+    document.add_page()
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        document.row(row, shaded=count % 2 == 0)
+    if count == 0:
+        document.set_font(FAMILY, "", 10)
+        document.cell(180, 10, "Inga bekräftade underskrifter.")
+    document.output(str(path))
+
+
+# --- the cover letter ----------------------------------------------------------------------
+
+
+def _heading(document: Document, text: str, size: float = 12) -> None:
+    document.ln(3)
+    document.set_font(FAMILY, "B", size)
+    document.multi_cell(180, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    document.ln(1)
+    document.set_font(FAMILY, "", 10)
+
+
+def _para(document: Document, text: str, size: float = 10, height: float = 5) -> None:
+    document.set_font(FAMILY, "", size)
+    document.multi_cell(180, height, text, new_x="LMARGIN", new_y="NEXT")
+    document.ln(2)
+
+
+def _facts(document: Document, facts: list[tuple[str, Any]]) -> None:
+    document.set_font(FAMILY, "", 10)
+    for label, value in facts:
+        document.cell(120, 6, label, border="B")
+        document.cell(60, 6, str(value), border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+    document.ln(3)
+
+
+def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
+    """The letter to the committee: what is handed in, how many, and how to check it."""
+    document = Document(orientation="P", unit="mm", format="A4")
+    document.set_margins(15, 15, 15)
+    document.set_auto_page_break(True, margin=15)
+    document.set_title(f"Följebrev: {info.title}")
+    document.set_author(info.organisation)
+    document.add_page()
+    document.set_draw_color(190, 190, 185)
+
+    document.set_font(FAMILY, "B", 11)
+    document.cell(120, 6, info.organisation)
+    document.set_font(FAMILY, "", 10)
+    document.cell(60, 6, info.generated_local[:10], align="R", new_x="LMARGIN", new_y="NEXT")
+    if info.contact:
+        _para(document, info.contact, size=9.5, height=4.6)
+    document.ln(4)
+    _para(document, f"Till {info.target_body}\nMalmö stad")
+
+    _heading(document, f"Medborgarinitiativ: {info.title}", 15)
+    counted = "underskrift" if info.total == 1 else "underskrifter"
+    _para(
+        document,
+        f"Vi lämnar härmed in medborgarinitiativet ”{info.title}” till {info.target_body} "
+        f"enligt Malmöinitiativet. Under insamlingsperioden {info.period} fick initiativet "
+        f"{info.total} bekräftade {counted}. Den fullständiga listan finns bifogad som PDF, "
+        "som kalkylblad (XLSX) och som CSV-fil med samma innehåll.",
+    )
+    if info.state_note:
+        _para(document, info.state_note)
+    if info.city_reference:
+        _para(document, f"Stadens diarienummer: {info.city_reference}")
+
+    _heading(document, "Underskrifter per kanal")
+    _facts(
+        document,
+        [
+            ("Via webben, bekräftade med e-post", info.counts["web"]),
+            ("Vid insamlingsplats på surfplatta, bekräftade med e-post", info.counts["kiosk"]),
+            (f"På papperslistor ({info.paper_sheets} listor)", info.counts["paper"]),
+            ("Totalt", info.total),
+            ("Antal som krävs", info.threshold),
+        ],
+    )
+    _para(
+        document,
+        "Varje underskrift på webben och på surfplattan har bekräftats med en länk i ett "
+        "mejl till underskrivarens egen adress. Papperslistornas rader har förts in av "
+        "organisatörerna; originalen finns hos oss. Listorna innehåller inga e-postadresser.",
+        size=9,
+        height=4.5,
+    )
+
+    _heading(document, "Initiativtexten")
+    document.set_font(FAMILY, "B", 10)
+    document.multi_cell(180, 5, info.title, new_x="LMARGIN", new_y="NEXT")
+    if info.summary_text:
+        _para(document, info.summary_text)
+    _para(document, info.body)
+    _para(
+        document,
+        f"SHA-256 för initiativtexten (alla språk, så som den låstes): {info.text_hash}",
+        size=8.5,
+        height=4.2,
+    )
+    if info.amendments:
+        _heading(document, "Rättelser av texten under insamlingen", 11)
+        for amendment in info.amendments:
+            _para(
+                document,
+                f"{amendment['date']}: {amendment['note']}\n"
+                f"före: {amendment['previous_sha256']}\nefter: {amendment['sha256']}",
+                size=8.5,
+                height=4.2,
+            )
+
+    _heading(document, "Bifogade filer och deras SHA-256")
+    for name, digest in hashes.items():
+        _para(document, f"{name}\n{digest}", size=8.5, height=4.2)
+    _para(
+        document,
+        "Hur summorna kontrolleras står i filen LÄS MIG.txt. Alla filers summor finns "
+        "också i manifest.json.",
+        size=9,
+        height=4.5,
+    )
+    document.ln(4)
+    _para(document, f"Med vänliga hälsningar\n{info.organisation}")
+    document.output(str(path))

@@ -1,0 +1,216 @@
+"""The words and facts of the submission pack: its summary, manifest and ``LÄS MIG.txt``.
+
+The pack is written for a Swedish clerk, so its texts are Swedish whatever language the
+organiser's browser prefers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from .lifecycle import amendments, local_date
+from .models import Initiative, InitiativeState
+
+if TYPE_CHECKING:
+    from .pack import Snapshot
+
+STATE_NOTES = {
+    InitiativeState.COLLECTING: "Insamlingen pågår fortfarande: detta är en preliminär lista.",
+    InitiativeState.WITHDRAWN: "Initiativet har dragits tillbaka.",
+}
+
+
+@dataclass
+class PackInfo:
+    """Everything the cover letter, the list headers and the manifest say."""
+
+    slug: str
+    title: str
+    summary_text: str
+    body: str
+    target_body: str
+    text_hash: str
+    threshold: int
+    opens_on: date | None
+    closes_on: date | None
+    state: str
+    counts: dict[str, int]
+    total: int
+    paper_sheets: int
+    names: str
+    generated_at: datetime
+    organisation: str
+    contact: str
+    city_reference: str | None
+    amendments: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        initiative: Initiative,
+        snap: Snapshot,
+        *,
+        names: str,
+        now: datetime,
+        organisation: str,
+        contact: str,
+    ) -> PackInfo:
+        text = initiative.text("sv")
+        closes = initiative.closed_at or initiative.closes_at
+        if initiative.closes_at and closes and initiative.closes_at < closes:
+            closes = initiative.closes_at
+        return cls(
+            slug=initiative.slug,
+            title=text.title if text else initiative.slug,
+            summary_text=text.summary if text else "",
+            body=text.body if text else "",
+            target_body=initiative.target_body,
+            text_hash=initiative.text_hash or initiative.compute_text_hash(),
+            threshold=initiative.threshold,
+            opens_on=local_date(initiative.opens_at) if initiative.opens_at else None,
+            closes_on=local_date(closes) if closes else None,
+            state=initiative.state,
+            counts={c: snap.counts.get(c, 0) for c in ("web", "kiosk", "paper")},
+            total=snap.total,
+            paper_sheets=snap.sheets,
+            names=names,
+            generated_at=now,
+            organisation=organisation,
+            contact=(initiative.organiser_contact or contact).strip(),
+            city_reference=initiative.city_reference,
+            amendments=[
+                {
+                    "date": local_date(a.at).isoformat(),
+                    "previous_sha256": a.previous_hash,
+                    "sha256": a.new_hash,
+                    "note": a.note,
+                }
+                for a in amendments(initiative)
+            ],
+        )
+
+    @property
+    def period(self) -> str:
+        if self.opens_on is None:
+            return "–"
+        return (
+            f"{self.opens_on.isoformat()} – {self.closes_on.isoformat() if self.closes_on else ''}"
+        )
+
+    @property
+    def generated_local(self) -> str:
+        return self.generated_at.astimezone(_tz()).strftime("%Y-%m-%d %H:%M")
+
+    @property
+    def state_note(self) -> str | None:
+        return STATE_NOTES.get(InitiativeState(self.state))
+
+    def summary(self) -> list[tuple[str, Any]]:
+        """Key facts, for the spreadsheet's second sheet."""
+        rows: list[tuple[str, Any]] = [
+            ("Initiativ", self.title),
+            ("Till", self.target_body),
+            ("Insamlingsperiod", self.period),
+            ("Bekräftade underskrifter totalt", self.total),
+            ("  via webben (bekräftade med e-post)", self.counts["web"]),
+            ("  vid insamlingsplats på surfplatta (bekräftade med e-post)", self.counts["kiosk"]),
+            ("  på papperslistor", self.counts["paper"]),
+            ("Antal papperslistor", self.paper_sheets),
+            ("SHA-256 för initiativtexten", self.text_hash),
+            ("Namn", "hela namn" if self.names == "full" else "förkortade för publicering"),
+            ("Skapad", self.generated_local),
+        ]
+        if self.state_note:
+            rows.append(("Obs!", self.state_note))
+        return rows
+
+
+def _tz() -> Any:
+    from .lifecycle import LOCAL_TZ
+
+    return LOCAL_TZ
+
+
+def manifest(info: PackInfo, files: list[dict[str, Any]], *, generated_by: str) -> bytes:
+    """``manifest.json``: every file's SHA-256, the counts, and when and by whom."""
+    data = {
+        "format": "initiatives-pack/1",
+        "initiative": {
+            "slug": info.slug,
+            "title": info.title,
+            "target_body": info.target_body,
+            "text_sha256": info.text_hash,
+            "text_amendments": info.amendments,
+            "threshold": info.threshold,
+            "collection_period": {
+                "from": info.opens_on.isoformat() if info.opens_on else None,
+                "to": info.closes_on.isoformat() if info.closes_on else None,
+            },
+            "state": info.state,
+            "city_reference": info.city_reference,
+        },
+        "counts": {
+            "confirmed_total": info.total,
+            "web": info.counts["web"],
+            "kiosk": info.counts["kiosk"],
+            "paper": info.counts["paper"],
+            "paper_sheets": info.paper_sheets,
+        },
+        "names": info.names,
+        "generated_at": info.generated_at.isoformat(),
+        "generated_by": generated_by,
+        "files": files,
+    }
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
+    """``LÄS MIG.txt`` for the clerk: what is here and how to check that nothing changed."""
+    listing = "\r\n".join(f"  {sha}  {name}" for name, sha in files)
+    text = f"""LÄS MIG – underlag för medborgarinitiativ
+
+Initiativ: {info.title}
+Till: {info.target_body}
+Insamlingsperiod: {info.period}
+Bekräftade underskrifter: {info.total} (webben {info.counts["web"]}, surfplatta vid \
+insamlingsplats {info.counts["kiosk"]}, papperslistor {info.counts["paper"]})
+Skapad: {info.generated_local}
+Från: {info.organisation}
+
+FILERNA
+  foljebrev.pdf       Följebrev med initiativtexten, perioden och antalen.
+  underskrifter.pdf   Underskriftslistan för utskrift.
+  underskrifter.xlsx  Samma lista som kalkylblad (Excel).
+  underskrifter.csv   Samma lista som text (UTF-8, semikolonseparerad).
+  manifest.json       Kontrollsummor och antal i maskinläsbar form.
+
+Listorna innehåller bara bekräftade underskrifter: på webben och på surfplattan
+bekräftade med en länk i ett mejl till underskrivarens egen adress, och rader från
+papperslistor (kanal "papper", med listans nummer). Inga e-postadresser finns med.
+Celler som börjar med = + - eller @ har fått en apostrof först, så att ett
+kalkylprogram visar dem som text och aldrig kör dem som formler.
+
+KONTROLLERA ATT INGET HAR ÄNDRATS
+Varje fil har en SHA-256-kontrollsumma. Samma summor står i manifest.json och,
+för listorna, i följebrevet.
+
+  Windows (PowerShell), i mappen med filerna:
+    Get-FileHash -Algorithm SHA256 underskrifter.csv
+  macOS och Linux:
+    shasum -a 256 underskrifter.csv      eller     sha256sum underskrifter.csv
+
+Jämför den summa som visas med den här listan (stora eller små bokstäver spelar
+ingen roll):
+
+{listing}
+
+Initiativtextens SHA-256 är {info.text_hash}. Den räknas på texten (rubrik,
+sammanfattning och förslag på alla språk) som den var när insamlingen började, eller
+efter en rättelse som finns redovisad i följebrevet. Varje underskrift i tjänsten har
+sparat summan för den text den gavs.
+"""
+    # Windows line endings and a byte-order mark: Notepad shows it right, å ä ö included.
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8-sig")

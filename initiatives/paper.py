@@ -1,0 +1,319 @@
+"""Paper sheets: signatures collected on paper and typed in by an organiser.
+
+A row becomes a ``Signature`` with channel ``paper``, confirmed (a handwritten signature
+is its own confirmation) through ``signatures.move`` so the count stays exact, with the
+name and postcode encrypted like every other signer's.  Its ``confirmed_at`` is the day
+it was signed, so lists and charts place it on that day.  A row whose name and postcode
+match another live signature is flagged for review, never dropped: an organiser decides.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import audit, clock, signatures
+from .crypto import crypto
+from .extensions import db
+from .lifecycle import TransitionError, local_date, local_noon
+from .models import (
+    DEFAULT_LOCALE,
+    Channel,
+    Initiative,
+    InitiativeState,
+    Signature,
+    SignatureState,
+    UTCDateTime,
+    _enum_check,
+)
+
+
+class Review(enum.StrEnum):
+    PENDING = "pending"  # matches another signature: an organiser must look
+    KEPT = "kept"  # looked at: not the same person, it counts
+    RESOLVED = "resolved"  # looked at: a duplicate, invalidated
+
+
+class PaperSheet(db.Model):
+    __tablename__ = "paper_sheets"
+    __table_args__ = (sa.UniqueConstraint("initiative_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiatives.id", ondelete="CASCADE"))
+    # As written on the sheet ("12", "B-3").
+    number: Mapped[str] = mapped_column(sa.String(32))
+    collected_on: Mapped[date] = mapped_column(sa.Date)
+    collected_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+
+    rows: Mapped[list[PaperRow]] = relationship(
+        back_populates="sheet", order_by="PaperRow.line", cascade="all, delete-orphan"
+    )
+
+
+class PaperRow(db.Model):
+    """Links a paper signature to its sheet and line, and holds its review flag."""
+
+    __tablename__ = "paper_rows"
+    __table_args__ = (
+        sa.UniqueConstraint("sheet_id", "line"),
+        _enum_check("review", "review", Review),
+    )
+
+    signature_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("signatures.id", ondelete="CASCADE"), primary_key=True
+    )
+    sheet_id: Mapped[int] = mapped_column(sa.ForeignKey("paper_sheets.id", ondelete="CASCADE"))
+    line: Mapped[int]
+    review: Mapped[str | None] = mapped_column(sa.String(16))
+
+    sheet: Mapped[PaperSheet] = relationship(back_populates="rows")
+    signature: Mapped[Signature] = relationship(lazy="joined")
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_name(name: str) -> str:
+    """For matching only: compatibility form, case-folded, single spaces."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+def _open_for_paper(initiative: Initiative) -> None:
+    if initiative.state not in (InitiativeState.COLLECTING, InitiativeState.CLOSED):
+        raise TransitionError(
+            str(_l("Papperslistor kan bara föras in under insamlingen och innan inlämningen."))
+        )
+
+
+def add_sheet(
+    initiative: Initiative, actor: str, *, number: str, collected_on: date, collected_by: str
+) -> PaperSheet:
+    _open_for_paper(initiative)
+    exists = db.session.scalar(
+        sa.select(PaperSheet.id).where(
+            PaperSheet.initiative_id == initiative.id, PaperSheet.number == number
+        )
+    )
+    if exists is not None:
+        raise TransitionError(str(_l("Det finns redan en lista med nummer %(n)s.", n=number)))
+    sheet = PaperSheet(
+        initiative_id=initiative.id,
+        number=number,
+        collected_on=collected_on,
+        collected_by=collected_by,
+        created_by=actor,
+    )
+    db.session.add(sheet)
+    db.session.flush()
+    audit.record("paper.sheet_added", actor=actor, initiative=initiative, sheet=number)
+    return sheet
+
+
+@dataclass
+class Match:
+    """Another live signature with the same name and postcode as a paper row."""
+
+    signature: Signature
+    sheet_number: str | None
+
+
+def find_matches(
+    initiative_id: int, name: str, postcode: str | None, exclude_id: int | None = None
+) -> list[Match]:
+    """Live signatures (pending, confirmed, invalidated) with this name and postcode.
+
+    Names are encrypted, so candidates are narrowed by postcode area in SQL and compared
+    decrypted here; at a neighbourhood's scale this is quick.  Without a postcode on the
+    row the name alone decides: a false alarm costs a look, a missed duplicate costs trust.
+    """
+    query = sa.select(Signature).where(
+        Signature.initiative_id == initiative_id,
+        Signature.state.in_(
+            [SignatureState.PENDING, SignatureState.CONFIRMED, SignatureState.INVALIDATED]
+        ),
+    )
+    if postcode:
+        query = query.where(Signature.postcode_area == postcode[:3])
+    if exclude_id is not None:
+        query = query.where(Signature.id != exclude_id)
+    box = crypto()
+    wanted = normalise_name(name)
+    found = []
+    for candidate in db.session.scalars(query):
+        if normalise_name(box.decrypt(candidate.name_enc) or "") != wanted:
+            continue
+        if postcode and box.decrypt(candidate.postcode_enc) != postcode:
+            continue
+        found.append(candidate)
+    sheets = _sheet_numbers([s.id for s in found])
+    return [Match(s, sheets.get(s.id)) for s in found]
+
+
+def _sheet_numbers(signature_ids: list[int]) -> dict[int, str]:
+    if not signature_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(PaperRow.signature_id, PaperSheet.number)
+        .join(PaperSheet, PaperSheet.id == PaperRow.sheet_id)
+        .where(PaperRow.signature_id.in_(signature_ids))
+    )
+    return {signature_id: number for signature_id, number in rows}
+
+
+def add_row(
+    sheet: PaperSheet,
+    actor: str,
+    *,
+    name: str,
+    postcode: str | None,
+    signed_on: date,
+) -> tuple[PaperRow, list[Match]]:
+    """Type one row of a sheet: a confirmed paper signature, flagged if it matches another."""
+    initiative = db.session.get(Initiative, sheet.initiative_id)
+    assert initiative is not None
+    _open_for_paper(initiative)
+    postcode = signatures.normalise_postcode(postcode)
+    opened = local_date(initiative.opens_at) if initiative.opens_at else None
+    last = local_date(initiative.closes_at) if initiative.closes_at else None
+    if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
+        raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
+    if last and signed_on > last:
+        raise TransitionError(str(_l("Datumet är efter att insamlingen slutade.")))
+    matches = find_matches(initiative.id, name, postcode)
+    box = crypto()
+    signature = Signature(
+        initiative_id=initiative.id,
+        state=SignatureState.PENDING,
+        channel=Channel.PAPER,
+        locale=DEFAULT_LOCALE,
+        text_hash=initiative.text_hash,
+        name_enc=box.encrypt(name.strip()),
+        postcode_enc=box.encrypt(postcode),
+        postcode_area=postcode[:3] if postcode else None,
+    )
+    db.session.add(signature)
+    db.session.flush()
+    # Through ``move``, like every state change, so the cached count stays exact.
+    signatures.move(
+        Signature.id == signature.id,
+        initiative.id,
+        SignatureState.PENDING,
+        SignatureState.CONFIRMED,
+        confirmed_at=local_noon(signed_on),
+    )
+    line = (
+        db.session.scalar(
+            sa.select(sa.func.max(PaperRow.line)).where(PaperRow.sheet_id == sheet.id)
+        )
+        or 0
+    ) + 1
+    row = PaperRow(
+        signature_id=signature.id,
+        sheet_id=sheet.id,
+        line=line,
+        review=Review.PENDING if matches else None,
+    )
+    db.session.add(row)
+    db.session.flush()
+    db.session.refresh(signature)
+    audit.record(
+        "paper.row_added",
+        actor=actor,
+        initiative=initiative,
+        signature=signature,
+        sheet=sheet.number,
+        line=line,
+        flagged=bool(matches),
+    )
+    return row, matches
+
+
+def rescan(initiative: Initiative, actor: str) -> int:
+    """Flag unflagged paper rows that now match another signature (signed online later)."""
+    flagged = 0
+    box = crypto()
+    rows = db.session.scalars(
+        sa.select(PaperRow)
+        .join(Signature, Signature.id == PaperRow.signature_id)
+        .where(
+            Signature.initiative_id == initiative.id,
+            Signature.state == SignatureState.CONFIRMED,
+            PaperRow.review.is_(None),
+        )
+    ).all()
+    for row in rows:
+        name = box.decrypt(row.signature.name_enc) or ""
+        postcode = box.decrypt(row.signature.postcode_enc)
+        if find_matches(initiative.id, name, postcode, exclude_id=row.signature_id):
+            row.review = Review.PENDING
+            flagged += 1
+    db.session.flush()
+    audit.record("paper.rescanned", actor=actor, initiative=initiative, flagged=flagged)
+    return flagged
+
+
+def to_review(initiative: Initiative) -> list[PaperRow]:
+    return list(
+        db.session.scalars(
+            sa.select(PaperRow)
+            .join(Signature, Signature.id == PaperRow.signature_id)
+            .where(Signature.initiative_id == initiative.id, PaperRow.review == Review.PENDING)
+            .order_by(PaperRow.sheet_id, PaperRow.line)
+        )
+    )
+
+
+def review_count(initiative_id: int) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(PaperRow)
+            .join(Signature, Signature.id == PaperRow.signature_id)
+            .where(Signature.initiative_id == initiative_id, PaperRow.review == Review.PENDING)
+        )
+        or 0
+    )
+
+
+def keep(row: PaperRow, actor: str) -> None:
+    """Reviewed: a different person after all; the row keeps counting."""
+    row.review = Review.KEPT
+    db.session.flush()
+    audit.record(
+        "paper.review_kept",
+        actor=actor,
+        initiative=row.signature.initiative,
+        signature=row.signature,
+    )
+
+
+def resolve_duplicate(row: PaperRow, actor: str, note: str) -> None:
+    """Reviewed: the same person signed twice; this paper row stops counting."""
+    from . import moderation
+
+    moderation.invalidate(row.signature, actor, reason="duplicate", note=note)
+    row.review = Review.RESOLVED
+    db.session.flush()
+
+
+def sheets(initiative: Initiative) -> list[tuple[PaperSheet, int, int]]:
+    """Every sheet with its number of rows and of rows still counting."""
+    counted = sa.func.sum(sa.case((Signature.state == SignatureState.CONFIRMED, 1), else_=0))
+    query = (
+        sa.select(PaperSheet, sa.func.count(PaperRow.signature_id), counted)
+        .outerjoin(PaperRow, PaperRow.sheet_id == PaperSheet.id)
+        .outerjoin(Signature, Signature.id == PaperRow.signature_id)
+        .where(PaperSheet.initiative_id == initiative.id)
+        .group_by(PaperSheet.id)
+        .order_by(PaperSheet.collected_on, PaperSheet.id)
+    )
+    return [(sheet, rows, int(ok or 0)) for sheet, rows, ok in db.session.execute(query).all()]

@@ -1,0 +1,289 @@
+"""Admin accounts: login, throttling, two-factor, roles, CSRF, logout, idle sessions, CLI."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+import zxingcpp
+from PIL import Image, ImageDraw
+
+from initiatives import accounts
+from initiatives.extensions import db
+
+from .admin_helpers import PASSWORD, create_admin, logged_in, login, post_form
+from .conftest import csrf_token
+
+
+def test_admin_pages_need_a_login(app, client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+
+
+def test_login_then_logout_by_post_only(app, client):
+    create_admin(app)
+    response = login(client, follow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    page = client.get("/admin/")
+    assert page.status_code == 200 and "Initiativ" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+
+    assert client.get("/admin/logout").status_code == 405
+    assert client.post("/admin/logout").status_code == 400  # no CSRF token: not logged out
+    assert client.get("/admin/").status_code == 200
+
+    response = post_form(client, "/admin/", "/admin/logout")
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_wrong_password_and_unknown_account_look_the_same(app, client):
+    create_admin(app)
+    wrong = login(client, password="inte rätt lösenord alls")
+    unknown = login(client, email="nobody@example.org")
+    assert wrong.status_code == unknown.status_code == 401
+    message = "E-postadressen eller lösenordet stämmer inte."
+    assert message in wrong.get_data(as_text=True)
+    assert message in unknown.get_data(as_text=True)
+
+
+def test_next_is_never_an_open_redirect(app, client):
+    create_admin(app)
+    token = csrf_token(client, "/admin/login")
+    response = client.post(
+        "/admin/login?next=//evil.example/admin",
+        data={"email": "samira@example.org", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_login_is_throttled_per_account_in_the_database(make_app):
+    app = make_app(ADMIN_LOGIN_MAX_PER_ACCOUNT=3)
+    create_admin(app)
+    for n in range(3):
+        attacker = app.test_client()
+        attacker.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        assert login(attacker, password="gissning nummer " + str(n)).status_code == 401
+    # Even the right password from yet another client is refused now.
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    refused = login(owner)
+    assert refused.status_code == 429
+    assert "För många misslyckade försök" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(accounts.LoginFailure.id))) == 3
+        # The window passes (the failures age): the owner gets in, and the count is cleared.
+        db.session.execute(sa.update(accounts.LoginFailure).values(at=_minutes_ago(20)))
+        db.session.commit()
+    assert login(owner).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(accounts.LoginFailure.id))) == 0
+
+
+def _minutes_ago(minutes: int):
+    from datetime import timedelta
+
+    from initiatives import clock
+
+    return clock.utcnow() - timedelta(minutes=minutes)
+
+
+def test_login_is_throttled_per_client(make_app):
+    app = make_app(ADMIN_LOGIN_MAX_PER_CLIENT=3)
+    create_admin(app)
+    sprayer = app.test_client()
+    sprayer.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    for n in range(3):
+        assert login(sprayer, email=f"guess{n}@example.org").status_code == 401
+    assert login(sprayer).status_code == 429  # the right account, but from this client
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.1"
+    assert login(elsewhere).status_code == 302
+
+
+def _decode_svg_qr(svg: str) -> str:
+    """Rasterise the QR code's path (unit squares) and decode it with a real decoder."""
+    size = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg).group(1))
+    scale = 8
+    image = Image.new("L", (size * scale, size * scale), 255)
+    draw = ImageDraw.Draw(image)
+    path = re.search(r' d="([^"]+)"', svg).group(1)
+    for x, y in re.findall(r"M(\d+),(\d+)H", path):
+        x0, y0 = int(x) * scale, int(y) * scale
+        draw.rectangle([x0, y0, x0 + scale - 1, y0 + scale - 1], fill=0)
+    results = zxingcpp.read_barcodes(image)
+    assert results, "the QR code did not decode"
+    return results[0].text
+
+
+def test_two_factor_enrolment_and_login(app):
+    client = logged_in(app, email="amal@example.org")
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    page = client.get("/admin/account/2fa")
+    html = page.get_data(as_text=True)
+    svg = html[html.index("<svg") : html.index("</svg>") + 6]
+    # Inline SVG is allowed by the CSP as long as it carries no style or script.
+    assert "style" not in svg and "script" not in svg and "on" + "load" not in svg
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    uri = _decode_svg_qr(svg)
+    assert uri.startswith("otpauth://totp/") and "amal%40example.org" in uri
+    secret = pyotp.parse_uri(uri).secret
+
+    wrong = post_form(client, "/admin/account/2fa", "/admin/account/2fa", code="000000")
+    assert wrong.status_code == 400
+    totp = pyotp.TOTP(secret)
+    ok = post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    assert ok.status_code == 302
+    assert client.get("/admin/").status_code == 200  # this session survives enrolment
+    post_form(client, "/admin/", "/admin/logout")
+
+    # The password alone is not enough now.
+    first = login(client, "amal@example.org")
+    assert first.headers["Location"].startswith("/admin/login/code")
+    assert client.get("/admin/").status_code == 302
+    bad = post_form(client, "/admin/login/code", "/admin/login/code", code="123456")
+    assert bad.status_code == 401
+    # A code from a step not yet used (the next one is accepted for clock drift).
+    code = totp.at(time.time() + 30)
+    good = post_form(client, "/admin/login/code", "/admin/login/code", code=code)
+    assert good.status_code == 302 and good.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    post_form(client, "/admin/", "/admin/logout")
+
+    # The same code cannot be used twice.
+    login(client, "amal@example.org")
+    replay = post_form(client, "/admin/login/code", "/admin/login/code", code=code)
+    assert replay.status_code == 401
+
+
+def test_code_step_without_password_step_goes_back_to_login(app, client):
+    response = client.get("/admin/login/code")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+
+
+def test_organiser_cannot_manage_accounts(app):
+    organiser = logged_in(app, role="organiser")
+    assert organiser.get("/admin/").status_code == 200
+    assert organiser.get("/admin/accounts").status_code == 403
+    token = csrf_token(organiser, "/admin/")
+    response = organiser.post(
+        "/admin/accounts",
+        data={"email": "x@example.org", "role": "admin", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 403
+    assert "Konton" not in organiser.get("/admin/").get_data(as_text=True)
+
+    admin = logged_in(app, role="admin")
+    assert admin.get("/admin/accounts").status_code == 200
+    created = post_form(
+        admin,
+        "/admin/accounts",
+        "/admin/accounts",
+        email="ny@example.org",
+        name="Ny",
+        role="organiser",
+        password=PASSWORD,
+    )
+    assert created.status_code == 302
+    with app.app_context():
+        assert accounts.by_email("ny@example.org").role == "organiser"
+
+
+def test_every_admin_post_needs_a_csrf_token(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    posts = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/admin") and "POST" in (rule.methods or ())
+    ]
+    assert len(posts) >= 25
+    values = {"slug": "amiralsgatan", "locale": "sv", "user_id": 1, "sheet_id": 1}
+    values |= {"signature_id": 1, "public_id": "0" * 32}
+    for rule in posts:
+        url = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+        response = client.post(url, data={"anything": "x"})
+        assert response.status_code == 400, url
+        assert "Formuläret hade gått ut" in response.get_data(as_text=True), url
+
+
+def test_a_session_ends_after_idle_minutes(make_app):
+    app = make_app(ADMIN_IDLE_MINUTES=30)
+    client = logged_in(app)
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as session:
+        session["admin_seen"] = int(time.time()) - 31 * 60
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    assert "inaktiv för länge" in client.get("/admin/login").get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_new_password_ends_other_sessions(app):
+    create_admin(app, "rahel@example.org")
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop, "rahel@example.org")
+    login(phone, "rahel@example.org")
+    new = "ett helt nytt och långt lösenord"
+    response = post_form(
+        laptop,
+        "/admin/account",
+        "/admin/account/password",
+        current=PASSWORD,
+        password=new,
+        repeat=new,
+    )
+    assert response.status_code == 302
+    assert laptop.get("/admin/").status_code == 200
+    assert phone.get("/admin/").status_code == 302
+    assert login(phone, "rahel@example.org", new).status_code == 302
+
+
+def test_deactivated_account_is_logged_out_and_cannot_log_in(app):
+    admin = logged_in(app)
+    user_id = create_admin(app, "tidigare@example.org", role="organiser")
+    other = app.test_client()
+    login(other, "tidigare@example.org")
+    assert other.get("/admin/").status_code == 200
+    post_form(admin, "/admin/accounts", f"/admin/accounts/{user_id}/active")
+    assert other.get("/admin/").status_code == 302
+    assert login(other, "tidigare@example.org").status_code == 401
+
+
+def test_the_last_admin_cannot_be_demoted(app):
+    admin = logged_in(app)
+    with app.app_context():
+        me = accounts.by_email("admin@example.org").id
+    post_form(admin, "/admin/accounts", f"/admin/accounts/{me}/role", role="organiser")
+    with app.app_context():
+        assert accounts.by_email("admin@example.org").role == "admin"
+
+
+@pytest.mark.parametrize("how", ["stdin", "prompt"])
+def test_cli_creates_an_account(app, how):
+    runner = app.test_cli_runner()
+    args = ["admin", "create", "--email", "Cli@Example.org", "--role", "admin"]
+    if how == "stdin":
+        result = runner.invoke(args=[*args, "--password-stdin"], input=PASSWORD + "\n")
+    else:
+        result = runner.invoke(args=args, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    with app.app_context():
+        user = accounts.by_email("cli@example.org")
+        assert user.role == "admin"
+        assert user.password_hash.startswith("$argon2id$")
+    assert login(app.test_client(), "cli@example.org").status_code == 302
+    again = runner.invoke(args=[*args, "--password-stdin"], input=PASSWORD + "\n")
+    assert again.exit_code != 0 and "redan" in again.output
+
+
+def test_cli_refuses_a_short_password(app):
+    result = app.test_cli_runner().invoke(
+        args=["admin", "create", "--email", "a@example.org", "--password-stdin"], input="kort\n"
+    )
+    assert result.exit_code != 0 and "minst 12" in result.output

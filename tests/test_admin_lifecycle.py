@@ -1,0 +1,323 @@
+"""An initiative's lifecycle in the admin: every transition, its refusals, frozen texts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from initiatives import clock, lifecycle
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, InitiativeState
+
+from .admin_helpers import logged_in, post_form
+
+TEXT = {
+    "title": "Tryggare Amiralsgatan",
+    "summary": "Säkra övergångar.",
+    "body": "Vi föreslår att Tekniska nämnden bygger säkra övergångar.",
+}
+
+
+def _get(app, slug="amiralsgatan") -> Initiative:
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative).where(Initiative.slug == slug)).one()
+        db.session.expunge(initiative)
+        return initiative
+
+
+def _actions(app, slug="amiralsgatan") -> list[tuple[str, str]]:
+    with app.app_context():
+        initiative = _get(app, slug)
+        events = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.initiative_id == initiative.id)
+            .order_by(AuditEvent.id)
+        )
+        return [(e.action, e.actor) for e in events]
+
+
+def _draft(client, slug="amiralsgatan", **settings):
+    data = {"slug": slug, "threshold": "2", "period_months": "3", "target_body": "Tekniska nämnden"}
+    data |= settings
+    response = post_form(client, "/admin/initiatives/new", "/admin/initiatives/new", **data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+def _page(client, slug="amiralsgatan"):
+    return f"/admin/initiatives/{slug}/lifecycle"
+
+
+def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    _draft(client)
+    assert _get(app).state == InitiativeState.DRAFT
+    # A draft is not public.
+    assert app.test_client().get("/i/amiralsgatan").status_code == 404
+
+    # Publishing needs the Swedish text.
+    refused = post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
+    assert refused.status_code == 409
+    assert "på svenska" in refused.get_data(as_text=True)
+    saved = post_form(
+        client,
+        "/admin/initiatives/amiralsgatan/text/sv",
+        "/admin/initiatives/amiralsgatan/text/sv",
+        **TEXT,
+    )
+    assert saved.status_code == 302
+    preview = client.get("/admin/initiatives/amiralsgatan/preview")
+    assert preview.status_code == 200 and "Förhandsvisning" in preview.get_data(as_text=True)
+    assert TEXT["title"] in preview.get_data(as_text=True)
+
+    assert (
+        post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish").status_code
+        == 302
+    )
+    published = _get(app)
+    assert published.state == InitiativeState.COLLECTING
+    with app.app_context():
+        assert published.text_hash == db.session.get(Initiative, published.id).compute_text_hash()
+    assert published.closes_at == clock.add_months(published.opens_at, 3)
+    assert app.test_client().get("/i/amiralsgatan").status_code == 200
+
+    # Submitting needs a closed initiative that reached the threshold.
+    today = lifecycle.local_date(clock.utcnow()).isoformat()
+    early = post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/submit",
+        submitted_on=today, reference="TN-2026-1",
+    )  # fmt: skip
+    assert early.status_code == 409
+    assert (
+        post_form(client, _page(client), "/admin/initiatives/amiralsgatan/close").status_code == 302
+    )
+    assert _get(app).state == InitiativeState.CLOSED
+    short = post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/submit",
+        submitted_on=today, reference="TN-2026-1",
+    )  # fmt: skip
+    assert short.status_code == 409 and "0 av 2" in short.get_data(as_text=True)
+
+    with app.app_context():  # two confirmed signatures, made while collecting
+        initiative = db.session.get(Initiative, published.id)
+        initiative.confirmed_count = 2
+        db.session.commit()
+    future = (date.fromisoformat(today) + timedelta(days=2)).isoformat()
+    assert post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/submit",
+        submitted_on=future, reference="TN-2026-1",
+    ).status_code == 409  # fmt: skip
+    done = post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/submit",
+        submitted_on=today, reference="TN-2026-1",
+    )  # fmt: skip
+    assert done.status_code == 302
+    submitted = _get(app)
+    assert submitted.state == InitiativeState.SUBMITTED
+    assert submitted.city_reference == "TN-2026-1"
+
+    # Submitted initiatives cannot be withdrawn.
+    assert (
+        post_form(
+            client, _page(client), "/admin/initiatives/amiralsgatan/withdraw", reason="x"
+        ).status_code
+        == 409
+    )
+
+    # The answer, with its PDF.
+    # Larger than MAX_CONTENT_LENGTH (64 KiB): the answer upload has its own limit.
+    pdf = b"%PDF-1.4\n%" + b"0" * 200_000 + b"\n%%EOF\n"
+    token_page = client.get(_page(client)).get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', token_page).group(1)
+    from io import BytesIO
+
+    answered = client.post(
+        "/admin/initiatives/amiralsgatan/answer",
+        data={
+            "csrf_token": token,
+            "answered_on": today,
+            "text": "Nämnden bifaller förslaget delvis.",
+            "document": (BytesIO(pdf), "svar.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert answered.status_code == 302, answered.get_data(as_text=True)
+    assert _get(app).state == InitiativeState.ANSWERED
+    download = client.get("/admin/initiatives/amiralsgatan/answer.pdf")
+    assert download.status_code == 200 and download.data == pdf
+
+    actions = _actions(app)
+    assert [a for a, _ in actions if a.startswith("initiative.")] == [
+        "initiative.created",
+        "initiative.text_saved",
+        "initiative.published",
+        "initiative.closed",
+        "initiative.submitted",
+        "initiative.answered",
+    ]
+    assert all(who == "nadia@example.org" for _, who in actions)
+
+
+def test_answer_upload_must_be_a_pdf(app, make_initiative):
+    make_initiative(state=InitiativeState.SUBMITTED)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        initiative.submitted_at = clock.utcnow() - timedelta(days=3)
+        try:
+            lifecycle.answer(
+                initiative,
+                "test",
+                answered_on=lifecycle.local_date(clock.utcnow()),
+                text="Svar",
+                document=b"<html>not a pdf</html>",
+            )
+        except lifecycle.TransitionError as exc:
+            assert "inte en PDF" in str(exc)
+        else:
+            raise AssertionError("a non-PDF was accepted")
+
+
+def test_published_text_cannot_be_edited_only_amended(app):
+    client = logged_in(app)
+    _draft(client)
+    url = "/admin/initiatives/amiralsgatan/text/sv"
+    post_form(client, url, url, **TEXT)
+    post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
+    frozen = _get(app).text_hash
+
+    with app.app_context():
+        initiative = db.session.get(Initiative, _get(app).id)
+        try:
+            lifecycle.set_text(initiative, "x", "sv", title="Ändrad", summary="", body="")
+        except lifecycle.TransitionError:
+            pass
+        else:
+            raise AssertionError("a published text was edited")
+        db.session.rollback()
+
+    # In the admin the same page now records an amendment, which needs a reason.
+    no_note = post_form(client, url, url, **(TEXT | {"body": TEXT["body"] + " Och träd."}))
+    assert no_note.status_code == 400
+    amended = post_form(
+        client, url, url, **(TEXT | {"body": TEXT["body"] + " Och träd.", "note": "Stavfel"})
+    )
+    assert amended.status_code == 302
+    after = _get(app)
+    assert after.text_hash != frozen
+    with app.app_context():
+        amendments = lifecycle.amendments(db.session.get(Initiative, after.id))
+        assert len(amendments) == 1
+        assert amendments[0].previous_hash == frozen and amendments[0].new_hash == after.text_hash
+        assert amendments[0].previous_text["body"] == TEXT["body"]
+    assert "initiative.amended" in [a for a, _ in _actions(app)]
+
+    # Settings that change what people sign are locked too.
+    locked = post_form(
+        client,
+        "/admin/initiatives/amiralsgatan/settings",
+        "/admin/initiatives/amiralsgatan/settings",
+        slug="amiralsgatan",
+        threshold="500",
+        period_months="3",
+        target_body="Tekniska nämnden",
+    )
+    assert locked.status_code == 409
+    assert _get(app).threshold == 2
+
+
+def test_refusals_in_every_state(app, make_initiative):
+    actor = "test"
+    today = lifecycle.local_date(clock.utcnow())
+    cases = {
+        InitiativeState.DRAFT: ["close", "submit", "answer", "amend"],
+        InitiativeState.COLLECTING: ["publish", "submit", "answer"],
+        InitiativeState.CLOSED: ["publish", "close", "answer", "amend"],
+        InitiativeState.SUBMITTED: ["publish", "close", "submit", "withdraw", "amend"],
+        InitiativeState.ANSWERED: ["publish", "close", "submit", "answer", "withdraw"],
+        InitiativeState.WITHDRAWN: ["publish", "close", "submit", "answer", "withdraw"],
+    }
+    calls = {
+        "publish": lambda i: lifecycle.publish(i, actor),
+        "close": lambda i: lifecycle.close(i, actor),
+        "submit": lambda i: lifecycle.submit(i, actor, submitted_on=today, reference="R"),
+        "answer": lambda i: lifecycle.answer(i, actor, answered_on=today, text="Svar"),
+        "withdraw": lambda i: lifecycle.withdraw(i, actor, reason="Skäl"),
+        "amend": lambda i: lifecycle.amend(
+            i, actor, "sv", title="T", summary="S", body="B", note="N"
+        ),
+    }
+    for state, refused in cases.items():
+        make_initiative(f"s-{state}", state=state)
+        with app.app_context():
+            initiative = db.session.scalars(
+                sa.select(Initiative).where(Initiative.slug == f"s-{state}")
+            ).one()
+            for action in refused:
+                try:
+                    calls[action](initiative)
+                except lifecycle.TransitionError:
+                    db.session.rollback()
+                else:
+                    raise AssertionError(f"{action} was allowed from {state}")
+            assert db.session.get(Initiative, initiative.id).state == state
+            assert not lifecycle.can(initiative, action) or action == "amend"
+
+
+def test_withdraw_from_collecting_needs_a_reason(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    page = _page(client)
+    assert (
+        post_form(client, page, "/admin/initiatives/amiralsgatan/withdraw", reason="").status_code
+        == 400
+    )
+    ok = post_form(
+        client, page, "/admin/initiatives/amiralsgatan/withdraw", reason="Föreningen drar tillbaka"
+    )
+    assert ok.status_code == 302
+    assert _get(app).state == InitiativeState.WITHDRAWN
+    assert app.test_client().get("/i/amiralsgatan").status_code == 200  # shows it was withdrawn
+
+
+def test_slug_rules_and_uniqueness(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    taken = post_form(
+        client, "/admin/initiatives/new", "/admin/initiatives/new",
+        slug="amiralsgatan", threshold="100", period_months="6", target_body="Tekniska nämnden",
+    )  # fmt: skip
+    assert taken.status_code == 400 and "används redan" in taken.get_data(as_text=True)
+    bad = post_form(
+        client, "/admin/initiatives/new", "/admin/initiatives/new",
+        slug="Ämne med mellanslag", threshold="100", period_months="6", target_body="T",
+    )  # fmt: skip
+    assert bad.status_code == 400
+
+
+def test_dashboard_and_texts_render(app, make_initiative, sign):
+    make_initiative(
+        texts={"sv": TEXT, "ar": {"title": "شارع أميرالسغاتان", "summary": "", "body": "نص"}}
+    )
+    sign(src="poster")
+    client = logged_in(app)
+    page = client.get("/admin/initiatives/amiralsgatan")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert '<svg class="chart"' in html and "poster" in html
+    assert client.get("/admin/initiatives/amiralsgatan/text/ar").status_code == 200
+    assert client.get("/admin/initiatives/amiralsgatan/preview?lang=ar").status_code == 200
+    assert client.get("/admin/initiatives/amiralsgatan/audit").status_code == 200
+    assert client.get("/admin/initiatives/nothing-here").status_code == 404
+
+
+def test_only_the_answer_upload_may_be_large(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    too_big = post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/withdraw", reason="x" * 100_000
+    )
+    assert too_big.status_code == 413
+    assert _get(app).state == InitiativeState.COLLECTING

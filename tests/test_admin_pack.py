@@ -1,0 +1,286 @@
+"""The submission pack: one ZIP a clerk can open, read and check."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from initiatives import clock, pack
+from initiatives.crypto import crypto
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, Signature, SignatureState
+from initiatives.pdf import strip_bidi_marks
+
+from .admin_helpers import logged_in, post_form
+from .conftest import skip_or_fail
+
+SWEDISH = "Åsa Öberg"
+ARABIC = "أمينة حسن"
+SOMALI = "Faadumo Cabdi Maxamed"
+FORMULA = '=HYPERLINK("http://x")'
+SIGNERS = {
+    SWEDISH: "asa.oberg@example.org",
+    ARABIC: "amina.hassan@example.net",
+    SOMALI: "faadumo@example.com",
+    FORMULA: "formula@example.org",
+}
+
+
+@pytest.fixture
+def poppler() -> None:
+    if shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None:
+        skip_or_fail("poppler-utils (pdftotext, pdftoppm) is not installed")
+
+
+def _confirm_all(app) -> None:
+    from initiatives import signatures
+
+    with app.app_context():
+        for signature in db.session.scalars(
+            sa.select(Signature).where(Signature.state == SignatureState.PENDING)
+        ).all():
+            signatures.confirm(signature)
+        db.session.commit()
+
+
+@pytest.fixture
+def campaign(app, make_initiative, sign):
+    """Confirmed signers in three scripts, a formula, a pending and a withdrawn one, paper."""
+    make_initiative(opens_days_ago=20)
+    for name, email in SIGNERS.items():
+        sign(name=name, email=email, postcode="212 14")
+    _confirm_all(app)
+    sign(name="Väntar Fortfarande", email="pending@example.org")
+    sign(name="Ångrade Sig", email="withdrawn@example.org")
+    from initiatives import signatures
+
+    with app.app_context():
+        box = crypto()
+        for s in db.session.scalars(sa.select(Signature)).all():
+            if box.decrypt(s.name_enc) == "Ångrade Sig":
+                signatures.confirm(s)
+                signatures.withdraw(s)
+        db.session.commit()
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    sheet = post_form(
+        client,
+        "/admin/initiatives/amiralsgatan/paper",
+        "/admin/initiatives/amiralsgatan/paper",
+        number="7",
+        collected_on=clock.utcnow().date().isoformat(),
+        collected_by="Hodan",
+    ).headers["Location"]
+    post_form(client, sheet, sheet, name="Pappers Person", postcode="213 63",
+              signed_on=clock.utcnow().date().isoformat())  # fmt: skip
+    return client
+
+
+def _download(client, names="full") -> zipfile.ZipFile:
+    page = "/admin/initiatives/amiralsgatan/pack"
+    response = post_form(client, page, page, names=names)
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    assert response.mimetype == "application/zip"
+    assert re.match(
+        r"attachment; filename=amiralsgatan-underlag-\d{4}-\d\d-\d\d\.zip",
+        response.headers["Content-Disposition"],
+    )
+    return zipfile.ZipFile(io.BytesIO(response.data))
+
+
+def _pdf_text(data: bytes, tmp_path: Path, name: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+    )
+    return strip_bidi_marks(out.stdout)
+
+
+def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, artifacts):
+    archive = _download(campaign)
+    assert sorted(archive.namelist()) == sorted(pack.FILES.values())
+
+    # CSV: UTF-8 with BOM, ';'-separated, only confirmed signatures and the paper row.
+    raw = archive.read("underskrifter.csv")
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == list(pack.COLUMNS)
+    listed = {r[1] for r in rows[1:]}
+    assert {SWEDISH, ARABIC, SOMALI, "Pappers Person"} <= listed
+    assert "'" + FORMULA in listed and FORMULA not in listed
+    assert "Väntar Fortfarande" not in listed and "Ångrade Sig" not in listed
+    assert len(rows) == 1 + 5
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
+    paper = next(r for r in rows if r[1] == "Pappers Person")
+    assert paper[4] == "papper" and paper[5] == "7" and paper[2] == "213"
+    assert {r[4] for r in rows[1:]} == {"webb", "papper"}
+
+    # XLSX: the same list; the formula is a plain string cell.
+    book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
+    sheet = book["Underskrifter"]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0] == list(pack.COLUMNS)
+    names = {row[1] for row in values[1:]}
+    assert names == listed
+    formula_cell = next(c for row in sheet.iter_rows() for c in row if c.value == "'" + FORMULA)
+    assert formula_cell.data_type == "s"
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+    assert "Sammanfattning" in book.sheetnames
+
+    # PDFs: the names in three scripts, the page footer, the cover letter's facts.
+    listing = _pdf_text(archive.read("underskrifter.pdf"), tmp_path, "list.pdf")
+    for name in (SWEDISH, ARABIC, SOMALI, "Pappers Person"):
+        assert name in listing, name
+    assert "sida 1 av 1" in listing
+    cover = _pdf_text(archive.read("foljebrev.pdf"), tmp_path, "cover.pdf")
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        text_hash = initiative.text_hash
+    assert "Tryggare Amiralsgatan" in cover and "Tekniska nämnden" in cover
+    assert text_hash in cover.replace("\n", "")
+    assert re.search(r"Via webben, bekräftade med e-post\s+4", cover)
+    assert re.search(r"På papperslistor \(1 listor\)\s+1", cover)
+    assert "Rosengård Samverkan" in cover
+
+    # manifest.json: recompute every hash.
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["counts"] == {
+        "confirmed_total": 5, "web": 4, "kiosk": 0, "paper": 1, "paper_sheets": 1,
+    }  # fmt: skip
+    assert manifest["generated_by"] == "nadia@example.org"
+    assert manifest["initiative"]["text_sha256"] == text_hash
+    listed_files = {f["name"] for f in manifest["files"]}
+    assert listed_files == set(pack.FILES.values()) - {"manifest.json"}
+    for entry in manifest["files"]:
+        assert hashlib.sha256(archive.read(entry["name"])).hexdigest() == entry["sha256"]
+        assert len(archive.read(entry["name"])) == entry["bytes"]
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    assert "Get-FileHash -Algorithm SHA256" in readme and "sha256sum" in readme
+    assert manifest["files"][1]["sha256"] in readme
+
+    # No signer's address anywhere: in raw bytes, in the XLSX's XML, in the PDFs' text.
+    texts = [archive.read(n) for n in archive.namelist()]
+    xlsx = zipfile.ZipFile(io.BytesIO(archive.read("underskrifter.xlsx")))
+    texts += [xlsx.read(n) for n in xlsx.namelist()]
+    texts += [listing.encode(), cover.encode()]
+    for email in [*SIGNERS.values(), "pending@example.org", "withdrawn@example.org"]:
+        local = email.split("@")[0] + "@"
+        assert not any(local.encode() in blob for blob in texts), email
+
+    # Generating a pack is on the record.
+    with app.app_context():
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "pack.generated")
+        ).one()
+        assert event.actor == "nadia@example.org" and event.details["total"] == 5
+        assert (
+            event.details["manifest_sha256"]
+            == hashlib.sha256(archive.read("manifest.json")).hexdigest()
+        )
+
+    # A page for people to look at.
+    (artifacts / "pack-list.pdf").write_bytes(archive.read("underskrifter.pdf"))
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile",
+         str(artifacts / "pack-list.pdf"), str(artifacts / "pack-list-page-1")],
+        check=True,
+    )  # fmt: skip
+    assert (artifacts / "pack-list-page-1.png").stat().st_size > 10_000
+
+
+def test_shortened_names_for_publication(app, campaign):
+    archive = _download(campaign, names="short")
+    rows = list(
+        csv.reader(
+            io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    names = {r[1] for r in rows[1:]}
+    assert {"Åsa Ö.", "أمينة ح.", "Faadumo M.", "Pappers P."} <= names
+    assert SWEDISH not in names
+    assert json.loads(archive.read("manifest.json"))["names"] == "short"
+
+
+def test_long_lists_repeat_the_header_and_number_pages(
+    app, make_initiative, tmp_path, poppler, artifacts
+):
+    initiative = make_initiative(opens_days_ago=30)
+    now = clock.utcnow()
+    with app.app_context():
+        box = crypto()
+        names = [SWEDISH, ARABIC, SOMALI, "Zlatan Ibrahimović", "Xalimo Maxamuud Cali"]
+        long_name = "Maria " + " ".join(["Lång-Efternamn"] * 12)
+        db.session.add_all(
+            Signature(
+                initiative_id=initiative.id,
+                state=SignatureState.CONFIRMED,
+                name_enc=box.encrypt(long_name if i == 7 else f"{names[i % 5]} {i}"),
+                postcode_area="212",
+                confirmed_at=now,
+            )
+            for i in range(130)
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(
+        args=["export", "amiralsgatan", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "130 confirmed signatures" in result.output
+    zips = list((tmp_path / "out").glob("*.zip"))
+    archive = zipfile.ZipFile(zips[0])
+    pdf = tmp_path / "list.pdf"
+    pdf.write_bytes(archive.read("underskrifter.pdf"))
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1))
+    assert pages >= 3
+    for page in range(1, pages + 1):
+        text = strip_bidi_marks(subprocess.run(
+            ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+            capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        assert "Underskrifter: Tryggare Amiralsgatan" in text
+        assert re.search(r"Nr\s+Namn\s+Postnr", text)
+        assert f"sida {page} av {pages}" in text
+    whole = strip_bidi_marks(
+        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    )
+    assert "Lång-Efternamn" in whole and whole.count("Lång-Efternamn") == 12  # wrapped, not cut
+    with app.app_context():
+        assert (
+            db.session.scalars(
+                sa.select(AuditEvent.actor).where(AuditEvent.action == "pack.generated")
+            )
+            .one()
+            .startswith("cli:")
+        )
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile",
+         str(pdf), str(artifacts / "pack-list-long-page-1")],
+        check=True,
+    )  # fmt: skip
+
+
+def test_neutralise_every_formula_start():
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert pack.neutralise(start + "1+1").startswith("'")
+    assert pack.neutralise("Amira") == "Amira"
+    assert pack.neutralise("Ann-Sofie") == "Ann-Sofie"
+
+
+def test_no_pack_for_a_draft_or_an_unknown_slug(app, make_initiative, tmp_path):
+    make_initiative(state="draft")
+    runner = app.test_cli_runner()
+    draft = runner.invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert draft.exit_code != 0 and "utkast" in draft.output
+    missing = runner.invoke(args=["export", "nope", "--out", str(tmp_path)])
+    assert missing.exit_code != 0

@@ -1,0 +1,146 @@
+"""Paper sheets: rows count as channel paper, and likely duplicates are flagged, not dropped."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from initiatives import clock, lifecycle, signatures, stats
+from initiatives.extensions import db
+from initiatives.models import Channel, Initiative, Signature, SignatureState
+from initiatives.paper import PaperRow, Review
+
+from .admin_helpers import logged_in, post_form
+
+BASE = "/admin/initiatives/amiralsgatan/paper"
+
+
+def _today() -> str:
+    return lifecycle.local_date(clock.utcnow()).isoformat()
+
+
+def _sheet(client, number="1") -> str:
+    response = post_form(
+        client, BASE, BASE, number=number, collected_on=_today(), collected_by="Hodan, Zainab"
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def _row(client, sheet_url, name, postcode="212 14", signed_on=None):
+    return post_form(
+        client, sheet_url, sheet_url, name=name, postcode=postcode, signed_on=signed_on or _today()
+    )
+
+
+def _state(app):
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        return (
+            initiative.confirmed_count,
+            signatures.confirmed_count(initiative.id),
+            stats.dashboard(initiative),
+        )
+
+
+def test_paper_rows_count_as_their_own_channel(app, make_initiative):
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Åsa Öberg").status_code == 302
+    assert _row(client, sheet, "أمينة حسن", postcode="").status_code == 302
+    assert _row(client, sheet, "Faadumo Cabdi", postcode="213 63").status_code == 302
+    cached, counted, numbers = _state(app)
+    assert cached == counted == 3
+    assert numbers.by_channel["paper"]["confirmed"] == 3
+    assert numbers.by_channel["web"]["confirmed"] == 0
+
+    page = client.get(sheet).get_data(as_text=True)
+    assert "Åsa Öberg" in page and "أمينة حسن" in page
+    dashboard = client.get("/admin/initiatives/amiralsgatan").get_data(as_text=True)
+    assert re.search(r"Papper</th>", dashboard)
+    with app.app_context():
+        rows = db.session.scalars(sa.select(PaperRow).order_by(PaperRow.line)).all()
+        assert [r.line for r in rows] == [1, 2, 3]
+        assert {r.signature.channel for r in rows} == {Channel.PAPER}
+        assert all(r.signature.email_enc is None for r in rows)
+        assert rows[0].signature.name_enc != "Åsa Öberg".encode()
+
+
+def test_rows_outside_the_period_and_bad_postcodes_are_refused(app, make_initiative):
+    make_initiative(opens_days_ago=2)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    before = _row(client, sheet, "Tidig Person", signed_on="2001-01-01")
+    assert before.status_code == 409 and "under insamlingen" in before.get_data(as_text=True)
+    bad = _row(client, sheet, "Någon", postcode="ABC")
+    assert bad.status_code == 400
+    assert _state(app)[0] == 0
+    again = post_form(client, BASE, BASE, number="1", collected_on=_today(), collected_by="X")
+    assert again.status_code == 409  # the sheet number is taken
+
+
+def test_duplicates_of_online_signatures_are_flagged_not_dropped(app, make_initiative, sign):
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    with app.app_context():
+        for s in db.session.scalars(sa.select(Signature)).all():
+            signatures.confirm(s)
+        db.session.commit()
+    client = logged_in(app)
+    sheet = _sheet(client)
+    response = _row(client, sheet, "  amira   HASSAN ", postcode="21214")
+    assert response.status_code == 302
+    assert "behöver granskas" in client.get(sheet).get_data(as_text=True)
+    assert _row(client, sheet, "Amira Hassan", postcode="213 63").status_code == 302  # other area
+    cached, counted, _ = _state(app)
+    assert cached == counted == 3  # flagged rows still count until someone decides
+
+    review = client.get(f"{BASE}/review").get_data(as_text=True)
+    assert review.count("Samma person") == 1
+    with app.app_context():
+        flagged = db.session.scalars(
+            sa.select(PaperRow).where(PaperRow.review == Review.PENDING)
+        ).one()
+        flagged_id = flagged.signature_id
+    done = post_form(
+        client, f"{BASE}/review", f"{BASE}/review/{flagged_id}/duplicate", note="Skrev även online"
+    )
+    assert done.status_code == 302
+    cached, counted, _ = _state(app)
+    assert cached == counted == 2
+    with app.app_context():
+        row = db.session.get(PaperRow, flagged_id)
+        assert row.review == Review.RESOLVED
+        assert row.signature.state == SignatureState.INVALIDATED
+        assert row.signature.invalidation_reason == "duplicate"
+
+
+def test_rescan_flags_rows_signed_online_later_and_keep_clears(app, make_initiative, sign):
+    make_initiative()
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Hodan Ali", postcode="212 14")
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="212 14")
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(PaperRow.review.is_not(None))) == 0
+        )
+    post_form(client, f"{BASE}/review", f"{BASE}/review/rescan")
+    with app.app_context():
+        row = db.session.scalars(sa.select(PaperRow)).one()
+        assert row.review == Review.PENDING
+        row_id = row.signature_id
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+    with app.app_context():
+        assert db.session.get(PaperRow, row_id).review == Review.KEPT
+        assert db.session.get(PaperRow, row_id).signature.state == SignatureState.CONFIRMED
+    assert _state(app)[0] == 1  # the online one is still pending
+
+
+def test_paper_is_closed_after_submission(app, make_initiative):
+    make_initiative(state="submitted")
+    client = logged_in(app)
+    refused = post_form(client, BASE, BASE, number="9", collected_on=_today(), collected_by="X")
+    assert refused.status_code == 409

@@ -1,0 +1,156 @@
+"""Signatures in the admin: search, invalidate and restore, resend, withdraw on request."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from initiatives import signatures
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, Signature, SignatureState
+
+from .admin_helpers import logged_in, post_form
+
+BASE = "/admin/initiatives/amiralsgatan/signatures"
+
+
+def _signature(app, **where) -> Signature:
+    with app.app_context():
+        query = sa.select(Signature)
+        for key, value in where.items():
+            query = query.where(getattr(Signature, key) == value)
+        signature = db.session.scalars(query).one()
+        db.session.expunge(signature)
+        return signature
+
+
+def _counts(app) -> tuple[int, int]:
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        return initiative.confirmed_count, signatures.confirmed_count(initiative.id)
+
+
+def _confirm_all(app) -> None:
+    with app.app_context():
+        for signature in db.session.scalars(sa.select(Signature)).all():
+            signatures.confirm(signature)
+        db.session.commit()
+
+
+def test_search_by_name_email_and_postcode(app, make_initiative, sign):
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    sign(name="Faadumo Cabdi", email="faadumo@example.org", postcode="213 63")
+    client = logged_in(app)
+
+    def names(q: str) -> str:
+        return client.get(BASE, query_string={"q": q}).get_data(as_text=True)
+
+    assert "Amira Hassan" in names("amira") and "Faadumo" not in names("amira")
+    by_email = names("FAADUMO@example.org ")
+    assert "Faadumo Cabdi" in by_email and "Amira Hassan" not in by_email
+    by_postcode = names("21363")
+    assert "Faadumo Cabdi" in by_postcode and "Amira Hassan" not in by_postcode
+    assert "Inga träffar" in names("Zlatan")
+    pending = client.get(BASE, query_string={"state": "pending"}).get_data(as_text=True)
+    assert "Amira Hassan" in pending and "Faadumo Cabdi" in pending
+
+
+def test_invalidate_and_restore_keep_the_count_exact(app, make_initiative, sign):
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org")
+    _confirm_all(app)
+    assert _counts(app) == (1, 1)
+    signature = _signature(app)
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app, role="organiser")
+
+    no_reason = post_form(client, page, f"{page}/invalidate", reason="", note="")
+    assert no_reason.status_code == 400
+    done = post_form(
+        client, page, f"{page}/invalidate", reason="false_identity", note="Påhittat namn"
+    )
+    assert done.status_code == 302
+    invalid = _signature(app)
+    assert invalid.state == SignatureState.INVALIDATED
+    assert invalid.invalidation_reason == "false_identity"
+    assert invalid.invalidation_note == "Påhittat namn"
+    assert _counts(app) == (0, 0)
+
+    assert post_form(client, page, f"{page}/restore").status_code == 302
+    assert _signature(app).state == SignatureState.CONFIRMED
+    assert _counts(app) == (1, 1)
+    assert post_form(client, page, f"{page}/restore").status_code == 409  # nothing to restore
+
+    with app.app_context():
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.signature_id == signature.id)
+        ).all()
+        assert [e.action for e in events] == ["signature.invalidated", "signature.restored"]
+        assert all(e.actor == "organiser@example.org" for e in events)
+        # The audit log names the signature, never the person.
+        assert "Amira" not in str([e.details for e in events])
+
+
+def test_resend_confirmation_respects_the_mail_cap(make_app, make_initiative, sign, deliver, smtp):
+    app = make_app(MAILS_PER_ADDRESS_PER_DAY=2)
+    from .conftest import create_initiative
+
+    create_initiative(app)
+    client_public = app.test_client()
+    from .conftest import csrf_token, sign_form
+
+    data = sign_form(email="amira@example.org")
+    data["csrf_token"] = csrf_token(client_public, "/i/amiralsgatan")
+    client_public.post("/i/amiralsgatan/sign", data=data)
+    signature = _signature(app)
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app)
+    assert post_form(client, page, f"{page}/resend").status_code == 302
+    with app.app_context():
+        from initiatives import mail, outbox
+
+        outbox.deliver_due(app, mail.compose)
+    assert len(smtp.wait_for(2)) == 2
+    capped = post_form(client, page, f"{page}/resend")
+    assert capped.status_code == 302
+    assert "gränsen för mejl" in client.get(page).get_data(as_text=True)
+
+
+def test_withdraw_on_written_request(app, make_initiative, sign):
+    make_initiative()
+    sign(email="amira@example.org")
+    _confirm_all(app)
+    signature = _signature(app)
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app)
+    future = post_form(
+        client, page, f"{page}/withdraw", received_via="letter", received_on="2999-01-01"
+    )
+    assert future.status_code == 409
+    ok = post_form(
+        client, page, f"{page}/withdraw", received_via="letter", received_on="2026-01-02"
+    )
+    assert ok.status_code == 302
+    assert _signature(app).state == SignatureState.WITHDRAWN
+    assert _counts(app) == (0, 0)
+    with app.app_context():
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "signature.withdrawn_on_request")
+        ).one()
+        assert event.details == {"received_via": "letter", "received_on": "2026-01-02"}
+
+
+def test_no_changes_after_submission(app, make_initiative, sign):
+    make_initiative()
+    sign()
+    _confirm_all(app)
+    with app.app_context():
+        db.session.scalars(sa.select(Initiative)).one().state = "submitted"
+        db.session.commit()
+    signature = _signature(app)
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app)
+    refused = post_form(client, page, f"{page}/invalidate", reason="other", note="")
+    assert refused.status_code == 409
+    assert _signature(app).state == SignatureState.CONFIRMED and _counts(app) == (1, 1)
+    assert client.get(f"{BASE}/{'f' * 32}").status_code == 404
