@@ -134,7 +134,7 @@ def test_on_a_desktop_there_is_no_share_sheet_button(live_server, page):
 
 def test_without_javascript_the_link_is_there_and_no_dead_button(browser, live_server):
     create_initiative(live_server.app)
-    context = browser.new_context(java_script_enabled=False)
+    context = browser.new_context(java_script_enabled=False, locale="sv-SE")
     page = context.new_page()
     page.goto(f"{live_server.url}/i/amiralsgatan")
     share = page.get_by_role("region", name="Dela initiativet")
