@@ -371,6 +371,28 @@ def test_confirmation_mail_follows_the_signers_language(
     assert f'<html lang="{locale}" dir="ltr">' in html
 
 
+def test_the_arabic_data_report_keeps_the_postcode_in_reading_order(
+    client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    sign(postcode="212 14")
+    deliver()
+    smtp.clear()
+    client.set_cookie("lang", "ar")
+    token = csrf_token(client, "/privacy/request")
+    data = {"csrf_token": token, "email": "amira@example.org"}
+    assert client.post("/privacy/request", data=data).status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert mail["Subject"] == translated("ar", "Det här sparar vi om din e-postadress")
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    # Right to left, "212 14" with a plain space would be shown as "14 212".
+    assert f"{translated('ar', 'Postnummer:')} 212\u00a014" in text
+    assert '<span dir="ltr">212 14</span>' in html
+    assert translated("ar", "Hej,") in text and "Hej," not in text
+
+
 # --- a new language without code changes ---------------------------------------------------
 
 

@@ -112,6 +112,9 @@ def sign_form_with_errors(site: Site) -> None:
     site.page.locator("#email").fill("not an address")
     site.page.locator("form#sign button[type=submit]").click()
     site.page.locator(".error-summary").wait_for()
+    # The summary can be in the DOM before the stylesheets have loaded; sizes and
+    # colours are measured next, so wait for the whole page (flaky under load otherwise).
+    site.page.wait_for_load_state()
 
 
 def check_your_email(site: Site) -> None:
@@ -280,6 +283,7 @@ def test_a_resident_signs_with_the_keyboard_alone(open_site, lang):
     # Enter on the button submits; the missing address lands focus on the error summary.
     page.keyboard.press("Enter")
     page.locator(".error-summary").wait_for()
+    page.wait_for_load_state()  # js/site.js (deferred) is what moves the focus
     assert "error-summary" in focused(page)["cls"]
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
