@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from babel import Locale
 from flask import current_app
-from flask_babel import format_date, format_datetime
+from flask_babel import force_locale, format_date, format_datetime, format_time
 
 from . import audit, clock, mailcaps, outbox, retention
 from .crypto import crypto
@@ -32,6 +32,7 @@ class RequestOutcome(enum.StrEnum):
 
 
 def _when(value: datetime | None) -> str:
+    # Flask-Babel shows times in Malmö time (default_timezone in i18n.py), not UTC.
     return format_datetime(value, "medium") if value is not None else ""
 
 
@@ -90,18 +91,23 @@ def report_for(email: str, locale: str) -> dict[str, Any]:
         or 0
     )
     config = current_app.config
-    return {
-        "address": email.strip(),
-        "requested": _when(clock.utcnow()),
-        "entries": [_entry(s, locale) for s in signatures],
-        "mails": mails,
-        "retention": {
-            "unconfirmed": int(config["UNCONFIRMED_RETENTION_DAYS"]),
-            "anonymise": int(config["ANONYMISE_AFTER_DAYS"]),
-            "outbox": int(config["OUTBOX_RETENTION_DAYS"]),
-            "client_hash": int(config["CLIENT_HASH_RETENTION_DAYS"]),
-        },
-    }
+    now = clock.utcnow()
+    # Dates and times in the report's language, in Malmö time.
+    with force_locale(locale):
+        return {
+            "address": email.strip(),
+            # Apart, so that a sentence can say "on <date> at <time>" in every language.
+            "requested_date": format_date(now, "long"),
+            "requested_time": format_time(now, "short"),
+            "entries": [_entry(s, locale) for s in signatures],
+            "mails": mails,
+            "retention": {
+                "unconfirmed": int(config["UNCONFIRMED_RETENTION_DAYS"]),
+                "anonymise": int(config["ANONYMISE_AFTER_DAYS"]),
+                "outbox": int(config["OUTBOX_RETENTION_DAYS"]),
+                "client_hash": int(config["CLIENT_HASH_RETENTION_DAYS"]),
+            },
+        }
 
 
 def request_report(email: str, locale: str) -> RequestOutcome:

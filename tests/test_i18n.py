@@ -391,6 +391,12 @@ def test_the_arabic_data_report_keeps_the_postcode_in_reading_order(
     assert f"{translated('ar', 'Postnummer:')} 212\u00a014" in text
     assert '<span dir="ltr">212 14</span>' in html
     assert translated("ar", "Hej,") in text and "Hej," not in text
+    # The parts of the "signed" line are separated the Arabic way, not with ", ".
+    signed = translated("ar", "Skrev under:")
+    [line] = [row for row in text.splitlines() if row.startswith(signed)]
+    assert f"\u060c {translated('ar', 'på webben')}\u060c " in line
+    assert ", " not in line
+    assert f"\u060c {translated('ar', 'på webben')}\u060c " in html
 
 
 # --- a new language without code changes ---------------------------------------------------

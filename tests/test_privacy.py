@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from initiatives import subject_access
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, OutboxMessage, Signature
 
@@ -52,8 +55,15 @@ def test_the_notice_says_who_why_what_how_long_and_what_you_can_do(make_app):
         "Integritetsskyddsmyndigheten (IMY)",
         'href="/privacy/request"',
         "personnummer",
+        # Consent can be withdrawn at any time (GDPR Art. 7(3)), not only until submission.
+        "du kan återkalla det när som helst",
+        "kan listan som Malmö stad har fått inte ändras",
+        "Underskriften finns kvar i antalet, utan koppling till dig",
+        # Processors are named as such, not hidden behind "nobody but the committee".
+        "får inte använda dem till något eget",
     ]:
         assert expected in html, expected
+    assert "fram till att initiativet lämnas in, med länken" not in html
 
 
 def test_the_sign_form_links_the_notice_next_to_the_consent_box(client, make_initiative):
@@ -150,6 +160,10 @@ def test_reports_are_capped_per_address_per_day(make_app, make_initiative):
     for _ in range(4):
         assert ask(client, "amira@example.org").status_code == 303
     assert queued(app) == 2
+    # The page after a capped request sends nothing, so it must not promise a mail.
+    sent = client.get("/privacy/request/sent").get_data(as_text=True)
+    assert "och inte redan har fått för många meddelanden från oss" in sent
+    assert "Vi skickar högst 2 sådana meddelanden per dygn till samma adress" in sent
     assert ask(client, "other@example.org").status_code == 303
     assert queued(app) == 3
 
@@ -177,3 +191,29 @@ def test_the_honeypot_and_bad_addresses_store_nothing(app, client):
     assert 'class="error-summary"' in bad.get_data(as_text=True)
     assert ask(client, "").status_code == 400
     assert queued(app) == 0
+
+
+def test_report_times_are_malmo_time_and_the_parts_of_a_line_are_listed_in_swedish(
+    app, client, make_initiative, sign, deliver, smtp, monkeypatch
+):
+    make_initiative()
+    sign(email="amira@example.org", src="poster")
+    deliver()
+    smtp.clear()
+    with app.app_context():
+        signature = db.session.scalars(sa.select(Signature)).one()
+        # 22:30 UTC on 30 June is 00:30 on 1 July in Malmö (summer time, UTC+2).
+        signature.created_at = datetime(2026, 6, 30, 22, 30, tzinfo=UTC)
+        db.session.commit()
+    # The report is asked for at 23:30 UTC on 15 January: 00:30 on the 16th in Malmö.
+    asked_at = datetime(2026, 1, 15, 23, 30, tzinfo=UTC)
+    monkeypatch.setattr(subject_access, "clock", SimpleNamespace(utcnow=lambda: asked_at))
+    assert ask(client, "amira@example.org").status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    for body in (text, html):
+        assert "Här är allt vi hade sparat den 16 januari 2026 klockan 00:30." in body
+        assert "1 juli 2026 00:30:00, på webben, på svenska, via länken märkt poster" in body
+        assert "15 januari" not in body and "30 juni" not in body

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
-from initiatives import clock
+from initiatives import catalogs, clock
 from initiatives.extensions import db
 from initiatives.kiosks import Kiosk
 from initiatives.models import Channel, OutboxMessage, Signature
@@ -422,6 +422,13 @@ def test_volunteer_sees_todays_count_switches_initiative_and_leaves(stand, table
 # --- what people look at ----------------------------------------------------------------------
 
 
+def arabic(msgid: str) -> str:
+    """What the Arabic tablet must show for a Swedish string."""
+    message = catalogs.load_catalog("ar").get(msgid)
+    assert message is not None and message.string, msgid
+    return message.string
+
+
 def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifacts):
     server = stand(texts=AMIRALSGATAN_SV_AR, KIOSK_THANKS_SECONDS=60)
     page = tablet.new_page()
@@ -445,6 +452,11 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     page.get_by_role("link", name="Avbryt").click()
     page.get_by_role("link", name="العربية").click()
     assert page.locator("html").get_attribute("dir") == "rtl"
+    # The whole screen is in Arabic, not only the initiative's text.
+    page.get_by_role("heading", name=arabic("Om dina uppgifter")).wait_for()
+    assert page.get_by_role("button", name=arabic("Skriv under")).is_visible()
+    assert page.get_by_role("link", name=arabic("Avbryt")).is_visible()
+    assert "Avbryt" not in page.locator("body").inner_text()
     look("sign-ar")
     page.locator("#name").fill("أمينة")
     page.locator("#email").fill("amina@example.org")
@@ -452,8 +464,9 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     page.locator("#consent").check()
     page.locator("button.kiosk-submit").click()
     page.wait_for_url(re.compile(r"/kiosk/thanks/ar"))
+    page.get_by_role("heading", name=arabic("Tack för din underskrift!")).wait_for()
     look("thanks-ar")
-    page.get_by_role("link", name="Klar").click()
+    page.get_by_role("link", name=arabic("Klar")).click()
     page.get_by_role("link", name="Volontär").click()
     look("pin-sv")
     page.get_by_label("PIN-kod").fill(PIN)
