@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.
     "TRUSTED_PROXIES": 0,
+    # Seconds each worker process may serve public pages and counts from memory
+    # (public_cache.py); 0 turns that off.
+    "PUBLIC_CACHE_SECONDS": 2.0,
     "OUTBOX_POLL_SECONDS": 1.0,
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_MAX_ATTEMPTS": 12,

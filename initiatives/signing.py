@@ -23,6 +23,7 @@ from .extensions import db, limiter
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
 from .models import Initiative, InitiativeState, SignatureState
+from .public_cache import cached_page
 from .tokens import Purpose, TokenError, read_token
 
 bp = Blueprint("signing", __name__)
@@ -73,10 +74,13 @@ def _render_initiative(
 
 
 @bp.get("/i/<slug>")
-def initiative(slug: str) -> tuple[str, int]:
-    initiative = public_initiative_or_404(slug)
-    form = SignForm(src=source_tag(initiative, request.args.get("src")))
-    return _render_initiative(initiative, form)
+def initiative(slug: str) -> str:
+    def render() -> str:
+        initiative = public_initiative_or_404(slug)
+        form = SignForm(src=source_tag(initiative, request.args.get("src")))
+        return _render_initiative(initiative, form)[0]
+
+    return cached_page(render)
 
 
 @bp.get("/i/<slug>/sign")
@@ -119,9 +123,13 @@ def sign(slug: str) -> Response | tuple[str, int]:
 @bp.get("/i/<slug>/thanks")
 def check_email(slug: str) -> str:
     """The same page whatever happened: it never tells whether an address signed."""
-    initiative = public_initiative_or_404(slug)
-    text = initiative.text(str(get_locale() or DEFAULT))
-    return render_template("signing/check_email.html", initiative=initiative, text=text)
+
+    def render() -> str:
+        initiative = public_initiative_or_404(slug)
+        text = initiative.text(str(get_locale() or DEFAULT))
+        return render_template("signing/check_email.html", initiative=initiative, text=text)
+
+    return cached_page(render)
 
 
 def _token_problem(reason: str, purpose: Purpose) -> tuple[str, int]:
