@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from sqlalchemy.orm import lazyload
 
 from . import clock, signatures
 from .crypto import crypto
@@ -41,8 +42,9 @@ PUBLIC_STATES = (
 def public_initiative_or_404(slug: str) -> Initiative:
     if len(slug) > 80:
         abort(404)
+    # Texts load when a page needs them, not for every sign POST.
     initiative = db.session.scalars(
-        sa.select(Initiative).where(Initiative.slug == slug)
+        sa.select(Initiative).where(Initiative.slug == slug).options(lazyload(Initiative.texts))
     ).one_or_none()
     if initiative is None or initiative.state not in PUBLIC_STATES:
         abort(404)
@@ -96,11 +98,14 @@ def _sign_limit() -> str:
 @bp.post("/i/<slug>/sign")
 @limiter.limit(_sign_limit, methods=["POST"])
 def sign(slug: str) -> Response | tuple[str, int]:
+    # Validate before the first query: on SQLite that query begins the write
+    # transaction, and every other signer waits while it is open.
+    form = SignForm()
+    valid = form.validate_on_submit()
     initiative = public_initiative_or_404(slug)
     if not initiative.accepts_signatures():
         return render_template("signing/closed.html", initiative=initiative), 409
-    form = SignForm()
-    if not form.validate_on_submit():
+    if not valid:
         return _render_initiative(initiative, form, 400)
     if form.website.data:
         # The honeypot was filled: a bot.  It gets the same page as a person, and
