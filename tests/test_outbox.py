@@ -126,3 +126,15 @@ def test_mail_has_text_and_html_parts_in_the_signers_language(
     [confirm] = [u for u in links_in(mail) if "/confirm/" in u]
     assert confirm.startswith("http://localhost/confirm/")
     assert confirm in html
+
+
+def test_an_address_that_needs_smtputf8_fails_alone(app, make_initiative, sign, deliver, smtp):
+    """We do not negotiate SMTPUTF8: that one mail fails for good, the rest go out."""
+    make_initiative()
+    assert sign(email="åsa@exempel.se").status_code == 303
+    sign(email="asa@example.org")
+    report = deliver()
+    assert (report.sent, report.failed, report.retried) == (1, 1, 0)
+    assert [str(m["To"]) for m in smtp.wait_for(1)] == ["asa@example.org"]
+    failed = [r for r in outbox_rows(app) if r.status == OutboxStatus.FAILED]
+    assert len(failed) == 1 and "exempel" not in failed[0].last_error
