@@ -96,6 +96,9 @@ def _tune_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         reading = has_request_context() and request.method in ("GET", "HEAD")
+        # Work that only reads may say so (outbox.READ_ONLY), as the outbox worker does
+        # while it composes a batch: it then never holds the lock signers wait for.
+        reading = reading or conn.get_execution_options().get("initiatives_read_only", False)
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
