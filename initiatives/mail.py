@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.charset import QP, Charset
+from email.charset import BASE64, QP, Charset
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
@@ -34,8 +34,11 @@ def subject_for(kind: str, title: str) -> str:
 
 
 # Bodies in quoted-printable UTF-8: readable in the raw, safe through 7-bit relays.
-UTF8_QP = Charset("utf-8")
-UTF8_QP.body_encoding = QP
+# Headers in base64 encoded-words: the default ("shortest") measures the
+# quoted-printable length of every possible split, and cost a millisecond per subject.
+UTF8 = Charset("utf-8")
+UTF8.body_encoding = QP
+UTF8.header_encoding = BASE64
 
 
 def compose(message: OutboxMessage) -> Message:
@@ -75,14 +78,14 @@ def compose(message: OutboxMessage) -> Message:
     sender_name, sender_address = parseaddr(app.config["MAIL_FROM"])
     domain = sender_address.rpartition("@")[2] or "localhost"
     email = MIMEMultipart("alternative")
-    email["Subject"] = Header(subject, "utf-8")
-    email["From"] = formataddr((sender_name, sender_address), charset="utf-8")
+    email["Subject"] = Header(subject, UTF8)
+    email["From"] = formataddr((sender_name, sender_address), charset=UTF8)
     email["To"] = to
     email["Date"] = format_datetime(clock.utcnow())
     email["Message-ID"] = make_msgid(domain=domain)
     email["Auto-Submitted"] = "auto-generated"
     email["X-Outbox-Id"] = str(message.id)
     email["Content-Language"] = message.locale
-    email.attach(MIMEText(text, "plain", UTF8_QP))
-    email.attach(MIMEText(html, "html", UTF8_QP))
+    email.attach(MIMEText(text, "plain", UTF8))
+    email.attach(MIMEText(html, "html", UTF8))
     return email
