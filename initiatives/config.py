@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "REDIS_URL": "",
     "RATELIMIT_ENABLED": True,
+    # Prefix of this site's rate-limit keys in Redis, for a Redis shared with others.
+    "RATELIMIT_KEY_PREFIX": "",
     # Days a confirmation link stays valid; unconfirmed signatures expire after this.
     "CONFIRM_DAYS": 7,
     # Mails of one kind to one address per initiative per day (re-signing sends a new link).
