@@ -58,11 +58,12 @@ def configure_logging(app: Flask) -> None:
 
 def configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if uri.startswith("sqlite"):
+        # A file never goes away under us: no ping before each use (a query per request).
         options["connect_args"] = {"timeout": 15, "check_same_thread": False}
     else:
-        options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ def available_locales() -> tuple[str, ...]:
     return _catalog_locales(str(TRANSLATIONS))
 
 
+@cache
 def native_name(code: str) -> str:
     """The language's name in its own script: Svenska, English, العربية, Soomaali."""
     name = Locale.parse(code).get_display_name(code) or code
