@@ -7,6 +7,7 @@ settings in the same run, so that results from a busy or a different machine com
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import uuid
@@ -19,6 +20,7 @@ from .runner import ScenarioResult, run
 from .servers import (
     PG_ADMIN_URL,
     Gunicorn,
+    app_root,
     free_port,
     gunicorn,
     postgres_backends,
@@ -40,6 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--outbox-mails", type=int, default=3000, help="0 skips it")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles here")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--app-root",
+        type=Path,
+        help="measure the app in another checkout (e.g. an older revision from git "
+        "worktree or git archive) with this driver",
+    )
     return parser.parse_args(argv)
 
 
@@ -100,7 +108,7 @@ def run_target(
     make_target = sqlite_target if backend == "sqlite" else postgres_target
     with (
         make_target(tmp, port) as target,
-        gunicorn("wsgi:app", port, target.env, args.workers, "/healthz") as server,
+        gunicorn("wsgi:app", port, target.env, args.workers, "/healthz", app_root()) as server,
     ):
         app = build_app(target.env)
         settle = float(app.config.get("PUBLIC_CACHE_SECONDS", 0)) + 0.5
@@ -125,6 +133,8 @@ def run_target(
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.app_root:
+        os.environ["BENCH_APP_ROOT"] = str(args.app_root.resolve())
     run_id = uuid.uuid4().hex[:8]
     machine = describe(PG_ADMIN_URL)
     for key, value in machine.items():

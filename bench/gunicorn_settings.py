@@ -9,7 +9,7 @@ import os
 bind = os.environ.get("BENCH_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("BENCH_WORKERS", "2"))
 worker_class = os.environ.get("BENCH_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("BENCH_THREADS", "1"))
+threads = int(os.environ.get("BENCH_THREADS", "2"))
 # No preload: each worker builds its own app, so no database connection made in the
 # master is ever shared by two forked workers.
 preload_app = False

@@ -29,7 +29,7 @@ from initiatives.models import Initiative, OutboxMessage, OutboxStatus
 
 from .appside import build_app
 from .flows import SLUG
-from .servers import BIN, ROOT, free_port, postgres_target, sqlite_target
+from .servers import BIN, app_root, free_port, postgres_target, sqlite_target
 
 OUTBOX_ID_RE = re.compile(rb"^X-Outbox-Id: (\d+)\r?$", re.MULTILINE)
 
@@ -148,7 +148,7 @@ def drain(env: dict[str, str], workers: int) -> tuple[float, float]:
     processes = [
         subprocess.Popen(
             [str(BIN / "flask"), "--app", "initiatives", "outbox", "send"],
-            cwd=ROOT,
+            cwd=app_root(),
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
         )

@@ -32,6 +32,12 @@ SETTINGS = Path(__file__).resolve().parent / "gunicorn_settings.py"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def app_root() -> Path:
+    """Where the measured app's code is: this checkout, or another one (--app-root)
+    to compare revisions with the same driver."""
+    return Path(os.environ.get("BENCH_APP_ROOT", ROOT)).resolve()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -51,6 +57,7 @@ class Target:
 def app_environment(database_url: str, instance: Path, port: int) -> dict[str, str]:
     """Production settings with freshly made keys; mail stays in the outbox."""
     return {
+        "PYTHONPATH": str(app_root()),
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATA_KEY": Fernet.generate_key().decode(),
@@ -68,7 +75,7 @@ def flask(env: dict[str, str], *args: str) -> None:
     """Run a ``flask --app initiatives`` command with the target's environment."""
     subprocess.run(
         [str(BIN / "flask"), "--app", "initiatives", *args],
-        cwd=ROOT,
+        cwd=app_root(),
         env={**os.environ, **env},
         check=True,
         stdout=subprocess.DEVNULL,
@@ -113,8 +120,9 @@ def postgres_backends(database: str) -> list[int]:
 class Gunicorn:
     """A gunicorn master with its workers, started and stopped by the benchmark."""
 
-    def __init__(self, app: str, port: int, env: dict[str, str], workers: int):
+    def __init__(self, app: str, port: int, env: dict[str, str], workers: int, root: Path):
         self.app = app
+        self.root = root
         self.port = port
         self.env = {
             **os.environ,
@@ -127,7 +135,7 @@ class Gunicorn:
     def start(self, probe: str) -> None:
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", str(SETTINGS), self.app],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
         )
         deadline = time.monotonic() + 60
@@ -159,9 +167,9 @@ class Gunicorn:
 
 @contextmanager
 def gunicorn(
-    app: str, port: int, env: dict[str, str], workers: int, probe: str
+    app: str, port: int, env: dict[str, str], workers: int, probe: str, root: Path = ROOT
 ) -> Iterator[Gunicorn]:
-    server = Gunicorn(app, port, env, workers)
+    server = Gunicorn(app, port, env, workers, root)
     try:
         server.start(probe)
         yield server
