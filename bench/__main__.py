@@ -156,6 +156,7 @@ def main(argv: list[str]) -> int:
             print(outbox_text)
     print()
     print(body)
+    print(report.other_load(results))
     if not args.no_write:
         settings = {
             "clients": str(args.clients),
@@ -163,7 +164,8 @@ def main(argv: list[str]) -> int:
             "measured seconds per scenario": f"{args.duration:g}",
             "warm-up seconds": f"{args.warmup:g}",
         }
-        report.write(report.section(machine, settings, body + "\n" + outbox_text))
+        note = report.other_load(results)
+        report.write(report.section(machine, settings, body + "\n" + outbox_text, note))
         print(f"\nwritten to {report.RESULTS}")
     # Errors and wrong counts are failures; a target missed on a busy machine is reported.
     broken = [r for r in results if r.errors or not all(c.startswith("ok") for c in r.checks)]

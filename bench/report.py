@@ -105,12 +105,27 @@ def table(results: list[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
-def section(machine: dict[str, str], settings: dict[str, str], body: str) -> str:
+def other_load(results: list[ScenarioResult]) -> str:
+    """A sentence on how busy the machine was with other work during the run."""
+    if not results:
+        return ""
+    shares = [r.other_cpu for r in results]
+    mean, worst = sum(shares) / len(shares), max(shares)
+    quiet = "the machine was quiet" if worst < 0.1 else "other work was running"
+    return (
+        f"During the measured windows {quiet}: other processes used {mean:.2f} of the "
+        f"cores on average (at most {worst:.2f}); see the last column per scenario."
+    )
+
+
+def section(
+    machine: dict[str, str], settings: dict[str, str], body: str, load_note: str = ""
+) -> str:
     described = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
     configured = ", ".join(f"{k} {v}" for k, v in settings.items())
     return (
         f"{BEGIN}\n## Load benchmark (latest run)\n\n"
-        f"Run with `python -m bench` ({configured}).\n\n"
+        f"Run with `python -m bench` ({configured}). {load_note}\n\n"
         f"| machine | |\n|---|---|\n{described}\n\n{body}\n{END}\n"
     )
 
