@@ -161,6 +161,7 @@ def main(argv: list[str]) -> int:
         settings = {
             "clients": str(args.clients),
             "gunicorn workers": str(args.workers),
+            "threads per worker": os.environ.get("BENCH_THREADS", "2"),
             "measured seconds per scenario": f"{args.duration:g}",
             "warm-up seconds": f"{args.warmup:g}",
         }

@@ -171,7 +171,7 @@ def steady_rate(times: list[float]) -> float:
 def run_outbox_benchmarks(tmp: Path, mails: int, backends: list[str]) -> str:
     sink = SinkProcess()
     lines = [
-        "### Outbox throughput",
+        "#### Outbox throughput",
         "",
         f"{mails} confirmation mails queued, drained by `flask --app initiatives outbox send` "
         "to a local aiosmtpd server in its own process; rate measured between the first "

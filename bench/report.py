@@ -124,7 +124,7 @@ def section(
     described = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
     configured = ", ".join(f"{k} {v}" for k, v in settings.items())
     return (
-        f"{BEGIN}\n## Load benchmark (latest run)\n\n"
+        f"{BEGIN}\n### Latest run\n\n"
         f"Run with `python -m bench` ({configured}). {load_note}\n\n"
         f"| machine | |\n|---|---|\n{described}\n\n{body}\n{END}\n"
     )
