@@ -58,13 +58,19 @@ def configure_logging(app: Flask) -> None:
 
 def configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    # pre-ping: after a database restart the pool reconnects instead of failing requests.
     # hide_parameters: errors and logs never show bound values (ciphertexts, blind indexes).
-    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # pre-ping (PostgreSQL only, below): after a database restart the pool reconnects
+    # instead of failing requests.
+    options: dict[str, Any] = {"hide_parameters": True}
     if uri.startswith("sqlite"):
+        # A file never goes away under us: no ping before each use (a query per request).
         options["connect_args"] = {"timeout": 15, "check_same_thread": False}
+        if uri.startswith("sqlite:///") and ":memory:" not in uri:
+            from .sqlite_writers import WriterLockConnection
+
+            options["connect_args"]["factory"] = WriterLockConnection
     else:
-        options.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +104,23 @@ def _tune_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         reading = has_request_context() and request.method in ("GET", "HEAD")
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        # Work that only reads may say so (outbox.READ_ONLY), as the outbox worker does
+        # while it composes a batch: it then never holds the lock signers wait for.
+        reading = reading or conn.get_execution_options().get("initiatives_read_only", False)
+        if reading:
+            conn.exec_driver_sql("BEGIN")
+            return
+        # Writers queue on a file lock first (sqlite_writers.py), then take SQLite's.
+        dbapi_connection = conn.connection.dbapi_connection
+        queue = getattr(dbapi_connection, "begin_write", None)
+        if queue is not None:
+            queue()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except Exception:
+            if queue is not None:
+                dbapi_connection.end_write()
+            raise
 
 
 def configure_extensions(app: Flask) -> None:

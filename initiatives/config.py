@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "REDIS_URL": "",
     "RATELIMIT_ENABLED": True,
+    # Prefix of this site's rate-limit keys in Redis, for a Redis shared with others.
+    "RATELIMIT_KEY_PREFIX": "",
     # Days a confirmation link stays valid; unconfirmed signatures expire after this.
     "CONFIRM_DAYS": 7,
     # Mails of one kind to one address per initiative per day (re-signing sends a new link).
@@ -53,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.
     "TRUSTED_PROXIES": 0,
+    # Seconds each worker process may serve public pages and counts from memory
+    # (public_cache.py); 0 turns that off.
+    "PUBLIC_CACHE_SECONDS": 2.0,
     "OUTBOX_POLL_SECONDS": 1.0,
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_MAX_ATTEMPTS": 12,
@@ -72,8 +77,6 @@ DEFAULTS: dict[str, Any] = {
     # Unsolicited mails (confirmation links, "already signed", data reports) to one
     # address per day across all initiatives.
     "MAILS_PER_ADDRESS_PER_DAY_TOTAL": 10,
-    # Prefix of rate-limit keys in Redis (several deployments may share one server).
-    "RATELIMIT_KEY_PREFIX": "initiatives",
     "ORGANISATION_NAME": "Rosengård Samverkan",
     "ORGANISATION_EMAIL": "kontakt@example.org",
     "LOG_LEVEL": "INFO",

@@ -203,6 +203,12 @@ class Signature(db.Model):
         ),
         sa.Index("ix_signatures_initiative_state", "initiative_id", "state"),
         sa.Index("ix_signatures_kiosk_created", "kiosk_id", "created_at"),
+        # The duplicate check looks signatures up by address and state.  SQLite cannot
+        # use the partial index above for it (its WHERE matches only literal values; the
+        # query binds parameters), so without this index every signature scanned all
+        # pending ones of its initiative: slower and slower in a surge.  The state
+        # column makes SQLite's planner prefer it without statistics.
+        sa.Index("ix_signatures_initiative_email", "initiative_id", "email_index", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,6 +33,8 @@ from .models import Initiative, OutboxMessage, OutboxStatus, Signature
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# Execution option for a transaction that only reads (see _tune_sqlite in __init__.py).
+READ_ONLY = "initiatives_read_only"
 HOUSEKEEPING_SECONDS = 60
 SMTP_TIMEOUT = 30
 
@@ -83,7 +85,7 @@ def read_payload(message: OutboxMessage) -> dict[str, Any]:
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Message) -> None: ...
     def close(self) -> None: ...
 
 
@@ -117,7 +119,7 @@ class SMTPTransport:
             conn.login(self.username, self.password or "")
         return conn
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         if self._conn is None:
             self._conn = self._connect()
         self._conn.send_message(message)
@@ -138,7 +140,7 @@ class DirectoryTransport:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"{stamp}-{message['X-Outbox-Id']}.eml"
         path.write_bytes(bytes(message))
@@ -202,7 +204,7 @@ def claim(batch_size: int) -> list[int]:
 
 def deliver_batch(
     transport: Transport,
-    compose: Callable[[OutboxMessage], EmailMessage],
+    compose: Callable[[OutboxMessage], Message],
     batch_size: int,
 ) -> Report:
     """Claim, send and record one batch.  Returns what happened.
@@ -214,10 +216,12 @@ def deliver_batch(
     ids = claim(batch_size)
     if not ids:
         return report
+    # Composing only reads: on SQLite it must not hold the write lock that signers need.
+    db.session.connection(execution_options={READ_ONLY: True})
     messages = db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
     ).all()
-    prepared: list[tuple[int, int, EmailMessage | Exception]] = []
+    prepared: list[tuple[int, int, Message | Exception]] = []
     for message in messages:
         try:
             prepared.append((message.id, message.attempts, compose(message)))
@@ -251,22 +255,28 @@ def deliver_batch(
 
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     now = clock.utcnow()
+    # One statement for everything sent (one round trip instead of one per mail).
+    sent = [message_id for message_id, _, error, _ in outcomes if error is None]
+    if sent:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(sent))
+            .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+        )
+        report.sent = len(sent)
     for message_id, attempts, error, permanent in outcomes:
-        values: dict[str, Any]
         if error is None:
-            values = {"status": OutboxStatus.SENT, "sent_at": now, "last_error": None}
-            report.sent += 1
+            continue
+        described = _describe(error)
+        values: dict[str, Any] = {"attempts": attempts + 1, "last_error": described}
+        if permanent or attempts + 1 >= max_attempts:
+            values["status"] = OutboxStatus.FAILED
+            report.failed += 1
         else:
-            described = _describe(error)
-            values = {"attempts": attempts + 1, "last_error": described}
-            if permanent or attempts + 1 >= max_attempts:
-                values["status"] = OutboxStatus.FAILED
-                report.failed += 1
-            else:
-                values["due_at"] = now + backoff(attempts + 1)
-                report.retried += 1
-            if described not in report.errors:
-                report.errors.append(described)
+            values["due_at"] = now + backoff(attempts + 1)
+            report.retried += 1
+        if described not in report.errors:
+            report.errors.append(described)
         db.session.execute(
             sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
         )
@@ -276,7 +286,7 @@ def deliver_batch(
     return report
 
 
-def deliver_due(app: Flask, compose: Callable[[OutboxMessage], EmailMessage]) -> Report:
+def deliver_due(app: Flask, compose: Callable[[OutboxMessage], Message]) -> Report:
     """Deliver everything due now, batch after batch, and return the totals.
 
     Rows that fail are rescheduled into the future, so this always ends.
@@ -295,7 +305,7 @@ def deliver_due(app: Flask, compose: Callable[[OutboxMessage], EmailMessage]) ->
 
 def work(
     app: Flask,
-    compose: Callable[[OutboxMessage], EmailMessage],
+    compose: Callable[[OutboxMessage], Message],
     should_stop: Callable[[], bool] = lambda: False,
     housekeeping: Callable[[], None] | None = None,
 ) -> None:

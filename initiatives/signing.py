@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from sqlalchemy.orm import lazyload
 
 from . import campaign, clock, signatures
 from .crypto import crypto
@@ -21,6 +22,7 @@ from .extensions import db, limiter
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
 from .models import Initiative, InitiativeState, SignatureState
+from .public_cache import cached_page
 from .tokens import Purpose, TokenError, read_token
 
 bp = Blueprint("signing", __name__)
@@ -37,8 +39,9 @@ PUBLIC_STATES = (
 def public_initiative_or_404(slug: str) -> Initiative:
     if len(slug) > 80 or "\x00" in slug:  # PostgreSQL refuses NUL in a text value
         abort(404)
+    # Texts load when a page needs them, not for every sign POST.
     initiative = db.session.scalars(
-        sa.select(Initiative).where(Initiative.slug == slug)
+        sa.select(Initiative).where(Initiative.slug == slug).options(lazyload(Initiative.texts))
     ).one_or_none()
     if initiative is None or initiative.state not in PUBLIC_STATES:
         abort(404)
@@ -71,10 +74,13 @@ def _render_initiative(
 
 
 @bp.get("/i/<slug>")
-def initiative(slug: str) -> tuple[str, int]:
-    initiative = public_initiative_or_404(slug)
-    form = SignForm(src=source_tag(initiative, request.args.get("src")))
-    return _render_initiative(initiative, form)
+def initiative(slug: str) -> str:
+    def render() -> str:
+        initiative = public_initiative_or_404(slug)
+        form = SignForm(src=source_tag(initiative, request.args.get("src")))
+        return _render_initiative(initiative, form)[0]
+
+    return cached_page(render)
 
 
 @bp.get("/i/<slug>/sign")
@@ -90,11 +96,14 @@ def _sign_limit() -> str:
 @bp.post("/i/<slug>/sign")
 @limiter.limit(_sign_limit, methods=["POST"])
 def sign(slug: str) -> Response | tuple[str, int]:
+    # Validate before the first query: on SQLite that query begins the write
+    # transaction, and every other signer waits while it is open.
+    form = SignForm()
+    valid = form.validate_on_submit()
     initiative = public_initiative_or_404(slug)
     if not initiative.accepts_signatures():
         return render_template("signing/closed.html", initiative=initiative), 409
-    form = SignForm()
-    if not form.validate_on_submit():
+    if not valid:
         return _render_initiative(initiative, form, 400)
     if form.website.data:
         # The honeypot was filled: a bot.  It gets the same page as a person, and
@@ -117,9 +126,13 @@ def sign(slug: str) -> Response | tuple[str, int]:
 @bp.get("/i/<slug>/thanks")
 def check_email(slug: str) -> str:
     """The same page whatever happened: it never tells whether an address signed."""
-    initiative = public_initiative_or_404(slug)
-    text = initiative.text(str(get_locale() or DEFAULT))
-    return render_template("signing/check_email.html", initiative=initiative, text=text)
+
+    def render() -> str:
+        initiative = public_initiative_or_404(slug)
+        text = initiative.text(str(get_locale() or DEFAULT))
+        return render_template("signing/check_email.html", initiative=initiative, text=text)
+
+    return cached_page(render)
 
 
 def _token_problem(reason: str, purpose: Purpose) -> tuple[str, int]:

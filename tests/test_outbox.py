@@ -126,3 +126,37 @@ def test_mail_has_text_and_html_parts_in_the_signers_language(
     [confirm] = [u for u in links_in(mail) if "/confirm/" in u]
     assert confirm.startswith("http://localhost/confirm/")
     assert confirm in html
+
+
+def test_an_address_that_needs_smtputf8_fails_alone(app, make_initiative, sign, deliver, smtp):
+    """We do not negotiate SMTPUTF8: that one mail fails for good, the rest go out."""
+    make_initiative()
+    assert sign(email="åsa@exempel.se").status_code == 303
+    sign(email="asa@example.org")
+    report = deliver()
+    assert (report.sent, report.failed, report.retried) == (1, 1, 0)
+    assert [str(m["To"]) for m in smtp.wait_for(1)] == ["asa@example.org"]
+    failed = [r for r in outbox_rows(app) if r.status == OutboxStatus.FAILED]
+    assert len(failed) == 1 and "exempel" not in failed[0].last_error
+
+
+def test_composing_a_batch_never_holds_the_write_lock(app, make_initiative, sign, smtp, backend):
+    """On SQLite a worker composing mail must not stall signers: they can write meanwhile."""
+    make_initiative()
+    for i in range(3):
+        sign(email=f"person{i}@example.org")
+    writes = []
+
+    def compose_while_someone_signs(message):
+        with app.app_context(), db.engine.connect() as other:
+            if backend == "sqlite":
+                other.exec_driver_sql("PRAGMA busy_timeout = 200")
+            other.execute(sa.update(Signature).values(source_tag="probe"))
+            other.commit()
+        writes.append(message.id)
+        return compose(message)
+
+    with app.app_context():
+        report = outbox.deliver_due(app, compose_while_someone_signs)
+    assert report.sent == 3 and len(writes) == 3
+    assert len(smtp.wait_for(3)) == 3

@@ -97,6 +97,12 @@ def require_login() -> Any:
     return None
 
 
+@bp.context_processor
+def user_context() -> dict[str, Any]:
+    """``current_user`` for admin templates only (see ``configure_admin``)."""
+    return {"current_user": current_user}
+
+
 @bp.after_request
 def no_cache(response: Any) -> Any:
     # Admin pages hold personal data: never stored by a browser or a proxy.
@@ -106,7 +112,11 @@ def no_cache(response: Any) -> Any:
 
 def configure_admin(app: Flask) -> None:
     """Register the admin blueprint, the session handling and the larger-upload rule."""
-    login_manager.init_app(app)
+    # Flask-Login's context processor would load the user on every template render, and
+    # its session protection then writes into every visitor's session.  Public pages must
+    # leave an anonymous session alone (and stay cacheable): only admin templates get
+    # ``current_user``.
+    login_manager.init_app(app, add_context_processor=False)
     login_manager.login_view = "admin.login"
     login_manager.login_message = _l("Logga in för att fortsätta.")
     login_manager.login_message_category = "info"
