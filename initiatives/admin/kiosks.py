@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from wtforms import SelectChoice
 
 from .. import accounts, clock, kiosks
 from ..extensions import db
@@ -104,7 +105,7 @@ def kiosks_list() -> str:
 def kiosk_new() -> Any:
     choices = {i.slug: i for i in _assignable()}
     form = KioskForm()
-    form.initiatives.choices = [(slug, admin_title(i)) for slug, i in choices.items()]
+    form.initiatives.choices = [SelectChoice(slug, admin_title(i)) for slug, i in choices.items()]
     if request.method == "GET" and request.args.get("initiative") in choices:
         form.initiatives.data = [request.args["initiative"]]
     if form.validate_on_submit():

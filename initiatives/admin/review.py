@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from wtforms import SelectChoice
 
 from .. import abuse
 from ..crypto import InvalidToken, crypto
@@ -50,11 +51,13 @@ def _kiosk_names(initiative: Initiative) -> dict[int, str]:
         )
         .order_by(Kiosk.name, Kiosk.id)
     )
-    return dict(rows.tuples().all())
+    return {kiosk_id: name for kiosk_id, name in rows}
 
 
 def _with_kiosks(form: SelectionForm, names: dict[int, str]) -> SelectionForm:
-    form.kiosk.choices = [("", _("Alla"))] + [(str(k), n) for k, n in names.items()]
+    form.kiosk.choices = [SelectChoice("", _("Alla"))] + [
+        SelectChoice(str(k), n) for k, n in names.items()
+    ]
     return form
 
 

@@ -10,6 +10,7 @@ from wtforms import (
     DateTimeLocalField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -129,7 +130,8 @@ class InvalidateForm(SelectionForm):
     expected = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,9}$")])
     reason = SelectField(
         _l("Anledning"),
-        choices=[("", _l("Välj…"))] + [(r.value, label) for r, label in REASONS.items()],
+        choices=[SelectChoice("", _l("Välj…"))]
+        + [SelectChoice(r.value, label) for r, label in REASONS.items()],
         validators=[DataRequired(_l("Välj en anledning."))],
     )
     note = TextAreaField(
