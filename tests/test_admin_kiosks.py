@@ -61,6 +61,12 @@ def test_an_organiser_creates_a_kiosk_and_a_tablet_enrols_with_the_code(app, mak
     # Stands collect for initiatives that collect now, or drafts being prepared.
     assert 'value="amiralsgatan"' in form and 'value="utkast"' in form
     assert 'value="stangd"' not in form
+    # From an initiative's dashboard the form opens with that initiative ticked.
+    dashboard = organiser.get("/admin/initiatives/ljus").get_data(as_text=True)
+    assert 'href="/admin/kiosks/new?initiative=ljus"' in dashboard
+    ticked = organiser.get("/admin/kiosks/new?initiative=ljus").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*value="ljus"', ticked)
+    assert not re.search(r'<input checked[^>]*value="amiralsgatan"', ticked)
 
     response = create_kiosk(organiser, "Stand 1", "amiralsgatan", "ljus")
     assert response.status_code == 302
