@@ -33,7 +33,13 @@ from initiatives.tokens import Purpose, make_token
 
 from ..conftest import _test_config, create_initiative
 from .conftest import LiveServer
-from .test_kiosk_browser import PIN, TABLET, resident_signs_at_stand, volunteer_enrols_tablet
+from .test_kiosk_browser import (
+    PIN,
+    TABLET,
+    resident_signs_at_stand,
+    tablet_is_ready,
+    volunteer_enrols_tablet,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -106,7 +112,9 @@ class Site:
             db.session.commit()
         self.page.set_viewport_size(TABLET)
         volunteer_enrols_tablet(self.page, self.server, code)
-        self.page.locator(".kiosk-languages").wait_for()
+        # Also waits for the service worker to have cached the shell: leaving the page
+        # while it still downloads would cut its requests off half-way.
+        tablet_is_ready(self.page)
 
     def kiosk_sign_form(self) -> None:
         """The tablet's sign form in the visitor's language, chosen on the start screen."""
