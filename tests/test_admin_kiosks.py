@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from initiatives import clock, kiosks
@@ -185,6 +186,8 @@ def test_unenrol_and_revoke_lock_the_tablet_out(app, make_initiative):
     post_form(admin, "/admin/kiosks/1", "/admin/kiosks/1/code")
     assert shown_code(admin, "/admin/kiosks/1") is None
     assert kiosk_named(app).code_hash is None
+    with app.app_context(), pytest.raises(ValueError, match="revoked"):
+        kiosks.issue_code(db.session.get(kiosks.Kiosk, 1), actor="test")
     # The name is free again for a new kiosk.
     assert create_kiosk(admin).status_code == 302
     actions = [a for a, _ in audit_actions(app)]
