@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import clock
@@ -309,14 +309,23 @@ def provisioning_uri(user: AdminUser, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
 
 
-def qr_svg(data: str) -> Markup:
-    """The QR code as inline SVG: a path with attributes only, so the CSP allows it."""
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+def qr_svg(data: str | qrcode.QRCode, label: str | None = None) -> Markup:
+    """The QR code as inline SVG: a path with attributes only, so the CSP allows it.
+
+    ``data`` is the text to encode, or a prepared ``QRCode`` (its own error correction and
+    border); ``label`` becomes the image's accessible name.
+    """
+    if isinstance(data, str):
+        image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    else:
+        image = data.make_image(image_factory=qrcode.image.svg.SvgPathImage)
     svg = image.to_string(encoding="unicode")
     # Its width and height in mm would fix the size; the stylesheet sizes it instead.
     svg = _SVG_SIZE.sub("", svg, count=2)
-    # Markup is safe here: qrcode wrote the SVG, and the data is only path coordinates.
-    return Markup(svg.replace("<svg ", '<svg role="img" class="qr" ', 1))  # noqa: S704
+    name = f' aria-label="{escape(label)}"' if label else ""
+    # Markup is safe here: qrcode wrote the SVG, the data is only path coordinates, and
+    # the label is escaped.
+    return Markup(svg.replace("<svg ", f'<svg role="img" class="qr"{name} ', 1))  # noqa: S704
 
 
 def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from . import audit
 from .extensions import db
 from .models import Channel, Initiative, Signature, SignatureState
 
@@ -58,8 +59,11 @@ def known_tag(initiative: Initiative, value: str | None) -> str | None:
     return tag if tag in tags(initiative) else None
 
 
-def add_tag(initiative: Initiative, value: str) -> str:
-    """Add a tag (normalised, returned); adding one that exists changes nothing."""
+def add_tag(initiative: Initiative, value: str, *, actor: str | None = None) -> str:
+    """Add a tag (normalised, returned); adding one that exists changes nothing.
+
+    With an ``actor`` the change is written to the audit log.
+    """
     tag = normalise_tag(value)
     current = tags(initiative)
     if tag in current:
@@ -68,13 +72,18 @@ def add_tag(initiative: Initiative, value: str) -> str:
         raise TagError(_l("Ett initiativ kan ha högst %(max)d taggar.", max=MAX_TAGS))
     # A new list, not an in-place append: the JSON column only notices assignment.
     initiative.campaign_tags = [*current, tag]
+    if actor is not None:
+        audit.record("campaign.tag_added", actor=actor, initiative=initiative, tag=tag)
     db.session.flush()
     return tag
 
 
-def remove_tag(initiative: Initiative, value: str) -> str:
+def remove_tag(initiative: Initiative, value: str, *, actor: str | None = None) -> str:
     """Remove a tag.  Signatures already counted under it keep it; new visits with
-    ``?src=<tag>`` still open the page but are no longer counted under the tag."""
+    ``?src=<tag>`` still open the page but are no longer counted under the tag.
+
+    With an ``actor`` the change is written to the audit log.
+    """
     tag = (value or "").strip().lower()
     if tag == SCREEN_TAG:
         raise TagError(
@@ -84,6 +93,8 @@ def remove_tag(initiative: Initiative, value: str) -> str:
     if tag not in current:
         raise TagError(_l("Initiativet har ingen tagg som heter %(tag)s.", tag=tag))
     initiative.campaign_tags = [t for t in current if t != tag]
+    if actor is not None:
+        audit.record("campaign.tag_removed", actor=actor, initiative=initiative, tag=tag)
     db.session.flush()
     return tag
 

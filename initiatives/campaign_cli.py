@@ -52,7 +52,7 @@ def tags_add(slug: str, tag: str) -> None:
     """Add a tag, for example one per place a poster hangs: ``bibliotek``."""
     initiative = _initiative(slug)
     try:
-        added = campaign.add_tag(initiative, tag)
+        added = campaign.add_tag(initiative, tag, actor="cli")
     except campaign.TagError as exc:
         raise _refused(exc) from exc
     db.session.commit()
@@ -67,7 +67,7 @@ def tags_remove(slug: str, tag: str) -> None:
     """Remove a tag.  Signatures already counted under it keep it."""
     initiative = _initiative(slug)
     try:
-        campaign.remove_tag(initiative, tag)
+        campaign.remove_tag(initiative, tag, actor="cli")
     except campaign.TagError as exc:
         raise _refused(exc) from exc
     db.session.commit()

@@ -102,7 +102,7 @@ def create_command(name: str, slugs: tuple[str, ...], qr: bool, svg: Path | None
 def code_command(name: str, qr: bool, svg: Path | None) -> None:
     """Print a new enrolment code for a kiosk (a new tablet replaces the old one)."""
     kiosk = _kiosk_named(name)
-    code = kiosks.issue_code(kiosk)
+    code = kiosks.issue_code(kiosk, actor=ACTOR)
     db.session.commit()
     _print_code(kiosk, code, qr, svg)
 

@@ -168,13 +168,32 @@ def check_device_token(kiosk: Kiosk, device_secret: str, token: str | None) -> b
     return bool(token) and hmac.compare_digest(device_token(kiosk, device_secret), token or "")
 
 
-def issue_code(kiosk: Kiosk) -> str:
-    """A fresh one-time enrolment code (valid CODE_MINUTES), replacing any earlier one."""
+def issue_code(kiosk: Kiosk, *, actor: str | None = None) -> str:
+    """A fresh one-time enrolment code (valid CODE_MINUTES), replacing any earlier one.
+
+    With an ``actor`` the new code is written to the audit log (``create`` records the
+    first code as part of ``kiosk.created``).  A revoked kiosk gets no code.
+    """
+    if kiosk.revoked_at is not None:
+        raise ValueError("a revoked kiosk cannot be enrolled again")
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     kiosk.code_hash = _code_hash(code)
     kiosk.code_expires_at = clock.utcnow() + timedelta(minutes=CODE_MINUTES)
+    if actor is not None:
+        audit.record("kiosk.code_issued", actor=actor, kiosk=kiosk.id)
     db.session.flush()
     return code
+
+
+def code_is_current(kiosk: Kiosk, code: str) -> bool:
+    """Whether ``code`` is the kiosk's unused, unexpired enrolment code (to show it again)."""
+    return (
+        kiosk.revoked_at is None
+        and kiosk.code_hash is not None
+        and kiosk.code_expires_at is not None
+        and kiosk.code_expires_at > clock.utcnow()
+        and hmac.compare_digest(kiosk.code_hash, _code_hash(code))
+    )
 
 
 def create(name: str, initiatives: list[Initiative], *, actor: str) -> tuple[Kiosk, str]:
@@ -266,6 +285,19 @@ def all_kiosks(*, include_revoked: bool = False) -> list[Kiosk]:
     if not include_revoked:
         query = query.where(Kiosk.revoked_at.is_(None))
     return list(db.session.scalars(query))
+
+
+def last_signatures(kiosk_ids: list[int]) -> dict[int, datetime]:
+    """When each kiosk last sent a signature: the nearest thing to "last seen" that is
+    kept (a tablet's other requests are not recorded)."""
+    if not kiosk_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Signature.kiosk_id, sa.func.max(Signature.created_at))
+        .where(Signature.kiosk_id.in_(kiosk_ids))
+        .group_by(Signature.kiosk_id)
+    ).all()
+    return {kiosk_id: at for kiosk_id, at in rows if at is not None}
 
 
 def current_initiative(kiosk: Kiosk) -> Initiative | None:

@@ -47,6 +47,11 @@ class Found:
     email: str | None
     postcode: str | None
 
+    @property
+    def anonymised(self) -> bool:
+        """Retention has removed the personal data; only counts and aggregates remain."""
+        return self.signature.anonymised_at is not None
+
 
 def _decrypted(signature: Signature) -> Found:
     box = crypto()

@@ -36,6 +36,8 @@ from .models import Channel, Initiative, InitiativeState, Signature, SignatureSt
 from .paper import PaperRow, PaperSheet
 
 FORMAT = "initiatives-pack/1"
+# The name of a listed signer whose personal data has been anonymised (see retention).
+ANONYMISED = "(anonymiserad)"
 COLUMNS = ("Nr", "Namn", "Postnummerområde", "Datum", "Kanal", "Papperslista")
 CHANNEL_LABELS = {Channel.WEB: "webb", Channel.KIOSK: "surfplatta", Channel.PAPER: "papper"}
 NAMES = ("full", "short")
@@ -94,6 +96,10 @@ class Snapshot:
     path: Path
     counts: Counter[str] = field(default_factory=Counter)
     sheets: int = 0
+    # Listed rows whose personal data retention has removed (named ANONYMISED).
+    anonymised: int = 0
+    # Signatures the organisers invalidated after review: not listed, but said so.
+    invalidated: int = 0
 
     @property
     def total(self) -> int:
@@ -135,15 +141,28 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
         for number, (name_enc, area, confirmed_at, channel, sheet) in enumerate(
             db.session.execute(query), start=1
         ):
-            name = box.decrypt(name_enc) or ""
-            if names == "short":
-                name = shorten(name)
+            if name_enc is None:
+                name = ANONYMISED
+                result.anonymised += 1
+            else:
+                name = box.decrypt(name_enc) or ""
+                if names == "short":
+                    name = shorten(name)
             day = _local_day(_hour(confirmed_at)) if confirmed_at else today
             writer.writerow((number, name, area or "", day, channel, sheet or ""))
             result.counts[channel] += 1
             if sheet:
                 sheets.add(sheet)
     result.sheets = len(sheets)
+    result.invalidated = (
+        db.session.scalar(
+            sa.select(sa.func.count(Signature.id)).where(
+                Signature.initiative_id == initiative.id,
+                Signature.state == SignatureState.INVALIDATED,
+            )
+        )
+        or 0
+    )
     return result
 
 

@@ -221,6 +221,8 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
         size=9,
         height=4.5,
     )
+    if info.invalidated_note:
+        _para(document, info.invalidated_note, size=9, height=4.5)
 
     _heading(document, "Initiativtexten")
     document.set_font(FAMILY, "B", 10)

@@ -46,6 +46,8 @@ class PackInfo:
     contact: str
     city_reference: str | None
     amendments: list[dict[str, str]] = field(default_factory=list)
+    invalidated: int = 0
+    anonymised: int = 0
 
     @classmethod
     def of(
@@ -81,6 +83,8 @@ class PackInfo:
             organisation=organisation,
             contact=(initiative.organiser_contact or contact).strip(),
             city_reference=initiative.city_reference,
+            invalidated=snap.invalidated,
+            anonymised=snap.anonymised,
             amendments=[
                 {
                     "date": local_date(a.at).isoformat(),
@@ -106,7 +110,25 @@ class PackInfo:
 
     @property
     def state_note(self) -> str | None:
-        return STATE_NOTES.get(InitiativeState(self.state))
+        notes = [STATE_NOTES.get(InitiativeState(self.state))]
+        if self.anonymised:
+            notes.append(
+                "Underskrivarnas personuppgifter har gallrats enligt tjänstens regler; "
+                "namnen står som ”(anonymiserad)”, antalen är oförändrade."
+            )
+        return " ".join(n for n in notes if n) or None
+
+    @property
+    def invalidated_note(self) -> str | None:
+        """Signatures taken out after review: not listed, but not hidden either."""
+        if not self.invalidated:
+            return None
+        counted = "underskrift" if self.invalidated == 1 else "underskrifter"
+        return (
+            f"Efter granskning har organisatörerna ogiltigförklarat {self.invalidated} "
+            f"{counted} (till exempel automatiserade eller dubbletter). De räknas inte "
+            "och finns inte i listan."
+        )
 
     def summary(self) -> list[tuple[str, Any]]:
         """Key facts, for the spreadsheet's second sheet."""
@@ -119,6 +141,7 @@ class PackInfo:
             ("  vid insamlingsplats på surfplatta (bekräftade med e-post)", self.counts["kiosk"]),
             ("  på papperslistor", self.counts["paper"]),
             ("Antal papperslistor", self.paper_sheets),
+            ("Ogiltigförklarade efter granskning (finns inte i listan)", self.invalidated),
             ("SHA-256 för initiativtexten", self.text_hash),
             ("Namn", "hela namn" if self.names == "full" else "förkortade för publicering"),
             ("Skapad", self.generated_local),
@@ -158,6 +181,7 @@ def manifest(info: PackInfo, files: list[dict[str, Any]], *, generated_by: str) 
             "kiosk": info.counts["kiosk"],
             "paper": info.counts["paper"],
             "paper_sheets": info.paper_sheets,
+            "invalidated": info.invalidated,
         },
         "names": info.names,
         "generated_at": info.generated_at.isoformat(),
@@ -177,6 +201,7 @@ Till: {info.target_body}
 Insamlingsperiod: {info.period}
 Bekräftade underskrifter: {info.total} (webben {info.counts["web"]}, surfplatta vid \
 insamlingsplats {info.counts["kiosk"]}, papperslistor {info.counts["paper"]})
+Ogiltigförklarade efter granskning, inte med i listan: {info.invalidated}
 Skapad: {info.generated_local}
 Från: {info.organisation}
 

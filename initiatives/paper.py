@@ -135,18 +135,22 @@ def find_matches(
     decrypted here; at a neighbourhood's scale this is quick.  Without a postcode on the
     row the name alone decides: a false alarm costs a look, a missed duplicate costs trust.
     """
+    wanted = normalise_name(name)
+    if not wanted:
+        return []  # an anonymised row has no name left to compare
     query = sa.select(Signature).where(
         Signature.initiative_id == initiative_id,
         Signature.state.in_(
             [SignatureState.PENDING, SignatureState.CONFIRMED, SignatureState.INVALIDATED]
         ),
+        # Anonymised signatures have no name: two of them are not "the same name".
+        Signature.anonymised_at.is_(None),
     )
     if postcode:
         query = query.where(Signature.postcode_area == postcode[:3])
     if exclude_id is not None:
         query = query.where(Signature.id != exclude_id)
     box = crypto()
-    wanted = normalise_name(name)
     found = []
     for candidate in db.session.scalars(query):
         if normalise_name(box.decrypt(candidate.name_enc) or "") != wanted:
@@ -247,6 +251,7 @@ def rescan(initiative: Initiative, actor: str) -> int:
         .where(
             Signature.initiative_id == initiative.id,
             Signature.state == SignatureState.CONFIRMED,
+            Signature.anonymised_at.is_(None),
             PaperRow.review.is_(None),
         )
     ).all()

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from . import clock
+from . import campaign, clock
 from .extensions import db
 from .lifecycle import local_date
 from .models import Channel, Initiative, Signature, SignatureState
@@ -55,7 +55,8 @@ def dashboard(initiative: Initiative) -> Dashboard:
         by_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] = count
         by_state[state] = by_state.get(state, 0) + count
 
-    sources: dict[str, list[int]] = {}
+    # Every tag of the initiative has a row, zero included: an unused flyer shows.
+    sources: dict[str, list[int]] = {tag: [0, 0] for tag in campaign.tags(initiative)}
     for tag, state, count in _grouped(initiative.id, Signature.source_tag, Signature.state):
         entry = sources.setdefault(tag or "", [0, 0])
         entry[1] += count

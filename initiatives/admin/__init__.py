@@ -6,9 +6,10 @@ password changes or it is deactivated (see ``accounts.load_session_user``).  Vie
 thin: the rules live in ``accounts``, ``lifecycle``, ``moderation``, ``paper`` and
 ``pack``.
 
-Kiosks: the kiosk issue adds its admin pages (create with an enrolment code, list,
-revoke) as a module of this package, registered in ``configure_admin`` below, and a link
-in ``templates/admin/base.html``'s navigation.
+The other issues' admin pages are modules of this package too: ``kiosks`` (stand
+tablets: create with an enrolment code, list, new code, revoke), ``review`` (abuse
+review: bursts, preview, invalidate, restore) and ``campaign`` (campaign tags and their
+material), on the rules of ``kiosks``, ``abuse`` and ``campaign``.
 """
 
 from __future__ import annotations
@@ -123,6 +124,6 @@ def configure_admin(app: Flask) -> None:
     login_manager.user_loader(accounts.load_session_user)
     app.request_class = AdminRequest
 
-    from . import auth, exports, initiatives, paper, signatures  # noqa: F401  (routes)
+    from . import auth, campaign, exports, initiatives, kiosks, paper, review, signatures  # noqa: F401  (routes)
 
     app.register_blueprint(bp)

@@ -12,6 +12,7 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -25,6 +26,7 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..accounts import MIN_PASSWORD_LENGTH, Role
 from ..forms import printable_text, strip
@@ -314,4 +316,37 @@ class PackForm(FlaskForm):
         ],
         default="full",
         validators=[DataRequired()],
+    )
+
+
+# --- kiosks and campaign tags ------------------------------------------------------------
+
+
+class KioskForm(FlaskForm):
+    name = StringField(
+        _l("Namn"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv ett namn, till exempel Stånd 1.")),
+            Length(max=80, message=_l("Namnet får vara högst 80 tecken.")),
+            printable_text,
+        ],
+    )
+    # Choices are the initiatives a stand can collect for; set by the view.
+    initiatives = SelectMultipleField(
+        _l("Initiativ som surfplattan samlar in till"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(_l("Välj minst ett initiativ."))],
+    )
+
+
+class TagForm(FlaskForm):
+    tag = StringField(
+        _l("Ny tagg"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Skriv en tagg.")),
+            Length(max=32, message=_l("En tagg är högst 32 tecken.")),
+        ],
     )

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import charts, clock, lifecycle, paper, stats
+from .. import campaign, charts, clock, lifecycle, paper, stats
 from ..extensions import db
 from ..forms import ButtonForm, SignForm
 from ..i18n import available_locales, native_name, text_direction
@@ -353,6 +353,7 @@ def dashboard(slug: str) -> str:
         locales=available_locales(),
         to_review=paper.review_count(initiative.id),
         document=lifecycle.answer_document(initiative),
+        tags=campaign.tags(initiative),
     )
 
 

@@ -3,7 +3,11 @@ keyboard-only signing, reflow at 320 px and at 200 % zoom, touch targets, visibl
 and screenshots of the initiative page for people to look at.
 
 To check a new page, write a builder (a function that takes a ``Site`` and leaves its
-page showing the screen) and add one line to ``PAGES``.
+page showing the screen) and add one line to ``PAGES``.  A builder returns the language
+the screen is shown in when that is not the visitor's: the stand tablet's enrolment,
+start and volunteer screens are Swedish whatever the browser's language cookie says
+(each signer picks a language on the start screen), so in the Arabic run those screens
+are checked as the Swedish pages they are, and the signer's screens in Arabic.
 """
 
 from __future__ import annotations
@@ -21,15 +25,23 @@ import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
-from initiatives import create_app, signatures
+from initiatives import create_app, kiosks, signatures
 from initiatives.demo import load_examples
 from initiatives.extensions import db
+from initiatives.i18n import native_name
 from initiatives.mail import compose
 from initiatives.models import Initiative, InitiativeState, OutboxMessage
 from initiatives.tokens import Purpose, make_token
 
 from ..conftest import _test_config, create_initiative
 from .conftest import LiveServer
+from .test_kiosk_browser import (
+    PIN,
+    TABLET,
+    resident_signs_at_stand,
+    tablet_is_ready,
+    volunteer_enrols_tablet,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +55,7 @@ class Site:
 
     server: LiveServer
     page: Any
+    lang: str = "sv"  # the visitor's language (the site's language cookie)
 
     @property
     def app(self) -> Any:
@@ -87,6 +100,29 @@ class Site:
                 "confirm": f"/confirm/{make_token(Purpose.CONFIRM, public_id)}",
                 "withdraw": f"/withdraw/{make_token(Purpose.WITHDRAW, public_id)}",
             }
+
+    def enrolled_tablet(self) -> None:
+        """A new stand tablet for the example initiative, enrolled, on its start screen."""
+        slug = self.examples()
+        with self.app.app_context():
+            initiative = db.session.scalars(
+                sa.select(Initiative).where(Initiative.slug == slug)
+            ).one()
+            _kiosk, code = kiosks.create(
+                f"Stand {uuid.uuid4().hex[:8]}", [initiative], actor="a11y"
+            )
+            db.session.commit()
+        self.page.set_viewport_size(TABLET)
+        volunteer_enrols_tablet(self.page, self.server, code)
+        # Also waits for the service worker to have cached the shell: leaving the page
+        # while it still downloads would cut its requests off half-way.
+        tablet_is_ready(self.page)
+
+    def kiosk_sign_form(self) -> None:
+        """The tablet's sign form in the visitor's language, chosen on the start screen."""
+        self.enrolled_tablet()
+        self.page.get_by_role("link", name=native_name(self.lang), exact=True).click()
+        self.page.wait_for_url(re.compile(rf"/kiosk/sign/{self.lang}$"))
 
     def press_the_button(self) -> None:
         self.page.locator("main form button[type=submit]").click()
@@ -159,6 +195,52 @@ def accessibility(site: Site) -> None:
     site.goto("/accessibility")
 
 
+# The stand tablet (see the module docstring for the languages).
+
+
+def kiosk_enrolment(site: Site) -> str:
+    site.page.set_viewport_size(TABLET)
+    site.goto("/kiosk")
+    return "sv"
+
+
+def kiosk_start(site: Site) -> str:
+    site.enrolled_tablet()
+    return "sv"
+
+
+def kiosk_sign_form(site: Site) -> None:
+    site.kiosk_sign_form()
+
+
+def kiosk_sign_form_with_errors(site: Site) -> None:
+    site.kiosk_sign_form()
+    site.page.locator("button.kiosk-submit").click()
+    site.page.locator(".error-summary").wait_for()
+
+
+def kiosk_thanks(site: Site) -> None:
+    site.enrolled_tablet()
+    email = f"amira-{uuid.uuid4().hex[:8]}@example.org"
+    resident_signs_at_stand(site.page, "Amira Hassan", email, native_name(site.lang))
+    site.page.wait_for_url(re.compile(rf"/kiosk/thanks/{site.lang}$"))
+
+
+def kiosk_volunteer_pin(site: Site) -> str:
+    site.enrolled_tablet()
+    site.page.locator(".kiosk-volunteer").click()
+    site.page.locator("#pin").wait_for()
+    return "sv"
+
+
+def kiosk_volunteer_panel(site: Site) -> str:
+    kiosk_volunteer_pin(site)
+    site.page.locator("#pin").fill(PIN)
+    site.page.locator("main form button[type=submit]").click()
+    site.page.locator("[data-today-received]").wait_for()
+    return "sv"
+
+
 PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("home", home),
     ("initiative", initiative),
@@ -173,6 +255,13 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("not-found", not_found),
     ("privacy", privacy),
     ("accessibility", accessibility),
+    ("kiosk-enrolment", kiosk_enrolment),
+    ("kiosk-start", kiosk_start),
+    ("kiosk-sign-form", kiosk_sign_form),
+    ("kiosk-sign-form-with-errors", kiosk_sign_form_with_errors),
+    ("kiosk-thanks", kiosk_thanks),
+    ("kiosk-volunteer-pin", kiosk_volunteer_pin),
+    ("kiosk-volunteer-panel", kiosk_volunteer_panel),
 ]
 
 
@@ -183,7 +272,11 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
 def site_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One live app for this module: builders add what they need, so tests stay fast."""
     instance = tmp_path_factory.mktemp("a11y")
-    app = create_app(_test_config(f"sqlite:///{instance / 'site.sqlite3'}", instance / "inst"))
+    # The kiosk's thank-you screen stays up while axe looks at it.
+    config = _test_config(
+        f"sqlite:///{instance / 'site.sqlite3'}", instance / "inst", KIOSK_THANKS_SECONDS=120
+    )
+    app = create_app(config)
     with app.app_context():
         db.create_all()
     server = LiveServer(app)
@@ -206,7 +299,7 @@ def open_site(browser: Any, site_server: LiveServer) -> Iterator[Callable[..., S
         )
         context.add_cookies([{"name": "lang", "value": lang, "url": site_server.url}])
         contexts.append(context)
-        return Site(site_server, context.new_page())
+        return Site(site_server, context.new_page(), lang)
 
     yield factory
     for context in contexts:
@@ -228,9 +321,9 @@ def describe(violations: list[dict[str, Any]]) -> str:
 @pytest.mark.parametrize(("name", "build"), PAGES, ids=[name for name, _ in PAGES])
 def test_axe_finds_no_violations(open_site, name, build, lang):
     site = open_site(lang)
-    build(site)
-    assert site.page.locator("html").get_attribute("lang") == lang
-    assert site.page.locator("html").get_attribute("dir") == ("rtl" if lang == "ar" else "ltr")
+    shown = build(site) or lang
+    assert site.page.locator("html").get_attribute("lang") == shown
+    assert site.page.locator("html").get_attribute("dir") == ("rtl" if shown == "ar" else "ltr")
     results = AXE.run(site.page)
     assert results.response["testEngine"]["name"] == "axe-core"
     violations = results.response["violations"]

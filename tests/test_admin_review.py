@@ -1,0 +1,256 @@
+"""Abuse review in the admin, over HTTP on SQLite and PostgreSQL: bursts, a preview of a
+selection, invalidate with a reason, the history, restore; the count stays exact, the
+dashboard and the submission pack show what happened."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import sqlalchemy as sa
+
+from initiatives import kiosks, pack
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature, SignatureState
+
+from .admin_helpers import logged_in, post_form
+from .conftest import csrf_token
+from .privacy_support import Spec, add_signatures, count_is_exact, set_initiative
+from .test_abuse import BOT, PERSON, spread
+
+REVIEW = "/admin/initiatives/amiralsgatan/review"
+PREVIEW_LINK = re.compile(r'href="(/admin/initiatives/amiralsgatan/review/preview\?[^"]+)"')
+
+
+@pytest.fixture
+def campaign(app, make_initiative):
+    """Six people spread over hours, and a bot's burst of twelve from one client."""
+    make_initiative()
+    people = add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec(f"person{i}@example.org", f"Person {i}", client_hash=PERSON) for i in range(6)],
+    )
+    spread(app, people, minutes=30)
+    bot = add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec(
+                f"x{i}@mailbot.example",
+                f"Bot {i}",
+                client_hash=BOT,
+                state=SignatureState.PENDING if i % 3 == 0 else SignatureState.CONFIRMED,
+            )
+            for i in range(12)
+        ],
+    )
+    return {"people": people, "bot": bot}
+
+
+def manifest_counts(app, tmp_path: Path) -> dict[str, int]:
+    """Build the submission pack as the admin does and read its manifest's counts."""
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        out = tmp_path / f"pack-{len(list(tmp_path.glob('pack-*')))}"
+        result = pack.build(
+            initiative, out, generated_by="test", organisation="Nätverket", contact="a@b.se"
+        )
+        db.session.commit()
+    with zipfile.ZipFile(result.path) as archive:
+        return json.loads(archive.read("manifest.json"))["counts"]
+
+
+def states(app, ids: list[int]) -> list[str]:
+    with app.app_context():
+        return sorted(
+            db.session.scalars(sa.select(Signature.state).where(Signature.id.in_(ids))).all()
+        )
+
+
+def submit(browser, page: str, action: str, **data: str):
+    """``post_form``, for forms with a field called ``client`` (its first parameter)."""
+    data["csrf_token"] = csrf_token(browser, page)
+    return browser.post(action, data=data)
+
+
+def preview_links(page: str) -> list[str]:
+    return [html.unescape(link) for link in PREVIEW_LINK.findall(page)]
+
+
+def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, campaign, tmp_path):
+    assert count_is_exact(app, "amiralsgatan") == 14
+    assert manifest_counts(app, tmp_path)["confirmed_total"] == 14
+    organiser = logged_in(app, role="organiser", email="lina@example.org")
+
+    # The burst is shown (by client and by email domain); the people are not.
+    page = organiser.get(REVIEW).get_data(as_text=True)
+    assert BOT[:16] in page and "mailbot.example" in page and PERSON[:16] not in page
+    links = preview_links(page)
+    assert len(links) == 2
+    by_client = next(link for link in links if "client=" in link)
+
+    # The preview says how many, by state, and lists them; nothing changes yet.
+    preview = organiser.get(by_client)
+    assert preview.status_code == 200
+    text = preview.get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in text
+    assert "<strong data-pending>4</strong>" in text
+    assert "<strong data-already>0</strong>" in text
+    assert "Bot 0" in text and "Bot 11" in text and "Person 0" not in text
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+    # Invalidate what was previewed, with a reason code and a note.
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    form = {k: html.unescape(v) for k, v in form.items()}
+    assert form["client"] == BOT[:16] and form["since"] and form["until"]
+    expected = re.search(r'name="expected" type="hidden" value="(\d+)"', text).group(1)
+    assert expected == "12"
+    response = submit(
+        organiser,
+        unquote(by_client),
+        f"{REVIEW}/invalidate",
+        **form,
+        expected=expected,
+        reason="automated",
+        note="Tolv på två minuter från samma klient",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert count_is_exact(app, "amiralsgatan") == 6
+    assert states(app, campaign["bot"]) == ["invalidated"] * 12
+    assert states(app, campaign["people"]) == ["confirmed"] * 6
+
+    # Everything is visible: the history, the dashboard, and the pack's counts.
+    after = organiser.get(REVIEW).get_data(as_text=True)
+    assert "12 underskrifter är ogiltigförklarade just nu" in after
+    assert "lina@example.org" in after and "Automatiserad" in after
+    assert "12 fortfarande ogiltiga" in after
+    assert BOT[:16] not in after.split('id="bursts-h"')[1].split("</section>")[0]
+    dashboard = organiser.get("/admin/initiatives/amiralsgatan").get_data(as_text=True)
+    assert 'data-invalidated="12"' in dashboard
+    assert "12 underskrifter är ogiltigförklarade och räknas inte" in dashboard
+    counts = manifest_counts(app, tmp_path)
+    assert counts["confirmed_total"] == 6 and counts["web"] == 6
+    assert counts["invalidated"] == 12
+    with app.app_context():
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "abuse.invalidate")
+        ).one()
+        assert event.actor == "lina@example.org" and event.details["reason"] == "automated"
+        event_id = event.id
+
+    # Restore: reversible, logged, the count and the pack come back.
+    restored = post_form(organiser, REVIEW, f"{REVIEW}/restore/{event_id}")
+    assert restored.status_code == 302
+    assert count_is_exact(app, "amiralsgatan") == 14
+    assert states(app, campaign["bot"]).count("pending") == 4
+    history = organiser.get(REVIEW).get_data(as_text=True)
+    assert "Återställde" in history and f"ångrade #{event_id}" in history
+    assert "alla återställda" in history
+    counts = manifest_counts(app, tmp_path)
+    assert counts["confirmed_total"] == 14 and counts["invalidated"] == 0
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "abuse.restore")
+            )
+            == 1
+        )
+
+
+def test_a_selection_that_changed_since_the_preview_is_not_acted_on(app, campaign):
+    organiser = logged_in(app, role="organiser")
+    query = f"{REVIEW}/preview?domain=mailbot.example"
+    page = organiser.get(query).get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in page
+    # Another bot signature arrives between the preview and the click.
+    add_signatures(app, "amiralsgatan", [Spec("late@mailbot.example", client_hash=BOT)])
+    response = post_form(
+        organiser, query, f"{REVIEW}/invalidate", domain="mailbot.example", expected="12",
+        reason="automated",
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert "det träffar nu 13 i stället för 12" in response.get_data(as_text=True)
+    assert count_is_exact(app, "amiralsgatan") == 15
+    assert states(app, campaign["bot"]).count("invalidated") == 0
+
+
+def test_bad_selections_get_a_message_and_change_nothing(app, campaign):
+    organiser = logged_in(app, role="organiser")
+    cases = {
+        "": "Välj minst en av klient",
+        "?client=b0b0": "minst 8 tecken",
+        "?client=zzzzzzzzzz": "minst 8 tecken",
+        "?domain=inte en domän": "Skriv en domän",
+        "?domain=mailbot.example&since=igår": None,  # WTForms' own message
+        "?domain=mailbot.example&since=2026-03-02T10:00&until=2026-03-01T10:00": "före starttiden",
+        "?kiosk=7": None,  # not one of the choices
+        "?since=2026-03-01T10:00": "Välj minst en av klient",
+        "?client=%00%ff": "minst 8 tecken",
+    }
+    for query, message in cases.items():
+        response = organiser.get(f"{REVIEW}/preview{query}")
+        assert response.status_code == 400, query
+        text = response.get_data(as_text=True)
+        assert "error-summary" in text and "data-confirmed" not in text, query
+        assert message is None or message in text, query
+    assert organiser.get(f"{REVIEW}?window=abc").status_code == 400
+    assert organiser.get(f"{REVIEW}?window=10&threshold=1").status_code == 400
+    assert organiser.get(f"{REVIEW}?window=10&threshold=5").status_code == 200
+
+    page = f"{REVIEW}/preview?client={BOT[:16]}"
+    no_reason = submit(organiser, page, f"{REVIEW}/invalidate", client=BOT[:16], expected="12")
+    assert no_reason.status_code == 400 and "Välj en anledning" in no_reason.get_data(as_text=True)
+    # The preview is still there to look at, next to the error.
+    assert "<strong data-confirmed>8</strong>" in no_reason.get_data(as_text=True)
+    other = submit(
+        organiser, page, f"{REVIEW}/invalidate", client=BOT[:16], expected="12", reason="other"
+    )
+    assert other.status_code == 400 and "Förklara i anteckningen" in other.get_data(as_text=True)
+    nothing = post_form(organiser, page, f"{REVIEW}/invalidate", expected="12", reason="test")
+    assert nothing.status_code == 400
+    unknown = submit(
+        organiser, page, f"{REVIEW}/invalidate", client=BOT[:16], expected="12", reason="spite"
+    )
+    assert unknown.status_code == 400
+    assert post_form(organiser, REVIEW, f"{REVIEW}/restore/999").status_code == 404
+    assert count_is_exact(app, "amiralsgatan") == 14
+    assert organiser.get("/admin/initiatives/no-such/review").status_code == 404
+
+
+def test_once_submitted_the_review_shows_but_cannot_change_the_list(app, campaign):
+    organiser = logged_in(app, role="organiser")
+    set_initiative(app, "amiralsgatan", state=InitiativeState.SUBMITTED)
+    query = f"{REVIEW}/preview?client={BOT[:16]}"
+    page = organiser.get(query).get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in page
+    assert f"{REVIEW}/invalidate" not in page and "kan inte ändras" in page
+    response = submit(
+        organiser, query, f"{REVIEW}/invalidate", client=BOT[:16], expected="12",
+        reason="automated",
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+
+def test_a_tablet_burst_is_selected_by_kiosk_name(app, campaign):
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        kiosk, _code = kiosks.create("Stand 1", [initiative], actor="test")
+        db.session.execute(
+            sa.update(Signature)
+            .where(Signature.id.in_(campaign["bot"]))
+            .values(kiosk_id=kiosk.id, client_hash=None)
+        )
+        db.session.commit()
+    organiser = logged_in(app, role="organiser")
+    page = organiser.get(REVIEW).get_data(as_text=True)
+    assert "Samma surfplatta" in page and "Stand 1" in page
+    link = next(link for link in preview_links(page) if "kiosk=" in link)
+    preview = organiser.get(link).get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in preview and "Stand 1" in preview
