@@ -231,6 +231,56 @@ def withdraw_on_request(
     )
 
 
+def erase_on_request(
+    signature: Signature, actor: str, *, received_via: str, received_on: date
+) -> None:
+    """Erase a signer's personal data on their written request (GDPR Art. 17, and consent
+    withdrawn after the list was handed in).
+
+    Name, email, postcode and the client hash go; the row keeps its state, channel and
+    dates, so counts and the per-day statistics stay true.  It works in every state,
+    also after submission: the list the city already holds cannot change, but we stop
+    holding the data.  Queued mail to the address is cleared too.
+    """
+    from .models import OutboxMessage
+    from .retention import ANONYMISED_VALUES, CLEARED_OUTBOX_VALUES
+
+    if received_via not in REQUEST_CHANNELS:
+        raise TransitionError(str(_l("Välj hur begäran kom in.")))
+    if received_on > local_date(clock.utcnow()):
+        raise TransitionError(str(_l("Datumet kan inte vara i framtiden.")))
+    if signature.anonymised_at is not None:
+        raise TransitionError(str(_l("Uppgifterna är redan raderade.")))
+    now = clock.utcnow()
+    db.session.execute(
+        sa.update(Signature)
+        .where(Signature.id == signature.id)
+        .values(anonymised_at=now, **ANONYMISED_VALUES)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending")
+        .values(status="failed", last_error="erased on request")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.signature_id == signature.id)
+        .values(**CLEARED_OUTBOX_VALUES)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(signature)
+    audit.record(
+        "signature.erased_on_request",
+        actor=actor,
+        initiative=signature.initiative,
+        signature=signature,
+        received_via=received_via,
+        received_on=received_on.isoformat(),
+    )
+
+
 def history(signature: Signature) -> list[tuple[datetime, str, str]]:
     """The audit events about one signature: when, what, who."""
     from .models import AuditEvent

@@ -154,3 +154,61 @@ def test_no_changes_after_submission(app, make_initiative, sign):
     assert refused.status_code == 409
     assert _signature(app).state == SignatureState.CONFIRMED and _counts(app) == (1, 1)
     assert client.get(f"{BASE}/{'f' * 32}").status_code == 404
+
+
+def test_erase_personal_data_on_written_request_even_after_submission(app, make_initiative, sign):
+    """Consent withdrawn after the list was handed in: the data goes, the count stays."""
+    from initiatives.models import OutboxMessage
+
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    sign(name="Faadumo Cabdi", email="faadumo@example.org", postcode="213 63")
+    _confirm_all(app)
+    with app.app_context():
+        db.session.scalars(sa.select(Initiative)).one().state = "submitted"
+        db.session.commit()
+    amira = _signature(app, postcode_area="212")
+    page = f"{BASE}/{amira.public_id}"
+    client = logged_in(app)
+    assert "Radera personuppgifterna" in client.get(page).get_data(as_text=True)
+
+    refused = post_form(
+        client, page, f"{page}/erase", **{"erase-received_via": "", "erase-received_on": ""}
+    )
+    assert refused.status_code == 400
+    assert _signature(app, id=amira.id).name_enc is not None
+
+    done = post_form(
+        client,
+        page,
+        f"{page}/erase",
+        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
+    )
+    assert done.status_code == 302
+    erased = _signature(app, id=amira.id)
+    assert erased.state == SignatureState.CONFIRMED and erased.anonymised_at is not None
+    assert (erased.name_enc, erased.email_enc, erased.postcode_enc, erased.email_index) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert _counts(app) == (2, 2)
+    with app.app_context():
+        mails = db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.signature_id == amira.id)
+        ).all()
+        assert mails and all(m.payload_enc is None for m in mails)
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "signature.erased_on_request")
+        ).one()
+        assert event.details == {"received_via": "email", "received_on": "2026-01-02"}
+    page_after = client.get(page).get_data(as_text=True)
+    assert "Amira Hassan" not in page_after and "amira@example.org" not in page_after
+    again = post_form(
+        client,
+        page,
+        f"{page}/erase",
+        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
+    )
+    assert again.status_code in (400, 409)

@@ -52,7 +52,9 @@ def _found_or_404(slug: str, public_id: str) -> moderation.Found:
 
 
 def _forms(
-    invalidate: InvalidateForm | None = None, withdraw: WithdrawRequestForm | None = None
+    invalidate: InvalidateForm | None = None,
+    withdraw: WithdrawRequestForm | None = None,
+    erase: WithdrawRequestForm | None = None,
 ) -> dict[str, Any]:
     invalidate = invalidate or InvalidateForm(formdata=None)
     invalidate.reason.choices = [SelectChoice("", _("Välj…"))] + [
@@ -64,7 +66,16 @@ def _forms(
     withdraw.received_via.choices = [SelectChoice("", _("Välj…"))] + [
         SelectChoice(k, str(v)) for k, v in moderation.REQUEST_CHANNELS.items()
     ]
-    return {"invalidate_form": invalidate, "withdraw_form": withdraw, "button": ButtonForm()}
+    erase = erase or WithdrawRequestForm(
+        formdata=None, received_on=local_date(clock.utcnow()), prefix="erase"
+    )
+    erase.received_via.choices = withdraw.received_via.choices
+    return {
+        "invalidate_form": invalidate,
+        "withdraw_form": withdraw,
+        "erase_form": erase,
+        "button": ButtonForm(),
+    }
 
 
 def _page(
@@ -161,4 +172,23 @@ def signature_withdraw(slug: str, public_id: str) -> Any:
             received_on=form.received_on.data,
         ),
         _("Underskriften är återkallad."),
+    )
+
+
+@bp.post("/initiatives/<slug>/signatures/<public_id>/erase")
+def signature_erase(slug: str, public_id: str) -> Any:
+    """Erase the signer's personal data on their written request; the row still counts."""
+    found = _found_or_404(slug, public_id)
+    form = _forms(erase=WithdrawRequestForm(prefix="erase"))["erase_form"]
+    return _act(
+        found,
+        form,
+        "erase",
+        lambda: moderation.erase_on_request(
+            found.signature,
+            actor(),
+            received_via=form.received_via.data,
+            received_on=form.received_on.data,
+        ),
+        _("Namn, e-post och postnummer är raderade. Underskriften finns kvar i antalet."),
     )
