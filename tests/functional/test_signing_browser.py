@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from ..conftest import create_initiative, link_path, links_in
 
 
@@ -37,7 +39,8 @@ def test_errors_are_summarised_and_focus_moves_to_the_summary(live_server, page)
     page.goto(f"{live_server.url}/i/amiralsgatan")
     page.get_by_role("button", name="Skriv under").click()
     summary = page.locator(".error-summary")
-    assert summary.is_visible()
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # expect() waits (the focus is moved by a deferred script once the page has loaded).
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
     summary.get_by_role("link", name="Skriv ditt namn.").click()
-    assert page.evaluate("document.activeElement.id") == "name"
+    expect(page.locator("#name")).to_be_focused()
