@@ -198,6 +198,14 @@ def resend_confirmation(signature: Signature, actor: str) -> bool:
     return True
 
 
+def _check_request(received_via: str, received_on: date) -> None:
+    """A signer's written request: how it came (a code) and when (not in the future)."""
+    if received_via not in REQUEST_CHANNELS:
+        raise TransitionError(str(_l("Välj hur begäran kom in.")))
+    if received_on > local_date(clock.utcnow()):
+        raise TransitionError(str(_l("Datumet kan inte vara i framtiden.")))
+
+
 def withdraw_on_request(
     signature: Signature, actor: str, *, received_via: str, received_on: date
 ) -> None:
@@ -206,10 +214,7 @@ def withdraw_on_request(
     How and when the request came is recorded as a code and a date, never as free text,
     so the audit log cannot end up holding the signer's name or address.
     """
-    if received_via not in REQUEST_CHANNELS:
-        raise TransitionError(str(_l("Välj hur begäran kom in.")))
-    if received_on > local_date(clock.utcnow()):
-        raise TransitionError(str(_l("Datumet kan inte vara i framtiden.")))
+    _check_request(received_via, received_on)
     outcome = signatures.withdraw(signature)
     if outcome != signatures.WithdrawOutcome.WITHDRAWN:
         messages = {
@@ -245,10 +250,7 @@ def erase_on_request(
     from .models import OutboxMessage
     from .retention import ANONYMISED_VALUES, CLEARED_OUTBOX_VALUES
 
-    if received_via not in REQUEST_CHANNELS:
-        raise TransitionError(str(_l("Välj hur begäran kom in.")))
-    if received_on > local_date(clock.utcnow()):
-        raise TransitionError(str(_l("Datumet kan inte vara i framtiden.")))
+    _check_request(received_via, received_on)
     if signature.anonymised_at is not None:
         raise TransitionError(str(_l("Uppgifterna är redan raderade.")))
     now = clock.utcnow()
