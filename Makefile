@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app initiatives
-DEV    := APP_ENV=development
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Mail links point at the server `make run` starts, unless BASE_URL says otherwise.
+DEV    = APP_ENV=development BASE_URL=$(or $(BASE_URL),http://$(HOST):$(PORT))
 CATALOGS := initiatives/translations
 
 .PHONY: install install-test translations extract-messages check-translations run worker test \
