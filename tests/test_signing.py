@@ -326,3 +326,44 @@ def test_unconfirmed_signatures_expire(app, client, make_initiative, sign, monke
         assert signatures.expire_unconfirmed() == 1
         db.session.commit()
     assert signatures_in_db(app)[0].state == "expired"
+
+
+def test_an_internationalised_domain_is_kept_in_ascii_and_the_mail_arrives(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """exämple.se and its ASCII spelling are one address, and mail servers take the latter."""
+    make_initiative()
+    assert sign(email="Amira@Exämple.se").status_code == 303
+    assert sign(email="amira@xn--exmple-cua.se").status_code == 303  # a repeat, not a second
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        assert crypto().decrypt(signature.email_enc) == "Amira@xn--exmple-cua.se"
+    deliver()
+    mails = smtp.wait_for(2)
+    assert {m["To"] for m in mails} == {"Amira@xn--exmple-cua.se", "amira@xn--exmple-cua.se"}
+    assert sorted(to for _sender, tos in smtp.envelopes for to in tos) == [
+        "Amira@xn--exmple-cua.se",
+        "amira@xn--exmple-cua.se",
+    ]
+
+
+def test_an_address_that_needs_smtputf8_is_refused_in_the_signers_language(
+    app, client, make_initiative, sign
+):
+    """Letters beyond ASCII before the @ need SMTPUTF8: the link would never arrive."""
+    make_initiative()
+    client.set_cookie("lang", "ar")
+    response = sign(email="åsa@example.se")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "لا يمكننا إرسال بريد إلكتروني إلى عنوان" in page
+    assert 'value="åsa@example.se"' in page  # kept, to correct
+    assert signatures_in_db(app) == []
+
+
+def test_check_email_page_says_why_a_mail_may_not_come(client, make_initiative, sign):
+    """The page is the same whatever happened (privacy); it explains the daily cap."""
+    make_initiative()
+    response = sign(email="capped@example.org")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Vi skickar högst 3 meddelanden per dygn till samma adress" in page

@@ -19,7 +19,6 @@ from wtforms import (
 from wtforms.validators import (
     URL,
     DataRequired,
-    Email,
     EqualTo,
     Length,
     NumberRange,
@@ -29,7 +28,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..accounts import MIN_PASSWORD_LENGTH, Role
-from ..forms import printable_text, strip
+from ..forms import DeliverableEmail, printable_text, strip
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
 
@@ -77,7 +76,13 @@ class AccountForm(FlaskForm):
         validators=[
             DataRequired(_l("Skriv en e-postadress.")),
             Length(max=254),
-            Email(_l("Skriv en giltig e-postadress."), check_deliverability=False),
+            DeliverableEmail(
+                _l("Skriv en giltig e-postadress."),
+                _l(
+                    "Vi kan inte skicka e-post till en adress med å, ä, ö eller andra "
+                    "tecken utanför a–z före @."
+                ),
+            ),
         ],
     )
     name = StringField(
