@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from initiatives import clock, outbox
+from initiatives import clock, outbox, signatures
 from initiatives.extensions import db
 from initiatives.mail import compose
 from initiatives.models import OutboxMessage, OutboxStatus, Signature
@@ -129,9 +129,17 @@ def test_mail_has_text_and_html_parts_in_the_signers_language(
 
 
 def test_an_address_that_needs_smtputf8_fails_alone(app, make_initiative, sign, deliver, smtp):
-    """We do not negotiate SMTPUTF8: that one mail fails for good, the rest go out."""
-    make_initiative()
-    assert sign(email="åsa@exempel.se").status_code == 303
+    """We do not negotiate SMTPUTF8: that one mail fails for good, the rest go out.
+
+    The forms refuse such addresses now; one stored before that (or by a future channel
+    that skips the form) must still fail alone, so it goes in through the domain code.
+    """
+    initiative = make_initiative()
+    with app.app_context():
+        signatures.sign(
+            db.session.merge(initiative), name="Åsa", email="åsa@exempel.se", locale="sv"
+        )
+        db.session.commit()
     sign(email="asa@example.org")
     report = deliver()
     assert (report.sent, report.failed, report.retried) == (1, 1, 0)
