@@ -219,14 +219,16 @@ def write_xlsx(rows: Iterator[Row], path: Path, summary: list[tuple[str, Any]]) 
     sheet.append(header)
     to_date = date.fromisoformat
     for row in rows:
+        # An empty value is no cell at all (None): openpyxl skips it, where "" costs a
+        # cell element like any other.  Most rows have no paper sheet.
         sheet.append(
             (
                 row.number,
                 neutralise(row.name),
-                neutralise(row.area),
+                neutralise(row.area) or None,
                 to_date(row.day),
                 row.channel_label,
-                neutralise(row.sheet),
+                neutralise(row.sheet) or None,
             )
         )
     about = book.create_sheet("Sammanfattning")
