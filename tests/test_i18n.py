@@ -424,14 +424,14 @@ def pybabel(*args: str) -> None:
 
 
 def test_adding_a_catalog_adds_the_language(make_app, make_initiative, translations_copy):
-    """Bosnian, the way the README says: pybabel init, translate, compile."""
+    """Turkish, the way the README says: pybabel init, translate, compile."""
     pot = translations_copy / "messages.pot"
-    pybabel("init", "-i", str(pot), "-d", str(translations_copy), "-l", "bs")
-    po_path = translations_copy / "bs" / "LC_MESSAGES" / "messages.po"
+    pybabel("init", "-i", str(pot), "-d", str(translations_copy), "-l", "tr")
+    po_path = translations_copy / "tr" / "LC_MESSAGES" / "messages.po"
     with po_path.open("rb") as fileobj:
-        catalog = read_po(fileobj, locale="bs")
-    catalog.get("Skriv under").string = "Potpišite"
-    catalog.get("Välj språk").string = "Izaberite jezik"
+        catalog = read_po(fileobj, locale="tr")
+    catalog.get("Skriv under").string = "İmzala"
+    catalog.get("Välj språk").string = "Dil seçin"
     with po_path.open("wb") as fileobj:
         write_po(fileobj, catalog)
     pybabel("compile", "-d", str(translations_copy))
@@ -440,32 +440,32 @@ def test_adding_a_catalog_adds_the_language(make_app, make_initiative, translati
     make_initiative()
     client = app.test_client()
     with app.app_context():
-        assert "bs" in available_locales()
-    response = client.get("/i/amiralsgatan", headers={"Accept-Language": "bs-BA,bs;q=0.9"})
-    assert html_lang_dir(response) == ("bs", "ltr")
+        assert "tr" in available_locales()
+    response = client.get("/i/amiralsgatan", headers={"Accept-Language": "tr-TR,tr;q=0.9"})
+    assert html_lang_dir(response) == ("tr", "ltr")
     html = response.get_data(as_text=True)
-    assert "Potpišite" in html and 'aria-label="Izaberite jezik"' in html
-    assert 'hreflang="bs"' in html and native_name("bs") in html
-    assert client.get("/lang/bs?next=/").headers["Set-Cookie"].startswith("lang=bs;")
+    assert "İmzala" in html and 'aria-label="Dil seçin"' in html
+    assert 'hreflang="tr"' in html and native_name("tr") in html
+    assert client.get("/lang/tr?next=/").headers["Set-Cookie"].startswith("lang=tr;")
     # The checker sees what is left to translate in the new catalog.
     problems = catalogs.problems(
-        catalogs.load_catalog("bs", translations_copy), catalogs.extract_template()
+        catalogs.load_catalog("tr", translations_copy), catalogs.extract_template()
     )
     assert any(p.reason == "untranslated" for p in problems)
     assert not any(p.msgid == "Skriv under" for p in problems)
 
 
 def test_a_right_to_left_catalog_is_right_to_left_without_code_changes(make_app, translations_copy):
-    shutil.copytree(translations_copy / "ar", translations_copy / "fa")
-    po_path = translations_copy / "fa" / "LC_MESSAGES" / "messages.po"
+    shutil.copytree(translations_copy / "ar", translations_copy / "ur")
+    po_path = translations_copy / "ur" / "LC_MESSAGES" / "messages.po"
     po_path.write_text(
-        po_path.read_text(encoding="utf-8").replace("Language: ar", "Language: fa"),
+        po_path.read_text(encoding="utf-8").replace("Language: ar", "Language: ur"),
         encoding="utf-8",
     )
     app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
-    response = app.test_client().get("/", headers={"Accept-Language": "fa"})
-    assert html_lang_dir(response) == ("fa", "rtl")
-    assert 'lang="fa" dir="rtl" hreflang="fa"' in response.get_data(as_text=True)
+    response = app.test_client().get("/", headers={"Accept-Language": "ur"})
+    assert html_lang_dir(response) == ("ur", "rtl")
+    assert 'lang="ur" dir="rtl" hreflang="ur"' in response.get_data(as_text=True)
 
 
 def test_a_folder_that_is_not_a_language_is_ignored(make_app, translations_copy):
