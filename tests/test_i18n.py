@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from babel import support
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 from markupsafe import escape
@@ -22,6 +23,7 @@ from initiatives.models import InitiativeState, Signature
 from initiatives.tokens import Purpose, make_token
 
 from .conftest import create_initiative, csrf_token, link_path, links_in
+from .test_kiosk import enrolled_tablet
 
 REQUIRED = ("en", "ar", "so")
 HTML_TAG = re.compile(r'<html lang="([^"]+)" dir="([^"]+)">')
@@ -483,3 +485,120 @@ def test_closed_initiative_state_is_translated(client, make_initiative):
     client.set_cookie("lang", "ar")
     html = client.get("/i/amiralsgatan").get_data(as_text=True)
     assert translated("ar", "Insamlingen är avslutad. Tack till alla som skrev under!") in html
+
+
+# --- Bosnian: a language added by its catalog alone -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "msgid"),
+    [
+        ("/", "Skriv under för ett bättre Rosengård"),
+        ("/i/amiralsgatan", "Skriv under"),
+        ("/i/amiralsgatan", "Jag är folkbokförd i Malmö."),
+        ("/privacy", "Rättslig grund"),
+        ("/accessibility", "Tillgänglighetsredogörelse"),
+        ("/privacy/request", "Vad sparar ni om mig?"),
+    ],
+)
+def test_bosnian_pages_are_bosnian_and_left_to_right(client, make_initiative, path, msgid):
+    make_initiative()
+    client.set_cookie("lang", "bs")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert html_lang_dir(response) == ("bs", "ltr")
+    html = response.get_data(as_text=True)
+    assert escape_html(translated("bs", msgid)) in html
+    assert escape_html(translated("bs", "Hoppa till innehållet")) in html
+    assert msgid not in html and "Hoppa till innehållet" not in html
+
+
+def test_a_bosnian_browser_gets_bosnian_latin_script_and_the_bosnian_words(client, make_initiative):
+    make_initiative()
+    response = client.get("/i/amiralsgatan", headers={"Accept-Language": "bs-BA,bs;q=0.9"})
+    assert html_lang_dir(response) == ("bs", "ltr")
+    html = response.get_data(as_text=True)
+    # Latin script, ijekavian: "potpis", "prijedlog", never the Swedish button.
+    assert '<button type="submit" class="button">Potpišite</button>' in html
+    assert "Prijedlog" in html and "Skriv under" not in html
+
+
+def test_bosnian_is_named_in_its_own_language_on_the_switcher_and_the_kiosk(
+    app, client, make_initiative
+):
+    make_initiative()
+    assert native_name("bs") == "Bosanski"
+    html = client.get("/").get_data(as_text=True)
+    assert 'lang="bs" dir="ltr" hreflang="bs"' in html
+    link = re.search(r'<a href="/lang/bs\?next=[^"]*"[^>]*>([^<]+)</a>', html, re.S)
+    assert link and link.group(1).strip() == "Bosanski"
+
+    tablet = enrolled_tablet(app)
+    start = tablet.client.get("/kiosk").get_data(as_text=True)
+    assert (
+        '<a class="kiosk-language" href="/kiosk/sign/bs" lang="bs" dir="ltr" hreflang="bs"' in start
+    )
+    assert 'hreflang="bs" data-replace>Bosanski</a>' in start
+    sign_page = tablet.client.get("/kiosk/sign/bs").get_data(as_text=True)
+    assert '<html lang="bs" dir="ltr">' in sign_page
+    privacy_note = "Nästa person kan inte se det du skriver: formuläret töms när du är klar."
+    assert escape_html(translated("bs", privacy_note)) in sign_page
+
+
+def test_bosnian_has_three_plural_forms_one_few_and_other():
+    assert catalogs.load_catalog("bs").num_plurals == 3
+    bosnian = support.Translations.load(str(catalogs.TRANSLATIONS), ["bs"])
+    assert isinstance(bosnian, support.Translations), "bs is not compiled: make translations"
+
+    def linked(n: int) -> str:
+        singular = "Vi har %(num)s underskrift kopplad till adressen:"
+        plural = "Vi har %(num)s underskrifter kopplade till adressen:"
+        return bosnian.ungettext(singular, plural, n) % {"num": n}
+
+    for n in (1, 21, 101):
+        assert linked(n) == f"Imamo {n} potpis povezan s ovom adresom:"
+    for n in (2, 4, 22, 104):
+        assert linked(n) == f"Imamo {n} potpisa povezana s ovom adresom:"
+    for n in (0, 5, 11, 12, 14, 25, 111):
+        assert linked(n) == f"Imamo {n} potpisa povezanih s ovom adresom:"
+
+
+def test_a_signer_who_used_bosnian_gets_her_mails_in_bosnian(
+    client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    client.set_cookie("lang", "bs")
+    assert sign(name="Šejla Hodžić", email="sejla@example.org").status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+
+    subject = translated("bs", "Bekräfta din underskrift: %(title)s") % {"title": SWEDISH_TITLE}
+    assert subject == f"Potvrdite svoj potpis: {SWEDISH_TITLE}"
+    assert mail["Subject"] == subject
+    assert mail["Content-Language"] == "bs"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    greeting = translated("bs", "Hej %(name)s,") % {"name": "Šejla Hodžić"}
+    assert greeting in text and escape_html(greeting) in html
+    for msgid in (
+        "Din underskrift räknas först när du har bekräftat den. Öppna länken och tryck på knappen:",
+        "Du får det här meddelandet för att någon skrev din adress när de skrev under ett "
+        "Malmöinitiativ. Var det inte du? Då behöver du inte göra något.",
+    ):
+        assert translated("bs", msgid) in text, msgid
+    assert translated("bs", "Bekräfta min underskrift") in html
+    assert '<html lang="bs" dir="ltr">' in html
+    assert "Hej" not in text and "Bekräfta" not in html and "underskrift" not in text
+
+    # She confirms from a browser set to Swedish: her thank-you mail is still Bosnian.
+    [confirm_url] = [u for u in links_in(mail) if "/confirm/" in u]
+    client.set_cookie("lang", "sv")
+    path = link_path(confirm_url)
+    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
+    deliver()
+    [_, thanks] = smtp.wait_for(2)
+    assert thanks["Subject"] == translated("bs", "Tack, din underskrift räknas: %(title)s") % {
+        "title": SWEDISH_TITLE
+    }
+    assert thanks["Content-Language"] == "bs"
+    assert '<html lang="bs" dir="ltr">' in thanks.get_body(preferencelist=("html",)).get_content()
