@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from babel import Locale
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 from markupsafe import escape
@@ -483,3 +485,22 @@ def test_closed_initiative_state_is_translated(client, make_initiative):
     client.set_cookie("lang", "ar")
     html = client.get("/i/amiralsgatan").get_data(as_text=True)
     assert translated("ar", "Insamlingen är avslutad. Tack till alla som skrev under!") in html
+
+
+def test_accessibility_statement_names_the_languages_there_are(client, make_app, translations_copy):
+    """The list follows the catalogs, in the reader's language: no string to forget."""
+    client.set_cookie("lang", "en")
+    html = client.get("/accessibility").get_data(as_text=True)
+    names = [Locale.parse(code).get_display_name("en") for code in available_locales_of(client)]
+    assert f"read and sign in {format_list(names, locale='en')}," in html
+
+    shutil.copytree(translations_copy / "so", translations_copy / "tr")
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
+    other = app.test_client()
+    html = other.get("/accessibility", headers={"Accept-Language": "sv"}).get_data(as_text=True)
+    assert "och turkiska," in html
+
+
+def available_locales_of(client) -> tuple[str, ...]:
+    with client.application.app_context():
+        return available_locales()
