@@ -50,17 +50,21 @@ def enqueue(
     email_index: str | None = None,
 ) -> OutboxMessage:
     """Queue an email in the current transaction; it goes out after the caller commits."""
-    payload = json.dumps({"to": to, "context": context}, ensure_ascii=False)
     message = OutboxMessage(
         kind=kind,
         locale=locale,
         initiative_id=initiative.id if initiative is not None else None,
         signature_id=signature.id if signature is not None else None,
         email_index=email_index,
-        payload_enc=crypto().encrypt(payload),
+        payload_enc=encrypt_payload(to, context),
     )
     db.session.add(message)
     return message
+
+
+def encrypt_payload(to: str, context: dict[str, Any]) -> bytes | None:
+    """The recipient and template context as the worker reads them (``read_payload``)."""
+    return crypto().encrypt(json.dumps({"to": to, "context": context}, ensure_ascii=False))
 
 
 def mails_since(

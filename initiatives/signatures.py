@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import clock, mailcaps, outbox
 from .crypto import crypto
 from .extensions import db
 from .models import (
+    LIVE_SQL,
     LIVE_STATES,
     Channel,
     Initiative,
     Signature,
     SignatureState,
+    new_public_id,
 )
 from .tokens import Purpose, make_token
 
@@ -43,10 +46,26 @@ class SignOutcome(enum.StrEnum):
     MAIL_CAPPED = "mail_capped"  # too many mails to this address today: nothing sent
 
 
-@dataclass
 class SignResult:
-    outcome: SignOutcome
-    signature: Signature
+    """What ``sign`` did, and to which signature (loaded when asked for: the web view
+    never asks, so a new signature costs no query to read back)."""
+
+    def __init__(
+        self,
+        outcome: SignOutcome,
+        signature: Signature | None = None,
+        *,
+        signature_id: int | None = None,
+    ):
+        self.outcome = outcome
+        self._signature = signature
+        self.signature_id = signature.id if signature is not None else signature_id
+
+    @property
+    def signature(self) -> Signature:
+        if self._signature is None:
+            self._signature = db.session.get_one(Signature, self.signature_id)
+        return self._signature
 
 
 def normalise_postcode(value: str | None) -> str | None:
@@ -120,40 +139,97 @@ def sign(
     indexes = box.email_indexes(email)
     postcode = normalise_postcode(postcode)
 
+    now = clock.utcnow()
+    public_id = new_public_id()
+    values: dict[str, object] = {
+        "public_id": public_id,
+        "initiative_id": initiative.id,
+        "state": SignatureState.PENDING.value,
+        "channel": Channel(channel).value,
+        "source_tag": source_tag,
+        "locale": locale,
+        "text_hash": initiative.text_hash or initiative.compute_text_hash(),
+        "name_enc": box.encrypt(name.strip()),
+        "email_enc": box.encrypt(email.strip()),
+        "postcode_enc": box.encrypt(postcode),
+        "email_index": indexes[0],
+        "postcode_area": postcode[:3] if postcode else None,
+        "client_hash": client_hash,
+        "created_at": now,
+        **extra,
+    }
+    db.session.flush()  # anything the caller added comes first (a kiosk's receipt)
     for _attempt in range(2):
-        existing = _live_signature(initiative.id, indexes)
+        # The unique index on the current key's blind index decides; only while a key
+        # rotation is under way may a live signature carry an older key's index.
+        existing = _live_signature(initiative.id, indexes[1:]) if len(indexes) > 1 else None
+        if existing is None:
+            signature_id = db.session.execute(
+                _insert_signature(db.engine.dialect.name, tuple(values)), values
+            ).scalar()
+            if signature_id is not None:
+                return _signed(initiative, signature_id, public_id, name, email, locale, indexes)
+            # Somebody else's identical submission won: treat ours as a repeat.
+            existing = _live_signature(initiative.id, indexes)
         if existing is not None:
             return _sign_again(initiative, existing, email, indexes)
-        signature = Signature(
-            initiative_id=initiative.id,
-            state=SignatureState.PENDING,
-            channel=channel,
-            source_tag=source_tag,
-            locale=locale,
-            text_hash=initiative.text_hash or initiative.compute_text_hash(),
-            name_enc=box.encrypt(name.strip()),
-            email_enc=box.encrypt(email.strip()),
-            postcode_enc=box.encrypt(postcode),
-            email_index=indexes[0],
-            postcode_area=postcode[:3] if postcode else None,
-            client_hash=client_hash,
-            **extra,
-        )
-        try:
-            # A savepoint, so that losing a race to the unique index undoes only this row.
-            with db.session.begin_nested():
-                db.session.add(signature)
-        except IntegrityError:
-            continue  # somebody else's identical submission won; treat ours as a repeat
-        if not mailcaps.under_global_cap(indexes):
-            # Too many mails to this address today (across initiatives): keep the
-            # signature pending; signing again tomorrow sends the link.
-            db.session.flush()
-            return SignResult(SignOutcome.MAIL_CAPPED, signature)
-        _mail("confirm", signature, email, initiative)
-        db.session.flush()
-        return SignResult(SignOutcome.NEW, signature)
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
+
+
+def _live_index_conflict() -> dict[str, object]:
+    """The ``ON CONFLICT`` target: the partial unique index on live signatures."""
+    return {
+        "index_elements": [Signature.initiative_id, Signature.email_index],
+        "index_where": sa.text(LIVE_SQL),
+    }
+
+
+@cache
+def _insert_signature(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` for these columns.
+
+    A second live signature of one address conflicts with the partial unique index and
+    is not written: no check before, no savepoint, and two simultaneous submissions
+    still cannot both get in (PostgreSQL waits for the other transaction to end).
+    Built once per set of columns; SQLite ≥ 3.35 and PostgreSQL both take it.
+    """
+    table = Signature.__table__
+    params = {name: sa.bindparam(name, type_=table.c[name].type) for name in columns}
+    if dialect == "postgresql":
+        stmt = pg_insert(table).values(params).on_conflict_do_nothing(**_live_index_conflict())
+    else:
+        stmt = sqlite_insert(table).values(params).on_conflict_do_nothing(**_live_index_conflict())
+    return stmt.returning(table.c.id)
+
+
+def _signed(
+    initiative: Initiative,
+    signature_id: int,
+    public_id: str,
+    name: str,
+    email: str,
+    locale: str,
+    indexes: list[str],
+) -> SignResult:
+    """Queue the confirmation link of a new signature unless the address is capped."""
+    context = {
+        "name": name.strip(),
+        "token": make_token(Purpose.CONFIRM, public_id),
+        "confirm_days": str(current_app.config["CONFIRM_DAYS"]),
+    }
+    queued = mailcaps.enqueue_under_cap(
+        "confirm",
+        to=email,
+        locale=locale,
+        context=context,
+        initiative_id=initiative.id,
+        signature_id=signature_id,
+        email_indexes=indexes,
+    )
+    # Over the cap (too many mails to this address today, across initiatives) the
+    # signature stays pending; signing again tomorrow sends the link.
+    outcome = SignOutcome.NEW if queued else SignOutcome.MAIL_CAPPED
+    return SignResult(outcome, signature_id=signature_id)
 
 
 def _sign_again(
