@@ -3,7 +3,9 @@
 The Flask test client against a fresh SQLite file (migrated and loaded with the demo, as
 the load benchmark does), production settings, rate limits off.  No network, no other
 threads: what is left is the app's own CPU, the steadiest figure on a shared machine.
-Each figure is the best of ``--rounds`` rounds of ``--n`` repetitions, in µs.
+Each figure is the best of ``--rounds`` rounds of ``--n`` repetitions, in µs of this
+process's CPU time (not wall time: on a shared machine, time spent waiting for a core
+would otherwise count).
 
 ``--app-root DIR`` measures the app of another checkout (an older revision) with this
 script, as ``python -m bench --app-root`` does.
@@ -56,16 +58,16 @@ def expect(response: Any, status: int) -> Any:
 
 
 def best(label: str, rounds: int, n: int, step: Callable[[int], None]) -> float:
-    """The fastest round's µs per repetition (one warm-up round first)."""
+    """The fastest round's CPU µs per repetition (after a few unmeasured ones)."""
     counter = iter(range(10**9))
     for _ in range(min(n, 20)):
         step(next(counter))
     timings = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(n):
             step(next(counter))
-        timings.append((time.perf_counter() - start) / n * 1e6)
+        timings.append((time.process_time() - start) / n * 1e6)
     figure = min(timings)
     print(f"{label:<38} {figure:>9,.0f} µs", flush=True)
     return figure
@@ -111,9 +113,9 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
     def step_sign(i: int) -> None:
         token = csrf_token(expect(client.get(page), 200).data)
         data = {**FORM, "csrf_token": token, "email": f"inproc-{i}@example.org"}
-        start = time.perf_counter()
+        start = time.process_time()
         redirect = expect(client.post(f"{page}/sign", data=data), 303)
-        post_times.append(time.perf_counter() - start)
+        post_times.append(time.process_time() - start)
         expect(client.get(redirect.headers["Location"]), 200)
 
     # Tokens for pending signatures, signed through the web form as a visitor would.
