@@ -17,15 +17,18 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import contains_eager
 
 from . import clock, mailcaps, outbox
 from .crypto import crypto
 from .extensions import db
 from .models import (
+    DEFAULT_LOCALE,
     LIVE_SQL,
     LIVE_STATES,
     Channel,
     Initiative,
+    InitiativeText,
     Signature,
     SignatureState,
     new_public_id,
@@ -292,6 +295,38 @@ def by_public_id(public_id: str) -> Signature | None:
     return db.session.scalars(
         sa.select(Signature).where(Signature.public_id == public_id)
     ).one_or_none()
+
+
+def with_text(public_id: str, locale: str) -> tuple[Signature, InitiativeText | None] | None:
+    """A signature, its initiative and the initiative's text in ``locale`` (else the
+    Swedish one), in one query: what a confirmation or withdrawal page shows.
+
+    The initiative's other texts are not loaded (``Initiative.texts`` loads them if
+    asked for).
+    """
+    rows = db.session.execute(_with_text(), {"public_id": public_id, "locale": locale}).all()
+    if not rows:
+        return None
+    texts = {text.locale: text for _signature, text in rows if text is not None}
+    return rows[0][0], texts.get(locale) or texts.get(DEFAULT_LOCALE)
+
+
+@cache
+def _with_text() -> sa.Select[tuple[Signature, InitiativeText]]:
+    # Built once: the statement's cache key is then found without building it anew.
+    return (
+        sa.select(Signature, InitiativeText)
+        .join(Signature.initiative)
+        .outerjoin(
+            InitiativeText,
+            sa.and_(
+                InitiativeText.initiative_id == Initiative.id,
+                InitiativeText.locale.in_([sa.bindparam("locale"), DEFAULT_LOCALE]),
+            ),
+        )
+        .where(Signature.public_id == sa.bindparam("public_id"))
+        .options(contains_eager(Signature.initiative).lazyload(Initiative.texts))
+    )
 
 
 def confirm(signature: Signature) -> ConfirmOutcome:

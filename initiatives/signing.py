@@ -155,9 +155,10 @@ def confirm(token: str) -> Response | tuple[str, int]:
         public_id = read_token(Purpose.CONFIRM, token)
     except TokenError as exc:
         return _token_problem(exc.reason, Purpose.CONFIRM)
-    signature = signatures.by_public_id(public_id)
-    if signature is None:
+    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
+    if found is None:
         return _token_problem("gone", Purpose.CONFIRM)
+    signature, text = found
     initiative = signature.initiative
     form = ButtonForm()
     status = 200
@@ -178,7 +179,7 @@ def confirm(token: str) -> Response | tuple[str, int]:
         render_template(
             "signing/confirm.html",
             initiative=initiative,
-            text=initiative.text(str(get_locale() or DEFAULT)),
+            text=text,
             signature=signature,
             form=form,
             closed=status == 409,
@@ -195,9 +196,10 @@ def withdraw(token: str) -> Response | tuple[str, int]:
         public_id = read_token(Purpose.WITHDRAW, token)
     except TokenError as exc:
         return _token_problem(exc.reason, Purpose.WITHDRAW)
-    signature = signatures.by_public_id(public_id)
-    if signature is None:
+    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
+    if found is None:
         return _token_problem("gone", Purpose.WITHDRAW)
+    signature, text = found
     initiative = signature.initiative
     form = ButtonForm()
     status = 200
@@ -217,7 +219,7 @@ def withdraw(token: str) -> Response | tuple[str, int]:
         render_template(
             "signing/withdraw.html",
             initiative=initiative,
-            text=initiative.text(str(get_locale() or DEFAULT)),
+            text=text,
             signature=signature,
             form=form,
             closed=status == 409,
