@@ -67,25 +67,11 @@ def enqueue_under_cap(
     return result.rowcount == 1
 
 
-_QUEUED_COLUMNS = (
-    "kind",
-    "locale",
-    "initiative_id",
-    "signature_id",
-    "email_index",
-    "payload_enc",
-    "status",
-    "attempts",
-    "created_at",
-    "due_at",
-)
-
-
 @cache
 def _insert_under_cap(dialect: str) -> sa.Insert:
     table = OutboxMessage.__table__
     values: list[sa.ColumnElement[Any]] = []
-    for name in _QUEUED_COLUMNS:
+    for name in outbox.QUEUED:
         param = sa.bindparam(name, type_=table.c[name].type)
         # PostgreSQL types a bare parameter in a SELECT list as text; SQLite must not
         # cast (CAST to DATETIME there means NUMERIC and would mangle the timestamp).
@@ -100,7 +86,7 @@ def _insert_under_cap(dialect: str) -> sa.Insert:
         .scalar_subquery()
     )
     under_cap = sent < sa.bindparam("cap", type_=sa.Integer)
-    return sa.insert(table).from_select(_QUEUED_COLUMNS, sa.select(*values).where(under_cap))
+    return sa.insert(table).from_select(outbox.QUEUED, sa.select(*values).where(under_cap))
 
 
 def under_data_request_cap(email_indexes: list[str]) -> bool:

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, mailcaps, outbox
 from .crypto import crypto
@@ -98,13 +99,13 @@ def _mail(kind: str, signature: Signature, email: str, initiative: Initiative) -
         context["confirm_days"] = str(current_app.config["CONFIRM_DAYS"])
     elif kind == "confirmed":
         context["token"] = make_token(Purpose.WITHDRAW, signature.public_id)
-    outbox.enqueue(
+    outbox.enqueue_row(
         kind,
         to=email,
         locale=signature.locale,
         context=context,
-        initiative=initiative,
-        signature=signature,
+        initiative_id=initiative.id,
+        signature_id=signature.id,
         email_index=signature.email_index,
     )
 
@@ -251,16 +252,21 @@ def _sign_again(
 
 
 def _adjust_count(initiative_id: int, delta: int) -> None:
-    db.session.execute(
-        sa.update(Initiative)
-        .where(Initiative.id == initiative_id)
-        .values(confirmed_count=Initiative.confirmed_count + delta)
-        .execution_options(synchronize_session=False)
+    db.session.execute(_adjust_count_statement(), {"initiative_id": initiative_id, "delta": delta})
+
+
+@cache
+def _adjust_count_statement() -> sa.Update:
+    table = Initiative.__table__
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("initiative_id"))
+        .values(confirmed_count=table.c.confirmed_count + sa.bindparam("delta", type_=sa.Integer))
     )
 
 
 def move(
-    signature_filter: sa.ColumnElement[bool],
+    signature_filter: sa.ColumnElement[bool] | int,
     initiative_id: int,
     from_state: SignatureState,
     to_state: SignatureState,
@@ -268,20 +274,41 @@ def move(
 ) -> int:
     """Move matching signatures from one state to another; keep the count exact.
 
-    Returns how many rows moved.  The ``WHERE state = from_state`` makes repeats and
-    races harmless: a second, concurrent confirmation finds nothing to move.
+    ``signature_filter`` is a condition, or the id of one signature (then the statement
+    is built once and reused).  Returns how many rows moved.  The ``WHERE state =
+    from_state`` makes repeats and races harmless: a second, concurrent confirmation
+    finds nothing to move.
     """
-    result = db.session.execute(
-        sa.update(Signature)
-        .where(signature_filter, Signature.state == from_state)
-        .values(state=to_state, **values)
-        .execution_options(synchronize_session=False)
-    )
+    if isinstance(signature_filter, int):
+        statement = _move_one(SignatureState(from_state), SignatureState(to_state), tuple(values))
+        result = db.session.execute(statement, {"signature_id": signature_filter, **values})
+    else:
+        result = db.session.execute(
+            sa.update(Signature)
+            .where(signature_filter, Signature.state == from_state)
+            .values(state=to_state, **values)
+            .execution_options(synchronize_session=False)
+        )
     moved = result.rowcount or 0
     delta = (to_state == SignatureState.CONFIRMED) - (from_state == SignatureState.CONFIRMED)
     if moved and delta:
         _adjust_count(initiative_id, delta * moved)
     return moved
+
+
+@cache
+def _move_one(
+    from_state: SignatureState, to_state: SignatureState, columns: tuple[str, ...]
+) -> sa.Update:
+    # On the table, not the mapped class: a plain Core UPDATE, with no ORM bookkeeping.
+    table = Signature.__table__
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("signature_id"), table.c.state == from_state.value)
+        .values(
+            state=to_state.value, **{c: sa.bindparam(c, type_=table.c[c].type) for c in columns}
+        )
+    )
 
 
 class ConfirmOutcome(enum.StrEnum):
@@ -337,19 +364,23 @@ def confirm(signature: Signature) -> ConfirmOutcome:
         return ConfirmOutcome.NOT_CONFIRMABLE
     if not signature.initiative.accepts_confirmations():
         return ConfirmOutcome.CLOSED
+    now = clock.utcnow()
     moved = move(
-        Signature.id == signature.id,
+        signature.id,
         signature.initiative_id,
         SignatureState.PENDING,
         SignatureState.CONFIRMED,
-        confirmed_at=clock.utcnow(),
+        confirmed_at=now,
     )
-    db.session.refresh(signature)
     if not moved:
         # A concurrent request got there first (or it changed under us).
+        db.session.refresh(signature)
         if signature.state == SignatureState.CONFIRMED:
             return ConfirmOutcome.ALREADY_CONFIRMED
         return ConfirmOutcome.NOT_CONFIRMABLE
+    # The row is known to be confirmed now: say so without reading it back.
+    set_committed_value(signature, "state", SignatureState.CONFIRMED.value)
+    set_committed_value(signature, "confirmed_at", now)
     email = crypto().decrypt(signature.email_enc)
     if email:
         _mail("confirmed", signature, email, signature.initiative)
