@@ -22,7 +22,7 @@ from .extensions import db, limiter
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
 from .models import Initiative, InitiativeState, SignatureState
-from .public_cache import cached_page
+from .public_cache import cached_page, cached_skeleton
 from .tokens import Purpose, TokenError, read_token
 
 bp = Blueprint("signing", __name__)
@@ -175,17 +175,33 @@ def confirm(token: str) -> Response | tuple[str, int]:
         status = 409
     elif signature.state not in (SignatureState.PENDING, SignatureState.CONFIRMED):
         status = 410
-    return (
-        render_template(
+
+    def render() -> str:
+        return render_template(
             "signing/confirm.html",
             initiative=initiative,
             text=text,
             signature=signature,
             form=form,
             closed=status == 409,
-        ),
-        status,
+        )
+
+    if status != 200:
+        return render(), status
+    # Pending ("confirm?") or confirmed ("thank you, N of M"): the same page for every
+    # signature of the initiative in that state, apart from the tokens.  Only the
+    # confirmed page shows the count, which every confirmation changes.
+    confirmed = signature.state == SignatureState.CONFIRMED
+    shown = (
+        "signing/confirm.html",
+        signature.state,
+        initiative.slug,
+        initiative.threshold,
+        initiative.confirmed_count if confirmed else None,
+        text.locale if text else None,
+        text.title if text else None,
     )
+    return cached_skeleton(shown, token, render), status
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
