@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -39,13 +41,21 @@ PUBLIC_STATES = (
 def public_initiative_or_404(slug: str) -> Initiative:
     if len(slug) > 80 or "\x00" in slug:  # PostgreSQL refuses NUL in a text value
         abort(404)
-    # Texts load when a page needs them, not for every sign POST.
-    initiative = db.session.scalars(
-        sa.select(Initiative).where(Initiative.slug == slug).options(lazyload(Initiative.texts))
-    ).one_or_none()
+    initiative = db.session.scalars(_by_slug(), {"slug": slug}).one_or_none()
     if initiative is None or initiative.state not in PUBLIC_STATES:
         abort(404)
     return initiative
+
+
+@cache
+def _by_slug() -> sa.Select[tuple[Initiative]]:
+    # Built once, not per request.  Texts load when a page needs them, not for every
+    # sign POST.
+    return (
+        sa.select(Initiative)
+        .where(Initiative.slug == sa.bindparam("slug"))
+        .options(lazyload(Initiative.texts))
+    )
 
 
 def source_tag(initiative: Initiative, value: str | None) -> str | None:
