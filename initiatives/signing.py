@@ -170,10 +170,9 @@ def confirm(token: str) -> Response | tuple[str, int]:
         return _token_problem("gone", Purpose.CONFIRM)
     signature, text = found
     initiative = signature.initiative
-    form = ButtonForm()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
+        if not ButtonForm().validate_on_submit():
             abort(400)
         outcome = signatures.confirm(signature)
         db.session.commit()
@@ -187,12 +186,14 @@ def confirm(token: str) -> Response | tuple[str, int]:
         status = 410
 
     def render() -> str:
+        # The button's form is made only when the page is rendered, not when its
+        # skeleton comes from the cache.
         return render_template(
             "signing/confirm.html",
             initiative=initiative,
             text=text,
             signature=signature,
-            form=form,
+            form=ButtonForm(),
             closed=status == 409,
         )
 
