@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale, support
+from babel.lists import format_list
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from markupsafe import Markup
 from wtforms.i18n import messages_path
@@ -19,7 +20,7 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT = "sv"
 LANG_COOKIE = "lang"
 # Preferred order on the switcher; languages added later follow alphabetically.
-PREFERRED_ORDER = ("sv", "en", "ar", "so")
+PREFERRED_ORDER = ("sv", "en", "ar", "so", "bs", "fa")
 
 
 @cache
@@ -53,6 +54,20 @@ def translation_directories() -> tuple[str, ...]:
 def available_locales() -> tuple[str, ...]:
     """Swedish plus every language with a catalog, in switcher order."""
     return _catalog_locales(translation_directories())
+
+
+@cache
+def _names_in(reader: str, codes: tuple[str, ...]) -> str:
+    names = [Locale.parse(code).get_display_name(reader) or code for code in codes]
+    return format_list(names, locale=reader)
+
+
+def language_list() -> str:
+    """Every available language named in the reader's own: "svenska, engelska och arabiska"."""
+    from flask_babel import get_locale
+
+    reader = str(get_locale() or DEFAULT)
+    return _names_in(reader, available_locales())
 
 
 @cache
@@ -148,5 +163,6 @@ def configure_i18n(app: Flask) -> None:
 
     app.before_request(share_wtforms_translations)
     app.jinja_env.globals["native_name"] = native_name
+    app.jinja_env.globals["language_list"] = language_list
     app.jinja_env.globals["text_direction"] = text_direction
     app.jinja_env.filters["bdi"] = isolate

@@ -9,10 +9,15 @@ hold across app instances (the count is in the database).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
+from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 
 from . import clock, outbox
+from .extensions import db
+from .models import OutboxMessage, OutboxStatus
 
 # Mails that a visitor's form triggers.  Thank-you and withdrawal receipts follow from a
 # link in the recipient's own mailbox and are never capped.
@@ -24,6 +29,64 @@ def under_global_cap(email_indexes: list[str]) -> bool:
     """Whether one more unsolicited mail may go to this address today (any initiative)."""
     sent = outbox.mails_since(email_indexes, None, clock.utcnow() - DAY, UNSOLICITED_KINDS)
     return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
+
+
+def enqueue_under_cap(
+    kind: str,
+    *,
+    to: str,
+    locale: str,
+    context: dict[str, Any],
+    initiative_id: int | None,
+    signature_id: int | None,
+    email_indexes: list[str],
+) -> bool:
+    """Queue an unsolicited mail only if the address is under the daily cap (any
+    initiative), as ``under_global_cap`` counts it; False if it was not queued.
+
+    One ``INSERT … SELECT … WHERE (count) < cap``: the check and the write are a single
+    statement in the caller's transaction instead of a query and an insert.
+    """
+    now = clock.utcnow()
+    params: dict[str, Any] = {
+        "kind": kind,
+        "locale": locale,
+        "initiative_id": initiative_id,
+        "signature_id": signature_id,
+        "email_index": email_indexes[0],
+        "payload_enc": outbox.encrypt_payload(to, context),
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "created_at": now,
+        "due_at": now,
+        "cap_indexes": email_indexes,
+        "cap_since": now - DAY,
+        "cap": current_app.config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"],
+    }
+    result = db.session.execute(_insert_under_cap(db.engine.dialect.name), params)
+    return result.rowcount == 1
+
+
+@cache
+def _insert_under_cap(dialect: str) -> sa.Insert:
+    table = OutboxMessage.__table__
+    values: list[sa.ColumnElement[Any]] = []
+    for name in outbox.QUEUED:
+        param = sa.bindparam(name, type_=table.c[name].type)
+        # PostgreSQL types a bare parameter in a SELECT list as text; SQLite must not
+        # cast (CAST to DATETIME there means NUMERIC and would mangle the timestamp).
+        values.append(sa.cast(param, table.c[name].type) if dialect == "postgresql" else param)
+    sent = (
+        sa.select(sa.func.count(table.c.id))
+        .where(
+            table.c.email_index.in_(sa.bindparam("cap_indexes", expanding=True)),
+            table.c.created_at >= sa.bindparam("cap_since", type_=table.c.created_at.type),
+            table.c.kind.in_(UNSOLICITED_KINDS),
+        )
+        .scalar_subquery()
+    )
+    under_cap = sent < sa.bindparam("cap", type_=sa.Integer)
+    return sa.insert(table).from_select(outbox.QUEUED, sa.select(*values).where(under_cap))
 
 
 def under_data_request_cap(email_indexes: list[str]) -> bool:

@@ -66,7 +66,7 @@ class Channel(enum.StrEnum):
 # A live signature blocks another with the same address.  Invalidated ones stay live so
 # that restoring one never collides with a newer signature.
 LIVE_STATES = (SignatureState.PENDING, SignatureState.CONFIRMED, SignatureState.INVALIDATED)
-_LIVE_SQL = "state IN ('pending', 'confirmed', 'invalidated')"
+LIVE_SQL = "state IN ('pending', 'confirmed', 'invalidated')"
 
 DEFAULT_LOCALE = "sv"
 # Where a signer came from (?src=): the initiative's own material; organisers add more.
@@ -198,8 +198,8 @@ class Signature(db.Model):
             "initiative_id",
             "email_index",
             unique=True,
-            sqlite_where=sa.text(_LIVE_SQL),
-            postgresql_where=sa.text(_LIVE_SQL),
+            sqlite_where=sa.text(LIVE_SQL),
+            postgresql_where=sa.text(LIVE_SQL),
         ),
         sa.Index("ix_signatures_initiative_state", "initiative_id", "state"),
         sa.Index("ix_signatures_kiosk_created", "kiosk_id", "created_at"),

@@ -132,6 +132,43 @@ def cached_page(render: Callable[[], str]) -> str:
     return template
 
 
+# Stands in for the token of a confirmation or withdrawal link in a cached page skeleton.
+LINK_PLACEHOLDER = "\x00link-token\x00"
+SKELETONS = "public_cache.skeletons"
+
+
+def cached_skeleton(key: tuple[Any, ...], link_token: str, render: Callable[[], str]) -> str:
+    """A page reached by a personal link, rendered at most once per cache period.
+
+    The pages behind confirmation and withdrawal links differ from one visitor to the
+    next only by the link's token (in the form's action and the language links) and the
+    CSRF token: both are cut out of the cached copy and filled in per request.  ``key``
+    must name everything else the page shows (the signature's state, the initiative's
+    title, count, …): commits do not empty this cache, since every confirmation would.
+    """
+    cache = public_cache()
+    if not cache.enabled or not _anonymous():
+        return render()
+    skeletons = current_app.extensions.get(SKELETONS)
+    if skeletons is None:
+        skeletons = current_app.extensions[SKELETONS] = PublicCache(cache.seconds)
+    full_key = (key, request.script_root, request.query_string, str(get_locale() or DEFAULT))
+    skeleton = skeletons.get(full_key)
+    if skeleton is None:
+        html = render()
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        token = g.get(field)
+        skeleton = html.replace(link_token, LINK_PLACEHOLDER)
+        if token:
+            skeleton = skeleton.replace(token, TOKEN_PLACEHOLDER)
+        skeletons.put(full_key, skeleton)
+        return html
+    html = skeleton.replace(LINK_PLACEHOLDER, link_token)
+    if TOKEN_PLACEHOLDER in html:
+        html = html.replace(TOKEN_PLACEHOLDER, generate_csrf())
+    return html
+
+
 # --- invalidation: a commit that changed public data empties this process's cache ------
 
 

@@ -35,20 +35,34 @@ PERMISSIONS_POLICY = (
 )
 
 
-def set_security_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
+# Set on every response unless a view set its own (in this order).
+_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
     # Confirmation and withdrawal URLs carry tokens: never leak a URL to another site.
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if "Cache-Control" not in headers and request.endpoint != "static":
-        headers["Cache-Control"] = "no-store"
+    ("Referrer-Policy", "no-referrer"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+_NAMES = frozenset(name.lower() for name, _value in (*_HEADERS, _HSTS, ("Cache-Control", "")))
+
+
+def set_security_headers(response: Response) -> Response:
+    """Add the headers a view did not set itself, in one pass over the response's.
+
+    (Eight ``setdefault`` calls each scanned the header list and checked the values.)
+    """
+    headers = response.headers
+    present = {name.lower() for name, _value in headers.items()} & _NAMES
+    missing = [(name, value) for name, value in _HEADERS if name.lower() not in present]
+    if request.is_secure and "strict-transport-security" not in present:
+        missing.append(_HSTS)
+    if "cache-control" not in present and request.endpoint != "static":
+        missing.append(("Cache-Control", "no-store"))
+    headers.extend(missing)
     return response
 
 

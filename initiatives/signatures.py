@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import clock, mailcaps, outbox
 from .crypto import crypto
 from .extensions import db
 from .models import (
+    DEFAULT_LOCALE,
+    LIVE_SQL,
     LIVE_STATES,
     Channel,
     Initiative,
+    InitiativeText,
     Signature,
     SignatureState,
+    new_public_id,
 )
 from .tokens import Purpose, make_token
 
@@ -43,10 +50,26 @@ class SignOutcome(enum.StrEnum):
     MAIL_CAPPED = "mail_capped"  # too many mails to this address today: nothing sent
 
 
-@dataclass
 class SignResult:
-    outcome: SignOutcome
-    signature: Signature
+    """What ``sign`` did, and to which signature (loaded when asked for: the web view
+    never asks, so a new signature costs no query to read back)."""
+
+    def __init__(
+        self,
+        outcome: SignOutcome,
+        signature: Signature | None = None,
+        *,
+        signature_id: int | None = None,
+    ):
+        self.outcome = outcome
+        self._signature = signature
+        self.signature_id = signature.id if signature is not None else signature_id
+
+    @property
+    def signature(self) -> Signature:
+        if self._signature is None:
+            self._signature = db.session.get_one(Signature, self.signature_id)
+        return self._signature
 
 
 def normalise_postcode(value: str | None) -> str | None:
@@ -76,13 +99,13 @@ def _mail(kind: str, signature: Signature, email: str, initiative: Initiative) -
         context["confirm_days"] = str(current_app.config["CONFIRM_DAYS"])
     elif kind == "confirmed":
         context["token"] = make_token(Purpose.WITHDRAW, signature.public_id)
-    outbox.enqueue(
+    outbox.enqueue_row(
         kind,
         to=email,
         locale=signature.locale,
         context=context,
-        initiative=initiative,
-        signature=signature,
+        initiative_id=initiative.id,
+        signature_id=signature.id,
         email_index=signature.email_index,
     )
 
@@ -120,40 +143,97 @@ def sign(
     indexes = box.email_indexes(email)
     postcode = normalise_postcode(postcode)
 
+    now = clock.utcnow()
+    public_id = new_public_id()
+    values: dict[str, object] = {
+        "public_id": public_id,
+        "initiative_id": initiative.id,
+        "state": SignatureState.PENDING.value,
+        "channel": Channel(channel).value,
+        "source_tag": source_tag,
+        "locale": locale,
+        "text_hash": initiative.text_hash or initiative.compute_text_hash(),
+        "name_enc": box.encrypt(name.strip()),
+        "email_enc": box.encrypt(email.strip()),
+        "postcode_enc": box.encrypt(postcode),
+        "email_index": indexes[0],
+        "postcode_area": postcode[:3] if postcode else None,
+        "client_hash": client_hash,
+        "created_at": now,
+        **extra,
+    }
+    db.session.flush()  # anything the caller added comes first (a kiosk's receipt)
     for _attempt in range(2):
-        existing = _live_signature(initiative.id, indexes)
+        # The unique index on the current key's blind index decides; only while a key
+        # rotation is under way may a live signature carry an older key's index.
+        existing = _live_signature(initiative.id, indexes[1:]) if len(indexes) > 1 else None
+        if existing is None:
+            signature_id = db.session.execute(
+                _insert_signature(db.engine.dialect.name, tuple(values)), values
+            ).scalar()
+            if signature_id is not None:
+                return _signed(initiative, signature_id, public_id, name, email, locale, indexes)
+            # Somebody else's identical submission won: treat ours as a repeat.
+            existing = _live_signature(initiative.id, indexes)
         if existing is not None:
             return _sign_again(initiative, existing, email, indexes)
-        signature = Signature(
-            initiative_id=initiative.id,
-            state=SignatureState.PENDING,
-            channel=channel,
-            source_tag=source_tag,
-            locale=locale,
-            text_hash=initiative.text_hash or initiative.compute_text_hash(),
-            name_enc=box.encrypt(name.strip()),
-            email_enc=box.encrypt(email.strip()),
-            postcode_enc=box.encrypt(postcode),
-            email_index=indexes[0],
-            postcode_area=postcode[:3] if postcode else None,
-            client_hash=client_hash,
-            **extra,
-        )
-        try:
-            # A savepoint, so that losing a race to the unique index undoes only this row.
-            with db.session.begin_nested():
-                db.session.add(signature)
-        except IntegrityError:
-            continue  # somebody else's identical submission won; treat ours as a repeat
-        if not mailcaps.under_global_cap(indexes):
-            # Too many mails to this address today (across initiatives): keep the
-            # signature pending; signing again tomorrow sends the link.
-            db.session.flush()
-            return SignResult(SignOutcome.MAIL_CAPPED, signature)
-        _mail("confirm", signature, email, initiative)
-        db.session.flush()
-        return SignResult(SignOutcome.NEW, signature)
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
+
+
+def _live_index_conflict() -> dict[str, object]:
+    """The ``ON CONFLICT`` target: the partial unique index on live signatures."""
+    return {
+        "index_elements": [Signature.initiative_id, Signature.email_index],
+        "index_where": sa.text(LIVE_SQL),
+    }
+
+
+@cache
+def _insert_signature(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` for these columns.
+
+    A second live signature of one address conflicts with the partial unique index and
+    is not written: no check before, no savepoint, and two simultaneous submissions
+    still cannot both get in (PostgreSQL waits for the other transaction to end).
+    Built once per set of columns; SQLite ≥ 3.35 and PostgreSQL both take it.
+    """
+    table = Signature.__table__
+    params = {name: sa.bindparam(name, type_=table.c[name].type) for name in columns}
+    if dialect == "postgresql":
+        stmt = pg_insert(table).values(params).on_conflict_do_nothing(**_live_index_conflict())
+    else:
+        stmt = sqlite_insert(table).values(params).on_conflict_do_nothing(**_live_index_conflict())
+    return stmt.returning(table.c.id)
+
+
+def _signed(
+    initiative: Initiative,
+    signature_id: int,
+    public_id: str,
+    name: str,
+    email: str,
+    locale: str,
+    indexes: list[str],
+) -> SignResult:
+    """Queue the confirmation link of a new signature unless the address is capped."""
+    context = {
+        "name": name.strip(),
+        "token": make_token(Purpose.CONFIRM, public_id),
+        "confirm_days": str(current_app.config["CONFIRM_DAYS"]),
+    }
+    queued = mailcaps.enqueue_under_cap(
+        "confirm",
+        to=email,
+        locale=locale,
+        context=context,
+        initiative_id=initiative.id,
+        signature_id=signature_id,
+        email_indexes=indexes,
+    )
+    # Over the cap (too many mails to this address today, across initiatives) the
+    # signature stays pending; signing again tomorrow sends the link.
+    outcome = SignOutcome.NEW if queued else SignOutcome.MAIL_CAPPED
+    return SignResult(outcome, signature_id=signature_id)
 
 
 def _sign_again(
@@ -172,16 +252,21 @@ def _sign_again(
 
 
 def _adjust_count(initiative_id: int, delta: int) -> None:
-    db.session.execute(
-        sa.update(Initiative)
-        .where(Initiative.id == initiative_id)
-        .values(confirmed_count=Initiative.confirmed_count + delta)
-        .execution_options(synchronize_session=False)
+    db.session.execute(_adjust_count_statement(), {"initiative_id": initiative_id, "delta": delta})
+
+
+@cache
+def _adjust_count_statement() -> sa.Update:
+    table = Initiative.__table__
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("initiative_id"))
+        .values(confirmed_count=table.c.confirmed_count + sa.bindparam("delta", type_=sa.Integer))
     )
 
 
 def move(
-    signature_filter: sa.ColumnElement[bool],
+    signature_filter: sa.ColumnElement[bool] | int,
     initiative_id: int,
     from_state: SignatureState,
     to_state: SignatureState,
@@ -189,20 +274,41 @@ def move(
 ) -> int:
     """Move matching signatures from one state to another; keep the count exact.
 
-    Returns how many rows moved.  The ``WHERE state = from_state`` makes repeats and
-    races harmless: a second, concurrent confirmation finds nothing to move.
+    ``signature_filter`` is a condition, or the id of one signature (then the statement
+    is built once and reused).  Returns how many rows moved.  The ``WHERE state =
+    from_state`` makes repeats and races harmless: a second, concurrent confirmation
+    finds nothing to move.
     """
-    result = db.session.execute(
-        sa.update(Signature)
-        .where(signature_filter, Signature.state == from_state)
-        .values(state=to_state, **values)
-        .execution_options(synchronize_session=False)
-    )
+    if isinstance(signature_filter, int):
+        statement = _move_one(SignatureState(from_state), SignatureState(to_state), tuple(values))
+        result = db.session.execute(statement, {"signature_id": signature_filter, **values})
+    else:
+        result = db.session.execute(
+            sa.update(Signature)
+            .where(signature_filter, Signature.state == from_state)
+            .values(state=to_state, **values)
+            .execution_options(synchronize_session=False)
+        )
     moved = result.rowcount or 0
     delta = (to_state == SignatureState.CONFIRMED) - (from_state == SignatureState.CONFIRMED)
     if moved and delta:
         _adjust_count(initiative_id, delta * moved)
     return moved
+
+
+@cache
+def _move_one(
+    from_state: SignatureState, to_state: SignatureState, columns: tuple[str, ...]
+) -> sa.Update:
+    # On the table, not the mapped class: a plain Core UPDATE, with no ORM bookkeeping.
+    table = Signature.__table__
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("signature_id"), table.c.state == from_state.value)
+        .values(
+            state=to_state.value, **{c: sa.bindparam(c, type_=table.c[c].type) for c in columns}
+        )
+    )
 
 
 class ConfirmOutcome(enum.StrEnum):
@@ -218,6 +324,38 @@ def by_public_id(public_id: str) -> Signature | None:
     ).one_or_none()
 
 
+def with_text(public_id: str, locale: str) -> tuple[Signature, InitiativeText | None] | None:
+    """A signature, its initiative and the initiative's text in ``locale`` (else the
+    Swedish one), in one query: what a confirmation or withdrawal page shows.
+
+    The initiative's other texts are not loaded (``Initiative.texts`` loads them if
+    asked for).
+    """
+    rows = db.session.execute(_with_text(), {"public_id": public_id, "locale": locale}).all()
+    if not rows:
+        return None
+    texts = {text.locale: text for _signature, text in rows if text is not None}
+    return rows[0][0], texts.get(locale) or texts.get(DEFAULT_LOCALE)
+
+
+@cache
+def _with_text() -> sa.Select[tuple[Signature, InitiativeText]]:
+    # Built once: the statement's cache key is then found without building it anew.
+    return (
+        sa.select(Signature, InitiativeText)
+        .join(Signature.initiative)
+        .outerjoin(
+            InitiativeText,
+            sa.and_(
+                InitiativeText.initiative_id == Initiative.id,
+                InitiativeText.locale.in_([sa.bindparam("locale"), DEFAULT_LOCALE]),
+            ),
+        )
+        .where(Signature.public_id == sa.bindparam("public_id"))
+        .options(contains_eager(Signature.initiative).lazyload(Initiative.texts))
+    )
+
+
 def confirm(signature: Signature) -> ConfirmOutcome:
     """Confirm a pending signature exactly once and send the thank-you mail."""
     if signature.state == SignatureState.CONFIRMED:
@@ -226,19 +364,23 @@ def confirm(signature: Signature) -> ConfirmOutcome:
         return ConfirmOutcome.NOT_CONFIRMABLE
     if not signature.initiative.accepts_confirmations():
         return ConfirmOutcome.CLOSED
+    now = clock.utcnow()
     moved = move(
-        Signature.id == signature.id,
+        signature.id,
         signature.initiative_id,
         SignatureState.PENDING,
         SignatureState.CONFIRMED,
-        confirmed_at=clock.utcnow(),
+        confirmed_at=now,
     )
-    db.session.refresh(signature)
     if not moved:
         # A concurrent request got there first (or it changed under us).
+        db.session.refresh(signature)
         if signature.state == SignatureState.CONFIRMED:
             return ConfirmOutcome.ALREADY_CONFIRMED
         return ConfirmOutcome.NOT_CONFIRMABLE
+    # The row is known to be confirmed now: say so without reading it back.
+    set_committed_value(signature, "state", SignatureState.CONFIRMED.value)
+    set_committed_value(signature, "confirmed_at", now)
     email = crypto().decrypt(signature.email_enc)
     if email:
         _mail("confirmed", signature, email, signature.initiative)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -22,7 +24,7 @@ from .extensions import db, limiter
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
 from .models import Initiative, InitiativeState, SignatureState
-from .public_cache import cached_page
+from .public_cache import cached_page, cached_skeleton
 from .tokens import Purpose, TokenError, read_token
 
 bp = Blueprint("signing", __name__)
@@ -39,13 +41,21 @@ PUBLIC_STATES = (
 def public_initiative_or_404(slug: str) -> Initiative:
     if len(slug) > 80 or "\x00" in slug:  # PostgreSQL refuses NUL in a text value
         abort(404)
-    # Texts load when a page needs them, not for every sign POST.
-    initiative = db.session.scalars(
-        sa.select(Initiative).where(Initiative.slug == slug).options(lazyload(Initiative.texts))
-    ).one_or_none()
+    initiative = db.session.scalars(_by_slug(), {"slug": slug}).one_or_none()
     if initiative is None or initiative.state not in PUBLIC_STATES:
         abort(404)
     return initiative
+
+
+@cache
+def _by_slug() -> sa.Select[tuple[Initiative]]:
+    # Built once, not per request.  Texts load when a page needs them, not for every
+    # sign POST.
+    return (
+        sa.select(Initiative)
+        .where(Initiative.slug == sa.bindparam("slug"))
+        .options(lazyload(Initiative.texts))
+    )
 
 
 def source_tag(initiative: Initiative, value: str | None) -> str | None:
@@ -155,14 +165,14 @@ def confirm(token: str) -> Response | tuple[str, int]:
         public_id = read_token(Purpose.CONFIRM, token)
     except TokenError as exc:
         return _token_problem(exc.reason, Purpose.CONFIRM)
-    signature = signatures.by_public_id(public_id)
-    if signature is None:
+    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
+    if found is None:
         return _token_problem("gone", Purpose.CONFIRM)
+    signature, text = found
     initiative = signature.initiative
-    form = ButtonForm()
     status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
+        if not ButtonForm().validate_on_submit():
             abort(400)
         outcome = signatures.confirm(signature)
         db.session.commit()
@@ -174,17 +184,35 @@ def confirm(token: str) -> Response | tuple[str, int]:
         status = 409
     elif signature.state not in (SignatureState.PENDING, SignatureState.CONFIRMED):
         status = 410
-    return (
-        render_template(
+
+    def render() -> str:
+        # The button's form is made only when the page is rendered, not when its
+        # skeleton comes from the cache.
+        return render_template(
             "signing/confirm.html",
             initiative=initiative,
-            text=initiative.text(str(get_locale() or DEFAULT)),
+            text=text,
             signature=signature,
-            form=form,
+            form=ButtonForm(),
             closed=status == 409,
-        ),
-        status,
+        )
+
+    if status != 200:
+        return render(), status
+    # Pending ("confirm?") or confirmed ("thank you, N of M"): the same page for every
+    # signature of the initiative in that state, apart from the tokens.  Only the
+    # confirmed page shows the count, which every confirmation changes.
+    confirmed = signature.state == SignatureState.CONFIRMED
+    shown = (
+        "signing/confirm.html",
+        signature.state,
+        initiative.slug,
+        initiative.threshold,
+        initiative.confirmed_count if confirmed else None,
+        text.locale if text else None,
+        text.title if text else None,
     )
+    return cached_skeleton(shown, token, render), status
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
@@ -195,9 +223,10 @@ def withdraw(token: str) -> Response | tuple[str, int]:
         public_id = read_token(Purpose.WITHDRAW, token)
     except TokenError as exc:
         return _token_problem(exc.reason, Purpose.WITHDRAW)
-    signature = signatures.by_public_id(public_id)
-    if signature is None:
+    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
+    if found is None:
         return _token_problem("gone", Purpose.WITHDRAW)
+    signature, text = found
     initiative = signature.initiative
     form = ButtonForm()
     status = 200
@@ -217,7 +246,7 @@ def withdraw(token: str) -> Response | tuple[str, int]:
         render_template(
             "signing/withdraw.html",
             initiative=initiative,
-            text=initiative.text(str(get_locale() or DEFAULT)),
+            text=text,
             signature=signature,
             form=form,
             closed=status == 409,

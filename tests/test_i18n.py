@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from babel import support
+from babel import Locale, support
+from babel.lists import format_list
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 from markupsafe import escape
@@ -487,6 +488,25 @@ def test_closed_initiative_state_is_translated(client, make_initiative):
     assert translated("ar", "Insamlingen är avslutad. Tack till alla som skrev under!") in html
 
 
+def test_accessibility_statement_names_the_languages_there_are(client, make_app, translations_copy):
+    """The list follows the catalogs, in the reader's language: no string to forget."""
+    client.set_cookie("lang", "en")
+    html = client.get("/accessibility").get_data(as_text=True)
+    names = [Locale.parse(code).get_display_name("en") for code in available_locales_of(client)]
+    assert f"read and sign in {format_list(names, locale='en')}," in html
+
+    shutil.copytree(translations_copy / "so", translations_copy / "tr")
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
+    other = app.test_client()
+    html = other.get("/accessibility", headers={"Accept-Language": "sv"}).get_data(as_text=True)
+    assert "och turkiska," in html
+
+
+def available_locales_of(client) -> tuple[str, ...]:
+    with client.application.app_context():
+        return available_locales()
+
+
 # --- Bosnian: a language added by its catalog alone -----------------------------------------
 
 
@@ -602,3 +622,15 @@ def test_a_signer_who_used_bosnian_gets_her_mails_in_bosnian(
     }
     assert thanks["Content-Language"] == "bs"
     assert '<html lang="bs" dir="ltr">' in thanks.get_body(preferencelist=("html",)).get_content()
+
+
+def test_the_bosnian_accessibility_statement_lists_bosnian_among_the_languages(client):
+    client.set_cookie("lang", "bs")
+    html = client.get("/accessibility").get_data(as_text=True)
+    names = [Locale.parse(code).get_display_name("bs") for code in available_locales_of(client)]
+    assert "bosanski" in names
+    listed = translated("bs", "läsa och skriva under på %(languages)s,") % {
+        "languages": format_list(names, locale="bs")
+    }
+    assert listed.startswith("čitati i potpisivati na ovim jezicima: švedski, engleski")
+    assert escape_html(listed) in html

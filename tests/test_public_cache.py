@@ -163,3 +163,34 @@ def test_wtforms_messages_come_from_catalogs_loaded_once(app, make_initiative):
             app.preprocess_request()
             assert expected in translations.gettext("This field is required.")
     assert i18n._wtforms_catalog.cache_info().misses == 2
+
+
+def test_cached_confirmation_pages_carry_each_visitors_own_link_and_count(
+    app, make_initiative, sign
+):
+    """Two signers open their links: the second page comes from the cached skeleton."""
+    make_initiative()
+    signers = [app.test_client(), app.test_client()]
+    for n, browser in enumerate(signers):
+        assert sign(who=browser, email=f"signer{n}@example.org").status_code == 303
+    with app.app_context():
+        ids = list(db.session.scalars(sa.select(Signature.public_id).order_by(Signature.id)))
+        links = [f"/confirm/{make_token(Purpose.CONFIRM, public_id)}" for public_id in ids]
+
+    pages = [
+        browser.get(link).get_data(as_text=True)
+        for browser, link in zip(signers, links, strict=True)
+    ]
+    tokens = [CSRF_RE.search(page).group(1) for page in pages]
+    assert tokens[0] != tokens[1]
+    for page, link, other in zip(pages, links, reversed(links), strict=True):
+        assert f'action="{link}"' in page and other not in page and "\x00" not in page
+    # Each button works for its own visitor, and the count shown afterwards is current.
+    for n, (browser, link, token) in enumerate(zip(signers, links, tokens, strict=True), start=1):
+        assert browser.post(link, data={"csrf_token": token}).status_code == 303
+        done = browser.get(link).get_data(as_text=True)
+        assert "panel-success" in done and f"<strong>{n}</strong>" in done
+        assert link.removeprefix("/confirm/") in done and "\x00" not in done
+    # A confirmed page asked for again (served from the cache) still has its own link.
+    again = signers[0].get(links[0]).get_data(as_text=True)
+    assert "<strong>2</strong>" in again and links[1].removeprefix("/confirm/") not in again

@@ -1,0 +1,180 @@
+"""``python -m bench.inproc``: CPU per request and per flow, in-process, one thread.
+
+The Flask test client against a fresh SQLite file (migrated and loaded with the demo, as
+the load benchmark does), production settings, rate limits off.  No network, no other
+threads: what is left is the app's own CPU, the steadiest figure on a shared machine.
+Each figure is the best of ``--rounds`` rounds of ``--n`` repetitions, in µs of this
+process's CPU time (not wall time: on a shared machine, time spent waiting for a core
+would otherwise count).
+
+``--app-root DIR`` measures the app of another checkout (an older revision) with this
+script, as ``python -m bench --app-root`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SLUG = "amiralsgatan"
+CSRF_RE = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
+FORM = {
+    "name": "Bänk Testsson",
+    "postcode": "212 14",
+    "resident": "y",
+    "consent": "y",
+    "src": "bench",
+    "website": "",
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.inproc", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--n", type=int, default=200, help="repetitions per round")
+    parser.add_argument("--app-root", type=Path, help="measure the app in another checkout")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of each flow here")
+    return parser.parse_args(argv)
+
+
+def csrf_token(body: bytes) -> str:
+    match = CSRF_RE.search(body)
+    if match is None:
+        raise AssertionError("no CSRF token on the page")
+    return match.group(1).decode()
+
+
+def expect(response: Any, status: int) -> Any:
+    if response.status_code != status:
+        raise AssertionError(f"{response.request.path}: {response.status_code}, not {status}")
+    return response
+
+
+def best(label: str, rounds: int, n: int, step: Callable[[int], None]) -> float:
+    """The fastest round's CPU µs per repetition (after a few unmeasured ones)."""
+    counter = iter(range(10**9))
+    for _ in range(min(n, 20)):
+        step(next(counter))
+    timings = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for _ in range(n):
+            step(next(counter))
+        timings.append((time.process_time() - start) / n * 1e6)
+    figure = min(timings)
+    print(f"{label:<38} {figure:>9,.0f} µs", flush=True)
+    return figure
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.app_root:
+        os.environ["BENCH_APP_ROOT"] = str(args.app_root.resolve())
+        sys.path.insert(0, str(args.app_root.resolve()))
+    from . import servers
+
+    with tempfile.TemporaryDirectory(prefix="inproc-") as tmp:
+        instance = Path(tmp) / "instance"
+        url = f"sqlite:///{instance / 'bench.sqlite3'}"
+        env = servers.app_environment(url, instance, 5000)
+        servers.flask(env, "db", "upgrade")
+        servers.flask(env, "demo")
+        run(env, args)
+
+
+def run(env: dict[str, str], args: argparse.Namespace) -> None:
+    import initiatives
+    from initiatives.tokens import Purpose, make_token
+
+    from .appside import build_app
+
+    print(f"app: {Path(initiatives.__file__).parent.parent}")
+    app = build_app(env)
+    client = app.test_client()
+    page = f"/i/{SLUG}"
+    rounds, n = args.rounds, args.n
+    results: dict[str, float] = {}
+
+    def step_page(_i: int) -> None:
+        expect(client.get(page), 200)
+
+    def step_count(_i: int) -> None:
+        expect(client.get(f"/api/initiatives/{SLUG}"), 200)
+
+    post_times: list[float] = []
+
+    def step_sign(i: int) -> None:
+        token = csrf_token(expect(client.get(page), 200).data)
+        data = {**FORM, "csrf_token": token, "email": f"inproc-{i}@example.org"}
+        start = time.process_time()
+        redirect = expect(client.post(f"{page}/sign", data=data), 303)
+        post_times.append(time.process_time() - start)
+        expect(client.get(redirect.headers["Location"]), 200)
+
+    # Tokens for pending signatures, signed through the web form as a visitor would.
+    tokens: list[str] = []
+
+    def step_confirm(_i: int) -> None:
+        path = f"/confirm/{tokens.pop()}"
+        csrf = csrf_token(expect(client.get(path), 200).data)
+        redirect = expect(client.post(path, data={"csrf_token": csrf}), 303)
+        done = expect(client.get(redirect.headers["Location"]), 200)
+        if b"panel-success" not in done.data:
+            raise AssertionError("the confirmation page does not say the signature counts")
+
+    flows: list[tuple[str, str, Callable[[int], None]]] = [
+        ("page", "initiative page (GET)", step_page),
+        ("count", "JSON count (GET)", step_count),
+        ("sign", "sign flow (page + POST + thanks)", step_sign),
+        ("confirm", "confirm flow (GET + POST + result)", step_confirm),
+    ]
+    for key, label, step in flows:
+        if key == "confirm":
+            import sqlalchemy as sa
+
+            from initiatives.extensions import db
+            from initiatives.models import Signature, SignatureState
+
+            with app.app_context():
+                tokens[:] = [
+                    make_token(Purpose.CONFIRM, public_id)
+                    for public_id in db.session.scalars(
+                        sa.select(Signature.public_id).where(
+                            Signature.state == SignatureState.PENDING
+                        )
+                    )
+                ]
+            if len(tokens) < (rounds + bool(args.profile)) * n + min(n, 20):
+                raise SystemExit("not enough pending signatures for the confirm rounds")
+        if args.profile:
+            profile(args.profile, key, step, n)
+            post_times.clear()
+        results[key] = best(label, rounds, n, step)
+        if key == "sign":
+            # The POST alone: the best round's mean, rounds split as above.
+            per_round = [post_times[20 + r * n : 20 + (r + 1) * n] for r in range(rounds)]
+            results["sign_post"] = min(sum(r) / len(r) for r in per_round) * 1e6
+            print(f"{'  of which the sign POST':<38} {results['sign_post']:>9,.0f} µs")
+
+
+def profile(directory: Path, key: str, step: Callable[[int], None], n: int) -> None:
+    import cProfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(n):
+        step(10**8 + i)
+    profiler.disable()
+    profiler.dump_stats(str(directory / f"{key}.prof"))
+
+
+if __name__ == "__main__":
+    main()
