@@ -14,6 +14,7 @@ from babel import Locale, support
 from babel.lists import format_list
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
 from wtforms.i18n import messages_path
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -105,7 +106,24 @@ def select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in available:
         return chosen
-    return request.accept_languages.best_match(available) or DEFAULT
+    return negotiate(request.accept_languages, available)
+
+
+# A reader of the first reads the second well: Croatian, Serbian and Montenegrin readers
+# get Bosnian, Dari readers Persian, when there is no catalog of their own.
+CLOSE_LANGUAGES = {"hr": "bs", "sr": "bs", "sh": "bs", "cnr": "bs", "prs": "fa"}
+
+
+def negotiate(accepted: LanguageAccept, available: tuple[str, ...]) -> str:
+    """The first language the browser accepts (best first) that we have, or a close one."""
+    for value, quality in accepted:  # sorted by quality, best first
+        if quality <= 0:
+            continue
+        code = value.replace("_", "-").split("-", 1)[0].lower()
+        for candidate in (code, CLOSE_LANGUAGES.get(code)):
+            if candidate in available:
+                return candidate
+    return DEFAULT
 
 
 @cache

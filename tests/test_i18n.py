@@ -161,6 +161,11 @@ def test_swedish_is_the_default(client):
         ("en-GB,en;q=0.8", ("en", "ltr")),
         ("fr-FR,fr;q=0.9", ("sv", "ltr")),
         ("de;q=0.9,so;q=0.8,sv;q=0.1", ("so", "ltr")),
+        ("en;q=0,so;q=0.1", ("so", "ltr")),  # q=0: not acceptable at all
+        # Croatian and Serbian readers read Bosnian better than English or Swedish.
+        ("hr-HR,hr;q=0.9,en;q=0.8", ("bs", "ltr")),
+        ("sr-Latn-RS,en;q=0.5", ("bs", "ltr")),
+        ("en,hr;q=0.5", ("en", "ltr")),  # but the browser's order comes first
     ],
 )
 def test_accept_language_chooses_when_there_is_no_cookie(client, header, expected):
