@@ -12,6 +12,7 @@ with the translated note; an initiative with a Persian text shows Persian throug
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from .test_accessibility import (  # noqa: F401
     Site,
     describe,
     initiative,
+    kiosk_start,
     open_site,
     sign_form_with_errors,
     site_server,
@@ -144,3 +146,17 @@ def test_screenshots_of_the_example_and_its_errors_in_persian(open_site, artifac
     path: Path = artifacts / "sign-errors-fa.png"
     site.page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 20_000
+
+
+def test_the_stand_tablet_offers_persian_in_its_own_script(open_site, artifacts):
+    site = open_site("sv")
+    kiosk_start(site)
+    link = site.page.get_by_role("link", name="فارسی", exact=True)
+    assert link.get_attribute("lang") == "fa"
+    assert link.get_attribute("dir") == "rtl"
+    site.page.screenshot(path=str(artifacts / "kiosk-start-languages.png"), full_page=True)
+    link.click()
+    site.page.wait_for_url(re.compile(r"/kiosk/sign/fa$"))
+    assert site.page.locator("html").get_attribute("lang") == "fa"
+    assert site.page.locator("html").get_attribute("dir") == "rtl"
+    site.page.screenshot(path=str(artifacts / "kiosk-sign-fa.png"), full_page=True)
