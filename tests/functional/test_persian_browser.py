@@ -12,6 +12,8 @@ with the translated note; an initiative with a Persian text shows Persian throug
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ import sqlalchemy as sa
 
 from initiatives.extensions import db
 from initiatives.i18n import text_direction
-from initiatives.models import Initiative
+from initiatives.mail import compose
+from initiatives.models import Initiative, OutboxMessage
 
 from ..conftest import create_initiative
 from .test_accessibility import (  # noqa: F401
@@ -160,3 +163,19 @@ def test_the_stand_tablet_offers_persian_in_its_own_script(open_site, artifacts)
     assert site.page.locator("html").get_attribute("lang") == "fa"
     assert site.page.locator("html").get_attribute("dir") == "rtl"
     site.page.screenshot(path=str(artifacts / "kiosk-sign-fa.png"), full_page=True)
+
+
+def test_screenshot_of_a_persian_confirmation_mail(open_site, artifacts):
+    site = open_site("fa")
+    site.signature(locale="fa")
+    with site.app.app_context():
+        message = db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.locale == "fa").limit(1)
+        ).one()
+        composed = compose(message)
+    mail = email.message_from_bytes(composed.as_bytes(), policy=email.policy.default)
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    site.page.set_content(html)
+    assert site.page.locator("html").get_attribute("lang") == "fa"
+    assert site.page.locator("div[dir=rtl]").count() == 1
+    site.page.screenshot(path=str(artifacts / "mail-confirm-fa.png"), full_page=True)
