@@ -184,6 +184,7 @@ def test_swedish_is_the_default(client):
         ("hr-HR,hr;q=0.9,en;q=0.8", ("bs", "ltr")),
         ("sr-Latn-RS,en;q=0.5", ("bs", "ltr")),
         ("en,hr;q=0.5", ("en", "ltr")),  # but the browser's order comes first
+        ("prs-AF,en;q=0.5", ("fa", "rtl")),  # Dari readers read Persian
     ],
 )
 def test_accept_language_chooses_when_there_is_no_cookie(client, header, expected):
