@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -21,6 +21,9 @@ from initiatives import create_app
 from initiatives.extensions import db
 
 from ..conftest import _test_config, free_port, skip_or_fail
+
+if TYPE_CHECKING:
+    from .site import Site
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -108,3 +111,46 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- the site of the accessibility and language tests ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live app for this module: builders add what they need, so tests stay fast."""
+    instance = tmp_path_factory.mktemp("a11y")
+    # The kiosk's thank-you screen stays up while axe looks at it.
+    config = _test_config(
+        f"sqlite:///{instance / 'site.sqlite3'}", instance / "inst", KIOSK_THANKS_SECONDS=120
+    )
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    server = LiveServer(app)
+    app.config["BASE_URL"] = server.url
+    server.start()
+    yield server
+    server.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def open_site(browser: Any, site_server: LiveServer) -> Iterator[Callable[..., Site]]:
+    """A fresh browser context in a language, at a viewport size."""
+    from .site import Site  # site.py needs LiveServer from here
+
+    contexts: list[Any] = []
+
+    def factory(lang: str = "sv", width: int = 390, height: int = 844, scale: float = 1) -> Site:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, device_scale_factor=scale
+        )
+        context.add_cookies([{"name": "lang", "value": lang, "url": site_server.url}])
+        contexts.append(context)
+        return Site(site_server, context.new_page(), lang)
+
+    yield factory
+    for context in contexts:
+        context.close()

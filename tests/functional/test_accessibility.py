@@ -1,13 +1,12 @@
-"""WCAG 2.1 AA in a real browser: axe-core on every public page in Swedish and Arabic,
-keyboard-only signing, reflow at 320 px and at 200 % zoom, touch targets, visible focus,
-and screenshots of the initiative page for people to look at.
+"""WCAG 2.1 AA in a real browser: axe-core on every public page in Swedish, Arabic and
+Persian, keyboard-only signing, reflow at 320 px and at 200 % zoom, touch targets,
+visible focus, and screenshots of the initiative page for people to look at.
 
-To check a new page, write a builder (a function that takes a ``Site`` and leaves its
-page showing the screen) and add one line to ``PAGES``.  A builder returns the language
-the screen is shown in when that is not the visitor's: the stand tablet's enrolment,
-start and volunteer screens are Swedish whatever the browser's language cookie says
-(each signer picks a language on the start screen), so in the Arabic run those screens
-are checked as the Swedish pages they are, and the signer's screens in Arabic.
+The screens are built in ``site.py``: to check a new one, write a builder there and add
+one line to ``PAGES``.  The stand tablet's enrolment, start and volunteer screens are
+Swedish whatever the browser's language cookie says (each signer picks a language on the
+start screen), so in the Arabic and Persian runs those screens are checked as the
+Swedish pages they are, and the signer's screens in the visitor's language.
 """
 
 from __future__ import annotations
@@ -15,315 +14,49 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 
-from initiatives import create_app, kiosks, signatures
-from initiatives.demo import load_examples
 from initiatives.extensions import db
-from initiatives.i18n import native_name
+from initiatives.i18n import text_direction
 from initiatives.mail import compose
-from initiatives.models import Initiative, InitiativeState, OutboxMessage
-from initiatives.tokens import Purpose, make_token
+from initiatives.models import OutboxMessage
 
-from ..conftest import _test_config, create_initiative
-from .conftest import LiveServer
-from .test_kiosk_browser import (
-    PIN,
-    TABLET,
-    resident_signs_at_stand,
-    tablet_is_ready,
-    volunteer_enrols_tablet,
+from .site import (
+    AXE,
+    PAGES,
+    accessibility,
+    check_your_email,
+    confirm,
+    describe,
+    home,
+    initiative,
+    not_found,
+    privacy,
+    sign_form_with_errors,
+    withdraw,
 )
 
 pytestmark = pytest.mark.browser
 
 LANGUAGES = ("sv", "ar")
-AXE = Axe()
-
-
-@dataclass
-class Site:
-    """The app on a live server, and the browser page a test drives."""
-
-    server: LiveServer
-    page: Any
-    lang: str = "sv"  # the visitor's language (the site's language cookie)
-
-    @property
-    def app(self) -> Any:
-        return self.server.app
-
-    def goto(self, path: str) -> None:
-        response = self.page.goto(self.server.url + path)
-        assert response is not None
-
-    def examples(self) -> str:
-        """The demo initiatives (texts in Swedish, English and Arabic); returns a slug."""
-        with self.app.app_context():
-            load_examples()
-            db.session.commit()
-        return "amiralsgatan"
-
-    def closed_initiative(self) -> str:
-        with self.app.app_context():
-            exists = db.session.scalar(sa.select(Initiative.id).where(Initiative.slug == "stangd"))
-        if exists is None:
-            create_initiative(self.app, "stangd", state=InitiativeState.CLOSED)
-        return "stangd"
-
-    def signature(self, *, confirmed: bool = False, locale: str = "ar") -> dict[str, str]:
-        """A new signature on the example initiative; its confirm and withdraw links."""
-        slug = self.examples()
-        with self.app.app_context():
-            initiative = db.session.scalars(
-                sa.select(Initiative).where(Initiative.slug == slug)
-            ).one()
-            result = signatures.sign(
-                initiative,
-                name="Amira Hassan",
-                email=f"amira-{uuid.uuid4().hex[:8]}@example.org",
-                locale=locale,
-            )
-            if confirmed:
-                signatures.confirm(result.signature)
-            db.session.commit()
-            public_id = result.signature.public_id
-            return {
-                "confirm": f"/confirm/{make_token(Purpose.CONFIRM, public_id)}",
-                "withdraw": f"/withdraw/{make_token(Purpose.WITHDRAW, public_id)}",
-            }
-
-    def enrolled_tablet(self) -> None:
-        """A new stand tablet for the example initiative, enrolled, on its start screen."""
-        slug = self.examples()
-        with self.app.app_context():
-            initiative = db.session.scalars(
-                sa.select(Initiative).where(Initiative.slug == slug)
-            ).one()
-            _kiosk, code = kiosks.create(
-                f"Stand {uuid.uuid4().hex[:8]}", [initiative], actor="a11y"
-            )
-            db.session.commit()
-        self.page.set_viewport_size(TABLET)
-        volunteer_enrols_tablet(self.page, self.server, code)
-        # Also waits for the service worker to have cached the shell: leaving the page
-        # while it still downloads would cut its requests off half-way.
-        tablet_is_ready(self.page)
-
-    def kiosk_sign_form(self) -> None:
-        """The tablet's sign form in the visitor's language, chosen on the start screen."""
-        self.enrolled_tablet()
-        self.page.get_by_role("link", name=native_name(self.lang), exact=True).click()
-        self.page.wait_for_url(re.compile(rf"/kiosk/sign/{self.lang}$"))
-
-    def press_the_button(self) -> None:
-        self.page.locator("main form button[type=submit]").click()
-        self.page.wait_for_load_state()
-
-
-# --- page builders: one per screen ---------------------------------------------------------
-
-
-def home(site: Site) -> None:
-    site.examples()
-    site.goto("/")
-
-
-def initiative(site: Site) -> None:
-    site.goto(f"/i/{site.examples()}")
-
-
-def initiative_closed(site: Site) -> None:
-    site.goto(f"/i/{site.closed_initiative()}")
-
-
-def sign_form_with_errors(site: Site) -> None:
-    site.goto(f"/i/{site.examples()}")
-    site.page.locator("#email").fill("not an address")
-    site.page.locator("form#sign button[type=submit]").click()
-    site.page.locator(".error-summary").wait_for()
-    # The summary can be in the DOM before the stylesheets have loaded; sizes and
-    # colours are measured next, so wait for the whole page (flaky under load otherwise).
-    site.page.wait_for_load_state()
-
-
-def check_your_email(site: Site) -> None:
-    site.goto(f"/i/{site.examples()}/thanks")
-
-
-def confirm(site: Site) -> None:
-    site.goto(site.signature()["confirm"])
-
-
-def confirmed(site: Site) -> None:
-    site.goto(site.signature()["confirm"])
-    site.press_the_button()
-    site.page.locator(".panel-success").wait_for()
-
-
-def withdraw(site: Site) -> None:
-    site.goto(site.signature(confirmed=True)["withdraw"])
-
-
-def withdrawn(site: Site) -> None:
-    site.goto(site.signature(confirmed=True)["withdraw"])
-    site.press_the_button()
-    site.page.locator(".panel h1").wait_for()
-
-
-def broken_link(site: Site) -> None:
-    site.goto("/confirm/not-a-real-token")
-
-
-def not_found(site: Site) -> None:
-    site.goto("/no-such-page")
-
-
-def privacy(site: Site) -> None:
-    site.goto("/privacy")
-
-
-def accessibility(site: Site) -> None:
-    site.goto("/accessibility")
-
-
-# The stand tablet (see the module docstring for the languages).
-
-
-def kiosk_enrolment(site: Site) -> str:
-    site.page.set_viewport_size(TABLET)
-    site.goto("/kiosk")
-    return "sv"
-
-
-def kiosk_start(site: Site) -> str:
-    site.enrolled_tablet()
-    return "sv"
-
-
-def kiosk_sign_form(site: Site) -> None:
-    site.kiosk_sign_form()
-
-
-def kiosk_sign_form_with_errors(site: Site) -> None:
-    site.kiosk_sign_form()
-    site.page.locator("button.kiosk-submit").click()
-    site.page.locator(".error-summary").wait_for()
-
-
-def kiosk_thanks(site: Site) -> None:
-    site.enrolled_tablet()
-    email = f"amira-{uuid.uuid4().hex[:8]}@example.org"
-    resident_signs_at_stand(site.page, "Amira Hassan", email, native_name(site.lang))
-    site.page.wait_for_url(re.compile(rf"/kiosk/thanks/{site.lang}$"))
-
-
-def kiosk_volunteer_pin(site: Site) -> str:
-    site.enrolled_tablet()
-    site.page.locator(".kiosk-volunteer").click()
-    site.page.locator("#pin").wait_for()
-    return "sv"
-
-
-def kiosk_volunteer_panel(site: Site) -> str:
-    kiosk_volunteer_pin(site)
-    site.page.locator("#pin").fill(PIN)
-    site.page.locator("main form button[type=submit]").click()
-    site.page.locator("[data-today-received]").wait_for()
-    return "sv"
-
-
-PAGES: list[tuple[str, Callable[[Site], None]]] = [
-    ("home", home),
-    ("initiative", initiative),
-    ("initiative-closed", initiative_closed),
-    ("sign-form-with-errors", sign_form_with_errors),
-    ("check-your-email", check_your_email),
-    ("confirm", confirm),
-    ("confirmed", confirmed),
-    ("withdraw", withdraw),
-    ("withdrawn", withdrawn),
-    ("broken-link", broken_link),
-    ("not-found", not_found),
-    ("privacy", privacy),
-    ("accessibility", accessibility),
-    ("kiosk-enrolment", kiosk_enrolment),
-    ("kiosk-start", kiosk_start),
-    ("kiosk-sign-form", kiosk_sign_form),
-    ("kiosk-sign-form-with-errors", kiosk_sign_form_with_errors),
-    ("kiosk-thanks", kiosk_thanks),
-    ("kiosk-volunteer-pin", kiosk_volunteer_pin),
-    ("kiosk-volunteer-panel", kiosk_volunteer_panel),
-]
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def site_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One live app for this module: builders add what they need, so tests stay fast."""
-    instance = tmp_path_factory.mktemp("a11y")
-    # The kiosk's thank-you screen stays up while axe looks at it.
-    config = _test_config(
-        f"sqlite:///{instance / 'site.sqlite3'}", instance / "inst", KIOSK_THANKS_SECONDS=120
-    )
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-    server = LiveServer(app)
-    app.config["BASE_URL"] = server.url
-    server.start()
-    yield server
-    server.stop()
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def open_site(browser: Any, site_server: LiveServer) -> Iterator[Callable[..., Site]]:
-    """A fresh browser context in a language, at a viewport size."""
-    contexts: list[Any] = []
-
-    def factory(lang: str = "sv", width: int = 390, height: int = 844, scale: float = 1) -> Site:
-        context = browser.new_context(
-            viewport={"width": width, "height": height}, device_scale_factor=scale
-        )
-        context.add_cookies([{"name": "lang", "value": lang, "url": site_server.url}])
-        contexts.append(context)
-        return Site(site_server, context.new_page(), lang)
-
-    yield factory
-    for context in contexts:
-        context.close()
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    lines = []
-    for violation in violations:
-        targets = [node["target"] for node in violation["nodes"]][:5]
-        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} {targets}")
-    return "\n".join(lines)
+# axe also in Persian, the other right-to-left language (its layout: test_persian_browser).
+AXE_LANGUAGES = (*LANGUAGES, "fa")
 
 
 # --- axe ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("lang", AXE_LANGUAGES)
 @pytest.mark.parametrize(("name", "build"), PAGES, ids=[name for name, _ in PAGES])
 def test_axe_finds_no_violations(open_site, name, build, lang):
     site = open_site(lang)
     shown = build(site) or lang
     assert site.page.locator("html").get_attribute("lang") == shown
-    assert site.page.locator("html").get_attribute("dir") == ("rtl" if shown == "ar" else "ltr")
+    assert site.page.locator("html").get_attribute("dir") == text_direction(shown)
     results = AXE.run(site.page)
     assert results.response["testEngine"]["name"] == "axe-core"
     violations = results.response["violations"]

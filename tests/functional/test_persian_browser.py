@@ -1,14 +1,10 @@
-"""Persian in a real browser: axe on every public screen with the language cookie set to
-fa, the layout mirrored like Arabic, Persian text shaped, and screenshots of the initiative
+"""Persian in a real browser (axe on every screen in Persian is in test_accessibility.py):
+the layout mirrored like Arabic, Persian text shaped, and screenshots of the initiative
 page and the sign form with errors in tests/artifacts/ for people to look at.
 
 The example initiatives have no Persian text, so the example shows the Swedish proposal
 with the translated note; an initiative with a Persian text shows Persian throughout.
 """
-
-# The fixtures of test_accessibility are imported (this module gets its own live app from
-# the module-scoped site_server), and tests take them as arguments: not redefinitions.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -22,22 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from initiatives.extensions import db
-from initiatives.i18n import text_direction
 from initiatives.mail import compose
 from initiatives.models import Initiative, OutboxMessage
 
 from ..conftest import create_initiative
-from .test_accessibility import (  # noqa: F401
-    AXE,
-    PAGES,
-    Site,
-    describe,
-    initiative,
-    kiosk_start,
-    open_site,
-    sign_form_with_errors,
-    site_server,
-)
+from .site import Site, initiative, kiosk_start, sign_form_with_errors
 
 pytestmark = pytest.mark.browser
 
@@ -80,16 +65,6 @@ def postcode_reads_in_order(page: Any) -> bool:
         }"""
     )
     return positions[0] < positions[1]
-
-
-@pytest.mark.parametrize(("name", "build"), PAGES, ids=[name for name, _ in PAGES])
-def test_axe_finds_no_violations_in_persian(open_site, name, build):
-    site = open_site("fa")
-    shown = build(site) or "fa"
-    assert site.page.locator("html").get_attribute("lang") == shown
-    assert site.page.locator("html").get_attribute("dir") == text_direction(shown)
-    violations = AXE.run(site.page).response["violations"]
-    assert not violations, f"{name} in fa:\n{describe(violations)}"
 
 
 def test_the_persian_initiative_page_is_mirrored_and_shaped(open_site, artifacts):
