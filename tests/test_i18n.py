@@ -26,7 +26,7 @@ from initiatives.tokens import Purpose, make_token
 from .conftest import create_initiative, csrf_token, link_path, links_in
 from .test_kiosk import enrolled_tablet
 
-REQUIRED = ("en", "ar", "so")
+REQUIRED = ("en", "ar", "so", "bs", "fa")
 HTML_TAG = re.compile(r'<html lang="([^"]+)" dir="([^"]+)">')
 ARABIC_TEXT = {
     "title": "شارع أميرالسغاتان أكثر أمانًا",
@@ -224,19 +224,18 @@ def test_the_switcher_refuses_unknown_languages(client):
 
 def test_the_switcher_names_each_language_in_its_own_script(client):
     html = client.get("/").get_data(as_text=True)
-    for code, name in (("sv", "Svenska"), ("en", "English"), ("ar", "العربية"), ("so", "Soomaali")):
+    for code, name in (
+        ("sv", "Svenska"),
+        ("en", "English"),
+        ("ar", "العربية"),
+        ("so", "Soomaali"),
+        ("bs", "Bosanski"),
+        ("fa", "فارسی"),
+    ):
         link = re.search(rf'<a href="/lang/{code}\?next=[^"]*"[^>]*>([^<]+)</a>', html, re.S)
         assert link and link.group(1).strip() == name
         assert f'lang="{code}" dir="{text_direction(code)}" hreflang="{code}"' in html
     assert 'aria-current="true">Svenska' in html
-
-
-def test_the_switcher_offers_persian_in_persian_script(client):
-    html = client.get("/").get_data(as_text=True)
-    assert native_name("fa") == "فارسی"
-    link = re.search(r'<a href="/lang/fa\?next=[^"]*"[^>]*>([^<]+)</a>', html, re.S)
-    assert link and link.group(1).strip() == "فارسی"
-    assert 'lang="fa" dir="rtl" hreflang="fa"' in html
 
 
 @pytest.mark.parametrize(
@@ -251,23 +250,29 @@ def test_arabic_pages_are_right_to_left(client, make_initiative, path):
 
 
 @pytest.mark.parametrize(
-    ("path", "msgid"),
+    ("locale", "path", "msgid"),
     [
-        ("/", "Skriv under för ett bättre Rosengård"),
-        ("/i/amiralsgatan", "Gå direkt till formuläret"),
-        ("/privacy", "Dina rättigheter"),
-        ("/accessibility", "Tillgänglighetsredogörelse"),
+        ("fa", "/", "Skriv under för ett bättre Rosengård"),
+        ("fa", "/i/amiralsgatan", "Gå direkt till formuläret"),
+        ("fa", "/privacy", "Dina rättigheter"),
+        ("fa", "/accessibility", "Tillgänglighetsredogörelse"),
+        ("bs", "/", "Skriv under för ett bättre Rosengård"),
+        ("bs", "/i/amiralsgatan", "Skriv under"),
+        ("bs", "/i/amiralsgatan", "Jag är folkbokförd i Malmö."),
+        ("bs", "/privacy", "Rättslig grund"),
+        ("bs", "/accessibility", "Tillgänglighetsredogörelse"),
+        ("bs", "/privacy/request", "Vad sparar ni om mig?"),
     ],
 )
-def test_persian_pages_are_right_to_left_and_in_persian(client, make_initiative, path, msgid):
+def test_pages_are_in_the_language_and_its_direction(client, make_initiative, locale, path, msgid):
     make_initiative()
-    client.set_cookie("lang", "fa")
+    client.set_cookie("lang", locale)
     response = client.get(path)
     assert response.status_code == 200
-    assert html_lang_dir(response) == ("fa", "rtl")
+    assert html_lang_dir(response) == (locale, text_direction(locale))
     html = response.get_data(as_text=True)
-    assert escape_html(translated("fa", msgid)) in html
-    assert escape_html(translated("fa", "Hoppa till innehållet")) in html
+    assert escape_html(translated(locale, msgid)) in html
+    assert escape_html(translated(locale, "Hoppa till innehållet")) in html
     assert msgid not in html and "Hoppa till innehållet" not in html
 
 
@@ -380,73 +385,56 @@ def test_a_swedish_title_inside_an_arabic_sentence_is_isolated(app, client, make
 # --- emails --------------------------------------------------------------------------------
 
 
-def test_a_signer_who_used_arabic_gets_every_mail_in_arabic(
-    client, make_initiative, sign, deliver, smtp
+@pytest.mark.parametrize(
+    ("locale", "text"), [("ar", ARABIC_TEXT), ("fa", PERSIAN_TEXT), ("bs", None)]
+)
+def test_a_signer_gets_every_mail_in_the_language_she_used(
+    client, make_initiative, sign, deliver, smtp, locale, text
 ):
-    make_initiative(
-        texts={"sv": {"title": SWEDISH_TITLE, "summary": "s", "body": "b"}, "ar": ARABIC_TEXT}
-    )
-    client.set_cookie("lang", "ar")
-    assert sign().status_code == 303
+    """Right to left where the language is; the Swedish title when it has no text."""
+    texts = {"sv": {"title": SWEDISH_TITLE, "summary": "s", "body": "b"}}
+    if text:
+        texts[locale] = text
+    make_initiative(texts=texts)
+    title = text["title"] if text else SWEDISH_TITLE
+    direction = text_direction(locale)
+    client.set_cookie("lang", locale)
+    assert sign(name="Šejla Hodžić").status_code == 303
     deliver()
     [mail] = smtp.wait_for(1)
 
-    subject = translated("ar", "Bekräfta din underskrift: %(title)s") % {
-        "title": ARABIC_TEXT["title"]
-    }
+    subject = translated(locale, "Bekräfta din underskrift: %(title)s") % {"title": title}
     assert mail["Subject"] == subject
-    assert mail["Content-Language"] == "ar"
-    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert mail["Content-Language"] == locale
+    plain = mail.get_body(preferencelist=("plain",)).get_content()
     html = mail.get_body(preferencelist=("html",)).get_content()
-    greeting = translated("ar", "Hej %(name)s,") % {"name": "Amira Hassan"}
-    assert greeting in text and greeting in html
-    assert translated("ar", "Bekräfta min underskrift") in html
-    assert '<html lang="ar" dir="rtl">' in html
-    assert '<div lang="ar" dir="rtl"' in html and "text-align:right" in html
-    assert "Hej" not in text and "Bekräfta" not in html
+    greeting = translated(locale, "Hej %(name)s,") % {"name": "Šejla Hodžić"}
+    assert greeting in plain and escape_html(greeting) in html
+    for msgid in (
+        "Din underskrift räknas först när du har bekräftat den. Öppna länken och tryck på knappen:",
+        "Du får det här meddelandet för att någon skrev din adress när de skrev under ett "
+        "Malmöinitiativ. Var det inte du? Då behöver du inte göra något.",
+    ):
+        assert translated(locale, msgid) in plain, msgid
+    assert translated(locale, "Bekräfta min underskrift") in html
+    assert f'<html lang="{locale}" dir="{direction}">' in html
+    if direction == "rtl":
+        assert f'<div lang="{locale}" dir="rtl"' in html and "text-align:right" in html
+    assert "Hej" not in plain and "Bekräfta" not in html and "Öppna" not in plain
 
-    # She confirms from a browser set to Swedish: her thank-you mail is still Arabic.
+    # She confirms from a browser set to Swedish: her thank-you mail is still hers.
     [confirm_url] = [u for u in links_in(mail) if "/confirm/" in u]
     client.set_cookie("lang", "sv")
     path = link_path(confirm_url)
     assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
     deliver()
     [_, thanks] = smtp.wait_for(2)
-    assert thanks["Subject"].startswith(
-        translated("ar", "Tack, din underskrift räknas: %(title)s").split("%")[0]
-    )
-    assert '<html lang="ar" dir="rtl">' in thanks.get_body(preferencelist=("html",)).get_content()
-
-
-def test_a_signer_who_used_persian_gets_the_confirmation_mail_in_persian(
-    client, make_initiative, sign, deliver, smtp
-):
-    make_initiative(
-        texts={"sv": {"title": SWEDISH_TITLE, "summary": "s", "body": "b"}, "fa": PERSIAN_TEXT}
-    )
-    client.set_cookie("lang", "fa")
-    assert sign().status_code == 303
-    deliver()
-    [mail] = smtp.wait_for(1)
-
-    subject = translated("fa", "Bekräfta din underskrift: %(title)s") % {
-        "title": PERSIAN_TEXT["title"]
+    assert thanks["Subject"] == translated(locale, "Tack, din underskrift räknas: %(title)s") % {
+        "title": title
     }
-    assert mail["Subject"] == subject
-    assert mail["Content-Language"] == "fa"
-    text = mail.get_body(preferencelist=("plain",)).get_content()
-    html = mail.get_body(preferencelist=("html",)).get_content()
-    greeting = translated("fa", "Hej %(name)s,") % {"name": "Amira Hassan"}
-    open_link = translated(
-        "fa",
-        "Din underskrift räknas först när du har bekräftat den. Öppna länken och tryck på knappen:",
-    )
-    for body in (text, html):
-        assert greeting in body and open_link in body
-    assert translated("fa", "Bekräfta min underskrift") in html
-    assert '<html lang="fa" dir="rtl">' in html
-    assert '<div lang="fa" dir="rtl"' in html and "text-align:right" in html
-    assert "Hej" not in text and "Bekräfta" not in html and "Öppna" not in text
+    assert thanks["Content-Language"] == locale
+    thanks_html = thanks.get_body(preferencelist=("html",)).get_content()
+    assert f'<html lang="{locale}" dir="{direction}">' in thanks_html
 
 
 @pytest.mark.parametrize("locale", ["so", "en"])
@@ -520,21 +508,25 @@ def test_the_persian_data_report_is_persian_with_persian_commas(
 # --- the kiosk -----------------------------------------------------------------------------
 
 
-def test_the_kiosk_offers_persian_in_persian_script_and_signs_in_persian(app, make_initiative):
-    from .test_kiosk import enrolled_tablet
-
+@pytest.mark.parametrize(("locale", "name"), [("fa", "فارسی"), ("bs", "Bosanski")])
+def test_the_kiosk_offers_each_language_in_its_own_script_and_signs_in_it(
+    app, make_initiative, locale, name
+):
     make_initiative()
     tablet = enrolled_tablet(app)
     start = tablet.client.get("/kiosk").get_data(as_text=True)
+    direction = text_direction(locale)
     assert (
-        '<a class="kiosk-language" href="/kiosk/sign/fa" lang="fa" dir="rtl" hreflang="fa"'
-        " data-replace>فارسی</a>"
+        f'<a class="kiosk-language" href="/kiosk/sign/{locale}" lang="{locale}" '
+        f'dir="{direction}" hreflang="{locale}" data-replace>{name}</a>'
     ) in start
-    response = tablet.client.get("/kiosk/sign/fa")
+    response = tablet.client.get(f"/kiosk/sign/{locale}")
     assert response.status_code == 200
-    assert html_lang_dir(response) == ("fa", "rtl")
+    assert html_lang_dir(response) == (locale, direction)
     html = response.get_data(as_text=True)
-    assert translated("fa", "Om dina uppgifter") in html and "Om dina uppgifter" not in html
+    privacy_note = "Nästa person kan inte se det du skriver: formuläret töms när du är klar."
+    assert escape_html(translated(locale, privacy_note)) in html
+    assert translated(locale, "Om dina uppgifter") in html and "Om dina uppgifter" not in html
 
 
 # --- a new language without code changes ---------------------------------------------------
@@ -645,29 +637,6 @@ def available_locales_of(client) -> tuple[str, ...]:
 # --- Bosnian: a language added by its catalog alone -----------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "msgid"),
-    [
-        ("/", "Skriv under för ett bättre Rosengård"),
-        ("/i/amiralsgatan", "Skriv under"),
-        ("/i/amiralsgatan", "Jag är folkbokförd i Malmö."),
-        ("/privacy", "Rättslig grund"),
-        ("/accessibility", "Tillgänglighetsredogörelse"),
-        ("/privacy/request", "Vad sparar ni om mig?"),
-    ],
-)
-def test_bosnian_pages_are_bosnian_and_left_to_right(client, make_initiative, path, msgid):
-    make_initiative()
-    client.set_cookie("lang", "bs")
-    response = client.get(path)
-    assert response.status_code == 200
-    assert html_lang_dir(response) == ("bs", "ltr")
-    html = response.get_data(as_text=True)
-    assert escape_html(translated("bs", msgid)) in html
-    assert escape_html(translated("bs", "Hoppa till innehållet")) in html
-    assert msgid not in html and "Hoppa till innehållet" not in html
-
-
 def test_a_bosnian_browser_gets_bosnian_latin_script_and_the_bosnian_words(client, make_initiative):
     make_initiative()
     response = client.get("/i/amiralsgatan", headers={"Accept-Language": "bs-BA,bs;q=0.9"})
@@ -676,28 +645,6 @@ def test_a_bosnian_browser_gets_bosnian_latin_script_and_the_bosnian_words(clien
     # Latin script, ijekavian: "potpis", "prijedlog", never the Swedish button.
     assert '<button type="submit" class="button">Potpišite</button>' in html
     assert "Prijedlog" in html and "Skriv under" not in html
-
-
-def test_bosnian_is_named_in_its_own_language_on_the_switcher_and_the_kiosk(
-    app, client, make_initiative
-):
-    make_initiative()
-    assert native_name("bs") == "Bosanski"
-    html = client.get("/").get_data(as_text=True)
-    assert 'lang="bs" dir="ltr" hreflang="bs"' in html
-    link = re.search(r'<a href="/lang/bs\?next=[^"]*"[^>]*>([^<]+)</a>', html, re.S)
-    assert link and link.group(1).strip() == "Bosanski"
-
-    tablet = enrolled_tablet(app)
-    start = tablet.client.get("/kiosk").get_data(as_text=True)
-    assert (
-        '<a class="kiosk-language" href="/kiosk/sign/bs" lang="bs" dir="ltr" hreflang="bs"' in start
-    )
-    assert 'hreflang="bs" data-replace>Bosanski</a>' in start
-    sign_page = tablet.client.get("/kiosk/sign/bs").get_data(as_text=True)
-    assert '<html lang="bs" dir="ltr">' in sign_page
-    privacy_note = "Nästa person kan inte se det du skriver: formuläret töms när du är klar."
-    assert escape_html(translated("bs", privacy_note)) in sign_page
 
 
 def test_bosnian_has_three_plural_forms_one_few_and_other():
@@ -716,47 +663,6 @@ def test_bosnian_has_three_plural_forms_one_few_and_other():
         assert linked(n) == f"Imamo {n} potpisa povezana s ovom adresom:"
     for n in (0, 5, 11, 12, 14, 25, 111):
         assert linked(n) == f"Imamo {n} potpisa povezanih s ovom adresom:"
-
-
-def test_a_signer_who_used_bosnian_gets_her_mails_in_bosnian(
-    client, make_initiative, sign, deliver, smtp
-):
-    make_initiative()
-    client.set_cookie("lang", "bs")
-    assert sign(name="Šejla Hodžić", email="sejla@example.org").status_code == 303
-    deliver()
-    [mail] = smtp.wait_for(1)
-
-    subject = translated("bs", "Bekräfta din underskrift: %(title)s") % {"title": SWEDISH_TITLE}
-    assert subject == f"Potvrdite svoj potpis: {SWEDISH_TITLE}"
-    assert mail["Subject"] == subject
-    assert mail["Content-Language"] == "bs"
-    text = mail.get_body(preferencelist=("plain",)).get_content()
-    html = mail.get_body(preferencelist=("html",)).get_content()
-    greeting = translated("bs", "Hej %(name)s,") % {"name": "Šejla Hodžić"}
-    assert greeting in text and escape_html(greeting) in html
-    for msgid in (
-        "Din underskrift räknas först när du har bekräftat den. Öppna länken och tryck på knappen:",
-        "Du får det här meddelandet för att någon skrev din adress när de skrev under ett "
-        "Malmöinitiativ. Var det inte du? Då behöver du inte göra något.",
-    ):
-        assert translated("bs", msgid) in text, msgid
-    assert translated("bs", "Bekräfta min underskrift") in html
-    assert '<html lang="bs" dir="ltr">' in html
-    assert "Hej" not in text and "Bekräfta" not in html and "underskrift" not in text
-
-    # She confirms from a browser set to Swedish: her thank-you mail is still Bosnian.
-    [confirm_url] = [u for u in links_in(mail) if "/confirm/" in u]
-    client.set_cookie("lang", "sv")
-    path = link_path(confirm_url)
-    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
-    deliver()
-    [_, thanks] = smtp.wait_for(2)
-    assert thanks["Subject"] == translated("bs", "Tack, din underskrift räknas: %(title)s") % {
-        "title": SWEDISH_TITLE
-    }
-    assert thanks["Content-Language"] == "bs"
-    assert '<html lang="bs" dir="ltr">' in thanks.get_body(preferencelist=("html",)).get_content()
 
 
 def test_the_bosnian_accessibility_statement_lists_bosnian_among_the_languages(client):
