@@ -28,8 +28,11 @@ PREFERRED_ORDER = ("sv", "en", "ar", "so", "bs", "fa")
 def _catalog_locales(directories: tuple[str, ...]) -> tuple[str, ...]:
     found = {DEFAULT}
     for directory in directories:
-        for po in Path(directory).glob("*/LC_MESSAGES/messages.po"):
-            code = po.parent.parent.name
+        # The compiled catalog, not the .po: a language whose catalog was never compiled
+        # would show Swedish text under its own lang attribute (read aloud in the wrong
+        # voice), so it is not offered until `make translations` has run.
+        for mo in Path(directory).glob("*/LC_MESSAGES/messages.mo"):
+            code = mo.parent.parent.name
             if _known_locale(code):
                 found.add(code)
     ranked = [code for code in PREFERRED_ORDER if code in found]

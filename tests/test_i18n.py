@@ -601,6 +601,7 @@ def test_a_right_to_left_catalog_is_right_to_left_without_code_changes(make_app,
 def test_a_folder_that_is_not_a_language_is_ignored(make_app, translations_copy):
     (translations_copy / "not-a-locale" / "LC_MESSAGES").mkdir(parents=True)
     (translations_copy / "not-a-locale" / "LC_MESSAGES" / "messages.po").write_text("")
+    (translations_copy / "not-a-locale" / "LC_MESSAGES" / "messages.mo").write_bytes(b"")
     app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
     with app.app_context():
         assert "not-a-locale" not in available_locales()
@@ -675,3 +676,14 @@ def test_the_bosnian_accessibility_statement_lists_bosnian_among_the_languages(c
     }
     assert listed.startswith("čitati i potpisivati na ovim jezicima: švedski, engleski")
     assert escape_html(listed) in html
+
+
+def test_a_catalog_that_was_never_compiled_is_not_offered(make_app, translations_copy):
+    """Its pages would be Swedish under lang="tr", read aloud in the wrong voice."""
+    shutil.copytree(translations_copy / "so", translations_copy / "tr")
+    (translations_copy / "tr" / "LC_MESSAGES" / "messages.mo").unlink()
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(translations_copy))
+    with app.app_context():
+        assert "tr" not in available_locales() and "so" in available_locales()
+    response = app.test_client().get("/", headers={"Accept-Language": "tr"})
+    assert html_lang_dir(response) == ("sv", "ltr")
