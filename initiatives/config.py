@@ -79,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "MAILS_PER_ADDRESS_PER_DAY_TOTAL": 10,
     "ORGANISATION_NAME": "Rosengård Samverkan",
     "ORGANISATION_EMAIL": "kontakt@example.org",
+    # Whether the organisation running the site is a public body (an authority, a
+    # municipality, a region): only then does the Swedish law on accessible digital public
+    # services apply, and the accessibility statement point to Digg for complaints.
+    "ORGANISATION_PUBLIC_SECTOR": False,
     "LOG_LEVEL": "INFO",
     # Organiser admin: minutes without a request before a session ends, and login
     # throttling (failed attempts per account and per client within the window).

@@ -687,3 +687,22 @@ def test_a_catalog_that_was_never_compiled_is_not_offered(make_app, translations
         assert "tr" not in available_locales() and "so" in available_locales()
     response = app.test_client().get("/", headers={"Accept-Language": "tr"})
     assert html_lang_dir(response) == ("sv", "ltr")
+
+
+def test_the_accessibility_statement_points_to_digg_only_for_a_public_body(client, make_app):
+    """Digg supervises the law for public bodies; a neighbourhood network is not one."""
+    law = "Lagen om tillgänglighet till digital offentlig service gäller myndigheter"
+    html = client.get("/accessibility").get_data(as_text=True)
+    assert law in html and "Digg" not in html
+    client.set_cookie("lang", "fa")
+    assert "قانون دسترس‌پذیری" in client.get("/accessibility").get_data(as_text=True)
+
+    public = make_app(ORGANISATION_PUBLIC_SECTOR=True).test_client()
+    public.set_cookie("lang", "fa")
+    html = public.get("/accessibility").get_data(as_text=True)
+    digg = translated(
+        "fa",
+        "Du kan också kontakta Myndigheten för digital förvaltning (Digg) om du inte är nöjd "
+        "med hur vi hanterar ditt ärende.",
+    )
+    assert escape_html(digg) in html and "قانون دسترس‌پذیری" not in html
