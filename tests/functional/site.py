@@ -254,6 +254,24 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
 ]
 
 
+def postcode_reads_in_order(page: Any) -> bool:
+    """Inside right-to-left text the postcode example still reads 212 14, not 14 212."""
+    positions = page.evaluate(
+        """() => {
+          const n = document.querySelector('#postcode-hint').firstChild;
+          const at = (s) => {
+            const r = document.createRange();
+            const i = n.data.indexOf(s);
+            r.setStart(n, i);
+            r.setEnd(n, i + s.length);
+            return r.getBoundingClientRect().x;
+          };
+          return [at('212'), at('14')];
+        }"""
+    )
+    return positions[0] < positions[1]
+
+
 def describe(violations: list[dict[str, Any]]) -> str:
     lines = []
     for violation in violations:

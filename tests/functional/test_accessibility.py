@@ -35,6 +35,7 @@ from .site import (
     home,
     initiative,
     not_found,
+    postcode_reads_in_order,
     privacy,
     sign_form_with_errors,
     withdraw,
@@ -249,20 +250,7 @@ def test_arabic_layout_is_mirrored(open_site):
             assert abs(title["x"] - (main["x"] + 16)) < 2
             assert box["x"] < label["x"]
     # Numbers keep their order inside Arabic text: the postcode example reads 212 14.
-    positions = arabic.page.evaluate(
-        """() => {
-          const n = document.querySelector('#postcode-hint').firstChild;
-          const at = (s) => {
-            const r = document.createRange();
-            const i = n.data.indexOf(s);
-            r.setStart(n, i);
-            r.setEnd(n, i + s.length);
-            return r.getBoundingClientRect().x;
-          };
-          return [at('212'), at('14')];
-        }"""
-    )
-    assert positions[0] < positions[1]
+    assert postcode_reads_in_order(arabic.page)
 
 
 def test_print_shows_the_proposal_without_navigation_or_form(open_site, artifacts):

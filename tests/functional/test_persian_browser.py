@@ -12,7 +12,6 @@ import email
 import email.policy
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ from initiatives.mail import compose
 from initiatives.models import Initiative, OutboxMessage
 
 from ..conftest import create_initiative
-from .site import Site, initiative, kiosk_start, sign_form_with_errors
+from .site import Site, initiative, kiosk_start, postcode_reads_in_order, sign_form_with_errors
 
 pytestmark = pytest.mark.browser
 
@@ -47,24 +46,6 @@ def persian_initiative(site: Site) -> str:
             },
         )
     return "farsi"
-
-
-def postcode_reads_in_order(page: Any) -> bool:
-    """Inside Persian text the postcode example still reads 212 14, not 14 212."""
-    positions = page.evaluate(
-        """() => {
-          const n = document.querySelector('#postcode-hint').firstChild;
-          const at = (s) => {
-            const r = document.createRange();
-            const i = n.data.indexOf(s);
-            r.setStart(n, i);
-            r.setEnd(n, i + s.length);
-            return r.getBoundingClientRect().x;
-          };
-          return [at('212'), at('14')];
-        }"""
-    )
-    return positions[0] < positions[1]
 
 
 def test_the_persian_initiative_page_is_mirrored_and_shaped(open_site, artifacts):
