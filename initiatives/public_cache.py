@@ -137,14 +137,24 @@ LINK_PLACEHOLDER = "\x00link-token\x00"
 SKELETONS = "public_cache.skeletons"
 
 
-def cached_skeleton(key: tuple[Any, ...], link_token: str, render: Callable[[], str]) -> str:
+def cached_skeleton(
+    key: tuple[Any, ...],
+    link_token: str,
+    render: Callable[[], str],
+    live: dict[str, str] | None = None,
+) -> str:
     """A page reached by a personal link, rendered at most once per cache period.
 
     The pages behind confirmation and withdrawal links differ from one visitor to the
     next only by the link's token (in the form's action and the language links) and the
     CSRF token: both are cut out of the cached copy and filled in per request.  ``key``
     must name everything else the page shows (the signature's state, the initiative's
-    title, count, …): commits do not empty this cache, since every confirmation would.
+    title, …): commits do not empty this cache, since every confirmation would.
+
+    ``live`` names fragments of the page that change too often to be part of the key
+    (the count, which every confirmation moves), each as rendered for this request: the
+    skeleton keeps a placeholder where each was, and this request's fragment goes in.
+    Each fragment must be what ``render()`` puts in the page, character for character.
     """
     cache = public_cache()
     if not cache.enabled or not _anonymous():
@@ -152,7 +162,14 @@ def cached_skeleton(key: tuple[Any, ...], link_token: str, render: Callable[[], 
     skeletons = current_app.extensions.get(SKELETONS)
     if skeletons is None:
         skeletons = current_app.extensions[SKELETONS] = PublicCache(cache.seconds)
-    full_key = (key, request.script_root, request.query_string, str(get_locale() or DEFAULT))
+    live = live or {}
+    full_key = (
+        key,
+        tuple(live),
+        request.script_root,
+        request.query_string,
+        str(get_locale() or DEFAULT),
+    )
     skeleton = skeletons.get(full_key)
     if skeleton is None:
         html = render()
@@ -161,12 +178,23 @@ def cached_skeleton(key: tuple[Any, ...], link_token: str, render: Callable[[], 
         skeleton = html.replace(link_token, LINK_PLACEHOLDER)
         if token:
             skeleton = skeleton.replace(token, TOKEN_PLACEHOLDER)
+        for name, fragment in live.items():
+            if skeleton.count(fragment) != 1:
+                # Not where we can cut it out for sure: this page is not cached.
+                return html
+            skeleton = skeleton.replace(fragment, _live_placeholder(name))
         skeletons.put(full_key, skeleton)
         return html
     html = skeleton.replace(LINK_PLACEHOLDER, link_token)
+    for name, fragment in live.items():
+        html = html.replace(_live_placeholder(name), fragment)
     if TOKEN_PLACEHOLDER in html:
         html = html.replace(TOKEN_PLACEHOLDER, generate_csrf())
     return html
+
+
+def _live_placeholder(name: str) -> str:
+    return f"\x00live-{name}\x00"
 
 
 # --- invalidation: a commit that changed public data empties this process's cache ------

@@ -365,13 +365,13 @@ def confirm(signature: Signature) -> ConfirmOutcome:
     if not signature.initiative.accepts_confirmations():
         return ConfirmOutcome.CLOSED
     now = clock.utcnow()
-    moved = move(
-        signature.id,
-        signature.initiative_id,
-        SignatureState.PENDING,
-        SignatureState.CONFIRMED,
-        confirmed_at=now,
-    )
+    # The row first and the count last (not through move()): every confirmation of the
+    # initiative updates its one counter row, and on PostgreSQL holds that row's lock
+    # until COMMIT, so the mail is queued before the lock is taken, not while held.
+    statement = _move_one(SignatureState.PENDING, SignatureState.CONFIRMED, ("confirmed_at",))
+    moved = db.session.execute(
+        statement, {"signature_id": signature.id, "confirmed_at": now}
+    ).rowcount
     if not moved:
         # A concurrent request got there first (or it changed under us).
         db.session.refresh(signature)
@@ -384,6 +384,7 @@ def confirm(signature: Signature) -> ConfirmOutcome:
     email = crypto().decrypt(signature.email_enc)
     if email:
         _mail("confirmed", signature, email, signature.initiative)
+    _adjust_count(signature.initiative_id, 1)
     db.session.flush()
     return ConfirmOutcome.CONFIRMED
 

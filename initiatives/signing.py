@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    get_template_attribute,
     redirect,
     render_template,
     request,
@@ -200,19 +201,21 @@ def confirm(token: str) -> Response | tuple[str, int]:
     if status != 200:
         return render(), status
     # Pending ("confirm?") or confirmed ("thank you, N of M"): the same page for every
-    # signature of the initiative in that state, apart from the tokens.  Only the
-    # confirmed page shows the count, which every confirmation changes.
-    confirmed = signature.state == SignatureState.CONFIRMED
+    # signature of the initiative in that state, apart from the tokens and, on the
+    # confirmed page, the count, which every confirmation moves: it is rendered alone
+    # and put into the cached page.
+    live = {}
+    if signature.state == SignatureState.CONFIRMED:
+        live["progress"] = str(get_template_attribute("macros/forms.html", "progress")(initiative))
     shown = (
         "signing/confirm.html",
         signature.state,
         initiative.slug,
         initiative.threshold,
-        initiative.confirmed_count if confirmed else None,
         text.locale if text else None,
         text.title if text else None,
     )
-    return cached_skeleton(shown, token, render), status
+    return cached_skeleton(shown, token, render, live), status
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
