@@ -24,9 +24,7 @@ from tempfile import TemporaryDirectory
 from typing import IO, Any, NamedTuple
 
 import sqlalchemy as sa
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+import xlsxwriter
 
 from . import audit, clock
 from .crypto import crypto
@@ -199,44 +197,69 @@ def write_csv(rows: Iterator[Row], handle: IO[bytes]) -> None:
     text.detach()
 
 
-def write_xlsx(rows: Iterator[Row], path: Path, summary: list[tuple[str, Any]]) -> None:
-    """The list as a workbook, streamed (openpyxl's write-only mode): constant memory.
+def xlsx_text(value: str) -> str:
+    """``neutralise`` for the workbook, and never XlsxWriter's rich-text markup.
 
-    Text goes in neutralised, so no value reaching openpyxl starts with ``=`` and none
-    can become a formula; dates are real dates, so Excel sorts and filters them.
+    XlsxWriter takes a string that starts with ``<r>`` and ends with ``</r>`` for rich
+    text of its own and writes it into the sheet's XML unescaped, so a signer named
+    ``<r>…</r>`` could put any markup, a formula cell included, into the clerk's workbook
+    (or just break it).  No name or place starts with ``<r>``: such a value gets the
+    apostrophe a formula gets.
     """
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Underskrifter")
-    sheet.freeze_panes = "A2"
-    for letter, width in zip("ABCDEF", (8, 42, 18, 12, 12, 14), strict=True):
-        sheet.column_dimensions[letter].width = width
-    bold = Font(bold=True)
-    header = []
-    for title in COLUMNS:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    to_date = date.fromisoformat
-    for row in rows:
-        # An empty value is no cell at all (None): openpyxl skips it, where "" costs a
-        # cell element like any other.  Most rows have no paper sheet.
-        sheet.append(
-            (
-                row.number,
-                neutralise(row.name),
-                neutralise(row.area) or None,
-                to_date(row.day),
-                row.channel_label,
-                neutralise(row.sheet) or None,
-            )
-        )
-    about = book.create_sheet("Sammanfattning")
-    about.column_dimensions["A"].width = 32
-    about.column_dimensions["B"].width = 70
-    for key, value in summary:
-        about.append((key, neutralise(value) if isinstance(value, str) else value))
-    book.save(path)
+    value = neutralise(value)
+    return "'" + value if value.startswith("<r>") else value
+
+
+def write_xlsx(rows: Iterator[Row], path: Path, summary: list[tuple[str, Any]]) -> None:
+    """The list as a workbook, streamed (XlsxWriter's constant-memory mode).
+
+    Each row goes to a temporary file as it is written, not into memory; that file holds
+    names, so it is made next to ``path`` (the pack's own temporary directory) rather than
+    in the system's.  Text stays text twice over: XlsxWriter's conversions of strings to
+    formulas, links and numbers are off, and every value goes in through ``xlsx_text``
+    (``neutralise`` included).  Dates are real dates, so Excel sorts and filters them.
+    """
+    options = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+        "tmpdir": str(path.parent),
+    }
+    with xlsxwriter.Workbook(str(path), options) as book:
+        bold = book.add_format({"bold": True})
+        dated = book.add_format({"num_format": "yyyy-mm-dd"})
+        sheet = book.add_worksheet("Underskrifter")
+        sheet.freeze_panes(1, 0)
+        for column, width in enumerate((8, 42, 18, 12, 12, 14)):
+            sheet.set_column(column, column, width)
+        for column, title in enumerate(COLUMNS):
+            sheet.write_string(0, column, title, bold)
+        number, text, day = sheet.write_number, sheet.write_string, sheet.write_datetime
+        to_date = date.fromisoformat
+        for line, row in enumerate(rows, start=1):
+            # Past Excel's last row (1,048,576) XlsxWriter drops cells without a word and
+            # returns -1: refuse to hand over a list that silently lacks signatures.
+            if number(line, 0, row.number) == -1:
+                raise ValueError(f"a worksheet holds at most {line - 1:,} signatures")
+            text(line, 1, xlsx_text(row.name))
+            # An empty value is no cell at all rather than an empty string cell.  Most
+            # rows have no paper sheet.
+            if row.area:
+                text(line, 2, xlsx_text(row.area))
+            day(line, 3, to_date(row.day), dated)
+            text(line, 4, row.channel_label)
+            if row.sheet:
+                text(line, 5, xlsx_text(row.sheet))
+        about = book.add_worksheet("Sammanfattning")
+        about.set_column(0, 0, 32)
+        about.set_column(1, 1, 70)
+        for line, (key, value) in enumerate(summary):
+            about.write_string(line, 0, key)
+            if isinstance(value, str):
+                about.write_string(line, 1, xlsx_text(value))
+            else:
+                about.write(line, 1, value)
 
 
 # --- the pack ------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -276,6 +278,72 @@ def test_neutralise_every_formula_start():
         assert pack.neutralise(start + "1+1").startswith("'")
     assert pack.neutralise("Amira") == "Amira"
     assert pack.neutralise("Ann-Sofie") == "Ann-Sofie"
+
+
+# Markup XlsxWriter would copy into the sheet's XML as it stands (its rich-text form),
+# here closing the name's cell and adding a formula cell of its own.
+MARKUP = (
+    '<r><t>x</t></r></is></c><c r="G2"><f>1+1</f></c>'
+    + '<c r="H2" t="inlineStr"><is><r><t>y</t></r>'
+)
+
+
+def _widths(sheet) -> list[int]:
+    """Column widths in Excel's characters (a ``<col>`` element may span columns; the
+    file holds a little more than the width asked for: Excel's cell padding)."""
+    widths = {}
+    for dimension in sheet.column_dimensions.values():
+        for column in range(dimension.min, dimension.max + 1):
+            widths[column] = int(dimension.width)
+    return [widths[c] for c in sorted(widths)]
+
+
+def test_the_workbook_read_back_by_another_library(tmp_path, monkeypatch):
+    """What XlsxWriter wrote, as openpyxl reads it: types, formats, both sheets."""
+    rows = [
+        pack.Row(1, SWEDISH, "212", "2026-03-01", "web", ""),
+        pack.Row(2, FORMULA, "", "2026-03-02", "paper", "7"),
+        pack.Row(3, MARKUP, "-1", "2026-03-02", "kiosk", ""),
+    ]
+    summary = [("Initiativ", "=1+1"), ("Bekräftade underskrifter totalt", 3)]
+    # Its temporary files hold names: they belong beside the workbook, never in the
+    # system's temporary directory (made unusable here).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "not-here"))
+    out = tmp_path / "out"
+    out.mkdir()
+    pack.write_xlsx(iter(rows), out / "l.xlsx", summary)
+    assert [p.name for p in out.iterdir()] == ["l.xlsx"]
+
+    book = load_workbook(out / "l.xlsx")
+    assert book.sheetnames == ["Underskrifter", "Sammanfattning"]
+    sheet = book["Underskrifter"]
+    assert sheet.freeze_panes == "A2"
+    assert _widths(sheet) == [8, 42, 18, 12, 12, 14]
+    header, *cells = list(sheet.iter_rows())
+    assert [c.value for c in header] == list(pack.COLUMNS)
+    assert all(c.font.b for c in header)
+    assert not any(c.font.b for row in cells for c in row)
+    assert [[c.value for c in row] for row in cells] == [
+        [1, SWEDISH, "212", datetime(2026, 3, 1), "webb", None],
+        [2, "'" + FORMULA, None, datetime(2026, 3, 2), "papper", "7"],
+        [3, "'" + MARKUP, "'-1", datetime(2026, 3, 2), "surfplatta", None],
+    ]
+    assert all(row[0].data_type == "n" for row in cells)
+    assert all(row[3].is_date and row[3].number_format == "yyyy-mm-dd" for row in cells)
+    # Text stays text: no formula, and an empty value is no cell at all.
+    assert all(c.data_type == "s" for row in cells for c in row[1:] if isinstance(c.value, str))
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+    assert sheet.max_column == len(pack.COLUMNS)
+    raw = zipfile.ZipFile(out / "l.xlsx").read("xl/worksheets/sheet1.xml").decode()
+    assert '<c r="C3"' not in raw and '<c r="F2"' not in raw and "<f>" not in raw
+
+    about = book["Sammanfattning"]
+    assert [[c.value for c in row] for row in about.iter_rows()] == [
+        ["Initiativ", "'=1+1"],
+        ["Bekräftade underskrifter totalt", 3],
+    ]
+    assert about["B2"].data_type == "n"
+    assert _widths(about) == [32, 70]
 
 
 def test_no_pack_for_a_draft_or_an_unknown_slug(app, make_initiative, tmp_path):
