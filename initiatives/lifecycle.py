@@ -82,9 +82,61 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
-def _require(initiative: Initiative, *states: InitiativeState, message: Any) -> None:
-    if initiative.state not in states:
+# The states each organiser action is open in: the checks below and the admin page's
+# buttons both read this table.
+ACTIONS: dict[str, tuple[InitiativeState, ...]] = {
+    "edit_settings": (S.DRAFT,),
+    "edit_texts": (S.DRAFT,),
+    "publish": (S.DRAFT,),
+    "amend": (S.COLLECTING,),
+    "close": (S.COLLECTING,),
+    "submit": (S.CLOSED,),
+    "answer": (S.SUBMITTED,),
+    "withdraw": (S.DRAFT, S.COLLECTING, S.CLOSED),
+}
+
+
+def can(initiative: Initiative, action: str) -> bool:
+    """Whether the action is open in the initiative's state (the page shows only these)."""
+    return initiative.state in ACTIONS[action]
+
+
+def _require(initiative: Initiative, action: str, message: Any) -> None:
+    if not can(initiative, action):
         raise TransitionError(str(message))
+
+
+def _enter(
+    initiative: Initiative, state: InitiativeState, actor: str, action: str, **details: Any
+) -> None:
+    """Move the initiative to ``state`` and put the transition on the record."""
+    initiative.state = state
+    db.session.flush()
+    audit.record(action, actor=actor, initiative=initiative, **details)
+
+
+def _check_day(day: date, since: datetime | None, message: Any) -> None:
+    """Refuse a day in the future or before the (Malmö) day of ``since``."""
+    if day > local_date(clock.utcnow()) or (since is not None and day < local_date(since)):
+        raise TransitionError(str(message))
+
+
+def _text(initiative: Initiative, locale: str) -> InitiativeText | None:
+    return next((t for t in initiative.texts if t.locale == locale), None)
+
+
+def _put_text(
+    initiative: Initiative, locale: str, *, title: str, summary: str, body: str
+) -> InitiativeText:
+    """Replace one language's text, or add it, and flush."""
+    text = _text(initiative, locale)
+    if text is None:
+        text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
+        initiative.texts.append(text)
+    else:
+        text.title, text.summary, text.body = title, summary, body
+    db.session.flush()
+    return text
 
 
 # --- drafts --------------------------------------------------------------------------------
@@ -123,7 +175,7 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
     """Drafts change freely; after publishing only the link and the contact may change."""
     changed: list[str] = []
     if slug != initiative.slug:
-        _require(initiative, S.DRAFT, message=_l("Adressen kan inte ändras efter publicering."))
+        _require(initiative, "edit_settings", _l("Adressen kan inte ändras efter publicering."))
         _check_slug(slug, initiative.id)
         initiative.slug = slug
         changed.append("slug")
@@ -136,8 +188,8 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
         if key not in ALWAYS_EDITABLE:
             _require(
                 initiative,
-                S.DRAFT,
-                message=_l("Antal, insamlingstid och mottagare kan inte ändras efter publicering."),
+                "edit_settings",
+                _l("Antal, insamlingstid och mottagare kan inte ändras efter publicering."),
             )
         setattr(initiative, key, value)
         changed.append(key)
@@ -154,22 +206,16 @@ def set_text(
     """Write one language's text of a draft.  Published texts change only by ``amend``."""
     _require(
         initiative,
-        S.DRAFT,
-        message=_l("Texten är låst sedan insamlingen började. Gör en rättelse i stället."),
+        "edit_texts",
+        _l("Texten är låst sedan insamlingen började. Gör en rättelse i stället."),
     )
-    text = next((t for t in initiative.texts if t.locale == locale), None)
-    if text is None:
-        text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
-        initiative.texts.append(text)
-    else:
-        text.title, text.summary, text.body = title, summary, body
-    db.session.flush()
+    text = _put_text(initiative, locale, title=title, summary=summary, body=body)
     audit.record("initiative.text_saved", actor=actor, initiative=initiative, locale=locale)
     return text
 
 
 def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
-    _require(initiative, S.DRAFT, message=_l("Texten är låst sedan insamlingen började."))
+    _require(initiative, "edit_texts", _l("Texten är låst sedan insamlingen började."))
     if locale == DEFAULT_LOCALE:
         raise TransitionError(str(_l("Den svenska texten behövs alltid.")))
     initiative.texts[:] = [t for t in initiative.texts if t.locale != locale]
@@ -182,8 +228,8 @@ def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
 
 def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> None:
     """Start collecting: freeze the texts, record their hash, set the period."""
-    _require(initiative, S.DRAFT, message=_l("Bara ett utkast kan publiceras."))
-    swedish = next((t for t in initiative.texts if t.locale == DEFAULT_LOCALE), None)
+    _require(initiative, "publish", _l("Bara ett utkast kan publiceras."))
+    swedish = _text(initiative, DEFAULT_LOCALE)
     if swedish is None or not (swedish.title and swedish.summary and swedish.body):
         raise TransitionError(
             str(_l("Skriv rubrik, sammanfattning och förslag på svenska innan du publicerar."))
@@ -194,15 +240,14 @@ def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> 
             str(_l("Texten på %(langs)s saknar rubrik eller förslag.", langs=", ".join(incomplete)))
         )
     now = (now or clock.utcnow()).replace(microsecond=0)
-    initiative.state = S.COLLECTING
     initiative.opens_at = now
     initiative.closes_at = clock.add_months(now, initiative.period_months)
     initiative.text_hash = initiative.compute_text_hash()
-    db.session.flush()
-    audit.record(
+    _enter(
+        initiative,
+        S.COLLECTING,
+        actor,
         "initiative.published",
-        actor=actor,
-        initiative=initiative,
         text_hash=initiative.text_hash,
         opens_at=initiative.opens_at.isoformat(),
         closes_at=initiative.closes_at.isoformat(),
@@ -220,23 +265,17 @@ def amend(
     note: str,
 ) -> Amendment:
     """Correct a published text, on the record: the old text and hash are kept."""
-    _require(initiative, S.COLLECTING, message=_l("Rättelser går bara att göra under insamlingen."))
+    _require(initiative, "amend", _l("Rättelser går bara att göra under insamlingen."))
     if not note.strip():
         raise TransitionError(str(_l("Skriv vad som rättas och varför.")))
-    text = next((t for t in initiative.texts if t.locale == locale), None)
+    text = _text(initiative, locale)
     previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
     if previous == {"title": title, "summary": summary, "body": body}:
         raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
     if not title or (locale == DEFAULT_LOCALE and not body):
         raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
     previous_hash = initiative.text_hash or initiative.compute_text_hash()
-    if text is None:
-        initiative.texts.append(
-            InitiativeText(locale=locale, title=title, summary=summary, body=body)
-        )
-    else:
-        text.title, text.summary, text.body = title, summary, body
-    db.session.flush()
+    _put_text(initiative, locale, title=title, summary=summary, body=body)
     initiative.text_hash = initiative.compute_text_hash()
     amendment = Amendment(
         initiative_id=initiative.id,
@@ -262,23 +301,14 @@ def amend(
 
 def close(initiative: Initiative, actor: str) -> None:
     """Stop collecting (early, or after the period ended).  Pending links still confirm."""
-    _require(
-        initiative, S.COLLECTING, message=_l("Bara ett initiativ under insamling kan stängas.")
-    )
-    initiative.state = S.CLOSED
+    _require(initiative, "close", _l("Bara ett initiativ under insamling kan stängas."))
     initiative.closed_at = clock.utcnow()
-    db.session.flush()
-    audit.record(
-        "initiative.closed",
-        actor=actor,
-        initiative=initiative,
-        confirmed=initiative.confirmed_count,
-    )
+    _enter(initiative, S.CLOSED, actor, "initiative.closed", confirmed=initiative.confirmed_count)
 
 
 def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference: str) -> None:
     """Record that the list was handed to the city, with the date and its reference number."""
-    _require(initiative, S.CLOSED, message=_l("Stäng insamlingen innan du markerar den inlämnad."))
+    _require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
     if initiative.confirmed_count < initiative.threshold:
         raise TransitionError(
             str(
@@ -291,18 +321,18 @@ def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference:
         )
     if not reference.strip():
         raise TransitionError(str(_l("Skriv stadens diarienummer.")))
-    today = local_date(clock.utcnow())
-    opened = local_date(initiative.opens_at) if initiative.opens_at else None
-    if submitted_on > today or (opened is not None and submitted_on < opened):
-        raise TransitionError(str(_l("Datumet kan inte vara i framtiden eller före insamlingen.")))
-    initiative.state = S.SUBMITTED
+    _check_day(
+        submitted_on,
+        initiative.opens_at,
+        _l("Datumet kan inte vara i framtiden eller före insamlingen."),
+    )
     initiative.submitted_at = local_noon(submitted_on)
     initiative.city_reference = reference.strip()
-    db.session.flush()
-    audit.record(
+    _enter(
+        initiative,
+        S.SUBMITTED,
+        actor,
         "initiative.submitted",
-        actor=actor,
-        initiative=initiative,
         submitted_on=submitted_on.isoformat(),
         reference=initiative.city_reference,
         confirmed=initiative.confirmed_count,
@@ -320,14 +350,15 @@ def answer(
     max_bytes: int = 10 * 1024 * 1024,
 ) -> None:
     """Record the committee's answer (and its PDF) and mark the initiative answered."""
-    _require(initiative, S.SUBMITTED, message=_l("Bara ett inlämnat initiativ kan få svar."))
+    _require(initiative, "answer", _l("Bara ett inlämnat initiativ kan få svar."))
     if not text.strip():
         raise TransitionError(str(_l("Skriv svaret eller en sammanfattning av det.")))
-    submitted = local_date(initiative.submitted_at) if initiative.submitted_at else None
-    if answered_on > local_date(clock.utcnow()) or (submitted and answered_on < submitted):
-        raise TransitionError(
-            str(_l("Svarsdatumet kan inte vara i framtiden eller före inlämningen."))
-        )
+    _check_day(
+        answered_on,
+        initiative.submitted_at,
+        _l("Svarsdatumet kan inte vara i framtiden eller före inlämningen."),
+    )
+    digest: str | None = None
     if document is not None:
         if not document.startswith(PDF_MAGIC):
             raise TransitionError(str(_l("Filen är inte en PDF.")))
@@ -343,39 +374,30 @@ def answer(
                 uploaded_by=actor,
             )
         )
-    initiative.state = S.ANSWERED
     initiative.answered_at = local_noon(answered_on)
     initiative.answer_text = text.strip()
-    db.session.flush()
-    audit.record(
+    _enter(
+        initiative,
+        S.ANSWERED,
+        actor,
         "initiative.answered",
-        actor=actor,
-        initiative=initiative,
         answered_on=answered_on.isoformat(),
-        document_sha256=hashlib.sha256(document).hexdigest() if document else None,
+        document_sha256=digest,
     )
 
 
 def withdraw(initiative: Initiative, actor: str, *, reason: str) -> None:
     """Withdraw the initiative, from any state before it is submitted."""
-    _require(
-        initiative,
-        S.DRAFT,
-        S.COLLECTING,
-        S.CLOSED,
-        message=_l("Ett inlämnat initiativ kan inte dras tillbaka."),
-    )
+    _require(initiative, "withdraw", _l("Ett inlämnat initiativ kan inte dras tillbaka."))
     if not reason.strip():
         raise TransitionError(str(_l("Skriv varför initiativet dras tillbaka.")))
-    previous = initiative.state
-    initiative.state = S.WITHDRAWN
     initiative.withdrawn_at = clock.utcnow()
-    db.session.flush()
-    audit.record(
+    _enter(
+        initiative,
+        S.WITHDRAWN,
+        actor,
         "initiative.withdrawn",
-        actor=actor,
-        initiative=initiative,
-        previous_state=previous,
+        previous_state=initiative.state,
         reason=reason.strip(),
     )
 
@@ -399,19 +421,3 @@ def amendments(initiative: Initiative) -> list[Amendment]:
             .order_by(Amendment.at, Amendment.id)
         )
     )
-
-
-ACTIONS: dict[str, tuple[InitiativeState, ...]] = {
-    "edit_texts": (S.DRAFT,),
-    "publish": (S.DRAFT,),
-    "amend": (S.COLLECTING,),
-    "close": (S.COLLECTING,),
-    "submit": (S.CLOSED,),
-    "answer": (S.SUBMITTED,),
-    "withdraw": (S.DRAFT, S.COLLECTING, S.CLOSED),
-}
-
-
-def can(initiative: Initiative, action: str) -> bool:
-    """Whether the action is open in the initiative's state (the page shows only these)."""
-    return initiative.state in ACTIONS[action]
