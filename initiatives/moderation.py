@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -120,6 +121,13 @@ def _open_for_changes(initiative: Initiative) -> None:
         )
 
 
+def _record(signature: Signature, actor: str, action: str, **details: Any) -> None:
+    """Put a change to one signature on the audit record: its id, never its personal data."""
+    audit.record(
+        action, actor=actor, initiative=signature.initiative, signature=signature, **details
+    )
+
+
 def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> None:
     """Stop a pending or confirmed signature from counting, with a reason code and note."""
     _open_for_changes(signature.initiative)
@@ -144,14 +152,7 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
             str(_l("Bara väntande och bekräftade underskrifter kan ogiltigförklaras."))
         )
     db.session.refresh(signature)
-    audit.record(
-        "signature.invalidated",
-        actor=actor,
-        initiative=signature.initiative,
-        signature=signature,
-        reason=reason,
-        previous_state=previous,
-    )
+    _record(signature, actor, "signature.invalidated", reason=reason, previous_state=previous)
 
 
 def restore(signature: Signature, actor: str) -> None:
@@ -170,13 +171,7 @@ def restore(signature: Signature, actor: str) -> None:
     if not moved:
         raise TransitionError(str(_l("Bara ogiltigförklarade underskrifter kan återställas.")))
     db.session.refresh(signature)
-    audit.record(
-        "signature.restored",
-        actor=actor,
-        initiative=signature.initiative,
-        signature=signature,
-        state=target,
-    )
+    _record(signature, actor, "signature.restored", state=target)
 
 
 def resend_confirmation(signature: Signature, actor: str) -> bool:
@@ -192,18 +187,18 @@ def resend_confirmation(signature: Signature, actor: str) -> bool:
         return False
     signatures._mail("confirm", signature, email, initiative)
     db.session.flush()
-    audit.record(
-        "signature.confirmation_resent", actor=actor, initiative=initiative, signature=signature
-    )
+    _record(signature, actor, "signature.confirmation_resent")
     return True
 
 
-def _check_request(received_via: str, received_on: date) -> None:
-    """A signer's written request: how it came (a code) and when (not in the future)."""
+def _request(received_via: str, received_on: date) -> dict[str, str]:
+    """A signer's written request: how it came (a code) and when (not in the future), as
+    the audit record holds it."""
     if received_via not in REQUEST_CHANNELS:
         raise TransitionError(str(_l("Välj hur begäran kom in.")))
     if received_on > local_date(clock.utcnow()):
         raise TransitionError(str(_l("Datumet kan inte vara i framtiden.")))
+    return {"received_via": received_via, "received_on": received_on.isoformat()}
 
 
 def withdraw_on_request(
@@ -214,7 +209,7 @@ def withdraw_on_request(
     How and when the request came is recorded as a code and a date, never as free text,
     so the audit log cannot end up holding the signer's name or address.
     """
-    _check_request(received_via, received_on)
+    request = _request(received_via, received_on)
     outcome = signatures.withdraw(signature)
     if outcome != signatures.WithdrawOutcome.WITHDRAWN:
         messages = {
@@ -226,14 +221,7 @@ def withdraw_on_request(
         raise TransitionError(
             str(messages.get(outcome, _l("Den här underskriften kan inte återkallas.")))
         )
-    audit.record(
-        "signature.withdrawn_on_request",
-        actor=actor,
-        initiative=signature.initiative,
-        signature=signature,
-        received_via=received_via,
-        received_on=received_on.isoformat(),
-    )
+    _record(signature, actor, "signature.withdrawn_on_request", **request)
 
 
 def erase_on_request(
@@ -250,7 +238,7 @@ def erase_on_request(
     from .models import OutboxMessage
     from .retention import ANONYMISED_VALUES, CLEARED_OUTBOX_VALUES
 
-    _check_request(received_via, received_on)
+    request = _request(received_via, received_on)
     if signature.anonymised_at is not None:
         raise TransitionError(str(_l("Uppgifterna är redan raderade.")))
     now = clock.utcnow()
@@ -273,14 +261,7 @@ def erase_on_request(
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(signature)
-    audit.record(
-        "signature.erased_on_request",
-        actor=actor,
-        initiative=signature.initiative,
-        signature=signature,
-        received_via=received_via,
-        received_on=received_on.isoformat(),
-    )
+    _record(signature, actor, "signature.erased_on_request", **request)
 
 
 def history(signature: Signature) -> list[tuple[datetime, str, str]]:
