@@ -24,7 +24,7 @@ from .crypto import crypto
 from .extensions import db, limiter
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
-from .models import Initiative, InitiativeState, SignatureState
+from .models import Initiative, InitiativeState, InitiativeText, Signature, SignatureState
 from .public_cache import cached_page, cached_skeleton
 from .tokens import Purpose, TokenError, read_token
 
@@ -146,12 +146,36 @@ def check_email(slug: str) -> str:
     return cached_page(render)
 
 
-def _token_problem(reason: str, purpose: Purpose) -> tuple[str, int]:
-    status = 410 if reason in ("expired", "gone") else 400
+class LinkProblem(Exception):
+    """A confirmation or withdrawal link that names no signature: its reason ("expired",
+    "invalid" or "gone") and its purpose."""
+
+    def __init__(self, reason: str, purpose: Purpose):
+        super().__init__(reason)
+        self.reason = reason
+        self.purpose = purpose
+
+
+@bp.errorhandler(LinkProblem)
+def link_problem(exc: LinkProblem) -> tuple[str, int]:
+    status = 410 if exc.reason in ("expired", "gone") else 400
     return (
-        render_template("signing/token_problem.html", reason=reason, purpose=purpose.value),
+        render_template("signing/token_problem.html", reason=exc.reason, purpose=exc.purpose.value),
         status,
     )
+
+
+def _linked_signature(purpose: Purpose, token: str) -> tuple[Signature, InitiativeText | None]:
+    """The signature a link names, with its text in the visitor's language, else
+    ``LinkProblem``."""
+    try:
+        public_id = read_token(purpose, token)
+    except TokenError as exc:
+        raise LinkProblem(exc.reason, purpose) from exc
+    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
+    if found is None:
+        raise LinkProblem("gone", purpose)
+    return found
 
 
 def _confirm_limit() -> str:
@@ -162,14 +186,7 @@ def _confirm_limit() -> str:
 @limiter.limit(_confirm_limit, methods=["POST"])
 def confirm(token: str) -> Response | tuple[str, int]:
     """GET shows a button, POST confirms: a link scanner's GET changes nothing."""
-    try:
-        public_id = read_token(Purpose.CONFIRM, token)
-    except TokenError as exc:
-        return _token_problem(exc.reason, Purpose.CONFIRM)
-    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
-    if found is None:
-        return _token_problem("gone", Purpose.CONFIRM)
-    signature, text = found
+    signature, text = _linked_signature(Purpose.CONFIRM, token)
     initiative = signature.initiative
     status = 200
     if request.method == "POST":
@@ -222,14 +239,7 @@ def confirm(token: str) -> Response | tuple[str, int]:
 @limiter.limit(_confirm_limit, methods=["POST"])
 def withdraw(token: str) -> Response | tuple[str, int]:
     """GET shows a button, POST withdraws, until the initiative is submitted."""
-    try:
-        public_id = read_token(Purpose.WITHDRAW, token)
-    except TokenError as exc:
-        return _token_problem(exc.reason, Purpose.WITHDRAW)
-    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
-    if found is None:
-        return _token_problem("gone", Purpose.WITHDRAW)
-    signature, text = found
+    signature, text = _linked_signature(Purpose.WITHDRAW, token)
     initiative = signature.initiative
     form = ButtonForm()
     status = 200
