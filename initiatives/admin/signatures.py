@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -12,7 +13,7 @@ from .. import clock, moderation
 from ..extensions import db
 from ..forms import ButtonForm
 from ..lifecycle import TransitionError, local_date
-from ..models import Channel, SignatureState
+from ..models import Channel, Signature, SignatureState
 from . import actor, bp
 from .forms import InvalidateForm, WithdrawRequestForm
 from .initiatives import initiative_or_404
@@ -133,62 +134,57 @@ def signature_invalidate(slug: str, public_id: str) -> Any:
     )
 
 
+def _button(slug: str, public_id: str, action: Callable[[Signature, str], Any], done: str) -> Any:
+    """A button-only action on one signature."""
+    found = _found_or_404(slug, public_id)
+    return _act(found, ButtonForm(), "", lambda: action(found.signature, actor()), done)
+
+
 @bp.post("/initiatives/<slug>/signatures/<public_id>/restore")
 def signature_restore(slug: str, public_id: str) -> Any:
-    found = _found_or_404(slug, public_id)
-    return _act(
-        found,
-        ButtonForm(),
-        "",
-        lambda: moderation.restore(found.signature, actor()),
-        _("Underskriften är återställd."),
-    )
+    return _button(slug, public_id, moderation.restore, _("Underskriften är återställd."))
 
 
 @bp.post("/initiatives/<slug>/signatures/<public_id>/resend")
 def signature_resend(slug: str, public_id: str) -> Any:
+    return _button(
+        slug, public_id, moderation.resend_confirmation, _("En ny bekräftelselänk skickas.")
+    )
+
+
+def _on_request(
+    slug: str,
+    public_id: str,
+    key: str,
+    action: Callable[..., None],
+    done: str,
+    prefix: str = "",
+) -> Any:
+    """An action on the signer's written request; the form says how and when it came."""
     found = _found_or_404(slug, public_id)
+    form = _forms(**{key: WithdrawRequestForm(prefix=prefix)})[f"{key}_form"]
     return _act(
         found,
-        ButtonForm(),
-        "",
-        lambda: moderation.resend_confirmation(found.signature, actor()),
-        _("En ny bekräftelselänk skickas."),
+        form,
+        key,
+        lambda: action(
+            found.signature,
+            actor(),
+            received_via=form.received_via.data,
+            received_on=form.received_on.data,
+        ),
+        done,
     )
 
 
 @bp.post("/initiatives/<slug>/signatures/<public_id>/withdraw")
 def signature_withdraw(slug: str, public_id: str) -> Any:
-    found = _found_or_404(slug, public_id)
-    form = _forms(withdraw=WithdrawRequestForm())["withdraw_form"]
-    return _act(
-        found,
-        form,
-        "withdraw",
-        lambda: moderation.withdraw_on_request(
-            found.signature,
-            actor(),
-            received_via=form.received_via.data,
-            received_on=form.received_on.data,
-        ),
-        _("Underskriften är återkallad."),
-    )
+    done = _("Underskriften är återkallad.")
+    return _on_request(slug, public_id, "withdraw", moderation.withdraw_on_request, done)
 
 
 @bp.post("/initiatives/<slug>/signatures/<public_id>/erase")
 def signature_erase(slug: str, public_id: str) -> Any:
     """Erase the signer's personal data on their written request; the row still counts."""
-    found = _found_or_404(slug, public_id)
-    form = _forms(erase=WithdrawRequestForm(prefix="erase"))["erase_form"]
-    return _act(
-        found,
-        form,
-        "erase",
-        lambda: moderation.erase_on_request(
-            found.signature,
-            actor(),
-            received_via=form.received_via.data,
-            received_on=form.received_on.data,
-        ),
-        _("Namn, e-post och postnummer är raderade. Underskriften finns kvar i antalet."),
-    )
+    done = _("Namn, e-post och postnummer är raderade. Underskriften finns kvar i antalet.")
+    return _on_request(slug, public_id, "erase", moderation.erase_on_request, done, prefix="erase")
