@@ -7,6 +7,7 @@ flask --app initiatives print <slug> --out DIR [--src TAG]
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -36,6 +37,18 @@ def _initiative(slug: str) -> Initiative:
     return initiative
 
 
+def _change_tags(slug: str, tag: str, change: Callable[..., str]) -> tuple[Initiative, str]:
+    """Add or remove a tag, on the record, and print the tags it leaves."""
+    initiative = _initiative(slug)
+    try:
+        changed = change(initiative, tag, actor="cli")
+    except campaign.TagError as exc:
+        raise _refused(exc) from exc
+    db.session.commit()
+    click.echo(f"{slug}: {', '.join(campaign.tags(initiative))}")
+    return initiative, changed
+
+
 @tags_cli.command("list")
 @click.argument("slug")
 def tags_list(slug: str) -> None:
@@ -50,13 +63,7 @@ def tags_list(slug: str) -> None:
 @click.argument("tag")
 def tags_add(slug: str, tag: str) -> None:
     """Add a tag, for example one per place a poster hangs: ``bibliotek``."""
-    initiative = _initiative(slug)
-    try:
-        added = campaign.add_tag(initiative, tag, actor="cli")
-    except campaign.TagError as exc:
-        raise _refused(exc) from exc
-    db.session.commit()
-    click.echo(f"{slug}: {', '.join(campaign.tags(initiative))}")
+    initiative, added = _change_tags(slug, tag, campaign.add_tag)
     click.echo(f"QR code: {campaign.sign_url(initiative, added)}")
 
 
@@ -65,13 +72,7 @@ def tags_add(slug: str, tag: str) -> None:
 @click.argument("tag")
 def tags_remove(slug: str, tag: str) -> None:
     """Remove a tag.  Signatures already counted under it keep it."""
-    initiative = _initiative(slug)
-    try:
-        campaign.remove_tag(initiative, tag, actor="cli")
-    except campaign.TagError as exc:
-        raise _refused(exc) from exc
-    db.session.commit()
-    click.echo(f"{slug}: {', '.join(campaign.tags(initiative))}")
+    _change_tags(slug, tag, campaign.remove_tag)
 
 
 @click.command("stats")
