@@ -23,8 +23,9 @@ from flask.testing import FlaskClient
 
 from initiatives import clock, create_app
 from initiatives.extensions import db
-from initiatives.models import Initiative, InitiativeState, InitiativeText
+from initiatives.models import Initiative, InitiativeState, InitiativeText, SignatureState
 
+from .privacy_support import BOT, PERSON, Spec, add_signatures, spread
 from .smtp import SMTPServer
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -246,6 +247,33 @@ def make_initiative(app: Flask) -> Callable[..., Initiative]:
         return create_initiative(app, slug, **kwargs)
 
     return factory
+
+
+@pytest.fixture
+def burst_campaign(app: Flask, make_initiative: Callable[..., Initiative]) -> dict[str, list[int]]:
+    """Six people spread over hours, and a bot's burst of twelve from one client (a third
+    of it pending): the signature ids of each."""
+    make_initiative()
+    people = add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec(f"person{i}@example.org", f"Person {i}", client_hash=PERSON) for i in range(6)],
+    )
+    spread(app, people, minutes=30)
+    bot = add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec(
+                f"x{i}@mailbot.example",
+                f"Bot {i}",
+                client_hash=BOT,
+                state=SignatureState.PENDING if i % 3 == 0 else SignatureState.CONFIRMED,
+            )
+            for i in range(12)
+        ],
+    )
+    return {"people": people, "bot": bot}
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

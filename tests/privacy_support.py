@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask
 
-from initiatives import signatures
+from initiatives import clock, signatures
 from initiatives.extensions import db
 from initiatives.models import Channel, Initiative, Signature, SignatureState
+
+# Client hashes (a keyed hash of the IP address and the day): a bot's, and people's.
+BOT = "b0" * 32
+PERSON = "a1" * 32
 
 
 @dataclass
@@ -49,6 +53,19 @@ def add_signatures(app: Flask, slug: str, specs: list[Spec]) -> list[int]:
             ids.append(signature.id)
         db.session.commit()
     return ids
+
+
+def spread(app: Flask, ids: list[int], minutes: int) -> None:
+    """Put these signatures ``minutes`` apart, starting an hour ago."""
+    start = clock.utcnow() - timedelta(hours=1)
+    with app.app_context():
+        for i, signature_id in enumerate(ids):
+            db.session.execute(
+                sa.update(Signature)
+                .where(Signature.id == signature_id)
+                .values(created_at=start + timedelta(minutes=i * minutes))
+            )
+        db.session.commit()
 
 
 def set_initiative(app: Flask, slug: str, **values: object) -> None:

@@ -7,61 +7,25 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from initiatives import abuse, clock
+from initiatives import abuse
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature, SignatureState
 from initiatives.tokens import Purpose, make_token
 
-from .privacy_support import Spec, add_signatures, count_is_exact, set_initiative, signature_rows
-
-BOT = "b0" * 32
-PERSON = "a1" * 32
-
-
-def spread(app, ids: list[int], minutes: int) -> None:
-    """Put these signatures ``minutes`` apart, starting an hour ago."""
-    start = clock.utcnow() - timedelta(hours=1)
-    with app.app_context():
-        for i, signature_id in enumerate(ids):
-            db.session.execute(
-                sa.update(Signature)
-                .where(Signature.id == signature_id)
-                .values(created_at=start + timedelta(minutes=i * minutes))
-            )
-        db.session.commit()
-
-
-@pytest.fixture
-def campaign(app, make_initiative):
-    """A real campaign (spread out, many addresses) and a bot's burst from one client."""
-    make_initiative()
-    people = add_signatures(
-        app,
-        "amiralsgatan",
-        [Spec(f"person{i}@example.org", client_hash=PERSON) for i in range(6)],
-    )
-    spread(app, people, minutes=30)
-    bot = add_signatures(
-        app,
-        "amiralsgatan",
-        [
-            Spec(
-                f"x{i}@mailbot.example",
-                f"Bot {i}",
-                client_hash=BOT,
-                state=SignatureState.PENDING if i % 3 == 0 else SignatureState.CONFIRMED,
-            )
-            for i in range(12)
-        ],
-    )
-    return {"people": people, "bot": bot}
+from .privacy_support import (
+    BOT,
+    PERSON,
+    count_is_exact,
+    set_initiative,
+    signature_rows,
+)
 
 
 def initiative(app) -> Initiative:
     return db.session.scalars(sa.select(Initiative)).one()
 
 
-def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, campaign):
+def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, burst_campaign):
     with app.app_context():
         found = abuse.bursts(initiative(app), window=timedelta(minutes=10), threshold=10)
     assert {(b.signal, b.key, b.count) for b in found} == {
@@ -76,7 +40,7 @@ def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, cam
     assert any(b.key == PERSON for b in wide)
 
 
-def test_preview_invalidate_and_restore_keep_the_count_exact(app, campaign):
+def test_preview_invalidate_and_restore_keep_the_count_exact(app, burst_campaign):
     assert count_is_exact(app, "amiralsgatan") == 6 + 8
     with app.app_context():
         selection = abuse.Selection(initiative(app).id, client_hash=BOT[:12])
@@ -92,16 +56,16 @@ def test_preview_invalidate_and_restore_keep_the_count_exact(app, campaign):
     assert (change.confirmed, change.pending) == (8, 4)
     assert count_is_exact(app, "amiralsgatan") == 6
     rows = {r.id: r for r in signature_rows(app)}
-    assert all(rows[i].state == SignatureState.INVALIDATED for i in campaign["bot"])
-    assert all(rows[i].invalidation_reason == "automated" for i in campaign["bot"])
-    assert all(rows[i].state == SignatureState.CONFIRMED for i in campaign["people"])
+    assert all(rows[i].state == SignatureState.INVALIDATED for i in burst_campaign["bot"])
+    assert all(rows[i].invalidation_reason == "automated" for i in burst_campaign["bot"])
+    assert all(rows[i].state == SignatureState.CONFIRMED for i in burst_campaign["people"])
 
     with app.app_context():
         event = db.session.get(AuditEvent, change.event_id)
         assert event.action == abuse.INVALIDATE_ACTION
         assert event.actor == "organiser@example.org"
         assert event.details["reason"] == "automated" and event.details["confirmed"] == 8
-        assert sorted(event.details["signature_ids"]) == sorted(campaign["bot"])
+        assert sorted(event.details["signature_ids"]) == sorted(burst_campaign["bot"])
         assert "mailbot" not in str(event.details)  # criteria were a hash prefix only
 
         restored = abuse.restore(
@@ -113,14 +77,16 @@ def test_preview_invalidate_and_restore_keep_the_count_exact(app, campaign):
     assert (restored.confirmed, restored.pending) == (8, 4)
     assert count_is_exact(app, "amiralsgatan") == 14
     rows = {r.id: r for r in signature_rows(app)}
-    assert sorted(rows[i].state for i in campaign["bot"]).count(SignatureState.PENDING) == 4
-    assert all(rows[i].invalidation_reason is None for i in campaign["bot"])
+    assert sorted(rows[i].state for i in burst_campaign["bot"]).count(SignatureState.PENDING) == 4
+    assert all(rows[i].invalidation_reason is None for i in burst_campaign["bot"])
 
 
-def test_selection_by_domain_and_time_window(app, campaign):
+def test_selection_by_domain_and_time_window(app, burst_campaign):
     with app.app_context():
         bot_rows = db.session.scalars(
-            sa.select(Signature).where(Signature.id.in_(campaign["bot"])).order_by(Signature.id)
+            sa.select(Signature)
+            .where(Signature.id.in_(burst_campaign["bot"]))
+            .order_by(Signature.id)
         ).all()
         middle = bot_rows[5].created_at
         selection = abuse.Selection(initiative(app).id, domain="MailBot.example", since=middle)
@@ -128,11 +94,11 @@ def test_selection_by_domain_and_time_window(app, campaign):
         assert abuse.preview(abuse.Selection(initiative(app).id, domain="example.org")).total == 6
 
 
-def test_an_invalidated_signer_is_told_on_the_confirmation_page(app, client, campaign):
+def test_an_invalidated_signer_is_told_on_the_confirmation_page(app, client, burst_campaign):
     with app.app_context():
         pending = db.session.scalars(
             sa.select(Signature).where(
-                Signature.id.in_(campaign["bot"]), Signature.state == SignatureState.PENDING
+                Signature.id.in_(burst_campaign["bot"]), Signature.state == SignatureState.PENDING
             )
         ).first()
         token = make_token(Purpose.CONFIRM, pending.public_id)
@@ -147,7 +113,7 @@ def test_an_invalidated_signer_is_told_on_the_confirmation_page(app, client, cam
     assert "granskas" in response.get_data(as_text=True)
 
 
-def test_selections_must_be_narrow_and_the_list_fixed_once_submitted(app, campaign):
+def test_selections_must_be_narrow_and_the_list_fixed_once_submitted(app, burst_campaign):
     with app.app_context():
         init = initiative(app)
         with pytest.raises(abuse.SelectionError):
@@ -164,7 +130,7 @@ def test_selections_must_be_narrow_and_the_list_fixed_once_submitted(app, campai
     assert count_is_exact(app, "amiralsgatan") == 14
 
 
-def test_cli_bursts_dry_run_invalidate_history_and_restore(app, campaign):
+def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["abuse", "bursts", "amiralsgatan", "--by", "client"])
     assert result.exit_code == 0, result.output
@@ -204,7 +170,7 @@ def test_kiosk_signal_appears_only_with_a_kiosk_column():
     assert (abuse.Signal.KIOSK in abuse.signals()) == has_column
 
 
-def test_a_burst_from_one_stand_tablet_is_found_and_reviewed_by_kiosk(app, campaign):
+def test_a_burst_from_one_stand_tablet_is_found_and_reviewed_by_kiosk(app, burst_campaign):
     """Kiosks are one of the signals: a tablet that signs far faster than a queue of
     people can is shown, and its signatures can be held for review and restored."""
     from initiatives import kiosks

@@ -11,46 +11,18 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
-import pytest
 import sqlalchemy as sa
 
 from initiatives import kiosks, pack
 from initiatives.extensions import db
-from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature, SignatureState
+from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
 from .admin_helpers import logged_in, post_form
 from .conftest import csrf_token
-from .privacy_support import Spec, add_signatures, count_is_exact, set_initiative
-from .test_abuse import BOT, PERSON, spread
+from .privacy_support import BOT, PERSON, Spec, add_signatures, count_is_exact, set_initiative
 
 REVIEW = "/admin/initiatives/amiralsgatan/review"
 PREVIEW_LINK = re.compile(r'href="(/admin/initiatives/amiralsgatan/review/preview\?[^"]+)"')
-
-
-@pytest.fixture
-def campaign(app, make_initiative):
-    """Six people spread over hours, and a bot's burst of twelve from one client."""
-    make_initiative()
-    people = add_signatures(
-        app,
-        "amiralsgatan",
-        [Spec(f"person{i}@example.org", f"Person {i}", client_hash=PERSON) for i in range(6)],
-    )
-    spread(app, people, minutes=30)
-    bot = add_signatures(
-        app,
-        "amiralsgatan",
-        [
-            Spec(
-                f"x{i}@mailbot.example",
-                f"Bot {i}",
-                client_hash=BOT,
-                state=SignatureState.PENDING if i % 3 == 0 else SignatureState.CONFIRMED,
-            )
-            for i in range(12)
-        ],
-    )
-    return {"people": people, "bot": bot}
 
 
 def manifest_counts(app, tmp_path: Path) -> dict[str, int]:
@@ -83,7 +55,7 @@ def preview_links(page: str) -> list[str]:
     return [html.unescape(link) for link in PREVIEW_LINK.findall(page)]
 
 
-def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, campaign, tmp_path):
+def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, burst_campaign, tmp_path):
     assert count_is_exact(app, "amiralsgatan") == 14
     assert manifest_counts(app, tmp_path)["confirmed_total"] == 14
     organiser = logged_in(app, role="organiser", email="lina@example.org")
@@ -122,8 +94,8 @@ def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, campai
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert count_is_exact(app, "amiralsgatan") == 6
-    assert states(app, campaign["bot"]) == ["invalidated"] * 12
-    assert states(app, campaign["people"]) == ["confirmed"] * 6
+    assert states(app, burst_campaign["bot"]) == ["invalidated"] * 12
+    assert states(app, burst_campaign["people"]) == ["confirmed"] * 6
 
     # Everything is visible: the history, the dashboard, and the pack's counts.
     after = organiser.get(REVIEW).get_data(as_text=True)
@@ -148,7 +120,7 @@ def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, campai
     restored = post_form(organiser, REVIEW, f"{REVIEW}/restore/{event_id}")
     assert restored.status_code == 302
     assert count_is_exact(app, "amiralsgatan") == 14
-    assert states(app, campaign["bot"]).count("pending") == 4
+    assert states(app, burst_campaign["bot"]).count("pending") == 4
     history = organiser.get(REVIEW).get_data(as_text=True)
     assert "Återställde" in history and f"ångrade #{event_id}" in history
     assert "alla återställda" in history
@@ -163,7 +135,7 @@ def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, campai
         )
 
 
-def test_a_selection_that_changed_since_the_preview_is_not_acted_on(app, campaign):
+def test_a_selection_that_changed_since_the_preview_is_not_acted_on(app, burst_campaign):
     organiser = logged_in(app, role="organiser")
     query = f"{REVIEW}/preview?domain=mailbot.example"
     page = organiser.get(query).get_data(as_text=True)
@@ -177,10 +149,10 @@ def test_a_selection_that_changed_since_the_preview_is_not_acted_on(app, campaig
     assert response.status_code == 409
     assert "det träffar nu 13 i stället för 12" in response.get_data(as_text=True)
     assert count_is_exact(app, "amiralsgatan") == 15
-    assert states(app, campaign["bot"]).count("invalidated") == 0
+    assert states(app, burst_campaign["bot"]).count("invalidated") == 0
 
 
-def test_bad_selections_get_a_message_and_change_nothing(app, campaign):
+def test_bad_selections_get_a_message_and_change_nothing(app, burst_campaign):
     organiser = logged_in(app, role="organiser")
     cases = {
         "": "Välj minst en av klient",
@@ -223,7 +195,7 @@ def test_bad_selections_get_a_message_and_change_nothing(app, campaign):
     assert organiser.get("/admin/initiatives/no-such/review").status_code == 404
 
 
-def test_once_submitted_the_review_shows_but_cannot_change_the_list(app, campaign):
+def test_once_submitted_the_review_shows_but_cannot_change_the_list(app, burst_campaign):
     organiser = logged_in(app, role="organiser")
     set_initiative(app, "amiralsgatan", state=InitiativeState.SUBMITTED)
     query = f"{REVIEW}/preview?client={BOT[:16]}"
@@ -238,13 +210,13 @@ def test_once_submitted_the_review_shows_but_cannot_change_the_list(app, campaig
     assert count_is_exact(app, "amiralsgatan") == 14
 
 
-def test_a_tablet_burst_is_selected_by_kiosk_name(app, campaign):
+def test_a_tablet_burst_is_selected_by_kiosk_name(app, burst_campaign):
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
         kiosk, _code = kiosks.create("Stand 1", [initiative], actor="test")
         db.session.execute(
             sa.update(Signature)
-            .where(Signature.id.in_(campaign["bot"]))
+            .where(Signature.id.in_(burst_campaign["bot"]))
             .values(kiosk_id=kiosk.id, client_hash=None)
         )
         db.session.commit()
