@@ -25,6 +25,7 @@ from initiatives.i18n import native_name
 from initiatives.models import Initiative, InitiativeState
 from initiatives.tokens import Purpose, make_token
 
+from ..admin_helpers import PASSWORD, create_admin
 from ..conftest import create_initiative
 from .conftest import LiveServer
 from .test_kiosk_browser import (
@@ -116,6 +117,26 @@ class Site:
     def press_the_button(self) -> None:
         self.page.locator("main form button[type=submit]").click()
         self.page.wait_for_load_state()
+
+
+def organiser_logs_in(browser: Any, server: LiveServer, email: str) -> tuple[Any, list[str]]:
+    """A new organiser account logs in on a desktop browser.  Returns the page, on the
+    admin's start page, and the list the browser's Content Security Policy complaints go
+    to (a test ends by asserting it empty; ``page.context.close()`` closes the browser)."""
+    create_admin(server.app, email, role="organiser")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
+    page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.goto(f"{server.url}/admin/")
+    page.get_by_label("E-postadress").fill(email)
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url(re.compile(r"/admin/$"))
+    return page, violations
 
 
 # --- page builders: one per screen ---------------------------------------------------------

@@ -16,51 +16,52 @@ from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Signature
 
-from ..admin_helpers import PASSWORD, create_admin
 from ..conftest import create_initiative
 from ..print_tools import decode
+from .site import organiser_logs_in
 from .test_kiosk_browser import PIN, TABLET
 
 AXE = Axe()
 
 
-def organiser_logs_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/admin/")
-    page.get_by_label("E-postadress").fill(email)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-
-
-def test_nadia_turns_on_two_factor_and_watches_the_count(live_server, browser, artifacts):
-    app = live_server.app
-    create_initiative(app, opens_days_ago=6)
-    with app.app_context():  # a few confirmed signatures spread over the week
+def confirmed_signatures(app, rows: list[dict[str, str | None]]) -> int:
+    """Confirmed signatures on the one initiative, from a name, maybe an email, and
+    columns kept in the clear; returns the initiative's id."""
+    with app.app_context():
         initiative_id = db.session.scalar(sa.text("SELECT id FROM initiatives"))
         box = crypto()
-        for i in range(9):
+        for row in rows:
+            fields = dict(row)
             db.session.add(
                 Signature(
                     initiative_id=initiative_id,
-                    name_enc=box.encrypt(f"Person {i}"),
-                    postcode_area="212",
-                    source_tag="poster" if i % 2 else None,
+                    name_enc=box.encrypt(fields.pop("name")),
+                    email_enc=box.encrypt(fields.pop("email", None)),
+                    **fields,
                 )
             )
         db.session.commit()
         for signature in db.session.scalars(sa.select(Signature)).all():
             signatures.confirm(signature)
         db.session.commit()
-    create_admin(app, "nadia@example.org", role="organiser")
+    return initiative_id
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
-    page = context.new_page()
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+
+def test_nadia_turns_on_two_factor_and_watches_the_count(live_server, browser, artifacts):
+    app = live_server.app
+    create_initiative(app, opens_days_ago=6)
+    confirmed_signatures(  # a few, some from the posters
+        app,
+        [
+            {
+                "name": f"Person {i}",
+                "postcode_area": "212",
+                "source_tag": "poster" if i % 2 else None,
+            }
+            for i in range(9)
+        ],
     )
-    organiser_logs_in(page, live_server.url, "nadia@example.org")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    page, violations = organiser_logs_in(browser, live_server, "nadia@example.org")
 
     page.get_by_role("link", name="Mitt konto").click()
     page.get_by_role("button", name="Slå på tvåstegsverifiering").click()
@@ -84,7 +85,7 @@ def test_nadia_turns_on_two_factor_and_watches_the_count(live_server, browser, a
     page.get_by_role("button", name="Logga ut").click()
     page.wait_for_url(re.compile(r"/admin/login$"))
     assert violations == []
-    context.close()
+    page.context.close()
 
 
 def test_samira_sets_up_a_stand_tablet_that_enrols_by_scanning_the_code(
@@ -94,16 +95,7 @@ def test_samira_sets_up_a_stand_tablet_that_enrols_by_scanning_the_code(
     reads the code off the screen, and the tablet that opens it is enrolled."""
     app = live_server.app
     create_initiative(app, opens_days_ago=6)
-    create_admin(app, "samira@example.org", role="organiser")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
-    page = context.new_page()
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
-    organiser_logs_in(page, live_server.url, "samira@example.org")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    page, violations = organiser_logs_in(browser, live_server, "samira@example.org")
 
     page.get_by_role("link", name="Surfplattor").click()
     page.get_by_role("link", name="Ny surfplatta").click()
@@ -142,39 +134,25 @@ def test_samira_sets_up_a_stand_tablet_that_enrols_by_scanning_the_code(
     screen.get_by_role("heading", name="Koppla surfplattan till en station").wait_for()
     assert violations == []
     tablet.close()
-    context.close()
+    page.context.close()
 
 
 def test_the_review_and_campaign_pages_under_the_csp_and_axe(live_server, browser, artifacts):
     app = live_server.app
     create_initiative(app, opens_days_ago=6)
-    with app.app_context():
-        initiative_id = db.session.scalar(sa.text("SELECT id FROM initiatives"))
-        box = crypto()
-        for i in range(12):
-            db.session.add(
-                Signature(
-                    initiative_id=initiative_id,
-                    name_enc=box.encrypt(f"Bot {i}"),
-                    email_enc=box.encrypt(f"x{i}@mailbot.example"),
-                    client_hash="b0" * 32,
-                    source_tag="flyer",
-                )
-            )
-        db.session.commit()
-        for signature in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(signature)
-        db.session.commit()
-    create_admin(app, "lina@example.org", role="organiser")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
-    page = context.new_page()
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    initiative_id = confirmed_signatures(
+        app,
+        [
+            {
+                "name": f"Bot {i}",
+                "email": f"x{i}@mailbot.example",
+                "client_hash": "b0" * 32,
+                "source_tag": "flyer",
+            }
+            for i in range(12)
+        ],
     )
-    organiser_logs_in(page, live_server.url, "lina@example.org")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    page, violations = organiser_logs_in(browser, live_server, "lina@example.org")
     page.get_by_role("link", name="Tryggare Amiralsgatan").click()
 
     page.get_by_role("link", name="Granskning").click()
@@ -200,4 +178,4 @@ def test_the_review_and_campaign_pages_under_the_csp_and_axe(live_server, browse
     page.screenshot(path=str(artifacts / "admin-campaign.png"), full_page=True)
     assert AXE.run(page).response["violations"] == []
     assert violations == []
-    context.close()
+    page.context.close()
