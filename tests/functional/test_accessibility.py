@@ -285,17 +285,19 @@ def test_screenshots_of_the_initiative_page_at_phone_size(open_site, artifacts, 
     site.page.screenshot(path=str(artifacts / f"initiative-fallback-{lang}.png"), full_page=True)
 
 
-def test_screenshot_of_an_arabic_confirmation_mail(open_site, artifacts):
-    site = open_site("ar")
-    site.signature(locale="ar")
+@pytest.mark.parametrize("locale", ["ar", "fa"])
+def test_screenshot_of_a_right_to_left_confirmation_mail(open_site, artifacts, locale):
+    site = open_site(locale)
+    site.signature(locale=locale)
     with site.app.app_context():
         message = db.session.scalars(
-            sa.select(OutboxMessage).where(OutboxMessage.locale == "ar").limit(1)
+            sa.select(OutboxMessage).where(OutboxMessage.locale == locale).limit(1)
         ).one()
         composed = compose(message)
     # Read it back as a mail client would (compose builds with the fast email.mime classes).
     mail = email.message_from_bytes(composed.as_bytes(), policy=email.policy.default)
     html = mail.get_body(preferencelist=("html",)).get_content()
     site.page.set_content(html)
+    assert site.page.locator("html").get_attribute("lang") == locale
     assert site.page.locator("div[dir=rtl]").count() == 1
-    site.page.screenshot(path=str(artifacts / "mail-confirm-ar.png"), full_page=True)
+    site.page.screenshot(path=str(artifacts / f"mail-confirm-{locale}.png"), full_page=True)

@@ -1,6 +1,7 @@
-"""Persian in a real browser (axe on every screen in Persian is in test_accessibility.py):
-the layout mirrored like Arabic, Persian text shaped, and screenshots of the initiative
-page and the sign form with errors in tests/artifacts/ for people to look at.
+"""Persian in a real browser (axe on every screen in Persian, and the confirmation mail,
+are in test_accessibility.py): the layout mirrored like Arabic, Persian text shaped, and
+screenshots of the initiative page and the sign form with errors in tests/artifacts/ for
+people to look at.
 
 The example initiatives have no Persian text, so the example shows the Swedish proposal
 with the translated note; an initiative with a Persian text shows Persian throughout.
@@ -8,8 +9,6 @@ with the translated note; an initiative with a Persian text shows Persian throug
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from pathlib import Path
 
@@ -17,8 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from initiatives.extensions import db
-from initiatives.mail import compose
-from initiatives.models import Initiative, OutboxMessage
+from initiatives.models import Initiative
 
 from ..conftest import create_initiative
 from .site import Site, initiative, kiosk_start, postcode_reads_in_order, sign_form_with_errors
@@ -119,19 +117,3 @@ def test_the_stand_tablet_offers_persian_in_its_own_script(open_site, artifacts)
     assert site.page.locator("html").get_attribute("lang") == "fa"
     assert site.page.locator("html").get_attribute("dir") == "rtl"
     site.page.screenshot(path=str(artifacts / "kiosk-sign-fa.png"), full_page=True)
-
-
-def test_screenshot_of_a_persian_confirmation_mail(open_site, artifacts):
-    site = open_site("fa")
-    site.signature(locale="fa")
-    with site.app.app_context():
-        message = db.session.scalars(
-            sa.select(OutboxMessage).where(OutboxMessage.locale == "fa").limit(1)
-        ).one()
-        composed = compose(message)
-    mail = email.message_from_bytes(composed.as_bytes(), policy=email.policy.default)
-    html = mail.get_body(preferencelist=("html",)).get_content()
-    site.page.set_content(html)
-    assert site.page.locator("html").get_attribute("lang") == "fa"
-    assert site.page.locator("div[dir=rtl]").count() == 1
-    site.page.screenshot(path=str(artifacts / "mail-confirm-fa.png"), full_page=True)
