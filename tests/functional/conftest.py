@@ -50,11 +50,15 @@ class LiveServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:
+        """Serve, with the app's links (in mails, QR codes) pointing here."""
+        self.app.config["BASE_URL"] = self.url
         self._thread.start()
 
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
+        with self.app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -96,12 +100,9 @@ def live_app(tmp_path: Path, smtp: Any) -> Callable[..., Flask]:
 def live_server(live_app: Callable[..., Flask]) -> Iterator[LiveServer]:
     app = live_app()
     server = LiveServer(app)
-    app.config["BASE_URL"] = server.url
     server.start()
     yield server
     server.stop()
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -128,12 +129,9 @@ def site_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with app.app_context():
         db.create_all()
     server = LiveServer(app)
-    app.config["BASE_URL"] = server.url
     server.start()
     yield server
     server.stop()
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

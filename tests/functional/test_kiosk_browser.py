@@ -62,7 +62,6 @@ def stand(live_app: Callable[..., Any]) -> Iterator[Callable[..., LiveServer]]:
     def start(texts: dict[str, dict[str, str]] | None = None, **config: Any) -> LiveServer:
         app = live_app(**{**FAST, **config})
         server = LiveServer(app)
-        app.config["BASE_URL"] = server.url
         server.start()
         servers.append(server)
         create_initiative(app, texts=texts)
@@ -71,8 +70,6 @@ def stand(live_app: Callable[..., Any]) -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in servers:
         server.stop()
-        with server.app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
