@@ -2,10 +2,8 @@
 
 Every transition checks its preconditions, raises ``TransitionError`` with a message for
 the organiser when they do not hold, and writes an audit event with who and when.  Once
-collecting starts the texts are frozen and their SHA-256 recorded; a correction is an
-``Amendment`` that keeps the previous texts and hash and records the new one, so every
-signature's ``text_hash`` still names the text it was given.  Functions flush, never
-commit.
+collecting starts the texts are frozen and their SHA-256 recorded (writing and correcting
+the texts is in ``texts.py``).  Functions flush, never commit.
 """
 
 from __future__ import annotations
@@ -22,35 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import audit, clock
 from .extensions import db
-from .models import (
-    DEFAULT_LOCALE,
-    Initiative,
-    InitiativeState,
-    InitiativeText,
-    UTCDateTime,
-)
+from .models import DEFAULT_LOCALE, Initiative, InitiativeState, UTCDateTime
 
 LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$")
 PDF_MAGIC = b"%PDF-"
 S = InitiativeState
-
-
-class Amendment(db.Model):
-    """A correction of a published text: what it was, what it became, who and why."""
-
-    __tablename__ = "initiative_amendments"
-    __table_args__ = (sa.Index("ix_initiative_amendments_initiative", "initiative_id", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiatives.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
-    actor: Mapped[str] = mapped_column(sa.String(254))
-    locale: Mapped[str] = mapped_column(sa.String(16))
-    note: Mapped[str] = mapped_column(sa.Text)
-    previous_hash: Mapped[str] = mapped_column(sa.String(64))
-    new_hash: Mapped[str] = mapped_column(sa.String(64))
-    previous_text: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
 
 
 class AnswerDocument(db.Model):
@@ -101,7 +76,8 @@ def can(initiative: Initiative, action: str) -> bool:
     return initiative.state in ACTIONS[action]
 
 
-def _require(initiative: Initiative, action: str, message: Any) -> None:
+def require(initiative: Initiative, action: str, message: Any) -> None:
+    """Raise ``TransitionError(message)`` unless the action is open in this state."""
     if not can(initiative, action):
         raise TransitionError(str(message))
 
@@ -119,24 +95,6 @@ def _check_day(day: date, since: datetime | None, message: Any) -> None:
     """Refuse a day in the future or before the (Malmö) day of ``since``."""
     if day > local_date(clock.utcnow()) or (since is not None and day < local_date(since)):
         raise TransitionError(str(message))
-
-
-def _text(initiative: Initiative, locale: str) -> InitiativeText | None:
-    return next((t for t in initiative.texts if t.locale == locale), None)
-
-
-def _put_text(
-    initiative: Initiative, locale: str, *, title: str, summary: str, body: str
-) -> InitiativeText:
-    """Replace one language's text, or add it, and flush."""
-    text = _text(initiative, locale)
-    if text is None:
-        text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
-        initiative.texts.append(text)
-    else:
-        text.title, text.summary, text.body = title, summary, body
-    db.session.flush()
-    return text
 
 
 # --- drafts --------------------------------------------------------------------------------
@@ -175,7 +133,7 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
     """Drafts change freely; after publishing only the link and the contact may change."""
     changed: list[str] = []
     if slug != initiative.slug:
-        _require(initiative, "edit_settings", _l("Adressen kan inte ändras efter publicering."))
+        require(initiative, "edit_settings", _l("Adressen kan inte ändras efter publicering."))
         _check_slug(slug, initiative.id)
         initiative.slug = slug
         changed.append("slug")
@@ -186,7 +144,7 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
         if getattr(initiative, key) == value:
             continue
         if key not in ALWAYS_EDITABLE:
-            _require(
+            require(
                 initiative,
                 "edit_settings",
                 _l("Antal, insamlingstid och mottagare kan inte ändras efter publicering."),
@@ -200,36 +158,13 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
         )
 
 
-def set_text(
-    initiative: Initiative, actor: str, locale: str, *, title: str, summary: str, body: str
-) -> InitiativeText:
-    """Write one language's text of a draft.  Published texts change only by ``amend``."""
-    _require(
-        initiative,
-        "edit_texts",
-        _l("Texten är låst sedan insamlingen började. Gör en rättelse i stället."),
-    )
-    text = _put_text(initiative, locale, title=title, summary=summary, body=body)
-    audit.record("initiative.text_saved", actor=actor, initiative=initiative, locale=locale)
-    return text
-
-
-def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
-    _require(initiative, "edit_texts", _l("Texten är låst sedan insamlingen började."))
-    if locale == DEFAULT_LOCALE:
-        raise TransitionError(str(_l("Den svenska texten behövs alltid.")))
-    initiative.texts[:] = [t for t in initiative.texts if t.locale != locale]
-    db.session.flush()
-    audit.record("initiative.text_removed", actor=actor, initiative=initiative, locale=locale)
-
-
 # --- transitions ---------------------------------------------------------------------------
 
 
 def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> None:
     """Start collecting: freeze the texts, record their hash, set the period."""
-    _require(initiative, "publish", _l("Bara ett utkast kan publiceras."))
-    swedish = _text(initiative, DEFAULT_LOCALE)
+    require(initiative, "publish", _l("Bara ett utkast kan publiceras."))
+    swedish = next((t for t in initiative.texts if t.locale == DEFAULT_LOCALE), None)
     if swedish is None or not (swedish.title and swedish.summary and swedish.body):
         raise TransitionError(
             str(_l("Skriv rubrik, sammanfattning och förslag på svenska innan du publicerar."))
@@ -254,61 +189,16 @@ def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> 
     )
 
 
-def amend(
-    initiative: Initiative,
-    actor: str,
-    locale: str,
-    *,
-    title: str,
-    summary: str,
-    body: str,
-    note: str,
-) -> Amendment:
-    """Correct a published text, on the record: the old text and hash are kept."""
-    _require(initiative, "amend", _l("Rättelser går bara att göra under insamlingen."))
-    if not note.strip():
-        raise TransitionError(str(_l("Skriv vad som rättas och varför.")))
-    text = _text(initiative, locale)
-    previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
-    if previous == {"title": title, "summary": summary, "body": body}:
-        raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
-    if not title or (locale == DEFAULT_LOCALE and not body):
-        raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
-    previous_hash = initiative.text_hash or initiative.compute_text_hash()
-    _put_text(initiative, locale, title=title, summary=summary, body=body)
-    initiative.text_hash = initiative.compute_text_hash()
-    amendment = Amendment(
-        initiative_id=initiative.id,
-        actor=actor,
-        locale=locale,
-        note=note.strip(),
-        previous_hash=previous_hash,
-        new_hash=initiative.text_hash,
-        previous_text=previous,
-    )
-    db.session.add(amendment)
-    db.session.flush()
-    audit.record(
-        "initiative.amended",
-        actor=actor,
-        initiative=initiative,
-        locale=locale,
-        previous_hash=previous_hash,
-        new_hash=initiative.text_hash,
-    )
-    return amendment
-
-
 def close(initiative: Initiative, actor: str) -> None:
     """Stop collecting (early, or after the period ended).  Pending links still confirm."""
-    _require(initiative, "close", _l("Bara ett initiativ under insamling kan stängas."))
+    require(initiative, "close", _l("Bara ett initiativ under insamling kan stängas."))
     initiative.closed_at = clock.utcnow()
     _enter(initiative, S.CLOSED, actor, "initiative.closed", confirmed=initiative.confirmed_count)
 
 
 def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference: str) -> None:
     """Record that the list was handed to the city, with the date and its reference number."""
-    _require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
+    require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
     if initiative.confirmed_count < initiative.threshold:
         raise TransitionError(
             str(
@@ -350,7 +240,7 @@ def answer(
     max_bytes: int = 10 * 1024 * 1024,
 ) -> None:
     """Record the committee's answer (and its PDF) and mark the initiative answered."""
-    _require(initiative, "answer", _l("Bara ett inlämnat initiativ kan få svar."))
+    require(initiative, "answer", _l("Bara ett inlämnat initiativ kan få svar."))
     if not text.strip():
         raise TransitionError(str(_l("Skriv svaret eller en sammanfattning av det.")))
     _check_day(
@@ -388,7 +278,7 @@ def answer(
 
 def withdraw(initiative: Initiative, actor: str, *, reason: str) -> None:
     """Withdraw the initiative, from any state before it is submitted."""
-    _require(initiative, "withdraw", _l("Ett inlämnat initiativ kan inte dras tillbaka."))
+    require(initiative, "withdraw", _l("Ett inlämnat initiativ kan inte dras tillbaka."))
     if not reason.strip():
         raise TransitionError(str(_l("Skriv varför initiativet dras tillbaka.")))
     initiative.withdrawn_at = clock.utcnow()
@@ -411,13 +301,3 @@ def answer_document(initiative: Initiative) -> AnswerDocument | None:
     return db.session.scalars(
         sa.select(AnswerDocument).where(AnswerDocument.initiative_id == initiative.id)
     ).one_or_none()
-
-
-def amendments(initiative: Initiative) -> list[Amendment]:
-    return list(
-        db.session.scalars(
-            sa.select(Amendment)
-            .where(Amendment.initiative_id == initiative.id)
-            .order_by(Amendment.at, Amendment.id)
-        )
-    )

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .lifecycle import amendments, local_date
+from .lifecycle import local_date
 from .models import Initiative, InitiativeState
+from .texts import amendments
 
 if TYPE_CHECKING:
     from .pack import Snapshot

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from initiatives import clock, lifecycle
+from initiatives import clock, lifecycle, texts
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState
 
@@ -191,7 +191,7 @@ def test_published_text_cannot_be_edited_only_amended(app):
     with app.app_context():
         initiative = db.session.get(Initiative, _get(app).id)
         try:
-            lifecycle.set_text(initiative, "x", "sv", title="Ändrad", summary="", body="")
+            texts.set_text(initiative, "x", "sv", title="Ändrad", summary="", body="")
         except lifecycle.TransitionError:
             pass
         else:
@@ -208,7 +208,7 @@ def test_published_text_cannot_be_edited_only_amended(app):
     after = _get(app)
     assert after.text_hash != frozen
     with app.app_context():
-        amendments = lifecycle.amendments(db.session.get(Initiative, after.id))
+        amendments = texts.amendments(db.session.get(Initiative, after.id))
         assert len(amendments) == 1
         assert amendments[0].previous_hash == frozen and amendments[0].new_hash == after.text_hash
         assert amendments[0].previous_text["body"] == TEXT["body"]
@@ -245,9 +245,7 @@ def test_refusals_in_every_state(app, make_initiative):
         "submit": lambda i: lifecycle.submit(i, actor, submitted_on=today, reference="R"),
         "answer": lambda i: lifecycle.answer(i, actor, answered_on=today, text="Svar"),
         "withdraw": lambda i: lifecycle.withdraw(i, actor, reason="Skäl"),
-        "amend": lambda i: lifecycle.amend(
-            i, actor, "sv", title="T", summary="S", body="B", note="N"
-        ),
+        "amend": lambda i: texts.amend(i, actor, "sv", title="T", summary="S", body="B", note="N"),
     }
     for state, refused in cases.items():
         make_initiative(f"s-{state}", state=state)

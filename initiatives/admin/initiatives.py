@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import campaign, charts, clock, lifecycle, paper, stats
+from .. import campaign, charts, clock, lifecycle, paper, stats, texts
 from ..extensions import db
 from ..forms import ButtonForm, SignForm
 from ..i18n import available_locales, native_name, text_direction
@@ -131,9 +131,9 @@ def text_edit(slug: str, locale: str) -> Any:
             }
             try:
                 if amending:
-                    lifecycle.amend(initiative, actor(), locale, note=form.note.data, **fields)
+                    texts.amend(initiative, actor(), locale, note=form.note.data, **fields)
                 else:
-                    lifecycle.set_text(initiative, actor(), locale, **fields)
+                    texts.set_text(initiative, actor(), locale, **fields)
             except lifecycle.TransitionError as exc:
                 db.session.rollback()
                 problem = str(exc)
@@ -150,7 +150,7 @@ def text_edit(slug: str, locale: str) -> Any:
         language=native_name(locale),
         amending=amending,
         editable=editable,
-        amendments=lifecycle.amendments(initiative),
+        amendments=texts.amendments(initiative),
         problem=problem,
         remove_form=ButtonForm(),
     ), status
@@ -163,7 +163,7 @@ def text_remove(slug: str, locale: str) -> Any:
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
-        lifecycle.remove_text(initiative, actor(), locale)
+        texts.remove_text(initiative, actor(), locale)
     except lifecycle.TransitionError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.text_edit", slug=slug, locale=locale))

@@ -1,0 +1,134 @@
+"""An initiative's texts, one per language: written freely while it is a draft, and once
+collecting has begun corrected only on the record.
+
+A correction is an ``Amendment`` that keeps the previous texts and hash and records the
+new one, so every signature's ``text_hash`` still names the text it was given.  Functions
+flush, never commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import audit, clock
+from .extensions import db
+from .lifecycle import TransitionError, require
+from .models import DEFAULT_LOCALE, Initiative, InitiativeText, UTCDateTime
+
+
+class Amendment(db.Model):
+    """A correction of a published text: what it was, what it became, who and why."""
+
+    __tablename__ = "initiative_amendments"
+    __table_args__ = (sa.Index("ix_initiative_amendments_initiative", "initiative_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(sa.ForeignKey("initiatives.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(254))
+    locale: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str] = mapped_column(sa.Text)
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    new_hash: Mapped[str] = mapped_column(sa.String(64))
+    previous_text: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+def _text(initiative: Initiative, locale: str) -> InitiativeText | None:
+    return next((t for t in initiative.texts if t.locale == locale), None)
+
+
+def _put_text(
+    initiative: Initiative, locale: str, *, title: str, summary: str, body: str
+) -> InitiativeText:
+    """Replace one language's text, or add it, and flush."""
+    text = _text(initiative, locale)
+    if text is None:
+        text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
+        initiative.texts.append(text)
+    else:
+        text.title, text.summary, text.body = title, summary, body
+    db.session.flush()
+    return text
+
+
+def set_text(
+    initiative: Initiative, actor: str, locale: str, *, title: str, summary: str, body: str
+) -> InitiativeText:
+    """Write one language's text of a draft.  Published texts change only by ``amend``."""
+    require(
+        initiative,
+        "edit_texts",
+        _l("Texten är låst sedan insamlingen började. Gör en rättelse i stället."),
+    )
+    text = _put_text(initiative, locale, title=title, summary=summary, body=body)
+    audit.record("initiative.text_saved", actor=actor, initiative=initiative, locale=locale)
+    return text
+
+
+def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
+    require(initiative, "edit_texts", _l("Texten är låst sedan insamlingen började."))
+    if locale == DEFAULT_LOCALE:
+        raise TransitionError(str(_l("Den svenska texten behövs alltid.")))
+    initiative.texts[:] = [t for t in initiative.texts if t.locale != locale]
+    db.session.flush()
+    audit.record("initiative.text_removed", actor=actor, initiative=initiative, locale=locale)
+
+
+def amend(
+    initiative: Initiative,
+    actor: str,
+    locale: str,
+    *,
+    title: str,
+    summary: str,
+    body: str,
+    note: str,
+) -> Amendment:
+    """Correct a published text, on the record: the old text and hash are kept."""
+    require(initiative, "amend", _l("Rättelser går bara att göra under insamlingen."))
+    if not note.strip():
+        raise TransitionError(str(_l("Skriv vad som rättas och varför.")))
+    text = _text(initiative, locale)
+    previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
+    if previous == {"title": title, "summary": summary, "body": body}:
+        raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
+    if not title or (locale == DEFAULT_LOCALE and not body):
+        raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
+    previous_hash = initiative.text_hash or initiative.compute_text_hash()
+    _put_text(initiative, locale, title=title, summary=summary, body=body)
+    initiative.text_hash = initiative.compute_text_hash()
+    amendment = Amendment(
+        initiative_id=initiative.id,
+        actor=actor,
+        locale=locale,
+        note=note.strip(),
+        previous_hash=previous_hash,
+        new_hash=initiative.text_hash,
+        previous_text=previous,
+    )
+    db.session.add(amendment)
+    db.session.flush()
+    audit.record(
+        "initiative.amended",
+        actor=actor,
+        initiative=initiative,
+        locale=locale,
+        previous_hash=previous_hash,
+        new_hash=initiative.text_hash,
+    )
+    return amendment
+
+
+def amendments(initiative: Initiative) -> list[Amendment]:
+    return list(
+        db.session.scalars(
+            sa.select(Amendment)
+            .where(Amendment.initiative_id == initiative.id)
+            .order_by(Amendment.at, Amendment.id)
+        )
+    )
