@@ -34,7 +34,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
-from . import kiosks, signatures
+from . import kiosk_signatures, kiosks, signatures
 from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
 from .extensions import csrf, db, limiter
 from .i18n import DEFAULT, available_locales, native_name, text_direction
@@ -224,8 +224,8 @@ def _kiosk_limit() -> str:
     return current_app.config["KIOSK_RATE_LIMIT"]
 
 
-def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosks.Submission:
-    return kiosks.Submission(
+def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosk_signatures.Submission:
+    return kiosk_signatures.Submission(
         name=form.name.data,
         email=form.email.data,
         postcode=form.postcode.data,
@@ -247,7 +247,7 @@ def sign(lang: str) -> Any:
         return _initiative_for(lang, form, 400)
     try:
         initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
-        kiosks.submit(kiosk, initiative, _submission(form, lang))
+        kiosk_signatures.submit(kiosk, initiative, _submission(form, lang))
     except kiosks.NotAssignedError:
         abort(403)
     except signatures.InitiativeClosedError:
@@ -305,10 +305,10 @@ def api_submit() -> tuple[Response, int]:
             form,
             lang,
             client_uuid=form.client_uuid.data,
-            device_signed_at=kiosks.parse_device_time(form.signed_at.data),
+            device_signed_at=kiosk_signatures.parse_device_time(form.signed_at.data),
         )
         try:
-            kiosks.submit(kiosk, initiative, submission)
+            kiosk_signatures.submit(kiosk, initiative, submission)
         except signatures.InitiativeClosedError:
             db.session.rollback()
             return _answer("closed", 409, message=_("Insamlingen är stängd."))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import kiosks
+from . import kiosk_signatures, kiosks
 from .extensions import db
 from .models import Initiative
 
@@ -116,7 +116,7 @@ def list_command(show_all: bool) -> None:
         click.echo("No kiosks.")
         return
     for kiosk in rows:
-        today = kiosks.today_count(kiosk)
+        today = kiosk_signatures.today_count(kiosk)
         slugs = ", ".join(i.slug for i in kiosk.initiatives) or "-"
         click.echo(
             f"{kiosk.name}\t{kiosk.status}\t{slugs}\t"

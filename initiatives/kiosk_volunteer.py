@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, abort, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from . import clock, kiosks
+from . import clock, kiosk_signatures, kiosks
 from .extensions import db, limiter
 from .forms import ButtonForm
 from .i18n import DEFAULT
@@ -84,7 +84,7 @@ def _panel(kiosk: kiosks.Kiosk, switch_form: SwitchForm, status: int = 200) -> A
     return render(
         "kiosk/panel.html",
         status=status,
-        count=kiosks.today_count(kiosk),
+        count=kiosk_signatures.today_count(kiosk),
         current=kiosks.current_initiative(kiosk),
         switch_form=switch_form,
         button_form=ButtonForm(),

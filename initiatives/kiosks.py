@@ -1,4 +1,4 @@
-"""Stand tablets ("kiosks"): enrolment, the device binding, and kiosk signatures.
+"""Stand tablets ("kiosks"): enrolment, the device binding, the assigned initiatives.
 
 An organiser creates a kiosk for one or more initiatives and gets a one-time enrolment
 code.  The volunteer types it on the tablet with a PIN of their choice; the tablet then
@@ -7,7 +7,7 @@ one device is bound to a kiosk and revoking the kiosk locks that device out.
 
 Nothing secret is stored in the clear: codes are stored as keyed hashes, the device
 secret as its SHA-256 (it is 256 random bits), the PIN as a salted scrypt hash.  These
-functions flush, never commit.
+functions flush, never commit.  The signatures a kiosk takes are in ``kiosk_signatures``.
 """
 
 from __future__ import annotations
@@ -15,20 +15,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import qrcode
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, clock, signatures
+from . import audit, clock
 from .extensions import db
-from .models import Channel, Initiative, Signature, SignatureState, UTCDateTime
+from .models import Initiative, UTCDateTime
 
 # No 0/O, 1/I/L: a code read aloud or copied from a laptop screen is typed right.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -88,20 +86,6 @@ class Kiosk(db.Model):
 
     def __repr__(self) -> str:
         return f"<Kiosk {self.id} {self.name!r} {self.status}>"
-
-
-class KioskReceipt(db.Model):
-    """One submission a kiosk sent, by the UUID the device gave it: accepted once only.
-
-    A signature row records its UUID too, but a submission for an address that has
-    signed already adds no row; the receipt is what makes every retry a no-op.
-    """
-
-    __tablename__ = "kiosk_receipts"
-
-    client_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id", ondelete="SET NULL"))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
 
 
 class EnrolmentError(Exception):
@@ -287,19 +271,6 @@ def all_kiosks(*, include_revoked: bool = False) -> list[Kiosk]:
     return list(db.session.scalars(query))
 
 
-def last_signatures(kiosk_ids: list[int]) -> dict[int, datetime]:
-    """When each kiosk last sent a signature: the nearest thing to "last seen" that is
-    kept (a tablet's other requests are not recorded)."""
-    if not kiosk_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(Signature.kiosk_id, sa.func.max(Signature.created_at))
-        .where(Signature.kiosk_id.in_(kiosk_ids))
-        .group_by(Signature.kiosk_id)
-    ).all()
-    return {kiosk_id: at for kiosk_id, at in rows if at is not None}
-
-
 def current_initiative(kiosk: Kiosk) -> Initiative | None:
     """The initiative on screen: the chosen one if still assigned, else the first open."""
     assigned = {i.id: i for i in kiosk.initiatives}
@@ -323,97 +294,3 @@ def switch(kiosk: Kiosk, initiative: Initiative, *, actor: str) -> None:
     kiosk.current_initiative_id = initiative.id
     audit.record("kiosk.switched", actor=actor, kiosk=kiosk.id, initiative=initiative)
     db.session.flush()
-
-
-def start_of_today(now: datetime | None = None) -> datetime:
-    """Midnight in Malmö today, in UTC: where "today" begins for a stand."""
-    local = (now or clock.utcnow()).astimezone(LOCAL_TIME)
-    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TIME).astimezone(UTC)
-
-
-@dataclass
-class DayCount:
-    """Signatures a kiosk took today: an aggregate, never who."""
-
-    received: int
-    confirmed: int
-
-
-def today_count(kiosk: Kiosk, now: datetime | None = None) -> DayCount:
-    since = start_of_today(now)
-    rows = db.session.execute(
-        sa.select(Signature.state, sa.func.count(Signature.id))
-        .where(Signature.kiosk_id == kiosk.id, Signature.created_at >= since)
-        .group_by(Signature.state)
-    ).all()
-    by_state = {state: count for state, count in rows}
-    return DayCount(
-        received=sum(by_state.values()),
-        confirmed=by_state.get(SignatureState.CONFIRMED.value, 0),
-    )
-
-
-def parse_device_time(value: str | None, now: datetime | None = None) -> datetime | None:
-    """The device's signing time if plausible, else None.
-
-    A tablet's clock may be wrong; the server's receipt time is what rules count on, so
-    an unreadable or absurd device time is dropped rather than refusing the signature.
-    """
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    parsed = parsed.astimezone(UTC)
-    now = now or clock.utcnow()
-    if not now - timedelta(days=400) <= parsed <= now + timedelta(days=1):
-        return None
-    return parsed
-
-
-@dataclass
-class Submission:
-    """What the kiosk's form sent; personal fields are passed on, never kept here."""
-
-    name: str
-    email: str
-    postcode: str | None
-    locale: str
-    client_uuid: str | None = None
-    device_signed_at: datetime | None = None
-
-
-def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool:
-    """Sign at a kiosk under the same rules as on the web; False if already received.
-
-    With a ``client_uuid`` the submission is accepted at most once: the receipt row is
-    written first (in a savepoint), so a retry of a queued send, or two sends racing,
-    find it and change nothing.  Raises ``InitiativeClosedError`` and
-    ``NotAssignedError`` for submissions the kiosk may not make.
-    """
-    assigned_initiative(kiosk, initiative.slug)
-    if not initiative.accepts_signatures():
-        raise signatures.InitiativeClosedError(initiative.state)
-    if submission.client_uuid:
-        if db.session.get(KioskReceipt, submission.client_uuid) is not None:
-            return False
-        try:
-            with db.session.begin_nested():
-                db.session.add(KioskReceipt(client_uuid=submission.client_uuid, kiosk_id=kiosk.id))
-        except IntegrityError:
-            return False  # the same submission, sent twice at once: the other one counts
-    signatures.sign(
-        initiative,
-        name=submission.name,
-        email=submission.email,
-        postcode=submission.postcode,
-        locale=submission.locale,
-        channel=Channel.KIOSK,
-        kiosk_id=kiosk.id,
-        client_uuid=submission.client_uuid,
-        device_signed_at=submission.device_signed_at,
-    )
-    return True

@@ -310,4 +310,4 @@ class AuditEvent(db.Model):
 
 # Models in modules of their own, imported here so that the metadata (and Alembic) sees
 # every table.
-from . import accounts, kiosks, lifecycle, paper, texts  # noqa: E402, F401
+from . import accounts, kiosk_signatures, kiosks, lifecycle, paper, texts  # noqa: E402, F401

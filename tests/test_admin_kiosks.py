@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, kiosks
+from initiatives import clock, kiosk_signatures, kiosks
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, InitiativeState
 
@@ -124,7 +124,7 @@ def test_the_list_shows_signatures_today_and_the_last_one(app, make_initiative):
     row = listing.split("Stand 1", 1)[1].split("</tr>", 1)[0]
     assert re.findall(r'<td class="num">(\d+)</td>', row) == ["3", "0"]
     with app.app_context():
-        last = kiosks.last_signatures([1])[1]
+        last = kiosk_signatures.last_signatures([1])[1]
     assert last.tzinfo is not None and abs(clock.utcnow() - last) < timedelta(minutes=5)
     assert "Senaste underskrift" in listing and row.count("–") == 0
 

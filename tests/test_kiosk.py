@@ -16,6 +16,12 @@ from flask.testing import FlaskClient
 
 from initiatives import clock, kiosks
 from initiatives.extensions import db
+from initiatives.kiosk_signatures import (
+    KioskReceipt,
+    parse_device_time,
+    start_of_today,
+    today_count,
+)
 from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
 
 from .conftest import create_initiative, csrf_token, link_path, links_in
@@ -311,7 +317,7 @@ def test_a_closed_initiative_is_refused_with_409_and_nothing_is_stored(app, make
     assert tablet.client.post("/kiosk/sign/sv", data=data).status_code == 409
     assert kiosk_rows(app) == []
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(kiosks.KioskReceipt.client_uuid))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(KioskReceipt.client_uuid))) == 0
 
 
 def test_a_kiosk_signs_only_for_its_assigned_initiatives(app, make_initiative):
@@ -438,18 +444,18 @@ def test_todays_count_is_an_aggregate_of_this_kiosk_since_midnight(app, make_ini
     assert other.send(email="elsewhere@example.org").status_code == 200
     with app.app_context():
         rows = db.session.scalars(sa.select(Signature).order_by(Signature.id)).all()
-        rows[0].created_at = kiosks.start_of_today() - timedelta(minutes=1)  # yesterday
+        rows[0].created_at = start_of_today() - timedelta(minutes=1)  # yesterday
         rows[1].state = "confirmed"
         db.session.commit()
-        count = kiosks.today_count(kiosks.by_name("Stand 1"))
+        count = today_count(kiosks.by_name("Stand 1"))
     assert (count.received, count.confirmed) == (2, 1)
 
 
 def test_start_of_today_is_midnight_in_malmo():
     summer = datetime(2026, 7, 1, 21, 30, tzinfo=UTC)  # 23:30 in Malmö (CEST)
-    assert kiosks.start_of_today(summer) == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
+    assert start_of_today(summer) == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
     after_midnight = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)  # 00:30 on 2 July
-    assert kiosks.start_of_today(after_midnight) == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)
+    assert start_of_today(after_midnight) == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -465,7 +471,7 @@ def test_start_of_today_is_midnight_in_malmo():
 )
 def test_the_device_time_is_kept_only_when_plausible(value, expected):
     now = datetime(2026, 3, 2, tzinfo=UTC)
-    assert kiosks.parse_device_time(value, now) == expected
+    assert parse_device_time(value, now) == expected
 
 
 # --- languages, headers, the offline shell --------------------------------------------------

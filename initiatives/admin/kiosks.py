@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
-from .. import accounts, clock, kiosks
+from .. import accounts, clock, kiosk_signatures, kiosks
 from ..extensions import db
 from ..forms import ButtonForm
 from ..models import AuditEvent, Initiative, InitiativeState
@@ -94,8 +94,8 @@ def kiosks_list() -> str:
     return render_template(
         "admin/kiosks.html",
         kiosks=rows,
-        last=kiosks.last_signatures([k.id for k in rows]),
-        today={k.id: kiosks.today_count(k) for k in rows},
+        last=kiosk_signatures.last_signatures([k.id for k in rows]),
+        today={k.id: kiosk_signatures.today_count(k) for k in rows},
         show_all=show_all,
         now=clock.utcnow(),
     )
@@ -157,8 +157,8 @@ def kiosk_detail(kiosk_id: int) -> str:
         "admin/kiosk.html",
         kiosk=kiosk,
         enrolment=enrolment,
-        today=kiosks.today_count(kiosk),
-        last=kiosks.last_signatures([kiosk.id]).get(kiosk.id),
+        today=kiosk_signatures.today_count(kiosk),
+        last=kiosk_signatures.last_signatures([kiosk.id]).get(kiosk.id),
         history=_history(kiosk),
         now=clock.utcnow(),
         code_minutes=kiosks.CODE_MINUTES,

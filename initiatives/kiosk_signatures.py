@@ -1,0 +1,143 @@
+"""Signatures taken at a stand tablet, and what the volunteer and the organisers see of them.
+
+A kiosk signs under the same rules as the web form (``signatures.sign``), for one of its
+assigned initiatives only.  The tablet may send a submission again (a queued send
+retried, two sends racing): its receipt, keyed by the UUID the device gave it, makes
+every repeat change nothing.  Counts are aggregates, never who.  These functions flush,
+never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import clock, signatures
+from .extensions import db
+from .kiosks import LOCAL_TIME, Kiosk, assigned_initiative
+from .models import Channel, Initiative, Signature, SignatureState, UTCDateTime
+
+
+class KioskReceipt(db.Model):
+    """One submission a kiosk sent, by the UUID the device gave it: accepted once only.
+
+    A signature row records its UUID too, but a submission for an address that has
+    signed already adds no row; the receipt is what makes every retry a no-op.
+    """
+
+    __tablename__ = "kiosk_receipts"
+
+    client_uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+
+def last_signatures(kiosk_ids: list[int]) -> dict[int, datetime]:
+    """When each kiosk last sent a signature: the nearest thing to "last seen" that is
+    kept (a tablet's other requests are not recorded)."""
+    if not kiosk_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Signature.kiosk_id, sa.func.max(Signature.created_at))
+        .where(Signature.kiosk_id.in_(kiosk_ids))
+        .group_by(Signature.kiosk_id)
+    ).all()
+    return {kiosk_id: at for kiosk_id, at in rows if at is not None}
+
+
+def start_of_today(now: datetime | None = None) -> datetime:
+    """Midnight in Malmö today, in UTC: where "today" begins for a stand."""
+    local = (now or clock.utcnow()).astimezone(LOCAL_TIME)
+    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TIME).astimezone(UTC)
+
+
+@dataclass
+class DayCount:
+    """Signatures a kiosk took today: an aggregate, never who."""
+
+    received: int
+    confirmed: int
+
+
+def today_count(kiosk: Kiosk, now: datetime | None = None) -> DayCount:
+    since = start_of_today(now)
+    rows = db.session.execute(
+        sa.select(Signature.state, sa.func.count(Signature.id))
+        .where(Signature.kiosk_id == kiosk.id, Signature.created_at >= since)
+        .group_by(Signature.state)
+    ).all()
+    by_state = {state: count for state, count in rows}
+    return DayCount(
+        received=sum(by_state.values()),
+        confirmed=by_state.get(SignatureState.CONFIRMED.value, 0),
+    )
+
+
+def parse_device_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """The device's signing time if plausible, else None.
+
+    A tablet's clock may be wrong; the server's receipt time is what rules count on, so
+    an unreadable or absurd device time is dropped rather than refusing the signature.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    parsed = parsed.astimezone(UTC)
+    now = now or clock.utcnow()
+    if not now - timedelta(days=400) <= parsed <= now + timedelta(days=1):
+        return None
+    return parsed
+
+
+@dataclass
+class Submission:
+    """What the kiosk's form sent; personal fields are passed on, never kept here."""
+
+    name: str
+    email: str
+    postcode: str | None
+    locale: str
+    client_uuid: str | None = None
+    device_signed_at: datetime | None = None
+
+
+def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool:
+    """Sign at a kiosk under the same rules as on the web; False if already received.
+
+    With a ``client_uuid`` the submission is accepted at most once: the receipt row is
+    written first (in a savepoint), so a retry of a queued send, or two sends racing,
+    find it and change nothing.  Raises ``InitiativeClosedError`` and
+    ``NotAssignedError`` for submissions the kiosk may not make.
+    """
+    assigned_initiative(kiosk, initiative.slug)
+    if not initiative.accepts_signatures():
+        raise signatures.InitiativeClosedError(initiative.state)
+    if submission.client_uuid:
+        if db.session.get(KioskReceipt, submission.client_uuid) is not None:
+            return False
+        try:
+            with db.session.begin_nested():
+                db.session.add(KioskReceipt(client_uuid=submission.client_uuid, kiosk_id=kiosk.id))
+        except IntegrityError:
+            return False  # the same submission, sent twice at once: the other one counts
+    signatures.sign(
+        initiative,
+        name=submission.name,
+        email=submission.email,
+        postcode=submission.postcode,
+        locale=submission.locale,
+        channel=Channel.KIOSK,
+        kiosk_id=kiosk.id,
+        client_uuid=submission.client_uuid,
+        device_signed_at=submission.device_signed_at,
+    )
+    return True
