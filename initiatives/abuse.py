@@ -84,6 +84,14 @@ def email_domain(email: str | None) -> str | None:
     return email.rsplit("@", 1)[1].strip().casefold() or None
 
 
+def _domain(email_enc: bytes | None) -> str | None:
+    """The email domain of an encrypted address; None if it cannot be read."""
+    try:
+        return email_domain(crypto().decrypt(email_enc))
+    except InvalidToken:
+        return None
+
+
 @dataclass(frozen=True)
 class Burst:
     """``count`` signatures sharing one ``key`` between ``start`` and ``end``."""
@@ -124,10 +132,7 @@ def _key(signal: Signal, row: sa.Row[Any]) -> str | None:
         return row.client_hash
     if signal == Signal.KIOSK:
         return None if row.kiosk_id is None else str(row.kiosk_id)
-    try:
-        return email_domain(crypto().decrypt(row.email_enc))
-    except InvalidToken:
-        return None
+    return _domain(row.email_enc)
 
 
 def _clusters(times: list[datetime], window: timedelta, threshold: int) -> list[tuple[int, int]]:
@@ -254,15 +259,9 @@ def _match(selection: Selection, states: Sequence[SignatureState], lock: bool) -
         stmt = stmt.with_for_update()
     matched = Matched()
     wanted_domain = selection.domain.casefold().lstrip("@") if selection.domain else None
-    box = crypto()
     for row in db.session.execute(stmt.order_by(Signature.id)):
-        if wanted_domain is not None:
-            try:
-                domain = email_domain(box.decrypt(row.email_enc))
-            except InvalidToken:
-                domain = None
-            if domain != wanted_domain:
-                continue
+        if wanted_domain is not None and _domain(row.email_enc) != wanted_domain:
+            continue
         matched.ids.setdefault(row.state, []).append(row.id)
     return matched
 
