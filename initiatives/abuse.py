@@ -1,46 +1,34 @@
 """Abuse review: organisers see bursts and invalidate selections openly, never silently.
 
-Nothing here acts on its own.  ``bursts`` points at clusters that deserve a look: many
+Nothing here acts on its own.  ``bursts.py`` points at clusters that deserve a look: many
 signatures in a short window from one client (the keyed, daily-salted ``client_hash``),
 one email domain, or one kiosk.  An organiser previews how many signatures a selection
 matches, then invalidates it with a reason code.  Invalidated signatures stay in the
 database, stop counting (through ``signatures.move``, so ``confirmed_count`` stays
 exact), and can be restored; every change is an audit event that lists the signatures
 it touched.  Signers whose signature is held see so on their confirmation page.
-
-Email domains are not stored separately: they are read by decrypting the signatures of
-the one initiative under review.  At this scale (thousands of rows) that is fast, and it
-keeps nothing new at rest and nothing that would need re-keying on rotation.
-
-A kiosk signal needs a ``kiosk_id`` column on signatures; when it exists, bursts and
-selections by kiosk work without further changes (see ``_kiosk_column``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.fernet import InvalidToken
 
 from . import audit, clock
-from .crypto import crypto
+from .bursts import REVIEWABLE, domain_of, kiosk_column
 from .extensions import db
 from .models import AuditEvent, Initiative, Signature, SignatureState
 from .signatures import move
 
 INVALIDATE_ACTION = "abuse.invalidate"
 RESTORE_ACTION = "abuse.restore"
-DEFAULT_WINDOW = timedelta(minutes=10)
-DEFAULT_THRESHOLD = 10
 MIN_CLIENT_PREFIX = 8
 CHUNK = 500
-REVIEWABLE = (SignatureState.PENDING, SignatureState.CONFIRMED)
 
 
 class Reason(enum.StrEnum):
@@ -54,134 +42,12 @@ class Reason(enum.StrEnum):
     OTHER = "other"
 
 
-class Signal(enum.StrEnum):
-    CLIENT = "client"
-    DOMAIN = "domain"
-    KIOSK = "kiosk"
-
-
 class ReviewClosedError(Exception):
     """The list has been handed in (or is being wound up): it can no longer change."""
 
 
 class SelectionError(ValueError):
     """A selection that would match too much, or is malformed."""
-
-
-def _kiosk_column() -> sa.Column[Any] | None:
-    return Signature.__table__.c.get("kiosk_id")
-
-
-def signals() -> tuple[Signal, ...]:
-    """The burst signals this schema supports."""
-    base = (Signal.CLIENT, Signal.DOMAIN)
-    return (*base, Signal.KIOSK) if _kiosk_column() is not None else base
-
-
-def email_domain(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return None
-    return email.rsplit("@", 1)[1].strip().casefold() or None
-
-
-def _domain(email_enc: bytes | None) -> str | None:
-    """The email domain of an encrypted address; None if it cannot be read."""
-    try:
-        return email_domain(crypto().decrypt(email_enc))
-    except InvalidToken:
-        return None
-
-
-@dataclass(frozen=True)
-class Burst:
-    """``count`` signatures sharing one ``key`` between ``start`` and ``end``."""
-
-    signal: Signal
-    key: str
-    start: datetime
-    end: datetime
-    count: int
-    confirmed: int
-    pending: int
-
-
-def _rows(initiative_id: int, states: Iterable[SignatureState]) -> list[sa.Row[Any]]:
-    kiosk = _kiosk_column()
-    columns: list[Any] = [
-        Signature.id,
-        Signature.created_at,
-        Signature.state,
-        Signature.client_hash,
-        Signature.email_enc,
-    ]
-    columns.append(kiosk if kiosk is not None else sa.null().label("kiosk_id"))
-    return list(
-        db.session.execute(
-            sa.select(*columns)
-            .where(
-                Signature.initiative_id == initiative_id,
-                Signature.state.in_([s.value for s in states]),
-            )
-            .order_by(Signature.created_at, Signature.id)
-        ).all()
-    )
-
-
-def _key(signal: Signal, row: sa.Row[Any]) -> str | None:
-    if signal == Signal.CLIENT:
-        return row.client_hash
-    if signal == Signal.KIOSK:
-        return None if row.kiosk_id is None else str(row.kiosk_id)
-    return _domain(row.email_enc)
-
-
-def _clusters(times: list[datetime], window: timedelta, threshold: int) -> list[tuple[int, int]]:
-    """Index ranges [i, j] of sorted ``times`` where ``threshold`` fall within ``window``."""
-    dense: list[tuple[int, int]] = []
-    j = 0
-    for i in range(len(times)):
-        j = max(j, i)
-        while j + 1 < len(times) and times[j + 1] - times[i] <= window:
-            j += 1
-        if j - i + 1 >= threshold:
-            if dense and i <= dense[-1][1]:
-                dense[-1] = (dense[-1][0], j)
-            else:
-                dense.append((i, j))
-    return dense
-
-
-def bursts(
-    initiative: Initiative,
-    *,
-    window: timedelta = DEFAULT_WINDOW,
-    threshold: int = DEFAULT_THRESHOLD,
-    by: Sequence[Signal] | None = None,
-) -> list[Burst]:
-    """Clusters of at least ``threshold`` live signatures sharing a signal within ``window``.
-
-    Invalidated, withdrawn and anonymised signatures are left out: bursts are what is
-    still counted or about to be.  Largest bursts first.
-    """
-    rows = _rows(initiative.id, REVIEWABLE)
-    found: list[Burst] = []
-    for signal in by or signals():
-        groups: dict[str, list[sa.Row[Any]]] = defaultdict(list)
-        for row in rows:
-            key = _key(signal, row)
-            if key is not None:
-                groups[key].append(row)
-        for key, members in groups.items():
-            times = [m.created_at for m in members]
-            for i, j in _clusters(times, window, threshold):
-                part = members[i : j + 1]
-                confirmed = sum(1 for m in part if m.state == SignatureState.CONFIRMED)
-                found.append(
-                    Burst(
-                        signal, key, times[i], times[j], len(part), confirmed, len(part) - confirmed
-                    )
-                )
-    return sorted(found, key=lambda b: (-b.count, b.start))
 
 
 @dataclass
@@ -204,7 +70,7 @@ class Selection:
             )
         if self.client_hash is not None and len(self.client_hash) < MIN_CLIENT_PREFIX:
             raise SelectionError(f"give at least {MIN_CLIENT_PREFIX} characters of the client hash")
-        if self.kiosk_id is not None and _kiosk_column() is None:
+        if self.kiosk_id is not None and kiosk_column() is None:
             raise SelectionError("signatures have no kiosk column in this version")
         if self.kiosk_id is not None and (
             isinstance(self.kiosk_id, bool) or not isinstance(self.kiosk_id, int)
@@ -248,7 +114,7 @@ def _match(selection: Selection, states: Sequence[SignatureState], lock: bool) -
     if selection.client_hash:
         stmt = stmt.where(Signature.client_hash.startswith(selection.client_hash, autoescape=True))
     if selection.kiosk_id:
-        stmt = stmt.where(_kiosk_column() == selection.kiosk_id)  # type: ignore[operator]
+        stmt = stmt.where(kiosk_column() == selection.kiosk_id)  # type: ignore[operator]
     if selection.since is not None:
         stmt = stmt.where(Signature.created_at >= selection.since)
     if selection.until is not None:
@@ -260,7 +126,7 @@ def _match(selection: Selection, states: Sequence[SignatureState], lock: bool) -
     matched = Matched()
     wanted_domain = selection.domain.casefold().lstrip("@") if selection.domain else None
     for row in db.session.execute(stmt.order_by(Signature.id)):
-        if wanted_domain is not None and _domain(row.email_enc) != wanted_domain:
+        if wanted_domain is not None and domain_of(row.email_enc) != wanted_domain:
             continue
         matched.ids.setdefault(row.state, []).append(row.id)
     return matched

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import abuse, keyrotation, retention
+from . import abuse, bursts, keyrotation, retention
 from .extensions import db
 from .models import Initiative
 
@@ -102,17 +102,17 @@ def _selection(initiative: Initiative, **criteria: str | None) -> abuse.Selectio
 @abuse_cli.command("bursts")
 @click.argument("slug")
 @click.option("--window", "window_minutes", default=10, show_default=True, help="Minutes.")
-@click.option("--threshold", default=abuse.DEFAULT_THRESHOLD, show_default=True)
-@click.option("--by", "by", multiple=True, type=click.Choice([s.value for s in abuse.Signal]))
+@click.option("--threshold", default=bursts.DEFAULT_THRESHOLD, show_default=True)
+@click.option("--by", "by", multiple=True, type=click.Choice([s.value for s in bursts.Signal]))
 def bursts_command(slug: str, window_minutes: int, threshold: int, by: tuple[str, ...]) -> None:
     """List bursts: THRESHOLD or more signatures sharing a signal within WINDOW minutes."""
     initiative = _initiative(slug)
-    wanted = [abuse.Signal(b) for b in by] or None
-    if wanted and abuse.Signal.KIOSK in wanted and abuse.Signal.KIOSK not in abuse.signals():
+    wanted = [bursts.Signal(b) for b in by] or None
+    if wanted and bursts.Signal.KIOSK in wanted and bursts.Signal.KIOSK not in bursts.signals():
         raise click.BadParameter(
             "signatures have no kiosk column in this version", param_hint="--by"
         )
-    found = abuse.bursts(
+    found = bursts.find(
         initiative, window=timedelta(minutes=window_minutes), threshold=threshold, by=wanted
     )
     if not found:
@@ -120,7 +120,7 @@ def bursts_command(slug: str, window_minutes: int, threshold: int, by: tuple[str
         return
     for burst in found:
         option = {"client": "--client", "domain": "--domain", "kiosk": "--kiosk"}[burst.signal]
-        key = burst.key[:16] if burst.signal == abuse.Signal.CLIENT else burst.key
+        key = burst.key[:16] if burst.signal == bursts.Signal.CLIENT else burst.key
         click.echo(
             f"{burst.count:5d} ({burst.confirmed} confirmed, {burst.pending} pending)  "
             f"{option} {key} --since {_local(burst.start)} --until {_local(burst.end)}"

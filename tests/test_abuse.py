@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from initiatives import abuse
+from initiatives import abuse, bursts
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature, SignatureState
 from initiatives.tokens import Purpose, make_token
@@ -27,16 +27,16 @@ def initiative(app) -> Initiative:
 
 def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, burst_campaign):
     with app.app_context():
-        found = abuse.bursts(initiative(app), window=timedelta(minutes=10), threshold=10)
+        found = bursts.find(initiative(app), window=timedelta(minutes=10), threshold=10)
     assert {(b.signal, b.key, b.count) for b in found} == {
-        (abuse.Signal.CLIENT, BOT, 12),
-        (abuse.Signal.DOMAIN, "mailbot.example", 12),
+        (bursts.Signal.CLIENT, BOT, 12),
+        (bursts.Signal.DOMAIN, "mailbot.example", 12),
     }
-    client = next(b for b in found if b.signal == abuse.Signal.CLIENT)
+    client = next(b for b in found if b.signal == bursts.Signal.CLIENT)
     assert (client.confirmed, client.pending) == (8, 4)
     # The people are spread out: a lower threshold is needed to see them as a group.
     with app.app_context():
-        wide = abuse.bursts(initiative(app), window=timedelta(hours=3), threshold=6)
+        wide = bursts.find(initiative(app), window=timedelta(hours=3), threshold=6)
     assert any(b.key == PERSON for b in wide)
 
 
@@ -167,7 +167,7 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
 
 def test_kiosk_signal_appears_only_with_a_kiosk_column():
     has_column = "kiosk_id" in Signature.__table__.c
-    assert (abuse.Signal.KIOSK in abuse.signals()) == has_column
+    assert (bursts.Signal.KIOSK in bursts.signals()) == has_column
 
 
 def test_a_burst_from_one_stand_tablet_is_found_and_reviewed_by_kiosk(app, burst_campaign):
@@ -186,11 +186,11 @@ def test_a_burst_from_one_stand_tablet_is_found_and_reviewed_by_kiosk(app, burst
             sa.update(Signature).where(Signature.id.in_(tablet)).values(kiosk_id=kiosk_id)
         )
         db.session.commit()
-        found = abuse.bursts(
-            initiative(app), window=timedelta(minutes=10), threshold=10, by=[abuse.Signal.KIOSK]
+        found = bursts.find(
+            initiative(app), window=timedelta(minutes=10), threshold=10, by=[bursts.Signal.KIOSK]
         )
         assert [(b.signal, b.key, b.count) for b in found] == [
-            (abuse.Signal.KIOSK, str(kiosk_id), 12)
+            (bursts.Signal.KIOSK, str(kiosk_id), 12)
         ]
         selection = abuse.Selection(initiative(app).id, kiosk_id=kiosk_id)
         assert abuse.preview(selection).total == 12

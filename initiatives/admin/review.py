@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from wtforms import SelectChoice
 
-from .. import abuse
+from .. import abuse, bursts
 from ..crypto import InvalidToken, crypto
 from ..extensions import db
 from ..forms import ButtonForm
@@ -81,9 +81,9 @@ def _local(moment: datetime, up: bool = False) -> str:
     return local.replace(microsecond=0, tzinfo=None).isoformat()
 
 
-def _burst_query(burst: abuse.Burst) -> dict[str, str]:
+def _burst_query(burst: bursts.Burst) -> dict[str, str]:
     field = {"client": "client", "domain": "domain", "kiosk": "kiosk"}[burst.signal]
-    key = burst.key[:16] if burst.signal == abuse.Signal.CLIENT else burst.key
+    key = burst.key[:16] if burst.signal == bursts.Signal.CLIENT else burst.key
     return {field: key, "since": _local(burst.start), "until": _local(burst.end, up=True)}
 
 
@@ -116,12 +116,12 @@ def _page(
 ) -> Any:
     form = form or BurstForm(formdata=None, meta=GET_FORM)
     kiosks = _kiosk_names(initiative)
-    found: list[abuse.Burst] = []
+    found: list[bursts.Burst] = []
     if not form.errors:
-        found = abuse.bursts(
+        found = bursts.find(
             initiative,
             window=timedelta(minutes=form.window.data or 10),
-            threshold=form.threshold.data or abuse.DEFAULT_THRESHOLD,
+            threshold=form.threshold.data or bursts.DEFAULT_THRESHOLD,
         )
     invalidated = db.session.scalar(
         sa.select(sa.func.count(Signature.id)).where(
@@ -288,5 +288,5 @@ def review_restore(slug: str, event_id: int) -> Any:
 
 
 @bp.app_template_filter("minutes_between")
-def minutes_between(burst: abuse.Burst) -> int:
+def minutes_between(burst: bursts.Burst) -> int:
     return max(1, math.ceil((burst.end - burst.start).total_seconds() / 60))

@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from .. import abuse
+from .. import abuse, bursts
 from ..forms import strip
 from ..lifecycle import LOCAL_TZ
 
@@ -45,7 +45,7 @@ class BurstForm(FlaskForm):
 
     window = IntegerField(
         _l("Tidsfönster i minuter"),
-        default=abuse.DEFAULT_WINDOW.seconds // 60,
+        default=bursts.DEFAULT_WINDOW.seconds // 60,
         validators=[
             InputRequired(_l("Skriv ett antal minuter.")),
             NumberRange(min=1, max=7 * 24 * 60, message=_l("Välj 1 till 10080 minuter.")),
@@ -53,7 +53,7 @@ class BurstForm(FlaskForm):
     )
     threshold = IntegerField(
         _l("Minsta antal underskrifter"),
-        default=abuse.DEFAULT_THRESHOLD,
+        default=bursts.DEFAULT_THRESHOLD,
         validators=[
             InputRequired(_l("Skriv ett antal.")),
             NumberRange(min=2, max=100_000, message=_l("Välj ett antal från 2.")),
