@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
 CSP = "; ".join(
@@ -86,5 +87,23 @@ def reject_undecodable_forms() -> None:
         raise UndecodableForm() from exc
 
 
+class PublicAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, which leaves responses meant for everyone alone.
+
+    A response marked ``Cache-Control: public`` (the JSON counts, QR codes, posters) is
+    the same for every visitor, so it neither sets the session cookie nor says
+    ``Vary: Cookie``.  Flask adds that header as soon as anything has looked at the
+    session (Flask-Login does on every request), and a CDN or proxy then keeps one copy
+    per visitor's cookie, or none: the readers of a counter in a surge would all reach
+    the app.  A view that changed the session still gets the usual handling.
+    """
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if response.cache_control.public and not session.modified:
+            return
+        super().save_session(app, session, response)
+
+
 def configure_security(app: Flask) -> None:
+    app.session_interface = PublicAwareSessionInterface()
     app.after_request(set_security_headers)

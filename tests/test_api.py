@@ -38,6 +38,31 @@ def test_list_and_detail_give_counts_and_state_with_cache_headers(client, make_i
     assert "zainab" not in body and "warsame" not in body and "@" not in body
 
 
+def test_public_responses_can_be_shared_by_a_cdn_whatever_the_visitors_cookie(
+    client, make_initiative
+):
+    """No ``Vary: Cookie`` and no session cookie on what is the same for everyone.
+
+    The visitor has a session (she loaded the page, which holds her CSRF token): a
+    proxy must still be able to hand her the same counter and QR code as everybody.
+    """
+    make_initiative()
+    page = client.get("/i/amiralsgatan")
+    assert "Cookie" in page.headers.get("Vary", "") and "Set-Cookie" in page.headers
+    assert client.get_cookie("initiatives_session") is not None
+    for path in ("/api/initiatives/amiralsgatan", "/api/initiatives", "/i/amiralsgatan/qr.svg"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "public" in response.headers["Cache-Control"], path
+        assert "Cookie" not in response.headers.get("Vary", ""), path
+        assert "Set-Cookie" not in response.headers, path
+        again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304 and "Cookie" not in again.headers.get("Vary", "")
+    # The session itself is untouched: the page still has her token.
+    assert client.get_cookie("initiatives_session") is not None
+    assert "Cookie" in client.get("/i/amiralsgatan").headers.get("Vary", "")
+
+
 def test_unknown_slug_is_a_json_404(client, make_initiative):
     response = client.get("/api/initiatives/nope")
     assert response.status_code == 404
