@@ -8,10 +8,12 @@ Cache-Control.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import BadRequest
 
 CSP = "; ".join(
@@ -97,6 +99,18 @@ class PublicAwareSessionInterface(SecureCookieSessionInterface):
     per visitor's cookie, or none: the readers of a counter in a surge would all reach
     the app.  A view that changed the session still gets the usual handling.
     """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        # Flask builds a new serializer for every request (its check that the serializer
+        # makes text encodes a JSON object each time); one per set of keys is enough.
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._serializers.get(keys)
+        if cached is None:
+            cached = self._serializers[keys] = super().get_signing_serializer(app)
+        return cached
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if response.cache_control.public and not session.modified:

@@ -190,3 +190,25 @@ def test_forms_work_over_https_without_a_referer(app, make_initiative):
     )
     assert response.status_code == 303
     assert "Referer" not in response.request.headers
+
+
+def test_sessions_follow_a_secret_key_rotation(app, client, make_initiative):
+    """The session's signer is kept between requests, but not across a key change: after
+    SECRET_KEY moves to SECRET_KEY_FALLBACKS, old cookies still open and new ones are
+    signed with the new key."""
+    make_initiative()
+    client.get("/i/amiralsgatan")
+    with client.session_transaction() as session:
+        token = session["csrf_token"]
+    old_key = app.secret_key
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    app.secret_key = "a-new-key-for-the-rotation-test-" + "x" * 16
+    with client.session_transaction() as session:
+        assert session["csrf_token"] == token  # the old cookie, read with the fallback
+        session["probe"] = "signed with the new key"
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    with client.session_transaction() as session:
+        assert session["csrf_token"] == token and session["probe"] == "signed with the new key"
+    app.secret_key = old_key  # the cookie now carries a signature the app cannot check
+    with client.session_transaction() as session:
+        assert "csrf_token" not in session
