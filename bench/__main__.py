@@ -59,6 +59,7 @@ def measure(
     run_id: str,
     pg_database: str | None = None,
     tokens: list[str] | None = None,
+    label: str | None = None,
 ) -> ScenarioResult:
     def pids() -> list[int]:
         found = server.workers()
@@ -71,7 +72,7 @@ def measure(
         from . import profiling
 
         args.profile.mkdir(parents=True, exist_ok=True)
-        stacks = args.profile / f"{target}-{name}.txt"
+        stacks = args.profile / f"{target}-{label or name}.txt"
         profiler = profiling.start(server.process.pid, args.warmup + args.duration, stacks)
     result = run(
         name,
@@ -90,20 +91,21 @@ def measure(
 
         profiler.wait(timeout=60)
         summary = profiling.summarise(stacks)
-        (args.profile / f"{target}-{name}.summary.txt").write_text(summary + "\n")
+        (args.profile / f"{target}-{label or name}.summary.txt").write_text(summary + "\n")
     return result
 
 
 def run_target(
     backend: str, tmp: Path, args: argparse.Namespace, run_id: str
 ) -> list[ScenarioResult]:
-    """hello (the ceiling), then each app scenario, on one database engine."""
-    with gunicorn("bench.hello:app", free_port(), {}, args.workers, "/hello") as server:
-        ceiling = measure(server, "hello", backend, args, run_id)
-    ceiling.ceiling = ceiling.requests_per_s
-    print(report.row(ceiling), flush=True)
-    results = [ceiling]
+    """hello (the ceiling), each app scenario, then hello again, on one database engine.
 
+    The ceiling is the mean of the two hello runs, so that a machine that speeds up or
+    slows down during the app's scenarios does not bias every ratio one way; both hello
+    rows are printed, each as a ratio to that mean.
+    """
+    before = hello(backend, args, run_id, "hello")
+    results = [before]
     port = free_port()
     make_target = sqlite_target if backend == "sqlite" else postgres_target
     with (
@@ -121,14 +123,26 @@ def run_target(
             result = measure(
                 server, name, backend, args, run_id, pg_database=target.pg_database, tokens=tokens
             )
-            result.ceiling = ceiling.ceiling
             if name == "sign":
                 sign_rate = result.flows_per_s
             ok, detail = count_check(app, port, settle)
             result.checks.append(("ok: " if ok else "MISMATCH: ") + detail)
-            print(report.row(result), flush=True)
             results.append(result)
+    after = hello(backend, args, run_id, "hello_after")
+    results.append(after)
+    ceiling = (before.requests_per_s + after.requests_per_s) / 2
+    for result in results:
+        result.ceiling = ceiling
+    for result in results:
+        print(report.row(result), flush=True)
     return results
+
+
+def hello(backend: str, args: argparse.Namespace, run_id: str, name: str) -> ScenarioResult:
+    with gunicorn("bench.hello:app", free_port(), {}, args.workers, "/hello") as server:
+        result = measure(server, "hello", backend, args, run_id, label=name)
+    result.name = name
+    return result
 
 
 def main(argv: list[str]) -> int:

@@ -36,7 +36,8 @@ TARGETS = {
 }
 
 WHAT = {
-    "hello": "bare Flask hello (ceiling)",
+    "hello": "bare Flask hello (ceiling: before the app)",
+    "hello_after": "bare Flask hello (ceiling: after the app)",
     "page": "initiative page",
     "count": "JSON count",
     "sign": "sign: page + POST + thanks",

@@ -1,9 +1,15 @@
 """Run one scenario: N client processes doing one flow for a fixed time.
 
-Clients are separate processes (one per simulated visitor, each with its own keep-alive
-connection), so the client side is not throttled by one interpreter lock.  All clients
-start together; requests made in a warm-up period before the measured window are not
-counted.
+Clients are separate processes, so the client side is not throttled by one interpreter
+lock.  Each plays one visitor after another: a visitor is a browser with a keep-alive
+connection and a cookie jar of its own.  Signers and people opening their confirmation
+link are a new visitor each time (no cookie yet, a new connection); a reader reloads the
+page or polls the count READER_VISITS times and then makes way for the next.  New
+connections also keep the load spread over gunicorn's workers: each worker accepts
+connections for itself, and eight connections kept for a whole scenario could all land
+on one worker and leave the other core idle (one run measured a page rate half its
+usual with the server using one core).  All clients start together; requests made in a
+warm-up period before the measured window are not counted.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from .cpu import CpuSnapshot, used
 from .flows import FLOWS, FlowState, OutOfWork
 
 HOST = "127.0.0.1"
+# How many flows one visitor does before the next takes over (see above).
+READER_VISITS = 20
+VISITS = {"sign": 1, "confirm": 1}
 
 
 def _own_cpu() -> float:
@@ -40,7 +49,7 @@ def _client_main(
     flow = FLOWS[flow_name]
     recorder = Recorder(start + warmup, start + warmup + duration)
     state = FlowState(client=client, run_id=run_id, tokens=iter(tokens))
-    browser = Browser(HOST, port, recorder)
+    browser, visits = Browser(HOST, port, recorder), 0
     ran_out = False
     cpu_start: float | None = None
     while time.monotonic() < start:
@@ -51,6 +60,10 @@ def _client_main(
             break
         if cpu_start is None and began >= recorder.window_start:
             cpu_start = _own_cpu()
+        if visits >= VISITS.get(flow_name, READER_VISITS):
+            browser.close()
+            browser, visits = Browser(HOST, port, recorder), 0
+        visits += 1
         try:
             flow(browser, state)
         except OutOfWork:
@@ -59,7 +72,7 @@ def _client_main(
         except (FlowError, OSError, ValueError) as exc:
             recorder.error(began, f"{type(exc).__name__}: {exc}"[:200])
             browser.close()
-            browser = Browser(HOST, port, recorder)
+            browser, visits = Browser(HOST, port, recorder), 0
             continue
         if recorder.in_window(began):
             recorder.flows += 1
