@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from calendar import monthrange
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+# Malmö's time: the days of an initiative's period, its deadlines, a stand's "today",
+# dates in the lists handed to the city.
+LOCAL_ZONE_NAME = "Europe/Stockholm"
+LOCAL_TZ = ZoneInfo(LOCAL_ZONE_NAME)
 
 
 def utcnow() -> datetime:

@@ -17,6 +17,8 @@ from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from wtforms.i18n import messages_path
 
+from .clock import LOCAL_ZONE_NAME
+
 TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT = "sv"
 LANG_COOKIE = "lang"
@@ -170,7 +172,7 @@ def configure_i18n(app: Flask) -> None:
         locale_selector=select_locale,
         default_locale=DEFAULT,
         default_translation_directories=str(TRANSLATIONS),
-        default_timezone="Europe/Stockholm",
+        default_timezone=LOCAL_ZONE_NAME,
     )
 
     @app.context_processor

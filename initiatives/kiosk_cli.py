@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import kiosk_signatures, kiosks
+from . import clock, kiosk_signatures, kiosks
 from .extensions import db
 from .models import Initiative
 
@@ -22,7 +22,7 @@ ACTOR = "cli"
 
 def _print_code(kiosk: kiosks.Kiosk, code: str, qr: bool, svg: Path | None) -> None:
     url = kiosks.enrol_url(code)
-    expires = kiosk.code_expires_at.astimezone(kiosks.LOCAL_TIME) if kiosk.code_expires_at else None
+    expires = kiosk.code_expires_at.astimezone(clock.LOCAL_TZ) if kiosk.code_expires_at else None
     click.echo(f"Enrolment code: {kiosks.format_code(code)}")
     if expires is not None:
         click.echo(

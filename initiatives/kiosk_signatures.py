@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import clock, signatures
+from .clock import LOCAL_TZ
 from .extensions import db
-from .kiosks import LOCAL_TIME, Kiosk, assigned_initiative
+from .kiosks import Kiosk, assigned_initiative
 from .models import Channel, Initiative, Signature, SignatureState, UTCDateTime
 
 
@@ -51,8 +52,8 @@ def last_signatures(kiosk_ids: list[int]) -> dict[int, datetime]:
 
 def start_of_today(now: datetime | None = None) -> datetime:
     """Midnight in Malmö today, in UTC: where "today" begins for a stand."""
-    local = (now or clock.utcnow()).astimezone(LOCAL_TIME)
-    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TIME).astimezone(UTC)
+    local = (now or clock.utcnow()).astimezone(LOCAL_TZ)
+    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 @dataclass

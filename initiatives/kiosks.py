@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import qrcode
 import sqlalchemy as sa
@@ -32,7 +31,6 @@ from .models import Initiative, UTCDateTime
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 CODE_MINUTES = 30
-LOCAL_TIME = ZoneInfo("Europe/Stockholm")
 
 kiosk_initiatives = sa.Table(
     "kiosk_initiatives",

@@ -19,10 +19,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import audit, clock
+from .clock import LOCAL_TZ
 from .extensions import db
 from .models import DEFAULT_LOCALE, Initiative, InitiativeState, UTCDateTime
 
-LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$")
 PDF_MAGIC = b"%PDF-"
 S = InitiativeState

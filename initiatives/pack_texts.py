@@ -153,7 +153,7 @@ class PackInfo:
 
 
 def _tz() -> Any:
-    from .lifecycle import LOCAL_TZ
+    from .clock import LOCAL_TZ
 
     return LOCAL_TZ
 

@@ -18,17 +18,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from flask import current_app
 
 from . import campaign, qrimage
+from .clock import LOCAL_TZ
 from .models import DEFAULT_LOCALE, Initiative
 from .pdf import Document, is_rtl
 from .printing_layout import Sheet, draw_material
-
-TIMEZONE = ZoneInfo("Europe/Stockholm")
 
 # "Scan to sign" and "Last day to sign" in the languages of Rosengård.  An initiative text
 # in a language missing here still shows its title, without the call.
@@ -83,7 +81,7 @@ def last_day(initiative: Initiative) -> datetime | None:
     """The last day one can sign, in Malmö: ``closes_at`` is the first moment one cannot."""
     if initiative.closes_at is None:
         return None
-    return (initiative.closes_at - timedelta(microseconds=1)).astimezone(TIMEZONE)
+    return (initiative.closes_at - timedelta(microseconds=1)).astimezone(LOCAL_TZ)
 
 
 def material(initiative: Initiative, tag: str) -> Material:

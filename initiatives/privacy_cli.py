@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -12,10 +11,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from . import abuse, bursts, keyrotation, retention
+from .clock import LOCAL_TZ
 from .extensions import db
 from .models import Initiative
-
-LOCAL = ZoneInfo("Europe/Stockholm")
 
 
 @click.command("purge")
@@ -62,7 +60,7 @@ def _initiative(slug: str) -> Initiative:
 
 
 def _local(value: datetime) -> str:
-    return value.astimezone(LOCAL).isoformat(timespec="seconds")
+    return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -72,7 +70,7 @@ def _parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date and time") from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL_TZ)
 
 
 def _selection_options(command: click.Command) -> click.Command:

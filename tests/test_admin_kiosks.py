@@ -77,7 +77,7 @@ def test_an_organiser_creates_a_kiosk_and_a_tablet_enrols_with_the_code(app, mak
     assert code is not None
     # The expiry (Malmö time), the enrolment URL with the code, and its QR code inline.
     kiosk = kiosk_named(app)
-    expires = kiosk.code_expires_at.astimezone(kiosks.LOCAL_TIME)
+    expires = kiosk.code_expires_at.astimezone(clock.LOCAL_TZ)
     assert f"till klockan {expires:%H:%M}" in page
     assert f"http://localhost/kiosk/enrol/{code.replace('-', '')}" in page
     assert re.search(

@@ -20,11 +20,11 @@ from flask_babel import ngettext
 from wtforms import SelectChoice
 
 from .. import abuse, bursts
+from ..clock import LOCAL_TZ
 from ..crypto import InvalidToken, crypto
 from ..extensions import db
 from ..forms import ButtonForm
 from ..kiosks import Kiosk
-from ..lifecycle import LOCAL_TZ
 from ..models import Initiative, Signature, SignatureState
 from . import actor, bp
 from .initiatives import initiative_or_404

@@ -18,8 +18,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from .. import abuse, bursts
+from ..clock import LOCAL_TZ
 from ..forms import strip
-from ..lifecycle import LOCAL_TZ
 
 # The browser's datetime-local value ("T" between date and time), with or without seconds.
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
