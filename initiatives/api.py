@@ -1,7 +1,8 @@
 """Public JSON: initiatives, their state and counts.  Never personal data.
 
 Responses are cacheable for a few seconds and carry an ETag, so a CDN or the browser can
-absorb readers who refresh the counter.
+absorb readers who refresh the counter.  Any website may read them (CORS ``*``, without
+credentials): a partner's or the network's own page can show the live counter.
 """
 
 from __future__ import annotations
@@ -20,6 +21,22 @@ from .signing import PUBLIC_STATES, public_initiative_or_404
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_AGE = 10
+
+# Public counts, the same for everyone and never personal: any origin may read them, but
+# no browser sends cookies along (``*`` forbids credentials), so a page elsewhere learns
+# nothing about its visitor from here.
+OPEN_TO_ANY_SITE = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+)
+
+
+@bp.after_request
+def open_to_any_site(response: Response) -> Response:
+    """On every ``/api/`` answer, errors and 304s included (a partner's script can then
+    tell "no such initiative" from a network failure)."""
+    response.headers.extend(OPEN_TO_ANY_SITE)
+    return response
 
 
 def _iso(value: Any) -> str | None:

@@ -67,3 +67,26 @@ def test_unknown_slug_is_a_json_404(client, make_initiative):
     response = client.get("/api/initiatives/nope")
     assert response.status_code == 404
     assert response.get_json()["error"] == 404
+
+
+def test_any_website_may_read_the_counts_but_never_with_the_visitors_cookies(
+    client, make_initiative
+):
+    """A partner's page can show the live counter: CORS ``*`` and a cross-origin CORP on
+    every ``/api/`` answer (a 304 and a 404 too), and never the credentials flag."""
+    make_initiative()
+    origin = {"Origin": "https://partner.example"}
+    for path in ("/api/initiatives", "/api/initiatives/amiralsgatan", "/api/initiatives/nope"):
+        response = client.get(path, headers=origin)
+        assert response.status_code in (200, 404), path
+        assert response.headers["Access-Control-Allow-Origin"] == "*", path
+        assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin", path
+        assert "Access-Control-Allow-Credentials" not in response.headers, path
+        assert len(response.headers.getlist("Cross-Origin-Resource-Policy")) == 1, path
+    etag = client.get("/api/initiatives/amiralsgatan").headers["ETag"]
+    again = client.get("/api/initiatives/amiralsgatan", headers={**origin, "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["Access-Control-Allow-Origin"] == "*"
+    # The site's own pages stay closed to other sites.
+    page = client.get("/i/amiralsgatan", headers=origin)
+    assert "Access-Control-Allow-Origin" not in page.headers
+    assert page.headers["Cross-Origin-Resource-Policy"] == "same-origin"
