@@ -1,9 +1,10 @@
 """Signing, confirming, withdrawing and expiring: the rules of a signature's life.
 
-Every change of a signature's state goes through ``_move``, which updates the row only
-if it is still in the expected state (so concurrent repeats act once) and adjusts the
-initiative's ``confirmed_count`` in the same transaction.  These functions flush, never
-commit: the caller commits once.
+Every change of a signature's state updates the row only if it is still in the
+expected state (``move``, or ``confirm``'s own statement), so concurrent repeats act
+once, and adjusts the initiative's ``confirmed_count`` in the same transaction.  These
+functions flush, never commit: the caller commits once.  The statements of the hot
+paths, built once, are in ``signature_sql``.
 """
 
 from __future__ import annotations
@@ -11,21 +12,16 @@ from __future__ import annotations
 import enum
 import re
 from datetime import timedelta
-from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, mailcaps, outbox
+from . import clock, mailcaps, outbox, signature_sql
 from .crypto import crypto
 from .extensions import db
 from .models import (
     DEFAULT_LOCALE,
-    LIVE_SQL,
     LIVE_STATES,
     Channel,
     Initiative,
@@ -169,7 +165,7 @@ def sign(
         existing = _live_signature(initiative.id, indexes[1:]) if len(indexes) > 1 else None
         if existing is None:
             signature_id = db.session.execute(
-                _insert_signature(db.engine.dialect.name, tuple(values)), values
+                signature_sql.insert_signature(db.engine.dialect.name, tuple(values)), values
             ).scalar()
             if signature_id is not None:
                 return _signed(initiative, signature_id, public_id, name, email, locale, indexes)
@@ -178,32 +174,6 @@ def sign(
         if existing is not None:
             return _sign_again(initiative, existing, email, indexes)
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
-
-
-def _live_index_conflict() -> dict[str, object]:
-    """The ``ON CONFLICT`` target: the partial unique index on live signatures."""
-    return {
-        "index_elements": [Signature.initiative_id, Signature.email_index],
-        "index_where": sa.text(LIVE_SQL),
-    }
-
-
-@cache
-def _insert_signature(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` for these columns.
-
-    A second live signature of one address conflicts with the partial unique index and
-    is not written: no check before, no savepoint, and two simultaneous submissions
-    still cannot both get in (PostgreSQL waits for the other transaction to end).
-    Built once per set of columns; SQLite ≥ 3.35 and PostgreSQL both take it.
-    """
-    table = Signature.__table__
-    params = {name: sa.bindparam(name, type_=table.c[name].type) for name in columns}
-    if dialect == "postgresql":
-        stmt = pg_insert(table).values(params).on_conflict_do_nothing(**_live_index_conflict())
-    else:
-        stmt = sqlite_insert(table).values(params).on_conflict_do_nothing(**_live_index_conflict())
-    return stmt.returning(table.c.id)
 
 
 def _signed(
@@ -252,16 +222,8 @@ def _sign_again(
 
 
 def _adjust_count(initiative_id: int, delta: int) -> None:
-    db.session.execute(_adjust_count_statement(), {"initiative_id": initiative_id, "delta": delta})
-
-
-@cache
-def _adjust_count_statement() -> sa.Update:
-    table = Initiative.__table__
-    return (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("initiative_id"))
-        .values(confirmed_count=table.c.confirmed_count + sa.bindparam("delta", type_=sa.Integer))
+    db.session.execute(
+        signature_sql.adjust_count(), {"initiative_id": initiative_id, "delta": delta}
     )
 
 
@@ -280,7 +242,9 @@ def move(
     finds nothing to move.
     """
     if isinstance(signature_filter, int):
-        statement = _move_one(SignatureState(from_state), SignatureState(to_state), tuple(values))
+        statement = signature_sql.move_one(
+            SignatureState(from_state), SignatureState(to_state), tuple(values)
+        )
         result = db.session.execute(statement, {"signature_id": signature_filter, **values})
     else:
         result = db.session.execute(
@@ -294,21 +258,6 @@ def move(
     if moved and delta:
         _adjust_count(initiative_id, delta * moved)
     return moved
-
-
-@cache
-def _move_one(
-    from_state: SignatureState, to_state: SignatureState, columns: tuple[str, ...]
-) -> sa.Update:
-    # On the table, not the mapped class: a plain Core UPDATE, with no ORM bookkeeping.
-    table = Signature.__table__
-    return (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("signature_id"), table.c.state == from_state.value)
-        .values(
-            state=to_state.value, **{c: sa.bindparam(c, type_=table.c[c].type) for c in columns}
-        )
-    )
 
 
 class ConfirmOutcome(enum.StrEnum):
@@ -331,29 +280,13 @@ def with_text(public_id: str, locale: str) -> tuple[Signature, InitiativeText | 
     The initiative's other texts are not loaded (``Initiative.texts`` loads them if
     asked for).
     """
-    rows = db.session.execute(_with_text(), {"public_id": public_id, "locale": locale}).all()
+    rows = db.session.execute(
+        signature_sql.with_text(), {"public_id": public_id, "locale": locale}
+    ).all()
     if not rows:
         return None
     texts = {text.locale: text for _signature, text in rows if text is not None}
     return rows[0][0], texts.get(locale) or texts.get(DEFAULT_LOCALE)
-
-
-@cache
-def _with_text() -> sa.Select[tuple[Signature, InitiativeText]]:
-    # Built once: the statement's cache key is then found without building it anew.
-    return (
-        sa.select(Signature, InitiativeText)
-        .join(Signature.initiative)
-        .outerjoin(
-            InitiativeText,
-            sa.and_(
-                InitiativeText.initiative_id == Initiative.id,
-                InitiativeText.locale.in_([sa.bindparam("locale"), DEFAULT_LOCALE]),
-            ),
-        )
-        .where(Signature.public_id == sa.bindparam("public_id"))
-        .options(contains_eager(Signature.initiative).lazyload(Initiative.texts))
-    )
 
 
 def confirm(signature: Signature) -> ConfirmOutcome:
@@ -368,7 +301,9 @@ def confirm(signature: Signature) -> ConfirmOutcome:
     # The row first and the count last (not through move()): every confirmation of the
     # initiative updates its one counter row, and on PostgreSQL holds that row's lock
     # until COMMIT, so the mail is queued before the lock is taken, not while held.
-    statement = _move_one(SignatureState.PENDING, SignatureState.CONFIRMED, ("confirmed_at",))
+    statement = signature_sql.move_one(
+        SignatureState.PENDING, SignatureState.CONFIRMED, ("confirmed_at",)
+    )
     moved = db.session.execute(
         statement, {"signature_id": signature.id, "confirmed_at": now}
     ).rowcount

@@ -57,9 +57,7 @@ def test_a_partner_page_shows_the_live_count_and_reads_nothing_else(
     live_server, page, partner, artifacts
 ):
     create_initiative(live_server.app)
-    add_signatures(
-        live_server.app, "amiralsgatan", [Spec(f"p{i}@example.org") for i in range(3)]
-    )
+    add_signatures(live_server.app, "amiralsgatan", [Spec(f"p{i}@example.org") for i in range(3)])
     # The visitor has been on our site: she has our session cookie.
     page.goto(f"{live_server.url}/i/amiralsgatan")
     assert page.context.cookies(live_server.url)
