@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import outbox, privacy_cli, retention, signatures
+from . import outbox, outbox_status, privacy_cli, retention, signatures
 from .demo import load_examples
 from .extensions import db
 from .mail import compose
@@ -28,6 +29,48 @@ def outbox_send() -> None:
     click.echo(f"sent {report.sent}, retrying later {report.retried}, failed {report.failed}")
     for err in report.errors:
         click.echo(f"  error: {err}", err=True)
+
+
+@outbox_cli.command("status")
+@click.option(
+    "--max-delay",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Minutes the oldest mail may wait before this counts as behind "
+    "(default: OUTBOX_ALERT_MINUTES).",
+)
+def outbox_status_command(max_delay: int | None) -> None:
+    """How the outbox keeps up; exit status 1 when it is behind or mail failed today.
+
+    For an operator in a surge, and for monitoring (cron, a health check): counts and
+    error classes only, never an address.
+    """
+    from flask import current_app
+
+    state = outbox_status.queue_state()
+    limit = max_delay or current_app.config["OUTBOX_ALERT_MINUTES"]
+    alert_after = timedelta(minutes=limit)
+    minutes = int(state.waited.total_seconds() // 60)
+    click.echo(
+        f"waiting {state.waiting} (oldest {minutes} min), of which retrying after an error "
+        f"{state.retrying}; given up in the last 24 hours {state.failed_last_day}"
+    )
+    last = state.last_sent.strftime("%Y-%m-%d %H:%M:%S UTC") if state.last_sent else "never"
+    click.echo(f"sent in the last hour {state.sent_last_hour}; last sent {last}")
+    for error, count in state.errors:
+        click.echo(f"  error in the last 24 hours: {error} ×{count}")
+    if state.behind(alert_after):
+        click.echo(
+            f"BEHIND: mail has waited {minutes} min (more than {limit}): "
+            "is `flask outbox work` running, and does SMTP_URL accept mail?",
+            err=True,
+        )
+    if state.failed_last_day:
+        click.echo(
+            f"FAILING: {state.failed_last_day} mail(s) given up in the last 24 hours", err=True
+        )
+    if state.problems(alert_after):
+        sys.exit(1)
 
 
 @outbox_cli.command("work")

@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_POLL_SECONDS": 1.0,
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_MAX_ATTEMPTS": 12,
+    # Mail that has waited this long (minutes) means the outbox is behind: the admin start
+    # page says so and `flask outbox status` exits with 1 (see outbox_status.py).
+    "OUTBOX_ALERT_MINUTES": 15,
     # Data protection (see README "Data protection"): retention periods in days.
     # Unconfirmed (pending or expired) signatures are deleted this long after signing.
     "UNCONFIRMED_RETENTION_DAYS": 30,

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pyotp
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 
-from initiatives import accounts, signatures
+from initiatives import accounts, clock, signatures
 from initiatives.crypto import crypto
 from initiatives.extensions import db
-from initiatives.models import Signature
+from initiatives.models import OutboxMessage, OutboxStatus, Signature, SignatureState
 
 from ..conftest import create_initiative
 from ..print_tools import decode
+from ..privacy_support import Spec, add_signatures
 from .site import organiser_logs_in
 from .test_kiosk_browser import PIN, TABLET
 
@@ -176,6 +178,34 @@ def test_the_review_and_campaign_pages_under_the_csp_and_axe(live_server, browse
     page.get_by_role("button", name="Lägg till").click()
     assert page.get_by_role("link", name="QR-kod (SVG) för bibliotek").is_visible()
     page.screenshot(path=str(artifacts / "admin-campaign.png"), full_page=True)
+    assert AXE.run(page).response["violations"] == []
+    assert violations == []
+    page.context.close()
+
+
+def test_the_start_page_warns_when_mail_is_behind_and_failing(live_server, browser, artifacts):
+    app = live_server.app
+    create_initiative(app)
+    add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec(f"p{i}@example.org", state=SignatureState.PENDING) for i in range(3)],
+    )
+    with app.app_context():  # the worker has been down for half an hour; one mail failed
+        half_an_hour_ago = clock.utcnow() - timedelta(minutes=30)
+        db.session.execute(sa.update(OutboxMessage).values(created_at=half_an_hour_ago))
+        first = db.session.scalar(sa.select(sa.func.min(OutboxMessage.id)))
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == first)
+            .values(status=OutboxStatus.FAILED, attempts=12, last_error="SMTPDataError 451")
+        )
+        db.session.commit()
+    page, violations = organiser_logs_in(browser, live_server, "amal@example.org")
+    behind = page.get_by_text("E-posten ligger efter: 2 mejl väntar, det äldsta i 30 minuter")
+    assert behind.is_visible()
+    assert page.get_by_text("1 mejl kunde inte skickas det senaste dygnet").is_visible()
+    page.screenshot(path=str(artifacts / "admin-start-mail-behind.png"), full_page=True)
     assert AXE.run(page).response["violations"] == []
     assert violations == []
     page.context.close()

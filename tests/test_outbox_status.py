@@ -1,0 +1,87 @@
+"""How the outbox keeps up: ``flask outbox status`` and the admin start page say when mail
+waits too long or fails, so nobody finds out from signers whose links never came."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from initiatives import clock, outbox
+from initiatives.mail import compose
+from initiatives.outbox_status import queue_state
+
+from .admin_helpers import logged_in
+
+BEHIND = "E-posten ligger efter"
+FAILING = "kunde inte skickas det senaste dygnet"
+
+
+def status(app, *args: str):
+    return app.test_cli_runner().invoke(args=["outbox", "status", *args])
+
+
+def test_a_quiet_outbox_is_fine(app):
+    result = status(app)
+    assert result.exit_code == 0, result.output
+    assert "waiting 0 (oldest 0 min)" in result.output
+    assert "last sent never" in result.output
+    page = logged_in(app).get("/admin/").get_data(as_text=True)
+    assert BEHIND not in page and FAILING not in page
+
+
+def test_mail_that_waits_too_long_is_behind_until_the_worker_sends_it(
+    app, make_initiative, sign, smtp, monkeypatch
+):
+    make_initiative()
+    sign(email="one@example.org")
+    sign(email="two@example.org")
+    admin = logged_in(app)
+    with app.app_context():
+        state = queue_state()
+    assert (state.waiting, state.retrying, state.failed_last_day) == (2, 0, 0)
+    assert status(app).exit_code == 0
+    assert BEHIND not in admin.get("/admin/").get_data(as_text=True)
+
+    # Twenty minutes on and nothing sent: the worker is not running.
+    later = clock.utcnow() + timedelta(minutes=20)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    result = status(app)
+    assert result.exit_code == 1
+    assert "waiting 2 (oldest 20 min)" in result.stdout
+    assert "BEHIND" in result.stderr and "flask outbox work" in result.stderr
+    assert status(app, "--max-delay", "30").exit_code == 0
+    page = admin.get("/admin/").get_data(as_text=True)
+    assert f"{BEHIND}: 2 mejl väntar, det äldsta i 20 minuter" in page
+
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 2
+    result = status(app)
+    assert result.exit_code == 0, result.output
+    assert "waiting 0" in result.stdout and "sent in the last hour 2" in result.stdout
+    assert BEHIND not in admin.get("/admin/").get_data(as_text=True)
+    assert len(smtp.wait_for(2)) == 2
+
+
+def test_mail_given_up_is_reported_with_its_error_and_never_an_address(
+    make_app, make_initiative, sign, smtp
+):
+    app = make_app(OUTBOX_MAX_ATTEMPTS=1)
+    make_initiative()
+    sign(email="zainab.warsame@example.org")
+    smtp.refuse = True  # the real SMTP server on loopback answers 451
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).failed == 1
+
+    result = status(app)
+    assert result.exit_code == 1
+    assert "given up in the last 24 hours 1" in result.stdout
+    assert "error in the last 24 hours: SMTPDataError 451 ×1" in result.stdout
+    assert "FAILING: 1" in result.stderr
+    assert "@" not in result.output and "zainab" not in result.output.lower()
+    page = logged_in(app).get("/admin/").get_data(as_text=True)
+    assert f"1 mejl {FAILING}" in page
+    assert "zainab" not in page.lower()
+
+    # A day later the failure is old news: nothing to report any more.
+    with app.app_context():
+        tomorrow = queue_state(clock.utcnow() + timedelta(days=1, minutes=1))
+    assert tomorrow.failed_last_day == 0 and tomorrow.errors == ()
