@@ -1,11 +1,14 @@
 """``python -m bench.inproc``: CPU per request and per flow, in-process, one thread.
 
-The Flask test client against a fresh SQLite file (migrated and loaded with the demo, as
-the load benchmark does), production settings, rate limits off.  No network, no other
+The Flask test client against a fresh SQLite file, or with ``--backend postgres`` a fresh
+PostgreSQL database on 127.0.0.1 (either migrated and loaded with the demo, as the load
+benchmark does), production settings, rate limits off.  No network, no other
 threads: what is left is the app's own CPU, the steadiest figure on a shared machine.
 Each figure is the best of ``--rounds`` rounds of ``--n`` repetitions, in µs of this
 process's CPU time (not wall time: on a shared machine, time spent waiting for a core
-would otherwise count).
+would otherwise count).  On PostgreSQL the database backend's own CPU is not counted;
+the statements each flow sends (round trips, the pool's pings among them) are printed
+beside the figures.
 
 ``--app-root DIR`` measures the app of another checkout (an older revision) with this
 script, as ``python -m bench --app-root`` does.
@@ -41,6 +44,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=200, help="repetitions per round")
     parser.add_argument("--app-root", type=Path, help="measure the app in another checkout")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of each flow here")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     return parser.parse_args(argv)
 
 
@@ -57,11 +61,49 @@ def expect(response: Any, status: int) -> Any:
     return response
 
 
+STATEMENTS = [0]
+
+
+def _in_transaction(dbapi_connection: Any) -> bool:
+    info = getattr(dbapi_connection, "info", None)
+    if info is not None:  # psycopg: IDLE is 0
+        return bool(info.transaction_status)
+    return bool(dbapi_connection.in_transaction)
+
+
+def count_statements(engine: Any) -> None:
+    """Count the round trips to the database: statements, the pool's pings, and the
+    BEGIN psycopg sends by itself before a statement outside a transaction (unless in
+    autocommit), and COMMIT and ROLLBACK when a transaction is open."""
+    from sqlalchemy import event
+
+    def statement(conn: Any, *_args: Any) -> None:
+        dbapi_connection = conn.connection.dbapi_connection
+        implicit_begin = hasattr(dbapi_connection, "info") and not (
+            dbapi_connection.autocommit or _in_transaction(dbapi_connection)
+        )
+        STATEMENTS[0] += 1 + implicit_begin
+
+    def end(conn: Any) -> None:
+        STATEMENTS[0] += _in_transaction(conn.connection.dbapi_connection)
+
+    def checkout(*_args: Any) -> None:
+        STATEMENTS[0] += bool(engine.pool._pre_ping)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
+    event.listen(engine.pool, "checkout", checkout)
+
+
 def best(label: str, rounds: int, n: int, step: Callable[[int], None]) -> float:
     """The fastest round's CPU µs per repetition (after a few unmeasured ones)."""
     counter = iter(range(10**9))
     for _ in range(min(n, 20)):
         step(next(counter))
+    STATEMENTS[0] = 0
+    step(next(counter))
+    statements = STATEMENTS[0]
     timings = []
     for _ in range(rounds):
         start = time.process_time()
@@ -69,7 +111,7 @@ def best(label: str, rounds: int, n: int, step: Callable[[int], None]) -> float:
             step(next(counter))
         timings.append((time.process_time() - start) / n * 1e6)
     figure = min(timings)
-    print(f"{label:<38} {figure:>9,.0f} µs", flush=True)
+    print(f"{label:<38} {figure:>9,.0f} µs {statements:>4} round trips", flush=True)
     return figure
 
 
@@ -81,12 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     from . import servers
 
     with tempfile.TemporaryDirectory(prefix="inproc-") as tmp:
-        instance = Path(tmp) / "instance"
-        url = f"sqlite:///{instance / 'bench.sqlite3'}"
-        env = servers.app_environment(url, instance, 5000)
-        servers.flask(env, "db", "upgrade")
-        servers.flask(env, "demo")
-        run(env, args)
+        target = servers.postgres_target if args.backend == "postgres" else servers.sqlite_target
+        with target(Path(tmp), 5000) as database:
+            run(database.env, args)
 
 
 def run(env: dict[str, str], args: argparse.Namespace) -> None:
@@ -97,6 +136,10 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
 
     print(f"app: {Path(initiatives.__file__).parent.parent}")
     app = build_app(env)
+    with app.app_context():
+        from initiatives.extensions import db as database
+
+        count_statements(database.engine)
     client = app.test_client()
     page = f"/i/{SLUG}"
     rounds, n = args.rounds, args.n

@@ -27,6 +27,21 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def reads_only() -> None:
+    """Say that this request only reads: on PostgreSQL its statements then run without a
+    transaction (autocommit), which spares the BEGIN and ROLLBACK round trips.
+
+    For a view that makes one query and writes nothing (a confirmation link's page).
+    Call it before the request's first query.  The connection goes back to the pool in
+    its usual transactional mode (SQLAlchemy resets the isolation level on return).  On
+    SQLite a GET's reads take no write lock anyway (``_tune_sqlite``).
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

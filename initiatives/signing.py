@@ -21,7 +21,7 @@ from sqlalchemy.orm import lazyload
 
 from . import campaign, clock, signatures
 from .crypto import crypto
-from .extensions import db, limiter
+from .extensions import db, limiter, reads_only
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
 from .models import Initiative, InitiativeState, InitiativeText, Signature, SignatureState
@@ -172,6 +172,8 @@ def _linked_signature(purpose: Purpose, token: str) -> tuple[Signature, Initiati
         public_id = read_token(purpose, token)
     except TokenError as exc:
         raise LinkProblem(exc.reason, purpose) from exc
+    if request.method in ("GET", "HEAD"):
+        reads_only()  # a link's page is one query (a mail scanner's prefetch too)
     found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
     if found is None:
         raise LinkProblem("gone", purpose)

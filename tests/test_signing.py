@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import request
 
 from initiatives import clock
 from initiatives.crypto import crypto
@@ -92,6 +93,55 @@ def test_a_link_scanner_that_prefetches_never_confirms(
     [signature] = signatures_in_db(app)
     assert signature.state == "pending"
     assert count_shown(client) == 0
+
+
+def test_a_links_page_reads_without_a_transaction_and_confirming_writes_in_one(
+    app, client, make_initiative, sign, backend
+):
+    """The page behind a link is one SELECT: on PostgreSQL in autocommit, without the
+    BEGIN and ROLLBACK round trips.  The connection then goes back to the pool in its
+    transactional mode: the POST that follows, on that same connection, makes all its
+    writes in one transaction."""
+    make_initiative()
+    sign()
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        path = f"/confirm/{make_token(Purpose.CONFIRM, signature.public_id)}"
+        engine = db.engine
+    token = csrf_token(client, path)
+    seen: list[tuple[str, str, bool, int]] = []
+
+    def transactional(dbapi_connection) -> bool:
+        if backend == "postgres":
+            return not dbapi_connection.autocommit
+        return dbapi_connection.in_transaction
+
+    def record(conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("BEGIN"):  # SQLite's own, from _tune_sqlite
+            return
+        dbapi_connection = conn.connection.dbapi_connection
+        verb = statement.split()[0]
+        seen.append((request.method, verb, transactional(dbapi_connection), id(dbapi_connection)))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        client.get(path)
+        client.post(path, data={"csrf_token": token})
+        client.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    reads = [s for s in seen if s[0] == "GET"]
+    writes = [s for s in seen if s[0] == "POST"]
+    assert [verb for _, verb, _, _ in reads] == ["SELECT", "SELECT"]
+    assert [verb for _, verb, _, _ in writes] == ["SELECT", "UPDATE", "INSERT", "UPDATE"]
+    assert all(inside for _, _, inside, _ in writes)
+    if backend == "postgres":
+        assert not any(inside for _, _, inside, _ in reads)
+        # One connection throughout: the pool reset it between the GET and the POST.
+        assert len({connection for *_, connection in seen}) == 1
+    [signature] = signatures_in_db(app)
+    assert signature.state == "confirmed"
 
 
 def test_withdrawal_link_shows_then_withdraws(app, client, make_initiative, sign, deliver, smtp):
