@@ -6,9 +6,9 @@ benchmark does), production settings, rate limits off.  No network, no other
 threads: what is left is the app's own CPU, the steadiest figure on a shared machine.
 Each figure is the best of ``--rounds`` rounds of ``--n`` repetitions, in µs of this
 process's CPU time (not wall time: on a shared machine, time spent waiting for a core
-would otherwise count).  On PostgreSQL the database backend's own CPU is not counted;
-the statements each flow sends (round trips, the pool's pings among them) are printed
-beside the figures.
+would otherwise count).  On PostgreSQL the database backend's own CPU is not counted.
+Beside each figure: what a flow sends to the database (statements, BEGIN, COMMIT or
+ROLLBACK, and the pool's pings), each a round trip on PostgreSQL.
 
 ``--app-root DIR`` measures the app of another checkout (an older revision) with this
 script, as ``python -m bench --app-root`` does.
@@ -71,7 +71,7 @@ def _in_transaction(dbapi_connection: Any) -> bool:
     return bool(dbapi_connection.in_transaction)
 
 
-def count_statements(engine: Any) -> None:
+def count_statements(engine: Any, pre_ping: bool) -> None:
     """Count the round trips to the database: statements, the pool's pings, and the
     BEGIN psycopg sends by itself before a statement outside a transaction (unless in
     autocommit), and COMMIT and ROLLBACK when a transaction is open."""
@@ -88,7 +88,7 @@ def count_statements(engine: Any) -> None:
         STATEMENTS[0] += _in_transaction(conn.connection.dbapi_connection)
 
     def checkout(*_args: Any) -> None:
-        STATEMENTS[0] += bool(engine.pool._pre_ping)
+        STATEMENTS[0] += pre_ping
 
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", end)
@@ -111,7 +111,7 @@ def best(label: str, rounds: int, n: int, step: Callable[[int], None]) -> float:
             step(next(counter))
         timings.append((time.process_time() - start) / n * 1e6)
     figure = min(timings)
-    print(f"{label:<38} {figure:>9,.0f} µs {statements:>4} round trips", flush=True)
+    print(f"{label:<38} {figure:>9,.0f} µs {statements:>4} to the database", flush=True)
     return figure
 
 
@@ -139,7 +139,8 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
     with app.app_context():
         from initiatives.extensions import db as database
 
-        count_statements(database.engine)
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        count_statements(database.engine, bool(options.get("pool_pre_ping")))
     client = app.test_client()
     page = f"/i/{SLUG}"
     rounds, n = args.rounds, args.n
