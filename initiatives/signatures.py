@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -32,7 +33,13 @@ from .models import (
 )
 from .tokens import Purpose, make_token
 
-POSTCODE_RE = re.compile(r"^\s*(\d{3})\s?(\d{2})\s*$")
+POSTCODE_RE = re.compile(r"^\s*([0-9]{3})\s?([0-9]{2})\s*$")
+
+
+def ascii_digits(value: str) -> str:
+    """Every Unicode decimal digit (Persian ``۲``, Arabic-Indic ``٢``, fullwidth ``２``,
+    …) as its ASCII digit; everything else unchanged."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in value)
 
 
 class InitiativeClosedError(Exception):
@@ -69,10 +76,15 @@ class SignResult:
 
 
 def normalise_postcode(value: str | None) -> str | None:
-    """``21214`` or ``212 14`` → ``212 14``; empty → None; anything else → ValueError."""
+    """``21214`` or ``212 14`` → ``212 14``; empty → None; anything else → ValueError.
+
+    A phone with a Persian or Arabic keyboard types ``۲۱۲۱۴`` or ``٢١٢١٤``: any decimal
+    digit counts, and is stored as the ASCII digit the post and the city use (otherwise
+    ``۲۱۲`` and ``212`` would be two areas in the statistics and the pack).
+    """
     if value is None or not value.strip():
         return None
-    match = POSTCODE_RE.match(value)
+    match = POSTCODE_RE.match(ascii_digits(value))
     if match is None:
         raise ValueError("not a Swedish postcode")
     return f"{match.group(1)} {match.group(2)}"

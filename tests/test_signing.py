@@ -273,6 +273,27 @@ def test_signature_records_channel_source_locale_and_text_hash(app, client, make
         assert crypto().decrypt(signature.name_enc) == "Amira Hassan"
 
 
+def test_a_postcode_typed_on_a_persian_or_arabic_keyboard_is_stored_in_ascii_digits(
+    app, client, make_initiative, sign
+):
+    """``۲۱۲۱۴`` (Persian) and ``٢١٢ ١٤`` (Arabic-Indic) are 212 14: one area in the
+    statistics and the pack, not two."""
+    make_initiative()
+    client.set_cookie("lang", "fa")
+    assert sign(email="sara@example.org", postcode="۲۱۲۱۴").status_code == 303
+    client.set_cookie("lang", "ar")
+    assert sign(email="amina@example.org", postcode="٢١٢ ١٤").status_code == 303
+    assert sign(email="lina@example.org", postcode="２１３ ６４").status_code == 303
+    stored = signatures_in_db(app)
+    assert [s.postcode_area for s in stored] == ["212", "212", "213"]
+    with app.app_context():
+        assert [crypto().decrypt(s.postcode_enc) for s in stored] == ["212 14", "212 14", "213 64"]
+    # Digits that are not decimal digits are still not a postcode.
+    response = sign(email="x@example.org", postcode="²¹²¹⁴")
+    assert response.status_code == 400
+    assert len(signatures_in_db(app)) == 3
+
+
 def test_honeypot_looks_like_success_and_stores_nothing(app, client, make_initiative, sign):
     make_initiative()
     response = sign(website="http://spam.example")
