@@ -7,8 +7,10 @@ Swedish is the default and the language of the source strings.  Any catalog unde
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from pathlib import Path
+from typing import overload
 
 from babel import Locale, support
 from babel.lists import format_list
@@ -189,3 +191,19 @@ def configure_i18n(app: Flask) -> None:
     app.jinja_env.globals["language_list"] = language_list
     app.jinja_env.globals["text_direction"] = text_direction
     app.jinja_env.filters["bdi"] = isolate
+
+
+@overload
+def ascii_digits(value: str) -> str: ...
+@overload
+def ascii_digits(value: None) -> None: ...
+def ascii_digits(value: str | None) -> str | None:
+    """Every decimal digit as its ASCII digit: Persian ``۲``, Arabic-Indic ``٢`` and
+    fullwidth ``２`` become ``2``; everything else is unchanged.
+
+    A phone or tablet with a Persian or Arabic keyboard types such digits into a
+    postcode or a PIN, meaning the same number.  (Also a WTForms filter.)
+    """
+    if not isinstance(value, str):
+        return value
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in value)

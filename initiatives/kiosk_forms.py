@@ -8,6 +8,7 @@ from wtforms import HiddenField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp
 
 from .forms import SignForm, strip
+from .i18n import ascii_digits
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 PIN_MESSAGE = _l("PIN-koden ska vara 4 till 12 siffror.")
@@ -18,7 +19,7 @@ class EnrolForm(FlaskForm):
 
     code = StringField(
         _l("Kod"),
-        filters=[strip],
+        filters=[strip, ascii_digits],
         validators=[
             DataRequired(_l("Skriv koden du har fått av en organisatör.")),
             Length(max=20, message=_l("Koden har 8 tecken, till exempel ABCD-2345.")),
@@ -27,10 +28,12 @@ class EnrolForm(FlaskForm):
     )
     pin = PasswordField(
         _l("Välj en PIN-kod"),
+        filters=[ascii_digits],
         validators=[DataRequired(PIN_MESSAGE), Regexp(r"^\d{4,12}$", message=PIN_MESSAGE)],
     )
     pin_again = PasswordField(
         _l("Skriv PIN-koden igen"),
+        filters=[ascii_digits],
         validators=[
             DataRequired(_l("Skriv PIN-koden en gång till.")),
             EqualTo("pin", message=_l("PIN-koderna är inte likadana.")),
@@ -41,6 +44,7 @@ class EnrolForm(FlaskForm):
 class PinForm(FlaskForm):
     pin = PasswordField(
         _l("PIN-kod"),
+        filters=[ascii_digits],
         validators=[DataRequired(_l("Skriv PIN-koden.")), Length(max=12, message=PIN_MESSAGE)],
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import clock, mailcaps, outbox, signature_sql
 from .crypto import crypto
 from .extensions import db
+from .i18n import ascii_digits
 from .models import (
     DEFAULT_LOCALE,
     LIVE_STATES,
@@ -34,12 +34,6 @@ from .models import (
 from .tokens import Purpose, make_token
 
 POSTCODE_RE = re.compile(r"^\s*([0-9]{3})\s?([0-9]{2})\s*$")
-
-
-def ascii_digits(value: str) -> str:
-    """Every Unicode decimal digit (Persian ``۲``, Arabic-Indic ``٢``, fullwidth ``２``,
-    …) as its ASCII digit; everything else unchanged."""
-    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in value)
 
 
 class InitiativeClosedError(Exception):

@@ -423,6 +423,30 @@ def test_the_pin_guards_the_volunteer_controls(app, make_initiative):
     assert tablet.send().status_code == 403
 
 
+def test_a_pin_is_the_same_number_whichever_keyboard_typed_it(app, make_initiative):
+    """Set on an Arabic keyboard (٢٤٦٨), the PIN opens the controls from a Latin keypad
+    (2468) or a Persian one (۲۴۶۸), and a wrong one in any script still does not.  The
+    enrolment code typed on that keyboard works too."""
+    make_initiative()
+    client = app.test_client()
+    code = new_kiosk(app)
+    with app.app_context():  # a code with digits in it (most have some)
+        kiosk = db.session.scalars(sa.select(kiosks.Kiosk)).one()
+        while not any(c.isdigit() for c in code):
+            code = kiosks.issue_code(kiosk)
+        db.session.commit()
+    # The one-time code's digits may come from that keyboard too.
+    arabic = code.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert arabic != code
+    assert enrol(client, arabic, pin="٢٤٦٨").status_code == 303
+    tablet = Tablet(client, TOKEN_RE.search(client.get("/kiosk").get_data(as_text=True)).group(1))
+    assert unlock(tablet, "۱۳۵۷").status_code == 400
+    for pin in ("2468", "۲۴۶۸", "٢٤٦٨"):
+        assert unlock(tablet, pin).headers["Location"] == "/kiosk/volunteer/panel", pin
+        token = csrf_token(tablet.client, "/kiosk/volunteer/panel")
+        tablet.client.post("/kiosk/volunteer/lock", data={"csrf_token": token})
+
+
 def test_a_switch_to_an_unassigned_initiative_is_refused(app, make_initiative):
     make_initiative()
     make_initiative("parklek")

@@ -13,7 +13,7 @@ window.KioskSignForm = function (form, settings, go) {
   const idleSeconds = Number(settings.idleSeconds) || 60;
   const warningSeconds = Number(settings.idleWarningSeconds) || 15;
   // The same shapes the server checks; the server still decides.
-  const formats = { email: /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, postcode: /^\d{3}\s?\d{2}$/ };
+  const formats = { email: /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, postcode: /^\p{Nd}{3}\s?\p{Nd}{2}$/u };
   let busy = false;
   let lastActivity = Date.now();
 
