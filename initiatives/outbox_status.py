@@ -55,22 +55,21 @@ def queue_state(now: datetime | None = None) -> QueueState:
     now = now or clock.utcnow()
     day_ago, hour_ago = now - DAY, now - HOUR
     table = OutboxMessage
-    since_day = sa.case((table.created_at >= day_ago, 1), else_=0)
     rows = db.session.execute(
         sa.select(
             table.status,
-            sa.func.count(table.id),
-            sa.func.min(table.created_at),
-            sa.func.sum(sa.case((table.attempts > 0, 1), else_=0)),
-            sa.func.sum(since_day),
-            sa.func.sum(sa.case((table.sent_at >= hour_ago, 1), else_=0)),
-            sa.func.max(table.sent_at),
+            sa.func.count(table.id).label("mails"),
+            sa.func.min(table.created_at).label("oldest"),
+            sa.func.sum(sa.case((table.attempts > 0, 1), else_=0)).label("tried"),
+            sa.func.sum(sa.case((table.created_at >= day_ago, 1), else_=0)).label("last_day"),
+            sa.func.sum(sa.case((table.sent_at >= hour_ago, 1), else_=0)).label("last_hour"),
+            sa.func.max(table.sent_at).label("last_sent"),
         ).group_by(table.status)
     ).all()
-    by_status = {status: row for status, *row in rows}
-    pending = by_status.get(OutboxStatus.PENDING.value, [0, None, 0, 0, 0, None])
-    failed = by_status.get(OutboxStatus.FAILED.value, [0, None, 0, 0, 0, None])
-    sent = by_status.get(OutboxStatus.SENT.value, [0, None, 0, 0, 0, None])
+    by_status = {row.status: row for row in rows}
+    pending = by_status.get(OutboxStatus.PENDING.value)
+    failed = by_status.get(OutboxStatus.FAILED.value)
+    sent = by_status.get(OutboxStatus.SENT.value)
     errors = db.session.execute(
         sa.select(table.last_error, sa.func.count(table.id))
         .where(
@@ -84,11 +83,11 @@ def queue_state(now: datetime | None = None) -> QueueState:
     ).all()
     return QueueState(
         now=now,
-        waiting=pending[0],
-        retrying=pending[2] or 0,
-        oldest_waiting=pending[1],
-        failed_last_day=failed[3] or 0,
-        sent_last_hour=sent[4] or 0,
-        last_sent=sent[5],
+        waiting=pending.mails if pending else 0,
+        retrying=(pending.tried or 0) if pending else 0,
+        oldest_waiting=pending.oldest if pending else None,
+        failed_last_day=(failed.last_day or 0) if failed else 0,
+        sent_last_hour=(sent.last_hour or 0) if sent else 0,
+        last_sent=sent.last_sent if sent else None,
         errors=tuple((error, count) for error, count in errors),
     )
