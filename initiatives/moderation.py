@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from . import audit, clock, signatures
 from .crypto import crypto
 from .extensions import db
+from .i18n import ascii_digits
 from .lifecycle import TransitionError, local_date
 from .models import Initiative, InitiativeState, Signature, SignatureState
 
@@ -36,7 +37,7 @@ REQUEST_CHANNELS = {
     "in_person": _l("Skriftligt, lämnat personligen"),
 }
 MAX_RESULTS = 100
-POSTCODE_QUERY = re.compile(r"^\d{3}\s?\d{0,2}$")
+POSTCODE_QUERY = re.compile(r"^[0-9]{3}\s?[0-9]{0,2}$")
 
 
 @dataclass
@@ -89,8 +90,8 @@ def search(
     if "@" in query:
         select = select.where(Signature.email_index.in_(crypto().email_indexes(query)))
         matches = lambda found: True  # noqa: E731 - the index already matched
-    elif POSTCODE_QUERY.match(query):
-        digits = query.replace(" ", "")
+    elif POSTCODE_QUERY.match(ascii_digits(query)):  # ٢١٢ ١٤ (pasted from a message) too
+        digits = ascii_digits(query).replace(" ", "")
         select = select.where(Signature.postcode_area == digits[:3])
         matches = lambda found: (found.postcode or "").replace(" ", "").startswith(digits)  # noqa: E731
     else:

@@ -50,6 +50,8 @@ def test_search_by_name_email_and_postcode(app, make_initiative, sign):
     assert "Faadumo Cabdi" in by_email and "Amira Hassan" not in by_email
     by_postcode = names("21363")
     assert "Faadumo Cabdi" in by_postcode and "Amira Hassan" not in by_postcode
+    in_arabic_digits = names("٢١٣ ٦٣")  # as a resident wrote it in a message
+    assert "Faadumo Cabdi" in in_arabic_digits and "Amira Hassan" not in in_arabic_digits
     assert "Inga träffar" in names("Zlatan")
     pending = client.get(BASE, query_string={"state": "pending"}).get_data(as_text=True)
     assert "Amira Hassan" in pending and "Faadumo Cabdi" in pending
