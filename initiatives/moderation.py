@@ -87,11 +87,12 @@ def search(
         select = select.where(Signature.channel == channel)
     select = select.order_by(Signature.created_at.desc(), Signature.id.desc())
     needle = query.casefold()
+    as_postcode = ascii_digits(query)  # ٢١٢ ١٤, pasted from a resident's message, too
     if "@" in query:
         select = select.where(Signature.email_index.in_(crypto().email_indexes(query)))
         matches = lambda found: True  # noqa: E731 - the index already matched
-    elif POSTCODE_QUERY.match(ascii_digits(query)):  # ٢١٢ ١٤ (pasted from a message) too
-        digits = ascii_digits(query).replace(" ", "")
+    elif POSTCODE_QUERY.match(as_postcode):
+        digits = as_postcode.replace(" ", "")
         select = select.where(Signature.postcode_area == digits[:3])
         matches = lambda found: (found.postcode or "").replace(" ", "").startswith(digits)  # noqa: E731
     else:
