@@ -27,6 +27,9 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
 
 
 def reads_only() -> None:
@@ -40,11 +43,6 @@ def reads_only() -> None:
     """
     if db.engine.dialect.name == "postgresql":
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
-migrate = Migrate()
-csrf = CSRFProtect()
-babel = Babel()
 
 
 def hashed_client_address() -> str:
