@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import outbox, outbox_status, privacy_cli, retention, signatures
+from . import outbox, outbox_status, privacy_cli, retention, sendlimit, signatures
 from .demo import load_examples
 from .extensions import db
 from .mail import compose
@@ -27,6 +27,8 @@ def outbox_send() -> None:
 
     report = outbox.deliver_due(current_app._get_current_object(), compose)  # type: ignore[attr-defined]
     click.echo(f"sent {report.sent}, retrying later {report.retried}, failed {report.failed}")
+    if report.limited_by:
+        click.echo(f"the rest waits for the send limit (OUTBOX_SEND_LIMIT: {report.limited_by})")
     for err in report.errors:
         click.echo(f"  error: {err}", err=True)
 
@@ -59,12 +61,16 @@ def outbox_status_command(max_delay: int | None) -> None:
     click.echo(f"sent in the last hour {state.sent_last_hour}; last sent {last}")
     for error, count in state.errors:
         click.echo(f"  error in the last 24 hours: {error} ×{count}")
+    send_limit = sendlimit.for_app(current_app)
+    room = send_limit.headroom() if send_limit is not None else None
+    if send_limit is not None and room is not None:
+        later = f", the next in {room.free_in:.0f} s ({room.limit})" if not room.mails else ""
+        click.echo(f"send limit {send_limit.spec}: room for {room.mails} now{later}")
     if state.behind(alert_after):
-        click.echo(
-            f"BEHIND: mail has waited {minutes} min (more than {limit}): "
-            "is `flask outbox work` running, and does SMTP_URL accept mail?",
-            err=True,
-        )
+        why = "is `flask outbox work` running, and does SMTP_URL accept mail?"
+        if room is not None and not room.mails:
+            why = "the send limit (OUTBOX_SEND_LIMIT) is full: mail goes out as it frees up."
+        click.echo(f"BEHIND: mail has waited {minutes} min (more than {limit}): {why}", err=True)
     if state.failed_last_day:
         click.echo(
             f"FAILING: {state.failed_last_day} mail(s) given up in the last 24 hours", err=True

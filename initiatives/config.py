@@ -16,6 +16,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
+from . import sendlimit
+
 ENVIRONMENTS = ("production", "development", "testing")
 
 DEFAULTS: dict[str, Any] = {
@@ -64,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # Mail that has waited this long (minutes) means the outbox is behind: the admin start
     # page says so and `flask outbox status` exits with 1 (see outbox_status.py).
     "OUTBOX_ALERT_MINUTES": 15,
+    # The mail provider's sending limit, e.g. "30 per minute;10000 per day": mail beyond it
+    # waits in the queue instead of being refused (sendlimit.py).  Empty: no limit.
+    "OUTBOX_SEND_LIMIT": "",
     # Data protection (see README "Data protection"): retention periods in days.
     # Unconfirmed (pending or expired) signatures are deleted this long after signing.
     "UNCONFIRMED_RETENTION_DAYS": 30,
@@ -98,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 MIN_SECRET_KEY_LENGTH = 32
+RATE_LIMIT_KEYS = (*(k for k in DEFAULTS if k.endswith("_RATE_LIMIT")), "OUTBOX_SEND_LIMIT")
 
 
 class ConfigError(RuntimeError):
@@ -210,6 +216,17 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     # If Redis goes away, limit in memory per instance rather than fail every request.
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # A typo in a limit would otherwise only show when the first request needs it.
+    for key in RATE_LIMIT_KEYS:
+        try:
+            valid = bool(sendlimit.parse(str(config[key]))) or key == "OUTBOX_SEND_LIMIT"
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ConfigError(
+                f'{key}={config[key]!r} is not a rate limit: write it as "30 per minute", '
+                'several separated by ";" ("30 per minute;10000 per day").'
+            )
     for key in (
         "UNCONFIRMED_RETENTION_DAYS",
         "ANONYMISE_AFTER_DAYS",

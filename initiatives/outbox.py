@@ -4,7 +4,8 @@ Delivery claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and leases t
 moving ``due_at`` forward, commits, sends over one SMTP connection, then records the
 results.  Two workers never send the same row; a worker that dies mid-batch leaves its
 rows to be retried when the lease ends.  Nothing is lost while SMTP is down: failures
-are retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``.
+are retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``.  Nothing goes out
+faster than the mail provider allows either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from . import clock
+from . import clock, sendlimit
 from .crypto import crypto
 from .extensions import db
 from .models import Initiative, OutboxMessage, OutboxStatus, Signature
@@ -221,6 +222,12 @@ class Report:
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # Mail the send limit (OUTBOX_SEND_LIMIT) held back for now, and that limit when it
+    # is what stopped delivery while mail was due.
+    held: int = 0
+    limited_by: str | None = None
+    # The batch was as large as allowed: more mail may be due.
+    full: bool = False
 
     @property
     def handled(self) -> int:
@@ -256,6 +263,15 @@ def claim(batch_size: int) -> list[int]:
     return ids
 
 
+def _anything_due() -> bool:
+    due = sa.select(OutboxMessage.id).where(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= clock.utcnow()
+    )
+    found = db.session.scalar(due.limit(1)) is not None
+    db.session.commit()
+    return found
+
+
 def deliver_batch(
     transport: Transport,
     compose: Callable[[OutboxMessage], Message],
@@ -267,7 +283,16 @@ def deliver_batch(
     holds a database lock (on SQLite that would stall every signer).
     """
     report = Report()
+    limit = sendlimit.for_app(current_app)
+    if limit is not None:
+        headroom = limit.headroom()
+        if headroom.mails == 0:
+            if _anything_due():
+                report.limited_by = limit.spec
+            return report
+        batch_size = min(batch_size, headroom.mails)
     ids = claim(batch_size)
+    report.full = len(ids) == batch_size
     if not ids:
         return report
     # Composing only reads: on SQLite it must not hold the write lock that signers need.
@@ -285,6 +310,7 @@ def deliver_batch(
     db.session.commit()
 
     outcomes: list[tuple[int, int, BaseException | None, bool]] = []
+    held: list[int] = []
     connection_error: BaseException | None = None
     try:
         for message_id, attempts, email in prepared:
@@ -293,6 +319,10 @@ def deliver_batch(
                 continue
             if connection_error is not None:
                 outcomes.append((message_id, attempts, connection_error, False))
+                continue
+            if held or (limit is not None and not limit.take()):
+                # Another worker took the last places: the rest waits its turn.
+                held.append(message_id)
                 continue
             try:
                 transport.send(email)
@@ -309,6 +339,13 @@ def deliver_batch(
 
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     now = clock.utcnow()
+    if held:
+        # Back in the queue as they were (due now, attempts untouched), the lease ended.
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(held)).values(due_at=now)
+        )
+        report.held = len(held)
+        report.limited_by = limit.spec if limit is not None else None
     # One statement for everything sent (one round trip instead of one per mail).
     sent = [message_id for message_id, _, error, _ in outcomes if error is None]
     if sent:
@@ -353,7 +390,9 @@ def deliver_due(app: Flask, compose: Callable[[OutboxMessage], Message]) -> Repo
         total.retried += report.retried
         total.failed += report.failed
         total.errors.extend(e for e in report.errors if e not in total.errors)
-        if report.handled < batch_size:
+        total.held += report.held
+        total.limited_by = report.limited_by or total.limited_by
+        if not report.full or report.limited_by:
             return total
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -30,6 +31,7 @@ from .smtp import SMTPServer
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A fixed test key (never used outside tests): 32 bytes, URL-safe base64.
 TEST_DATA_KEY = "dGVzdC1kYXRhLWtleS1mb3ItdGVzdHMtb25seS0zMmI="
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
@@ -124,6 +126,21 @@ def smtp_server() -> Iterator[SMTPServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[redis.Redis, str]]:
+    """The shared Redis and a key prefix of this test's own, removed afterwards."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    prefix = f"initiatives-test-{uuid.uuid4().hex[:10]}"
+    yield client, prefix
+    for key in client.scan_iter(match=f"*{prefix}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
-import redis
 import sqlalchemy as sa
 from flask_babel import force_locale, gettext
 
@@ -13,9 +9,7 @@ from initiatives.extensions import db
 from initiatives.models import OutboxMessage, Signature, SignatureState
 from initiatives.tokens import Purpose, make_token
 
-from .conftest import csrf_token, free_port, sign_form
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from .conftest import REDIS_URL, csrf_token, free_port, sign_form
 
 
 def rows(app) -> tuple[int, int]:
@@ -111,22 +105,6 @@ def test_ratelimit_enabled_false_switches_them_off(make_app, make_initiative):
     make_initiative()
     client = app.test_client()
     assert {post_sign(client, f"p{i}@example.org").status_code for i in range(4)} == {303}
-
-
-@pytest.fixture
-def redis_prefix():
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        from .conftest import skip_or_fail
-
-        skip_or_fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    prefix = f"initiatives-test-privacy-{uuid.uuid4().hex[:10]}"
-    yield client, prefix
-    for key in client.scan_iter(match=f"*{prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 def test_redis_counters_are_shared_by_instances_and_hold_no_client_address(

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import campaign, charts, clock, lifecycle, outbox_status, paper, stats, texts
+from .. import campaign, charts, clock, lifecycle, outbox_status, paper, sendlimit, stats, texts
 from ..extensions import db
 from ..forms import ButtonForm, SignForm
 from ..i18n import available_locales, native_name, text_direction
@@ -62,12 +62,14 @@ def index() -> str:
     # Mail that waits or fails is signatures that never get confirmed: say so up front.
     mail = outbox_status.queue_state()
     alert_after = timedelta(minutes=current_app.config["OUTBOX_ALERT_MINUTES"])
+    send_limit = sendlimit.for_app(current_app)
     return render_template(
         "admin/index.html",
         initiatives=rows,
         mail=mail,
         mail_behind=mail.behind(alert_after),
         mail_minutes=int(mail.waited.total_seconds() // 60),
+        send_limit_full=send_limit is not None and send_limit.headroom().mails == 0,
     )
 
 
