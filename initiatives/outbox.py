@@ -300,6 +300,13 @@ def deliver_batch(
     messages = db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
     ).all()
+    # The batch's initiatives with their texts, in one query, held here while composing:
+    # the session keeps only weak references, so each mail would load its own again.
+    initiatives = db.session.scalars(
+        sa.select(Initiative).where(
+            Initiative.id.in_({m.initiative_id for m in messages if m.initiative_id})
+        )
+    ).all()
     prepared: list[tuple[int, int, Message | Exception]] = []
     for message in messages:
         try:
@@ -307,6 +314,7 @@ def deliver_batch(
         except Exception as exc:  # noqa: BLE001 - a row that cannot be rendered never will be
             log.exception("outbox message %s cannot be composed", message.id)
             prepared.append((message.id, message.attempts, exc))
+    del initiatives
     db.session.commit()
 
     outcomes: list[tuple[int, int, BaseException | None, bool]] = []

@@ -168,3 +168,32 @@ def test_composing_a_batch_never_holds_the_write_lock(app, make_initiative, sign
         report = outbox.deliver_due(app, compose_while_someone_signs)
     assert report.sent == 3 and len(writes) == 3
     assert len(smtp.wait_for(3)) == 3
+
+
+def test_a_batch_reads_its_initiatives_once_however_many_mails_it_holds(
+    app, make_initiative, sign, smtp
+):
+    """Composing loads each initiative (and its texts) once a batch, not once a mail."""
+    make_initiative()
+    make_initiative("second")
+
+    def statements_to_deliver(count: int) -> int:
+        for number in range(count):
+            sign("amiralsgatan" if number % 2 else "second", email=f"s{count}-{number}@example.org")
+        seen: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            seen.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+            sa.event.listen(engine, "before_cursor_execute", record)
+            try:
+                assert outbox.deliver_due(app, compose).sent == count
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", record)
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+    few, many = statements_to_deliver(2), statements_to_deliver(12)
+    assert few == many, (few, many)
+    assert len(smtp.wait_for(14)) == 14
