@@ -62,8 +62,13 @@ def outbox_status_command(max_delay: int | None) -> None:
     for error, count in state.errors:
         click.echo(f"  error in the last 24 hours: {error} ×{count}")
     send_limit = sendlimit.for_app(current_app)
-    room = send_limit.headroom() if send_limit is not None else None
-    if send_limit is not None and room is not None:
+    room = send_limit.headroom() if send_limit is not None and send_limit.shared else None
+    if send_limit is not None and room is None:
+        click.echo(
+            f"send limit {send_limit.spec}: each worker counts in its own memory "
+            "(set REDIS_URL to share the count and see it here)"
+        )
+    elif send_limit is not None and room is not None:
         later = f", the next in {room.free_in:.0f} s ({room.limit})" if not room.mails else ""
         click.echo(f"send limit {send_limit.spec}: room for {room.mails} now{later}")
     if state.behind(alert_after):

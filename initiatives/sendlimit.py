@@ -69,6 +69,8 @@ class SendLimit:
             options["socket_connect_timeout"] = REDIS_TIMEOUT_SECONDS
             options["socket_timeout"] = REDIS_TIMEOUT_SECONDS
         self._shared: Storage = storage_from_string(storage_uri, **options)
+        # Whether other processes (the workers, `outbox status`, the admin) see one count.
+        self.shared = not isinstance(self._shared, MemoryStorage)
         self._own = MovingWindowRateLimiter(MemoryStorage())
         self._limiter = MovingWindowRateLimiter(self._shared)
         self._shared_down_until = 0.0

@@ -174,9 +174,11 @@ def test_a_limit_that_does_not_parse_stops_the_app_at_start(make_app, setting):
 
 
 def test_outbox_send_status_and_admin_say_when_the_limit_holds_mail(
-    make_app, make_initiative, sign, smtp, monkeypatch
+    make_app, make_initiative, sign, smtp, monkeypatch, redis_prefix
 ):
-    app = make_app(OUTBOX_SEND_LIMIT="1 per hour")
+    # With Redis, where `outbox status` and the admin see the workers' count.
+    _store, prefix = redis_prefix
+    app = make_app(OUTBOX_SEND_LIMIT="1 per hour", REDIS_URL=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix)
     make_initiative()
     queue_mails(sign, app, 3)
     runner = app.test_cli_runner()
@@ -199,3 +201,11 @@ def test_outbox_send_status_and_admin_say_when_the_limit_holds_mail(
     page = logged_in(app).get("/admin/").get_data(as_text=True)
     assert "E-posten ligger efter: 2 mejl väntar, det äldsta i 20 minuter" in page
     assert "inte fler mejl än e-postleverantören tillåter" in page
+
+
+def test_without_redis_status_says_the_count_is_the_workers_own(make_app):
+    app = make_app(OUTBOX_SEND_LIMIT="30 per minute")
+    result = app.test_cli_runner().invoke(args=["outbox", "status"])
+    assert result.exit_code == 0, result.output
+    assert "send limit 30 per minute: each worker counts in its own memory" in result.output
+    assert "room for" not in result.output

@@ -69,7 +69,9 @@ def index() -> str:
         mail=mail,
         mail_behind=mail.behind(alert_after),
         mail_minutes=int(mail.waited.total_seconds() // 60),
-        send_limit_full=send_limit is not None and send_limit.headroom().mails == 0,
+        send_limit_full=send_limit is not None
+        and send_limit.shared
+        and send_limit.headroom().mails == 0,
     )
 
 
