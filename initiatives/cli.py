@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import outbox, outbox_status, privacy_cli, retention, sendlimit, signatures
+from . import audit, clock, outbox, outbox_status, privacy_cli, retention, sendlimit, signatures
 from .demo import load_examples
 from .extensions import db
 from .mail import compose
@@ -78,10 +78,38 @@ def outbox_status_command(max_delay: int | None) -> None:
         click.echo(f"BEHIND: mail has waited {minutes} min (more than {limit}): {why}", err=True)
     if state.failed_last_day:
         click.echo(
-            f"FAILING: {state.failed_last_day} mail(s) given up in the last 24 hours", err=True
+            f"FAILING: {state.failed_last_day} mail(s) given up in the last 24 hours; once "
+            "mail goes out again, `flask outbox retry` sends them",
+            err=True,
         )
     if state.problems(alert_after):
         sys.exit(1)
+
+
+@outbox_cli.command("retry")
+@click.option(
+    "--hours",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Mail queued within this many hours.",
+)
+def outbox_retry(hours: int) -> None:
+    """Send mail that was given up once more (after an SMTP outage, say).
+
+    Only mail that can still do its job: a confirmation link only while its signature
+    waits for it, and no mail whose body retention has cleared.
+    """
+    since = clock.utcnow() - timedelta(hours=hours)
+    result = outbox.requeue_failed(since)
+    audit.record("outbox.requeued", actor="cli", hours=hours, mails=result.requeued)
+    db.session.commit()
+    click.echo(f"queued again {result.requeued}; left as given up {result.left}")
+    if result.left:
+        click.echo(
+            "  (confirmation links whose signature has expired or been withdrawn, and "
+            "mail whose body was cleared)"
+        )
 
 
 @outbox_cli.command("work")

@@ -30,7 +30,7 @@ from flask import Flask, current_app
 from . import clock, sendlimit
 from .crypto import crypto
 from .extensions import db
-from .models import Initiative, OutboxMessage, OutboxStatus, Signature
+from .models import Initiative, OutboxMessage, OutboxStatus, Signature, SignatureState
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +383,46 @@ def deliver_batch(
     for err in report.errors:
         log.warning("outbox delivery failed: %s", err)
     return report
+
+
+@dataclass
+class Requeued:
+    requeued: int
+    left: int  # given up too, but no longer of use (see ``requeue_failed``)
+
+
+def requeue_failed(since: datetime) -> Requeued:
+    """Give mail given up since ``since`` (queued since then) a new set of tries.
+
+    After an SMTP outage longer than the retries last (about 14 hours), or a provider
+    that refused everything for a day, every mail of the time is given up: the signers
+    never got their links.  Once mail works again the operator sends them after all
+    (``flask outbox retry``).  Only mail that can still do its job goes back: its body
+    not yet cleared by retention, and a confirmation link only while its signature still
+    waits for it (an expired or withdrawn signature's link leads nowhere).  The caller
+    commits.
+    """
+    failed = sa.and_(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.created_at >= since)
+    still_waiting = (
+        sa.select(Signature.id)
+        .where(
+            Signature.id == OutboxMessage.signature_id,
+            Signature.state == SignatureState.PENDING,
+        )
+        .exists()
+    )
+    useful = sa.and_(
+        OutboxMessage.payload_enc.is_not(None),
+        sa.or_(OutboxMessage.kind != "confirm", still_waiting),
+    )
+    total = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(failed)) or 0
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(failed, useful)
+        .values(status=OutboxStatus.PENDING, attempts=0, due_at=clock.utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return Requeued(requeued=result.rowcount, left=total - result.rowcount)
 
 
 def deliver_due(app: Flask, compose: Callable[[OutboxMessage], Message]) -> Report:

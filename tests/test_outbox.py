@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from initiatives import clock, outbox, signatures
 from initiatives.extensions import db
 from initiatives.mail import compose
-from initiatives.models import OutboxMessage, OutboxStatus, Signature
+from initiatives.models import AuditEvent, OutboxMessage, OutboxStatus, Signature
 
 from .conftest import free_port, links_in
 
@@ -197,3 +197,50 @@ def test_a_batch_reads_its_initiatives_once_however_many_mails_it_holds(
     few, many = statements_to_deliver(2), statements_to_deliver(12)
     assert few == many, (few, many)
     assert len(smtp.wait_for(14)) == 14
+
+
+def test_mail_given_up_after_an_outage_is_sent_again_only_where_it_still_helps(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    app = make_app(OUTBOX_MAX_ATTEMPTS=1)
+    make_initiative()
+    browser = app.test_client()
+    for who in ("one", "two", "three"):
+        sign(who=browser, email=f"{who}@example.org")
+    smtp.refuse = True  # the provider refuses everything: every mail is given up
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).failed == 3
+        # Meanwhile the second signature expired: its link leads nowhere now.
+        second = db.session.scalars(sa.select(Signature).order_by(Signature.id)).all()[1]
+        second.state = "expired"
+        db.session.commit()
+    runner = app.test_cli_runner()
+    status = runner.invoke(args=["outbox", "status"])
+    assert status.exit_code == 1 and "flask outbox retry" in status.stderr
+
+    # Retrying only mail queued in the last hour, two hours on, touches nothing.
+    later = clock.utcnow() + timedelta(hours=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(clock, "utcnow", lambda: later)
+        early = runner.invoke(args=["outbox", "retry", "--hours", "1"])
+    assert "queued again 0; left as given up 0" in early.output
+
+    smtp.refuse = False
+    result = runner.invoke(args=["outbox", "retry"])
+    assert result.exit_code == 0, result.output
+    assert "queued again 2; left as given up 1" in result.output
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 2
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "outbox.requeued")
+        ).all()
+        assert [e.details["mails"] for e in events] == [0, 2]
+    assert sorted(str(m["To"]) for m in smtp.wait_for(2)) == [
+        "one@example.org",
+        "three@example.org",
+    ]
+    assert [(r.status, r.attempts) for r in outbox_rows(app)] == [
+        ("sent", 0),
+        ("failed", 1),
+        ("sent", 0),
+    ]
