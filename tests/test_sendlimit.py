@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
+import limits.storage.memory
 import pytest
 import sqlalchemy as sa
 
@@ -41,43 +43,61 @@ def deliver(app) -> outbox.Report:
         return outbox.deliver_due(app, compose)
 
 
+class WindowClock:
+    """The time the in-memory limit reads, moved by the test instead of sleeping.
+
+    The limits library's memory storage reads ``time.time()``; on a busy machine a real
+    two-second window would move on while the test is still sending.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.now = 1_900_000_000.0
+        fake = SimpleNamespace(time=lambda: self.now, monotonic=time.monotonic)
+        monkeypatch.setattr(limits.storage.memory, "time", fake)
+        monkeypatch.setattr(sendlimit, "time", fake)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_mail_past_the_limit_waits_with_its_attempts_and_goes_out_as_the_window_moves(
-    make_app, make_initiative, sign, smtp
+    make_app, make_initiative, sign, smtp, monkeypatch
 ):
-    app = make_app(OUTBOX_SEND_LIMIT="3 per 2 seconds")
+    window = WindowClock(monkeypatch)
+    app = make_app(OUTBOX_SEND_LIMIT="3 per 10 seconds")
     make_initiative()
     queue_mails(sign, app, 7)
 
-    started = time.monotonic()
     first = deliver(app)
     # The batch is cut to the room the limit leaves; the next finds none and stops.
     assert (first.sent, first.held, first.retried, first.failed) == (3, 0, 0, 0)
-    assert first.limited_by == "3 per 2 seconds"  # as configured
+    assert first.limited_by == "3 per 10 seconds"  # as configured
     assert len(smtp.wait_for(3)) == 3
     rows = statuses(app)
     assert rows.count((OutboxStatus.SENT.value, 0)) == 3
     # The others wait as they were: no attempt spent, due now (not leased for minutes).
     assert rows.count((OutboxStatus.PENDING.value, 0)) == 4
     with app.app_context():
-        assert (
-            db.session.scalar(
-                sa.select(sa.func.max(OutboxMessage.due_at)).where(
-                    OutboxMessage.status == OutboxStatus.PENDING
-                )
+        waiting_until = db.session.scalar(
+            sa.select(sa.func.max(OutboxMessage.due_at)).where(
+                OutboxMessage.status == OutboxStatus.PENDING
             )
-            <= clock.utcnow()
         )
+        assert waiting_until <= clock.utcnow()
+        room = sendlimit.for_app(app).headroom()
+    assert (room.mails, room.free_in) == (0, 10.0)
 
     # Within the window nothing more goes out, and nothing is claimed for nothing.
-    if time.monotonic() - started < 1.5:
-        again = deliver(app)
-        assert (again.sent, again.held, again.handled) == (0, 0, 0)
-        assert again.limited_by == "3 per 2 seconds"
+    window.advance(9.5)
+    again = deliver(app)
+    assert (again.sent, again.held, again.handled) == (0, 0, 0)
+    assert again.limited_by == "3 per 10 seconds"
 
-    time.sleep(max(0.0, started + 2.2 - time.monotonic()))
+    window.advance(1)
     assert deliver(app).sent == 3
-    time.sleep(2.2)
-    assert deliver(app).sent == 1
+    window.advance(10.5)
+    last = deliver(app)
+    assert (last.sent, last.limited_by) == (1, None)  # nothing left waiting for the limit
     assert sorted(str(m["To"]) for m in smtp.wait_for(7)) == sorted(
         f"signer{n}@example.org" for n in range(7)
     )
