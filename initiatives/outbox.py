@@ -3,8 +3,10 @@
 Delivery claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and leases them by
 moving ``due_at`` forward, commits, sends over one SMTP connection, then records the
 results.  Two workers never send the same row; a worker that dies mid-batch leaves its
-rows to be retried when the lease ends.  Nothing is lost while SMTP is down: failures
-are retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``.  Nothing goes out
+rows to be retried when the lease ends.  Nothing is lost while SMTP is down: a mail
+refused is retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``; a server that
+cannot be reached pauses all sending for ``SERVER_PAUSE`` instead, at the cost of one
+attempt of the mail that found it down.  Nothing goes out
 faster than the mail provider allows either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
 """
 
@@ -35,6 +37,8 @@ from .models import Initiative, OutboxMessage, OutboxStatus, Signature, Signatur
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# How long all sending waits after the SMTP server could not be reached.
+SERVER_PAUSE = timedelta(seconds=30)
 # Execution option for a transaction that only reads (see _tune_sqlite in __init__.py).
 READ_ONLY = "initiatives_read_only"
 HOUSEKEEPING_SECONDS = 60
@@ -228,6 +232,8 @@ class Report:
     limited_by: str | None = None
     # The batch was as large as allowed: more mail may be due.
     full: bool = False
+    # The SMTP server could not be reached (or refused us): sending paused for everyone.
+    server_down: bool = False
 
     @property
     def handled(self) -> int:
@@ -319,6 +325,7 @@ def deliver_batch(
 
     outcomes: list[tuple[int, int, BaseException | None, bool]] = []
     held: list[int] = []
+    untried: list[int] = []
     connection_error: BaseException | None = None
     try:
         for message_id, attempts, email in prepared:
@@ -326,7 +333,7 @@ def deliver_batch(
                 outcomes.append((message_id, attempts, email, True))
                 continue
             if connection_error is not None:
-                outcomes.append((message_id, attempts, connection_error, False))
+                untried.append(message_id)
                 continue
             if held or (limit is not None and not limit.take()):
                 # Another worker took the last places: the rest waits its turn.
@@ -337,7 +344,8 @@ def deliver_batch(
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
                 outcomes.append((message_id, attempts, exc, False))
             except (smtplib.SMTPException, OSError) as exc:
-                # The server is unreachable: reschedule the rest of the batch too.
+                # The server is unreachable or refuses us: that is not the fault of the
+                # mail, and trying the rest of the batch would only fail the same way.
                 connection_error = exc
                 outcomes.append((message_id, attempts, exc, False))
             else:
@@ -354,6 +362,24 @@ def deliver_batch(
         )
         report.held = len(held)
         report.limited_by = limit.spec if limit is not None else None
+    if connection_error is not None:
+        # Only the mail that met the failure spends an attempt.  The rest of the batch,
+        # and all mail due before the pause ends, wait for it, every worker alike:
+        # an outage costs one attempt per pause rather than one per mail queued, and when
+        # the server is back the mail goes out within the pause, not after each mail's
+        # own backoff, which can grow to hours.
+        resume = now + SERVER_PAUSE
+        if untried:
+            db.session.execute(
+                sa.update(OutboxMessage).where(OutboxMessage.id.in_(untried)).values(due_at=resume)
+            )
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at < resume)
+            .values(due_at=resume)
+        )
+        report.retried += len(untried)
+        report.server_down = True
     # One statement for everything sent (one round trip instead of one per mail).
     sent = [message_id for message_id, _, error, _ in outcomes if error is None]
     if sent:
@@ -440,7 +466,8 @@ def deliver_due(app: Flask, compose: Callable[[OutboxMessage], Message]) -> Repo
         total.errors.extend(e for e in report.errors if e not in total.errors)
         total.held += report.held
         total.limited_by = report.limited_by or total.limited_by
-        if not report.full or report.limited_by:
+        total.server_down = total.server_down or report.server_down
+        if not report.full or report.limited_by or report.server_down:
             return total
 
 
@@ -464,5 +491,15 @@ def work(
             db.session.rollback()
             log.warning("outbox worker lost the database; retrying")
             report = Report()
-        if report.handled == 0:
+        if report.server_down:
+            # Mail queued meanwhile waits too, rather than each finding the server down.
+            _sleep(SERVER_PAUSE.total_seconds(), poll, should_stop)
+        elif report.handled == 0:
             time.sleep(poll)
+
+
+def _sleep(seconds: float, step: float, should_stop: Callable[[], bool]) -> None:
+    """Sleep ``seconds``, waking every ``step`` to stop promptly when asked."""
+    deadline = time.monotonic() + seconds
+    while not should_stop() and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(step, left))

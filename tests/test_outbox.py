@@ -43,10 +43,16 @@ def test_smtp_down_keeps_mail_and_delivers_when_back(
 
     with app.app_context():
         report = outbox.deliver_due(app, compose)
-    assert report.sent == 0 and report.retried == 2
-    rows = outbox_rows(app)
-    assert all(r.status == "pending" and r.attempts == 1 for r in rows)
-    assert all(r.last_error and "@" not in r.last_error for r in rows)
+    assert report.sent == 0 and report.retried == 2 and report.server_down
+    first, second = outbox_rows(app)
+    # The mail that found the server down spends an attempt; the other was not tried.
+    assert (first.status, first.attempts, second.status, second.attempts) == (
+        "pending",
+        1,
+        "pending",
+        0,
+    )
+    assert first.last_error and "@" not in first.last_error
 
     # SMTP is back; once the backoff has passed the mail goes out, exactly once each.
     app.config["SMTP_URL"] = smtp.url
@@ -244,3 +250,42 @@ def test_mail_given_up_after_an_outage_is_sent_again_only_where_it_still_helps(
         ("failed", 1),
         ("sent", 0),
     ]
+
+
+def test_an_outage_costs_one_attempt_per_pause_not_one_per_mail(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    dead_port = free_port()  # nothing listens here
+    app = make_app(SMTP_URL=f"smtp://127.0.0.1:{dead_port}", OUTBOX_BATCH_SIZE=3)
+    make_initiative()
+    browser = app.test_client()
+    for number in range(7):
+        sign(who=browser, email=f"signer{number}@example.org")
+    now = clock.utcnow()
+    monkeypatch.setattr(clock, "utcnow", lambda: now)
+
+    def attempts() -> list[int]:
+        return [row.attempts for row in outbox_rows(app)]
+
+    with app.app_context():
+        report = outbox.deliver_due(app, compose)
+        # One connection tried, not one per batch: every mail waits for the pause.
+        assert (report.retried, report.server_down) == (3, True)
+        assert sum(attempts()) == 1
+        assert outbox.deliver_due(app, compose).handled == 0
+        for minutes in range(1, 11):  # ten minutes of outage, tried every 30 s
+            for half in (0, 30):
+                moment = now + timedelta(minutes=minutes - 1, seconds=half + 31)
+                monkeypatch.setattr(clock, "utcnow", lambda moment=moment: moment)
+                outbox.deliver_due(app, compose)
+        assert sum(attempts()) == 21 and max(attempts()) < 12
+        assert all(row.status == "pending" for row in outbox_rows(app))
+
+        # The server is back: mail goes as soon as its wait is over, none given up.
+        app.config["SMTP_URL"] = smtp.url
+        for minutes in (11, 20, 30):
+            moment = now + timedelta(minutes=minutes)
+            monkeypatch.setattr(clock, "utcnow", lambda moment=moment: moment)
+            outbox.deliver_due(app, compose)
+    assert [row.status for row in outbox_rows(app)] == ["sent"] * 7
+    assert len(smtp.wait_for(7)) == 7
