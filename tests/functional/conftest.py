@@ -39,6 +39,26 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.browser
 
 
+def _buffered(app: Flask) -> Callable[[dict[str, Any], Any], list[bytes]]:
+    """The app, each response read whole and closed before the server writes it.
+
+    Werkzeug's development server skips closing a response (a static file, say) when the
+    browser drops the connection while it is being written, as Chromium does when it
+    leaves a page; the open file then surfaces as a ResourceWarning in some later test.
+    Production runs under gunicorn, which closes it.
+    """
+
+    def serve(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return serve
+
+
 class LiveServer:
     """A real HTTP server in a thread, serving one app."""
 
@@ -46,7 +66,7 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._server = make_server("127.0.0.1", self.port, _buffered(app), threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:
@@ -57,6 +77,7 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
+        self._server.server_close()
         with self.app.app_context():
             db.engine.dispose()
 
