@@ -6,8 +6,8 @@ results.  Two workers never send the same row; a worker that dies mid-batch leav
 rows to be retried when the lease ends.  Nothing is lost while SMTP is down: a mail
 refused is retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``; a server that
 cannot be reached pauses all sending for ``SERVER_PAUSE`` instead, at the cost of one
-attempt of the mail that found it down.  Nothing goes out
-faster than the mail provider allows either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
+attempt of the mail that found it down.  Nothing goes out faster than the mail provider
+allows either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
 """
 
 from __future__ import annotations
@@ -420,9 +420,9 @@ class Requeued:
 def requeue_failed(since: datetime) -> Requeued:
     """Give mail given up since ``since`` (queued since then) a new set of tries.
 
-    After an SMTP outage longer than the retries last (about 14 hours), or a provider
-    that refused everything for a day, every mail of the time is given up: the signers
-    never got their links.  Once mail works again the operator sends them after all
+    A provider that refused everything for longer than a mail's retries last (about 14
+    hours; a daily quota, say) leaves every mail of the time given up: the signers never
+    got their links.  Once mail works again the operator sends them after all
     (``flask outbox retry``).  Only mail that can still do its job goes back: its body
     not yet cleared by retention, and a confirmation link only while its signature still
     waits for it (an expired or withdrawn signature's link leads nowhere).  The caller

@@ -98,9 +98,13 @@ class SendLimit:
         except StorageError as exc:
             self._lost_storage(exc)
             return self.headroom()
-        item, tightest = min(stats, key=lambda pair: pair[1].remaining)
-        free_in = 0.0 if tightest.remaining > 0 else max(tightest.reset_time - time.time(), 0.0)
-        return Headroom(max(tightest.remaining, 0), free_in, str(item))
+        full = [(item, window) for item, window in stats if window.remaining <= 0]
+        if full:
+            # Mail waits for the last of the full windows to free a place.
+            item, window = max(full, key=lambda pair: pair[1].reset_time)
+            return Headroom(0, max(window.reset_time - time.time(), 0.0), str(item))
+        item, window = min(stats, key=lambda pair: pair[1].remaining)
+        return Headroom(window.remaining, 0.0, str(item))
 
     def take(self) -> bool:
         """One mail's place in every window, or False when one of them is full.

@@ -122,6 +122,18 @@ def test_the_tightest_of_several_limits_decides(make_app, make_initiative, sign,
     assert room.mails == 0 and room.limit == "2 per 1 hour" and 3500 < room.free_in <= 3600
 
 
+def test_when_several_windows_are_full_mail_waits_for_the_last_to_free_a_place(
+    make_app, make_initiative, sign, smtp
+):
+    app = make_app(OUTBOX_SEND_LIMIT="2 per minute;2 per hour")
+    make_initiative()
+    queue_mails(sign, app, 3)
+    assert deliver(app).sent == 2
+    with app.app_context():
+        room = sendlimit.for_app(app).headroom()
+    assert room.mails == 0 and room.limit == "2 per 1 hour" and 3500 < room.free_in <= 3600
+
+
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_two_workers_share_one_budget_in_redis(make_app, make_initiative, sign, smtp, redis_prefix):
     """Two workers (two apps, as two processes would be) sending at once stay within it.
