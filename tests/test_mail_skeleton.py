@@ -30,32 +30,29 @@ def bodies(message: Message) -> tuple[str, str, str]:
     return str(message["Subject"]), text, html
 
 
-def queued(app) -> list[OutboxMessage]:
+def queued() -> list[OutboxMessage]:
     return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def fresh(app, message: OutboxMessage) -> tuple[str, str, str]:
+def fresh(monkeypatch: pytest.MonkeyPatch, message: OutboxMessage) -> tuple[str, str, str]:
     """The mail rendered for this signer alone, with no stand-ins involved."""
-    app.extensions["mail_skeletons"] = mail._Skeletons()
-    original, mail.SKELETON_KINDS = mail.SKELETON_KINDS, frozenset()
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(mail, "SKELETON_KINDS", frozenset())
         return bodies(mail.compose(message))
-    finally:
-        mail.SKELETON_KINDS = original
 
 
 @pytest.mark.parametrize("locale", ["sv", "ar"])
 def test_every_signer_gets_what_her_own_rendering_would_give(
-    app, client, make_initiative, sign, locale
+    app, client, make_initiative, sign, locale, monkeypatch
 ):
     make_initiative()
     client.set_cookie("lang", locale)
     for number, name in enumerate(NAMES):
         sign(name=name, email=f"s{number}@example.org")
     with app.app_context():
-        messages = queued(app)
+        messages = queued()
         assert [m.kind for m in messages] == ["confirm"] * len(NAMES)
-        expected = [fresh(app, m) for m in messages]
+        expected = [fresh(monkeypatch, m) for m in messages]
         app.extensions["mail_skeletons"] = mail._Skeletons()
         got = [bodies(mail.compose(m)) for m in messages]
         assert len(app.extensions["mail_skeletons"]._bodies) == 1  # rendered once
@@ -73,7 +70,7 @@ def test_an_edited_title_and_each_language_get_their_own_rendering(
     client.set_cookie("lang", "en")
     sign(email="two@example.org")
     with app.app_context():
-        first, english = queued(app)
+        first, english = queued()
         swedish_subject = bodies(mail.compose(first))[0]
         assert bodies(mail.compose(english))[0] != swedish_subject
         text = db.session.scalars(
