@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from initiatives import clock, outbox
+from initiatives.extensions import db
 from initiatives.mail import compose
+from initiatives.models import OutboxMessage
 from initiatives.outbox_status import queue_state
 
 from .admin_helpers import logged_in
@@ -85,3 +87,47 @@ def test_mail_given_up_is_reported_with_its_error_and_never_an_address(
     with app.app_context():
         tomorrow = queue_state(clock.utcnow() + timedelta(days=1, minutes=1))
     assert tomorrow.failed_last_day == 0 and tomorrow.errors == ()
+
+
+def test_each_figure_counts_only_its_own_mail(app):
+    """Every figure against mail on both sides of its time limit, the old sent mail that
+    fills the table in a long-lived site included."""
+    now = clock.utcnow().replace(microsecond=0)
+
+    def ago(**delta: float):
+        return now - timedelta(**delta)
+
+    mails = [
+        # status, attempts, queued, sent, last error
+        ("sent", 0, ago(days=300), ago(days=300), None),  # long ago: counts for nothing
+        ("sent", 0, ago(hours=3), ago(minutes=61), None),  # last sent, not in the hour
+        ("sent", 1, ago(minutes=50), ago(minutes=59), None),  # in the hour
+        ("sent", 0, ago(minutes=10), ago(minutes=2), None),  # in the hour, the last one
+        ("pending", 0, ago(minutes=7), None, None),  # waiting, never tried
+        ("pending", 2, ago(minutes=30), None, "SMTPServerDisconnected"),  # the oldest
+        ("failed", 5, ago(hours=23), None, "SMTPRecipientsRefused 550"),  # given up today
+        ("failed", 5, ago(hours=25), None, "SMTPRecipientsRefused 550"),  # yesterday's
+    ]
+    with app.app_context():
+        for status_, attempts, queued, sent, error in mails:
+            db.session.add(
+                OutboxMessage(
+                    kind="confirm",
+                    status=status_,
+                    attempts=attempts,
+                    created_at=queued,
+                    due_at=queued,
+                    sent_at=sent,
+                    last_error=error,
+                )
+            )
+        db.session.commit()
+        state = queue_state(now)
+    assert state.waiting == 2
+    assert state.retrying == 1
+    assert state.oldest_waiting == ago(minutes=30)
+    assert state.waited == timedelta(minutes=30)
+    assert state.failed_last_day == 1
+    assert state.sent_last_hour == 2
+    assert state.last_sent == ago(minutes=2)
+    assert state.errors == (("SMTPRecipientsRefused 550", 1), ("SMTPServerDisconnected", 1))
