@@ -91,10 +91,14 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Tests run in parallel, one process per core (at most four: each may start a Chromium,
+# gunicorn instances and PostgreSQL connections).  PYTEST_WORKERS=0 runs them in one.
+PYTEST_WORKERS ?= auto
+
 test: install-test system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -17,10 +17,8 @@ script, as ``python -m bench --app-root`` does.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,15 +115,11 @@ def best(label: str, rounds: int, n: int, step: Callable[[int], None]) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.app_root:
-        os.environ["BENCH_APP_ROOT"] = str(args.app_root.resolve())
-        sys.path.insert(0, str(args.app_root.resolve()))
     from . import servers
 
-    with tempfile.TemporaryDirectory(prefix="inproc-") as tmp:
-        target = servers.postgres_target if args.backend == "postgres" else servers.sqlite_target
-        with target(Path(tmp), 5000) as database:
-            run(database.env, args)
+    servers.use_app_root(args.app_root)
+    with servers.scratch_target(args.backend, "inproc-") as database:
+        run(database.env, args)
 
 
 def run(env: dict[str, str], args: argparse.Namespace) -> None:
@@ -195,15 +189,17 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
                         )
                     )
                 ]
-            if len(tokens) < (rounds + bool(args.profile)) * n + min(n, 20):
+            if len(tokens) < (rounds + bool(args.profile)) * n + min(n, 20) + 1:
                 raise SystemExit("not enough pending signatures for the confirm rounds")
         if args.profile:
             profile(args.profile, key, step, n)
             post_times.clear()
         results[key] = best(label, rounds, n, step)
         if key == "sign":
-            # The POST alone: the best round's mean, rounds split as above.
-            per_round = [post_times[20 + r * n : 20 + (r + 1) * n] for r in range(rounds)]
+            # The POST alone: the best round's mean, rounds split as ``best`` ran them
+            # (after its warm-up and the one step whose statements it counts).
+            skip = min(n, 20) + 1
+            per_round = [post_times[skip + r * n : skip + (r + 1) * n] for r in range(rounds)]
             results["sign_post"] = min(sum(r) / len(r) for r in per_round) * 1e6
             print(f"{'  of which the sign POST':<38} {results['sign_post']:>9,.0f} µs")
 

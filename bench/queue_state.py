@@ -13,9 +13,7 @@ work is the server's).  ``--app-root DIR`` measures another checkout.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -81,15 +79,11 @@ def fill(rows: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.app_root:
-        os.environ["BENCH_APP_ROOT"] = str(args.app_root.resolve())
-        sys.path.insert(0, str(args.app_root.resolve()))
     from . import servers
 
-    with tempfile.TemporaryDirectory(prefix="queue-state-") as tmp:
-        target = servers.postgres_target if args.backend == "postgres" else servers.sqlite_target
-        with target(Path(tmp), 5000) as database:
-            run(database.env, args)
+    servers.use_app_root(args.app_root)
+    with servers.scratch_target(args.backend, "queue-state-") as database:
+        run(database.env, args)
 
 
 def run(env: dict[str, str], args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -80,6 +81,24 @@ def flask(env: dict[str, str], *args: str) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def use_app_root(root: Path | None) -> None:
+    """Measure the app of another checkout (``--app-root``): the servers started here and
+    this process's own imports both take it."""
+    if root is not None:
+        os.environ["BENCH_APP_ROOT"] = str(root.resolve())
+        sys.path.insert(0, str(root.resolve()))
+
+
+@contextmanager
+def scratch_target(backend: str, prefix: str) -> Iterator[Target]:
+    """A fresh database of ``backend`` ("sqlite" or "postgres") for a script that runs the
+    app in its own process, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        target = postgres_target if backend == "postgres" else sqlite_target
+        with target(Path(tmp), 5000) as database:
+            yield database
 
 
 @contextmanager
