@@ -1,17 +1,21 @@
 """Counts for the organisers' dashboard: by state, channel, source tag, area and day.
 
 Aggregates only: no personal data leaves these functions.  Days are calendar days in
-Malmö.  The per-day series is bucketed in Python from the confirmation times, which
-keeps the SQL identical on SQLite and PostgreSQL (their date functions differ).
+Malmö: the database counts per hour in UTC (the one expression that differs between
+SQLite and PostgreSQL, ``utc_hour``) and each hour goes to its Malmö day here, where the
+time-zone rules are.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from . import campaign, clock
 from .extensions import db
@@ -38,45 +42,48 @@ class Dashboard:
         return self.by_state.get(SignatureState.CONFIRMED, 0)
 
 
-def _grouped(initiative_id: int, *columns: sa.ColumnElement[object]) -> list[tuple]:
-    query = (
-        sa.select(*columns, sa.func.count(Signature.id))
-        .where(Signature.initiative_id == initiative_id)
-        .group_by(*columns)
-    )
-    return [tuple(row) for row in db.session.execute(query).all()]
+class utc_hour(sa.sql.functions.GenericFunction[str]):
+    """A stored (naive UTC) time cut to its hour, as text: ``2026-11-27 14``."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(utc_hour, "sqlite")
+def _utc_hour_sqlite(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_hour, "postgresql")
+def _utc_hour_postgresql(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD HH24')"
 
 
 def dashboard(initiative: Initiative) -> Dashboard:
-    """Every count the dashboard shows, in a handful of grouped queries."""
+    """Every count the dashboard shows: one grouped pass over the initiative's signatures
+    for the counts, one for the days."""
     by_channel = {c: dict.fromkeys(STATES, 0) for c in CHANNELS}
     by_state = dict.fromkeys(STATES, 0)
-    for channel, state, count in _grouped(initiative.id, Signature.channel, Signature.state):
-        by_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] = count
-        by_state[state] = by_state.get(state, 0) + count
-
     # Every tag of the initiative has a row, zero included: an unused flyer shows.
     sources: dict[str, list[int]] = {tag: [0, 0] for tag in campaign.tags(initiative)}
-    for tag, state, count in _grouped(initiative.id, Signature.source_tag, Signature.state):
-        entry = sources.setdefault(tag or "", [0, 0])
-        entry[1] += count
+    areas: dict[str, dict[str, int]] = {}
+    columns = (Signature.channel, Signature.state, Signature.source_tag, Signature.postcode_area)
+    grouped = (
+        sa.select(*columns, sa.func.count(Signature.id))
+        .where(Signature.initiative_id == initiative.id)
+        .group_by(*columns)
+    )
+    for channel, state, tag, area, count in db.session.execute(grouped).all():
+        by_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] += count
+        by_state[state] = by_state.get(state, 0) + count
+        source = sources.setdefault(tag or "", [0, 0])
+        source[1] += count
         if state == SignatureState.CONFIRMED:
-            entry[0] += count
+            source[0] += count
+            areas.setdefault(area or "", dict.fromkeys(CHANNELS, 0))[channel] += count
     by_source = sorted(
         ((tag, ok, total) for tag, (ok, total) in sources.items()), key=lambda r: (-r[1], r[0])
     )
-
-    areas: dict[str, dict[str, int]] = {}
-    confirmed_by_area = (
-        sa.select(Signature.postcode_area, Signature.channel, sa.func.count(Signature.id))
-        .where(
-            Signature.initiative_id == initiative.id,
-            Signature.state == SignatureState.CONFIRMED,
-        )
-        .group_by(Signature.postcode_area, Signature.channel)
-    )
-    for area, channel, count in db.session.execute(confirmed_by_area).all():
-        areas.setdefault(area or "", dict.fromkeys(CHANNELS, 0))[channel] = count
     by_area = sorted(
         ((area, counts, sum(counts.values())) for area, counts in areas.items()),
         key=lambda r: (-r[2], r[0]),
@@ -85,19 +92,28 @@ def dashboard(initiative: Initiative) -> Dashboard:
 
 
 def per_day(initiative: Initiative) -> list[tuple[date, int]]:
-    """Confirmed signatures per day, from the opening day to today (or the closing day)."""
+    """Confirmed signatures per day, from the opening day to today (or the closing day).
+
+    The database counts them per hour (UTC), so what comes back is at most 24 rows a day
+    however many signed; each hour then goes to its day in Malmö.  Malmö is a whole
+    number of hours from UTC all year, so an hour never straddles two of its days.
+    """
     if initiative.opens_at is None:
         return []
-    counts: Counter[date] = Counter()
-    times = db.session.scalars(
-        sa.select(Signature.confirmed_at).where(
+    hour = utc_hour(Signature.confirmed_at)
+    hourly = (
+        sa.select(hour, sa.func.count(Signature.id))
+        .where(
             Signature.initiative_id == initiative.id,
             Signature.state == SignatureState.CONFIRMED,
             Signature.confirmed_at.is_not(None),
         )
+        .group_by(hour)
     )
-    for moment in times:
-        counts[local_date(moment)] += 1
+    counts: Counter[date] = Counter()
+    for started, count in db.session.execute(hourly).all():
+        moment = datetime.strptime(started, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        counts[local_date(moment)] += count
     first = local_date(initiative.opens_at)
     last = local_date(clock.utcnow())
     if initiative.closes_at is not None:

@@ -1,0 +1,207 @@
+"""``python -m bench.admin_reads``: what the organisers' pages read, on a large site.
+
+- The outbox health check (``outbox_status.queue_state``), read by ``flask outbox
+  status`` and on every load of the admin start page.  Sent mails stay in the table
+  (their bodies are cleared after ``OUTBOX_RETENTION_DAYS``), so after a few campaigns
+  it holds hundreds of thousands of rows, of which a handful are waiting: ``--mails``
+  of them, nearly all sent long ago, some sent in the last hour, some waiting and some
+  given up.
+- The initiative's dashboard (``stats.dashboard``: counts by state, channel, source tag
+  and area, and the confirmed signatures per day), on every load of its page:
+  ``--signatures`` of them on one initiative, over four months, most confirmed.
+
+Each is filled into a fresh database (SQLite, or with ``--backend postgres`` PostgreSQL
+on 127.0.0.1), and the best of ``--rounds`` wall times is printed (wall time: on
+PostgreSQL the work is the server's).  ``--app-root DIR`` measures another checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+BATCH = 10_000
+SLUG = "amiralsgatan"
+TAGS = ["poster", "flyer", "stand", "whatsapp", "news"]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.admin_reads", description=__doc__)
+    parser.add_argument("--mails", type=int, default=500_000)
+    parser.add_argument("--signatures", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--app-root", type=Path, help="measure the app in another checkout")
+    return parser.parse_args(argv)
+
+
+def fill_outbox(rows: int) -> None:
+    """``rows`` mails: 0.2 % waiting, 0.1 % given up, 1 % sent in the last hour."""
+    import sqlalchemy as sa
+
+    from initiatives import clock
+    from initiatives.extensions import db
+    from initiatives.models import OutboxMessage, OutboxStatus
+
+    now = clock.utcnow()
+    table = OutboxMessage.__table__
+
+    def row(i: int) -> dict[str, Any]:
+        created = now - timedelta(days=400) + timedelta(seconds=i * 60)
+        status, sent, error = OutboxStatus.SENT, created + timedelta(seconds=5), None
+        if i % 500 == 0:
+            status, sent, error = OutboxStatus.PENDING, None, "SMTPServerDisconnected"
+            created = now - timedelta(minutes=i % 7)
+        elif i % 1000 == 1:
+            status, sent, error = OutboxStatus.FAILED, None, "SMTPRecipientsRefused 550"
+            created = now - timedelta(hours=i % 30)
+        elif i % 100 == 2:
+            sent = now - timedelta(minutes=i % 60)
+        return {
+            "kind": "confirm",
+            "locale": "sv",
+            "status": status.value,
+            "attempts": 1 if error else 0,
+            "created_at": created,
+            "due_at": created,
+            "sent_at": sent,
+            "last_error": error,
+        }
+
+    for start in range(0, rows, BATCH):
+        db.session.execute(
+            sa.insert(table), [row(i) for i in range(start, min(rows, start + BATCH))]
+        )
+        db.session.commit()
+
+
+def fill_signatures(rows: int) -> Any:
+    """``rows`` signatures on the demo initiative: 90 % confirmed, over four months, by
+    web, kiosk and paper, from five tags and four areas; returns the initiative."""
+    import random
+
+    import sqlalchemy as sa
+
+    from initiatives import clock
+    from initiatives.extensions import db
+    from initiatives.models import Initiative, Signature
+
+    rng = random.Random(8)
+    now = clock.utcnow()
+    initiative = db.session.scalars(sa.select(Initiative).where(Initiative.slug == SLUG)).one()
+    initiative.campaign_tags = TAGS
+    db.session.commit()
+    # The same ciphertext for every name: the dashboard never reads names.
+    name = current_app.extensions["data_crypto"].encrypt("Bänk Testsson")
+
+    def row(i: int) -> dict[str, Any]:
+        signed = now - timedelta(days=120) + timedelta(seconds=i * 120 * 86_400 // rows)
+        confirmed = rng.random() < 0.9
+        return {
+            "public_id": f"{i:032x}",
+            "initiative_id": initiative.id,
+            "state": "confirmed" if confirmed else rng.choice(["pending", "withdrawn"]),
+            "channel": rng.choices(["web", "kiosk", "paper"], [70, 20, 10])[0],
+            "source_tag": rng.choice([*TAGS, None]),
+            "locale": "sv",
+            "text_hash": initiative.text_hash,
+            "name_enc": name,
+            "postcode_area": rng.choice(["212", "213", "214", None]),
+            "created_at": signed,
+            "confirmed_at": signed + timedelta(minutes=20) if confirmed else None,
+        }
+
+    for start in range(0, rows, BATCH):
+        db.session.execute(
+            sa.insert(Signature), [row(i) for i in range(start, min(rows, start + BATCH))]
+        )
+        db.session.commit()
+    return initiative
+
+
+def analyse() -> None:
+    """Statistics for the planner, as a site that has run a while has them."""
+    import sqlalchemy as sa
+
+    from initiatives.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+
+
+def best_of(rounds: int, read: Callable[[], object]) -> tuple[float, float]:
+    """The best and the worst of ``rounds`` wall times of ``read``, in ms."""
+    from initiatives.extensions import db
+
+    timings = []
+    for _ in range(rounds):
+        db.session.rollback()
+        started = time.perf_counter()
+        read()
+        timings.append(time.perf_counter() - started)
+    db.session.rollback()
+    return min(timings) * 1000, max(timings) * 1000
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from . import servers
+
+    servers.use_app_root(args.app_root)
+    with servers.scratch_target(args.backend, "admin-reads-") as database:
+        run(database.env, args)
+
+
+def run(env: dict[str, str], args: argparse.Namespace) -> None:
+    import initiatives
+    from initiatives import stats
+    from initiatives.outbox_status import queue_state
+
+    from .appside import build_app
+
+    print(f"app: {Path(initiatives.__file__).parent.parent}")
+    app = build_app(env)
+    with app.app_context():
+        started = time.perf_counter()
+        fill_outbox(args.mails)
+        initiative = fill_signatures(args.signatures)
+        analyse()
+        print(
+            f"{args.mails:,} mails and {args.signatures:,} signatures written "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        state = queue_state()
+        print(
+            f"outbox: waiting {state.waiting:,}, retrying {state.retrying:,}, "
+            f"given up in the last day {state.failed_last_day:,}, "
+            f"sent in the last hour {state.sent_last_hour:,}"
+        )
+        numbers = stats.dashboard(initiative)
+        print(f"dashboard: {numbers.confirmed:,} confirmed over {len(numbers.per_day)} days")
+        reads = {
+            f"queue_state(), {args.mails:,} mails": queue_state,
+            f"stats.dashboard(), {args.signatures:,} signatures": lambda: stats.dashboard(
+                initiative
+            ),
+        }
+        for label, read in reads.items():
+            fastest, slowest = best_of(args.rounds, read)
+            print(
+                f"{args.backend:<8} {label:<42} best {fastest:8,.1f} ms, "
+                f"worst {slowest:8,.1f} ms of {args.rounds}"
+            )
+
+
+if __name__ == "__main__":
+    main()
