@@ -9,6 +9,8 @@
 - The initiative's dashboard (``stats.dashboard``: counts by state, channel, source tag
   and area, and the confirmed signatures per day), on every load of its page:
   ``--signatures`` of them on one initiative, over four months, most confirmed.
+- A search of its signatures by a name nobody has (``moderation.search``), which has to
+  decrypt and compare every signer's name.
 
 Each is filled into a fresh database (SQLite, or with ``--backend postgres`` PostgreSQL
 on 127.0.0.1), and the best of ``--rounds`` wall times is printed (wall time: on
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(env: dict[str, str], args: argparse.Namespace) -> None:
     import initiatives
-    from initiatives import stats
+    from initiatives import moderation, stats
     from initiatives.outbox_status import queue_state
 
     from .appside import build_app
@@ -194,11 +196,15 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
             f"stats.dashboard(), {args.signatures:,} signatures": lambda: stats.dashboard(
                 initiative
             ),
+            # A name nobody has: every signature is looked at.
+            f"moderation.search(), {args.signatures:,} signatures": lambda: moderation.search(
+                initiative, "Zainab"
+            ),
         }
         for label, read in reads.items():
             fastest, slowest = best_of(args.rounds, read)
             print(
-                f"{args.backend:<8} {label:<42} best {fastest:8,.1f} ms, "
+                f"{args.backend:<8} {label:<44} best {fastest:8,.1f} ms, "
                 f"worst {slowest:8,.1f} ms of {args.rounds}"
             )
 

@@ -73,38 +73,61 @@ def search(
     channel: str | None = None,
     limit: int = MAX_RESULTS,
 ) -> tuple[list[Found], bool]:
-    """Signatures whose name, email or postcode match ``query``; and whether cut at ``limit``.
+    """Signatures whose name, email or postcode match ``query``, newest first; and whether
+    cut at ``limit``.
 
     An address is found by its blind index (exact, case-insensitive).  Names and postcodes
-    are encrypted, so they are compared decrypted in the application; for a campaign of a
-    few thousand signers that takes well under a second.
+    are encrypted, so they are compared decrypted in the application: only the one field
+    compared is read and decrypted for each signature, the rest only for those that match
+    (``python -m bench.admin_reads`` times a search that finds nothing among 100,000).
     """
     query = " ".join(query.split())
-    select = sa.select(Signature).where(Signature.initiative_id == initiative.id)
+    box = crypto()
+    where = [Signature.initiative_id == initiative.id]
     if state:
-        select = select.where(Signature.state == state)
+        where.append(Signature.state == state)
     if channel:
-        select = select.where(Signature.channel == channel)
-    select = select.order_by(Signature.created_at.desc(), Signature.id.desc())
+        where.append(Signature.channel == channel)
     needle = query.casefold()
     as_postcode = ascii_digits(query)  # ٢١٢ ١٤, pasted from a resident's message, too
+    field: sa.ColumnElement[bytes | None] | None = None
     if "@" in query:
-        select = select.where(Signature.email_index.in_(crypto().email_indexes(query)))
-        matches = lambda found: True  # noqa: E731 - the index already matched
+        where.append(Signature.email_index.in_(box.email_indexes(query)))
     elif POSTCODE_QUERY.match(as_postcode):
         digits = as_postcode.replace(" ", "")
-        select = select.where(Signature.postcode_area == digits[:3])
-        matches = lambda found: (found.postcode or "").replace(" ", "").startswith(digits)  # noqa: E731
+        where.append(Signature.postcode_area == digits[:3])
+        field = Signature.postcode_enc
+
+        def matches(value: str) -> bool:
+            return value.replace(" ", "").startswith(digits)
     else:
-        matches = lambda found: needle in found.name.casefold()  # noqa: E731
-    results: list[Found] = []
-    for signature in db.session.scalars(select.execution_options(yield_per=500)):
-        found = _decrypted(signature)
-        if matches(found):
-            results.append(found)
-            if len(results) > limit:
-                return results[:limit], True
-    return results, False
+        field = Signature.name_enc
+
+        def matches(value: str) -> bool:
+            return needle in value.casefold()
+
+    newest_first = (Signature.created_at.desc(), Signature.id.desc())
+    ids: list[int] = []
+    if field is None:  # the index already matched
+        select = sa.select(Signature.id).where(*where).order_by(*newest_first)
+        ids = list(db.session.scalars(select.limit(limit + 1)))
+    else:
+        select = sa.select(Signature.id, field).where(*where).order_by(*newest_first)
+        rows = db.session.execute(select.execution_options(yield_per=1000))
+        try:
+            for signature_id, sealed in rows:
+                if matches(box.decrypt(sealed) or ""):
+                    ids.append(signature_id)
+                    if len(ids) > limit:
+                        break
+        finally:
+            rows.close()  # a server-side cursor on PostgreSQL, left early
+    wanted = ids[:limit]
+    if not wanted:
+        return [], len(ids) > limit
+    loaded = db.session.scalars(sa.select(Signature).where(Signature.id.in_(wanted)))
+    by_id = {signature.id: signature for signature in loaded}
+    return [_decrypted(by_id[i]) for i in wanted], len(ids) > limit
 
 
 def get(initiative: Initiative, public_id: str) -> Found | None:

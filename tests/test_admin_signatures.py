@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from initiatives import signatures
+from initiatives import moderation, signatures
 from initiatives.extensions import db
-from initiatives.models import AuditEvent, Initiative, Signature, SignatureState
+from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
 
 from .admin_helpers import logged_in, post_form
+from .privacy_support import Spec, add_signatures, spread
 
 BASE = "/admin/initiatives/amiralsgatan/signatures"
+PENDING, KIOSK = SignatureState.PENDING, Channel.KIOSK
 
 
 def _signature(app, **where) -> Signature:
@@ -214,3 +216,40 @@ def test_erase_personal_data_on_written_request_even_after_submission(app, make_
         **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
     )
     assert again.status_code in (400, 409)
+
+
+def test_search_finds_newest_first_filters_and_says_when_it_cut(app, make_initiative):
+    make_initiative()
+    people = [
+        Spec("amira@example.org", name="Amira Hassan", postcode="212 14"),
+        Spec("amir@example.org", name="Amir Karimi", postcode="212 30", state=PENDING),
+        Spec("faadumo@example.org", name="Faadumo Cabdi", postcode="213 63", channel=KIOSK),
+        Spec("samira@example.org", name="Samira Ali", postcode=None),
+        Spec("emina@example.org", name="Emina Hodžić", postcode="212 14", channel=KIOSK),
+    ]
+    ids = add_signatures(app, "amiralsgatan", people)
+    spread(app, ids, minutes=5)  # the last one signed last
+
+    def search(query: str, **options) -> tuple[list[str], bool]:
+        with app.app_context():
+            initiative = db.session.scalars(sa.select(Initiative)).one()
+            found, cut = moderation.search(initiative, query, **options)
+            return [f.name for f in found], cut
+
+    assert search("amir") == (["Samira Ali", "Amir Karimi", "Amira Hassan"], False)
+    assert search("AMIR", state="pending") == (["Amir Karimi"], False)
+    assert search("amir", limit=2) == (["Samira Ali", "Amir Karimi"], True)
+    assert search("amir", limit=3) == (["Samira Ali", "Amir Karimi", "Amira Hassan"], False)
+    assert search("hodzic") == ([], False)  # the name as written, not an ASCII spelling
+    assert search("Hodžić", channel="kiosk") == (["Emina Hodžić"], False)
+    assert search("212") == (["Emina Hodžić", "Amir Karimi", "Amira Hassan"], False)
+    assert search("21214") == (["Emina Hodžić", "Amira Hassan"], False)
+    assert search(" Amira@Example.org ") == (["Amira Hassan"], False)
+    assert search("", limit=4) == (
+        ["Emina Hodžić", "Samira Ali", "Faadumo Cabdi", "Amir Karimi"],
+        True,
+    )
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        found, _cut = moderation.search(initiative, "faadumo")
+    assert [(f.email, f.postcode) for f in found] == [("faadumo@example.org", "213 63")]
