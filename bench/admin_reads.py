@@ -160,8 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from . import servers
 
-    servers.use_app_root(args.app_root)
-    with servers.scratch_target(args.backend, "admin-reads-") as database:
+    with servers.scratch_target(args.backend, "admin-reads-", args.app_root) as database:
         run(database.env, args)
 
 

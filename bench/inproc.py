@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from . import servers
 
-    servers.use_app_root(args.app_root)
-    with servers.scratch_target(args.backend, "inproc-") as database:
+    with servers.scratch_target(args.backend, "inproc-", args.app_root) as database:
         run(database.env, args)
 
 

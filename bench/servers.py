@@ -83,18 +83,15 @@ def flask(env: dict[str, str], *args: str) -> None:
     )
 
 
-def use_app_root(root: Path | None) -> None:
-    """Measure the app of another checkout (``--app-root``): the servers started here and
-    this process's own imports both take it."""
-    if root is not None:
-        os.environ["BENCH_APP_ROOT"] = str(root.resolve())
-        sys.path.insert(0, str(root.resolve()))
-
-
 @contextmanager
-def scratch_target(backend: str, prefix: str) -> Iterator[Target]:
+def scratch_target(backend: str, prefix: str, app_root: Path | None = None) -> Iterator[Target]:
     """A fresh database of ``backend`` ("sqlite" or "postgres") for a script that runs the
-    app in its own process, removed afterwards."""
+    app in its own process, removed afterwards.  With ``app_root`` (``--app-root``) the
+    app of that checkout: the database is migrated by its revisions, and this process
+    imports its code."""
+    if app_root is not None:
+        os.environ["BENCH_APP_ROOT"] = str(app_root.resolve())
+        sys.path.insert(0, str(app_root.resolve()))
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         target = postgres_target if backend == "postgres" else sqlite_target
         with target(Path(tmp), 5000) as database:

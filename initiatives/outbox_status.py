@@ -58,7 +58,7 @@ def queue_state(now: datetime | None = None) -> QueueState:
     schedule), so each figure reads only the rows it is about, through an index that
     starts with the status: the few waiting or given-up mails, and the sent ones of the
     last hour.  The cost follows the mail that matters, not every mail ever sent
-    (``python -m bench.queue_state``)."""
+    (``python -m bench.admin_reads``)."""
     now = now or clock.utcnow()
     day_ago, hour_ago = now - DAY, now - HOUR
     table = OutboxMessage
