@@ -11,6 +11,9 @@
   ``--signatures`` of them on one initiative, over four months, most confirmed.
 - A search of its signatures by a name nobody has (``moderation.search``), which has to
   decrypt and compare every signer's name.
+- The burst review (``bursts.find``), which reads each address's domain by decrypting
+  it: once with the signatures spread over four months (a quiet campaign), once with the
+  same signatures a second apart (a surge, every stretch dense).
 
 Each is filled into a fresh database (SQLite, or with ``--backend postgres`` PostgreSQL
 on 127.0.0.1), and the best of ``--rounds`` wall times is printed (wall time: on
@@ -32,6 +35,7 @@ from flask import current_app
 BATCH = 10_000
 SLUG = "amiralsgatan"
 TAGS = ["poster", "flyer", "stand", "whatsapp", "news"]
+DOMAINS = ["gmail.com", "hotmail.com", "outlook.com", "yahoo.com", "malmo.se", "telia.com"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -100,8 +104,10 @@ def fill_signatures(rows: int) -> Any:
     initiative = db.session.scalars(sa.select(Initiative).where(Initiative.slug == SLUG)).one()
     initiative.campaign_tags = TAGS
     db.session.commit()
-    # The same ciphertext for every name: the dashboard never reads names.
-    name = current_app.extensions["data_crypto"].encrypt("Bänk Testsson")
+    box = current_app.extensions["data_crypto"]
+    # One ciphertext for every name (the search has to decrypt each anyway); an address
+    # of its own for each, in one of six domains (the burst review reads the domains).
+    name = box.encrypt("Bänk Testsson")
 
     def row(i: int) -> dict[str, Any]:
         signed = now - timedelta(days=120) + timedelta(seconds=i * 120 * 86_400 // rows)
@@ -115,6 +121,8 @@ def fill_signatures(rows: int) -> Any:
             "locale": "sv",
             "text_hash": initiative.text_hash,
             "name_enc": name,
+            "email_enc": box.encrypt(f"signer{i}@{DOMAINS[i % len(DOMAINS)]}"),
+            "client_hash": f"{i % 3000:064x}",
             "postcode_area": rng.choice(["212", "213", "214", None]),
             "created_at": signed,
             "confirmed_at": signed + timedelta(minutes=20) if confirmed else None,
@@ -166,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(env: dict[str, str], args: argparse.Namespace) -> None:
     import initiatives
-    from initiatives import moderation, stats
+    from initiatives import bursts, moderation, stats
     from initiatives.outbox_status import queue_state
 
     from .appside import build_app
@@ -200,12 +208,46 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
                 initiative, "Zainab"
             ),
         }
+        # The burst review: over four months no stretch is dense (a quiet campaign) ...
+        reads[f"bursts.find(), {args.signatures:,}, quiet"] = lambda: bursts.find(initiative)
         for label, read in reads.items():
-            fastest, slowest = best_of(args.rounds, read)
-            print(
-                f"{args.backend:<8} {label:<44} best {fastest:8,.1f} ms, "
-                f"worst {slowest:8,.1f} ms of {args.rounds}"
-            )
+            report(args, label, read)
+        # ... and then the same signatures squeezed into a surge, a second apart.
+        squeeze(initiative)
+        report(
+            args, f"bursts.find(), {args.signatures:,}, a surge", lambda: bursts.find(initiative)
+        )
+
+
+def squeeze(initiative: Any) -> None:
+    """Move the initiative's signatures one second apart, ending now."""
+    import sqlalchemy as sa
+
+    from initiatives import clock
+    from initiatives.extensions import db
+    from initiatives.models import Signature
+
+    now = clock.utcnow()
+    ids = list(
+        db.session.scalars(sa.select(Signature.id).where(Signature.initiative_id == initiative.id))
+    )
+    for start in range(0, len(ids), BATCH):
+        db.session.execute(
+            sa.update(Signature),
+            [
+                {"id": i, "created_at": now - timedelta(seconds=n)}
+                for n, i in enumerate(ids[start : start + BATCH], start)
+            ],
+        )
+        db.session.commit()
+
+
+def report(args: argparse.Namespace, label: str, read: Callable[[], object]) -> None:
+    fastest, slowest = best_of(args.rounds, read)
+    print(
+        f"{args.backend:<8} {label:<44} best {fastest:8,.1f} ms, "
+        f"worst {slowest:8,.1f} ms of {args.rounds}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,32 @@ def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, bur
     assert any(b.key == PERSON for b in wide)
 
 
+def test_only_addresses_in_a_dense_stretch_are_decrypted_to_read_domains(
+    app, burst_campaign, monkeypatch
+):
+    """A burst in one domain is a burst among all signatures too: the people signing
+    half an hour apart are not decrypted to find the bot's domain."""
+    read: list[bytes] = []
+    real = bursts.domain_of
+
+    def counted(email_enc: bytes) -> str | None:
+        read.append(email_enc)
+        return real(email_enc)
+
+    monkeypatch.setattr(bursts, "domain_of", counted)
+    with app.app_context():
+        found = bursts.find(
+            initiative(app),
+            window=timedelta(minutes=10),
+            threshold=10,
+            by=[bursts.Signal.DOMAIN],
+        )
+    assert [(b.key, b.count) for b in found] == [("mailbot.example", 12)]
+    # The bot's twelve and the one person who signed in the same minutes; not the five
+    # others (all eighteen were decrypted before).
+    assert len(read) == 13
+
+
 def test_preview_invalidate_and_restore_keep_the_count_exact(app, burst_campaign):
     assert count_is_exact(app, "amiralsgatan") == 6 + 8
     with app.app_context():
