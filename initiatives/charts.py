@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from flask_babel import format_decimal, format_number
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -28,7 +29,13 @@ def _nice_max(value: int) -> int:
 
 
 def _num(x: float) -> str:
+    """A coordinate in the SVG."""
     return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _label(x: float) -> str:
+    """A number a person reads on an axis, as the page's language writes it."""
+    return format_decimal(x, "#,##0.#")
 
 
 def daily_chart(series: list[tuple[date, int]], threshold: int, title: str) -> Markup:
@@ -54,9 +61,9 @@ def daily_chart(series: list[tuple[date, int]], threshold: int, title: str) -> M
             escape(
                 _(
                     "%(total)s bekräftade underskrifter på %(days)s dagar; målet är %(goal)s.",
-                    total=total,
-                    days=len(series),
-                    goal=threshold,
+                    total=format_number(total),
+                    days=format_number(len(series)),
+                    goal=format_number(threshold),
                 )
             )
         ),
@@ -69,11 +76,11 @@ def daily_chart(series: list[tuple[date, int]], threshold: int, title: str) -> M
         )
         parts.append(
             f'<text class="axis" x="{LEFT - 6}" y="{_num(y + 4)}" text-anchor="end">'
-            f"{_num(day_max * frac)}</text>"
+            f"{_label(day_max * frac)}</text>"
         )
         parts.append(
             f'<text class="axis axis-total" x="{LEFT + plot_w + 6}" y="{_num(y + 4)}">'
-            f"{_num(total_max * frac)}</text>"
+            f"{_label(total_max * frac)}</text>"
         )
     for i, (day, count) in enumerate(series):
         if count:
@@ -81,7 +88,7 @@ def daily_chart(series: list[tuple[date, int]], threshold: int, title: str) -> M
             parts.append(
                 f'<rect class="bar" x="{_num(x + bar_w * 0.1)}" y="{_num(y)}" '
                 f'width="{_num(max(bar_w * 0.8, 1))}" height="{_num(TOP + plot_h - y)}">'
-                f"<title>{day.isoformat()}: {count}</title></rect>"
+                f"<title>{day.isoformat()}: {format_number(count)}</title></rect>"
             )
     label_every = max(1, math.ceil(days / 8))
     for i, (day, _count) in enumerate(series):
@@ -105,7 +112,7 @@ def daily_chart(series: list[tuple[date, int]], threshold: int, title: str) -> M
     )
     parts.append(
         f'<text class="goal-label" x="{LEFT + 4}" y="{_num(y_goal - 4)}">'
-        f"{escape(_('mål %(goal)s', goal=threshold))}</text>"
+        f"{escape(_('mål %(goal)s', goal=format_number(threshold)))}</text>"
     )
     parts.append(
         f'<line class="axis-line" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{TOP + plot_h}" '

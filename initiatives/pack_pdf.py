@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from .pack import Row
-from .pack_texts import PackInfo
+from .pack_texts import PackInfo, swedish_number
 from .pdf import FAMILY, Document, is_rtl
 
 # Column widths in mm; A4 less 15 mm margins is 180 mm.
@@ -58,7 +57,7 @@ class ListDocument(Document):
         self.set_font(FAMILY, "", 8.5)
         line = (
             f"Till {self.info.target_body} · insamlingsperiod {self.info.period} · "
-            f"{self.info.total} bekräftade underskrifter"
+            f"{swedish_number(self.info.total)} bekräftade underskrifter"
         )
         self.cell(180, 5, line, new_x="LMARGIN", new_y="NEXT")
         if self.info.state_note:
@@ -161,11 +160,13 @@ def _para(document: Document, text: str, size: float = 10, height: float = 5) ->
     document.ln(2)
 
 
-def _facts(document: Document, facts: list[tuple[str, Any]]) -> None:
+def _facts(document: Document, facts: list[tuple[str, int]]) -> None:
     document.set_font(FAMILY, "", 10)
     for label, value in facts:
         document.cell(120, 6, label, border="B")
-        document.cell(60, 6, str(value), border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+        document.cell(
+            60, 6, swedish_number(value), border="B", align="R", new_x="LMARGIN", new_y="NEXT"
+        )
     document.ln(3)
 
 
@@ -194,8 +195,8 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
         document,
         f"Vi lämnar härmed in medborgarinitiativet ”{info.title}” till {info.target_body} "
         f"enligt Malmöinitiativet. Under insamlingsperioden {info.period} fick initiativet "
-        f"{info.total} bekräftade {counted}. Den fullständiga listan finns bifogad som PDF, "
-        "som kalkylblad (XLSX) och som CSV-fil med samma innehåll.",
+        f"{swedish_number(info.total)} bekräftade {counted}. Den fullständiga listan finns "
+        "bifogad som PDF, som kalkylblad (XLSX) och som CSV-fil med samma innehåll.",
     )
     if info.state_note:
         _para(document, info.state_note)
@@ -203,12 +204,13 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
         _para(document, f"Stadens diarienummer: {info.city_reference}")
 
     _heading(document, "Underskrifter per kanal")
+    sheets = swedish_number(info.paper_sheets)
     _facts(
         document,
         [
             ("Via webben, bekräftade med e-post", info.counts["web"]),
             ("Vid insamlingsplats på surfplatta, bekräftade med e-post", info.counts["kiosk"]),
-            (f"På papperslistor ({info.paper_sheets} listor)", info.counts["paper"]),
+            (f"På papperslistor ({sheets} listor)", info.counts["paper"]),
             ("Totalt", info.total),
             ("Antal som krävs", info.threshold),
         ],

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from babel.numbers import format_decimal
+
 from .lifecycle import local_date
 from .models import Initiative, InitiativeState
 from .texts import amendments
@@ -22,6 +24,11 @@ STATE_NOTES = {
     InitiativeState.COLLECTING: "Insamlingen pågår fortfarande: detta är en preliminär lista.",
     InitiativeState.WITHDRAWN: "Initiativet har dragits tillbaka.",
 }
+
+
+def swedish_number(value: int) -> str:
+    """A count as Swedish is written, in groups of three: ``12 345`` (a no-break space)."""
+    return format_decimal(value, locale="sv")
 
 
 @dataclass
@@ -125,9 +132,10 @@ class PackInfo:
         if not self.invalidated:
             return None
         counted = "underskrift" if self.invalidated == 1 else "underskrifter"
+        number = swedish_number(self.invalidated)
         return (
-            f"Efter granskning har organisatörerna ogiltigförklarat {self.invalidated} "
-            f"{counted} (till exempel automatiserade eller dubbletter). De räknas inte "
+            f"Efter granskning har organisatörerna ogiltigförklarat {number} {counted} (till "
+            "exempel automatiserade eller dubbletter). De räknas inte "
             "och finns inte i listan."
         )
 
@@ -195,14 +203,15 @@ def manifest(info: PackInfo, files: list[dict[str, Any]], *, generated_by: str) 
 def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
     """``LÄS MIG.txt`` for the clerk: what is here and how to check that nothing changed."""
     listing = "\r\n".join(f"  {sha}  {name}" for name, sha in files)
+    n = swedish_number
     text = f"""LÄS MIG – underlag för medborgarinitiativ
 
 Initiativ: {info.title}
 Till: {info.target_body}
 Insamlingsperiod: {info.period}
-Bekräftade underskrifter: {info.total} (webben {info.counts["web"]}, surfplatta vid \
-insamlingsplats {info.counts["kiosk"]}, papperslistor {info.counts["paper"]})
-Ogiltigförklarade efter granskning, inte med i listan: {info.invalidated}
+Bekräftade underskrifter: {n(info.total)} (webben {n(info.counts["web"])}, surfplatta \
+vid insamlingsplats {n(info.counts["kiosk"])}, papperslistor {n(info.counts["paper"])})
+Ogiltigförklarade efter granskning, inte med i listan: {n(info.invalidated)}
 Skapad: {info.generated_local}
 Från: {info.organisation}
 
