@@ -20,7 +20,7 @@ from initiatives.extensions import db
 from initiatives.models import Initiative, Signature, SignatureState
 from initiatives.tokens import Purpose, make_token
 
-from .client import PAGE_COUNT_RE
+from .client import page_count
 from .flows import SLUG
 
 
@@ -81,8 +81,7 @@ def count_check(app: Flask, port: int, settle: float) -> tuple[bool, str]:
     with urlopen(f"{base}/api/initiatives/{SLUG}", timeout=10) as response:  # noqa: S310
         shown_json = json.loads(response.read())["confirmed"]
     with urlopen(f"{base}/i/{SLUG}", timeout=10) as response:  # noqa: S310
-        match = PAGE_COUNT_RE.search(response.read())
-    shown_page = int(match.group(1)) if match else None
+        shown_page = page_count(response.read())
     ok = rows == column == shown_json == shown_page
     detail = f"COUNT(*)={rows}, column={column}, JSON={shown_json}, page={shown_page}"
     return ok, detail

@@ -15,8 +15,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 CSRF_RE = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
-# The count shown on the initiative page (templates/macros/forms.html, ``progress``).
-PAGE_COUNT_RE = re.compile(rb'class="progress-count"><strong>(\d+)</strong>')
+# The count shown on the initiative page (templates/macros/forms.html, ``progress``),
+# grouped as the page's language writes numbers: 12 345 (a no-break space), 12,345, 12.345.
+PAGE_COUNT_RE = re.compile(rb'class="progress-count"><strong>(\d[\d.,\xc2\xa0]*)</strong>')
+
+
+def page_count(body: bytes) -> int | None:
+    """The count an initiative page shows, or None if it shows none."""
+    match = PAGE_COUNT_RE.search(body)
+    return int(re.sub(rb"\D", b"", match.group(1))) if match else None
 
 
 class ProtocolError(OSError):

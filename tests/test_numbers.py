@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import template_rendered
 from flask_babel import force_locale
 
+from bench.client import page_count
 from initiatives.charts import daily_chart
 from initiatives.extensions import db
 from initiatives.models import Signature
@@ -54,6 +55,14 @@ def test_the_count_and_the_goal_are_grouped_as_the_language_writes_them(
     # Machines still get plain numbers.
     data = client.get("/api/initiatives/amiralsgatan").get_json()
     assert (data["confirmed"], data["threshold"]) == (12345, 20000)
+
+
+@pytest.mark.parametrize("locale", sorted(WRITTEN))
+def test_the_load_benchmark_reads_the_grouped_count(client, make_initiative, locale):
+    """bench/ checks after every run that the page shows COUNT(*); it must read 12 345."""
+    make_initiative(threshold=20000, confirmed_count=12345)
+    client.set_cookie("lang", locale)
+    assert page_count(client.get("/i/amiralsgatan").get_data()) == 12345
 
 
 def test_a_small_count_is_unchanged(client, make_initiative):
