@@ -14,10 +14,12 @@ import pytest
 from werkzeug.serving import make_server
 
 from initiatives import outbox
-from initiatives.logs import redact, redact_address
+from initiatives.logs import redact, redact_address, redact_query
 from initiatives.mail import compose
 
+from .admin_helpers import PASSWORD, create_admin
 from .conftest import free_port, link_path, links_in
+from .privacy_support import Spec, add_signatures
 
 NAME = "Amira Hassan"
 EMAIL = "amira.hassan@example.org"
@@ -100,6 +102,35 @@ def test_a_full_sign_and_confirm_flow_logs_no_personal_data_or_token(
         assert secret not in text, f"{secret!r} found in the logs"
 
 
+def test_an_organisers_search_leaves_no_name_or_address_in_the_logs(
+    app, make_initiative, served, caplog
+):
+    """A search by name or address is a GET (``?q=``): its value never reaches the log."""
+    make_initiative()
+    add_signatures(app, "amiralsgatan", [Spec(EMAIL, NAME)])
+    create_admin(app, "nadia@example.org", role="organiser")
+    caplog.set_level(logging.INFO)
+    base = "/admin/initiatives/amiralsgatan/signatures"
+    # Before logging in: the login page keeps the search in its ?next=.
+    assert NAME not in Browser(served).get(f"{base}?q=Amira+Hassan&state=confirmed")
+    browser = Browser(served)
+    login = browser.post_form(
+        "/admin/login", "/admin/login", email="nadia@example.org", password=PASSWORD
+    )
+    assert login == 200
+    assert NAME in browser.get(f"{base}?q=amira.hassan%40example.org")
+    assert NAME in browser.get(f"{base}?q=Amira+Hassan&state=confirmed")
+
+    access = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    searches = [line for line in access if "/signatures?" in line]
+    assert len(searches) == 3, access
+    assert all("q=[redacted]" in line for line in searches), searches
+    assert any("?next=[redacted]" in line for line in access), access
+    assert "state=confirmed" in searches[-1]  # a filter that says nothing about a person
+    for secret in ("amira.hassan", "Amira", "Hassan"):
+        assert not any(secret in line for line in access), access
+
+
 def test_redaction_helpers():
     assert redact("GET /confirm/abc.def-ghi HTTP/1.1") == "GET /confirm/[redacted] HTTP/1.1"
     assert redact("/withdraw/xyz?x=1") == "/withdraw/[redacted]?x=1"
@@ -110,3 +141,22 @@ def test_redaction_helpers():
     assert redact_address("outbox delivery failed: 12:00:01") == (
         "outbox delivery failed: 12:00:01"
     )
+    # gunicorn's access line also carries the Referer: the search page's full URL.
+    line = (
+        '"GET /admin/initiatives/a/signatures/7 HTTP/1.1" 200 812 '
+        '"https://initiativ.example.org/admin/initiatives/a/signatures?q=Amira+Hassan&state='
+        'confirmed&channel=web" "Mozilla/5.0"'
+    )
+    assert redact_query(line) == (
+        '"GET /admin/initiatives/a/signatures/7 HTTP/1.1" 200 812 '
+        '"https://initiativ.example.org/admin/initiatives/a/signatures?q=[redacted]&state='
+        'confirmed&channel=web" "Mozilla/5.0"'
+    )
+    assert redact_query("GET /i/amiralsgatan?src=affisch HTTP/1.1") == (
+        "GET /i/amiralsgatan?src=affisch HTTP/1.1"
+    )
+    assert redact_query("GET /a?%61mira%40example.org HTTP/1.1") == "GET /a?[redacted] HTTP/1.1"
+    assert redact_query("GET /a?review=1&domain=example.org") == (
+        "GET /a?review=[redacted]&domain=[redacted]"
+    )
+    assert redact_query("Is it down? Try again.") == "Is it down? Try again."
