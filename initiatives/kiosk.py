@@ -297,6 +297,8 @@ def api_submit() -> tuple[Response, int]:
                 name: str(field.errors[0]) for name, field in form._fields.items() if field.errors
             }
             return _answer("invalid", 422, errors=errors)
+        if kiosk_signatures.already_received(kiosk, form.client_uuid.data):
+            return _answer("received", 200, uuid=form.client_uuid.data)
         try:
             initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
         except kiosks.NotAssignedError:

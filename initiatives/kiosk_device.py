@@ -51,6 +51,9 @@ def device_key() -> str:
 
 def set_device_cookie(response: BaseResponse, kiosk: kiosks.Kiosk, secret: str) -> None:
     """Bind this browser to ``kiosk``: Secure when the site runs on https."""
+    # A stale cookie this request came with is replaced, not deleted after the new one
+    # (the browser would apply the deletion last and be unbound at once).
+    g.drop_cookie = False
     response.set_cookie(
         COOKIE,
         _serializer().dumps({"k": kiosk.id, "d": secret}),

@@ -88,11 +88,11 @@ def parse_device_time(value: str | None, now: datetime | None = None) -> datetim
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one that UTC cannot hold
         return None
-    if parsed.tzinfo is None:
-        return None
-    parsed = parsed.astimezone(UTC)
     now = now or clock.utcnow()
     if not now - timedelta(days=400) <= parsed <= now + timedelta(days=1):
         return None
@@ -111,20 +111,34 @@ class Submission:
     device_signed_at: datetime | None = None
 
 
+def already_received(kiosk: Kiosk, client_uuid: str | None) -> bool:
+    """Whether this kiosk's submission ``client_uuid`` was stored before.
+
+    Checked before anything else about a submission: a send whose acknowledgement was
+    lost is acknowledged again, even once the collection has closed or the kiosk was
+    given other initiatives meanwhile, since the signature it carried is stored.
+    """
+    if not client_uuid:
+        return False
+    receipt = db.session.get(KioskReceipt, client_uuid)
+    return receipt is not None and receipt.kiosk_id == kiosk.id
+
+
 def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool:
     """Sign at a kiosk under the same rules as on the web; False if already received.
 
     With a ``client_uuid`` the submission is accepted at most once: the receipt row is
     written first (in a savepoint), so a retry of a queued send, or two sends racing,
     find it and change nothing.  Raises ``InitiativeClosedError`` and
-    ``NotAssignedError`` for submissions the kiosk may not make.
+    ``NotAssignedError`` for submissions the kiosk may not make (a repeat of one already
+    received is acknowledged first: see ``already_received``).
     """
+    if already_received(kiosk, submission.client_uuid):
+        return False
     assigned_initiative(kiosk, initiative.slug)
     if not initiative.accepts_signatures():
         raise signatures.InitiativeClosedError(initiative.state)
     if submission.client_uuid:
-        if db.session.get(KioskReceipt, submission.client_uuid) is not None:
-            return False
         try:
             with db.session.begin_nested():
                 db.session.add(KioskReceipt(client_uuid=submission.client_uuid, kiosk_id=kiosk.id))

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from initiatives import clock, kiosks
 from initiatives.extensions import db
+from initiatives.kiosk_device import COOKIE
 from initiatives.kiosk_signatures import (
     KioskReceipt,
     parse_device_time,
@@ -328,6 +329,67 @@ def test_a_kiosk_signs_only_for_its_assigned_initiatives(app, make_initiative):
     assert response.status_code == 403 and response.json["status"] == "not_assigned"
     assert tablet.send(initiative="no-such-initiative").status_code == 403
     assert kiosk_rows(app) == []
+
+
+def test_a_repeat_of_a_stored_submission_is_acknowledged_after_the_collection_closed(
+    app, make_initiative
+):
+    """The server stored a signature but its answer was lost on the stand's connection,
+    so the tablet sends it again, after the collection closed: "received", not "closed"
+    (which the tablet would count as refused)."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    same = str(uuid.uuid4())
+    assert tablet.send(client_uuid=same).status_code == 200
+    with app.app_context():
+        db.session.scalars(sa.select(Initiative)).one().state = InitiativeState.CLOSED
+        db.session.commit()
+    replay = tablet.send(client_uuid=same)
+    assert (replay.status_code, replay.json) == (200, {"status": "received", "uuid": same})
+    assert len(kiosk_rows(app)) == 1
+    # A new submission is still refused.
+    assert tablet.send().status_code == 409
+    assert len(kiosk_rows(app)) == 1
+
+
+@pytest.mark.parametrize("signed_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_device_time_beyond_what_utc_can_hold_is_dropped_not_a_500(
+    app, make_initiative, signed_at
+):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    response = tablet.send(signed_at=signed_at)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [row] = kiosk_rows(app)
+    assert row.device_signed_at is None
+    assert parse_device_time(signed_at) is None
+
+
+def test_enrolling_again_over_a_stale_device_cookie_keeps_the_new_binding(app, make_initiative):
+    """The tablet of a revoked kiosk still holds its SameSite=Strict cookie.  Opened from
+    an organiser's link in chat or a QR scan (cross-site), the enrolment page gets no
+    cookie; the form's POST (same-site) does.  The answer binds the tablet: it does not
+    set the new cookie and then delete it (which burnt the one-time code)."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    stale = tablet.client.get_cookie(COOKIE, path="/kiosk").value
+    with app.app_context():
+        kiosks.revoke(kiosks.by_name("Stand 1"), actor="test")
+        db.session.commit()
+    code = new_kiosk(app)
+    client = tablet.client
+    client.delete_cookie(COOKIE, path="/kiosk")  # the cross-site GET does not send it
+    token = csrf_token(client, f"/kiosk/enrol/{code}")
+    client.set_cookie(COOKIE, stale, path="/kiosk")  # the same-site POST does
+    response = client.post(
+        "/kiosk/enrol",
+        data={"code": code, "pin": PIN, "pin_again": PIN, "csrf_token": token},
+        headers={"Referer": "https://localhost/kiosk"},
+    )
+    assert response.status_code == 303
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
+    assert len(cookies) == 1 and not cookies[0].startswith(f"{COOKIE}=;"), cookies
+    assert "Välj språk för att skriva under" in client.get("/kiosk").get_data(as_text=True)
 
 
 def test_the_form_works_without_the_script_post_redirect_get(app, make_initiative):
