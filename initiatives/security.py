@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 CSP = "; ".join(
     [
@@ -74,12 +74,18 @@ class UndecodableForm(BadRequest):
 
 
 def reject_undecodable_forms() -> None:
-    """Refuse URL-encoded bodies that do not decode strictly as UTF-8.
+    """Refuse JSON bodies, and URL-encoded bodies that do not decode strictly as UTF-8.
 
-    Werkzeug silently drops or re-quotes such values, which would show the signer a
-    misleading message (or store ``%FF`` as a name); we say what is wrong instead.
+    Werkzeug silently drops or re-quotes undecodable values, which would show the signer
+    a misleading message (or store ``%FF`` as a name); we say what is wrong instead.
     The body is cached here and parsed from the cache afterwards.
+
+    Every form here, the tablet's queue included, posts form data.  Flask-WTF would
+    read a JSON body as the form instead (with the CSRF token in a header), and JSON
+    can carry what no form field can: numbers, lists, a bare string, lone surrogates.
     """
+    if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
+        raise UnsupportedMediaType()
     if request.mimetype != "application/x-www-form-urlencoded":
         return
     raw = request.get_data(cache=True)

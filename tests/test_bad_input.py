@@ -80,6 +80,36 @@ def test_invalid_utf8_is_refused(app, client, one_signature, name):
     assert stored(app) == 1
 
 
+JSON_BODIES = {
+    "a whole form": {"name": "A B", "email": "json@example.org", "resident": "y", "consent": "y"},
+    "a number as the name": {"name": 1, "email": "a@example.org", "resident": "y", "consent": "y"},
+    "a number as the email": {"name": "A", "email": 7, "resident": "y", "consent": "y"},
+    "a lone surrogate": {"name": "\ud800", "email": "a@example.org", "resident": "y"},
+    "a bare string": "hello",
+    "a bare number": 5,
+}
+
+
+@pytest.mark.parametrize("body", JSON_BODIES.values(), ids=JSON_BODIES)
+def test_a_json_body_with_the_csrf_token_in_a_header_is_refused_with_415(
+    app, client, one_signature, body
+):
+    """Flask-WTF would read JSON as the form (the token in X-CSRFToken): values no form
+    can send, a number or a lone surrogate, then reached the domain code as a 500."""
+    headers = {"X-CSRFToken": csrf_token(client, "/i/amiralsgatan")}
+    response = client.post("/i/amiralsgatan/sign", json=body, headers=headers)
+    assert response.status_code == 415
+    assert "Vi kunde inte förstå det som skickades" in response.get_data(as_text=True)
+    with app.app_context():
+        public_id = db.session.scalars(sa.select(Signature.public_id)).one()
+        confirm = f"/confirm/{make_token(Purpose.CONFIRM, public_id)}"
+    headers = {"X-CSRFToken": csrf_token(client, confirm)}
+    assert client.post(confirm, json=body, headers=headers).status_code == 415
+    assert stored(app) == 1
+    with app.app_context():
+        assert db.session.scalars(sa.select(Signature.state)).one() == "pending"
+
+
 def test_binary_multipart_body_is_refused(app, client, one_signature):
     token = csrf_token(client, "/i/amiralsgatan")
     response = client.post(
