@@ -211,10 +211,11 @@ def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference:
         )
     if not reference.strip():
         raise TransitionError(str(_l("Skriv stadens diarienummer.")))
+    # Handed in after the collection closed: a list cannot leave before its last signature.
     _check_day(
         submitted_on,
-        initiative.opens_at,
-        _l("Datumet kan inte vara i framtiden eller före insamlingen."),
+        initiative.closed_at or initiative.opens_at,
+        _l("Datumet kan inte vara i framtiden eller före den dag insamlingen stängdes."),
     )
     initiative.submitted_at = local_noon(submitted_on)
     initiative.city_reference = reference.strip()

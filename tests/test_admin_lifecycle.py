@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import unquote
 
+import pytest
 import sqlalchemy as sa
 
 from initiatives import clock, lifecycle, texts
@@ -178,6 +180,52 @@ def test_answer_upload_must_be_a_pdf(app, make_initiative):
             assert "inte en PDF" in str(exc)
         else:
             raise AssertionError("a non-PDF was accepted")
+
+
+@pytest.mark.parametrize("filename", ["Odpowiedź nämnden.pdf", "قرار اللجنة.pdf"])
+def test_an_answer_named_beyond_latin_1_downloads_under_its_name(app, make_initiative, filename):
+    """A header value must be Latin-1 (gunicorn refuses others with a 500): the name goes
+    as RFC 6266's filename*, with an ASCII fallback."""
+    make_initiative(state=InitiativeState.SUBMITTED)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        initiative.submitted_at = clock.utcnow() - timedelta(days=3)
+        pdf = b"%PDF-1.4\n%%EOF\n"
+        lifecycle.answer(
+            initiative,
+            "test",
+            answered_on=lifecycle.local_date(clock.utcnow()),
+            text="Svar",
+            document=pdf,
+            filename=filename,
+        )
+        db.session.commit()
+    client = logged_in(app, role="organiser")
+    download = client.get("/admin/initiatives/amiralsgatan/answer.pdf")
+    assert download.status_code == 200 and download.data == pdf
+    header = download.headers["Content-Disposition"]
+    header.encode("latin-1")  # what a WSGI server can send
+    assert header.startswith("attachment; filename=")
+    encoded = header.split("filename*=UTF-8''", 1)[1]
+    assert unquote(encoded) == filename
+    assert "public" not in download.headers.get("Cache-Control", "")
+
+
+def test_a_list_cannot_be_handed_in_before_the_collection_closed(app, make_initiative):
+    make_initiative(threshold=1, opens_days_ago=30, confirmed_count=1)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        lifecycle.close(initiative, "test")
+        db.session.commit()
+        today = lifecycle.local_date(clock.utcnow())
+        with pytest.raises(lifecycle.TransitionError, match="före den dag insamlingen stängdes"):
+            lifecycle.submit(
+                initiative, "test", submitted_on=today - timedelta(days=10), reference="R-1"
+            )
+        db.session.rollback()
+        lifecycle.submit(initiative, "test", submitted_on=today, reference="R-1")
+        db.session.commit()
+        assert initiative.state == InitiativeState.SUBMITTED
 
 
 def test_published_text_cannot_be_edited_only_amended(app):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import force_locale
@@ -330,9 +332,14 @@ def answer_pdf(slug: str) -> Response:
     document = lifecycle.answer_document(initiative_or_404(slug))
     if document is None:
         abort(404)
-    response = Response(document.content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
-    return response
+    # send_file writes a name beyond Latin-1 ("Odpowiedź.pdf", "قرار.pdf") as RFC 6266's
+    # filename*, with an ASCII fallback: a raw header value would be refused by gunicorn.
+    return send_file(
+        io.BytesIO(document.content),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=document.filename,
+    )
 
 
 # --- dashboard -----------------------------------------------------------------------------
