@@ -146,7 +146,7 @@ def _initiative(selection: Selection) -> Initiative:
     initiative = db.session.get(Initiative, selection.initiative_id)
     if initiative is None:
         raise SelectionError("no such initiative")
-    if not initiative.accepts_withdrawals():
+    if not initiative.open_for_review():
         raise ReviewClosedError(initiative.state)
     return initiative
 

@@ -159,6 +159,16 @@ class Initiative(db.Model):
         return self.state in (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
     def accepts_withdrawals(self) -> bool:
+        """Signers may withdraw until the list is handed in; a withdrawn initiative's
+        list never will be, so its signers still may."""
+        return self.state in (
+            InitiativeState.COLLECTING,
+            InitiativeState.CLOSED,
+            InitiativeState.WITHDRAWN,
+        )
+
+    def open_for_review(self) -> bool:
+        """Organisers may invalidate and restore signatures while the list can change."""
         return self.state in (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
     def days_left(self, now: datetime | None = None) -> int | None:

@@ -338,14 +338,22 @@ class WithdrawOutcome(enum.StrEnum):
 
 
 def withdraw(signature: Signature) -> WithdrawOutcome:
-    """Withdraw a pending or confirmed signature, until the initiative is submitted."""
+    """Withdraw a pending or confirmed signature, until the initiative is submitted.
+
+    One held out by an organiser's review (invalidated) is withdrawn too: the signer's
+    wish decides, and a later restore of the review then leaves it withdrawn.
+    """
     if signature.state == SignatureState.WITHDRAWN:
         return WithdrawOutcome.ALREADY_WITHDRAWN
     if not signature.initiative.accepts_withdrawals():
         return WithdrawOutcome.CLOSED
     now = clock.utcnow()
     moved = 0
-    for from_state in (SignatureState.CONFIRMED, SignatureState.PENDING):
+    for from_state in (
+        SignatureState.CONFIRMED,
+        SignatureState.PENDING,
+        SignatureState.INVALIDATED,
+    ):
         moved = move(
             Signature.id == signature.id,
             signature.initiative_id,

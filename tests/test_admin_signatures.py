@@ -144,6 +144,27 @@ def test_withdraw_on_written_request(app, make_initiative, sign):
         assert event.details == {"received_via": "letter", "received_on": "2026-01-02"}
 
 
+def test_a_written_request_withdraws_a_signature_held_for_review(app, make_initiative, sign):
+    """The signer's wish decides: restoring the review later must not count it again."""
+    make_initiative()
+    sign(email="amira@example.org")
+    _confirm_all(app)
+    signature = _signature(app)
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app)
+    held = post_form(client, page, f"{page}/invalidate", reason="other", note="")
+    assert held.status_code == 302 and _signature(app).state == SignatureState.INVALIDATED
+    ok = post_form(
+        client, page, f"{page}/withdraw", received_via="letter", received_on="2026-01-02"
+    )
+    assert ok.status_code == 302
+    assert _signature(app).state == SignatureState.WITHDRAWN
+    restored = post_form(client, page, f"{page}/restore")
+    assert restored.status_code in (302, 409)
+    assert _signature(app).state == SignatureState.WITHDRAWN
+    assert _counts(app) == (0, 0)
+
+
 def test_no_changes_after_submission(app, make_initiative, sign):
     make_initiative()
     sign()

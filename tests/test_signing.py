@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import request
 
 from initiatives import clock
 from initiatives.crypto import crypto
 from initiatives.extensions import db
+from initiatives.lifecycle import TransitionError
 from initiatives.models import Initiative, InitiativeState, OutboxMessage, Signature
 from initiatives.signatures import confirmed_count
 from initiatives.tokens import Purpose, make_token
@@ -194,6 +196,72 @@ def test_withdrawal_refused_once_submitted(app, client, make_initiative, sign, d
     assert response.status_code == 409
     assert "redan inlämnat" in response.get_data(as_text=True)
     assert signatures_in_db(app)[0].state == "pending"
+
+
+def _held_for_review(app, signature_id: int) -> None:
+    from initiatives import moderation
+
+    with app.app_context():
+        row = db.session.get(Signature, signature_id)
+        moderation.invalidate(row, "admin@example.org", reason="other", note="check")
+        db.session.commit()
+
+
+def test_a_signature_held_for_review_is_still_the_signers_to_withdraw(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """An organiser's review took it out of the count (invalidated): the signer's link
+    still withdraws it, and restoring the review afterwards leaves it withdrawn."""
+    from initiatives import moderation
+
+    make_initiative()
+    sign()
+    deliver()
+    confirm = link_path(next(u for u in links_in(smtp.wait_for(1)[0]) if "/confirm/" in u))
+    client.post(confirm, data={"csrf_token": csrf_token(client, confirm)})
+    deliver()
+    withdraw = link_path(next(u for u in links_in(smtp.wait_for(2)[1]) if "/withdraw/" in u))
+    [signature] = signatures_in_db(app)
+    _held_for_review(app, signature.id)
+
+    page = client.get(withdraw)
+    assert page.status_code == 200
+    token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    done = client.post(withdraw, data={"csrf_token": token})
+    assert done.status_code == 303
+    assert "är återkallad" in client.get(done.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        row = db.session.get(Signature, signature.id)
+        assert row.state == "withdrawn"
+        with pytest.raises(TransitionError):  # undoing the review cannot count it again
+            moderation.restore(row, "admin@example.org")
+        db.session.rollback()
+        assert db.session.get(Signature, signature.id).state == "withdrawn"
+        assert confirmed_count(row.initiative_id) == 0
+        assert db.session.get(Initiative, row.initiative_id).confirmed_count == 0
+
+
+def test_the_signers_of_a_withdrawn_initiative_may_still_withdraw(
+    app, client, make_initiative, sign
+):
+    """Its list will never be handed in, so the page must not say it was."""
+    initiative = make_initiative()
+    sign()
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        token = make_token(Purpose.WITHDRAW, signature.public_id)
+        db.session.execute(
+            sa.update(Initiative)
+            .where(Initiative.id == initiative.id)
+            .values(state=InitiativeState.WITHDRAWN)
+        )
+        db.session.commit()
+    page = client.get(f"/withdraw/{token}")
+    assert page.status_code == 200
+    assert "redan inlämnat" not in page.get_data(as_text=True)
+    form_token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    assert client.post(f"/withdraw/{token}", data={"csrf_token": form_token}).status_code == 303
+    assert signatures_in_db(app)[0].state == "withdrawn"
 
 
 def _page_without_csrf(response) -> bytes:

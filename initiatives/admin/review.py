@@ -139,7 +139,7 @@ def _page(
         history=_history(initiative, kiosks),
         reasons=REASONS,
         invalidated=invalidated,
-        open_for_review=initiative.accepts_withdrawals(),
+        open_for_review=initiative.open_for_review(),
         button=ButtonForm(),
         problem=problem,
     ), status
@@ -200,7 +200,7 @@ def _preview_page(
         shown=SHOWN,
         kiosks=kiosks,
         invalidate_form=invalidate_form,
-        open_for_review=initiative.accepts_withdrawals(),
+        open_for_review=initiative.open_for_review(),
         problem=problem,
     ), status
 
