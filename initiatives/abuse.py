@@ -253,10 +253,32 @@ def invalidation_event(initiative: Initiative, event_id: int) -> AuditEvent:
     return event
 
 
+# An organiser's invalidation of one signature (moderation.invalidate).
+SINGLE_INVALIDATE_ACTION = "signature.invalidated"
+
+
 def selection_of_event(initiative: Initiative, event_id: int) -> Selection:
-    """The signatures one invalidation moved (to restore exactly those)."""
+    """The signatures one invalidation moved and no later one took out again.
+
+    Restoring an event undoes exactly that event: a signature invalidated again since
+    (restored in between, then held out for another reason) stays out until its own,
+    later invalidation is undone.
+    """
     event = invalidation_event(initiative, event_id)
-    return Selection(initiative.id, signature_ids=list(event.details.get("signature_ids", [])))
+    ids = set(event.details.get("signature_ids", []))
+    later = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.initiative_id == initiative.id,
+            AuditEvent.id > event.id,
+            AuditEvent.action.in_([INVALIDATE_ACTION, SINGLE_INVALIDATE_ACTION]),
+        )
+    )
+    for other in later:
+        if other.action == INVALIDATE_ACTION:
+            ids.difference_update(other.details.get("signature_ids", []))
+        else:
+            ids.discard(other.signature_id)
+    return Selection(initiative.id, signature_ids=sorted(ids))
 
 
 def history(initiative: Initiative) -> list[AuditEvent]:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import audit, clock, signatures
+from . import abuse, audit, clock, signatures
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -177,7 +177,13 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
             str(_l("Bara väntande och bekräftade underskrifter kan ogiltigförklaras."))
         )
     db.session.refresh(signature)
-    _record(signature, actor, "signature.invalidated", reason=reason, previous_state=previous)
+    _record(
+        signature,
+        actor,
+        abuse.SINGLE_INVALIDATE_ACTION,
+        reason=reason,
+        previous_state=previous,
+    )
 
 
 def restore(signature: Signature, actor: str) -> None:

@@ -107,6 +107,65 @@ def test_preview_invalidate_and_restore_keep_the_count_exact(app, burst_campaign
     assert all(rows[i].invalidation_reason is None for i in burst_campaign["bot"])
 
 
+def test_restoring_an_old_invalidation_leaves_a_later_one_in_place(app, burst_campaign):
+    """#1 took the bot out and was undone; #2 took the same twelve out again for another
+    reason, and one of the people was held out alone.  Restoring #1 again undoes nothing
+    that #2 or the single invalidation did; restoring #2 undoes #2."""
+    from initiatives import moderation
+
+    actor = "organiser@example.org"
+    person = burst_campaign["people"][0]
+    with app.app_context():
+        initiative_id = initiative(app).id
+        first = abuse.invalidate(
+            abuse.Selection(initiative_id, client_hash=BOT[:12]), reason="automated", actor=actor
+        )
+        abuse.restore(
+            abuse.selection_of_event(initiative(app), first.event_id),
+            actor=actor,
+            event_id=first.event_id,
+        )
+        later = abuse.invalidate(
+            abuse.Selection(initiative_id, domain="mailbot.example"),
+            reason="fake_identity",
+            actor=actor,
+        )
+        both = abuse.invalidate(
+            abuse.Selection(initiative_id, signature_ids=[person]), reason="other", actor=actor
+        )
+        db.session.commit()
+    assert (later.total, both.total) == (12, 1)
+    with app.app_context():
+        moderation.restore(db.session.get(Signature, person), actor)
+        moderation.invalidate(db.session.get(Signature, person), actor, reason="other", note="")
+        db.session.commit()
+    assert count_is_exact(app, "amiralsgatan") == 5
+
+    with app.app_context():
+        assert abuse.selection_of_event(initiative(app), first.event_id).signature_ids == []
+        again = abuse.restore(
+            abuse.selection_of_event(initiative(app), first.event_id),
+            actor=actor,
+            event_id=first.event_id,
+        )
+        db.session.commit()
+    assert again.total == 0
+    assert count_is_exact(app, "amiralsgatan") == 5
+    with app.app_context():
+        # #3 (the person alone) was overtaken by the single invalidation after it.
+        assert abuse.selection_of_event(initiative(app), both.event_id).signature_ids == []
+        undone = abuse.restore(
+            abuse.selection_of_event(initiative(app), later.event_id),
+            actor=actor,
+            event_id=later.event_id,
+        )
+        db.session.commit()
+    assert (undone.confirmed, undone.pending) == (8, 4)
+    assert count_is_exact(app, "amiralsgatan") == 5 + 8
+    rows = {r.id: r for r in signature_rows(app)}
+    assert rows[person].state == SignatureState.INVALIDATED
+
+
 def test_selection_by_domain_and_time_window(app, burst_campaign):
     with app.app_context():
         bot_rows = db.session.scalars(

@@ -94,10 +94,8 @@ def _history(initiative: Initiative, kiosks: dict[int, str]) -> list[dict[str, A
         details = event.details or {}
         still = 0
         if event.action == abuse.INVALIDATE_ACTION:
-            selection = abuse.Selection(
-                initiative.id, signature_ids=list(details.get("signature_ids", []))
-            )
-            still = abuse.preview_restore(selection).total
+            # What restoring it would undo: not what a later invalidation took out again.
+            still = abuse.preview_restore(abuse.selection_of_event(initiative, event.id)).total
         criteria = dict(details.get("criteria") or {})
         if "kiosk_id" in criteria:
             criteria["kiosk_id"] = kiosks.get(criteria["kiosk_id"], criteria["kiosk_id"])
