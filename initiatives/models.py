@@ -247,6 +247,9 @@ class Signature(db.Model):
     device_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    # When a new confirmation link was last sent (signing again, an organiser's resend);
+    # None: only the one sent on signing.  Expiry counts from the newest link.
+    link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -256,6 +259,11 @@ class Signature(db.Model):
     invalidation_note: Mapped[str | None] = mapped_column(sa.Text)
 
     initiative: Mapped[Initiative] = relationship(lazy="joined")
+
+    @classmethod
+    def link_sent(cls) -> sa.ColumnElement[datetime]:
+        """When its newest confirmation link went out: what expiry counts from."""
+        return sa.func.coalesce(cls.link_sent_at, cls.created_at)
 
     def __repr__(self) -> str:  # never the personal fields
         return f"<Signature {self.id} {self.state} {self.channel}>"

@@ -4,9 +4,10 @@
 initiatives purge``) or from the outbox worker (``purge_if_due``).  What it does, with
 the periods from the configuration:
 
-* pending signatures older than ``CONFIRM_DAYS`` become expired;
+* pending signatures become expired ``CONFIRM_DAYS`` after their newest confirmation
+  link was sent (on signing, or again when the signer signed again);
 * unconfirmed (pending or expired) signatures are deleted ``UNCONFIRMED_RETENTION_DAYS``
-  after signing — they never counted, so ``confirmed_count`` does not change;
+  after that — they never counted, so ``confirmed_count`` does not change;
 * withdrawn signatures lose their personal data at once (consent was withdrawn);
 * ``ANONYMISE_AFTER_DAYS`` after an initiative was answered — or withdrawn, or closed
   without being submitted — its signers' name, email, postcode and blind index are
@@ -224,7 +225,8 @@ def purge(actor: str = "system") -> PurgeReport:
         sa.delete(Signature)
         .where(
             Signature.state.in_([s.value for s in unconfirmed]),
-            Signature.created_at < now - _days("UNCONFIRMED_RETENTION_DAYS"),
+            # Never while a link sent to it still works (the setting is at least that).
+            Signature.link_sent() < now - _days("UNCONFIRMED_RETENTION_DAYS"),
         )
         .execution_options(synchronize_session=False)
     )

@@ -99,6 +99,8 @@ def _mail(kind: str, signature: Signature, email: str, initiative: Initiative) -
     if kind == "confirm":
         context["token"] = make_token(Purpose.CONFIRM, signature.public_id)
         context["confirm_days"] = str(current_app.config["CONFIRM_DAYS"])
+        # The mail says the link works for CONFIRM_DAYS: the signature waits as long.
+        signature.link_sent_at = clock.utcnow()
     elif kind == "confirmed":
         context["token"] = make_token(Purpose.WITHDRAW, signature.public_id)
     outbox.enqueue_row(
@@ -376,11 +378,12 @@ def withdraw(signature: Signature) -> WithdrawOutcome:
 
 
 def expire_unconfirmed() -> int:
-    """Mark pending signatures older than CONFIRM_DAYS as expired; returns how many."""
+    """Mark pending signatures whose newest link is older than CONFIRM_DAYS as expired;
+    returns how many."""
     cutoff = clock.utcnow() - timedelta(days=current_app.config["CONFIRM_DAYS"])
     result = db.session.execute(
         sa.update(Signature)
-        .where(Signature.state == SignatureState.PENDING, Signature.created_at < cutoff)
+        .where(Signature.state == SignatureState.PENDING, Signature.link_sent() < cutoff)
         .values(state=SignatureState.EXPIRED, expired_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     )

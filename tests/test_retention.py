@@ -136,6 +136,29 @@ def test_unconfirmed_signatures_are_deleted_after_the_retention_period(
         assert len(orphans) == 1
 
 
+def test_an_unconfirmed_signature_is_kept_while_its_newest_link_works(app, make_initiative, travel):
+    """An organiser sent a new link on day 29: it works for CONFIRM_DAYS, so the row is
+    not deleted on day 30 under it."""
+    from initiatives import moderation
+
+    make_initiative()
+    [signature_id] = add_signatures(
+        app, "amiralsgatan", [Spec("pending@example.org", state=SignatureState.PENDING)]
+    )
+    days = app.config["UNCONFIRMED_RETENTION_DAYS"]
+    travel(days - 1)
+    with app.app_context():
+        assert moderation.resend_confirmation(db.session.get(Signature, signature_id), "test")
+        db.session.commit()
+    travel(days + 1)
+    report = purge(app)
+    assert (report.expired, report.deleted_unconfirmed) == (0, 0)
+    travel(days - 1 + app.config["CONFIRM_DAYS"] + 1)
+    assert purge(app).expired == 1
+    travel(2 * days)
+    assert purge(app).deleted_unconfirmed == 1
+
+
 def test_withdrawn_signatures_lose_their_personal_data_at_the_next_run(app, make_initiative):
     make_initiative()
     add_signatures(

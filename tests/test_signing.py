@@ -467,6 +467,44 @@ def test_unconfirmed_signatures_expire(app, client, make_initiative, sign, monke
     assert signatures_in_db(app)[0].state == "expired"
 
 
+def test_a_link_sent_again_works_as_long_as_its_mail_says(
+    app, client, make_initiative, sign, deliver, smtp, monkeypatch
+):
+    """The first mail went to spam; on day 6 she signs again and gets a new link that
+    "works for 7 days".  On day 8, after the worker's expiry run, it still confirms."""
+    from initiatives import retention, signatures
+
+    make_initiative()
+    start = clock.utcnow()
+    days = app.config["CONFIRM_DAYS"]
+    sign(email="late@example.org")
+    monkeypatch.setattr(clock, "utcnow", lambda: start + timedelta(days=days - 1))
+    sign(email="late@example.org")
+    deliver()
+    resent = smtp.wait_for(2)[1]
+    assert f"{days} dagar" in resent.get_body(preferencelist=("plain",)).get_content()
+    confirm = link_path(next(u for u in links_in(resent) if "/confirm/" in u))
+
+    monkeypatch.setattr(clock, "utcnow", lambda: start + timedelta(days=days + 1))
+    with app.app_context():
+        assert signatures.expire_unconfirmed() == 0
+        retention.purge()
+        db.session.commit()
+    page = client.get(confirm)
+    assert page.status_code == 200
+    assert "Bekräfta min underskrift" in page.get_data(as_text=True)
+    assert client.post(confirm, data={"csrf_token": csrf_token(client, confirm)}).status_code == 303
+    assert [s.state for s in signatures_in_db(app)] == ["confirmed"]
+
+    # A link that is not sent again expires as before, counted from its own mail.
+    sign(email="once@example.org")
+    monkeypatch.setattr(clock, "utcnow", lambda: start + timedelta(days=2 * days + 2))
+    with app.app_context():
+        assert signatures.expire_unconfirmed() == 1
+        db.session.commit()
+    assert [s.state for s in signatures_in_db(app)] == ["confirmed", "expired"]
+
+
 def test_an_internationalised_domain_is_kept_in_ascii_and_the_mail_arrives(
     app, client, make_initiative, sign, deliver, smtp
 ):
