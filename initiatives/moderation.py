@@ -264,7 +264,9 @@ def erase_on_request(
     Name, email, postcode and the client hash go; the row keeps its state, channel and
     dates, so counts and the per-day statistics stay true.  It works in every state,
     also after submission: the list the city already holds cannot change, but we stop
-    holding the data.  Queued mail to the address is cleared too.
+    holding the data.  Queued mail to the address is cleared too.  A signature not yet
+    confirmed is withdrawn as well: a link already in the signer's mail must not make it
+    count later, with nobody behind it.
     """
     from .models import OutboxMessage
     from .retention import ANONYMISED_VALUES, CLEARED_OUTBOX_VALUES
@@ -273,6 +275,13 @@ def erase_on_request(
     if signature.anonymised_at is not None:
         raise TransitionError(str(_l("Uppgifterna är redan raderade.")))
     now = clock.utcnow()
+    withdrawn = signatures.move(
+        signature.id,
+        signature.initiative_id,
+        SignatureState.PENDING,
+        SignatureState.WITHDRAWN,
+        withdrawn_at=now,
+    )
     db.session.execute(
         sa.update(Signature)
         .where(Signature.id == signature.id)
@@ -292,7 +301,7 @@ def erase_on_request(
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(signature)
-    _record(signature, actor, "signature.erased_on_request", **request)
+    _record(signature, actor, "signature.erased_on_request", **request, withdrawn=bool(withdrawn))
 
 
 def history(signature: Signature) -> list[tuple[datetime, str, str]]:

@@ -227,7 +227,11 @@ def test_erase_personal_data_on_written_request_even_after_submission(app, make_
         event = db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == "signature.erased_on_request")
         ).one()
-        assert event.details == {"received_via": "email", "received_on": "2026-01-02"}
+        assert event.details == {
+            "received_via": "email",
+            "received_on": "2026-01-02",
+            "withdrawn": False,
+        }
     page_after = client.get(page).get_data(as_text=True)
     assert "Amira Hassan" not in page_after and "amira@example.org" not in page_after
     again = post_form(
@@ -274,3 +278,38 @@ def test_search_finds_newest_first_filters_and_says_when_it_cut(app, make_initia
         initiative = db.session.scalars(sa.select(Initiative)).one()
         found, _cut = moderation.search(initiative, "faadumo")
     assert [(f.email, f.postcode) for f in found] == [("faadumo@example.org", "213 63")]
+
+
+def test_erasing_an_unconfirmed_signature_withdraws_it_so_its_link_cannot_count_it(
+    app, make_initiative, sign
+):
+    """The link is already in the signer's mail: after erasure it must not make a
+    signature count that no longer names anyone."""
+    from initiatives.tokens import Purpose, make_token
+
+    from .conftest import csrf_token
+
+    make_initiative()
+    sign(email="amira@example.org")
+    signature = _signature(app)
+    with app.app_context():
+        link = f"/confirm/{make_token(Purpose.CONFIRM, signature.public_id)}"
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app)
+    done = post_form(
+        client,
+        page,
+        f"{page}/erase",
+        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
+    )
+    assert done.status_code == 302
+    erased = _signature(app, id=signature.id)
+    assert erased.state == SignatureState.WITHDRAWN and erased.email_enc is None
+
+    signer = app.test_client()
+    assert signer.get(link).status_code == 410
+    token = csrf_token(signer, "/i/amiralsgatan")
+    pressed = signer.post(link, data={"csrf_token": token})
+    assert pressed.status_code == 303 and signer.get(pressed.headers["Location"]).status_code == 410
+    assert _signature(app, id=signature.id).state == SignatureState.WITHDRAWN
+    assert _counts(app) == (0, 0)
