@@ -141,8 +141,27 @@
     }
   }
 
+  // The tablet's own date, as the panel's "today" counts go: refusals are counted per
+  // day, so one from an earlier day does not stay on the panel for good.
+  function today() {
+    const now = new Date();
+    return [now.getFullYear(), now.getMonth() + 1, now.getDate()].join("-");
+  }
+
   function rejectedCount() {
-    return Number(localStorage.getItem(REJECTED_KEY) || "0");
+    try {
+      const stored = JSON.parse(localStorage.getItem(REJECTED_KEY) || "null");
+      return stored && stored.day === today() ? Number(stored.count) || 0 : 0;
+    } catch (error) {
+      return 0;
+    }
+  }
+
+  function countRejected() {
+    localStorage.setItem(
+      REJECTED_KEY,
+      JSON.stringify({ day: today(), count: rejectedCount() + 1 })
+    );
   }
 
   async function sendAll() {
@@ -156,7 +175,7 @@
       } else if (result.kind === "invalid" || result.kind === "closed") {
         // The server will never take it (the collection closed meanwhile, say).
         await remove(entry.uuid);
-        localStorage.setItem(REJECTED_KEY, String(rejectedCount() + 1));
+        countRejected();
       } else if (result.kind !== "not_assigned") {
         break; // offline, rate-limited or locked: the rest would fail the same way
       }

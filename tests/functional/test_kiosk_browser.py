@@ -19,7 +19,7 @@ from axe_playwright_python.sync_playwright import Axe
 from initiatives import catalogs, clock
 from initiatives.extensions import db
 from initiatives.kiosks import Kiosk
-from initiatives.models import Channel, OutboxMessage, Signature
+from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
 
 from ..conftest import create_initiative
 from .conftest import LiveServer
@@ -375,6 +375,42 @@ def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
         assert len(kiosk_signatures(server)) == 1
     finally:
         restarted.close()
+
+
+def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_only(stand, tablet):
+    """Signed offline, sent after the collection closed: the panel says the server did
+    not take it, that day; the notice does not stay on the panel for good."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    tablet.set_offline(True)
+    resident_signs_at_stand(page, *RESIDENTS[0][:2])
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    with server.app.app_context():
+        db.session.scalars(sa.select(Initiative)).one().state = InitiativeState.CLOSED
+        db.session.commit()
+    tablet.set_offline(False)
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill(PIN)
+    page.get_by_role("button", name="Fortsätt").click()
+    queue_drains(page)
+    page.evaluate("() => KioskQueue.notify()")
+    notice = page.locator("[data-queue-rejected]")
+    assert notice.is_visible()
+    assert page.locator("[data-queue-rejected-count]").inner_text() == "1"
+    assert kiosk_signatures(server) == []
+
+    # The next day (the count was kept for yesterday): nothing to report.
+    page.evaluate(
+        """() => {
+          const key = "initiatives-kiosk-rejected";
+          const stored = JSON.parse(localStorage.getItem(key));
+          localStorage.setItem(key, JSON.stringify({day: "2000-1-1", count: stored.count}));
+          return KioskQueue.notify();
+        }"""
+    )
+    assert notice.is_hidden()
 
 
 # --- volunteer -------------------------------------------------------------------------------
