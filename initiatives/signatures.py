@@ -343,7 +343,9 @@ def withdraw(signature: Signature) -> WithdrawOutcome:
     """Withdraw a pending or confirmed signature, until the initiative is submitted.
 
     One held out by an organiser's review (invalidated) is withdrawn too: the signer's
-    wish decides, and a later restore of the review then leaves it withdrawn.
+    wish decides, and a later restore of the review then leaves it withdrawn.  So is an
+    expired one (a data report carries withdrawal links for pending signatures): it
+    never counted, and withdrawn, its personal data goes at the next retention run.
     """
     if signature.state == SignatureState.WITHDRAWN:
         return WithdrawOutcome.ALREADY_WITHDRAWN
@@ -355,6 +357,7 @@ def withdraw(signature: Signature) -> WithdrawOutcome:
         SignatureState.CONFIRMED,
         SignatureState.PENDING,
         SignatureState.INVALIDATED,
+        SignatureState.EXPIRED,
     ):
         moved = move(
             Signature.id == signature.id,

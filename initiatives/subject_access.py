@@ -49,8 +49,8 @@ def _entry(signature: Signature, locale: str) -> dict[str, Any]:
     initiative = signature.initiative
     text = initiative.text(locale)
     withdrawable = (
-        signature.state
-        in (SignatureState.PENDING, SignatureState.CONFIRMED, SignatureState.INVALIDATED)
+        signature.state != SignatureState.WITHDRAWN
+        and signature.anonymised_at is None
         and initiative.accepts_withdrawals()
     )
     anonymise_on = retention.anonymise_date(initiative)

@@ -264,6 +264,30 @@ def test_the_signers_of_a_withdrawn_initiative_may_still_withdraw(
     assert signatures_in_db(app)[0].state == "withdrawn"
 
 
+def test_an_expired_signature_can_be_withdrawn_from_a_data_reports_link(
+    app, client, make_initiative, sign, monkeypatch
+):
+    """A data report carries a withdrawal link for a pending signature; once it has
+    expired the link still withdraws it (and never says the list was handed in)."""
+    from initiatives import signatures
+
+    make_initiative()
+    sign()
+    [signature] = signatures_in_db(app)
+    later = clock.utcnow() + timedelta(days=app.config["CONFIRM_DAYS"] + 1)
+    with app.app_context():
+        link = f"/withdraw/{make_token(Purpose.WITHDRAW, signature.public_id)}"
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    with app.app_context():
+        assert signatures.expire_unconfirmed() == 1
+        db.session.commit()
+    page = client.get(link)
+    assert page.status_code == 200
+    token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    assert client.post(link, data={"csrf_token": token}).status_code == 303
+    assert signatures_in_db(app)[0].state == "withdrawn"
+
+
 def _page_without_csrf(response) -> bytes:
     return CSRF_RE.sub(
         'name="csrf_token" type="hidden" value=""', response.get_data(as_text=True)
