@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     # may run with generated keys.
     "APP_ENV": "production",
     "SECRET_KEY": "",
+    # Earlier SECRET_KEYs, comma-separated, while rotating it: they still open sessions,
+    # confirmation and withdrawal links and tablets' cookies; only SECRET_KEY signs.
+    "SECRET_KEY_FALLBACKS": [],
     # Fernet key(s) for personal data, comma-separated; the first encrypts, all decrypt.
     "DATA_KEY": "",
     "DATABASE_URL": "",
@@ -111,6 +114,8 @@ class ConfigError(RuntimeError):
 
 
 def _convert(value: str, default: Any) -> Any:
+    if isinstance(default, list):
+        return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(default, bool):
         return value.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
@@ -184,6 +189,11 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
             )
         if config["DATA_KEY"] == config["SECRET_KEY"]:
             raise ConfigError("DATA_KEY must not be the same as SECRET_KEY.")
+        if config["BASE_URL"] == DEFAULTS["BASE_URL"]:
+            raise ConfigError(
+                "BASE_URL must be set to the site's public address (https://…): the links "
+                "in confirmation and withdrawal mail are built from it."
+            )
     config["DATA_KEYS"] = data_keys(config["DATA_KEY"])
 
     url = config["DATABASE_URL"] or f"sqlite:///{instance_path / 'initiatives.sqlite3'}"

@@ -147,6 +147,8 @@ def rotate(
     Unlike domain functions this commits: a rotation of a large table must not hold one
     long transaction (and its locks) while the site is serving signers.
     """
+    if batch_size < 1:  # LIMIT 0 would read nothing and report everything rotated
+        raise ValueError("batch_size must be at least 1")
     report = RotationReport()
     rotator = _Rotator(crypto(), report)
     for table_name, columns in encrypted_columns().items():

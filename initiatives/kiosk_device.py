@@ -12,6 +12,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import kiosks
+from .tokens import signing_keys
 
 COOKIE = "kiosk_device"
 COOKIE_PATH = "/kiosk"
@@ -20,9 +21,7 @@ COOKIE_MAX_AGE = 400 * 86400
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt="initiatives.kiosk.device-cookie"
-    )
+    return URLSafeTimedSerializer(signing_keys(), salt="initiatives.kiosk.device-cookie")
 
 
 def _read_cookie() -> tuple[int, str] | None:

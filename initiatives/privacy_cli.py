@@ -28,7 +28,9 @@ def purge_command() -> None:
 
 
 @click.command("rotate-data-key")
-@click.option("--batch-size", default=keyrotation.BATCH_SIZE, show_default=True, type=int)
+@click.option(
+    "--batch-size", default=keyrotation.BATCH_SIZE, show_default=True, type=click.IntRange(min=1)
+)
 @with_appcontext
 def rotate_data_key_command(batch_size: int) -> None:
     """Re-encrypt personal data under the first DATA_KEY and recompute blind indexes."""

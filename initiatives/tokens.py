@@ -28,10 +28,18 @@ class TokenError(Exception):
         self.reason = reason  # "expired" or "invalid"
 
 
+def signing_keys() -> list[str]:
+    """SECRET_KEY last (it signs), after SECRET_KEY_FALLBACKS (they still verify).
+
+    Rotating SECRET_KEY through the fallbacks then keeps every link already in signers'
+    mail working (and enrolled tablets enrolled), as it keeps sessions.
+    """
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    return [*fallbacks, current_app.config["SECRET_KEY"]]
+
+
 def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt=f"initiatives.token.{purpose.value}"
-    )
+    return URLSafeTimedSerializer(signing_keys(), salt=f"initiatives.token.{purpose.value}")
 
 
 def max_age(purpose: Purpose) -> int:

@@ -19,9 +19,25 @@ def production(tmp_path: Path, **overrides):
         "DATA_KEY": TEST_DATA_KEY,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "INSTANCE_PATH": str(tmp_path),
+        "BASE_URL": "https://initiativ.example.org",
     }
     config.update(overrides)
     return create_app(config)
+
+
+def test_production_refuses_to_build_links_to_localhost_by_default(tmp_path):
+    """Without BASE_URL every confirmation link would point at 127.0.0.1."""
+    from initiatives.config import DEFAULTS
+
+    with pytest.raises(ConfigError, match="BASE_URL must be set"):
+        production(tmp_path, BASE_URL=DEFAULTS["BASE_URL"])
+    app = production(tmp_path)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_secret_key_fallbacks_come_from_the_environment_as_a_list():
+    found = from_environment({"SECRET_KEY_FALLBACKS": " old-one , older-one ,"})
+    assert found["SECRET_KEY_FALLBACKS"] == ["old-one", "older-one"]
 
 
 def test_production_refuses_a_missing_or_short_secret_key(tmp_path):

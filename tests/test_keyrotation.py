@@ -46,6 +46,11 @@ def test_rotate_then_remove_the_old_key(make_app, make_initiative):
     add_signatures(both, "amiralsgatan", [Spec("dalia@example.org", "Dalia Nur")])
     before = plaintexts(both)
 
+    # A batch size that reads nothing is refused, not reported as a finished rotation.
+    for size in ("0", "-5"):
+        refused = both.test_cli_runner().invoke(args=["rotate-data-key", "--batch-size", size])
+        assert refused.exit_code == 2 and "older keys may now be removed" not in refused.output
+
     # Step 2: rotate.
     result = both.test_cli_runner().invoke(args=["rotate-data-key", "--batch-size", "2"])
     assert result.exit_code == 0, result.output

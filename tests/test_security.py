@@ -212,3 +212,23 @@ def test_sessions_follow_a_secret_key_rotation(app, client, make_initiative):
     app.secret_key = old_key  # the cookie now carries a signature the app cannot check
     with client.session_transaction() as session:
         assert "csrf_token" not in session
+
+
+def test_links_already_mailed_and_tablets_follow_a_secret_key_rotation(app, make_initiative, sign):
+    """A withdrawal link lives up to 400 days in a signer's mail, a tablet's cookie as
+    long: moving SECRET_KEY to SECRET_KEY_FALLBACKS keeps both working."""
+    from initiatives.tokens import Purpose, TokenError, make_token, read_token
+
+    make_initiative()
+    with app.app_context():
+        link = make_token(Purpose.WITHDRAW, "f" * 32)
+    old_key = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a-new-key-for-the-rotation-test-" + "x" * 16
+    with app.app_context():
+        with pytest.raises(TokenError):
+            read_token(Purpose.WITHDRAW, link)  # without the fallback: refused
+        app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+        assert read_token(Purpose.WITHDRAW, link) == "f" * 32
+        fresh = make_token(Purpose.WITHDRAW, "e" * 32)
+        app.config["SECRET_KEY_FALLBACKS"] = []
+        assert read_token(Purpose.WITHDRAW, fresh) == "e" * 32  # new ones: the new key
