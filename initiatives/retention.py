@@ -7,7 +7,8 @@ the periods from the configuration:
 * pending signatures become expired ``CONFIRM_DAYS`` after their newest confirmation
   link was sent (on signing, or again when the signer signed again);
 * unconfirmed (pending or expired) signatures are deleted ``UNCONFIRMED_RETENTION_DAYS``
-  after that — they never counted, so ``confirmed_count`` does not change;
+  after signing, or when their newest link stops working if that is later — they never
+  counted, so ``confirmed_count`` does not change;
 * withdrawn signatures lose their personal data at once (consent was withdrawn);
 * ``ANONYMISE_AFTER_DAYS`` after an initiative was answered — or withdrawn, or closed
   without being submitted — its signers' name, email, postcode and blind index are
@@ -169,17 +170,22 @@ REVIEW_ACTIONS = (INVALIDATE_ACTION, RESTORE_ACTION)
 PERSONAL_CRITERIA = ("client_hash", "domain")
 
 
-def _scrub_review_criteria(initiative_id: int) -> None:
-    """Remove identifying criteria from the initiative's review events (counts stay)."""
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(
-            AuditEvent.initiative_id == initiative_id, AuditEvent.action.in_(REVIEW_ACTIONS)
-        )
-    ).all()
-    for event in events:
+def _scrub_review_criteria(
+    initiative_id: int | None = None,
+    keys: tuple[str, ...] = PERSONAL_CRITERIA,
+    before: datetime | None = None,
+) -> None:
+    """Remove identifying criteria from review events (counts stay): all of an
+    initiative's, or ``keys`` of every event older than ``before``."""
+    query = sa.select(AuditEvent).where(AuditEvent.action.in_(REVIEW_ACTIONS))
+    if initiative_id is not None:
+        query = query.where(AuditEvent.initiative_id == initiative_id)
+    if before is not None:
+        query = query.where(AuditEvent.at < before)
+    for event in db.session.scalars(query).all():
         criteria = dict((event.details or {}).get("criteria") or {})
-        if any(criteria.get(k) not in (None, "[removed]") for k in PERSONAL_CRITERIA):
-            for key in PERSONAL_CRITERIA:
+        if any(criteria.get(k) not in (None, "[removed]") for k in keys):
+            for key in keys:
                 if key in criteria:
                     criteria[key] = "[removed]"
             # A new dict, so that the JSON column is seen as changed.
@@ -225,8 +231,9 @@ def purge(actor: str = "system") -> PurgeReport:
         sa.delete(Signature)
         .where(
             Signature.state.in_([s.value for s in unconfirmed]),
-            # Never while a link sent to it still works (the setting is at least that).
-            Signature.link_sent() < now - _days("UNCONFIRMED_RETENTION_DAYS"),
+            Signature.created_at < now - _days("UNCONFIRMED_RETENTION_DAYS"),
+            # ... but never while a link sent to it again still works.
+            Signature.link_sent() < now - _days("CONFIRM_DAYS"),
         )
         .execution_options(synchronize_session=False)
     )
@@ -245,6 +252,9 @@ def purge(actor: str = "system") -> PurgeReport:
         .execution_options(synchronize_session=False)
     )
     report.client_hashes_dropped = result.rowcount or 0
+    # A review that selected by client hash kept it beside the signatures it moved: it
+    # goes on the same schedule as the hashes themselves.
+    _scrub_review_criteria(keys=("client_hash",), before=now - _days("CLIENT_HASH_RETENTION_DAYS"))
     report.outbox_bodies_cleared = _clear_outbox(now)
 
     audit.record(PURGE_ACTION, actor=actor, **report.as_dict())
