@@ -35,6 +35,9 @@ from .transports import Transport, transport_for
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# A batch stops sending after this share of its lease, so that what it sent is recorded
+# before the lease ends and another worker may claim the rest.
+LEASE_SAFETY = 0.5
 # How long all sending waits after the SMTP server could not be reached.
 SERVER_PAUSE = timedelta(seconds=30)
 # Execution option for a transaction that only reads (see _tune_sqlite in __init__.py).
@@ -154,6 +157,9 @@ class Report:
     full: bool = False
     # The SMTP server could not be reached (or refused us): sending paused for everyone.
     server_down: bool = False
+    # Mail claimed but not tried, back in the queue: the worker was asked to stop, or
+    # the batch took so long that its lease was running out.
+    released: int = 0
 
     @property
     def handled(self) -> int:
@@ -202,11 +208,16 @@ def deliver_batch(
     transport: Transport,
     compose: Callable[[OutboxMessage], Message],
     batch_size: int,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> Report:
     """Claim, send and record one batch.  Returns what happened.
 
     No transaction is open while talking to the SMTP server, so a slow server never
-    holds a database lock (on SQLite that would stall every signer).
+    holds a database lock (on SQLite that would stall every signer).  Sending stops
+    early, and the unsent rest goes back to the queue untouched, when the worker is
+    asked to stop (a deploy: what was sent is recorded before it exits, so nothing is
+    sent twice) and before the batch's lease runs out (a slow server: another worker
+    would otherwise claim, and send, the same mail).
     """
     report = Report()
     limit = sendlimit.for_app(current_app)
@@ -218,6 +229,8 @@ def deliver_batch(
             return report
         batch_size = min(batch_size, headroom.mails)
     ids = claim(batch_size)
+    # Measured by the clock the lease was set by (see claim).
+    release_at = clock.utcnow() + LEASE * LEASE_SAFETY
     report.full = len(ids) == batch_size
     if not ids:
         return report
@@ -245,6 +258,7 @@ def deliver_batch(
 
     outcomes: list[tuple[int, int, BaseException | None, bool]] = []
     held: list[int] = []
+    released: list[int] = []
     untried: list[int] = []
     connection_error: BaseException | None = None
     try:
@@ -254,6 +268,9 @@ def deliver_batch(
                 continue
             if connection_error is not None:
                 untried.append(message_id)
+                continue
+            if released or should_stop() or clock.utcnow() >= release_at:
+                released.append(message_id)
                 continue
             if held or (limit is not None and not limit.take()):
                 # Another worker took the last places: the rest waits its turn.
@@ -282,6 +299,12 @@ def deliver_batch(
         )
         report.held = len(held)
         report.limited_by = limit.spec if limit is not None else None
+    if released:
+        # Not tried: due again now, attempts untouched, for this worker or another.
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.id.in_(released)).values(due_at=now)
+        )
+        report.released = len(released)
     if connection_error is not None:
         # Only the mail that met the failure spends an attempt.  The rest of the batch,
         # and all mail due before the pause ends, wait for it, every worker alike:
@@ -371,15 +394,20 @@ def requeue_failed(since: datetime) -> Requeued:
     return Requeued(requeued=result.rowcount, left=total - result.rowcount)
 
 
-def deliver_due(app: Flask, compose: Callable[[OutboxMessage], Message]) -> Report:
+def deliver_due(
+    app: Flask,
+    compose: Callable[[OutboxMessage], Message],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Report:
     """Deliver everything due now, batch after batch, and return the totals.
 
-    Rows that fail are rescheduled into the future, so this always ends.
+    Rows that fail are rescheduled into the future, so this always ends; sooner when
+    ``should_stop`` says so (a worker asked to stop finishes the mail in hand only).
     """
     total = Report()
     batch_size = app.config["OUTBOX_BATCH_SIZE"]
     while True:
-        report = deliver_batch(transport_for(app), compose, batch_size)
+        report = deliver_batch(transport_for(app), compose, batch_size, should_stop)
         total.sent += report.sent
         total.retried += report.retried
         total.failed += report.failed
@@ -387,7 +415,8 @@ def deliver_due(app: Flask, compose: Callable[[OutboxMessage], Message]) -> Repo
         total.held += report.held
         total.limited_by = report.limited_by or total.limited_by
         total.server_down = total.server_down or report.server_down
-        if not report.full or report.limited_by or report.server_down:
+        total.released += report.released
+        if not report.full or report.limited_by or report.server_down or should_stop():
             return total
 
 
@@ -402,7 +431,7 @@ def work(
     next_housekeeping = 0.0
     while not should_stop():
         try:
-            report = deliver_due(app, compose)
+            report = deliver_due(app, compose, should_stop)
             if housekeeping is not None and time.monotonic() >= next_housekeeping:
                 housekeeping()
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS

@@ -289,3 +289,78 @@ def test_an_outage_costs_one_attempt_per_pause_not_one_per_mail(
             outbox.deliver_due(app, compose)
     assert [row.status for row in outbox_rows(app)] == ["sent"] * 7
     assert len(smtp.wait_for(7)) == 7
+
+
+def test_a_worker_asked_to_stop_records_the_mail_in_hand_and_stops(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    """SIGTERM (a deploy) while mail is going out: the worker stops after the mail in
+    hand, records it, and puts the rest of its batch back untouched; it does not drain
+    the queue first (systemd would kill it mid-batch, and sent mail would go again)."""
+    app = make_app(OUTBOX_BATCH_SIZE=3)
+    make_initiative()
+    browser = app.test_client()
+    for number in range(6):
+        sign(who=browser, email=f"surge{number}@example.org")
+    stop = {"now": False}
+    real = outbox.transport_for
+
+    class StopAskedDuringTheFirstSend:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def send(self, message):
+            self.inner.send(message)
+            stop["now"] = True
+
+        def close(self):
+            self.inner.close()
+
+    monkeypatch.setattr(outbox, "transport_for", lambda a: StopAskedDuringTheFirstSend(real(a)))
+    with app.app_context():
+        outbox.work(app, compose, should_stop=lambda: stop["now"])
+    states = [(r.status, r.attempts) for r in outbox_rows(app)]
+    assert states.count(("sent", 0)) == 1
+    assert states.count(("pending", 0)) == 5  # back in the queue, no try spent
+    assert len(smtp.wait_for(1)) == 1
+    monkeypatch.setattr(outbox, "transport_for", real)
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 5  # the next worker sends the rest
+
+
+def test_a_batch_stops_before_its_lease_ends_so_no_other_worker_sends_it_again(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    """A slow server: half the lease has gone by after the first mail.  The batch stops
+    there and records what it sent, so another worker claiming after the lease finds
+    only the mail nobody sent."""
+    app = make_app()
+    make_initiative()
+    browser = app.test_client()
+    for who in ("first", "second", "third"):
+        sign(who=browser, email=f"{who}@example.org")
+    start = clock.utcnow()
+    monkeypatch.setattr(clock, "utcnow", lambda: start)
+    real = outbox.transport_for
+
+    class SlowServer:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def send(self, message):
+            self.inner.send(message)
+            later = start + outbox.LEASE * outbox.LEASE_SAFETY
+            monkeypatch.setattr(clock, "utcnow", lambda: later)
+
+        def close(self):
+            self.inner.close()
+
+    monkeypatch.setattr(outbox, "transport_for", lambda a: SlowServer(real(a)))
+    with app.app_context():
+        first = outbox.deliver_due(app, compose)
+    assert (first.sent, first.released) == (1, 2)
+    monkeypatch.setattr(outbox, "transport_for", real)
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 2
+    received = sorted(str(m["To"]) for m in smtp.wait_for(3))
+    assert received == ["first@example.org", "second@example.org", "third@example.org"]
