@@ -275,6 +275,16 @@ def erase_on_request(
     if signature.anonymised_at is not None:
         raise TransitionError(str(_l("Uppgifterna är redan raderade.")))
     now = clock.utcnow()
+    # Mail about this signature, and mail about the address as a whole (a data report,
+    # which lists this signature's name and postcode): read before the index goes.
+    ours = sa.or_(
+        OutboxMessage.signature_id == signature.id,
+        sa.and_(
+            OutboxMessage.signature_id.is_(None),
+            OutboxMessage.email_index.is_not(None),
+            OutboxMessage.email_index == signature.email_index,
+        ),
+    )
     withdrawn = signatures.move(
         signature.id,
         signature.initiative_id,
@@ -290,13 +300,13 @@ def erase_on_request(
     )
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.signature_id == signature.id, OutboxMessage.status == "pending")
+        .where(ours, OutboxMessage.status == "pending")
         .values(status="failed", last_error="erased on request")
         .execution_options(synchronize_session=False)
     )
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.signature_id == signature.id)
+        .where(ours)
         .values(**CLEARED_OUTBOX_VALUES)
         .execution_options(synchronize_session=False)
     )

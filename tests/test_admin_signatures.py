@@ -313,3 +313,35 @@ def test_erasing_an_unconfirmed_signature_withdraws_it_so_its_link_cannot_count_
     assert pressed.status_code == 303 and signer.get(pressed.headers["Location"]).status_code == 410
     assert _signature(app, id=signature.id).state == SignatureState.WITHDRAWN
     assert _counts(app) == (0, 0)
+
+
+def test_erasure_also_drops_a_data_report_waiting_to_go_to_that_address(app, make_initiative, sign):
+    """The report lists the signature's name and postcode: queued to the address (not
+    to a signature), it went out after the erasure and its body stayed for months."""
+    from datetime import date
+
+    from initiatives import subject_access
+    from initiatives.models import OutboxMessage
+
+    make_initiative()
+    make_initiative("parklek")
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    sign("parklek", name="Amira Hassan", email="amira@example.org")
+    with app.app_context():
+        subject_access.request_report("amira@example.org", "sv")
+        db.session.commit()
+        signature = db.session.scalars(
+            sa.select(Signature).join(Initiative).where(Initiative.slug == "amiralsgatan")
+        ).one()
+        erased_id = signature.id
+        moderation.erase_on_request(
+            signature, "admin", received_via="email", received_on=date(2026, 1, 2)
+        )
+        db.session.commit()
+        mails = {(m.kind, m.signature_id): m for m in db.session.scalars(sa.select(OutboxMessage))}
+    report = mails[("data_report", None)]
+    assert (report.status, report.payload_enc) == ("failed", None)
+    assert mails[("confirm", erased_id)].payload_enc is None
+    # Her other signature, and its link, are not part of this request.
+    other = next(m for (kind, sid), m in mails.items() if kind == "confirm" and sid != erased_id)
+    assert (other.status, other.payload_enc is not None) == ("pending", True)
