@@ -132,8 +132,9 @@ def find_matches(
     """Live signatures (pending, confirmed, invalidated) with this name and postcode.
 
     Names are encrypted, so candidates are narrowed by postcode area in SQL and compared
-    decrypted here; at a neighbourhood's scale this is quick.  Without a postcode on the
-    row the name alone decides: a false alarm costs a look, a missed duplicate costs trust.
+    decrypted here; at a neighbourhood's scale this is quick.  Where either side has no
+    postcode (it is optional online) the name alone decides: a false alarm costs a look,
+    a missed duplicate costs trust.
     """
     wanted = normalise_name(name)
     if not wanted:
@@ -147,7 +148,9 @@ def find_matches(
         Signature.anonymised_at.is_(None),
     )
     if postcode:
-        query = query.where(Signature.postcode_area == postcode[:3])
+        query = query.where(
+            sa.or_(Signature.postcode_area == postcode[:3], Signature.postcode_area.is_(None))
+        )
     if exclude_id is not None:
         query = query.where(Signature.id != exclude_id)
     box = crypto()
@@ -155,7 +158,8 @@ def find_matches(
     for candidate in db.session.scalars(query):
         if normalise_name(box.decrypt(candidate.name_enc) or "") != wanted:
             continue
-        if postcode and box.decrypt(candidate.postcode_enc) != postcode:
+        theirs = box.decrypt(candidate.postcode_enc)
+        if postcode and theirs and theirs != postcode:
             continue
         found.append(candidate)
     sheets = _sheet_numbers([s.id for s in found])

@@ -117,6 +117,28 @@ def test_duplicates_of_online_signatures_are_flagged_not_dropped(app, make_initi
         assert row.signature.invalidation_reason == "duplicate"
 
 
+def test_a_row_is_flagged_when_the_online_signer_gave_no_postcode(app, make_initiative, sign):
+    """The postcode is optional online: the same name then decides, as it does for a
+    row without one; otherwise the person counts twice in the list to the committee."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="")
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="")
+    with app.app_context():
+        for s in db.session.scalars(sa.select(Signature)).all():
+            signatures.confirm(s)
+        db.session.commit()
+    client = logged_in(app)
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Amira Hassan", postcode="212 14").status_code == 302
+    assert _row(client, sheet, "Zainab Omar", postcode="212 14").status_code == 302
+    with app.app_context():
+        flagged = db.session.scalars(
+            sa.select(PaperRow).where(PaperRow.review == Review.PENDING)
+        ).all()
+        assert len(flagged) == 1
+        assert "Samma person" in client.get(f"{BASE}/review").get_data(as_text=True)
+
+
 def test_rescan_flags_rows_signed_online_later_and_keep_clears(app, make_initiative, sign):
     make_initiative()
     client = logged_in(app)
