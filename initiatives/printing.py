@@ -24,8 +24,9 @@ from flask import current_app
 
 from . import campaign, qrimage
 from .clock import LOCAL_TZ
+from .i18n import text_direction
 from .models import DEFAULT_LOCALE, Initiative
-from .pdf import Document, is_rtl
+from .pdf import Document
 from .printing_layout import Sheet, draw_material
 
 # "Scan to sign" and "Last day to sign" in the languages of Rosengård.  An initiative text
@@ -105,7 +106,9 @@ def material(initiative: Initiative, tag: str) -> Material:
             title=text.title,
             call=PHRASES.get(locale, {}).get("call"),
             last_day=deadline(locale),
-            rtl=is_rtl(text.title),
+            # The language decides, not the first letter (a title may start with a
+            # street's Swedish name).
+            rtl=text_direction(locale) == "rtl",
         )
         for locale, text in sorted(texts.items(), key=lambda item: _language_order(item[0]))
         if text is not main

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from fpdf.enums import MethodReturnValue
 
 from . import qrimage
-from .pdf import FAMILY, is_rtl
+from .i18n import text_direction
+from .pdf import FAMILY
 
 if TYPE_CHECKING:
     from .printing import Material, OtherLanguage
@@ -219,7 +220,7 @@ def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict
     kicker = f"{item.organisation} · Malmöinitiativ"
     title = fitted_title(pdf, item.title, width, layout)
     # Swedish in practice; a main text in Arabic (no Swedish text yet) sets from the right.
-    start = "R" if is_rtl(item.title) else "L"
+    start = "R" if text_direction(item.locale) == "rtl" else "L"
     title.align = start
     return {
         "kicker": Block(

@@ -156,6 +156,24 @@ def test_right_to_left_text_ends_at_the_right_margin(app, make_initiative, tmp_p
     assert latin_call and abs(latin_call[0] - 13 * 72 / 25.4) < 1.5
 
 
+def test_an_arabic_title_that_starts_with_a_swedish_street_name_is_still_set_from_the_right(
+    app, make_initiative, tmp_path
+):
+    """The language decides the direction, not the title's first letter."""
+    make_initiative(
+        texts={
+            "sv": {"title": "Tryggare Amiralsgatan", "summary": "Kort."},
+            "ar": {"title": "Amiralsgatan: شارع أكثر أمانًا", "summary": "قصير."},
+        }
+    )
+    item = material(app)
+    assert next(o for o in item.others if o.locale == "ar").rtl
+    words = words_with_boxes(printing.render(item, SHEETS["poster"]), tmp_path)
+    right_margin = (210 - 13) * 72 / 25.4
+    arabic = [x_max for word, _, x_max in words if re.search("[\u0600-\u06ff]", word)]
+    assert arabic and abs(max(arabic) - right_margin) < 1.5
+
+
 def test_rendering_fetches_nothing_from_the_network(app, make_initiative, monkeypatch):
     make_initiative(texts=SEVEN)
     item = material(app)
