@@ -152,6 +152,16 @@ def fitted_title(pdf: Any, text: str, width: float, layout: Layout) -> Block:
     return Block(wrap(pdf, text, width, size, True, most), size, bold=True)
 
 
+def fitted_url(pdf: Any, url: str, width: float, layout: Layout) -> Block:
+    """The address to type, whole: smaller rather than cut (a cut one leads nowhere)."""
+    for scale in (1.0, 0.85, 0.72, 0.6):
+        size = layout.url * scale
+        lines = wrap(pdf, url, width, size, bold=True)
+        if len(lines) <= 2:
+            break
+    return Block(lines, size, True, "C", BRAND)
+
+
 def draw_block(pdf: Any, block: Block, x: float, y: float, width: float) -> float:
     """Draw ``block`` with its top at ``y``; returns the y below it."""
     _font(pdf, block.size, block.bold)
@@ -235,10 +245,7 @@ def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict
         "call": Block(
             wrap_to(item.call, size=layout.call, bold=True, max_lines=2), layout.call, True, "C"
         ),
-        "url": Block(
-            wrap_to(item.short_url, size=layout.url, bold=True, max_lines=2),
-            layout.url, True, "C", BRAND,
-        ),
+        "url": fitted_url(pdf, item.short_url, width, layout),
         "footer": Block(
             wrap_to(f"{item.target} {item.contact}", size=layout.footer, max_lines=2),
             layout.footer, color=MUTED,

@@ -19,6 +19,7 @@ from initiatives.extensions import db
 from initiatives.pdf import Document, strip_bidi_marks
 from initiatives.printing_layout import SHEETS
 
+from .conftest import create_initiative
 from .print_tools import decode, pdf_text, poppler, rasterise
 
 TITLES = {
@@ -143,6 +144,26 @@ def test_a_very_long_title_and_summary_still_make_one_page_that_scans(
         assert "Skanna för att skriva under" in text
         image = rasterise(pdf, tmp_path, dpi=150)
         assert decode(image) == [f"http://localhost/i/amiralsgatan?src={kind}"]
+
+
+def test_the_address_to_type_is_never_cut_however_long(make_app, tmp_path):
+    """Under the QR code for whoever cannot scan: with a long domain and the longest
+    slugs it is set smaller, never cut with an ellipsis."""
+    app = make_app(BASE_URL="https://malmoinitiativ.rosengard-samverkan.se")
+    slug = "amiralsgatan-tryggare-och-gronare-for-alla-som-gar-och-cyklar-i-rosengard"
+    create_initiative(app, slug)
+    for kind in ("poster", "flyer"):
+        with app.app_context():
+            item = printing.material(campaign.by_slug(slug), kind)
+        pdf = printing.render(item, SHEETS[kind])
+        assert pages(pdf, tmp_path) == 1
+        text = pdf_text(pdf, tmp_path).replace(" ", "")
+        assert "…" not in text
+        assert item.short_url.replace(" ", "") in text
+        image = rasterise(pdf, tmp_path, dpi=150)
+        assert decode(image) == [
+            f"https://malmoinitiativ.rosengard-samverkan.se/i/{slug}?src={kind}"
+        ]
 
 
 def test_right_to_left_text_ends_at_the_right_margin(app, make_initiative, tmp_path):
