@@ -139,7 +139,8 @@ class SourceStats:
 
     confirmed: int
     # The initiative's tags first (zeros included, so an unused flyer shows), then tags
-    # removed since but still on signatures, then None: no tag (a link passed on, typed).
+    # removed since but still on signatures, then None: signed on the web without a tag
+    # (a link passed on, typed).
     by_tag: list[tuple[str | None, int]]
     by_channel: list[tuple[str, int]]
 
@@ -150,10 +151,15 @@ def stats(initiative: Initiative) -> SourceStats:
         Signature.initiative_id == initiative.id,
         Signature.state == SignatureState.CONFIRMED,
     )
+    # "No tag" means a link passed on or typed: only on the web.  Untagged signatures
+    # from the stand tablet and paper sheets are counted per channel below instead.
     per_tag = dict(
         db.session.execute(
             sa.select(Signature.source_tag, sa.func.count())
-            .where(*confirmed)
+            .where(
+                *confirmed,
+                sa.or_(Signature.channel == Channel.WEB, Signature.source_tag.is_not(None)),
+            )
             .group_by(Signature.source_tag)
         ).all()
     )

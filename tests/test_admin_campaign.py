@@ -108,6 +108,26 @@ def test_an_organiser_adds_a_tag_and_sees_what_each_material_brought(app, make_i
     assert 'bibliotek <span class="tag">borttagen</span>' in dashboard
 
 
+def test_paper_rows_are_not_counted_as_links_passed_on(app, make_initiative, sign):
+    """Organisers judge their material by this table: paper and the stand tablet carry
+    no tag because they are not links, not because someone passed a link on."""
+    from initiatives.models import Channel
+
+    from .privacy_support import Spec, add_signatures
+
+    make_initiative()
+    add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec(f"p{i}@example.org", channel=Channel.PAPER) for i in range(3)]
+        + [Spec("k@example.org", channel=Channel.KIOSK), Spec("w@example.org")],
+    )
+    client = logged_in(app)
+    page = client.get("/admin/initiatives/amiralsgatan/campaign").get_data(as_text=True)
+    row = re.search(r"<tr>\s*<td><em>\(ingen tagg[^<]*</em></td>\s*<td class=\"num\">(\d+)", page)
+    assert row is not None and row.group(1) == "1"  # the one web signature without a tag
+
+
 def test_bad_tags_and_the_screen_tag_are_refused_with_a_message(app, make_initiative):
     make_initiative()
     organiser = logged_in(app, role="organiser")

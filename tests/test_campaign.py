@@ -181,7 +181,8 @@ def test_stats_count_per_tag_and_channel_without_personal_data(app, make_initiat
 
         stats = campaign.stats(load())
         assert stats.confirmed == 5
-        assert stats.by_tag == [("qr", 0), ("poster", 2), ("flyer", 0), ("stand", 1), (None, 2)]
+        # The paper row has no tag, but it is not "a link passed on": only per channel.
+        assert stats.by_tag == [("qr", 0), ("poster", 2), ("flyer", 0), ("stand", 1), (None, 1)]
         assert stats.by_channel == [("web", 3), ("kiosk", 1), ("paper", 1)]
         assert (
             db.session.scalar(
