@@ -46,14 +46,18 @@ def accessibility() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host): never an open redirect."""
+    """Only a path on this site (no scheme, no host): never an open redirect.
+
+    Otherwise the site's start page, under the path the site is mounted at, if any.
+    """
+    home = f"{request.script_root}/"
     if not target:
-        return "/"
+        return home
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
+        return home
     if "\\" in target or any(ord(c) < 32 for c in target):
-        return "/"
+        return home
     return target
 
 

@@ -79,6 +79,9 @@ def _render_initiative(
             text=text,
             fallback=text is not None and text.locale != locale,
             form=form,
+            # After a refused POST the address is the form's: switching language returns
+            # to the page, with the campaign tag the form carried.
+            language_next=url_for(".initiative", slug=initiative.slug, src=form.src.data or None),
         ),
         status,
     )

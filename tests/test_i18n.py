@@ -23,7 +23,7 @@ from initiatives.i18n import available_locales, native_name, text_direction
 from initiatives.models import InitiativeState, Signature
 from initiatives.tokens import Purpose, make_token
 
-from .conftest import create_initiative, csrf_token, link_path, links_in
+from .conftest import create_initiative, csrf_token, link_path, links_in, sign_form
 from .test_kiosk import enrolled_tablet
 
 REQUIRED = ("en", "ar", "so", "bs", "fa")
@@ -274,6 +274,38 @@ def test_pages_are_in_the_language_and_its_direction(client, make_initiative, lo
     assert escape_html(translated(locale, msgid)) in html
     assert escape_html(translated(locale, "Hoppa till innehållet")) in html
     assert msgid not in html and "Hoppa till innehållet" not in html
+
+
+def test_switching_language_after_a_form_error_keeps_the_campaign_tag(client, make_initiative):
+    """Scanned a poster (?src=poster), forgot the consent box, then chose Arabic: the
+    signature must still count for the poster."""
+    make_initiative()
+    page = "/i/amiralsgatan?src=poster"
+    data = sign_form(name="Yusuf Ahmed", email="yusuf@example.org", src="poster")
+    data.pop("consent")
+    data["csrf_token"] = csrf_token(client, page)
+    error_page = client.post("/i/amiralsgatan/sign", data=data)
+    assert error_page.status_code == 400
+    link = re.search(r'href="(/lang/ar[^"]*)"', error_page.get_data(as_text=True)).group(1)
+    switched = client.get(link.replace("&amp;", "&"), follow_redirects=True)
+    html = switched.get_data(as_text=True)
+    assert switched.status_code == 200 and html_lang_dir(switched) == ("ar", "rtl")
+    hidden = re.search(r'name="src" type="hidden" value="([^"]*)"', html)
+    assert hidden and hidden.group(1) == "poster"
+
+
+def test_the_language_switch_stays_under_the_path_the_site_is_mounted_at(make_app):
+    app = make_app(BASE_URL="https://example.org/malmo")
+    create_initiative(app)
+    client = app.test_client()
+    base = "https://example.org/malmo/"
+    page = client.get("/i/amiralsgatan?src=poster", base_url=base)
+    link = re.search(r'href="(/malmo/lang/ar[^"]*)"', page.get_data(as_text=True)).group(1)
+    switched = client.get(link.replace("&amp;", "&").removeprefix("/malmo"), base_url=base)
+    assert switched.status_code == 303
+    assert switched.headers["Location"] == "/malmo/i/amiralsgatan?src=poster"
+    nowhere = client.get("/lang/ar?next=https://evil.example/", base_url=base)
+    assert nowhere.headers["Location"] == "/malmo/"
 
 
 def test_a_persian_browser_gets_persian(client):
