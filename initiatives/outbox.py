@@ -171,9 +171,22 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
 
 
-def _describe(exc: BaseException) -> str:
+def _smtp_code(exc: BaseException) -> int | None:
+    """The server's reply code, also for a refused recipient (kept per recipient)."""
     code = getattr(exc, "smtp_code", None)
+    if code is None and isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code = next(iter(exc.recipients.values()))[0]
+    return code if isinstance(code, int) else None
+
+
+def _describe(exc: BaseException) -> str:
+    code = _smtp_code(exc)
     return f"{type(exc).__name__}{f' {code}' if code else ''}"[:300]
+
+
+# "Service not available, closing transmission channel": how providers throttle (Microsoft
+# 365, Gmail: "421 4.7.0 try again later").  It concerns the server, not the mail.
+SERVER_CLOSING = 421
 
 
 def claim(batch_size: int) -> list[int]:
@@ -280,6 +293,10 @@ def deliver_batch(
                 transport.send(email)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
                 outcomes.append((message_id, attempts, exc, False))
+                if _smtp_code(exc) == SERVER_CLOSING:
+                    # Throttled: the rest waits for the pause instead of each mail
+                    # spending a try on the same answer.
+                    connection_error = exc
             except (smtplib.SMTPException, OSError) as exc:
                 # The server is unreachable or refuses us: that is not the fault of the
                 # mail, and trying the rest of the batch would only fail the same way.

@@ -52,7 +52,8 @@ class SMTPTransport:
         return conn
 
     def send(self, message: Message) -> None:
-        if self._conn is None:
+        # smtplib closes the connection itself on a 421 ("closing channel"): a new one.
+        if self._conn is None or self._conn.sock is None:
             self._conn = self._connect()
         self._conn.send_message(message)
 

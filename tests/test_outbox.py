@@ -364,3 +364,50 @@ def test_a_batch_stops_before_its_lease_ends_so_no_other_worker_sends_it_again(
         assert outbox.deliver_due(app, compose).sent == 2
     received = sorted(str(m["To"]) for m in smtp.wait_for(3))
     assert received == ["first@example.org", "second@example.org", "third@example.org"]
+
+
+class Throttling:
+    """Answers RCPT for busy@ with 421, as Microsoft 365 or Gmail do when throttling."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.startswith("busy"):
+            return "421 4.7.0 Too many messages, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.delivered.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_a_421_throttle_pauses_sending_and_costs_only_the_mail_that_met_it(
+    make_app, make_initiative, sign
+):
+    """smtplib closes the connection on a 421: the next mail used to fail on the closed
+    connection, spending a try of its own and logged as "server down"."""
+    from aiosmtpd.controller import Controller
+
+    handler = Throttling()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
+        make_initiative()
+        for address in ("busy@example.org", "innocent@example.org"):
+            sign(who=app.test_client(), email=address)
+        with app.app_context():
+            report = outbox.deliver_due(app, compose)
+    finally:
+        controller.stop()
+    assert report.server_down and handler.delivered == []
+    busy, innocent = outbox_rows(app)
+    assert (busy.status, busy.attempts, busy.last_error) == (
+        "pending",
+        1,
+        "SMTPRecipientsRefused 421",
+    )
+    assert (innocent.status, innocent.attempts, innocent.last_error) == ("pending", 0, None)
