@@ -37,6 +37,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 from . import kiosk_signatures, kiosks, signatures
 from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
 from .extensions import csrf, db, limiter
+from .forms import DeliverableEmail
 from .i18n import DEFAULT, available_locales, native_name, text_direction
 from .kiosk_device import (
     COOKIE_PATH,
@@ -191,6 +192,10 @@ def _client_messages(form: KioskSignForm) -> dict[str, dict[str, Any]]:
                 entry["required"] = validator.message
             elif isinstance(validator, Email | Regexp):
                 entry.setdefault("format", validator.message)
+            if isinstance(validator, DeliverableEmail):
+                # Letters beyond ASCII before the @: refused by the server, so refused
+                # before queueing too (offline the signer would be told "saved").
+                entry["ascii"] = validator.non_ascii_message
         found[field.name] = entry
     return found
 

@@ -60,6 +60,10 @@ window.KioskSignForm = function (form, settings, go) {
         errors.push({ input: input, text: required });
       } else if (value && format && !format.test(value) && input.dataset.formatMessage) {
         errors.push({ input: input, text: input.dataset.formatMessage });
+      } else if (value && input.dataset.asciiMessage && !/^[\x00-\x7f]*@/.test(value)) {
+        // Letters such as å before the @ need a mail server most lack: the server refuses
+        // them, so they are not queued as "saved" either.
+        errors.push({ input: input, text: input.dataset.asciiMessage });
       }
     });
     return errors;

@@ -356,6 +356,23 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
         assert row.device_signed_at is not None and row.created_at >= row.device_signed_at
 
 
+def test_an_address_the_server_would_refuse_is_not_queued_as_saved(stand, tablet):
+    """Offline, the tablet checks what it can before saying "saved": an address with å
+    before the @ is refused by the server, so the signer hears it now, not never."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    tablet.set_offline(True)
+    resident_fills_in(page, "Åsa Lindqvist", "åsa@example.se")
+    page.locator("button.kiosk-submit").click()
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    assert "tecken utanför a–z före @" in summary.inner_text()
+    assert "/kiosk/sign/" in page.url
+    assert page.evaluate("() => KioskQueue.count()") == 0
+
+
 def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
     server = stand()
     page = tablet.new_page()
