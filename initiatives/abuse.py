@@ -215,13 +215,19 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
     matched = _match(selection, (SignatureState.INVALIDATED,), lock=True)
     ids = matched.ids.get(SignatureState.INVALIDATED.value, [])
     cleared = {"invalidated_at": None, "invalidation_reason": None, "invalidation_note": None}
-    counts = {SignatureState.CONFIRMED: 0, SignatureState.PENDING: 0}
+    counts = {SignatureState.CONFIRMED: 0, SignatureState.PENDING: 0, SignatureState.WITHDRAWN: 0}
     for chunk in _chunks(ids):
-        # Whether it had been confirmed decides where it goes back to.
-        was_confirmed = Signature.confirmed_at.is_not(None)
+        # Withdrawn by its signer while held: withdrawn.  Otherwise whether it had been
+        # confirmed decides where it goes back to.
+        was_withdrawn = Signature.withdrawn_at.is_not(None)
+        was_confirmed = sa.and_(Signature.confirmed_at.is_not(None), sa.not_(was_withdrawn))
         for target, condition in (
+            (SignatureState.WITHDRAWN, was_withdrawn),
             (SignatureState.CONFIRMED, was_confirmed),
-            (SignatureState.PENDING, sa.not_(was_confirmed)),
+            (
+                SignatureState.PENDING,
+                sa.and_(Signature.confirmed_at.is_(None), sa.not_(was_withdrawn)),
+            ),
         ):
             counts[target] += move(
                 sa.and_(Signature.id.in_(chunk), condition),
@@ -238,6 +244,7 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
         of_event=event_id,
         confirmed=counts[SignatureState.CONFIRMED],
         pending=counts[SignatureState.PENDING],
+        withdrawn=counts[SignatureState.WITHDRAWN],
         signature_ids=sorted(ids),
     )
     db.session.flush()

@@ -187,9 +187,15 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
 
 
 def restore(signature: Signature, actor: str) -> None:
-    """Undo an invalidation: back to confirmed if it had been confirmed, else pending."""
+    """Undo an invalidation: back to confirmed if it had been confirmed, else pending;
+    withdrawn if its signer withdrew it meanwhile."""
     _open_for_changes(signature.initiative)
-    target = SignatureState.CONFIRMED if signature.confirmed_at else SignatureState.PENDING
+    if signature.withdrawn_at is not None:
+        target = SignatureState.WITHDRAWN
+    elif signature.confirmed_at:
+        target = SignatureState.CONFIRMED
+    else:
+        target = SignatureState.PENDING
     moved = signatures.move(
         Signature.id == signature.id,
         signature.initiative_id,
@@ -291,7 +297,7 @@ def erase_on_request(
         SignatureState.PENDING,
         SignatureState.WITHDRAWN,
         withdrawn_at=now,
-    )
+    ) or signatures.mark_withdrawn_while_held(Signature.id == signature.id, now)
     db.session.execute(
         sa.update(Signature)
         .where(Signature.id == signature.id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -301,7 +301,8 @@ def confirm(signature: Signature) -> ConfirmOutcome:
     """Confirm a pending signature exactly once and send the thank-you mail."""
     if signature.state == SignatureState.CONFIRMED:
         return ConfirmOutcome.ALREADY_CONFIRMED
-    if signature.state != SignatureState.PENDING:
+    if signature.state != SignatureState.PENDING or signature.anonymised_at is not None:
+        # An erased one names nobody: its link must never make it count.
         return ConfirmOutcome.NOT_CONFIRMABLE
     if not signature.initiative.accepts_confirmations():
         return ConfirmOutcome.CLOSED
@@ -340,35 +341,25 @@ class WithdrawOutcome(enum.StrEnum):
 
 
 def withdraw(signature: Signature) -> WithdrawOutcome:
-    """Withdraw a pending or confirmed signature, until the initiative is submitted.
+    """Withdraw a signature at its signer's wish, until the initiative is submitted.
 
-    One held out by an organiser's review (invalidated) is withdrawn too: the signer's
-    wish decides, and a later restore of the review then leaves it withdrawn.  So is an
-    expired one (a data report carries withdrawal links for pending signatures): it
-    never counted, and withdrawn, its personal data goes at the next retention run.
+    Pending, confirmed and expired ones become withdrawn.  One held out by an
+    organiser's review (invalidated) stays invalidated, so its address stays taken (it
+    cannot be signed again to get round the review), but is marked withdrawn: a later
+    restore of the review makes it withdrawn, never counted.
     """
-    if signature.state == SignatureState.WITHDRAWN:
+    if signature.state == SignatureState.WITHDRAWN or signature.withdrawn_at is not None:
         return WithdrawOutcome.ALREADY_WITHDRAWN
     if not signature.initiative.accepts_withdrawals():
         return WithdrawOutcome.CLOSED
     now = clock.utcnow()
     moved = 0
-    for from_state in (
-        SignatureState.CONFIRMED,
-        SignatureState.PENDING,
-        SignatureState.INVALIDATED,
-        SignatureState.EXPIRED,
-    ):
-        moved = move(
-            Signature.id == signature.id,
-            signature.initiative_id,
-            from_state,
-            SignatureState.WITHDRAWN,
-            withdrawn_at=now,
-        )
-        if moved:
+    # Twice: a confirmation (or a restore) may move it between our tries.
+    for _attempt in range(2):
+        moved = _withdraw_once(signature, now)
+        db.session.refresh(signature)
+        if moved or signature.state == SignatureState.WITHDRAWN:
             break
-    db.session.refresh(signature)
     if not moved:
         if signature.state == SignatureState.WITHDRAWN:
             return WithdrawOutcome.ALREADY_WITHDRAWN
@@ -378,6 +369,35 @@ def withdraw(signature: Signature) -> WithdrawOutcome:
         _mail("withdrawn", signature, email, signature.initiative)
     db.session.flush()
     return WithdrawOutcome.WITHDRAWN
+
+
+def _withdraw_once(signature: Signature, now: datetime) -> int:
+    for from_state in (SignatureState.CONFIRMED, SignatureState.PENDING, SignatureState.EXPIRED):
+        moved = move(
+            Signature.id == signature.id,
+            signature.initiative_id,
+            from_state,
+            SignatureState.WITHDRAWN,
+            withdrawn_at=now,
+        )
+        if moved:
+            return moved
+    return mark_withdrawn_while_held(Signature.id == signature.id, now)
+
+
+def mark_withdrawn_while_held(signature_filter: sa.ColumnElement[bool], now: datetime) -> int:
+    """Record a signer's withdrawal on invalidated signatures (their state stays)."""
+    result = db.session.execute(
+        sa.update(Signature)
+        .where(
+            signature_filter,
+            Signature.state == SignatureState.INVALIDATED,
+            Signature.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def expire_unconfirmed() -> int:

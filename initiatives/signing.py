@@ -205,8 +205,10 @@ def confirm(token: str) -> Response | tuple[str, int]:
             return redirect(url_for(".confirm", token=token), code=303)
     elif signature.state == SignatureState.PENDING and not initiative.accepts_confirmations():
         status = 409
-    elif signature.state not in (SignatureState.PENDING, SignatureState.CONFIRMED):
-        status = 410
+    elif signature.state not in (SignatureState.PENDING, SignatureState.CONFIRMED) or (
+        signature.state == SignatureState.PENDING and signature.anonymised_at is not None
+    ):
+        status = 410  # gone, or erased at its signer's request
 
     def render() -> str:
         # The button's form is made only when the page is rendered, not when its

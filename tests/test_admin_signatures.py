@@ -145,7 +145,9 @@ def test_withdraw_on_written_request(app, make_initiative, sign):
 
 
 def test_a_written_request_withdraws_a_signature_held_for_review(app, make_initiative, sign):
-    """The signer's wish decides: restoring the review later must not count it again."""
+    """The signer's wish decides: restoring the review later must not count it again.
+    While held it stays invalidated (its address stays taken, so signing again cannot
+    get round the review), marked withdrawn."""
     make_initiative()
     sign(email="amira@example.org")
     _confirm_all(app)
@@ -158,11 +160,19 @@ def test_a_written_request_withdraws_a_signature_held_for_review(app, make_initi
         client, page, f"{page}/withdraw", received_via="letter", received_on="2026-01-02"
     )
     assert ok.status_code == 302
-    assert _signature(app).state == SignatureState.WITHDRAWN
+    held = _signature(app)
+    assert held.state == SignatureState.INVALIDATED and held.withdrawn_at is not None
+    assert sign(email="amira@example.org").status_code == 303  # the same page as ever ...
+    assert [s.state for s in _all(app)] == [SignatureState.INVALIDATED]  # ... and no new row
     restored = post_form(client, page, f"{page}/restore")
-    assert restored.status_code in (302, 409)
+    assert restored.status_code == 302
     assert _signature(app).state == SignatureState.WITHDRAWN
     assert _counts(app) == (0, 0)
+
+
+def _all(app) -> list[Signature]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Signature).order_by(Signature.id)))
 
 
 def test_no_changes_after_submission(app, make_initiative, sign):
@@ -353,3 +363,32 @@ def test_erasure_also_drops_a_data_report_waiting_to_go_to_that_address(app, mak
     # Her other signature, and its link, are not part of this request.
     other = next(m for (kind, sid), m in mails.items() if kind == "confirm" and sid != erased_id)
     assert (other.status, other.payload_enc is not None) == ("pending", True)
+
+
+def test_an_erased_signature_held_for_review_never_counts_after_a_restore(app, make_initiative):
+    """Pending when held for review, then erased: restoring the review leaves it
+    withdrawn, and the link already in the signer's mail cannot confirm it."""
+    from datetime import date
+
+    make_initiative()
+    [signature_id] = add_signatures(
+        app, "amiralsgatan", [Spec("amira@example.org", state=SignatureState.PENDING)]
+    )
+    with app.app_context():
+        held = db.session.get(Signature, signature_id)
+        moderation.invalidate(held, "admin", reason="other", note="")
+        db.session.commit()
+        moderation.erase_on_request(
+            db.session.get(Signature, signature_id),
+            "admin",
+            received_via="email",
+            received_on=date(2026, 1, 2),
+        )
+        db.session.commit()
+        moderation.restore(db.session.get(Signature, signature_id), "admin")
+        db.session.commit()
+        row = db.session.get(Signature, signature_id)
+        assert row.state == SignatureState.WITHDRAWN and row.email_enc is None
+        assert signatures.confirm(row) == signatures.ConfirmOutcome.NOT_CONFIRMABLE
+        db.session.commit()
+    assert _counts(app) == (0, 0)
