@@ -26,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import audit, clock
 from .extensions import db
 from .models import Initiative, UTCDateTime
+from .tokens import signing_keys
 
 # No 0/O, 1/I/L: a code read aloud or copied from a laptop screen is typed right.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -98,11 +99,15 @@ class NotAssignedError(Exception):
     """The initiative is not one this kiosk may collect for."""
 
 
-def _keyed(purpose: str, value: str) -> str:
-    key = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), purpose.encode(), hashlib.sha256
-    ).digest()
+def _keyed(purpose: str, value: str, secret_key: str | None = None) -> str:
+    secret_key = secret_key or current_app.config["SECRET_KEY"]
+    key = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _all_keyed(purpose: str, value: str) -> list[str]:
+    """Under SECRET_KEY and each of SECRET_KEY_FALLBACKS (a rotation in progress)."""
+    return [_keyed(purpose, value, key) for key in reversed(signing_keys())]
 
 
 def normalise_code(text: str) -> str:
@@ -128,8 +133,12 @@ def enrol_qr(code: str) -> qrcode.QRCode:
     return image
 
 
+CODE_PURPOSE = "initiatives.kiosk.enrolment-code"
+TOKEN_PURPOSE = "initiatives.kiosk.device-token"  # noqa: S105 - an HMAC purpose, not a secret
+
+
 def _code_hash(code: str) -> str:
-    return _keyed("initiatives.kiosk.enrolment-code", normalise_code(code))
+    return _keyed(CODE_PURPOSE, normalise_code(code))
 
 
 def device_hash(device_secret: str) -> str:
@@ -143,11 +152,17 @@ def device_token(kiosk: Kiosk, device_secret: str) -> str:
     offline can still prove hours later that it comes from this enrolled tablet.  A page
     on another site cannot read it, which is what CSRF protection needs.
     """
-    return _keyed("initiatives.kiosk.device-token", f"{kiosk.id}:{device_secret}")
+    return _keyed(TOKEN_PURPOSE, f"{kiosk.id}:{device_secret}")
 
 
 def check_device_token(kiosk: Kiosk, device_secret: str, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(device_token(kiosk, device_secret), token or "")
+    """Also a token made before SECRET_KEY was rotated (a page open on the tablet)."""
+    if not token:
+        return False
+    return any(
+        hmac.compare_digest(expected, token)
+        for expected in _all_keyed(TOKEN_PURPOSE, f"{kiosk.id}:{device_secret}")
+    )
 
 
 def issue_code(kiosk: Kiosk, *, actor: str | None = None) -> str:
@@ -174,7 +189,10 @@ def code_is_current(kiosk: Kiosk, code: str) -> bool:
         and kiosk.code_hash is not None
         and kiosk.code_expires_at is not None
         and kiosk.code_expires_at > clock.utcnow()
-        and hmac.compare_digest(kiosk.code_hash, _code_hash(code))
+        and any(
+            hmac.compare_digest(kiosk.code_hash, hashed)
+            for hashed in _all_keyed(CODE_PURPOSE, normalise_code(code))
+        )
     )
 
 
@@ -204,7 +222,10 @@ def enrol(code: str, pin: str) -> tuple[Kiosk, str]:
     earlier code for the same kiosk) is locked out, since only one secret is kept.
     """
     kiosk = db.session.scalars(
-        sa.select(Kiosk).where(Kiosk.code_hash == _code_hash(code), Kiosk.revoked_at.is_(None))
+        sa.select(Kiosk).where(
+            Kiosk.code_hash.in_(_all_keyed(CODE_PURPOSE, normalise_code(code))),
+            Kiosk.revoked_at.is_(None),
+        )
     ).one_or_none()
     if kiosk is None:
         raise EnrolmentError("invalid")

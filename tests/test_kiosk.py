@@ -654,3 +654,21 @@ def test_cli_creates_lists_and_revokes_kiosks(app, make_initiative, tmp_path):
     again = runner.invoke(args=["kiosk", "create", "--initiative", "amiralsgatan",
                                 "--name", "Stand 1", "--no-qr"])  # fmt: skip
     assert again.exit_code == 0, again.output
+
+
+def test_an_enrolled_tablet_keeps_working_through_a_secret_key_rotation(app, make_initiative):
+    """SECRET_KEY moves to SECRET_KEY_FALLBACKS: the tablet's cookie, the token in the
+    page open on it and a code issued just before all still work."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    code = new_kiosk(app, name="Stand 2")
+    old_key = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = "a-new-key-for-the-rotation-test-" + "x" * 16
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    try:
+        response = tablet.send(email="after-rotation@example.org")
+        assert response.status_code == 200, response.json
+        assert enrolled_tablet(app, code)  # the code made under the old key
+    finally:
+        app.config["SECRET_KEY"] = old_key
+        app.config["SECRET_KEY_FALLBACKS"] = []
