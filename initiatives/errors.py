@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
 from .security import UndecodableForm
+from .signatures import ListHandedInError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,12 @@ ENCODING_MESSAGE = _l(
 
 
 def configure_errors(app: Flask) -> None:
+    @app.errorhandler(ListHandedInError)
+    def handed_in(exc: ListHandedInError) -> tuple[Response | str, int]:
+        # The list was handed in while this request ran: nothing of it may stay.
+        db.session.rollback()
+        return error_response(409)
+
     @app.errorhandler(UndecodableForm)
     def undecodable(exc: UndecodableForm) -> tuple[Response | str, int]:
         return error_response(400, ENCODING_MESSAGE)

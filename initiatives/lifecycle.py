@@ -199,6 +199,9 @@ def close(initiative: Initiative, actor: str) -> None:
 def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference: str) -> None:
     """Record that the list was handed to the city, with the date and its reference number."""
     require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
+    # The count as it stands once confirmations in flight have committed; after this
+    # transaction none can change it (signature_sql.adjust_count).
+    db.session.refresh(initiative, with_for_update=True)
     if initiative.confirmed_count < initiative.threshold:
         raise TransitionError(
             str(

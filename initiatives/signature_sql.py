@@ -15,7 +15,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
-from .models import DEFAULT_LOCALE, LIVE_SQL, Initiative, InitiativeText, Signature, SignatureState
+from .models import (
+    DEFAULT_LOCALE,
+    LIVE_SQL,
+    Initiative,
+    InitiativeState,
+    InitiativeText,
+    Signature,
+    SignatureState,
+)
 
 
 def live_index_conflict() -> dict[str, object]:
@@ -44,12 +52,16 @@ def insert_signature(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
     return stmt.returning(table.c.id)
 
 
+# Once the list is handed in its count is a record: nothing may move it any more.
+HANDED_IN = (InitiativeState.SUBMITTED.value, InitiativeState.ANSWERED.value)
+
+
 @cache
 def adjust_count() -> sa.Update:
     table = Initiative.__table__
     return (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("initiative_id"))
+        .where(table.c.id == sa.bindparam("initiative_id"), table.c.state.not_in(HANDED_IN))
         .values(confirmed_count=table.c.confirmed_count + sa.bindparam("delta", type_=sa.Integer))
     )
 

@@ -229,10 +229,21 @@ def _sign_again(
     return SignResult(outcome, existing)
 
 
+class ListHandedInError(Exception):
+    """The count of an initiative whose list has been handed in would change.
+
+    The state was checked before, but the organiser's submission committed meanwhile
+    (a confirmation or a withdrawal arriving in the same moment): the caller's
+    transaction must be rolled back; the views answer 409.
+    """
+
+
 def _adjust_count(initiative_id: int, delta: int) -> None:
-    db.session.execute(
+    result = db.session.execute(
         signature_sql.adjust_count(), {"initiative_id": initiative_id, "delta": delta}
     )
+    if not result.rowcount:
+        raise ListHandedInError(initiative_id)
 
 
 def move(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
 
 from initiatives.extensions import db
@@ -109,3 +110,74 @@ def test_concurrent_confirms_and_withdrawals_keep_count_equal_to_rows(app, make_
         assert initiative.confirmed_count == confirmed_count(initiative.id) == THREADS - 5
         states = db.session.scalars(sa.select(Signature.state)).all()
         assert states.count(SignatureState.WITHDRAWN) == 5
+
+
+def _handed_in_behind_our_back(initiative_id: int) -> None:
+    """As the organiser's submission would, committed on another connection."""
+    with db.engine.begin() as other:
+        other.execute(
+            sa.update(Initiative)
+            .where(Initiative.id == initiative_id)
+            .values(state="submitted", submitted_at=sa.func.now())
+        )
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_confirmation_or_withdrawal_racing_the_submission_changes_nothing(
+    app, make_initiative, sign
+):
+    """The state was checked, then the list was handed in, then the count would move:
+    the count the audit log recorded for the submission must stay the count."""
+    from initiatives import signatures
+
+    make_initiative()
+    sign(email="late@example.org")
+    sign(email="early@example.org")
+    with app.app_context():
+        early = db.session.scalars(
+            sa.select(Signature).order_by(Signature.id.desc()).limit(1)
+        ).one()
+        signatures.confirm(early)
+        db.session.commit()
+    for act in (signatures.confirm, signatures.withdraw):
+        with app.app_context():
+            rows = db.session.scalars(sa.select(Signature).order_by(Signature.id)).all()
+            target = rows[0] if act is signatures.confirm else rows[1]
+            assert target.initiative.state == "collecting"  # checked, in this request
+            _handed_in_behind_our_back(target.initiative_id)
+            with pytest.raises(signatures.ListHandedInError):
+                act(target)
+            db.session.rollback()
+        with app.app_context():
+            states = [
+                s.state for s in db.session.scalars(sa.select(Signature).order_by(Signature.id))
+            ]
+            initiative = db.session.scalars(sa.select(Initiative)).one()
+            assert states == ["pending", "confirmed"]
+            assert initiative.confirmed_count == confirmed_count(initiative.id) == 1
+            db.session.execute(sa.update(Initiative).values(state="collecting"))
+            db.session.commit()
+
+
+def test_the_link_page_says_409_when_the_list_was_handed_in_meanwhile(
+    app, make_initiative, sign, monkeypatch
+):
+    """The same race seen by the signer: a clear page, nothing stored (the check that
+    let the request through is made to pass here, as it did before the submission)."""
+    make_initiative()
+    sign()
+    with app.app_context():
+        signature = db.session.scalars(sa.select(Signature)).one()
+        link = f"/confirm/{make_token(Purpose.CONFIRM, signature.public_id)}"
+    client = app.test_client()
+    token = csrf_token(client, link)
+    with app.app_context():
+        db.session.execute(sa.update(Initiative).values(state="submitted"))
+        db.session.commit()
+    monkeypatch.setattr(Initiative, "accepts_confirmations", lambda self: True)
+    response = client.post(link, data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "Det går inte just nu" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Signature.state)).one() == "pending"
+        assert db.session.scalars(sa.select(Initiative.confirmed_count)).one() == 0
