@@ -269,10 +269,16 @@ class LoginOutcome(enum.StrEnum):
 def check_password_login(
     email: str, password: str, attempt: Attempt
 ) -> tuple[LoginOutcome, AdminUser | None]:
-    """The first step of a login.  Unknown, inactive and wrong all look the same."""
+    """The first step of a login.  Unknown, inactive and wrong all look the same.
+
+    Attempts on one account wait for each other (a row lock until the caller commits),
+    so that guesses sent in parallel are counted like guesses sent one by one.
+    """
+    user = by_email(email)
+    if user is not None:
+        db.session.execute(sa.select(AdminUser.id).where(AdminUser.id == user.id).with_for_update())
     if is_throttled(attempt):
         return LoginOutcome.THROTTLED, None
-    user = by_email(email)
     if not verify_password(user, password) or user is None or not user.active:
         record_failure(attempt)
         return LoginOutcome.WRONG, None
@@ -366,9 +372,20 @@ def verify_totp(user: AdminUser, code: str, now: float | None = None) -> bool:
     step = _matching_step(secret, code, now)
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         return False
-    user.totp_last_step = step
-    db.session.flush()
-    return True
+    # Taken in the database, not in memory: of two requests with the same code at the
+    # same moment only one moves the step on (the other waits for its row, then finds
+    # the step used).
+    taken = db.session.execute(
+        sa.update(AdminUser)
+        .where(
+            AdminUser.id == user.id,
+            sa.or_(AdminUser.totp_last_step.is_(None), AdminUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(user, ["totp_last_step"])
+    return bool(taken)
 
 
 def disable_totp(user: AdminUser) -> None:

@@ -201,7 +201,10 @@ def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference:
     require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
     # The count as it stands once confirmations in flight have committed; after this
     # transaction none can change it (signature_sql.adjust_count).
-    db.session.refresh(initiative, with_for_update=True)
+    db.session.execute(
+        sa.select(Initiative.id).where(Initiative.id == initiative.id).with_for_update()
+    )
+    db.session.refresh(initiative)
     if initiative.confirmed_count < initiative.threshold:
         raise TransitionError(
             str(

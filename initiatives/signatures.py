@@ -217,6 +217,10 @@ def _signed(
 def _sign_again(
     initiative: Initiative, existing: Signature, email: str, indexes: list[str]
 ) -> SignResult:
+    # The same address submitted many times at once: one at a time from here on (the
+    # signature's row lock until commit), so each sees the mails the others queued and
+    # the daily cap holds.  (SQLite's writes are one at a time anyway.)
+    db.session.execute(sa.select(Signature.id).where(Signature.id == existing.id).with_for_update())
     if not _under_mail_cap(initiative, indexes):
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if existing.state == SignatureState.PENDING:

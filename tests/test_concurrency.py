@@ -181,3 +181,75 @@ def test_the_link_page_says_409_when_the_list_was_handed_in_meanwhile(
     with app.app_context():
         assert db.session.scalars(sa.select(Signature.state)).one() == "pending"
         assert db.session.scalars(sa.select(Initiative.confirmed_count)).one() == 0
+
+
+PG = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+
+@PG
+def test_one_address_submitted_twenty_times_at_once_gets_no_more_mail_than_the_cap(
+    app, make_initiative
+):
+    """The daily cap is what stops anyone filling a stranger's inbox: it must hold for
+    submissions sent in parallel (several tabs, a script)."""
+    from initiatives.models import OutboxMessage
+
+    make_initiative()
+    cap = app.config["MAILS_PER_ADDRESS_PER_DAY"]
+    assert run_at_once(prepared_signers(app, ["same@example.org"] * 20)) == [303] * 20
+    with app.app_context():
+        mails = db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.kind == "confirm")
+        )
+    assert mails <= cap
+
+
+@PG
+def test_one_totp_code_posted_twice_at_once_logs_in_once(app):
+    import pyotp
+
+    from initiatives import accounts
+
+    from .admin_helpers import create_admin, login
+
+    user_id = create_admin(app, "amal@example.org")
+    secret = pyotp.random_base32()
+    with app.app_context():
+        db.session.get(accounts.AdminUser, user_id).totp_secret_enc = accounts.crypto().encrypt(
+            secret
+        )
+        db.session.commit()
+    for _round in range(5):
+        with app.app_context():
+            db.session.get(accounts.AdminUser, user_id).totp_last_step = None
+            db.session.execute(sa.delete(accounts.LoginFailure))
+            db.session.commit()
+        code = pyotp.TOTP(secret).now()
+        actions = []
+        for _ in range(2):
+            browser = app.test_client()
+            assert login(browser, "amal@example.org").status_code == 302
+            data = {"code": code, "csrf_token": csrf_token(browser, "/admin/login/code")}
+            actions.append(
+                lambda b=browser, d=data: b.post("/admin/login/code", data=d).status_code
+            )
+        assert sorted(run_at_once(actions)) == [302, 401]
+
+
+@PG
+def test_wrong_passwords_sent_in_parallel_are_throttled_like_one_by_one(app):
+    from .admin_helpers import create_admin
+
+    create_admin(app, "amal@example.org")
+    limit = app.config["ADMIN_LOGIN_MAX_PER_ACCOUNT"]
+    actions = []
+    for guess in range(12):
+        browser = app.test_client()
+        data = {
+            "email": "amal@example.org",
+            "password": f"wrong guess {guess}",
+            "csrf_token": csrf_token(browser, "/admin/login"),
+        }
+        actions.append(lambda b=browser, d=data: b.post("/admin/login", data=d).status_code)
+    statuses = run_at_once(actions)
+    assert statuses.count(401) == limit and statuses.count(429) == 12 - limit
