@@ -170,24 +170,46 @@ REVIEW_ACTIONS = (INVALIDATE_ACTION, RESTORE_ACTION)
 PERSONAL_CRITERIA = ("client_hash", "domain")
 
 
-def _scrub_review_criteria(
-    initiative_id: int | None = None,
-    keys: tuple[str, ...] = PERSONAL_CRITERIA,
-    before: datetime | None = None,
-) -> None:
-    """Remove identifying criteria from review events (counts stay): all of an
-    initiative's, or ``keys`` of every event older than ``before``."""
-    query = sa.select(AuditEvent).where(AuditEvent.action.in_(REVIEW_ACTIONS))
-    if initiative_id is not None:
-        query = query.where(AuditEvent.initiative_id == initiative_id)
-    if before is not None:
-        query = query.where(AuditEvent.at < before)
-    for event in db.session.scalars(query).all():
+def _scrub_review_criteria(initiative_id: int) -> None:
+    """Remove identifying criteria from the initiative's review events (counts stay)."""
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.initiative_id == initiative_id, AuditEvent.action.in_(REVIEW_ACTIONS)
+        )
+    ).all()
+    for event in events:
         criteria = dict((event.details or {}).get("criteria") or {})
-        if any(criteria.get(k) not in (None, "[removed]") for k in keys):
-            for key in keys:
+        if any(criteria.get(k) not in (None, "[removed]") for k in PERSONAL_CRITERIA):
+            for key in PERSONAL_CRITERIA:
                 if key in criteria:
                     criteria[key] = "[removed]"
+            # A new dict, so that the JSON column is seen as changed.
+            event.details = {**event.details, "criteria": criteria}
+
+
+def _scrub_review_hashes(cutoff: datetime) -> None:
+    """Client hashes in review events whose signatures were made before ``cutoff``.
+
+    A client hash is salted per day: the day it belongs to is the day its signatures
+    were made (the review may come weeks later), so that is what the period counts from.
+    """
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action.in_(REVIEW_ACTIONS))
+    ).all()
+    for event in events:
+        criteria = (event.details or {}).get("criteria") or {}
+        if criteria.get("client_hash") in (None, "[removed]"):
+            continue
+        ids = (event.details or {}).get("signature_ids") or []
+        made = (
+            db.session.scalar(
+                sa.select(sa.func.min(Signature.created_at)).where(Signature.id.in_(ids[:100]))
+            )
+            if ids
+            else None
+        )
+        if (made or event.at) < cutoff:
+            criteria = {**criteria, "client_hash": "[removed]"}
             # A new dict, so that the JSON column is seen as changed.
             event.details = {**event.details, "criteria": criteria}
 
@@ -254,7 +276,7 @@ def purge(actor: str = "system") -> PurgeReport:
     report.client_hashes_dropped = result.rowcount or 0
     # A review that selected by client hash kept it beside the signatures it moved: it
     # goes on the same schedule as the hashes themselves.
-    _scrub_review_criteria(keys=("client_hash",), before=now - _days("CLIENT_HASH_RETENTION_DAYS"))
+    _scrub_review_hashes(now - _days("CLIENT_HASH_RETENTION_DAYS"))
     report.outbox_bodies_cleared = _clear_outbox(now)
 
     audit.record(PURGE_ACTION, actor=actor, **report.as_dict())
