@@ -34,6 +34,13 @@ def _row(client, sheet_url, name, postcode="212 14", signed_on=None):
     )
 
 
+def _confirm_all(app) -> None:
+    with app.app_context():
+        for signature in db.session.scalars(sa.select(Signature)).all():
+            signatures.confirm(signature)
+        db.session.commit()
+
+
 def _state(app):
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
@@ -84,10 +91,7 @@ def test_rows_outside_the_period_and_bad_postcodes_are_refused(app, make_initiat
 def test_duplicates_of_online_signatures_are_flagged_not_dropped(app, make_initiative, sign):
     make_initiative()
     sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
-    with app.app_context():
-        for s in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(s)
-        db.session.commit()
+    _confirm_all(app)
     client = logged_in(app)
     sheet = _sheet(client)
     response = _row(client, sheet, "  amira   HASSAN ", postcode="21214")
@@ -123,10 +127,7 @@ def test_a_row_is_flagged_when_the_online_signer_gave_no_postcode(app, make_init
     make_initiative()
     sign(name="Amira Hassan", email="amira@example.org", postcode="")
     sign(name="Hodan Ali", email="hodan@example.org", postcode="")
-    with app.app_context():
-        for s in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(s)
-        db.session.commit()
+    _confirm_all(app)
     client = logged_in(app)
     sheet = _sheet(client)
     assert _row(client, sheet, "Amira Hassan", postcode="212 14").status_code == 302
