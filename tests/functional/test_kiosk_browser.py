@@ -411,6 +411,8 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
     page.get_by_role("link", name="Volontär").click()
     page.get_by_label("PIN-kod").fill(PIN)
     page.get_by_role("button", name="Fortsätt").click()
+    page.wait_for_url(re.compile(r"/kiosk/volunteer/panel"))
+    page.wait_for_function("() => window.KioskQueue !== undefined")
     queue_drains(page)
     page.evaluate("() => KioskQueue.notify()")
     notice = page.locator("[data-queue-rejected]")
