@@ -31,6 +31,16 @@ def _counts(app) -> tuple[int, int]:
         return initiative.confirmed_count, signatures.confirmed_count(initiative.id)
 
 
+def _erase(client, page: str):
+    """The organiser erases on a written request received by email."""
+    return post_form(
+        client,
+        page,
+        f"{page}/erase",
+        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
+    )
+
+
 def _confirm_all(app) -> None:
     with app.app_context():
         for signature in db.session.scalars(sa.select(Signature)).all():
@@ -216,12 +226,7 @@ def test_erase_personal_data_on_written_request_even_after_submission(
     assert refused.status_code == 400
     assert _signature(app, id=amira.id).name_enc is not None
 
-    done = post_form(
-        client,
-        page,
-        f"{page}/erase",
-        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
-    )
+    done = _erase(client, page)
     assert done.status_code == 302
     erased = _signature(app, id=amira.id)
     assert erased.state == SignatureState.CONFIRMED and erased.anonymised_at is not None
@@ -249,12 +254,7 @@ def test_erase_personal_data_on_written_request_even_after_submission(
         }
     page_after = client.get(page).get_data(as_text=True)
     assert "Amira Hassan" not in page_after and "amira@example.org" not in page_after
-    again = post_form(
-        client,
-        page,
-        f"{page}/erase",
-        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
-    )
+    again = _erase(client, page)
     assert again.status_code in (400, 409)
 
 
@@ -311,12 +311,7 @@ def test_erasing_an_unconfirmed_signature_withdraws_it_so_its_link_cannot_count_
         link = f"/confirm/{make_token(Purpose.CONFIRM, signature.public_id)}"
     page = f"{BASE}/{signature.public_id}"
     client = logged_in(app)
-    done = post_form(
-        client,
-        page,
-        f"{page}/erase",
-        **{"erase-received_via": "email", "erase-received_on": "2026-01-02"},
-    )
+    done = _erase(client, page)
     assert done.status_code == 302
     erased = _signature(app, id=signature.id)
     assert erased.state == SignatureState.WITHDRAWN and erased.email_enc is None

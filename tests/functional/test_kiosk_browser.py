@@ -117,6 +117,12 @@ def resident_signs_at_stand(page: Any, name: str, email: str, language: str = "S
     page.locator("button.kiosk-submit").click()
 
 
+def volunteer_unlocks(page: Any, pin: str = PIN) -> None:
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill(pin)
+    page.get_by_role("button", name="Fortsätt").click()
+
+
 def everything_on_screen(page: Any) -> str:
     """The DOM as HTML plus every form control's live value (not only its attribute)."""
     values = page.evaluate(
@@ -285,9 +291,7 @@ def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
-    page.get_by_role("link", name="Volontär").click()
-    page.get_by_label("PIN-kod").fill(PIN)
-    page.get_by_role("button", name="Fortsätt").click()
+    volunteer_unlocks(page)
     page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=10000)
     page.goto(f"{server.url}/kiosk/volunteer/panel")
@@ -408,9 +412,7 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
         db.session.scalars(sa.select(Initiative)).one().state = InitiativeState.CLOSED
         db.session.commit()
     tablet.set_offline(False)
-    page.get_by_role("link", name="Volontär").click()
-    page.get_by_label("PIN-kod").fill(PIN)
-    page.get_by_role("button", name="Fortsätt").click()
+    volunteer_unlocks(page)
     page.wait_for_url(re.compile(r"/kiosk/volunteer/panel"))
     page.wait_for_function("() => window.KioskQueue !== undefined")
     queue_drains(page)
@@ -463,9 +465,7 @@ def test_volunteer_sees_todays_count_switches_initiative_and_leaves(stand, table
     page.get_by_role("button", name="Byt initiativ").click()
     page.get_by_role("heading", name="Ny lekplats i Rosengårdsparken").wait_for()
 
-    page.get_by_role("link", name="Volontär").click()
-    page.get_by_label("PIN-kod").fill(PIN)
-    page.get_by_role("button", name="Fortsätt").click()
+    volunteer_unlocks(page)
     page.get_by_role("button", name="Lämna stationsläget").click()
     page.get_by_role("heading", name="Koppla surfplattan till en station").wait_for()
     assert not [c for c in tablet.cookies() if c["name"] == "kiosk_device"]
