@@ -74,6 +74,8 @@ class PaperRow(db.Model):
     sheet_id: Mapped[int] = mapped_column(sa.ForeignKey("paper_sheets.id", ondelete="CASCADE"))
     line: Mapped[int]
     review: Mapped[str | None] = mapped_column(sa.String(16))
+    # When an organiser last kept the row: signatures made after it were not compared.
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sheet: Mapped[PaperSheet] = relationship(back_populates="rows")
     signature: Mapped[Signature] = relationship(lazy="joined")
@@ -127,9 +129,14 @@ class Match:
 
 
 def find_matches(
-    initiative_id: int, name: str, postcode: str | None, exclude_id: int | None = None
+    initiative_id: int,
+    name: str,
+    postcode: str | None,
+    exclude_id: int | None = None,
+    made_after: datetime | None = None,
 ) -> list[Match]:
-    """Live signatures (pending, confirmed, invalidated) with this name and postcode.
+    """Live signatures (pending, confirmed, invalidated) with this name and postcode,
+    only those made after ``made_after`` if given.
 
     Names are encrypted, so candidates are narrowed by postcode area in SQL and compared
     decrypted here; at a neighbourhood's scale this is quick.  Where either side has no
@@ -153,6 +160,8 @@ def find_matches(
         )
     if exclude_id is not None:
         query = query.where(Signature.id != exclude_id)
+    if made_after is not None:
+        query = query.where(Signature.created_at > made_after)
     box = crypto()
     found = []
     for candidate in db.session.scalars(query):
@@ -246,7 +255,11 @@ def add_row(
 
 
 def rescan(initiative: Initiative, actor: str) -> int:
-    """Flag unflagged paper rows that now match another signature (signed online later)."""
+    """Flag paper rows that now match another signature (signed online later).
+
+    A row an organiser kept was compared with the signatures there were then; it is
+    flagged again only by one made after that.
+    """
     flagged = 0
     box = crypto()
     rows = db.session.scalars(
@@ -256,13 +269,16 @@ def rescan(initiative: Initiative, actor: str) -> int:
             Signature.initiative_id == initiative.id,
             Signature.state == SignatureState.CONFIRMED,
             Signature.anonymised_at.is_(None),
-            PaperRow.review.is_(None),
+            sa.or_(PaperRow.review.is_(None), PaperRow.review == Review.KEPT),
         )
     ).all()
     for row in rows:
         name = box.decrypt(row.signature.name_enc) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
-        if find_matches(initiative.id, name, postcode, exclude_id=row.signature_id):
+        made_after = row.kept_at if row.review == Review.KEPT else None
+        if find_matches(
+            initiative.id, name, postcode, exclude_id=row.signature_id, made_after=made_after
+        ):
             row.review = Review.PENDING
             flagged += 1
     db.session.flush()
@@ -296,6 +312,7 @@ def review_count(initiative_id: int) -> int:
 def keep(row: PaperRow, actor: str) -> None:
     """Reviewed: a different person after all; the row keeps counting."""
     row.review = Review.KEPT
+    row.kept_at = clock.utcnow()
     db.session.flush()
     audit.record(
         "paper.review_kept",

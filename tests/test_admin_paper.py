@@ -162,6 +162,40 @@ def test_rescan_flags_rows_signed_online_later_and_keep_clears(app, make_initiat
     assert _state(app)[0] == 1  # the online one is still pending
 
 
+def test_a_kept_row_is_flagged_again_when_someone_new_matches_it(app, make_initiative, sign):
+    """"Kept" answers the matches the organiser looked at, not ones that come later."""
+    make_initiative()
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Hodan Ali", postcode="212 14")
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="212 14")
+    post_form(client, f"{BASE}/review", f"{BASE}/review/rescan")
+    with app.app_context():
+        row_id = db.session.scalars(sa.select(PaperRow)).one().signature_id
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+
+    # Looked at and kept: a rescan with nothing new leaves it alone.
+    post_form(client, f"{BASE}/review", f"{BASE}/review/rescan")
+    with app.app_context():
+        assert db.session.get(PaperRow, row_id).review == Review.KEPT
+
+    # Another Hodan Ali signs online later: the organiser has not compared that one.
+    sign(name="Hodan Ali", email="hodan.ali@example.org", postcode="212 14")
+    post_form(client, f"{BASE}/review", f"{BASE}/review/rescan")
+    page = client.get(f"{BASE}/review").get_data(as_text=True)
+    assert "1 nya rader att granska." in page
+    with app.app_context():
+        row = db.session.get(PaperRow, row_id)
+        assert row.review == Review.PENDING
+        # Still counting until the organiser decides again.
+        assert row.signature.state == SignatureState.CONFIRMED
+        online = db.session.scalars(
+            sa.select(Signature.public_id).where(Signature.channel == Channel.WEB)
+        ).all()
+    # Both online signatures are shown to compare with, the old one and the new one.
+    assert len(online) == 2 and all(public_id in page for public_id in online)
+
+
 def test_paper_is_closed_after_submission(app, make_initiative):
     make_initiative(state="submitted")
     client = logged_in(app)
