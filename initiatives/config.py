@@ -223,6 +223,13 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
     # token, SameSite cookies and HSTS (which rules out the plain-http downgrade that
     # check defends against).
     config.setdefault("WTF_CSRF_SSL_STRICT", False)
+    # A form's token is signed by Flask-WTF with one key; itsdangerous also takes a list
+    # (the last signs, every one verifies), so a form opened before SECRET_KEY moved to
+    # SECRET_KEY_FALLBACKS is still accepted after the restart, as its session is.
+    if config["SECRET_KEY_FALLBACKS"]:
+        config.setdefault(
+            "WTF_CSRF_SECRET_KEY", [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
+        )
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
     # If Redis goes away, limit in memory per instance rather than fail every request.
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

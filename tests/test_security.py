@@ -214,6 +214,36 @@ def test_sessions_follow_a_secret_key_rotation(app, client, make_initiative):
         assert "csrf_token" not in session
 
 
+def test_a_form_opened_before_a_secret_key_rotation_is_still_accepted(
+    app, make_app, make_initiative
+):
+    """A phone may hold the sign form open for hours: restarting with SECRET_KEY moved to
+    SECRET_KEY_FALLBACKS must not refuse it (nor an organiser's open form)."""
+    make_initiative()
+    before = app.test_client()
+    token = csrf_token(before, "/i/amiralsgatan")
+    session_cookie = before.get_cookie("initiatives_session")
+    old_key = app.config["SECRET_KEY"]
+    rotated = make_app(
+        SECRET_KEY="a-new-key-for-the-rotation-test-" + "x" * 16, SECRET_KEY_FALLBACKS=[old_key]
+    )
+    after = rotated.test_client()
+    after.set_cookie("initiatives_session", session_cookie.value)
+    response = after.post("/i/amiralsgatan/sign", data=sign_form(csrf_token=token))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with rotated.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 1
+    # A new visitor's form is signed with the new key: it passes once the fallback is gone.
+    newcomer = rotated.test_client()
+    fresh = csrf_token(newcomer, "/i/amiralsgatan")
+    plain = make_app(SECRET_KEY="a-new-key-for-the-rotation-test-" + "x" * 16).test_client()
+    plain.set_cookie("initiatives_session", newcomer.get_cookie("initiatives_session").value)
+    second = plain.post(
+        "/i/amiralsgatan/sign", data=sign_form(csrf_token=fresh, email="zainab@example.org")
+    )
+    assert second.status_code == 303, second.get_data(as_text=True)
+
+
 def test_links_already_mailed_and_tablets_follow_a_secret_key_rotation(app, make_initiative, sign):
     """A withdrawal link lives up to 400 days in a signer's mail, a tablet's cookie as
     long: moving SECRET_KEY to SECRET_KEY_FALLBACKS keeps both working."""
