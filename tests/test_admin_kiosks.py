@@ -158,6 +158,23 @@ def test_an_expired_code_is_no_longer_shown(app, make_initiative, monkeypatch):
     assert CODE_RE.search(page) is None and "ingen giltig kod" in page
 
 
+def test_the_new_code_is_still_shown_after_a_secret_key_rotation(app, make_app, make_initiative):
+    """A restart with SECRET_KEY moved to SECRET_KEY_FALLBACKS keeps the organiser's
+    session, and with it the code just made for the tablet waiting at the stand."""
+    make_initiative()
+    organiser = logged_in(app, role="organiser")
+    create_kiosk(organiser)
+    code = shown_code(organiser, "/admin/kiosks/1")
+    assert code is not None
+    rotated = make_app(
+        SECRET_KEY="a-new-key-for-the-rotation-test-" + "x" * 16,
+        SECRET_KEY_FALLBACKS=[app.config["SECRET_KEY"]],
+    )
+    after = rotated.test_client()
+    after.set_cookie("initiatives_session", organiser.get_cookie("initiatives_session").value)
+    assert shown_code(after, "/admin/kiosks/1") == code
+
+
 def test_unenrol_and_revoke_lock_the_tablet_out(app, make_initiative):
     make_initiative()
     admin = logged_in(app)

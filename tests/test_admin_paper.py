@@ -163,7 +163,7 @@ def test_rescan_flags_rows_signed_online_later_and_keep_clears(app, make_initiat
 
 
 def test_a_kept_row_is_flagged_again_when_someone_new_matches_it(app, make_initiative, sign):
-    """"Kept" answers the matches the organiser looked at, not ones that come later."""
+    """A kept row answers the matches the organiser looked at, not ones that come later."""
     make_initiative()
     client = logged_in(app)
     sheet = _sheet(client)

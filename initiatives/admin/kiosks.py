@@ -15,8 +15,8 @@ from base64 import urlsafe_b64encode
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
@@ -25,20 +25,25 @@ from .. import accounts, clock, kiosk_signatures, kiosks
 from ..extensions import db
 from ..forms import ButtonForm
 from ..models import AuditEvent, Initiative, InitiativeState
+from ..tokens import signing_keys
 from . import actor, bp
 from .forms import KioskForm
 from .initiatives import admin_title
 
 CODES_KEY = "admin_kiosk_codes"
+KIOSK_CODE_KEY = b"initiatives.admin.kiosk-code"
 # Initiatives a stand can be set up for: collecting now, or drafts being prepared.
 ASSIGNABLE = (InitiativeState.COLLECTING, InitiativeState.DRAFT)
 
 
-def _box() -> Fernet:
-    key = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), b"initiatives.admin.kiosk-code", hashlib.sha256
-    ).digest()
-    return Fernet(urlsafe_b64encode(key))
+def _box() -> MultiFernet:
+    """Encrypts under SECRET_KEY; also opens what a SECRET_KEY_FALLBACKS key encrypted."""
+    return MultiFernet(
+        [
+            Fernet(urlsafe_b64encode(hmac.new(k.encode(), KIOSK_CODE_KEY, hashlib.sha256).digest()))
+            for k in reversed(signing_keys())
+        ]
+    )
 
 
 def _remember(kiosk: kiosks.Kiosk, code: str) -> None:
