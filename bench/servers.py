@@ -94,7 +94,8 @@ def scratch_target(backend: str, prefix: str, app_root: Path | None = None) -> I
         sys.path.insert(0, str(app_root.resolve()))
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         target = postgres_target if backend == "postgres" else sqlite_target
-        with target(Path(tmp), 5000) as database:
+        # Not 5000: production settings refuse the default BASE_URL (127.0.0.1:5000).
+        with target(Path(tmp), 8000) as database:
             yield database
 
 
