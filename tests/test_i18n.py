@@ -515,6 +515,32 @@ def test_a_right_to_left_data_report_keeps_the_postcode_in_reading_order(
     assert f"\u060c {translated(locale, 'på webben')}\u060c " in html
 
 
+@pytest.mark.parametrize("locale", ["ar", "fa"])
+def test_a_right_to_left_data_report_keeps_an_address_that_starts_with_digits_in_order(
+    client, make_initiative, sign, deliver, smtp, locale
+):
+    # Right to left, "2010_ali@example.org" with nothing around it is shown as
+    # "example.org@2010_ali": the digits and the "_" and "@" next to them take the
+    # sentence's direction.
+    address = "2010_ali@example.org"
+    make_initiative()
+    sign(email=address)
+    deliver()
+    smtp.clear()
+    client.set_cookie("lang", locale)
+    token = csrf_token(client, "/privacy/request")
+    data = {"csrf_token": token, "email": address}
+    assert client.post("/privacy/request", data=data).status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    # In the opening sentence and in the signature's details.
+    assert html.count(f'<span dir="ltr">{address}</span>') == 2
+    assert text.count(f"\u200e{address}") == 2
+    assert f"{translated(locale, 'E-postadress:')} \u200e{address}" in text
+
+
 # --- the kiosk -----------------------------------------------------------------------------
 
 
