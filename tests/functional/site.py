@@ -205,6 +205,14 @@ def accessibility(site: Site) -> None:
     site.goto("/accessibility")
 
 
+def data_request(site: Site) -> None:
+    site.goto("/privacy/request")
+
+
+def data_request_sent(site: Site) -> None:
+    site.goto("/privacy/request/sent")
+
+
 # The stand tablet (see the module docstring for the languages).
 
 

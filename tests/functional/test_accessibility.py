@@ -31,6 +31,8 @@ from .site import (
     accessibility,
     check_your_email,
     confirm,
+    data_request,
+    data_request_sent,
     describe,
     home,
     initiative,
@@ -222,7 +224,16 @@ TARGETS_JS = """() => {
 def test_touch_targets_are_at_least_44_px(open_site, lang):
     site = open_site(lang)
     problems = []
-    for build in (home, initiative, sign_form_with_errors, confirm, accessibility, not_found):
+    for build in (
+        home,
+        initiative,
+        sign_form_with_errors,
+        confirm,
+        accessibility,
+        not_found,
+        data_request,
+        data_request_sent,
+    ):
         build(site)
         small = site.page.evaluate(TARGETS_JS)
         if small:
