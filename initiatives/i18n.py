@@ -14,7 +14,7 @@ from typing import overload
 
 from babel import Locale, support
 from babel.lists import format_list
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from wtforms.i18n import messages_path
@@ -24,6 +24,11 @@ from .clock import LOCAL_ZONE_NAME
 TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT = "sv"
 LANG_COOKIE = "lang"
+# ``?lang=ar`` on a link (the ones in a signer's mail): the language its reader chose.
+LANG_PARAMETER = "lang"
+# Where a link's language is not taken up: the admin is Swedish, a tablet's language is
+# in its path.
+NO_LINK_LANGUAGE = ("admin", "kiosk")
 # Preferred order on the switcher; languages added later follow alphabetically.
 PREFERRED_ORDER = ("sv", "en", "ar", "so", "bs", "fa")
 
@@ -105,7 +110,8 @@ def isolate(value: object, locale: str | None = None) -> Markup:
 
 
 def select_locale() -> str:
-    """Cookie, else the browser's Accept-Language, else Swedish (always, in the admin)."""
+    """Cookie, else the link's language, else the browser's Accept-Language, else Swedish
+    (always, in the admin)."""
     # The admin is in Swedish; outside a request (CLI, worker) so are domain messages.
     if not has_request_context() or request.blueprint == "admin":
         return DEFAULT
@@ -113,7 +119,42 @@ def select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in available:
         return chosen
-    return negotiate(request.accept_languages, available)
+    return link_language() or negotiate(request.accept_languages, available)
+
+
+def link_language() -> str | None:
+    """The language a link names (``?lang=``), if we have it."""
+    code = request.args.get(LANG_PARAMETER)
+    return code if code in available_locales() else None
+
+
+def remember_language(response: Response, code: str) -> None:
+    """Keep a reader's language for a year (the switcher, or a link in her mail)."""
+    response.set_cookie(
+        LANG_COOKIE,
+        code,
+        max_age=365 * 86400,
+        samesite="Lax",
+        secure=request.is_secure,
+        httponly=True,
+    )
+
+
+def remember_link_language(response: Response) -> Response:
+    """A mail's links name the language its reader signed in: she chose it, so it is
+    kept as the switcher keeps a choice, and the page after the button (and the
+    initiative's own page) stays in it.  Never over a choice made on this device, and
+    never on a response shared with every visitor."""
+    if (
+        request.args.get(LANG_PARAMETER)
+        and LANG_COOKIE not in request.cookies
+        and request.blueprint not in NO_LINK_LANGUAGE
+        and not response.cache_control.public
+    ):
+        code = link_language()
+        if code is not None:
+            remember_language(response, code)
+    return response
 
 
 # A reader of the first reads the second well: Croatian, Serbian and Montenegrin readers
@@ -187,6 +228,7 @@ def configure_i18n(app: Flask) -> None:
         }
 
     app.before_request(share_wtforms_translations)
+    app.after_request(remember_link_language)
     app.jinja_env.globals["native_name"] = native_name
     app.jinja_env.globals["language_list"] = language_list
     app.jinja_env.globals["text_direction"] = text_direction

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from markupsafe import Markup, escape
 
 from .extensions import db
-from .i18n import LANG_COOKIE, available_locales
+from .i18n import available_locales, remember_language
 from .models import Initiative, InitiativeState
 
 bp = Blueprint("pages", __name__)
@@ -66,14 +66,7 @@ def set_language(code: str) -> Response:
     if code not in available_locales():
         abort(404)
     response = redirect(safe_next(request.args.get("next")), code=303)
-    response.set_cookie(
-        LANG_COOKIE,
-        code,
-        max_age=365 * 86400,
-        samesite="Lax",
-        secure=request.is_secure,
-        httponly=True,
-    )
+    remember_language(response, code)
     return response
 
 

@@ -469,6 +469,51 @@ def test_a_signer_gets_every_mail_in_the_language_she_used(
     assert f'<html lang="{locale}" dir="{direction}">' in thanks_html
 
 
+def test_the_page_behind_a_mail_link_is_in_the_signers_language(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """She signed in Arabic at the stand and opens the link on a phone set to Swedish:
+    the button she must press is in Arabic, and so is what follows."""
+    make_initiative(
+        texts={"sv": {"title": SWEDISH_TITLE, "summary": "s", "body": "b"}, "ar": ARABIC_TEXT}
+    )
+    client.set_cookie("lang", "ar")
+    assert sign().status_code == 303
+    deliver()
+    [mail] = smtp.wait_for(1)
+    [confirm_url] = [u for u in links_in(mail) if "/confirm/" in u]
+    path = link_path(confirm_url)
+
+    phone = app.test_client()
+    headers = {"Accept-Language": "sv-SE,sv;q=0.9"}
+    page = phone.get(path, headers=headers)
+    html = page.get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert translated("ar", "Bekräfta min underskrift") in html
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    done = phone.post(
+        action.replace("&amp;", "&"),
+        data={"csrf_token": token},
+        headers=headers,
+        follow_redirects=True,
+    )
+    assert '<html lang="ar" dir="rtl">' in done.get_data(as_text=True)
+    # The initiative's own page too: the link's language is remembered, as a choice is.
+    initiative = phone.get("/i/amiralsgatan", headers=headers).get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in initiative
+
+    # A language chosen on this device earlier wins over the link's.
+    chosen = app.test_client()
+    chosen.set_cookie("lang", "en")
+    assert '<html lang="en" dir="ltr">' in chosen.get(path).get_data(as_text=True)
+    # A language we do not have is no choice at all.
+    unknown = app.test_client()
+    other = unknown.get("/i/amiralsgatan?lang=xx", headers=headers)
+    assert '<html lang="sv" dir="ltr">' in other.get_data(as_text=True)
+    assert unknown.get_cookie("lang") is None
+
+
 @pytest.mark.parametrize("locale", ["so", "en"])
 def test_confirmation_mail_follows_the_signers_language(
     client, make_initiative, sign, deliver, smtp, locale
