@@ -337,8 +337,10 @@ def qr_svg(data: str | qrcode.QRCode, label: str | None = None) -> Markup:
 def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step whose code matches (allowing one step of clock drift either way)."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isdecimal() and len(code) == 6):
         return None
+    # A keyboard set to Arabic or Persian types ٣ or ۳ for 3: the same code, in ASCII.
+    code = "".join(str(int(digit)) for digit in code)
     totp = pyotp.TOTP(secret)
     now = time.time() if now is None else now
     current = int(now // totp.interval)

@@ -160,6 +160,26 @@ def test_two_factor_enrolment_and_login(app):
     assert replay.status_code == 401
 
 
+def test_a_code_typed_in_arabic_or_persian_digits_is_the_same_code(app):
+    # A phone or laptop keyboard set to Arabic types ٣ for 3, one set to Persian ۳.
+    client = logged_in(app, email="amal@example.org")
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    persian = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+    enrolled = post_form(
+        client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now().translate(arabic)
+    )
+    assert enrolled.status_code == 302
+    post_form(client, "/admin/", "/admin/logout")
+
+    login(client, "amal@example.org")
+    code = totp.at(time.time() + 30).translate(persian)
+    good = post_form(client, "/admin/login/code", "/admin/login/code", code=code)
+    assert good.status_code == 302 and good.headers["Location"] == "/admin/"
+
+
 def test_code_step_without_password_step_goes_back_to_login(app, client):
     response = client.get("/admin/login/code")
     assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
