@@ -232,6 +232,26 @@ def test_every_admin_post_needs_a_csrf_token(app, make_initiative):
         assert "Formuläret hade gått ut" in response.get_data(as_text=True), url
 
 
+def test_an_id_too_large_for_the_database_is_not_found(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    token = csrf_token(client, "/admin/")
+    ids = {"user_id", "sheet_id", "signature_id", "kiosk_id", "event_id"}
+    rules = [
+        r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and ids & r.arguments
+    ]
+    assert len(rules) >= 12
+    # Beyond PostgreSQL's integer, and beyond SQLite's.
+    for too_large in (2**31, 2**63):
+        for rule in rules:
+            values = {"slug": "amiralsgatan"} | dict.fromkeys(ids, too_large)
+            url = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                response = client.open(url, method=method, data={"csrf_token": token})
+                assert response.status_code == 404, (method, url)
+                assert "Sidan finns inte" in response.get_data(as_text=True)
+
+
 def test_a_session_ends_after_idle_minutes(make_app):
     app = make_app(ADMIN_IDLE_MINUTES=30)
     client = logged_in(app)

@@ -254,7 +254,7 @@ def _keeps_an_admin(user: accounts.AdminUser) -> bool:
     return not (user.is_admin and user.active and accounts.active_admins() <= 1)
 
 
-@bp.post("/accounts/<int:user_id>/role")
+@bp.post("/accounts/<id:user_id>/role")
 @admin_only
 def accounts_role(user_id: int) -> Response:
     user = _other_account(user_id)
@@ -272,7 +272,7 @@ def accounts_role(user_id: int) -> Response:
     return redirect(url_for("admin.accounts_list"))
 
 
-@bp.post("/accounts/<int:user_id>/active")
+@bp.post("/accounts/<id:user_id>/active")
 @admin_only
 def accounts_toggle(user_id: int) -> Response:
     user = _other_account(user_id)
@@ -293,7 +293,7 @@ def accounts_toggle(user_id: int) -> Response:
     return redirect(url_for("admin.accounts_list"))
 
 
-@bp.post("/accounts/<int:user_id>/reset-2fa")
+@bp.post("/accounts/<id:user_id>/reset-2fa")
 @admin_only
 def accounts_reset_totp(user_id: int) -> Response:
     """For an organiser who lost their phone: they log in with the password and enrol again."""

@@ -144,7 +144,7 @@ def _history(kiosk: kiosks.Kiosk) -> list[AuditEvent]:
     return [e for e in events if (e.details or {}).get("kiosk") == kiosk.id][:100]
 
 
-@bp.get("/kiosks/<int:kiosk_id>")
+@bp.get("/kiosks/<id:kiosk_id>")
 def kiosk_detail(kiosk_id: int) -> str:
     kiosk = _kiosk_or_404(kiosk_id)
     code = _shown_code(kiosk)
@@ -175,7 +175,7 @@ def _button_or_400() -> None:
         abort(400)
 
 
-@bp.post("/kiosks/<int:kiosk_id>/code")
+@bp.post("/kiosks/<id:kiosk_id>/code")
 def kiosk_code(kiosk_id: int) -> Any:
     kiosk = _kiosk_or_404(kiosk_id)
     _button_or_400()
@@ -189,7 +189,7 @@ def kiosk_code(kiosk_id: int) -> Any:
     return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
 
 
-@bp.post("/kiosks/<int:kiosk_id>/unenrol")
+@bp.post("/kiosks/<id:kiosk_id>/unenrol")
 def kiosk_unenrol(kiosk_id: int) -> Any:
     """Unbind the tablet (lost, or handed back) but keep the kiosk for a new one."""
     kiosk = _kiosk_or_404(kiosk_id)
@@ -201,7 +201,7 @@ def kiosk_unenrol(kiosk_id: int) -> Any:
     return redirect(url_for("admin.kiosk_detail", kiosk_id=kiosk.id))
 
 
-@bp.post("/kiosks/<int:kiosk_id>/revoke")
+@bp.post("/kiosks/<id:kiosk_id>/revoke")
 def kiosk_revoke(kiosk_id: int) -> Any:
     kiosk = _kiosk_or_404(kiosk_id)
     _button_or_400()

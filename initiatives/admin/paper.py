@@ -92,13 +92,13 @@ def _sheet_page(
     ), status
 
 
-@bp.get("/initiatives/<slug>/paper/<int:sheet_id>")
+@bp.get("/initiatives/<slug>/paper/<id:sheet_id>")
 def paper_sheet(slug: str, sheet_id: int) -> Any:
     initiative = initiative_or_404(slug)
     return _sheet_page(initiative, _sheet_or_404(initiative, sheet_id))
 
 
-@bp.post("/initiatives/<slug>/paper/<int:sheet_id>")
+@bp.post("/initiatives/<slug>/paper/<id:sheet_id>")
 def paper_row_add(slug: str, sheet_id: int) -> Any:
     initiative = initiative_or_404(slug)
     sheet = _sheet_or_404(initiative, sheet_id)
@@ -157,7 +157,7 @@ def _row_or_404(initiative: Initiative, signature_id: int) -> paper.PaperRow:
     return row
 
 
-@bp.post("/initiatives/<slug>/paper/review/<int:signature_id>/keep")
+@bp.post("/initiatives/<slug>/paper/review/<id:signature_id>/keep")
 def paper_keep(slug: str, signature_id: int) -> Any:
     initiative = initiative_or_404(slug)
     row = _row_or_404(initiative, signature_id)
@@ -169,7 +169,7 @@ def paper_keep(slug: str, signature_id: int) -> Any:
     return redirect(url_for("admin.paper_review", slug=slug))
 
 
-@bp.post("/initiatives/<slug>/paper/review/<int:signature_id>/duplicate")
+@bp.post("/initiatives/<slug>/paper/review/<id:signature_id>/duplicate")
 def paper_duplicate(slug: str, signature_id: int) -> Any:
     initiative = initiative_or_404(slug)
     row = _row_or_404(initiative, signature_id)

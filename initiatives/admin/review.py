@@ -259,7 +259,7 @@ def _closed() -> str:
     return _("Listan är inlämnad eller initiativet avslutat: underskrifterna kan inte ändras.")
 
 
-@bp.post("/initiatives/<slug>/review/restore/<int:event_id>")
+@bp.post("/initiatives/<slug>/review/restore/<id:event_id>")
 def review_restore(slug: str, event_id: int) -> Any:
     initiative = initiative_or_404(slug)
     if not ButtonForm().validate_on_submit():
