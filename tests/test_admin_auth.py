@@ -252,6 +252,19 @@ def test_an_id_too_large_for_the_database_is_not_found(app, make_initiative):
                 assert "Sidan finns inte" in response.get_data(as_text=True)
 
 
+def test_a_nul_byte_in_a_slug_or_signature_id_is_not_found(app, make_initiative):
+    make_initiative()
+    client = logged_in(app)
+    for url in (
+        "/admin/initiatives/amiralsgatan%00",
+        "/admin/initiatives/amiralsgatan%00/signatures",
+        "/admin/initiatives/amiralsgatan/signatures/" + "0" * 16 + "%00",
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url  # PostgreSQL refuses NUL in a text value
+        assert "Sidan finns inte" in response.get_data(as_text=True)
+
+
 def test_a_session_ends_after_idle_minutes(make_app):
     app = make_app(ADMIN_IDLE_MINUTES=30)
     client = logged_in(app)

@@ -38,6 +38,8 @@ from .forms import (
 
 
 def initiative_or_404(slug: str) -> Initiative:
+    if "\x00" in slug:  # PostgreSQL refuses NUL in a text value
+        abort(404)
     initiative = db.session.scalars(
         sa.select(Initiative).where(Initiative.slug == slug[:80])
     ).one_or_none()

@@ -46,6 +46,8 @@ def signatures_search(slug: str) -> str:
 
 def _found_or_404(slug: str, public_id: str) -> moderation.Found:
     initiative = initiative_or_404(slug)
+    if "\x00" in public_id:  # PostgreSQL refuses NUL in a text value
+        abort(404)
     found = moderation.get(initiative, public_id[:32])
     if found is None:
         abort(404)
