@@ -51,6 +51,14 @@ def test_wrong_password_and_unknown_account_look_the_same(app, client):
     assert message in unknown.get_data(as_text=True)
 
 
+def test_a_nul_byte_in_the_email_is_a_plain_form_error(app, client):
+    create_admin(app)
+    # PostgreSQL refuses NUL in a text value: the address must not reach the query.
+    response = login(client, email="samira\x00@example.org")
+    assert response.status_code == 400
+    assert "Fältet innehåller tecken som inte är tillåtna." in response.get_data(as_text=True)
+
+
 def test_next_is_never_an_open_redirect(app, client):
     create_admin(app)
     token = csrf_token(client, "/admin/login")

@@ -37,7 +37,11 @@ class LoginForm(FlaskForm):
     email = StringField(
         _l("E-postadress"),
         filters=[strip],
-        validators=[DataRequired(_l("Skriv din e-postadress.")), Length(max=254)],
+        validators=[
+            DataRequired(_l("Skriv din e-postadress.")),
+            Length(max=254),
+            printable_text,
+        ],
     )
     password = PasswordField(
         _l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord.")), Length(max=1000)]
