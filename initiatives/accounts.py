@@ -266,6 +266,15 @@ class LoginOutcome(enum.StrEnum):
     THROTTLED = "throttled"
 
 
+def lock_for_login(user_id: int) -> None:
+    """Make other login attempts on this account wait until the caller commits.
+
+    Then each attempt counts the failures of the ones before it: guesses sent in
+    parallel are throttled like guesses sent one by one.
+    """
+    db.session.execute(sa.select(AdminUser.id).where(AdminUser.id == user_id).with_for_update())
+
+
 def check_password_login(
     email: str, password: str, attempt: Attempt
 ) -> tuple[LoginOutcome, AdminUser | None]:
@@ -276,7 +285,7 @@ def check_password_login(
     """
     user = by_email(email)
     if user is not None:
-        db.session.execute(sa.select(AdminUser.id).where(AdminUser.id == user.id).with_for_update())
+        lock_for_login(user.id)
     if is_throttled(attempt):
         return LoginOutcome.THROTTLED, None
     if not verify_password(user, password) or user is None or not user.active:

@@ -253,3 +253,33 @@ def test_wrong_passwords_sent_in_parallel_are_throttled_like_one_by_one(app):
         actions.append(lambda b=browser, d=data: b.post("/admin/login", data=d).status_code)
     statuses = run_at_once(actions)
     assert statuses.count(401) == limit and statuses.count(429) == 12 - limit
+
+
+@PG
+def test_wrong_codes_sent_in_parallel_are_throttled_like_one_by_one(app):
+    import time
+
+    import pyotp
+
+    from initiatives import accounts
+
+    from .admin_helpers import create_admin, login
+
+    user_id = create_admin(app, "amal@example.org")
+    secret = pyotp.random_base32()
+    with app.app_context():
+        db.session.get(accounts.AdminUser, user_id).totp_secret_enc = accounts.crypto().encrypt(
+            secret
+        )
+        db.session.commit()
+    # Someone who has the password guesses the second step with many sessions at once.
+    wrong = pyotp.TOTP(secret).at(time.time() - 3600)
+    limit = app.config["ADMIN_LOGIN_MAX_PER_ACCOUNT"]
+    actions = []
+    for _ in range(12):
+        browser = app.test_client()
+        assert login(browser, "amal@example.org").status_code == 302
+        data = {"code": wrong, "csrf_token": csrf_token(browser, "/admin/login/code")}
+        actions.append(lambda b=browser, d=data: b.post("/admin/login/code", data=d).status_code)
+    statuses = run_at_once(actions)
+    assert statuses.count(401) == limit and statuses.count(429) == 12 - limit

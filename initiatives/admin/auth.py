@@ -81,6 +81,7 @@ def login_code() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return render_template("admin/login_code.html", form=form), 400 if form.errors else 200
     attempt = _attempt(pending["email"])
+    accounts.lock_for_login(pending["id"])
     if accounts.is_throttled(attempt):
         return _throttled_page(form, "admin/login_code.html")
     user = db.session.get(accounts.AdminUser, pending["id"])
