@@ -188,6 +188,28 @@ def test_a_code_typed_in_arabic_or_persian_digits_is_the_same_code(app):
     assert good.status_code == 302 and good.headers["Location"] == "/admin/"
 
 
+def test_a_session_alone_cannot_replace_the_second_factor(app):
+    # Turning two-factor off takes the password; swapping it for a new app must too, or
+    # someone at an unlocked laptop could take over the second factor (and end the
+    # owner's other sessions) with two clicks.
+    client = logged_in(app, email="amal@example.org")
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    with app.app_context():
+        before = accounts.by_email("amal@example.org")
+        secret, nonce = before.totp_secret_enc, before.session_nonce
+
+    again = post_form(client, "/admin/account", "/admin/account/2fa/start")
+    assert again.status_code == 302 and again.headers["Location"] == "/admin/account"
+    assert client.get("/admin/account/2fa").headers["Location"] == "/admin/account"
+    with app.app_context():
+        after = accounts.by_email("amal@example.org")
+        assert after.totp_pending_enc is None
+        assert (after.totp_secret_enc, after.session_nonce) == (secret, nonce)
+
+
 def test_code_step_without_password_step_goes_back_to_login(app, client):
     response = client.get("/admin/login/code")
     assert response.status_code == 302 and response.headers["Location"] == "/admin/login"

@@ -147,6 +147,10 @@ def change_password() -> Any:
 def totp_start() -> Response:
     if not ButtonForm().validate_on_submit():
         abort(400)
+    if current_user.has_totp:
+        # A second factor in place is replaced only by turning it off, which takes the
+        # password: a session alone must not be enough to move it to another phone.
+        return redirect(url_for("admin.account"))
     accounts.start_totp_enrolment(current_user)
     db.session.commit()
     return redirect(url_for("admin.totp_enrol"))
