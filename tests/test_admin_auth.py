@@ -327,6 +327,41 @@ def test_new_password_ends_other_sessions(app):
     assert login(phone, "rahel@example.org", new).status_code == 302
 
 
+def test_guessing_the_password_from_a_session_is_throttled_like_a_login(make_app):
+    # Someone at an unlocked laptop must not try passwords without limit on the account
+    # page: the password is what turns two-factor off and outlives the session.
+    app = make_app(ADMIN_LOGIN_MAX_PER_ACCOUNT=3)
+    client = logged_in(app, email="amal@example.org")
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    new = "ett helt nytt och långt lösenord"
+    for guess in ("första gissningen", "andra gissningen"):
+        wrong = post_form(
+            client,
+            "/admin/account",
+            "/admin/account/password",
+            current=guess,
+            password=new,
+            repeat=new,
+        )
+        assert wrong.status_code == 400
+    wrong = post_form(client, "/admin/account", "/admin/account/2fa/disable", password="tredje")
+    assert wrong.status_code == 400
+
+    for action, data in (
+        ("/admin/account/password", {"current": PASSWORD, "password": new, "repeat": new}),
+        ("/admin/account/2fa/disable", {"password": PASSWORD}),
+    ):
+        refused = post_form(client, "/admin/account", action, **data)
+        assert refused.status_code == 429, action
+        assert "För många misslyckade försök" in refused.get_data(as_text=True)
+    with app.app_context():
+        user = accounts.by_email("amal@example.org")
+        assert accounts.verify_password(user, PASSWORD) and user.has_totp
+
+
 def test_deactivated_account_is_logged_out_and_cannot_log_in(app):
     admin = logged_in(app)
     user_id = create_admin(app, "tidigare@example.org", role="organiser")

@@ -27,12 +27,15 @@ def _attempt(email: str) -> accounts.Attempt:
     return accounts.Attempt.of(email, request.remote_addr or "unknown")
 
 
-def _throttled_page(form: Any, template: str) -> tuple[str, int]:
-    message = _(
+def _throttled_message() -> str:
+    return _(
         "För många misslyckade försök. Vänta %(minutes)s minuter och försök igen.",
         minutes=current_app.config["ADMIN_LOGIN_WINDOW_MINUTES"],
     )
-    return render_template(template, form=form, problem=message), 429
+
+
+def _throttled_page(form: Any, template: str) -> tuple[str, int]:
+    return render_template(template, form=form, problem=_throttled_message()), 429
 
 
 def _finish_login(user: accounts.AdminUser, attempt: accounts.Attempt) -> Response:
@@ -109,6 +112,25 @@ def logout() -> Response:
 # --- one's own account ---------------------------------------------------------------------
 
 
+def _refuse_own_password(field: Any, wrong: str) -> int | None:
+    """Check the current user's password in ``field``, counted and throttled like a login.
+
+    Else someone at an unlocked laptop could try passwords here without limit.  Returns
+    the status to answer with (the message is on the field), or None when it is right.
+    """
+    attempt = _attempt(current_user.email)
+    accounts.lock_for_login(current_user.id)
+    if accounts.is_throttled(attempt):
+        field.errors = [_throttled_message()]
+        return 429
+    if not accounts.verify_password(current_user, field.data):
+        accounts.record_failure(attempt)
+        db.session.commit()
+        field.errors = [wrong]
+        return 400
+    return None
+
+
 def _account_page(password_form: PasswordForm | None = None, status: int = 200) -> Any:
     return (
         render_template(
@@ -131,9 +153,9 @@ def change_password() -> Any:
     form = PasswordForm()
     if not form.validate_on_submit():
         return _account_page(form, 400)
-    if not accounts.verify_password(current_user, form.current.data):
-        form.current.errors = [_("Det nuvarande lösenordet stämmer inte.")]
-        return _account_page(form, 400)
+    refused = _refuse_own_password(form.current, _("Det nuvarande lösenordet stämmer inte."))
+    if refused:
+        return _account_page(form, refused)
     accounts.set_password(current_user, form.password.data)
     audit.record("admin.password_changed", actor=actor())
     db.session.commit()
@@ -186,8 +208,8 @@ def totp_disable() -> Any:
     form = TotpDisableForm()
     if not form.validate_on_submit():
         abort(400)
-    if not accounts.verify_password(current_user, form.password.data):
-        form.password.errors = [_("Lösenordet stämmer inte.")]
+    refused = _refuse_own_password(form.password, _("Lösenordet stämmer inte."))
+    if refused:
         return (
             render_template(
                 "admin/account.html",
@@ -195,7 +217,7 @@ def totp_disable() -> Any:
                 button=ButtonForm(),
                 disable_form=form,
             ),
-            400,
+            refused,
         )
     accounts.disable_totp(current_user)
     audit.record("admin.two_factor_disabled", actor=actor())
