@@ -45,6 +45,9 @@ def public_initiative_or_404(slug: str) -> Initiative:
     initiative = db.session.scalars(_by_slug(), {"slug": slug}).one_or_none()
     if initiative is None or initiative.state not in PUBLIC_STATES:
         abort(404)
+    # A draft may be withdrawn too: its text was never published and must not be now.
+    if initiative.opens_at is None:
+        abort(404)
     return initiative
 
 

@@ -367,3 +367,24 @@ def test_only_the_answer_upload_may_be_large(app, make_initiative):
     )
     assert too_big.status_code == 413
     assert _get(app).state == InitiativeState.COLLECTING
+
+
+def test_a_draft_withdrawn_before_publishing_never_becomes_public(app):
+    """Withdrawing is open to drafts, but a text that was never published must not
+    appear on the public page, the JSON or a QR code because of it."""
+    client = logged_in(app)
+    _draft(client)
+    url = "/admin/initiatives/amiralsgatan/text/sv"
+    post_form(client, url, url, **(TEXT | {"title": "Ett utkast ingen har sett"}))
+    withdrawn = post_form(
+        client, _page(client), "/admin/initiatives/amiralsgatan/withdraw", reason="Vi väntar"
+    )
+    assert withdrawn.status_code == 302
+    assert _get(app).state == InitiativeState.WITHDRAWN
+
+    public = app.test_client()
+    for path in ("/i/amiralsgatan", "/api/initiatives/amiralsgatan", "/i/amiralsgatan/qr.svg"):
+        response = public.get(path)
+        assert response.status_code == 404, path
+        assert "Ett utkast ingen har sett" not in response.get_data(as_text=True)
+    assert client.get("/admin/initiatives/amiralsgatan").status_code == 200
