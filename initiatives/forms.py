@@ -110,6 +110,9 @@ class SignForm(FlaskForm):
     )
     # Where the signer came from (?src= on the link or QR code); checked by the view.
     src = HiddenField(validators=[Optional(), Length(max=32)])
+    # The SHA-256 of the text the page showed: a correction made while the signer read it
+    # must not be recorded as what they signed.  Checked by the view, never refused.
+    text_version = HiddenField()
     # Honeypot: hidden from people by CSS and aria-hidden, filled in by simple bots.
     website = StringField(_l("Lämna det här fältet tomt"), validators=[Optional()])
 

@@ -133,12 +133,14 @@ def sign(
     channel: Channel = Channel.WEB,
     source_tag: str | None = None,
     client_hash: str | None = None,
+    text_hash: str | None = None,
     **extra: object,
 ) -> SignResult:
     """Record a signature (pending until confirmed by email) and queue the right mail.
 
     The outcome is for the caller's logs and tests only: the page shown to the signer
     must be the same whatever it is, so that nobody learns whether an address signed.
+    ``text_hash`` is the text version the signer was shown, if not the current one.
     ``extra`` carries channel-specific columns (the kiosk's device, say).
     """
     if not initiative.accepts_signatures():
@@ -156,7 +158,7 @@ def sign(
         "channel": Channel(channel).value,
         "source_tag": source_tag,
         "locale": locale,
-        "text_hash": initiative.text_hash or initiative.compute_text_hash(),
+        "text_hash": text_hash or initiative.text_hash or initiative.compute_text_hash(),
         "name_enc": box.encrypt(name.strip()),
         "email_enc": box.encrypt(email.strip()),
         "postcode_enc": box.encrypt(postcode),

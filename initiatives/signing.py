@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import get_locale
 from sqlalchemy.orm import lazyload
 
-from . import campaign, clock, signatures
+from . import campaign, clock, signatures, texts
 from .crypto import crypto
 from .extensions import db, limiter, reads_only
 from .forms import ButtonForm, SignForm
@@ -75,6 +75,8 @@ def _render_initiative(
 ) -> tuple[str, int]:
     locale = str(get_locale() or DEFAULT)
     text = initiative.text(locale)
+    # What this page shows now, also after a refused POST.
+    form.text_version.data = initiative.text_hash
     return (
         render_template(
             "signing/initiative.html",
@@ -134,6 +136,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
         postcode=form.postcode.data,
         locale=str(get_locale() or DEFAULT),
         source_tag=source_tag(initiative, form.src.data),
+        text_hash=texts.version_shown(initiative, form.text_version.data),
         client_hash=crypto().client_hash(remote, clock.utcnow().date()),
     )
     db.session.commit()

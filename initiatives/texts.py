@@ -8,6 +8,7 @@ flush, never commit.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,8 @@ from . import audit, clock
 from .extensions import db
 from .lifecycle import TransitionError, require
 from .models import DEFAULT_LOCALE, Initiative, InitiativeText, UTCDateTime
+
+HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 class Amendment(db.Model):
@@ -122,6 +125,19 @@ def amend(
         new_hash=initiative.text_hash,
     )
     return amendment
+
+
+def version_shown(initiative: Initiative, value: str | None) -> str | None:
+    """``value`` if it names a text this initiative had while collecting (the current one
+    or one replaced by an amendment), else None: the caller records the current text."""
+    if not value or value == initiative.text_hash or not HASH_RE.match(value):
+        return None
+    replaced = db.session.scalar(
+        sa.select(Amendment.id)
+        .where(Amendment.initiative_id == initiative.id, Amendment.previous_hash == value)
+        .limit(1)
+    )
+    return value if replaced is not None else None
 
 
 def amendments(initiative: Initiative) -> list[Amendment]:

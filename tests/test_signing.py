@@ -566,3 +566,34 @@ def test_check_email_page_says_why_a_mail_may_not_come(client, make_initiative, 
     response = sign(email="capped@example.org")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Vi skickar högst 3 meddelanden per dygn till samma adress" in page
+
+
+def test_a_signature_records_the_text_version_the_signer_was_shown(app, client, make_initiative):
+    """Nadia opens the page; before she presses the button an organiser corrects the
+    text.  Her signature names the text she read, not the correction she never saw."""
+    from initiatives import texts
+    from initiatives.models import Initiative
+
+    from .conftest import sign_form
+
+    make_initiative()
+    page = client.get("/i/amiralsgatan").get_data(as_text=True)
+    token = CSRF_RE.search(page).group(1)
+    shown = re.search(r'name="text_version" type="hidden" value="([0-9a-f]{64})"', page).group(1)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert shown == initiative.text_hash
+        texts.amend(initiative, "t", "sv", title="Rättad", summary="S", body="B", note="Stavfel")
+        db.session.commit()
+        corrected = initiative.text_hash
+
+    def post(**fields):
+        page = client.get("/i/amiralsgatan").get_data(as_text=True)
+        fields.setdefault("csrf_token", CSRF_RE.search(page).group(1))
+        return client.post("/i/amiralsgatan/sign", data=sign_form(**fields))
+
+    assert post(email="nadia@example.org", text_version=shown, csrf_token=token).status_code == 303
+    # A value the initiative never had (forged, garbled) names the current text.
+    assert post(email="omar@example.org", text_version="f" * 64).status_code == 303
+    assert post(email="sara@example.org", text_version="\x00" * 70).status_code == 303
+    assert [s.text_hash for s in signatures_in_db(app)] == [shown, corrected, corrected]
