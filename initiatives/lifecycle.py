@@ -218,9 +218,13 @@ def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference:
     if not reference.strip():
         raise TransitionError(str(_l("Skriv stadens diarienummer.")))
     # Handed in after the collection closed: a list cannot leave before its last signature.
+    # That is when the period ended, if the organiser pressed "close" only later (as the
+    # pack says too).
+    ends = [t for t in (initiative.closed_at, initiative.closes_at) if t is not None]
+    closed = min(ends) if ends else initiative.opens_at
     _check_day(
         submitted_on,
-        initiative.closed_at or initiative.opens_at,
+        closed,
         _l("Datumet kan inte vara i framtiden eller före den dag insamlingen stängdes."),
     )
     initiative.submitted_at = local_noon(submitted_on)

@@ -388,3 +388,26 @@ def test_a_draft_withdrawn_before_publishing_never_becomes_public(app):
         assert response.status_code == 404, path
         assert "Ett utkast ingen har sett" not in response.get_data(as_text=True)
     assert client.get("/admin/initiatives/amiralsgatan").status_code == 200
+
+
+def test_a_list_handed_in_before_the_organiser_pressed_close_can_be_recorded(app, make_initiative):
+    """The period ended ten days ago and the list went to the city five days ago; the
+    organiser only now closes the initiative in the admin and records the hand-in."""
+    make_initiative(threshold=1, opens_days_ago=100, closes_in_days=-10, confirmed_count=1)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        lifecycle.close(initiative, "test")
+        today = lifecycle.local_date(clock.utcnow())
+        with pytest.raises(lifecycle.TransitionError, match="före den dag insamlingen stängdes"):
+            lifecycle.submit(
+                initiative, "test", submitted_on=today - timedelta(days=12), reference="R-1"
+            )
+        db.session.rollback()
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        lifecycle.close(initiative, "test")
+        lifecycle.submit(
+            initiative, "test", submitted_on=today - timedelta(days=5), reference="R-1"
+        )
+        db.session.commit()
+        assert initiative.state == InitiativeState.SUBMITTED
+        assert lifecycle.local_date(initiative.submitted_at) == today - timedelta(days=5)
