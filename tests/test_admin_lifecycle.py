@@ -411,3 +411,45 @@ def test_a_list_handed_in_before_the_organiser_pressed_close_can_be_recorded(app
         db.session.commit()
         assert initiative.state == InitiativeState.SUBMITTED
         assert lifecycle.local_date(initiative.submitted_at) == today - timedelta(days=5)
+
+
+def test_control_characters_in_admin_texts_are_refused_not_a_500(app, make_initiative):
+    """A NUL pasted into a text (PostgreSQL refuses it in a text value) gets the form back
+    with a message, and what was stored stays as it was."""
+    client = logged_in(app)
+    _draft(client)
+    text_url = "/admin/initiatives/amiralsgatan/text/sv"
+    assert post_form(client, text_url, text_url, **TEXT).status_code == 302
+    for field in ("title", "summary", "body"):
+        refused = post_form(client, text_url, text_url, **(TEXT | {field: "Säkra\x00 gator"}))
+        assert refused.status_code == 400, field
+        assert "tecken som inte är tillåtna" in refused.get_data(as_text=True)
+    settings = "/admin/initiatives/amiralsgatan/settings"
+    good = {"slug": "amiralsgatan", "threshold": "2", "period_months": "3"}
+    for field, value in (
+        ("target_body", "Tekniska\x00 nämnden"),
+        ("official_url", "https://malmo.se/\x00"),
+    ):
+        fields = good | {"target_body": "Tekniska nämnden", field: value}
+        assert post_form(client, settings, settings, **fields).status_code == 400, field
+
+    assert (
+        post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish").status_code
+        == 302
+    )
+    amend = TEXT | {"body": "Nytt förslag.", "note": "Rättat\x00"}
+    assert post_form(client, text_url, text_url, **amend).status_code == 400
+    with app.app_context():
+        initiative = db.session.get(Initiative, _get(app).id)
+        assert initiative.text("sv").body == TEXT["body"]
+        assert initiative.target_body == "Tekniska nämnden"
+        assert texts.amendments(initiative) == []
+
+    make_initiative("svar", state=InitiativeState.SUBMITTED, submitted_at=clock.utcnow())
+    today = lifecycle.local_date(clock.utcnow()).isoformat()
+    answer = post_form(
+        client, _page(client, "svar"), "/admin/initiatives/svar/answer",
+        answered_on=today, text="Nämnden\x00 svarar",
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert _get(app, "svar").state == InitiativeState.SUBMITTED

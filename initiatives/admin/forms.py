@@ -167,7 +167,11 @@ class InitiativeForm(FlaskForm):
         _l("Mottagare"),
         default="Tekniska nämnden",
         filters=[strip],
-        validators=[DataRequired(_l("Skriv vem initiativet riktas till.")), Length(max=200)],
+        validators=[
+            DataRequired(_l("Skriv vem initiativet riktas till.")),
+            Length(max=200),
+            printable_text,
+        ],
     )
     official_url = StringField(
         _l("Länk till initiativet hos Malmö stad (frivilligt)"),
@@ -175,6 +179,7 @@ class InitiativeForm(FlaskForm):
         validators=[
             Optional(),
             Length(max=500),
+            printable_text,
             URL(require_tld=True, message=_l("Skriv en hel adress som börjar med https://.")),
         ],
     )
@@ -192,10 +197,12 @@ class TextForm(FlaskForm):
         validators=[DataRequired(_l("Skriv en rubrik.")), Length(max=200), printable_text],
     )
     summary = TextAreaField(
-        _l("Sammanfattning"), filters=[strip], validators=[Optional(), Length(max=1000)]
+        _l("Sammanfattning"),
+        filters=[strip],
+        validators=[Optional(), Length(max=1000), printable_text],
     )
     body = TextAreaField(
-        _l("Förslaget"), filters=[strip], validators=[Optional(), Length(max=20000)]
+        _l("Förslaget"), filters=[strip], validators=[Optional(), Length(max=20000), printable_text]
     )
 
 
@@ -203,7 +210,11 @@ class AmendForm(TextForm):
     note = TextAreaField(
         _l("Vad rättas och varför"),
         filters=[strip],
-        validators=[DataRequired(_l("Skriv vad som rättas och varför.")), Length(max=1000)],
+        validators=[
+            DataRequired(_l("Skriv vad som rättas och varför.")),
+            Length(max=1000),
+            printable_text,
+        ],
     )
 
 
@@ -230,7 +241,11 @@ class AnswerForm(FlaskForm):
     text = TextAreaField(
         _l("Nämndens svar"),
         filters=[strip],
-        validators=[DataRequired(_l("Skriv svaret eller en sammanfattning.")), Length(max=20000)],
+        validators=[
+            DataRequired(_l("Skriv svaret eller en sammanfattning.")),
+            Length(max=20000),
+            printable_text,
+        ],
     )
     document = FileField(
         _l("Svaret som PDF (frivilligt)"),
@@ -242,7 +257,7 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(
         _l("Anledning"),
         filters=[strip],
-        validators=[DataRequired(_l("Skriv en anledning.")), Length(max=1000)],
+        validators=[DataRequired(_l("Skriv en anledning.")), Length(max=1000), printable_text],
     )
 
 
