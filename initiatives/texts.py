@@ -100,7 +100,8 @@ def amend(
     previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
     if previous == {"title": title, "summary": summary, "body": body}:
         raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
-    if not title or (locale == DEFAULT_LOCALE and not body):
+    # As when publishing: every language's page needs the proposal itself.
+    if not title or not body:
         raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
     previous_hash = initiative.text_hash or initiative.compute_text_hash()
     _put_text(initiative, locale, title=title, summary=summary, body=body)

@@ -453,3 +453,22 @@ def test_control_characters_in_admin_texts_are_refused_not_a_500(app, make_initi
     )  # fmt: skip
     assert answer.status_code == 400
     assert _get(app, "svar").state == InitiativeState.SUBMITTED
+
+
+def test_a_translation_added_while_collecting_needs_the_proposal_too(app):
+    """Publishing refuses a language with a title but no proposal; a translation added
+    later by amendment must not put such a page in front of Somali speakers either."""
+    client = logged_in(app)
+    _draft(client)
+    url = "/admin/initiatives/amiralsgatan/text/sv"
+    post_form(client, url, url, **TEXT)
+    post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
+    somali = "/admin/initiatives/amiralsgatan/text/so"
+    title_only = {"title": "Amiralsgatan oo badbaado leh", "summary": "", "body": ""}
+    refused = post_form(client, somali, somali, **title_only, note="Tarjumaad")
+    assert refused.status_code == 409
+    assert "rubrik och förslag" in refused.get_data(as_text=True)
+    assert _get(app).locales == ["sv"]
+    full = title_only | {"body": "Waxaan soo jeedinaynaa jid badbaado leh."}
+    assert post_form(client, somali, somali, **full, note="Tarjumaad").status_code == 302
+    assert _get(app).locales == ["so", "sv"]
