@@ -18,7 +18,14 @@ def utcnow() -> datetime:
 
 
 def add_months(start: datetime, months: int) -> datetime:
-    """The same day ``months`` calendar months later, clamped to the month's last day."""
-    year = start.year + (start.month - 1 + months) // 12
-    month = (start.month - 1 + months) % 12 + 1
-    return start.replace(year=year, month=month, day=min(start.day, monthrange(year, month)[1]))
+    """The same day and time in Malmö ``months`` calendar months later, clamped to the
+    month's last day, in ``start``'s time zone.
+
+    Counted in Malmö's calendar, not UTC's: near midnight the two name different days,
+    and summer time would move the end across midnight into another day.
+    """
+    local = start.astimezone(LOCAL_TZ)
+    year = local.year + (local.month - 1 + months) // 12
+    month = (local.month - 1 + months) % 12 + 1
+    day = min(local.day, monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day).astimezone(start.tzinfo)

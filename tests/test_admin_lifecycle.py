@@ -472,3 +472,35 @@ def test_a_translation_added_while_collecting_needs_the_proposal_too(app):
     full = title_only | {"body": "Waxaan soo jeedinaynaa jid badbaado leh."}
     assert post_form(client, somali, somali, **full, note="Tarjumaad").status_code == 302
     assert _get(app).locales == ["so", "sv"]
+
+
+@pytest.mark.parametrize(
+    ("published_utc", "months", "last_day"),
+    [
+        # 23:30 on 15 January in Malmö (winter time): the period ends at 23:30 on
+        # 15 July (summer time), not half past midnight on the 16th.
+        ("2026-01-15T22:30:00+00:00", 6, "2026-07-15"),
+        # Already 31 January in Malmö, still the 30th in UTC: three months on is the
+        # last day of April, not 1 May.
+        ("2026-01-30T23:30:00+00:00", 3, "2026-04-30"),
+        # 00:30 on 16 July in Malmö (summer time) → 00:30 on 16 January (winter time),
+        # not 23:30 on the 15th.
+        ("2026-07-15T22:30:00+00:00", 6, "2027-01-16"),
+    ],
+)
+def test_the_period_is_counted_in_months_of_malmo_time(
+    app, make_initiative, published_utc, months, last_day
+):
+    from datetime import datetime
+
+    from initiatives.printing import last_day as printed_last_day
+
+    make_initiative(state=InitiativeState.DRAFT, period_months=months)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        published = datetime.fromisoformat(published_utc)
+        lifecycle.publish(initiative, "test", now=published)
+        opens = initiative.opens_at.astimezone(clock.LOCAL_TZ)
+        closes = initiative.closes_at.astimezone(clock.LOCAL_TZ)
+        assert closes.time() == opens.time()
+        assert printed_last_day(initiative).date().isoformat() == last_day
