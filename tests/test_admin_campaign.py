@@ -159,3 +159,17 @@ def test_a_draft_has_tags_but_no_material_yet_and_a_closed_one_prints_nothing(ap
     ).status_code == 302  # fmt: skip
     closed = organiser.get("/admin/initiatives/stangd/campaign").get_data(as_text=True)
     assert "qr.svg?src=poster" in closed and "poster.pdf" not in closed
+
+
+def test_a_draft_withdrawn_unpublished_offers_no_qr_codes(app):
+    """Its public page never existed: its QR codes would lead nowhere."""
+    from initiatives import lifecycle
+    from initiatives.extensions import db
+
+    with app.app_context():
+        draft = lifecycle.create_draft("test", slug="utkast", threshold=100, period_months=6)
+        lifecycle.withdraw(draft, "test", reason="Vi väntar")
+        db.session.commit()
+    organiser = logged_in(app, role="organiser")
+    page = organiser.get("/admin/initiatives/utkast/campaign").get_data(as_text=True)
+    assert "qr.svg" not in page

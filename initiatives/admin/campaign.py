@@ -28,8 +28,9 @@ def _page(initiative: Initiative, form: TagForm | None = None, status: int = 200
         own=campaign.tags(initiative),
         screen_tag=campaign.SCREEN_TAG,
         # The QR codes and material are public URLs: there is nothing to link to while
-        # the initiative is a draft, and nothing to print once collection has ended.
-        public=initiative.state != InitiativeState.DRAFT,
+        # the initiative is a draft (or was withdrawn as one), and nothing to print once
+        # collection has ended.
+        public=initiative.state != InitiativeState.DRAFT and initiative.opens_at is not None,
         printable=printable(initiative),
         links={tag: campaign.sign_url(initiative, tag) for tag in campaign.tags(initiative)},
         button=ButtonForm(),
