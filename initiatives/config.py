@@ -13,10 +13,11 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
-from . import sendlimit
+from . import sendlimit, transports
 
 ENVIRONMENTS = ("production", "development", "testing")
 
@@ -207,6 +208,24 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
             f"URL (sqlite:///path); got a URL starting {url.split(':', 1)[0]!r}."
         )
     config["SQLALCHEMY_DATABASE_URI"] = url
+
+    # A BASE_URL without its scheme would make every link in mail "//host/confirm/…",
+    # which mail programs do not open: nobody could confirm.
+    base = urlsplit(config["BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise ConfigError(
+            "BASE_URL must be the site's public address with its scheme, like "
+            f"https://initiativ.example.org; got {config['BASE_URL']!r}."
+        )
+    if config["SMTP_URL"]:
+        # Otherwise only the outbox worker would find out, when it first sends.
+        try:
+            transports.SMTPTransport(config["SMTP_URL"])
+        except ValueError as exc:
+            raise ConfigError(
+                f"SMTP_URL is not usable ({exc}): write it like "
+                "smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465."
+            ) from exc
 
     secure = config["BASE_URL"].startswith("https://")
     config["SESSION_COOKIE_SECURE"] = secure

@@ -104,3 +104,20 @@ def test_healthz_reports_an_unreachable_database(tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
+
+
+def test_a_base_url_that_would_make_mail_links_unusable_is_refused_at_start(tmp_path):
+    """Without a scheme the links in every confirmation mail come out as
+    ``//initiativ.example.org/confirm/…``, which mail programs do not open."""
+    for bad in ("initiativ.example.org", "https//initiativ.example.org", "https://", "ftp://x.org"):
+        with pytest.raises(ConfigError, match="BASE_URL"):
+            production(tmp_path, BASE_URL=bad)
+    app = production(tmp_path, BASE_URL="https://initiativ.example.org/rosengard/")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_a_malformed_smtp_url_is_refused_at_start_not_when_the_worker_first_sends(tmp_path):
+    for bad in ("mail.example.org:587", "smtp://mail.example.org:port", "http://mail.example.org"):
+        with pytest.raises(ConfigError, match="SMTP_URL"):
+            production(tmp_path, SMTP_URL=bad)
+    production(tmp_path, SMTP_URL="smtp://user:p%40ss@mail.example.org:587?starttls=1")
