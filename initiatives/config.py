@@ -110,6 +110,10 @@ MIN_SECRET_KEY_LENGTH = 32
 RATE_LIMIT_KEYS = (*(k for k in DEFAULTS if k.endswith("_RATE_LIMIT")), "OUTBOX_SEND_LIMIT")
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot run safely; the message says what to set."""
 
@@ -118,7 +122,11 @@ def _convert(value: str, default: Any) -> Any:
     if isinstance(default, list):
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(default, bool):
-        return value.strip().lower() in ("1", "true", "yes", "on")
+        # A typo must not read as "no": RATELIMIT_ENABLED=ture would switch limits off.
+        word = value.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ValueError("write true or false (or 1/0, yes/no, on/off)")
+        return word in TRUE_WORDS
     if isinstance(default, int):
         return int(value)
     if isinstance(default, float):

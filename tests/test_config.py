@@ -121,3 +121,14 @@ def test_a_malformed_smtp_url_is_refused_at_start_not_when_the_worker_first_send
         with pytest.raises(ConfigError, match="SMTP_URL"):
             production(tmp_path, SMTP_URL=bad)
     production(tmp_path, SMTP_URL="smtp://user:p%40ss@mail.example.org:587?starttls=1")
+
+
+def test_a_yes_no_setting_that_is_neither_is_refused_not_read_as_no():
+    """``RATELIMIT_ENABLED=ture`` must not quietly switch every rate limit off."""
+    assert from_environment({"RATELIMIT_ENABLED": " Off "}) == {"RATELIMIT_ENABLED": False}
+    assert from_environment({"ORGANISATION_PUBLIC_SECTOR": "Yes"}) == {
+        "ORGANISATION_PUBLIC_SECTOR": True
+    }
+    for typo in ("ture", "enabled", "2"):
+        with pytest.raises(ConfigError, match="RATELIMIT_ENABLED"):
+            from_environment({"RATELIMIT_ENABLED": typo})
