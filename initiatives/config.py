@@ -110,6 +110,15 @@ MIN_SECRET_KEY_LENGTH = 32
 RATE_LIMIT_KEYS = (*(k for k in DEFAULTS if k.endswith("_RATE_LIMIT")), "OUTBOX_SEND_LIMIT")
 
 
+# The smallest value of each number that can work.  Zero disables only where the README
+# says so (TRUSTED_PROXIES, PUBLIC_CACHE_SECONDS); elsewhere it would stop the service
+# quietly: a batch of 0 mails never ends, 0 mails a day sends no confirmation link.
+MINIMUMS: dict[str, float] = {
+    **{k: 1 for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)},
+    "TRUSTED_PROXIES": 0,
+    "PUBLIC_CACHE_SECONDS": 0,
+    "OUTBOX_POLL_SECONDS": 0.01,
+}
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 
@@ -271,14 +280,9 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
                 f'{key}={config[key]!r} is not a rate limit: write it as "30 per minute", '
                 'several separated by ";" ("30 per minute;10000 per day").'
             )
-    for key in (
-        "UNCONFIRMED_RETENTION_DAYS",
-        "ANONYMISE_AFTER_DAYS",
-        "OUTBOX_RETENTION_DAYS",
-        "CLIENT_HASH_RETENTION_DAYS",
-    ):
-        if int(config[key]) < 1:
-            raise ConfigError(f"{key} must be a whole number of days, at least 1.")
+    for key, least in MINIMUMS.items():
+        if float(config[key]) < least:
+            raise ConfigError(f"{key} must be at least {least}, not {config[key]!r}.")
     if config["UNCONFIRMED_RETENTION_DAYS"] < config["CONFIRM_DAYS"]:
         raise ConfigError(
             "UNCONFIRMED_RETENTION_DAYS must be at least CONFIRM_DAYS, or signatures would "

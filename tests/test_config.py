@@ -132,3 +132,27 @@ def test_a_yes_no_setting_that_is_neither_is_refused_not_read_as_no():
     for typo in ("ture", "enabled", "2"):
         with pytest.raises(ConfigError, match="RATELIMIT_ENABLED"):
             from_environment({"RATELIMIT_ENABLED": typo})
+
+
+def test_numbers_that_cannot_work_are_refused_at_start(tmp_path):
+    """A batch of 0 mails left `outbox send` spinning for ever; 0 mails a day per address
+    sent nobody a confirmation link; a negative poll made the worker crash when idle."""
+    for key, bad in (
+        ("OUTBOX_BATCH_SIZE", 0),
+        ("OUTBOX_MAX_ATTEMPTS", 0),
+        ("OUTBOX_POLL_SECONDS", -1.0),
+        ("CONFIRM_DAYS", 0),
+        ("MAILS_PER_ADDRESS_PER_DAY", 0),
+        ("MAILS_PER_ADDRESS_PER_DAY_TOTAL", -3),
+        ("DATA_REQUESTS_PER_ADDRESS_PER_DAY", 0),
+        ("KIOSK_IDLE_SECONDS", 0),
+        ("ADMIN_LOGIN_MAX_PER_ACCOUNT", 0),
+        ("MAX_CONTENT_LENGTH", 0),
+        ("TRUSTED_PROXIES", -1),
+        ("PUBLIC_CACHE_SECONDS", -2.0),
+    ):
+        with pytest.raises(ConfigError, match=key):
+            production(tmp_path, **{key: bad})
+    # Zero where zero means "none" or "off" is fine.
+    app = production(tmp_path, TRUSTED_PROXIES=0, PUBLIC_CACHE_SECONDS=0.0)
+    assert app.config["PUBLIC_CACHE_SECONDS"] == 0
