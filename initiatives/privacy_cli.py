@@ -101,8 +101,19 @@ def _selection(initiative: Initiative, **criteria: str | None) -> abuse.Selectio
 
 @abuse_cli.command("bursts")
 @click.argument("slug")
-@click.option("--window", "window_minutes", default=10, show_default=True, help="Minutes.")
-@click.option("--threshold", default=bursts.DEFAULT_THRESHOLD, show_default=True)
+# The admin's form has the same bounds: a window of 0 or less finds nothing and would
+# say "no bursts" however many there are.
+@click.option(
+    "--window",
+    "window_minutes",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 7 * 24 * 60),
+    help="Minutes.",
+)
+@click.option(
+    "--threshold", default=bursts.DEFAULT_THRESHOLD, show_default=True, type=click.IntRange(min=2)
+)
 @click.option("--by", "by", multiple=True, type=click.Choice([s.value for s in bursts.Signal]))
 def bursts_command(slug: str, window_minutes: int, threshold: int, by: tuple[str, ...]) -> None:
     """List bursts: THRESHOLD or more signatures sharing a signal within WINDOW minutes."""

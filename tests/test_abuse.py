@@ -250,6 +250,23 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
     assert unknown.exit_code != 0 and "no initiative" in unknown.output
 
 
+def test_cli_bursts_refuses_a_window_or_threshold_that_cannot_find_anything(app, burst_campaign):
+    """A negative window found nothing and said "no bursts" over the bot's burst of 12: an
+    all-clear the organiser would trust.  The same bounds as the admin's form."""
+    runner = app.test_cli_runner()
+    for args in (
+        ["--window", "-10"],
+        ["--window", "0"],
+        ["--window", "99999999999"],
+        ["--threshold", "0"],
+        ["--threshold", "1"],
+    ):
+        result = runner.invoke(args=["abuse", "bursts", "amiralsgatan", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "no bursts" not in result.output and args[0] in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_kiosk_signal_appears_only_with_a_kiosk_column():
     has_column = "kiosk_id" in Signature.__table__.c
     assert (bursts.Signal.KIOSK in bursts.signals()) == has_column
