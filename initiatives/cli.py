@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 from datetime import timedelta
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
@@ -153,6 +155,45 @@ def generate_data_key() -> None:
     sys.stdout.write(Fernet.generate_key().decode() + "\n")
 
 
+# PostgreSQL's "relation does not exist": a database nobody has run `db upgrade` on.
+UNDEFINED_TABLE = "42P01"
+
+
+def _database_unusable(exc: sa.exc.DBAPIError) -> bool:
+    if isinstance(exc, sa.exc.OperationalError):  # unreachable; SQLite's "no such table"
+        return True
+    return getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE
+
+
+def explain_database_errors(command: click.Command) -> None:
+    """Make ``command`` (and a group's subcommands) say what to check, with exit status 1,
+    when the database cannot be reached or has no tables, instead of a traceback."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            explain_database_errors(subcommand)
+        return
+    callback = command.callback
+    # Commands are module-level objects: every app made in this process shares them.
+    if callback is None or getattr(callback, "explains_database_errors", False):
+        return
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            if not _database_unusable(exc):
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise click.ClickException(
+                f"the database cannot be used ({reason}). Is DATABASE_URL right and the "
+                "server running? A new database needs `flask --app initiatives db upgrade`."
+            ) from exc
+
+    run.explains_database_errors = True  # type: ignore[attr-defined]
+    command.callback = run
+
+
 def register_cli(app: Flask) -> None:
     from . import campaign_cli
     from .admin.cli import admin_cli, export_command
@@ -166,3 +207,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(generate_data_key)
     campaign_cli.register(app)
     privacy_cli.register(app)
+    for command in app.cli.commands.values():
+        explain_database_errors(command)

@@ -41,3 +41,21 @@ def test_generate_data_key_prints_a_fernet_key(app):
     result = app.test_cli_runner().invoke(args=["generate-data-key"])
     assert result.exit_code == 0
     Fernet(result.output.strip().encode())  # a valid key, or this raises
+
+
+def test_a_database_that_is_not_there_or_not_migrated_is_explained_without_a_traceback(tmp_path):
+    """An operator's first `purge` before `db upgrade`, or with PostgreSQL down, gets a
+    sentence saying what to check and a non-zero status (cron alerts on it)."""
+    from initiatives import create_app
+
+    from .conftest import _test_config
+
+    empty = create_app(_test_config(f"sqlite:///{tmp_path / 'new.sqlite3'}", tmp_path / "a"))
+    down = create_app(_test_config("postgresql://postgres@127.0.0.1:9/x", tmp_path / "b"))
+    for app, hint in ((empty, "db upgrade"), (down, "DATABASE_URL")):
+        for args in (["purge"], ["outbox", "status"], ["kiosk", "list"], ["stats", "x"]):
+            result = app.test_cli_runner().invoke(args=args)
+            assert result.exit_code == 1, (args, result.output)
+            assert isinstance(result.exception, SystemExit), (args, result.exception)
+            assert "Error: the database" in result.output and hint in result.output, args
+            assert "Traceback" not in result.output
