@@ -11,6 +11,7 @@ import binascii
 import json
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -233,6 +234,14 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
         raise ConfigError(
             "BASE_URL must be the site's public address with its scheme, like "
             f"https://initiativ.example.org; got {config['BASE_URL']!r}."
+        )
+    # The name alone ("Malmöinitiativ Rosengård") leaves no sender address, which SMTP
+    # servers refuse; mail is sent without SMTPUTF8, so the address must be ASCII.
+    local, at, domain = parseaddr(config["MAIL_FROM"])[1].rpartition("@")
+    if not (local and at and domain and (local + domain).isascii()):
+        raise ConfigError(
+            "MAIL_FROM must hold the sender's address, like "
+            f'"Malmöinitiativ Rosengård <noreply@example.org>"; got {config["MAIL_FROM"]!r}.'
         )
     if config["SMTP_URL"]:
         # Otherwise only the outbox worker would find out, when it first sends.

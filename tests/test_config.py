@@ -156,3 +156,13 @@ def test_numbers_that_cannot_work_are_refused_at_start(tmp_path):
     # Zero where zero means "none" or "off" is fine.
     app = production(tmp_path, TRUSTED_PROXIES=0, PUBLIC_CACHE_SECONDS=0.0)
     assert app.config["PUBLIC_CACHE_SECONDS"] == 0
+
+
+def test_a_sender_without_an_address_is_refused_at_start(tmp_path):
+    """``MAIL_FROM="Malmöinitiativ Rosengård"`` (the name only) made every mail go out from
+    ``<Malmöinitiativ>``, which SMTP servers refuse: no confirmation link would arrive."""
+    for bad in ("Malmöinitiativ Rosengård", "Rosengård <noreply>", "Namn <nörepl@exämple.org>"):
+        with pytest.raises(ConfigError, match="MAIL_FROM"):
+            production(tmp_path, MAIL_FROM=bad)
+    for good in ("Malmöinitiativ Rosengård <noreply@example.org>", "noreply@example.org"):
+        production(tmp_path, MAIL_FROM=good)
