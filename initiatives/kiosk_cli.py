@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import click
@@ -51,9 +52,22 @@ def _kiosk_named(name: str) -> kiosks.Kiosk:
 qr_option = click.option(
     "--qr/--no-qr", default=True, help="Print the enrolment address as a QR code."
 )
+
+
+def _writable_folder(
+    _ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
+    # Checked before the kiosk is created: a failed write afterwards would leave a kiosk
+    # whose name is taken and whose code only went to the terminal.
+    if value is not None and not os.access(value.parent, os.W_OK):
+        raise click.BadParameter(f"cannot write into the folder {str(value.parent)!r}.")
+    return value
+
+
 svg_option = click.option(
     "--svg",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    callback=_writable_folder,
     help="Also write the QR code to this SVG file.",
 )
 

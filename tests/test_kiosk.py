@@ -656,6 +656,23 @@ def test_cli_creates_lists_and_revokes_kiosks(app, make_initiative, tmp_path):
     assert again.exit_code == 0, again.output
 
 
+def test_cli_refuses_an_svg_path_it_cannot_write_before_creating_anything(
+    app, make_initiative, tmp_path
+):
+    """The kiosk used to be created and committed first, then the SVG failed with a
+    traceback; running the command again said the name was taken."""
+    make_initiative()
+    runner = app.test_cli_runner()
+    svg = tmp_path / "no-such-folder" / "enrol.svg"
+    args = ["kiosk", "create", "--initiative", "amiralsgatan", "--name", "Stand 1"]
+    refused = runner.invoke(args=[*args, "--svg", str(svg)])
+    assert refused.exit_code == 2, refused.output
+    assert "--svg" in refused.output and "no-such-folder" in refused.output
+    assert "Enrolment code" not in refused.output
+    assert runner.invoke(args=["kiosk", "list"]).output.strip() == "No kiosks."
+    assert runner.invoke(args=[*args, "--no-qr"]).exit_code == 0
+
+
 def test_an_enrolled_tablet_keeps_working_through_a_secret_key_rotation(app, make_initiative):
     """SECRET_KEY moves to SECRET_KEY_FALLBACKS: the tablet's cookie, the token in the
     page open on it and a code issued just before all still work."""
