@@ -50,6 +50,8 @@ def _entry(signature: Signature, locale: str) -> dict[str, Any]:
     text = initiative.text(locale)
     withdrawable = (
         signature.state != SignatureState.WITHDRAWN
+        # Withdrawn while held for review: it stays invalidated, already withdrawn.
+        and signature.withdrawn_at is None
         and signature.anonymised_at is None
         and initiative.accepts_withdrawals()
     )

@@ -217,3 +217,28 @@ def test_report_times_are_malmo_time_and_the_parts_of_a_line_are_listed_in_swedi
         assert "Här är allt vi hade sparat den 16 januari 2026 klockan 00:30." in body
         assert "1 juli 2026 00:30:00, på webben, på svenska, via länken märkt poster" in body
         assert "15 januari" not in body and "30 juni" not in body
+
+
+def test_a_signature_withdrawn_while_held_for_review_is_not_offered_for_withdrawal_again(
+    app, make_initiative
+):
+    """Its signer withdrew it while it was held (it stays invalidated, with the date of
+    the withdrawal): the report shows that date, and no link that would only answer
+    "this signature cannot be withdrawn"."""
+    from initiatives import abuse, signatures
+
+    from .privacy_support import BOT, Spec, add_signatures
+
+    make_initiative()
+    [held] = add_signatures(app, "amiralsgatan", [Spec("amira@example.org", client_hash=BOT)])
+    with app.app_context():
+        initiative_id = db.session.get(Signature, held).initiative_id
+        abuse.invalidate(
+            abuse.Selection(initiative_id, client_hash=BOT), reason="automated", actor="x"
+        )
+        signature = db.session.get(Signature, held)
+        assert signatures.withdraw(signature) == signatures.WithdrawOutcome.WITHDRAWN
+        db.session.commit()
+        [entry] = subject_access.report_for("amira@example.org", "sv")["entries"]
+    assert entry["state"] == "invalidated" and entry["withdrawn"]
+    assert entry["withdraw_token"] == ""
