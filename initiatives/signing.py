@@ -17,10 +17,14 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import lazyload
+from werkzeug.exceptions import NotFound
 
 from . import campaign, clock, signatures, texts
 from .crypto import crypto
+from .errors import CSRF_MESSAGE, error_response
 from .extensions import db, limiter, reads_only
 from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
@@ -29,6 +33,12 @@ from .public_cache import cached_page, cached_skeleton
 from .tokens import Purpose, TokenError, read_token
 
 bp = Blueprint("signing", __name__)
+
+FORM_EXPIRED = _l(
+    "Formuläret hade gått ut, så din underskrift är inte sparad än. Det du skrev finns "
+    "kvar: tryck på knappen igen. Händer det igen: tillåt cookies för den här webbplatsen "
+    "eller öppna sidan i en annan webbläsare."
+)
 
 PUBLIC_STATES = (
     InitiativeState.COLLECTING,
@@ -71,7 +81,7 @@ def source_tag(initiative: Initiative, value: str | None) -> str | None:
 
 
 def _render_initiative(
-    initiative: Initiative, form: SignForm, status: int = 200
+    initiative: Initiative, form: SignForm, status: int = 200, problem: str | None = None
 ) -> tuple[str, int]:
     locale = str(get_locale() or DEFAULT)
     text = initiative.text(locale)
@@ -84,6 +94,7 @@ def _render_initiative(
             text=text,
             fallback=text is not None and text.locale != locale,
             form=form,
+            problem=problem,
             # After a refused POST the address is the form's: switching language returns
             # to the page, with the campaign tag the form carried.
             language_next=url_for(".initiative", slug=initiative.slug, src=form.src.data or None),
@@ -141,6 +152,22 @@ def sign(slug: str) -> Response | tuple[str, int]:
     )
     db.session.commit()
     return redirect(url_for(".check_email", slug=slug), code=303)
+
+
+@bp.errorhandler(CSRFError)
+def form_expired(exc: CSRFError) -> Response | tuple[str, int]:
+    """The sign form's token was refused: its session cookie is gone (a phone that kept
+    the page open overnight, an app's browser that never kept it).  The form comes back
+    with what was typed and a new token, not as an error page that loses it all."""
+    if request.endpoint != "signing.sign":
+        return error_response(400, str(CSRF_MESSAGE))
+    try:
+        initiative = public_initiative_or_404((request.view_args or {}).get("slug", ""))
+    except NotFound:
+        return error_response(404)
+    if not initiative.accepts_signatures():
+        return render_template("signing/closed.html", initiative=initiative), 409
+    return _render_initiative(initiative, SignForm(), 400, problem=str(FORM_EXPIRED))
 
 
 @bp.get("/i/<slug>/thanks")

@@ -15,7 +15,14 @@ from initiatives.models import Initiative, InitiativeState, OutboxMessage, Signa
 from initiatives.signatures import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
-from .conftest import CSRF_RE, csrf_token, link_path, links_in
+from .conftest import CSRF_RE, csrf_token, link_path, links_in, sign_form
+from .test_i18n import escape_html, translated
+
+FORM_EXPIRED = (
+    "Formuläret hade gått ut, så din underskrift är inte sparad än. Det du skrev finns "
+    "kvar: tryck på knappen igen. Händer det igen: tillåt cookies för den här webbplatsen "
+    "eller öppna sidan i en annan webbläsare."
+)
 
 
 def count_shown(client, slug="amiralsgatan") -> int:
@@ -597,3 +604,42 @@ def test_a_signature_records_the_text_version_the_signer_was_shown(app, client, 
     assert post(email="omar@example.org", text_version="f" * 64).status_code == 303
     assert post(email="sara@example.org", text_version="\x00" * 70).status_code == 303
     assert [s.text_hash for s in signatures_in_db(app)] == [shown, corrected, corrected]
+
+
+def test_a_sign_form_whose_session_was_lost_comes_back_with_what_was_typed(app, make_initiative):
+    """The phone kept the page open overnight and dropped its session cookie, or an app's
+    browser never kept it: the token is refused, but what she typed is not thrown away."""
+    make_initiative()
+    before = app.test_client()
+    token = csrf_token(before, "/i/amiralsgatan")
+    phone = app.test_client()  # the same form, without the cookie it was made with
+    headers = {"Accept-Language": "ar"}
+    typed = sign_form(name="أمينة حسن", email="amina@example.org", postcode="212 14")
+    refused = phone.post(
+        "/i/amiralsgatan/sign", data={**typed, "csrf_token": token}, headers=headers
+    )
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert escape_html(translated("ar", FORM_EXPIRED)) in html
+    assert 'value="أمينة حسن"' in html and 'value="amina@example.org"' in html
+    assert 'value="212 14"' in html
+    assert re.search(r'id="consent"[^>]* checked', html) or re.search(
+        r'checked[^>]* id="consent"', html
+    )
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 0
+    # The page came with a new session and token: pressing the button again signs.
+    fresh = CSRF_RE.search(html).group(1)
+    again = phone.post("/i/amiralsgatan/sign", data={**typed, "csrf_token": fresh}, headers=headers)
+    assert again.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 1
+
+
+def test_a_refused_token_on_a_closed_initiative_says_it_is_closed(app, make_initiative):
+    make_initiative(state="closed")
+    response = app.test_client().post(
+        "/i/amiralsgatan/sign", data={**sign_form(), "csrf_token": "forged.token.value"}
+    )
+    assert response.status_code == 409
