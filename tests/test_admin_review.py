@@ -226,3 +226,33 @@ def test_a_tablet_burst_is_selected_by_kiosk_name(app, burst_campaign):
     link = next(link for link in preview_links(page) if "kiosk=" in link)
     preview = organiser.get(link).get_data(as_text=True)
     assert "<strong data-confirmed>8</strong>" in preview and "Stand 1" in preview
+
+
+def test_a_forged_event_number_of_any_size_is_not_found(app, burst_campaign):
+    """Larger than any id the database can hold (PostgreSQL's integer, SQLite's 64 bits)."""
+    organiser = logged_in(app, role="organiser")
+    for event_id in ("3000000000", "9" * 30):
+        response = post_form(organiser, REVIEW, f"{REVIEW}/restore/{event_id}")
+        assert response.status_code == 404, event_id
+        assert "Sidan finns inte" in response.get_data(as_text=True)
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+
+def test_a_time_no_signature_can_have_gets_a_message_not_an_error(app, burst_campaign):
+    """Year 1 in Swedish time is before the first moment UTC can hold."""
+    organiser = logged_in(app, role="organiser")
+    for query in (
+        "?domain=mailbot.example&since=0001-01-01T00:00",
+        "?domain=mailbot.example&until=0001-01-01T00:30",
+    ):
+        response = organiser.get(f"{REVIEW}/preview{query}")
+        assert response.status_code == 400, query
+        text = response.get_data(as_text=True)
+        assert "error-summary" in text and "mellan år 2000 och 2999" in text, query
+    page = f"{REVIEW}/preview?client={BOT[:16]}"
+    response = submit(
+        organiser, page, f"{REVIEW}/invalidate", client=BOT[:16], since="0001-01-01T00:00",
+        expected="12", reason="automated",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert count_is_exact(app, "amiralsgatan") == 14

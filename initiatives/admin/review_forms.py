@@ -15,7 +15,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from .. import abuse, bursts
 from ..clock import LOCAL_TZ
@@ -38,6 +46,13 @@ REASONS = {
 
 def lower(value: str | None) -> str | None:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def within_years(form: FlaskForm, field: DateTimeLocalField) -> None:
+    """No signature is from another millennium; year 1 in Swedish time would not even
+    convert to UTC for the query."""
+    if field.data is not None and not 2000 <= field.data.year <= 2999:
+        raise ValidationError(_l("Skriv en tid mellan år 2000 och 2999."))
 
 
 class BurstForm(FlaskForm):
@@ -95,13 +110,13 @@ class SelectionForm(FlaskForm):
         _l("Från (svensk tid)"),
         format=TIME_FORMATS,
         tz=LOCAL_TZ,
-        validators=[Optional()],
+        validators=[Optional(), within_years],
     )
     until = DateTimeLocalField(
         _l("Till och med (svensk tid)"),
         format=TIME_FORMATS,
         tz=LOCAL_TZ,
-        validators=[Optional()],
+        validators=[Optional(), within_years],
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
