@@ -50,6 +50,15 @@ class SelectionError(ValueError):
     """A selection that would match too much, or is malformed."""
 
 
+class SelectionChangedError(SelectionError):
+    """The selection no longer matches as many signatures as the organiser previewed."""
+
+    def __init__(self, now: int, expected: int):
+        super().__init__(f"the selection matches {now} now, not {expected}")
+        self.now = now
+        self.expected = expected
+
+
 @dataclass
 class Selection:
     """Which signatures of one initiative to act on; criteria combine with AND."""
@@ -170,12 +179,25 @@ class Change:
 
 
 def invalidate(
-    selection: Selection, *, reason: Reason | str, actor: str, note: str | None = None
+    selection: Selection,
+    *,
+    reason: Reason | str,
+    actor: str,
+    note: str | None = None,
+    expected: int | None = None,
 ) -> Change:
-    """Invalidate what the selection matches; they stop counting at once (flushes)."""
+    """Invalidate what the selection matches; they stop counting at once (flushes).
+
+    With ``expected`` (the count the organiser previewed), nothing changes unless the
+    selection still matches that many: counted under the rows' locks, so a second
+    organiser confirming the same preview at the same moment acts on nothing and is
+    told so (SelectionChangedError), rather than logging an invalidation of nothing.
+    """
     reason = Reason(reason)
     initiative = _initiative(selection)
     matched = _match(selection, REVIEWABLE, lock=True)
+    if expected is not None and matched.total != expected:
+        raise SelectionChangedError(matched.total, expected)
     now = clock.utcnow()
     moved: dict[SignatureState, list[int]] = {}
     for state in REVIEWABLE:

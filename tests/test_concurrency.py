@@ -283,3 +283,62 @@ def test_wrong_codes_sent_in_parallel_are_throttled_like_one_by_one(app):
         actions.append(lambda b=browser, d=data: b.post("/admin/login/code", data=d).status_code)
     statuses = run_at_once(actions)
     assert statuses.count(401) == limit and statuses.count(429) == 12 - limit
+
+
+def _wait_for_lock_waiters(connection: sa.Connection, n: int) -> None:
+    """Until ``n`` other sessions of this database wait for a row lock (at most 60 s)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while connection.execute(query).scalar_one() < n:
+        connection.rollback()  # the activity view is a snapshot per transaction
+        assert time.monotonic() < deadline, "the requests never reached the lock"
+        time.sleep(0.05)
+
+
+@PG
+def test_one_previewed_invalidation_confirmed_twice_at_once_acts_once(app, burst_campaign):
+    """Two organisers confirm the same preview (or one, in two tabs) while a signer's
+    confirmation holds one of its rows: both got past the preview's count; one
+    invalidates the twelve, the other is told the selection changed, and the log
+    holds one invalidation, not a second one of nothing."""
+    from initiatives.models import AuditEvent
+
+    from .admin_helpers import logged_in
+    from .privacy_support import BOT, count_is_exact
+
+    review = "/admin/initiatives/amiralsgatan/review"
+    page = f"{review}/preview?client={BOT[:16]}"
+    actions = []
+    for email in ("lina@example.org", "omar@example.org"):
+        organiser = logged_in(app, role="organiser", email=email)
+        data = {"client": BOT[:16], "expected": "12", "reason": "automated"}
+        data["csrf_token"] = csrf_token(organiser, page)
+        actions.append(
+            lambda o=organiser, d=data: o.post(f"{review}/invalidate", data=d).status_code
+        )
+    statuses: list[int] = []
+    with app.app_context(), db.engine.connect() as signer, db.engine.connect() as watcher:
+        signer.execute(
+            sa.select(Signature.id)
+            .where(Signature.id == burst_campaign["bot"][0])
+            .with_for_update()
+        )
+        threads = [threading.Thread(target=lambda a=a: statuses.append(a())) for a in actions]
+        for t in threads:
+            t.start()
+        _wait_for_lock_waiters(watcher, 2)
+        signer.rollback()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(statuses) == [302, 409]
+    assert count_is_exact(app, "amiralsgatan") == 6
+    with app.app_context():
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "abuse.invalidate")
+        ).all()
+        assert [e.details["signature_ids"] for e in events] == [sorted(burst_campaign["bot"])]

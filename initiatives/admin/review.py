@@ -219,9 +219,16 @@ def review_invalidate(slug: str) -> Any:
     form = _with_kiosks(InvalidateForm(), kiosks)
     if not form.validate_on_submit():
         return _preview_page(initiative, form, kiosks, 400)
-    selection = _selection(initiative, form)
-    now = abuse.preview(selection).total
-    if now != int(form.expected.data):
+    try:
+        change = abuse.invalidate(
+            _selection(initiative, form),
+            reason=form.reason.data,
+            actor=actor(),
+            note=form.note.data or None,
+            expected=int(form.expected.data),
+        )
+    except abuse.SelectionChangedError as exc:
+        db.session.rollback()
         return _preview_page(
             initiative,
             form,
@@ -230,13 +237,9 @@ def review_invalidate(slug: str) -> Any:
             _(
                 "Urvalet har ändrats sedan förhandsgranskningen: det träffar nu %(now)s i "
                 "stället för %(then)s. Se över det och försök igen.",
-                now=now,
-                then=form.expected.data,
+                now=exc.now,
+                then=exc.expected,
             ),
-        )
-    try:
-        change = abuse.invalidate(
-            selection, reason=form.reason.data, actor=actor(), note=form.note.data or None
         )
     except abuse.ReviewClosedError:
         db.session.rollback()
