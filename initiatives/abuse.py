@@ -172,6 +172,7 @@ class Change:
     event_id: int
     confirmed: int
     pending: int
+    withdrawn: int = 0  # a restore: held, and withdrawn by their signers meanwhile
 
     @property
     def total(self) -> int:
@@ -271,7 +272,12 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
     )
     db.session.flush()
     db.session.expire_all()
-    return Change(event.id, counts[SignatureState.CONFIRMED], counts[SignatureState.PENDING])
+    return Change(
+        event.id,
+        counts[SignatureState.CONFIRMED],
+        counts[SignatureState.PENDING],
+        counts[SignatureState.WITHDRAWN],
+    )
 
 
 def invalidation_event(initiative: Initiative, event_id: int) -> AuditEvent:

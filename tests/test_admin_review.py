@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import sqlalchemy as sa
 
-from initiatives import kiosks, pack
+from initiatives import abuse, kiosks, pack
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
@@ -256,3 +256,26 @@ def test_a_time_no_signature_can_have_gets_a_message_not_an_error(app, burst_cam
     )  # fmt: skip
     assert response.status_code == 400
     assert count_is_exact(app, "amiralsgatan") == 14
+
+
+def test_a_restore_sent_again_is_refused_and_logged_once(app, burst_campaign):
+    """A double click, or the form sent again from the browser's history: the second
+    finds nothing left to restore and says so; the log does not hold a second restore."""
+    organiser = logged_in(app, role="organiser")
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        change = abuse.invalidate(
+            abuse.Selection(initiative.id, client_hash=BOT[:16]), reason="automated", actor="t"
+        )
+        db.session.commit()
+    action = f"{REVIEW}/restore/{change.event_id}"
+    assert post_form(organiser, REVIEW, action).status_code == 302
+    again = post_form(organiser, REVIEW, action)
+    assert again.status_code == 409
+    assert "Inget att återställa" in again.get_data(as_text=True)
+    assert count_is_exact(app, "amiralsgatan") == 14
+    with app.app_context():
+        restores = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "abuse.restore")
+        ).all()
+        assert len(restores) == 1

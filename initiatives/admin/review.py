@@ -276,6 +276,19 @@ def review_restore(slug: str, event_id: int) -> Any:
     except abuse.ReviewClosedError:
         db.session.rollback()
         return _page(initiative, status=409, problem=_closed())
+    if not (change.total or change.withdrawn):
+        # Sent again (a double click, the browser's history): nothing is left to undo,
+        # and the log must not say it was undone twice.
+        db.session.rollback()
+        return _page(
+            initiative,
+            status=409,
+            problem=_(
+                "Inget att återställa: underskrifterna i #%(n)s är redan återställda "
+                "eller ogiltigförklarade igen senare.",
+                n=event_id,
+            ),
+        )
     db.session.commit()
     flash(
         ngettext(
