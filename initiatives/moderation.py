@@ -190,6 +190,12 @@ def restore(signature: Signature, actor: str) -> None:
     """Undo an invalidation: back to confirmed if it had been confirmed, else pending;
     withdrawn if its signer withdrew it meanwhile."""
     _open_for_changes(signature.initiative)
+    # Where it goes back to is read under the row's lock: a withdrawal committed since
+    # the organiser's page loaded it must make it withdrawn, not counted again.
+    db.session.execute(
+        sa.select(Signature.id).where(Signature.id == signature.id).with_for_update()
+    )
+    db.session.refresh(signature)
     if signature.withdrawn_at is not None:
         target = SignatureState.WITHDRAWN
     elif signature.confirmed_at:

@@ -342,3 +342,32 @@ def test_one_previewed_invalidation_confirmed_twice_at_once_acts_once(app, burst
             sa.select(AuditEvent).where(AuditEvent.action == "abuse.invalidate")
         ).all()
         assert [e.details["signature_ids"] for e in events] == [sorted(burst_campaign["bot"])]
+
+
+@PG
+def test_a_restore_racing_the_signers_withdrawal_leaves_it_withdrawn(app, make_initiative, sign):
+    """The organiser opened a held signature's page and restores it; its signer withdrew
+    in between (committed).  A restored review makes a withdrawn signature withdrawn,
+    never counted, whatever the organiser's page had read."""
+    from initiatives import moderation, signatures
+
+    make_initiative()
+    sign()
+    with app.app_context():
+        held = db.session.scalars(sa.select(Signature)).one()
+        signatures.confirm(held)
+        moderation.invalidate(held, "lina@example.org", reason="abuse", note="")
+        db.session.commit()
+    with app.app_context():
+        seen = db.session.scalars(sa.select(Signature)).one()  # the organiser's page
+        assert seen.withdrawn_at is None
+        with app.app_context():  # the signer's request, on its own connection
+            mine = db.session.scalars(sa.select(Signature)).one()
+            assert signatures.withdraw(mine) == signatures.WithdrawOutcome.WITHDRAWN
+            db.session.commit()
+        moderation.restore(seen, "lina@example.org")
+        db.session.commit()
+    with app.app_context():
+        assert db.session.scalars(sa.select(Signature.state)).one() == "withdrawn"
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == confirmed_count(initiative.id) == 0
