@@ -158,13 +158,14 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
     _open_for_changes(signature.initiative)
     if reason not in REASONS:
         raise TransitionError(str(_l("Välj en anledning.")))
-    previous = signature.state
     moved = 0
-    for from_state in (SignatureState.CONFIRMED, SignatureState.PENDING):
+    # The state it moved from, not the one read earlier: a confirmation may have come
+    # in between, and the log must say whether what was held out had counted.
+    for previous in (SignatureState.CONFIRMED, SignatureState.PENDING):
         moved = signatures.move(
             Signature.id == signature.id,
             signature.initiative_id,
-            from_state,
+            previous,
             SignatureState.INVALIDATED,
             invalidated_at=clock.utcnow(),
             invalidation_reason=reason,

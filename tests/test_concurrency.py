@@ -371,3 +371,31 @@ def test_a_restore_racing_the_signers_withdrawal_leaves_it_withdrawn(app, make_i
         assert db.session.scalars(sa.select(Signature.state)).one() == "withdrawn"
         initiative = db.session.scalars(sa.select(Initiative)).one()
         assert initiative.confirmed_count == confirmed_count(initiative.id) == 0
+
+
+@PG
+def test_an_invalidation_racing_the_confirmation_logs_the_state_it_moved_from(
+    app, make_initiative, sign
+):
+    """The organiser's page read the signature pending; its signer confirmed before the
+    click.  The log says it was confirmed when held out: it had counted."""
+    from initiatives import moderation, signatures
+    from initiatives.models import AuditEvent
+
+    make_initiative()
+    sign()
+    with app.app_context():
+        seen = db.session.scalars(sa.select(Signature)).one()  # the organiser's page
+        assert seen.state == "pending"
+        with app.app_context():  # the signer's request, on its own connection
+            signatures.confirm(db.session.scalars(sa.select(Signature)).one())
+            db.session.commit()
+        moderation.invalidate(seen, "lina@example.org", reason="abuse", note="")
+        db.session.commit()
+    with app.app_context():
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "signature.invalidated")
+        ).one()
+        assert event.details["previous_state"] == "confirmed"
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == confirmed_count(initiative.id) == 0
