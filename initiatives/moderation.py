@@ -298,13 +298,18 @@ def erase_on_request(
             OutboxMessage.email_index == signature.email_index,
         ),
     )
+    # Held for review and never confirmed: marked withdrawn, so a restore cannot make
+    # it pending (and confirmable) again.  A held confirmed one is not: erasure is not
+    # a withdrawal, and a restore makes it count like any erased confirmed signature.
     withdrawn = signatures.move(
         signature.id,
         signature.initiative_id,
         SignatureState.PENDING,
         SignatureState.WITHDRAWN,
         withdrawn_at=now,
-    ) or signatures.mark_withdrawn_while_held(Signature.id == signature.id, now)
+    ) or signatures.mark_withdrawn_while_held(
+        sa.and_(Signature.id == signature.id, Signature.confirmed_at.is_(None)), now
+    )
     db.session.execute(
         sa.update(Signature)
         .where(Signature.id == signature.id)

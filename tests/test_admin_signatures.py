@@ -387,3 +387,33 @@ def test_an_erased_signature_held_for_review_never_counts_after_a_restore(app, m
         assert signatures.confirm(row) == signatures.ConfirmOutcome.NOT_CONFIRMABLE
         db.session.commit()
     assert _counts(app) == (0, 0)
+
+
+def test_an_erased_signature_held_after_it_was_confirmed_counts_again_after_a_restore(
+    app, make_initiative
+):
+    """Confirmed, held for review, erased on request, then the review is undone: it counts
+    again, as an erased confirmed signature does, and as it would had the erasure come
+    before the review.  Erasure is not a withdrawal."""
+    from datetime import date
+
+    make_initiative()
+    [signature_id] = add_signatures(app, "amiralsgatan", [Spec("amira@example.org")])
+    with app.app_context():
+        moderation.invalidate(
+            db.session.get(Signature, signature_id), "admin", reason="other", note=""
+        )
+        db.session.commit()
+        moderation.erase_on_request(
+            db.session.get(Signature, signature_id),
+            "admin",
+            received_via="email",
+            received_on=date(2026, 1, 2),
+        )
+        db.session.commit()
+        moderation.restore(db.session.get(Signature, signature_id), "admin")
+        db.session.commit()
+        row = db.session.get(Signature, signature_id)
+        assert row.state == SignatureState.CONFIRMED and row.email_enc is None
+        assert row.withdrawn_at is None
+    assert _counts(app) == (1, 1)
