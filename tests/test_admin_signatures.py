@@ -417,3 +417,20 @@ def test_an_erased_signature_held_after_it_was_confirmed_counts_again_after_a_re
         assert row.state == SignatureState.CONFIRMED and row.email_enc is None
         assert row.withdrawn_at is None
     assert _counts(app) == (1, 1)
+
+
+def test_the_page_of_a_held_signature_offers_the_written_withdrawal(app, make_initiative, sign):
+    """A held signer's letter asking to withdraw reaches the organiser: the form is on the
+    signature's page while it is held, and gone once the withdrawal is recorded."""
+    make_initiative()
+    sign(email="amira@example.org")
+    _confirm_all(app)
+    page = f"{BASE}/{_signature(app).public_id}"
+    client = logged_in(app)
+    assert post_form(client, page, f"{page}/invalidate", reason="other", note="").status_code == 302
+    assert f'action="{page}/withdraw"' in client.get(page).get_data(as_text=True)
+    ok = post_form(
+        client, page, f"{page}/withdraw", received_via="letter", received_on="2026-01-02"
+    )
+    assert ok.status_code == 302
+    assert f'action="{page}/withdraw"' not in client.get(page).get_data(as_text=True)
