@@ -76,6 +76,20 @@ def can(initiative: Initiative, action: str) -> bool:
     return initiative.state in ACTIONS[action]
 
 
+def lock(initiative: Initiative) -> None:
+    """Hold the initiative's row until this transaction ends, and read it afresh.
+
+    Every organiser action on an initiative starts here, before it changes anything:
+    two at once (a withdrawal and the hand-in, publishing and a text edit) then run one
+    after the other, and the second checks the state the first left.  On SQLite every
+    writing request already runs alone (BEGIN IMMEDIATE).
+    """
+    db.session.execute(
+        sa.select(Initiative.id).where(Initiative.id == initiative.id).with_for_update()
+    )
+    db.session.refresh(initiative)
+
+
 def require(initiative: Initiative, action: str, message: Any) -> None:
     """Raise ``TransitionError(message)`` unless the action is open in this state."""
     if not can(initiative, action):
@@ -131,6 +145,7 @@ def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
 
 def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings: Any) -> None:
     """Drafts change freely; after publishing only the link and the contact may change."""
+    lock(initiative)
     changed: list[str] = []
     if slug != initiative.slug:
         require(initiative, "edit_settings", _l("Adressen kan inte ändras efter publicering."))
@@ -163,6 +178,7 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
 
 def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> None:
     """Start collecting: freeze the texts, record their hash, set the period."""
+    lock(initiative)
     require(initiative, "publish", _l("Bara ett utkast kan publiceras."))
     swedish = next((t for t in initiative.texts if t.locale == DEFAULT_LOCALE), None)
     if swedish is None or not (swedish.title and swedish.summary and swedish.body):
@@ -191,6 +207,7 @@ def publish(initiative: Initiative, actor: str, now: datetime | None = None) -> 
 
 def close(initiative: Initiative, actor: str) -> None:
     """Stop collecting (early, or after the period ended).  Pending links still confirm."""
+    lock(initiative)
     require(initiative, "close", _l("Bara ett initiativ under insamling kan stängas."))
     initiative.closed_at = clock.utcnow()
     _enter(initiative, S.CLOSED, actor, "initiative.closed", confirmed=initiative.confirmed_count)
@@ -198,13 +215,10 @@ def close(initiative: Initiative, actor: str) -> None:
 
 def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference: str) -> None:
     """Record that the list was handed to the city, with the date and its reference number."""
-    require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
     # The count as it stands once confirmations in flight have committed; after this
     # transaction none can change it (signature_sql.adjust_count).
-    db.session.execute(
-        sa.select(Initiative.id).where(Initiative.id == initiative.id).with_for_update()
-    )
-    db.session.refresh(initiative)
+    lock(initiative)
+    require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
     if initiative.confirmed_count < initiative.threshold:
         raise TransitionError(
             str(
@@ -251,6 +265,7 @@ def answer(
     max_bytes: int = 10 * 1024 * 1024,
 ) -> None:
     """Record the committee's answer (and its PDF) and mark the initiative answered."""
+    lock(initiative)
     require(initiative, "answer", _l("Bara ett inlämnat initiativ kan få svar."))
     if not text.strip():
         raise TransitionError(str(_l("Skriv svaret eller en sammanfattning av det.")))
@@ -289,6 +304,7 @@ def answer(
 
 def withdraw(initiative: Initiative, actor: str, *, reason: str) -> None:
     """Withdraw the initiative, from any state before it is submitted."""
+    lock(initiative)
     require(initiative, "withdraw", _l("Ett inlämnat initiativ kan inte dras tillbaka."))
     if not reason.strip():
         raise TransitionError(str(_l("Skriv varför initiativet dras tillbaka.")))

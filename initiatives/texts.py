@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import audit, clock
 from .extensions import db
-from .lifecycle import TransitionError, require
+from .lifecycle import TransitionError, lock, require
 from .models import DEFAULT_LOCALE, Initiative, InitiativeText, UTCDateTime
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
@@ -63,6 +63,7 @@ def set_text(
     initiative: Initiative, actor: str, locale: str, *, title: str, summary: str, body: str
 ) -> InitiativeText:
     """Write one language's text of a draft.  Published texts change only by ``amend``."""
+    lock(initiative)
     require(
         initiative,
         "edit_texts",
@@ -74,6 +75,7 @@ def set_text(
 
 
 def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
+    lock(initiative)
     require(initiative, "edit_texts", _l("Texten är låst sedan insamlingen började."))
     if locale == DEFAULT_LOCALE:
         raise TransitionError(str(_l("Den svenska texten behövs alltid.")))
@@ -93,6 +95,7 @@ def amend(
     note: str,
 ) -> Amendment:
     """Correct a published text, on the record: the old text and hash are kept."""
+    lock(initiative)
     require(initiative, "amend", _l("Rättelser går bara att göra under insamlingen."))
     if not note.strip():
         raise TransitionError(str(_l("Skriv vad som rättas och varför.")))

@@ -399,3 +399,43 @@ def test_an_invalidation_racing_the_confirmation_logs_the_state_it_moved_from(
         assert event.details["previous_state"] == "confirmed"
         initiative = db.session.scalars(sa.select(Initiative)).one()
         assert initiative.confirmed_count == confirmed_count(initiative.id) == 0
+
+
+@PG
+def test_a_withdrawal_racing_the_hand_in_cannot_withdraw_a_handed_in_list(app, make_initiative):
+    """One organiser records the hand-in while another withdraws the initiative: the
+    withdrawal read "closed" before the hand-in committed.  It must see the hand-in
+    once it may write, and be refused, not turn a handed-in list into a withdrawn one."""
+    from initiatives import lifecycle
+    from initiatives.lifecycle import TransitionError
+
+    make_initiative(state="closed")
+    outcome: list[object] = []
+
+    def withdraw() -> None:
+        with app.app_context():
+            initiative = db.session.scalars(sa.select(Initiative)).one()
+            try:
+                lifecycle.withdraw(initiative, "omar@example.org", reason="vi ger upp")
+                db.session.commit()
+                outcome.append("withdrawn")
+            except TransitionError:
+                db.session.rollback()
+                outcome.append("refused")
+
+    with app.app_context(), db.engine.connect() as hand_in, db.engine.connect() as watcher:
+        # The hand-in's transaction, holding the initiative's row (lifecycle.submit).
+        hand_in.execute(
+            sa.select(Initiative.id).where(Initiative.slug == "amiralsgatan").with_for_update()
+        )
+        hand_in.execute(
+            sa.update(Initiative).where(Initiative.slug == "amiralsgatan").values(state="submitted")
+        )
+        thread = threading.Thread(target=withdraw)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        hand_in.commit()
+    thread.join(timeout=120)
+    assert outcome == ["refused"]
+    with app.app_context():
+        assert db.session.scalars(sa.select(Initiative.state)).one() == "submitted"
