@@ -401,6 +401,55 @@ def test_cli_creates_an_account(app, how):
     assert again.exit_code != 0 and "redan" in again.output
 
 
+def test_cli_sets_a_forgotten_password_and_ends_the_old_sessions(app):
+    """The only admin forgot her password (or left): the operator sets a new one."""
+    from initiatives.models import AuditEvent
+
+    create_admin(app, "samira@example.org")
+    old_session = app.test_client()
+    assert login(old_session, "samira@example.org").status_code == 302
+    new_password = "en helt ny lösenfras för samira"
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["admin", "set-password", "--email", "Samira@Example.org", "--password-stdin"],
+        input=new_password + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert new_password not in result.output
+    assert login(app.test_client(), "samira@example.org").status_code == 401
+    assert login(app.test_client(), "samira@example.org", password=new_password).status_code == 302
+    # Whoever had her session (a shared laptop) is logged out.
+    assert old_session.get("/admin/").status_code == 302
+    with app.app_context():
+        actions = db.session.scalars(sa.select(AuditEvent.action)).all()
+        assert "admin.password_set" in actions
+
+    # Lost phone too: --reset-2fa lets her enrol again.
+    with app.app_context():
+        user = accounts.by_email("samira@example.org")
+        user.totp_secret_enc = accounts.crypto().encrypt(pyotp.random_base32())
+        db.session.commit()
+    result = runner.invoke(
+        args=["admin", "set-password", "--email", "samira@example.org", "--password-stdin",
+              "--reset-2fa"],
+        input=new_password + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert not accounts.by_email("samira@example.org").has_totp
+
+    unknown = runner.invoke(
+        args=["admin", "set-password", "--email", "nobody@example.org", "--password-stdin"],
+        input=new_password + "\n",
+    )
+    assert unknown.exit_code != 0 and "nobody@example.org" in unknown.output
+    short = runner.invoke(
+        args=["admin", "set-password", "--email", "samira@example.org", "--password-stdin"],
+        input="kort\n",
+    )
+    assert short.exit_code != 0 and "minst 12" in short.output
+
+
 def test_cli_refuses_a_short_password(app):
     result = app.test_cli_runner().invoke(
         args=["admin", "create", "--email", "a@example.org", "--password-stdin"], input="kort\n"

@@ -1,4 +1,5 @@
-"""Admin commands: ``flask --app initiatives admin create|list`` and ``export <slug>``."""
+"""Admin commands: ``flask --app initiatives admin create|set-password|list`` and
+``export <slug>``."""
 
 from __future__ import annotations
 
@@ -47,6 +48,43 @@ def admin_create(email: str, role: str, name: str, password_stdin: bool) -> None
     audit.record("admin.account_created", actor=_cli_actor(), account=user.email, role=user.role)
     db.session.commit()
     click.echo(f"created {user.role} {user.email}")
+
+
+@admin_cli.command("set-password")
+@click.option("--email", required=True, help="The account's email address.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@click.option(
+    "--reset-2fa",
+    "reset_totp",
+    is_flag=True,
+    help="Also remove two-factor login (a lost phone): they enrol again after logging in.",
+)
+def admin_set_password(email: str, password_stdin: bool, reset_totp: bool) -> None:
+    """Set a new password for an account (forgotten, or handed over); its sessions end."""
+    user = accounts.by_email(email)
+    if user is None:
+        raise click.ClickException(f"no account with the address {email}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.set_password(user, password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if reset_totp:
+        accounts.disable_totp(user)
+    audit.record(
+        "admin.password_set", actor=_cli_actor(), account=user.email, two_factor_reset=reset_totp
+    )
+    db.session.commit()
+    click.echo(
+        f"new password set for {user.email}" + (", two-factor removed" if reset_totp else "")
+    )
 
 
 @admin_cli.command("list")
