@@ -49,6 +49,9 @@ def serialise(initiative: Initiative) -> dict[str, Any]:
         "slug": initiative.slug,
         "title": text.title if text is not None else initiative.slug,
         "state": initiative.state,
+        # The period can end before an organiser records "closed": what a counter
+        # should show.
+        "accepting_signatures": initiative.accepts_signatures(),
         "threshold": initiative.threshold,
         "confirmed": initiative.confirmed_count,
         "opens_at": _iso(initiative.opens_at),

@@ -90,3 +90,18 @@ def test_any_website_may_read_the_counts_but_never_with_the_visitors_cookies(
     page = client.get("/i/amiralsgatan", headers=origin)
     assert "Access-Control-Allow-Origin" not in page.headers
     assert page.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_a_partner_can_tell_whether_signing_is_open_without_reading_dates(client, make_initiative):
+    """The period ended but nobody has pressed "close" yet: the state still says
+    collecting, as the record does, and the page no longer takes signatures; a
+    partner's counter must be able to say so too."""
+    make_initiative()
+    make_initiative("ended", opens_days_ago=100, closes_in_days=-1)
+    make_initiative("stangd", state=InitiativeState.CLOSED)
+    answers = {i["slug"]: i for i in client.get("/api/initiatives").get_json()["initiatives"]}
+    assert answers["amiralsgatan"]["accepting_signatures"] is True
+    assert answers["ended"]["state"] == "collecting"
+    assert answers["ended"]["accepting_signatures"] is False
+    assert answers["stangd"]["accepting_signatures"] is False
+    assert client.get("/api/initiatives/ended").get_json()["accepting_signatures"] is False
