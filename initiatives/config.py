@@ -208,6 +208,12 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
             )
         if config["DATA_KEY"] == config["SECRET_KEY"]:
             raise ConfigError("DATA_KEY must not be the same as SECRET_KEY.")
+        if not config["SMTP_URL"]:
+            # Else the site takes signatures whose confirmation links never leave.
+            raise ConfigError(
+                "SMTP_URL must be set: confirmation links go out by mail. Write it like "
+                "smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465."
+            )
         if config["BASE_URL"] == DEFAULTS["BASE_URL"]:
             raise ConfigError(
                 "BASE_URL must be set to the site's public address (https://…): the links "

@@ -20,9 +20,16 @@ def production(tmp_path: Path, **overrides):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "INSTANCE_PATH": str(tmp_path),
         "BASE_URL": "https://initiativ.example.org",
+        "SMTP_URL": "smtp://mail.example.org:587?starttls=1",
     }
     config.update(overrides)
     return create_app(config)
+
+
+def test_production_refuses_to_start_without_a_way_to_send_mail(tmp_path):
+    """Signatures would be taken whose confirmation links never leave the outbox."""
+    with pytest.raises(ConfigError, match="SMTP_URL must be set"):
+        production(tmp_path, SMTP_URL="")
 
 
 def test_production_refuses_to_build_links_to_localhost_by_default(tmp_path):
