@@ -118,6 +118,9 @@ SETTINGS = ("threshold", "period_months", "target_body", "official_url", "organi
 ALWAYS_EDITABLE = ("official_url", "organiser_contact")
 
 
+SLUG_TAKEN = _l("Adressen används redan av ett annat initiativ.")
+
+
 def _check_slug(slug: str, initiative_id: int | None = None) -> None:
     if not SLUG_RE.match(slug):
         raise TransitionError(str(_l("Adressen får bara ha små bokstäver, siffror och -.")))
@@ -125,7 +128,7 @@ def _check_slug(slug: str, initiative_id: int | None = None) -> None:
         sa.select(Initiative.id).where(Initiative.slug == slug, Initiative.id != initiative_id)
     )
     if taken is not None:
-        raise TransitionError(str(_l("Adressen används redan av ett annat initiativ.")))
+        raise TransitionError(str(SLUG_TAKEN))
 
 
 def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
@@ -137,8 +140,13 @@ def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
             setattr(
                 initiative, key, settings[key] or None if key in ALWAYS_EDITABLE else settings[key]
             )
-    db.session.add(initiative)
-    db.session.flush()
+    try:
+        # Another organiser may have taken the address since the check above.
+        with db.session.begin_nested():
+            db.session.add(initiative)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise TransitionError(str(SLUG_TAKEN)) from None
     audit.record("initiative.created", actor=actor, initiative=initiative, slug=slug)
     return initiative
 

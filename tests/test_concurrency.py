@@ -439,3 +439,39 @@ def test_a_withdrawal_racing_the_hand_in_cannot_withdraw_a_handed_in_list(app, m
     assert outcome == ["refused"]
     with app.app_context():
         assert db.session.scalars(sa.select(Initiative.state)).one() == "submitted"
+
+
+@PG
+def test_two_drafts_made_with_one_address_at_once_get_a_message_not_an_error(app):
+    """Two organisers create a draft at /i/amiralsgatan at the same moment: both pass the
+    "address taken?" check; the second is told the address is taken."""
+    from initiatives import lifecycle
+    from initiatives.lifecycle import TransitionError
+
+    outcome: list[str] = []
+
+    def create() -> None:
+        with app.app_context():
+            try:
+                lifecycle.create_draft("omar@example.org", slug="amiralsgatan", threshold=100)
+                db.session.commit()
+                outcome.append("created")
+            except TransitionError as exc:
+                db.session.rollback()
+                outcome.append(str(exc))
+
+    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
+        first.execute(
+            sa.insert(Initiative).values(
+                slug="amiralsgatan", state="draft", threshold=100, period_months=6,
+                target_body="Tekniska nämnden", confirmed_count=0,
+            )
+        )  # fmt: skip
+        thread = threading.Thread(target=create)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    assert outcome == ["Adressen används redan av ett annat initiativ."]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Initiative.id))) == 1
