@@ -91,7 +91,7 @@ def outbox_status_command(max_delay: int | None) -> None:
 @outbox_cli.command("retry")
 @click.option(
     "--hours",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 24 * 400),  # more would not fit a date
     default=24,
     show_default=True,
     help="Mail queued within this many hours.",

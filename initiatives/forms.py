@@ -90,7 +90,9 @@ class SignForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=10, message=_l("Skriv postnumret som fem siffror, till exempel 212\u00a014.")),
+            Length(
+                max=10, message=_l("Skriv postnumret som fem siffror, till exempel 212\u00a014.")
+            ),
             Regexp(
                 r"^\d{3}\s?\d{2}$",
                 message=_l("Skriv postnumret som fem siffror, till exempel 212\u00a014."),

@@ -15,6 +15,10 @@ from .clock import LOCAL_TZ
 from .extensions import db
 from .models import Initiative
 
+# A row number as the database holds it (PostgreSQL's integer): a typo beyond it is
+# refused as an option, not by a traceback from the query.
+ROW_ID = click.IntRange(1, 2**31 - 1)
+
 
 @click.command("purge")
 @with_appcontext
@@ -79,7 +83,7 @@ def _selection_options(command: click.Command) -> click.Command:
     options = [
         click.option("--client", "client_hash", help="Client hash (at least 8 characters)."),
         click.option("--domain", help="Email domain, e.g. example.org."),
-        click.option("--kiosk", "kiosk_id", type=int, help="Kiosk number (as shown by bursts)."),
+        click.option("--kiosk", "kiosk_id", type=ROW_ID, help="Kiosk number (as shown by bursts)."),
         click.option("--since", help="From this time (ISO; local time if no offset)."),
         click.option("--until", help="Up to this time (ISO; local time if no offset)."),
     ]
@@ -171,7 +175,7 @@ def invalidate_command(
 
 @abuse_cli.command("restore")
 @click.argument("slug")
-@click.option("--event", "event_id", type=int, help="Undo exactly this invalidation.")
+@click.option("--event", "event_id", type=ROW_ID, help="Undo exactly this invalidation.")
 @_selection_options
 @click.option("--actor", default=getpass.getuser, show_default="your user name")
 @click.option("--dry-run", is_flag=True, help="Only show how many signatures match.")

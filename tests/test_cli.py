@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
@@ -59,3 +60,19 @@ def test_a_database_that_is_not_there_or_not_migrated_is_explained_without_a_tra
             assert isinstance(result.exception, SystemExit), (args, result.exception)
             assert "Error: the database" in result.output and hint in result.output, args
             assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["abuse", "restore", "amiralsgatan", "--event", "9" * 20],
+        ["abuse", "invalidate", "amiralsgatan", "--kiosk", "9" * 20, "--dry-run"],
+        ["outbox", "retry", "--hours", "9" * 20],
+    ],
+)
+def test_a_number_too_large_for_the_database_is_refused_as_an_option(app, make_initiative, args):
+    """A typo of many digits gets click's usage message, not a traceback."""
+    make_initiative()
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "range" in result.output
