@@ -9,7 +9,9 @@ the periods from the configuration:
 * unconfirmed (pending or expired) signatures are deleted ``UNCONFIRMED_RETENTION_DAYS``
   after signing, or when their newest link stops working if that is later — they never
   counted, so ``confirmed_count`` does not change;
-* withdrawn signatures lose their personal data at once (consent was withdrawn);
+* withdrawn signatures lose their personal data at once (consent was withdrawn), ones
+  withdrawn while held for review too, all but the blind index that keeps the address
+  taken while they are held;
 * ``ANONYMISE_AFTER_DAYS`` after an initiative was answered — or withdrawn, or closed
   without being submitted — its signers' name, email, postcode and blind index are
   removed.  The rows stay, with state, channel, campaign tag, postcode area and dates, so
@@ -113,11 +115,13 @@ def anonymise_date(initiative: Initiative) -> datetime | None:
     return None if finished is None else finished + _days("ANONYMISE_AFTER_DAYS")
 
 
-def _anonymise(where: sa.ColumnElement[bool], now: datetime) -> int:
+def _anonymise(
+    where: sa.ColumnElement[bool], now: datetime, values: dict[str, Any] = ANONYMISED_VALUES
+) -> int:
     result = db.session.execute(
         sa.update(Signature)
         .where(where, Signature.anonymised_at.is_(None))
-        .values(anonymised_at=now, **ANONYMISED_VALUES)
+        .values(anonymised_at=now, **values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -262,6 +266,13 @@ def purge(actor: str = "system") -> PurgeReport:
     report.deleted_unconfirmed = result.rowcount or 0
 
     report.anonymised_withdrawn = _anonymise(Signature.state == SignatureState.WITHDRAWN, now)
+    # Withdrawn while held for review: it stays invalidated, its blind index keeping the
+    # address taken (signing again must not get round the review); the rest goes.
+    report.anonymised_withdrawn += _anonymise(
+        sa.and_(Signature.state == SignatureState.INVALIDATED, Signature.withdrawn_at.is_not(None)),
+        now,
+        {k: v for k, v in ANONYMISED_VALUES.items() if k != "email_index"},
+    )
     _anonymise_initiatives(now, report, actor)
 
     result = db.session.execute(

@@ -13,6 +13,7 @@ from initiatives.extensions import db
 from initiatives.models import (
     AuditEvent,
     Channel,
+    Initiative,
     InitiativeState,
     OutboxMessage,
     OutboxStatus,
@@ -174,6 +175,38 @@ def test_withdrawn_signatures_lose_their_personal_data_at_the_next_run(app, make
     assert leaves.state == SignatureState.WITHDRAWN
     assert leaves.name_enc is None and leaves.email_index is None and leaves.anonymised_at
     assert count_is_exact(app, "amiralsgatan") == 1
+
+
+def test_a_held_signature_its_signer_withdrew_loses_its_personal_data_too(app, make_initiative):
+    """Withdrawn while held for review, it stays invalidated, so that its address stays
+    taken and signing again cannot get round the review; name, address and postcode
+    go at the next run like any withdrawn signature's, the blind index stays."""
+    from initiatives import moderation, signatures
+
+    make_initiative()
+    add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec("held@example.org", "Hodan Ali")],
+    )
+    with app.app_context():
+        [held] = db.session.scalars(sa.select(Signature)).all()
+        moderation.invalidate(held, "lina@example.org", reason="abuse", note="")
+        assert signatures.withdraw(held) == signatures.WithdrawOutcome.WITHDRAWN
+        db.session.commit()
+    report = purge(app)
+    assert report.anonymised_withdrawn == 1
+    [row] = signature_rows(app)
+    assert row.state == SignatureState.INVALIDATED and row.withdrawn_at is not None
+    assert row.name_enc is None and row.email_enc is None and row.postcode_enc is None
+    assert row.anonymised_at is not None and row.email_index is not None
+    # The address is still taken: signing again is not a new signature.
+    with app.app_context():
+        initiative = db.session.get(Initiative, row.initiative_id)
+        signatures.sign(initiative, name="Hodan Ali", email="held@example.org", postcode=None,
+                        locale="sv")  # fmt: skip
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 1
 
 
 @pytest.mark.parametrize(
