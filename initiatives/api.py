@@ -31,11 +31,13 @@ OPEN_TO_ANY_SITE = (
 )
 
 
-@bp.after_request
+@bp.after_app_request
 def open_to_any_site(response: Response) -> Response:
     """On every ``/api/`` answer, errors and 304s included (a partner's script can then
-    tell "no such initiative" from a network failure)."""
-    response.headers.extend(OPEN_TO_ANY_SITE)
+    tell "no such initiative" from a network failure), also where no route of this
+    blueprint matched (an unknown path, a method it does not take)."""
+    if request.path.startswith("/api/"):
+        response.headers.extend(OPEN_TO_ANY_SITE)
     return response
 
 

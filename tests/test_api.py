@@ -76,9 +76,15 @@ def test_any_website_may_read_the_counts_but_never_with_the_visitors_cookies(
     every ``/api/`` answer (a 304 and a 404 too), and never the credentials flag."""
     make_initiative()
     origin = {"Origin": "https://partner.example"}
-    for path in ("/api/initiatives", "/api/initiatives/amiralsgatan", "/api/initiatives/nope"):
-        response = client.get(path, headers=origin)
-        assert response.status_code in (200, 404), path
+    for method, path in (
+        ("GET", "/api/initiatives"),
+        ("GET", "/api/initiatives/amiralsgatan"),
+        ("GET", "/api/initiatives/nope"),
+        ("GET", "/api/no/such/thing"),  # no route at all
+        ("POST", "/api/initiatives"),  # a method the route does not take
+    ):
+        response = client.open(path, method=method, headers=origin)
+        assert response.status_code in (200, 404, 405), path
         assert response.headers["Access-Control-Allow-Origin"] == "*", path
         assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin", path
         assert "Access-Control-Allow-Credentials" not in response.headers, path
