@@ -412,6 +412,19 @@ def deactivate(user: AdminUser) -> None:
     db.session.flush()
 
 
+def lock_active_admins() -> int:
+    """How many active admins there are, their rows held until this transaction ends:
+    two admins demoting (or closing) each other at once then count one after the other,
+    and the second sees the first's change."""
+    return len(
+        db.session.scalars(
+            sa.select(AdminUser.id)
+            .where(AdminUser.role == Role.ADMIN, AdminUser.active.is_(True))
+            .with_for_update()
+        ).all()
+    )
+
+
 def active_admins() -> int:
     return (
         db.session.scalar(

@@ -285,8 +285,11 @@ def test_wrong_codes_sent_in_parallel_are_throttled_like_one_by_one(app):
     assert statuses.count(401) == limit and statuses.count(429) == 12 - limit
 
 
-def _wait_for_lock_waiters(connection: sa.Connection, n: int) -> None:
-    """Until ``n`` other sessions of this database wait for a row lock (at most 60 s)."""
+def _wait_for_lock_waiters(
+    connection: sa.Connection, n: int, unless: Callable[[], bool] = lambda: False
+) -> None:
+    """Until ``n`` other sessions of this database wait for a row lock (at most 60 s), or
+    ``unless()`` is true."""
     import time
 
     deadline = time.monotonic() + 60
@@ -294,7 +297,7 @@ def _wait_for_lock_waiters(connection: sa.Connection, n: int) -> None:
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    while connection.execute(query).scalar_one() < n:
+    while connection.execute(query).scalar_one() < n and not unless():
         connection.rollback()  # the activity view is a snapshot per transaction
         assert time.monotonic() < deadline, "the requests never reached the lock"
         time.sleep(0.05)
@@ -475,3 +478,46 @@ def test_two_drafts_made_with_one_address_at_once_get_a_message_not_an_error(app
     assert outcome == ["Adressen används redan av ett annat initiativ."]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Initiative.id))) == 1
+
+
+@PG
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
+    """Samira demotes Bilal while Bilal demotes Samira: each saw two admins.  The second
+    must count again once the first has committed, and be refused."""
+    from initiatives import accounts
+
+    from .admin_helpers import create_admin, login, post_form
+
+    samira = create_admin(app, "samira@example.org")
+    create_admin(app, "bilal@example.org")
+    bilal_browser = app.test_client()
+    assert login(bilal_browser, "bilal@example.org").status_code == 302
+    statuses: list[int] = []
+
+    def bilal_demotes_samira() -> None:
+        statuses.append(
+            post_form(
+                bilal_browser,
+                "/admin/accounts",
+                f"/admin/accounts/{samira}/role",
+                role="organiser",
+            ).status_code
+        )
+
+    with app.app_context(), db.engine.connect() as samiras, db.engine.connect() as watcher:
+        # Samira's request, demoting Bilal, not yet committed.
+        samiras.execute(
+            sa.update(accounts.AdminUser)
+            .where(accounts.AdminUser.email == "bilal@example.org")
+            .values(role="organiser")
+        )
+        thread = threading.Thread(target=bilal_demotes_samira)
+        thread.start()
+        # It waits for Samira's (a fixed app), or finishes at once having seen two admins.
+        _wait_for_lock_waiters(watcher, 1, unless=lambda: not thread.is_alive())
+        samiras.commit()
+    thread.join(timeout=120)
+    assert statuses == [302]
+    with app.app_context():
+        assert accounts.active_admins() == 1
+        assert accounts.by_email("samira@example.org").role == "admin"

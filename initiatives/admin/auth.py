@@ -278,7 +278,9 @@ def _other_account(user_id: int) -> accounts.AdminUser:
 
 
 def _keeps_an_admin(user: accounts.AdminUser) -> bool:
-    return not (user.is_admin and user.active and accounts.active_admins() <= 1)
+    admins = accounts.lock_active_admins()
+    db.session.refresh(user)  # as it is once the others' changes have committed
+    return not (user.is_admin and user.active and admins <= 1)
 
 
 @bp.post("/accounts/<id:user_id>/role")
