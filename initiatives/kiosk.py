@@ -207,6 +207,8 @@ def _initiative_for(lang: str, form: KioskSignForm, status: int = 200) -> Any:
     text = initiative.text(lang)
     if not form.initiative.data:
         form.initiative.data = initiative.slug
+    # The text this screen shows: a signature queued offline names it (see texts).
+    form.text_version.data = initiative.text_hash
     return render(
         "kiosk/sign.html",
         lang,
@@ -235,6 +237,7 @@ def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosk_signature
         email=form.email.data,
         postcode=form.postcode.data,
         locale=lang,
+        text_version=form.text_version.data,
         **extra,
     )
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import clock, signatures
+from . import clock, signatures, texts
 from .clock import LOCAL_TZ
 from .extensions import db
 from .kiosks import Kiosk, assigned_initiative
@@ -109,6 +109,8 @@ class Submission:
     locale: str
     client_uuid: str | None = None
     device_signed_at: datetime | None = None
+    # The text version the tablet's screen showed (texts.version_shown checks it).
+    text_version: str | None = None
 
 
 def already_received(kiosk: Kiosk, client_uuid: str | None) -> bool:
@@ -150,6 +152,7 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
         email=submission.email,
         postcode=submission.postcode,
         locale=submission.locale,
+        text_hash=texts.version_shown(initiative, submission.text_version),
         channel=Channel.KIOSK,
         kiosk_id=kiosk.id,
         client_uuid=submission.client_uuid,
