@@ -65,8 +65,13 @@ def _initiative(slug: str) -> Initiative:
     return initiative
 
 
-def _local(value: datetime) -> str:
-    return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+def _local(value: datetime, up: bool = False) -> str:
+    """Malmö time to the second; ``up`` rounds up, so a range taken from a burst still
+    holds its last signature (as the admin's burst links do)."""
+    local = value.astimezone(LOCAL_TZ)
+    if up and local.microsecond:
+        local += timedelta(seconds=1)
+    return local.isoformat(timespec="seconds")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -138,7 +143,7 @@ def bursts_command(slug: str, window_minutes: int, threshold: int, by: tuple[str
         key = burst.key[:16] if burst.signal == bursts.Signal.CLIENT else burst.key
         click.echo(
             f"{burst.count:5d} ({burst.confirmed} confirmed, {burst.pending} pending)  "
-            f"{option} {key} --since {_local(burst.start)} --until {_local(burst.end)}"
+            f"{option} {key} --since {_local(burst.start)} --until {_local(burst.end, up=True)}"
         )
 
 
@@ -166,6 +171,10 @@ def invalidate_command(
         change = abuse.invalidate(selection, reason=reason, actor=f"cli:{actor}", note=note)
     except (abuse.SelectionError, abuse.ReviewClosedError) as exc:
         raise click.ClickException(_explain(exc)) from exc
+    if not change.total:
+        # Nothing to undo: no event on the record for it.
+        db.session.rollback()
+        raise click.ClickException("no signature matches: nothing was invalidated")
     db.session.commit()
     click.echo(
         f"invalidated {change.total} ({change.confirmed} confirmed, {change.pending} pending); "

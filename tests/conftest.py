@@ -296,6 +296,16 @@ def burst_campaign(app: Flask, make_initiative: Callable[..., Initiative]) -> di
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
+TEXT_VERSION_RE = re.compile(r'name="text_version" type="hidden" value="([0-9a-f]{64})"')
+
+
+def shown_text_version(page: str) -> str:
+    """The text version a sign form says it showed (its hidden ``text_version``)."""
+    found = TEXT_VERSION_RE.search(page)
+    assert found is not None, "no text_version in the form"
+    return found.group(1)
+
+
 def csrf_token(client: FlaskClient, url: str) -> str:
     response = client.get(url)
     match = CSRF_RE.search(response.get_data(as_text=True))

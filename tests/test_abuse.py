@@ -221,6 +221,14 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
     assert result.exit_code == 0, result.output
     assert f"--client {BOT[:16]}" in result.output
     assert "12 (8 confirmed, 4 pending)" in result.output
+    # Each line's criteria, pasted into invalidate, select exactly that burst (the bot
+    # signed within a second: times cut to the second would leave most of it out).
+    [line] = [line for line in result.output.splitlines() if "--client" in line]
+    pasted = line[line.index("--client") :].split()
+    dry = runner.invoke(
+        args=["abuse", "invalidate", "amiralsgatan", *pasted, "--reason", "automated", "--dry-run"]
+    )
+    assert "would invalidate 12: 8 confirmed, 4 pending" in dry.output, (line, dry.output)
 
     args = ["abuse", "invalidate", "amiralsgatan", "--domain", "mailbot.example"]
     dry = runner.invoke(args=[*args, "--reason", "automated", "--dry-run"])
@@ -244,6 +252,13 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
     assert "restored 12 (8 confirmed, 4 pending)" in result.output
     assert count_is_exact(app, "amiralsgatan") == 14
 
+    nothing = runner.invoke(
+        args=["abuse", "invalidate", "amiralsgatan", "--domain", "nobody.example", "--reason",
+              "other"]
+    )  # fmt: skip
+    assert nothing.exit_code == 1 and "nothing was invalidated" in nothing.output
+    history = runner.invoke(args=["abuse", "history", "amiralsgatan"])
+    assert history.output.count("abuse.invalidate") == 1  # the real one, not the empty one
     refused = runner.invoke(args=["abuse", "invalidate", "amiralsgatan", "--reason", "other"])
     assert refused.exit_code != 0 and "a selection needs" in refused.output
     unknown = runner.invoke(args=["abuse", "bursts", "no-such"])

@@ -360,29 +360,35 @@ def test_erasure_also_drops_a_data_report_waiting_to_go_to_that_address(app, mak
     assert (other.status, other.payload_enc is not None) == ("pending", True)
 
 
+def _held_erased_restored(signature_id: int) -> Signature:
+    """Held for review, erased on a written request, then the review undone (committed
+    at each step, as three requests would be)."""
+    from datetime import date
+
+    moderation.invalidate(db.session.get(Signature, signature_id), "admin", reason="other", note="")
+    db.session.commit()
+    moderation.erase_on_request(
+        db.session.get(Signature, signature_id),
+        "admin",
+        received_via="email",
+        received_on=date(2026, 1, 2),
+    )
+    db.session.commit()
+    moderation.restore(db.session.get(Signature, signature_id), "admin")
+    db.session.commit()
+    return db.session.get(Signature, signature_id)
+
+
 def test_an_erased_signature_held_for_review_never_counts_after_a_restore(app, make_initiative):
     """Pending when held for review, then erased: restoring the review leaves it
     withdrawn, and the link already in the signer's mail cannot confirm it."""
-    from datetime import date
 
     make_initiative()
     [signature_id] = add_signatures(
         app, "amiralsgatan", [Spec("amira@example.org", state=SignatureState.PENDING)]
     )
     with app.app_context():
-        held = db.session.get(Signature, signature_id)
-        moderation.invalidate(held, "admin", reason="other", note="")
-        db.session.commit()
-        moderation.erase_on_request(
-            db.session.get(Signature, signature_id),
-            "admin",
-            received_via="email",
-            received_on=date(2026, 1, 2),
-        )
-        db.session.commit()
-        moderation.restore(db.session.get(Signature, signature_id), "admin")
-        db.session.commit()
-        row = db.session.get(Signature, signature_id)
+        row = _held_erased_restored(signature_id)
         assert row.state == SignatureState.WITHDRAWN and row.email_enc is None
         assert signatures.confirm(row) == signatures.ConfirmOutcome.NOT_CONFIRMABLE
         db.session.commit()
@@ -395,25 +401,11 @@ def test_an_erased_signature_held_after_it_was_confirmed_counts_again_after_a_re
     """Confirmed, held for review, erased on request, then the review is undone: it counts
     again, as an erased confirmed signature does, and as it would had the erasure come
     before the review.  Erasure is not a withdrawal."""
-    from datetime import date
 
     make_initiative()
     [signature_id] = add_signatures(app, "amiralsgatan", [Spec("amira@example.org")])
     with app.app_context():
-        moderation.invalidate(
-            db.session.get(Signature, signature_id), "admin", reason="other", note=""
-        )
-        db.session.commit()
-        moderation.erase_on_request(
-            db.session.get(Signature, signature_id),
-            "admin",
-            received_via="email",
-            received_on=date(2026, 1, 2),
-        )
-        db.session.commit()
-        moderation.restore(db.session.get(Signature, signature_id), "admin")
-        db.session.commit()
-        row = db.session.get(Signature, signature_id)
+        row = _held_erased_restored(signature_id)
         assert row.state == SignatureState.CONFIRMED and row.email_enc is None
         assert row.withdrawn_at is None
     assert _counts(app) == (1, 1)

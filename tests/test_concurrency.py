@@ -204,21 +204,32 @@ def test_one_address_submitted_twenty_times_at_once_gets_no_more_mail_than_the_c
     assert mails <= cap
 
 
+def _admin_with_two_factor(app, email: str) -> tuple[int, str]:
+    """An admin account with two-factor login set up: its id and TOTP secret."""
+    import pyotp
+
+    from initiatives import accounts
+
+    from .admin_helpers import create_admin
+
+    user_id = create_admin(app, email)
+    secret = pyotp.random_base32()
+    with app.app_context():
+        user = db.session.get(accounts.AdminUser, user_id)
+        user.totp_secret_enc = accounts.crypto().encrypt(secret)
+        db.session.commit()
+    return user_id, secret
+
+
 @PG
 def test_one_totp_code_posted_twice_at_once_logs_in_once(app):
     import pyotp
 
     from initiatives import accounts
 
-    from .admin_helpers import create_admin, login
+    from .admin_helpers import login
 
-    user_id = create_admin(app, "amal@example.org")
-    secret = pyotp.random_base32()
-    with app.app_context():
-        db.session.get(accounts.AdminUser, user_id).totp_secret_enc = accounts.crypto().encrypt(
-            secret
-        )
-        db.session.commit()
+    user_id, secret = _admin_with_two_factor(app, "amal@example.org")
     for _round in range(5):
         with app.app_context():
             db.session.get(accounts.AdminUser, user_id).totp_last_step = None
@@ -261,17 +272,9 @@ def test_wrong_codes_sent_in_parallel_are_throttled_like_one_by_one(app):
 
     import pyotp
 
-    from initiatives import accounts
+    from .admin_helpers import login
 
-    from .admin_helpers import create_admin, login
-
-    user_id = create_admin(app, "amal@example.org")
-    secret = pyotp.random_base32()
-    with app.app_context():
-        db.session.get(accounts.AdminUser, user_id).totp_secret_enc = accounts.crypto().encrypt(
-            secret
-        )
-        db.session.commit()
+    _user_id, secret = _admin_with_two_factor(app, "amal@example.org")
     # Someone who has the password guesses the second step with many sessions at once.
     wrong = pyotp.TOTP(secret).at(time.time() - 3600)
     limit = app.config["ADMIN_LOGIN_MAX_PER_ACCOUNT"]

@@ -25,7 +25,7 @@ from initiatives.kiosk_signatures import (
 )
 from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
 
-from .conftest import create_initiative, csrf_token, link_path, links_in
+from .conftest import create_initiative, csrf_token, link_path, links_in, shown_text_version
 
 PIN = "2468"
 TOKEN_RE = re.compile(r'<meta name="kiosk-token" content="([0-9a-f]+)">')
@@ -699,7 +699,7 @@ def test_a_tablet_signature_records_the_text_the_tablet_showed(app, make_initiat
     make_initiative()
     tablet = enrolled_tablet(app)
     page = tablet.client.get("/kiosk/sign/sv").get_data(as_text=True)
-    shown = re.search(r'name="text_version" type="hidden" value="([0-9a-f]{64})"', page).group(1)
+    shown = shown_text_version(page)
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
         assert shown == initiative.text_hash

@@ -15,7 +15,7 @@ from initiatives.models import Initiative, InitiativeState, OutboxMessage, Signa
 from initiatives.signatures import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
-from .conftest import CSRF_RE, csrf_token, link_path, links_in, sign_form
+from .conftest import CSRF_RE, csrf_token, link_path, links_in, shown_text_version, sign_form
 from .test_i18n import escape_html, translated
 
 FORM_EXPIRED = (
@@ -586,7 +586,7 @@ def test_a_signature_records_the_text_version_the_signer_was_shown(app, client, 
     make_initiative()
     page = client.get("/i/amiralsgatan").get_data(as_text=True)
     token = CSRF_RE.search(page).group(1)
-    shown = re.search(r'name="text_version" type="hidden" value="([0-9a-f]{64})"', page).group(1)
+    shown = shown_text_version(page)
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
         assert shown == initiative.text_hash
