@@ -204,6 +204,10 @@ def restore_command(
         change = abuse.restore(selection, actor=f"cli:{actor}", event_id=event_id)
     except (abuse.SelectionError, abuse.ReviewClosedError) as exc:
         raise click.ClickException(_explain(exc)) from exc
+    if not (change.total or change.withdrawn):
+        # Run again, or nothing held matches: the log must not show an empty restore.
+        db.session.rollback()
+        raise click.ClickException("nothing to restore: no held signature matches")
     db.session.commit()
     click.echo(f"restored {change.total} ({change.confirmed} confirmed, {change.pending} pending)")
 

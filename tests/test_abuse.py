@@ -251,6 +251,8 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
     assert result.exit_code == 0, result.output
     assert "restored 12 (8 confirmed, 4 pending)" in result.output
     assert count_is_exact(app, "amiralsgatan") == 14
+    again = runner.invoke(args=restore)  # the same command twice (shell history)
+    assert again.exit_code == 1 and "nothing to restore" in again.output
 
     nothing = runner.invoke(
         args=["abuse", "invalidate", "amiralsgatan", "--domain", "nobody.example", "--reason",
@@ -259,6 +261,7 @@ def test_cli_bursts_dry_run_invalidate_history_and_restore(app, burst_campaign):
     assert nothing.exit_code == 1 and "nothing was invalidated" in nothing.output
     history = runner.invoke(args=["abuse", "history", "amiralsgatan"])
     assert history.output.count("abuse.invalidate") == 1  # the real one, not the empty one
+    assert history.output.count("abuse.restore") == 1
     refused = runner.invoke(args=["abuse", "invalidate", "amiralsgatan", "--reason", "other"])
     assert refused.exit_code != 0 and "a selection needs" in refused.output
     unknown = runner.invoke(args=["abuse", "bursts", "no-such"])
