@@ -418,7 +418,9 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
     queue_drains(page)
     page.evaluate("() => KioskQueue.notify()")
     notice = page.locator("[data-queue-rejected]")
-    assert notice.is_visible()
+    # Waited for, not read at once: the panel may still be settling (its own flush, a
+    # shell refresh) when the queue is already empty.
+    notice.wait_for(state="visible", timeout=10_000)
     assert page.locator("[data-queue-rejected-count]").inner_text() == "1"
     assert kiosk_signatures(server) == []
 
@@ -431,7 +433,7 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
           return KioskQueue.notify();
         }"""
     )
-    assert notice.is_hidden()
+    notice.wait_for(state="hidden", timeout=10_000)
 
 
 # --- volunteer -------------------------------------------------------------------------------
