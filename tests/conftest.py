@@ -306,6 +306,19 @@ def shown_text_version(page: str) -> str:
     return found.group(1)
 
 
+def correct_the_text(app: Flask, shown: str) -> str:
+    """An organiser corrects the Swedish text of the one initiative, whose text version
+    was ``shown``: the corrected version."""
+    from initiatives import texts
+
+    with app.app_context():
+        initiative = db.session.scalars(db.select(Initiative)).one()
+        assert shown == initiative.text_hash
+        texts.amend(initiative, "t", "sv", title="Rättad", summary="S", body="B", note="Stavfel")
+        db.session.commit()
+        return initiative.text_hash
+
+
 def csrf_token(client: FlaskClient, url: str) -> str:
     response = client.get(url)
     match = CSRF_RE.search(response.get_data(as_text=True))

@@ -15,7 +15,15 @@ from initiatives.models import Initiative, InitiativeState, OutboxMessage, Signa
 from initiatives.signatures import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
-from .conftest import CSRF_RE, csrf_token, link_path, links_in, shown_text_version, sign_form
+from .conftest import (
+    CSRF_RE,
+    correct_the_text,
+    csrf_token,
+    link_path,
+    links_in,
+    shown_text_version,
+    sign_form,
+)
 from .test_i18n import escape_html, translated
 
 FORM_EXPIRED = (
@@ -578,8 +586,6 @@ def test_check_email_page_says_why_a_mail_may_not_come(client, make_initiative, 
 def test_a_signature_records_the_text_version_the_signer_was_shown(app, client, make_initiative):
     """Nadia opens the page; before she presses the button an organiser corrects the
     text.  Her signature names the text she read, not the correction she never saw."""
-    from initiatives import texts
-    from initiatives.models import Initiative
 
     from .conftest import sign_form
 
@@ -587,12 +593,7 @@ def test_a_signature_records_the_text_version_the_signer_was_shown(app, client, 
     page = client.get("/i/amiralsgatan").get_data(as_text=True)
     token = CSRF_RE.search(page).group(1)
     shown = shown_text_version(page)
-    with app.app_context():
-        initiative = db.session.scalars(sa.select(Initiative)).one()
-        assert shown == initiative.text_hash
-        texts.amend(initiative, "t", "sv", title="Rättad", summary="S", body="B", note="Stavfel")
-        db.session.commit()
-        corrected = initiative.text_hash
+    corrected = correct_the_text(app, shown)
 
     def post(**fields):
         page = client.get("/i/amiralsgatan").get_data(as_text=True)
