@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+import email_validator
 import pyotp
 import qrcode
 import qrcode.image.svg
@@ -134,7 +135,17 @@ def _dummy_hash() -> str:
 
 
 def canonical(email: str) -> str:
-    return email.strip().casefold()
+    """The form an account's address is stored and looked up in: case-folded, with an
+    internationalised domain in its ASCII form (exämple.se and xn--exmple-cua.se are
+    one address, as the account form stores it)."""
+    email = email.strip().casefold()
+    if email.isascii():
+        return email
+    try:
+        valid = email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return email
+    return valid.ascii_email or email
 
 
 def check_password_rules(password: str) -> None:
@@ -155,7 +166,11 @@ def create_account(
 ) -> AdminUser:
     """A new active account; refuses a taken address or a short password."""
     email = canonical(email)
-    if "@" not in email or len(email) > 254:
+    try:
+        email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        raise AccountError("Skriv en giltig e-postadress.") from None
+    if len(email) > 254:
         raise AccountError("Skriv en giltig e-postadress.")
     if by_email(email) is not None:
         raise AccountError("Det finns redan ett konto med den e-postadressen.")

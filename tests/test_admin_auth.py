@@ -455,3 +455,23 @@ def test_cli_refuses_a_short_password(app):
         args=["admin", "create", "--email", "a@example.org", "--password-stdin"], input="kort\n"
     )
     assert result.exit_code != 0 and "minst 12" in result.output
+
+
+def test_an_address_with_a_non_ascii_domain_logs_in_however_it_is_spelled(app):
+    """The account was made with the Unicode spelling of the domain (or its ASCII form):
+    either spelling logs in, and the account is stored once."""
+    create_admin(app, "samira@exämple.se")
+    for spelling in ("samira@exämple.se", "Samira@EXÄMPLE.se", "samira@xn--exmple-cua.se"):
+        assert login(app.test_client(), spelling).status_code == 302, spelling
+    with app.app_context():
+        assert accounts.by_email("samira@xn--exmple-cua.se") is not None
+        with pytest.raises(accounts.AccountError):
+            accounts.create_account("samira@xn--exmple-cua.se", PASSWORD)
+
+
+@pytest.mark.parametrize("address", ["samira@", "@example.org", "sam ira@example.org", "a@b@c"])
+def test_the_command_line_refuses_an_address_no_mail_can_reach(app, address):
+    result = app.test_cli_runner().invoke(
+        args=["admin", "create", "--email", address, "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert result.exit_code != 0 and "giltig e-postadress" in result.output
