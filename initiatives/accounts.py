@@ -156,8 +156,11 @@ def check_password_rules(password: str) -> None:
 
 
 def by_email(email: str) -> AdminUser | None:
+    # Also as typed: an account made on the command line before addresses were stored
+    # in their ASCII form keeps its Unicode spelling.
+    spellings = {canonical(email), email.strip().casefold()}
     return db.session.scalars(
-        sa.select(AdminUser).where(AdminUser.email == canonical(email))
+        sa.select(AdminUser).where(AdminUser.email.in_(spellings)).limit(1)
     ).one_or_none()
 
 

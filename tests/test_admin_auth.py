@@ -467,6 +467,11 @@ def test_an_address_with_a_non_ascii_domain_logs_in_however_it_is_spelled(app):
         assert accounts.by_email("samira@xn--exmple-cua.se") is not None
         with pytest.raises(accounts.AccountError):
             accounts.create_account("samira@xn--exmple-cua.se", PASSWORD)
+        # One made before addresses were stored in ASCII keeps its Unicode spelling.
+        older = accounts.create_account("hodan@example.org", PASSWORD)
+        older.email = "hodan@bärnstensgatan.se"
+        db.session.commit()
+    assert login(app.test_client(), "Hodan@Bärnstensgatan.se").status_code == 302
 
 
 @pytest.mark.parametrize("address", ["samira@", "@example.org", "sam ira@example.org", "a@b@c"])
