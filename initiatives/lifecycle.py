@@ -131,6 +131,16 @@ def _check_slug(slug: str, initiative_id: int | None = None) -> None:
         raise TransitionError(str(SLUG_TAKEN))
 
 
+def _flush_claiming_slug() -> None:
+    """Flush, telling an organiser whose address another took since ``_check_slug``
+    (two at the same moment) that it is taken, instead of a database error."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise TransitionError(str(SLUG_TAKEN)) from None
+
+
 def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
     """A new draft; texts are added with ``set_text``."""
     _check_slug(slug)
@@ -140,13 +150,8 @@ def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
             setattr(
                 initiative, key, settings[key] or None if key in ALWAYS_EDITABLE else settings[key]
             )
-    try:
-        # Another organiser may have taken the address since the check above.
-        with db.session.begin_nested():
-            db.session.add(initiative)
-            db.session.flush()
-    except sa.exc.IntegrityError:
-        raise TransitionError(str(SLUG_TAKEN)) from None
+    db.session.add(initiative)
+    _flush_claiming_slug()
     audit.record("initiative.created", actor=actor, initiative=initiative, slug=slug)
     return initiative
 
@@ -175,7 +180,7 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
         setattr(initiative, key, value)
         changed.append(key)
     if changed:
-        db.session.flush()
+        _flush_claiming_slug()
         audit.record(
             "initiative.settings_changed", actor=actor, initiative=initiative, fields=changed
         )

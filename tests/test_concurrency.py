@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from initiatives.extensions import db
-from initiatives.models import Initiative, Signature, SignatureState
+from initiatives.models import Initiative, InitiativeState, Signature, SignatureState
 from initiatives.signatures import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
@@ -524,3 +524,40 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
     with app.app_context():
         assert accounts.active_admins() == 1
         assert accounts.by_email("samira@example.org").role == "admin"
+
+
+@PG
+def test_two_drafts_renamed_to_one_address_at_once_get_a_message_not_an_error(app, make_initiative):
+    """The same race when a draft is renamed to an address another draft is taking."""
+    from initiatives import lifecycle
+    from initiatives.lifecycle import TransitionError
+
+    make_initiative("utkast-ett", state=InitiativeState.DRAFT)
+    outcome: list[str] = []
+
+    def rename() -> None:
+        with app.app_context():
+            draft = db.session.scalars(
+                sa.select(Initiative).where(Initiative.slug == "utkast-ett")
+            ).one()
+            try:
+                lifecycle.update_settings(draft, "omar@example.org", slug="amiralsgatan")
+                db.session.commit()
+                outcome.append("renamed")
+            except TransitionError as exc:
+                db.session.rollback()
+                outcome.append(str(exc))
+
+    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
+        first.execute(
+            sa.insert(Initiative).values(
+                slug="amiralsgatan", state="draft", threshold=100, period_months=6,
+                target_body="Tekniska nämnden", confirmed_count=0,
+            )
+        )  # fmt: skip
+        thread = threading.Thread(target=rename)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    assert outcome == ["Adressen används redan av ett annat initiativ."]
