@@ -447,21 +447,20 @@ def test_a_withdrawal_racing_the_hand_in_cannot_withdraw_a_handed_in_list(app, m
         assert db.session.scalars(sa.select(Initiative.state)).one() == "submitted"
 
 
-@PG
-def test_two_drafts_made_with_one_address_at_once_get_a_message_not_an_error(app):
-    """Two organisers create a draft at /i/amiralsgatan at the same moment: both pass the
-    "address taken?" check; the second is told the address is taken."""
-    from initiatives import lifecycle
+def _while_another_draft_takes_amiralsgatan(app, act: Callable[[], None]) -> list[str]:
+    """Run ``act`` (an organiser's draft action in its own app context) while another
+    organiser's uncommitted draft holds the address /i/amiralsgatan; that one commits
+    once ``act`` waits on it.  What ``act`` was told: "done" or the refusal."""
     from initiatives.lifecycle import TransitionError
 
     outcome: list[str] = []
 
-    def create() -> None:
+    def run() -> None:
         with app.app_context():
             try:
-                lifecycle.create_draft("omar@example.org", slug="amiralsgatan", threshold=100)
+                act()
                 db.session.commit()
-                outcome.append("created")
+                outcome.append("done")
             except TransitionError as exc:
                 db.session.rollback()
                 outcome.append(str(exc))
@@ -473,11 +472,24 @@ def test_two_drafts_made_with_one_address_at_once_get_a_message_not_an_error(app
                 target_body="Tekniska nämnden", confirmed_count=0,
             )
         )  # fmt: skip
-        thread = threading.Thread(target=create)
+        thread = threading.Thread(target=run)
         thread.start()
         _wait_for_lock_waiters(watcher, 1)
         first.commit()
     thread.join(timeout=120)
+    return outcome
+
+
+@PG
+def test_two_drafts_made_with_one_address_at_once_get_a_message_not_an_error(app):
+    """Two organisers create a draft at /i/amiralsgatan at the same moment: both pass the
+    "address taken?" check; the second is told the address is taken."""
+    from initiatives import lifecycle
+
+    def create() -> None:
+        lifecycle.create_draft("omar@example.org", slug="amiralsgatan", threshold=100)
+
+    outcome = _while_another_draft_takes_amiralsgatan(app, create)
     assert outcome == ["Adressen används redan av ett annat initiativ."]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Initiative.id))) == 1
@@ -530,34 +542,12 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
 def test_two_drafts_renamed_to_one_address_at_once_get_a_message_not_an_error(app, make_initiative):
     """The same race when a draft is renamed to an address another draft is taking."""
     from initiatives import lifecycle
-    from initiatives.lifecycle import TransitionError
 
     make_initiative("utkast-ett", state=InitiativeState.DRAFT)
-    outcome: list[str] = []
 
     def rename() -> None:
-        with app.app_context():
-            draft = db.session.scalars(
-                sa.select(Initiative).where(Initiative.slug == "utkast-ett")
-            ).one()
-            try:
-                lifecycle.update_settings(draft, "omar@example.org", slug="amiralsgatan")
-                db.session.commit()
-                outcome.append("renamed")
-            except TransitionError as exc:
-                db.session.rollback()
-                outcome.append(str(exc))
+        draft = db.session.scalars(sa.select(Initiative).where(Initiative.slug == "utkast-ett"))
+        lifecycle.update_settings(draft.one(), "omar@example.org", slug="amiralsgatan")
 
-    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
-        first.execute(
-            sa.insert(Initiative).values(
-                slug="amiralsgatan", state="draft", threshold=100, period_months=6,
-                target_body="Tekniska nämnden", confirmed_count=0,
-            )
-        )  # fmt: skip
-        thread = threading.Thread(target=rename)
-        thread.start()
-        _wait_for_lock_waiters(watcher, 1)
-        first.commit()
-    thread.join(timeout=120)
+    outcome = _while_another_draft_takes_amiralsgatan(app, rename)
     assert outcome == ["Adressen används redan av ett annat initiativ."]

@@ -377,14 +377,20 @@ def test_an_address_the_server_would_refuse_is_not_queued_as_saved(stand, tablet
     assert page.evaluate("() => KioskQueue.count()") == 0
 
 
-def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
-    server = stand()
+def one_signature_queued_offline(server: LiveServer, tablet: Any) -> Any:
+    """An enrolled tablet, offline, with one resident's signature in its queue: its page."""
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
     tablet.set_offline(True)
     resident_signs_at_stand(page, *RESIDENTS[0][:2])
     page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    return page
+
+
+def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
+    server = stand()
+    one_signature_queued_offline(server, tablet)
     state = tablet.storage_state(indexed_db=True)
     tablet.close()  # the browser is closed with one signature on the tablet
 
@@ -402,12 +408,7 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
     """Signed offline, sent after the collection closed: the panel says the server did
     not take it, that day; the notice does not stay on the panel for good."""
     server = stand()
-    page = tablet.new_page()
-    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
-    tablet_is_ready(page)
-    tablet.set_offline(True)
-    resident_signs_at_stand(page, *RESIDENTS[0][:2])
-    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    page = one_signature_queued_offline(server, tablet)
     with server.app.app_context():
         db.session.scalars(sa.select(Initiative)).one().state = InitiativeState.CLOSED
         db.session.commit()
