@@ -145,6 +145,15 @@ def _anonymise_initiatives(now: datetime, report: PurgeReport, actor: str) -> No
         if due is None or due > now:
             continue
         count = _anonymise(Signature.initiative_id == initiative.id, now)
+        # One withdrawn while held for review was anonymised earlier but kept its blind
+        # index, to keep the address taken while the review could change the list: now
+        # nothing may link the row to the address any more.
+        db.session.execute(
+            sa.update(Signature)
+            .where(Signature.initiative_id == initiative.id, Signature.email_index.is_not(None))
+            .values(email_index=None)
+            .execution_options(synchronize_session=False)
+        )
         # Mail still queued for these signers will not be needed any more.
         db.session.execute(
             sa.update(OutboxMessage)

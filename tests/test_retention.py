@@ -209,6 +209,30 @@ def test_a_held_signature_its_signer_withdrew_loses_its_personal_data_too(app, m
         assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 1
 
 
+def test_the_blind_index_a_held_withdrawn_signature_kept_goes_with_its_initiative(
+    app, make_initiative, travel
+):
+    """The index kept the address taken while the review could change the list; when
+    the initiative's signers are anonymised nothing may link the row to the address
+    any more (a data request found it for ever)."""
+    from initiatives import moderation, signatures, subject_access
+
+    make_initiative()
+    add_signatures(app, "amiralsgatan", [Spec("held@example.org"), Spec("other@example.org")])
+    with app.app_context():
+        held = db.session.scalars(sa.select(Signature).order_by(Signature.id)).first()
+        moderation.invalidate(held, "lina@example.org", reason="abuse", note="")
+        signatures.withdraw(held)
+        db.session.commit()
+    assert purge(app).anonymised_withdrawn == 1
+    set_initiative(app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow())
+    travel(app.config["ANONYMISE_AFTER_DAYS"] + 1)
+    assert purge(app).anonymised == 1  # the other one: the held one was anonymised before
+    assert all(row.email_index is None for row in signature_rows(app))
+    with app.app_context():
+        assert subject_access.report_for("held@example.org", "sv")["entries"] == []
+
+
 @pytest.mark.parametrize(
     ("state", "stamp"),
     [
