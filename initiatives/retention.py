@@ -12,6 +12,9 @@ the periods from the configuration:
 * withdrawn signatures lose their personal data at once (consent was withdrawn), ones
   withdrawn while held for review too, all but the blind index that keeps the address
   taken while they are held;
+* signatures held for review before they were confirmed lose the same (all but the
+  blind index) when unconfirmed ones would be deleted: they never counted, and the rows
+  stay invalidated;
 * ``ANONYMISE_AFTER_DAYS`` after an initiative was answered — or withdrawn, or closed
   without being submitted — its signers' name, email, postcode and blind index are
   removed.  The rows stay, with state, channel, campaign tag, postcode area and dates, so
@@ -77,6 +80,7 @@ class PurgeReport:
     expired: int = 0
     deleted_unconfirmed: int = 0
     anonymised_withdrawn: int = 0
+    anonymised_held_unconfirmed: int = 0
     anonymised: int = 0
     initiatives_anonymised: list[str] = field(default_factory=list)
     client_hashes_dropped: int = 0
@@ -279,6 +283,19 @@ def purge(actor: str = "system") -> PurgeReport:
     # address taken (signing again must not get round the review); the rest goes.
     report.anonymised_withdrawn += _anonymise(
         sa.and_(Signature.state == SignatureState.INVALIDATED, Signature.withdrawn_at.is_not(None)),
+        now,
+        {k: v for k, v in ANONYMISED_VALUES.items() if k != "email_index"},
+    )
+    # Held for review before it was confirmed: not held, it would have been deleted by
+    # now (above).  It stays invalidated, so the review's and the pack's figures do not
+    # change, its blind index keeping the address taken while it is held; the rest goes.
+    report.anonymised_held_unconfirmed = _anonymise(
+        sa.and_(
+            Signature.state == SignatureState.INVALIDATED,
+            Signature.confirmed_at.is_(None),
+            Signature.created_at < now - _days("UNCONFIRMED_RETENTION_DAYS"),
+            Signature.link_sent() < now - _days("CONFIRM_DAYS"),
+        ),
         now,
         {k: v for k, v in ANONYMISED_VALUES.items() if k != "email_index"},
     )

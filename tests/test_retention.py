@@ -22,6 +22,7 @@ from initiatives.models import (
 )
 
 from .privacy_support import (
+    BOT,
     Spec,
     add_signatures,
     aggregates,
@@ -231,6 +232,51 @@ def test_the_blind_index_a_held_withdrawn_signature_kept_goes_with_its_initiativ
     assert all(row.email_index is None for row in signature_rows(app))
     with app.app_context():
         assert subject_access.report_for("held@example.org", "sv")["entries"] == []
+
+
+def test_signatures_held_for_review_before_they_were_confirmed_lose_their_data_on_time(
+    app, make_initiative, travel
+):
+    """Unconfirmed signatures are deleted after UNCONFIRMED_RETENTION_DAYS, the privacy
+    notice says; a bot's burst held for review kept the names and addresses it used
+    until the committee had answered.  Held, they lose them on the same schedule; the
+    rows stay invalidated (the review's figures and the pack's do not change), the
+    blind index keeping the address taken while held, as for one withdrawn while held."""
+    from initiatives import abuse
+
+    make_initiative()
+    add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec("victim@example.org", "Hodan Ali", state=SignatureState.PENDING, client_hash=BOT),
+            Spec("other@example.org", "Omar Ali", state=SignatureState.PENDING, client_hash=BOT),
+            Spec("counted@example.org", "Cecilia Öberg", client_hash=BOT),
+        ],
+    )
+    with app.app_context():
+        initiative_id = db.session.scalar(sa.select(Initiative.id))
+        abuse.invalidate(
+            abuse.Selection(initiative_id, client_hash=BOT[:16]), reason="automated", actor="lina"
+        )
+        db.session.commit()
+    travel(app.config["UNCONFIRMED_RETENTION_DAYS"] - 1)
+    purge(app)
+    assert all(row.name_enc is not None for row in signature_rows(app))
+    travel(app.config["UNCONFIRMED_RETENTION_DAYS"] + 1)
+    purge(app)
+    victim, other, counted = signature_rows(app)
+    for row in (victim, other):
+        assert row.state == SignatureState.INVALIDATED and row.anonymised_at is not None
+        assert row.name_enc is None and row.email_enc is None and row.postcode_enc is None
+        assert row.email_index is not None
+    assert counted.name_enc is not None and counted.anonymised_at is None
+    with app.app_context():
+        invalidated = sa.select(sa.func.count(Signature.id)).where(
+            Signature.state == SignatureState.INVALIDATED
+        )
+        assert db.session.scalar(invalidated) == 3
+    assert count_is_exact(app, "amiralsgatan") == 0
 
 
 @pytest.mark.parametrize(
