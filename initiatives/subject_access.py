@@ -56,6 +56,14 @@ def _entry(signature: Signature, locale: str) -> dict[str, Any]:
         and initiative.accepts_withdrawals()
     )
     anonymise_on = retention.anonymise_date(initiative)
+    # When name, email and postcode go: already gone, at the next nightly run (withdrawn),
+    # or with the initiative's signers (the date, or the rule when there is none yet).
+    if signature.anonymised_at is not None:
+        removal = "done"
+    elif signature.state == SignatureState.WITHDRAWN or signature.withdrawn_at is not None:
+        removal = "withdrawn"
+    else:
+        removal = ""
     return {
         "title": text.title if text is not None else initiative.slug,
         "slug": initiative.slug,
@@ -74,6 +82,7 @@ def _entry(signature: Signature, locale: str) -> dict[str, Any]:
         "client_hash": signature.client_hash is not None,
         "withdraw_token": make_token(Purpose.WITHDRAW, signature.public_id) if withdrawable else "",
         "anonymise_on": format_date(anonymise_on, "long") if anonymise_on is not None else "",
+        "removal": removal,
     }
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from initiatives import subject_access
 from initiatives.extensions import db
-from initiatives.models import AuditEvent, OutboxMessage, Signature
+from initiatives.models import AuditEvent, OutboxMessage, Signature, SignatureState
 
 from .conftest import csrf_token, link_path, links_in
 
@@ -242,3 +242,37 @@ def test_a_signature_withdrawn_while_held_for_review_is_not_offered_for_withdraw
         [entry] = subject_access.report_for("amira@example.org", "sv")["entries"]
     assert entry["state"] == "invalidated" and entry["withdrawn"]
     assert entry["withdraw_token"] == ""
+    assert entry["removal"] == "withdrawn"
+    # After the nightly run only the blind index is left: nothing more is to be removed.
+    with app.app_context():
+        from initiatives import retention
+
+        retention.purge()
+        db.session.commit()
+        [entry] = subject_access.report_for("amira@example.org", "sv")["entries"]
+    assert entry["name"] == "" and entry["removal"] == "done"
+
+
+def test_a_withdrawn_signature_is_reported_as_going_within_a_day(
+    app, client, make_initiative, deliver, smtp
+):
+    """A signer who withdrew and asks what is still held was told her name and address
+    stay until 90 days after the committee's answer; they go at the next nightly run."""
+    from .privacy_support import Spec, add_signatures
+
+    make_initiative()
+    add_signatures(
+        app,
+        "amiralsgatan",
+        [Spec("amira@example.org", "Amira Hassan", state=SignatureState.WITHDRAWN)],
+    )
+    assert ask(client, "amira@example.org").status_code == 303
+    deliver()
+    mail = [m for m in smtp.wait_for(4) if m["Subject"].startswith("Det här sparar vi")][0]
+    for part in ("plain", "html"):
+        body = mail.get_body(preferencelist=(part,)).get_content()
+        # The signature's own lines, before the general periods at the end.
+        entry = body.split("Så länge sparar vi uppgifterna:")[0]
+        assert "Amira Hassan" in entry and "återkallad, den räknas inte" in entry
+        assert "Återkallade underskrifter avidentifieras inom ett dygn." in entry
+        assert "efter att nämnden har svarat" not in entry
