@@ -9,7 +9,9 @@ The procedure (README, "Keys and rotation"):
 2. Run ``flask --app initiatives rotate-data-key``.  It walks every encrypted column in
    batches, one short transaction each (rows locked only for their batch), re-encrypts
    what is not yet under the new key and recomputes blind indexes.  It can be stopped and
-   run again; a second run changes nothing.
+   run again; a second run changes nothing.  A blind index another live signature holds
+   already (an instance still on the old key alone let one address sign twice) is left
+   under the old key and reported; the rest goes on.
 3. When it reports nothing left under old keys, remove the old key (``DATA_KEY=new``)
    and deploy again.
 
@@ -68,6 +70,10 @@ class RotationReport:
     indexes_updated: int = 0
     # "table.column #id" of values no configured key can decrypt (left untouched).
     undecryptable: list[str] = field(default_factory=list)
+    # "table.index_column #id" of blind indexes another row holds already under the
+    # current key (one address signed twice while the new key was being rolled out):
+    # left under the old key, the rest of the row re-encrypted.
+    index_conflicts: list[str] = field(default_factory=list)
 
     @property
     def total_reencrypted(self) -> int:
@@ -129,11 +135,22 @@ def _rotate_batch(
             index_column, source, extract = index
             plain = plains.get(source)
             email = extract(plain) if plain is not None else None
-            if email is not None:
-                wanted = rotator.box.email_index(email)
-                if row._mapping[index_column] != wanted:
-                    changes[index_column] = wanted
+            wanted = rotator.box.email_index(email) if email is not None else None
+            if wanted is not None and row._mapping[index_column] != wanted:
+                try:
+                    # A savepoint: a unique index (one live signature per address) may
+                    # refuse it, and the rest of the batch must still be written.
+                    with db.session.begin_nested():
+                        db.session.execute(
+                            sa.update(table)
+                            .where(table.c.id == row.id)
+                            .values(**changes, **{index_column: wanted})
+                        )
+                except sa.exc.IntegrityError:
+                    rotator.report.index_conflicts.append(f"{table.name}.{index_column} #{row.id}")
+                else:
                     rotator.report.indexes_updated += 1
+                    continue
         if changes:
             db.session.execute(sa.update(table).where(table.c.id == row.id).values(**changes))
     return rows[-1].id

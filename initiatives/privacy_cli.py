@@ -43,6 +43,16 @@ def rotate_data_key_command(batch_size: int) -> None:
         click.echo(f"re-encrypted {column}: {count}")
     click.echo(f"already under the current key: {report.already_current}")
     click.echo(f"blind indexes recomputed: {report.indexes_updated}")
+    if report.index_conflicts:
+        click.echo(
+            f"{len(report.index_conflicts)} blind index(es) another signature of the same "
+            "initiative already has under the first key (one address signed twice while the "
+            "new key was being deployed?): left under the old key, so keep it in DATA_KEY "
+            "and have an organiser look at these signatures",
+            err=True,
+        )
+        for label in report.index_conflicts[:20]:
+            click.echo(f"  {label}", err=True)
     if report.undecryptable:
         click.echo(
             f"{len(report.undecryptable)} value(s) no configured key can decrypt (left as "
@@ -51,6 +61,7 @@ def rotate_data_key_command(batch_size: int) -> None:
         )
         for label in report.undecryptable[:20]:
             click.echo(f"  {label}", err=True)
+    if report.index_conflicts or report.undecryptable:
         raise SystemExit(1)
     click.echo("done: every value is under the first key; older keys may now be removed")
 

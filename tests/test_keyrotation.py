@@ -111,3 +111,34 @@ def test_every_encrypted_column_is_found():
     columns = keyrotation.encrypted_columns()
     assert columns["signatures"] == ["name_enc", "email_enc", "postcode_enc"]
     assert columns["outbox_messages"] == ["payload_enc"]
+
+
+def test_an_address_signed_twice_during_the_rollout_is_reported_and_the_rest_rotated(
+    make_app, make_initiative
+):
+    """While the new key was being deployed, an instance still on the old key alone did
+    not see a signature made under the new one: the address signed twice.  The rotation
+    stopped there with a database error, every run, leaving the outbox (and every table
+    after) under the old key; it rotates the rest and names the row instead."""
+    old_app = make_app(DATA_KEY=TEST_DATA_KEY)
+    make_initiative()
+    both = make_app(DATA_KEY=f"{NEW_KEY},{TEST_DATA_KEY}")
+    add_signatures(both, "amiralsgatan", [Spec("amira@example.org")])
+    [second] = add_signatures(old_app, "amiralsgatan", [Spec("Amira@example.org")])
+    add_signatures(old_app, "amiralsgatan", PEOPLE[1:])
+    for _run in range(2):
+        result = both.test_cli_runner().invoke(args=["rotate-data-key", "--batch-size", "2"])
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert f"signatures.email_index #{second}" in result.output
+        assert "older keys may now be removed" not in result.output
+    with both.app_context():
+        current = Fernet(NEW_KEY)
+        for row in db.session.scalars(sa.select(Signature)):
+            current.decrypt(row.name_enc)
+            current.decrypt(row.email_enc)
+        for message in db.session.scalars(sa.select(OutboxMessage)):
+            current.decrypt(message.payload_enc)
+        # The row keeps the index it had: under the old key, still looked up.
+        row = db.session.get(Signature, second)
+        assert row.email_index in crypto().email_indexes("amira@example.org")[1:]
