@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import sqlalchemy as sa
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -11,10 +9,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
+from .logs import get_logger
 from .security import UndecodableForm
 from .signatures import ListHandedInError
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MESSAGES = {
     400: (

@@ -61,10 +61,22 @@ class TokenRedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact_query(redact(message))
+        cleaned = redact(redact_query(message))
         if record.name in ACCESS_LOGGERS:
             cleaned = redact_address(cleaned)
         if cleaned != message:
             record.msg = cleaned
             record.args = None
         return True
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger for module ``name``, its records redacted like the ``initiatives`` one.
+
+    A filter on a logger sees only what is logged on that logger itself, not what its
+    children pass up to it: each module's logger needs its own.
+    """
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, TokenRedactingFilter) for f in logger.filters):
+        logger.addFilter(TokenRedactingFilter())
+    return logger

@@ -13,7 +13,6 @@ allows either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
 from __future__ import annotations
 
 import json
-import logging
 import smtplib
 import time
 from collections.abc import Callable
@@ -29,10 +28,11 @@ from flask import Flask, current_app
 from . import clock, sendlimit
 from .crypto import crypto
 from .extensions import db
+from .logs import get_logger
 from .models import Initiative, OutboxMessage, OutboxStatus, Signature, SignatureState
 from .transports import Transport, transport_for
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 LEASE = timedelta(minutes=5)
 # A batch stops sending after this share of its lease, so that what it sent is recorded

@@ -18,7 +18,6 @@ be reached the worker counts in its own memory until it can, as the rate limits 
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
@@ -28,7 +27,9 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-log = logging.getLogger(__name__)
+from .logs import get_logger
+
+log = get_logger(__name__)
 
 NAMESPACE = "outbox-send"
 # Seconds before a worker that lost Redis tries it again.

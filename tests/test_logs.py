@@ -160,3 +160,27 @@ def test_redaction_helpers():
         "GET /a?review=[redacted]&domain=[redacted]"
     )
     assert redact_query("Is it down? Try again.") == "Is it down? Try again."
+
+
+def test_every_module_logger_redacts_tokens_and_query_values(caplog):
+    """A filter on the ``initiatives`` logger never sees what its children log, so each
+    module's logger carries its own: a token or a searched name in a URL that the outbox,
+    the send limit or an error page logs is replaced like any other."""
+    import importlib
+    import pkgutil
+
+    import initiatives
+
+    loggers = []
+    for module_info in pkgutil.walk_packages(initiatives.__path__, "initiatives."):
+        module = importlib.import_module(module_info.name)
+        loggers += [v for v in vars(module).values() if isinstance(v, logging.Logger)]
+    names = {logger.name for logger in loggers}
+    assert {"initiatives.outbox", "initiatives.errors", "initiatives.sendlimit"} <= names
+    caplog.set_level(logging.DEBUG)
+    for logger in loggers:
+        logger.warning("see https://x.example/confirm/abc.def-ghi?q=Amira+Hassan&lang=ar")
+    messages = [r.getMessage() for r in caplog.records if r.name in names]
+    assert len(messages) == len(loggers)
+    for message in messages:
+        assert message == "see https://x.example/confirm/[redacted]?q=[redacted]&lang=ar"
