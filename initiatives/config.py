@@ -206,7 +206,9 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
                 "from SECRET_KEY), for example to this freshly made one: "
                 f"{Fernet.generate_key().decode()}"
             )
-        if config["DATA_KEY"] == config["SECRET_KEY"]:
+        signing_keys = {config["SECRET_KEY"], *(config["SECRET_KEY_FALLBACKS"] or [])}
+        if any(key in signing_keys for key in data_keys(config["DATA_KEY"])):
+            # Also a key kept in DATA_KEY for a rotation, or a previous SECRET_KEY.
             raise ConfigError("DATA_KEY must not be the same as SECRET_KEY.")
         if not config["SMTP_URL"]:
             # Else the site takes signatures whose confirmation links never leave.

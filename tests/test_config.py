@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from initiatives import create_app
 from initiatives.config import ConfigError, from_environment
@@ -60,6 +61,18 @@ def test_production_refuses_a_missing_or_malformed_data_key(tmp_path):
         production(tmp_path, DATA_KEY="not-a-key")
     with pytest.raises(ConfigError, match="must not be the same"):
         production(tmp_path, DATA_KEY=TEST_DATA_KEY, SECRET_KEY=TEST_DATA_KEY)
+    # During a rotation DATA_KEY is a list, and SECRET_KEY may have fallbacks: no key of
+    # the one may be a key of the other.
+    other = Fernet.generate_key().decode()
+    with pytest.raises(ConfigError, match="must not be the same"):
+        production(tmp_path, DATA_KEY=f"{other},{TEST_DATA_KEY}", SECRET_KEY=TEST_DATA_KEY)
+    with pytest.raises(ConfigError, match="must not be the same"):
+        production(
+            tmp_path,
+            DATA_KEY=f" {TEST_DATA_KEY} ",
+            SECRET_KEY="x" * 48,
+            SECRET_KEY_FALLBACKS=[TEST_DATA_KEY],
+        )
 
 
 def test_production_refuses_an_unusable_database_url(tmp_path):
