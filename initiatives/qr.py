@@ -19,9 +19,10 @@ from .signing import public_initiative_or_404
 
 bp = Blueprint("qr", __name__)
 
-# A QR image only changes if BASE_URL does; a poster when the initiative's text does.
+# A QR image only changes if BASE_URL does.  A poster changes with the initiative's text
+# (a correction), so caches keep it but ask first (``no-cache``): the ETag answers that
+# without drawing, and an organiser who fixed a typo never prints the old poster.
 QR_MAX_AGE = 86400
-PDF_MAX_AGE = 3600
 
 
 class Refused(Exception):
@@ -75,9 +76,13 @@ def png_size() -> int:
     return size
 
 
-def _public(response: Response, max_age: int, filename: str) -> Response:
+def _public(response: Response, max_age: int | None, filename: str) -> Response:
+    """Cacheable by anyone: for ``max_age`` seconds, or with None only after asking."""
     response.cache_control.public = True
-    response.cache_control.max_age = max_age
+    if max_age is None:
+        response.cache_control.no_cache = True
+    else:
+        response.cache_control.max_age = max_age
     response.headers.set("Content-Disposition", "inline", filename=filename)
     return response
 
@@ -135,7 +140,7 @@ def _material_response(slug: str, sheet: Sheet) -> Response:
     else:
         response = Response(printing.render(item, sheet), mimetype="application/pdf")
     response.set_etag(etag)
-    return _public(response, PDF_MAX_AGE, file_name(initiative, sheet, tag))
+    return _public(response, None, file_name(initiative, sheet, tag))
 
 
 @bp.get("/i/<slug>/poster.pdf")
