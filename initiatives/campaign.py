@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import audit
 from .extensions import db
+from .lifecycle import lock
 from .models import Channel, Initiative, Signature, SignatureState
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -65,6 +66,7 @@ def add_tag(initiative: Initiative, value: str, *, actor: str | None = None) -> 
     With an ``actor`` the change is written to the audit log.
     """
     tag = normalise_tag(value)
+    lock(initiative)  # another organiser's change to the list is kept, not written over
     current = tags(initiative)
     if tag in current:
         return tag
@@ -89,6 +91,7 @@ def remove_tag(initiative: Initiative, value: str, *, actor: str | None = None) 
         raise TagError(
             _l("Taggen %(tag)s används av QR-koden på webbplatsen och kan inte tas bort.", tag=tag)
         )
+    lock(initiative)
     current = tags(initiative)
     if tag not in current:
         raise TagError(_l("Initiativet har ingen tagg som heter %(tag)s.", tag=tag))

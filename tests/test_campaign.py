@@ -3,6 +3,8 @@ per tag and channel."""
 
 from __future__ import annotations
 
+import threading
+
 import sqlalchemy as sa
 from flask_babel import force_locale
 
@@ -11,6 +13,7 @@ from initiatives.extensions import db
 from initiatives.models import Channel, Initiative, Signature, SignatureState
 
 from .conftest import CSRF_RE, link_path, links_in
+from .test_concurrency import PG, _wait_for_lock_waiters
 
 
 def load(slug: str = "amiralsgatan") -> Initiative:
@@ -85,6 +88,42 @@ def test_the_number_of_tags_is_bounded(app, make_initiative):
             assert str(campaign.MAX_TAGS) in str(exc)
         else:
             raise AssertionError("more tags than the maximum were accepted")
+
+
+@PG
+def test_two_organisers_changing_tags_at_once_keep_both_changes(app, make_initiative):
+    """One organiser adds a tag for the library while another adds one for a laundry
+    room: the second waits for the first and adds to the list it left, instead of
+    writing back the list it read before (the library's tag was lost, its posters
+    counted nothing)."""
+    make_initiative()
+    errors: list[BaseException] = []
+
+    def add() -> None:
+        with app.app_context():
+            try:
+                campaign.add_tag(load(), "tvattstuga-3", actor="hodan@example.org")
+                db.session.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
+        # The first organiser's transaction, holding the row while it adds "bibliotek".
+        where = Initiative.slug == "amiralsgatan"
+        first.execute(sa.select(Initiative.id).where(where).with_for_update())
+        first.execute(
+            sa.update(Initiative)
+            .where(where)
+            .values(campaign_tags=["qr", "poster", "flyer", "stand", "bibliotek"])
+        )
+        thread = threading.Thread(target=add)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    assert not errors, errors
+    with app.app_context():
+        assert campaign.tags(load())[-2:] == ["bibliotek", "tvattstuga-3"]
 
 
 def test_only_the_initiatives_own_tags_are_recorded(app, client, make_initiative, sign):
