@@ -2,8 +2,9 @@
 
 ``/i/<slug>/qr.svg`` and ``qr.png`` encode ``BASE_URL/i/<slug>?src=<tag>``; the tag is
 chosen with ``?src=`` (default ``qr``) and must be one of the initiative's.  Posters and
-flyers carry ``poster`` and ``flyer`` unless asked otherwise.  Nothing here holds personal
-data, so every response is public and cacheable, with an ETag.
+flyers carry ``poster`` and ``flyer`` unless asked otherwise (``qr`` once those are
+removed).  Nothing here holds personal data, so every response is public and cacheable,
+with an ETag.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ def refused(exc: Refused) -> tuple[Response | str, int]:
 
 
 def chosen_tag(initiative: Initiative, default: str) -> str:
-    """The tag from ``?src=`` (or ``default``): one of the initiative's, else ``Refused``."""
+    """The tag from ``?src=`` (or ``default``): one of the initiative's, else ``Refused``.
+
+    Organisers may remove the poster and flyer tags; the initiative page still links to
+    its material without a tag, so that falls back to the screen tag, which stays.
+    """
+    if "src" not in request.args and default not in campaign.tags(initiative):
+        default = campaign.SCREEN_TAG
     try:
         tag = campaign.normalise_tag(request.args.get("src", default))
     except campaign.TagError as exc:

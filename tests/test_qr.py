@@ -3,6 +3,7 @@ for PDFs, rendered by poppler (pdftoppm, pdftotext) as a print shop would."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -123,6 +124,28 @@ def test_unknown_and_malformed_tags_are_refused(app, client, make_initiative, pa
     malformed = client.get(f"/i/amiralsgatan/{path}?src=<b>x</b>")
     assert malformed.status_code == 400
     assert "<b>" not in malformed.get_data(as_text=True)
+
+
+def test_the_pages_print_links_still_work_after_organisers_remove_poster_and_flyer(
+    app, client, make_initiative, tmp_path
+):
+    """Only the screen tag cannot be removed.  Organisers who count their posters by
+    place (bibliotek, tvattstuga-3) and remove poster and flyer must not leave the
+    initiative page offering material that answers 404: it carries the screen tag."""
+    make_initiative()
+    for tag in ("poster", "flyer"):
+        removed = app.test_cli_runner().invoke(args=["tags", "remove", "amiralsgatan", tag])
+        assert removed.exit_code == 0, removed.output
+    page = client.get("/i/amiralsgatan").get_data(as_text=True)
+    links = re.findall(r'href="(/i/amiralsgatan/(?:poster|flyer)\.pdf[^"]*)"', page)
+    assert len(links) == 3
+    for link in links:
+        response = client.get(html.unescape(link))
+        assert response.status_code == 200, link
+        image = rasterise(response.data, tmp_path, dpi=150)
+        assert decode(image) == [f"{URL}?src=qr"] * (4 if "sheet=a4" in link else 1)
+    # Asked for by name, a removed tag is still unknown.
+    assert client.get("/i/amiralsgatan/poster.pdf?src=poster").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["qr.svg", "qr.png", "poster.pdf", "flyer.pdf"])
