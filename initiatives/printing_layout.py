@@ -113,24 +113,34 @@ class Block:
     bold: bool = False
     align: str = "L"
     color: tuple[int, int, int] = INK
+    rtl: bool = False
 
     @property
     def height(self) -> float:
         return len(self.lines) * self.size * PT * LEADING
 
 
-def _font(pdf: Any, size: float, bold: bool) -> None:
+def _font(pdf: Any, size: float, bold: bool, rtl: bool = False) -> None:
     pdf.set_font(FAMILY, "B" if bold else "", size)
+    # The language decides the direction of a line, not its first letter: an Arabic
+    # title that starts with a Swedish street name is still read from the right.
+    pdf.set_text_shaping(True, direction="rtl" if rtl else "ltr")
 
 
 def wrap(
-    pdf: Any, text: str, width: float, size: float, bold: bool = False, max_lines: int = 99
+    pdf: Any,
+    text: str,
+    width: float,
+    size: float,
+    bold: bool = False,
+    max_lines: int = 99,
+    rtl: bool = False,
 ) -> list[str]:
     """``text`` broken into lines of ``width``; beyond ``max_lines`` cut with an ellipsis."""
     text = " ".join(text.split())
     if not text:
         return []
-    _font(pdf, size, bold)
+    _font(pdf, size, bold, rtl)
     lines = pdf.multi_cell(width, text=text, dry_run=True, output=MethodReturnValue.LINES)
     if len(lines) <= max_lines:
         return lines
@@ -142,14 +152,15 @@ def wrap(
     return kept
 
 
-def fitted_title(pdf: Any, text: str, width: float, layout: Layout) -> Block:
+def fitted_title(pdf: Any, text: str, width: float, layout: Layout, rtl: bool = False) -> Block:
     """The title at the largest size at which it fits (else cut at the smallest)."""
+    align = "R" if rtl else "L"
     for size, most in layout.title:
-        lines = wrap(pdf, text, width, size, bold=True)
+        lines = wrap(pdf, text, width, size, bold=True, rtl=rtl)
         if len(lines) <= most:
-            return Block(lines, size, bold=True)
+            return Block(lines, size, True, align, rtl=rtl)
     size, most = layout.title[-1]
-    return Block(wrap(pdf, text, width, size, True, most), size, bold=True)
+    return Block(wrap(pdf, text, width, size, True, most, rtl), size, True, align, rtl=rtl)
 
 
 def fitted_url(pdf: Any, url: str, width: float, layout: Layout) -> Block:
@@ -164,7 +175,7 @@ def fitted_url(pdf: Any, url: str, width: float, layout: Layout) -> Block:
 
 def draw_block(pdf: Any, block: Block, x: float, y: float, width: float) -> float:
     """Draw ``block`` with its top at ``y``; returns the y below it."""
-    _font(pdf, block.size, block.bold)
+    _font(pdf, block.size, block.bold, block.rtl)
     pdf.set_text_color(*block.color)
     line_height = block.size * PT * LEADING
     for line in block.lines:
@@ -177,17 +188,18 @@ def draw_block(pdf: Any, block: Block, x: float, y: float, width: float) -> floa
 def _language_cell(
     pdf: Any, other: OtherLanguage, width: float, layout: Layout, titles: bool
 ) -> Cell:
-    align = "R" if other.rtl else "L"
+    align, rtl = ("R" if other.rtl else "L"), other.rtl
     blocks = []
     if other.call:
-        lines = wrap(pdf, other.call, width, layout.other_call, True, 2)
-        blocks.append(Block(lines, layout.other_call, True, align))
+        lines = wrap(pdf, other.call, width, layout.other_call, True, 2, rtl)
+        blocks.append(Block(lines, layout.other_call, True, align, rtl=rtl))
     if titles or not other.call:
-        lines = wrap(pdf, other.title, width, layout.other_text, False, layout.other_title_lines)
-        blocks.append(Block(lines, layout.other_text, False, align))
+        most = layout.other_title_lines
+        lines = wrap(pdf, other.title, width, layout.other_text, False, most, rtl)
+        blocks.append(Block(lines, layout.other_text, False, align, rtl=rtl))
     if other.last_day:
-        lines = wrap(pdf, other.last_day, width, layout.other_text, False, 2)
-        blocks.append(Block(lines, layout.other_text, False, align, MUTED))
+        lines = wrap(pdf, other.last_day, width, layout.other_text, False, 2, rtl)
+        blocks.append(Block(lines, layout.other_text, False, align, MUTED, rtl))
     return blocks
 
 
@@ -228,10 +240,10 @@ def _row_height(row: Row, gap: float) -> float:
 def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict[str, Block]:
     wrap_to = partial(wrap, pdf, width=width)
     kicker = f"{item.organisation} · Malmöinitiativ"
-    title = fitted_title(pdf, item.title, width, layout)
     # Swedish in practice; a main text in Arabic (no Swedish text yet) sets from the right.
-    start = "R" if text_direction(item.locale) == "rtl" else "L"
-    title.align = start
+    rtl = text_direction(item.locale) == "rtl"
+    start = "R" if rtl else "L"
+    title = fitted_title(pdf, item.title, width, layout, rtl)
     return {
         "kicker": Block(
             wrap_to(kicker, size=layout.kicker, bold=True, max_lines=1),
@@ -239,11 +251,12 @@ def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict
         ),
         "title": title,
         "deadline": Block(
-            wrap_to(item.last_day or "", size=layout.deadline, bold=True, max_lines=2),
-            layout.deadline, True, start,
+            wrap_to(item.last_day or "", size=layout.deadline, bold=True, max_lines=2, rtl=rtl),
+            layout.deadline, True, start, rtl=rtl,
         ),
         "call": Block(
-            wrap_to(item.call, size=layout.call, bold=True, max_lines=2), layout.call, True, "C"
+            wrap_to(item.call, size=layout.call, bold=True, max_lines=2, rtl=rtl),
+            layout.call, True, "C", rtl=rtl,
         ),
         "url": fitted_url(pdf, item.short_url, width, layout),
         "footer": Block(
@@ -269,13 +282,15 @@ def draw_material(
     fixed += gap * (AFTER_KICKER + BEFORE_DEADLINE + AFTER_URL)
 
     # Give up text in order of importance until the QR code gets its minimum size.
+    rtl = blocks["title"].rtl
     for with_summary, titles in ((True, True), (True, False), (False, False)):
         summary = Block(
-            wrap(pdf, item.summary, width, layout.summary, False, layout.summary_lines)
+            wrap(pdf, item.summary, width, layout.summary, False, layout.summary_lines, rtl)
             if with_summary
             else [],
             layout.summary,
             align=blocks["title"].align,
+            rtl=rtl,
         )
         rows = _grid(pdf, item, width, layout, titles)
         grid_height = sum(_row_height(row, gap) for row in rows) + (gap if rows else 0)

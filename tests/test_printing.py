@@ -195,6 +195,42 @@ def test_an_arabic_title_that_starts_with_a_swedish_street_name_is_still_set_fro
     assert arabic and abs(max(arabic) - right_margin) < 1.5
 
 
+@pytest.mark.parametrize("kind", ["poster", "flyer"])
+def test_an_arabic_title_that_starts_with_a_swedish_street_name_reads_from_the_right(
+    app, make_initiative, tmp_path, kind
+):
+    """Read from the right, the street name comes first, as it was written: set as a
+    left-to-right line (its first letter is Latin), the Arabic words came first and the
+    street name with its colon trailed at the far end."""
+    make_initiative(
+        texts={
+            "sv": {"title": "Tryggare Amiralsgatan", "summary": "Kort."},
+            "ar": {"title": "Bennets väg: شارع أكثر أمانًا", "summary": "قصير."},
+        }
+    )
+    source = tmp_path / "lines.pdf"
+    source.write_bytes(printing.render(material(app, kind), SHEETS[kind]))
+    html = subprocess.run(
+        [poppler("pdftotext"), "-bbox", str(source), "-"], check=True, capture_output=True
+    ).stdout.decode()
+    pattern = (
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>'
+    )
+    # (word, xMin, middle of the line, xMax): the two fonts' boxes differ in height.
+    words = [
+        (w, float(a), (float(top) + float(bottom)) / 2, float(b))
+        for a, top, b, bottom, w in re.findall(pattern, html)
+    ]
+    [(_, street, line, _)] = [w for w in words if "Bennets" in w[0]]
+    arabic = [
+        x_max
+        for word, _, middle, x_max in words
+        if re.search("[\u0600-\u06ff]", word) and abs(middle - line) < 2
+    ]
+    assert len(arabic) == 3
+    assert street > max(arabic)
+
+
 def test_rendering_fetches_nothing_from_the_network(app, make_initiative, monkeypatch):
     make_initiative(texts=SEVEN)
     item = material(app)
