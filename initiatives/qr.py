@@ -166,5 +166,6 @@ def flyer(slug: str) -> Response:
 
 @bp.app_template_global()
 def share_url(initiative: Initiative) -> str:
-    """The initiative's address to pass on (no tag: it is not printed material)."""
+    """The initiative's public address, from BASE_URL: the link to pass on, and where
+    the page printed from a browser says to sign (no tag: it is not campaign material)."""
     return campaign.page_url(initiative)

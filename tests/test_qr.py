@@ -13,7 +13,7 @@ from PIL import Image
 
 from initiatives.models import InitiativeState
 
-from .conftest import correct_the_text
+from .conftest import correct_the_text, create_initiative
 from .print_tools import decode, page_size_mm, pdf_text, rasterise
 
 URL = "http://localhost/i/amiralsgatan"
@@ -192,6 +192,18 @@ def test_a_corrected_title_is_never_served_from_a_stale_poster(
     assert again.status_code == 200
     text = pdf_text(again.data, tmp_path)
     assert "Rättad" in text and "Tryggare Amiralsgatan" not in text
+
+
+def test_the_printed_initiative_page_gives_the_address_from_base_url(make_app):
+    """Printed from the browser, the page says where to sign: the site's public address,
+    as on the posters, not whatever host the request came in by (behind a proxy that
+    is the app server's own, http://127.0.0.1:8000)."""
+    app = make_app(BASE_URL="https://malmoinitiativ.example.org")
+    create_initiative(app)
+    page = app.test_client().get("/i/amiralsgatan").get_data(as_text=True)
+    printed = re.search(r'<p class="print-only">(.*?)</p>', page, re.S).group(1)
+    assert "https://malmoinitiativ.example.org/i/amiralsgatan" in printed
+    assert "localhost" not in printed
 
 
 def test_svg_and_png_are_the_same_bytes_every_time(client, make_initiative):
