@@ -142,7 +142,8 @@ def _material_response(slug: str, sheet: Sheet) -> Response:
     item = printing.material(initiative, tag)
     etag = printing.fingerprint(item, sheet)
     # Answer a revalidation before drawing anything: the ETag depends only on the input.
-    if request.if_none_match.contains(etag):
+    # Weakly compared, as If-None-Match must be: a compressing proxy marks ETags weak.
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
         response = Response(printing.render(item, sheet), mimetype="application/pdf")

@@ -176,6 +176,16 @@ def test_responses_are_public_cacheable_and_revalidate_with_etag(client, make_in
     assert other.headers["ETag"] != first.headers["ETag"]
 
 
+@pytest.mark.parametrize("path", ["qr.svg", "poster.pdf", "flyer.pdf?sheet=a4"])
+def test_a_weakened_etag_still_revalidates(client, make_initiative, path):
+    """A proxy that compresses a response marks its ETag weak (W/"..."); If-None-Match
+    compares weakly, so the poster is not drawn again for every such revalidation."""
+    make_initiative()
+    etag = client.get(f"/i/amiralsgatan/{path}").headers["ETag"]
+    again = client.get(f"/i/amiralsgatan/{path}", headers={"If-None-Match": f"W/{etag}"})
+    assert again.status_code == 304 and again.data == b""
+
+
 def test_a_corrected_title_is_never_served_from_a_stale_poster(
     app, client, make_initiative, tmp_path
 ):
