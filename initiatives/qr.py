@@ -96,6 +96,9 @@ def _public(response: Response, max_age: int | None, filename: str) -> Response:
 
 def _qr_response(body: bytes, mimetype: str, max_age: int, filename: str) -> Response:
     response = _public(Response(body, mimetype=mimetype), max_age, filename)
+    # A partner's page may show the code with a plain <img> (the site's own pages stay
+    # same-origin): it is the same public image for everyone.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.add_etag()
     return response.make_conditional(request)
 

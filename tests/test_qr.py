@@ -330,3 +330,20 @@ def test_organisers_can_print_a_draft_ahead_of_the_launch(app, make_initiative, 
     assert (tmp_path / "tryck" / "utkast-poster-a4.pdf").read_bytes().startswith(b"%PDF-")
     missing = app.test_cli_runner().invoke(args=["print", "finns-inte", "--out", str(tmp_path)])
     assert missing.exit_code == 1 and "no initiative" in missing.output
+
+
+def test_a_partners_page_may_show_the_qr_code_but_not_the_poster(client, make_initiative):
+    """Cross-Origin-Resource-Policy: a browser shows another site's <img> of the code;
+    the posters and the site's pages stay same-origin."""
+    make_initiative()
+    for path in ("qr.svg", "qr.png?size=120"):
+        response = client.get(f"/i/amiralsgatan/{path}")
+        assert response.headers.getlist("Cross-Origin-Resource-Policy") == ["cross-origin"]
+        again = client.get(
+            f"/i/amiralsgatan/{path}", headers={"If-None-Match": response.headers["ETag"]}
+        )
+        assert again.status_code == 304
+        assert again.headers.getlist("Cross-Origin-Resource-Policy") == ["cross-origin"]
+    for path in ("poster.pdf", ""):
+        response = client.get(f"/i/amiralsgatan/{path}".rstrip("/"))
+        assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin", path
