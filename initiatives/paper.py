@@ -200,7 +200,10 @@ def add_row(
     _open_for_paper(initiative)
     postcode = signatures.normalise_postcode(postcode)
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
-    last = local_date(initiative.closes_at) if initiative.closes_at else None
+    # The collection ended when the period did, or earlier if the organiser closed it
+    # early (as the pack's period says).
+    ends = [t for t in (initiative.closed_at, initiative.closes_at) if t is not None]
+    last = local_date(min(ends)) if ends else None
     if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
         raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
     if last and signed_on > last:

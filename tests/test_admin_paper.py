@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import sqlalchemy as sa
@@ -189,3 +190,18 @@ def test_paper_is_closed_after_submission(app, make_initiative):
     client = logged_in(app)
     refused = post_form(client, BASE, BASE, number="9", collected_on=_today(), collected_by="X")
     assert refused.status_code == 409
+
+
+def test_a_row_dated_after_an_early_close_is_refused(app, make_initiative):
+    """Closed early, the collection ended that day (as the pack's period says): a row
+    signed later would be a signature from outside the period in the list to the clerk."""
+    now = clock.utcnow()
+    make_initiative(state="closed", opens_days_ago=10, closed_at=now - datetime.timedelta(days=3))
+    client = logged_in(app)
+    sheet = _sheet(client)
+    late = _row(client, sheet, "Sen Person", signed_on=_today())
+    assert late.status_code == 409
+    assert "efter att insamlingen slutade" in late.get_data(as_text=True)
+    before = lifecycle.local_date(now - datetime.timedelta(days=4)).isoformat()
+    assert _row(client, sheet, "Tidig Person", signed_on=before).status_code == 302
+    assert _state(app)[0] == 1
