@@ -312,8 +312,15 @@ def review_count(initiative_id: int) -> int:
     )
 
 
+def _awaiting_review(row: PaperRow) -> None:
+    """A decision is taken once: sent again from an old page, it would undo the first."""
+    if row.review != Review.PENDING:
+        raise TransitionError(str(_l("Raden är redan granskad.")))
+
+
 def keep(row: PaperRow, actor: str) -> None:
     """Reviewed: a different person after all; the row keeps counting."""
+    _awaiting_review(row)
     row.review = Review.KEPT
     row.kept_at = clock.utcnow()
     db.session.flush()
@@ -329,6 +336,7 @@ def resolve_duplicate(row: PaperRow, actor: str, note: str) -> None:
     """Reviewed: the same person signed twice; this paper row stops counting."""
     from . import moderation
 
+    _awaiting_review(row)
     moderation.invalidate(row.signature, actor, reason="duplicate", note=note)
     row.review = Review.RESOLVED
     db.session.flush()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from initiatives import clock, lifecycle, signatures, stats
 from initiatives.extensions import db
-from initiatives.models import Channel, Initiative, Signature, SignatureState
+from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
 from initiatives.paper import PaperRow, Review
 
 from .admin_helpers import logged_in, post_form
@@ -204,4 +204,38 @@ def test_a_row_dated_after_an_early_close_is_refused(app, make_initiative):
     assert "efter att insamlingen slutade" in late.get_data(as_text=True)
     before = lifecycle.local_date(now - datetime.timedelta(days=4)).isoformat()
     assert _row(client, sheet, "Tidig Person", signed_on=before).status_code == 302
+    assert _state(app)[0] == 1
+
+
+def test_a_decision_sent_again_from_an_old_page_is_refused(app, make_initiative, sign):
+    """ "Same person" and then, from the page still open in another tab, "different
+    people": the row does not count, so the second answer must not say it does (nor put
+    a contrary decision on the record)."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hassan")
+    with app.app_context():
+        row_id = db.session.scalars(sa.select(PaperRow.signature_id)).one()
+    review = f"{BASE}/review"
+    assert post_form(client, review, f"{review}/{row_id}/duplicate").status_code == 302
+    assert _state(app)[0] == 1
+
+    kept = post_form(client, review, f"{review}/{row_id}/keep")
+    assert kept.status_code == 409
+    assert "redan granskad" in kept.get_data(as_text=True)
+    again = post_form(client, review, f"{review}/{row_id}/duplicate")
+    assert again.status_code == 409
+    with app.app_context():
+        row = db.session.get(PaperRow, row_id)
+        assert row.review == Review.RESOLVED
+        assert row.signature.state == SignatureState.INVALIDATED
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).where(AuditEvent.action == "paper.review_kept")
+            )
+            == 0
+        )
     assert _state(app)[0] == 1

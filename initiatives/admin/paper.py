@@ -132,8 +132,11 @@ def paper_row_add(slug: str, sheet_id: int) -> Any:
 
 
 @bp.get("/initiatives/<slug>/paper/review")
-def paper_review(slug: str) -> str:
-    initiative = initiative_or_404(slug)
+def paper_review(slug: str) -> Any:
+    return _review_page(initiative_or_404(slug))
+
+
+def _review_page(initiative: Initiative, status: int = 200, problem: str | None = None) -> Any:
     box = crypto()
     items = []
     for row in paper.to_review(initiative):
@@ -147,7 +150,8 @@ def paper_review(slug: str) -> str:
         items=items,
         form=DuplicateForm(formdata=None),
         button=ButtonForm(),
-    )
+        problem=problem,
+    ), status
 
 
 def _row_or_404(initiative: Initiative, signature_id: int) -> paper.PaperRow:
@@ -163,7 +167,11 @@ def paper_keep(slug: str, signature_id: int) -> Any:
     row = _row_or_404(initiative, signature_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    paper.keep(row, actor())
+    try:
+        paper.keep(row, actor())
+    except TransitionError as exc:
+        db.session.rollback()
+        return _review_page(initiative, 409, str(exc))
     db.session.commit()
     flash(_("Raden räknas: det är olika personer."), "success")
     return redirect(url_for("admin.paper_review", slug=slug))
@@ -180,8 +188,7 @@ def paper_duplicate(slug: str, signature_id: int) -> Any:
         paper.resolve_duplicate(row, actor(), form.note.data or "")
     except TransitionError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("admin.paper_review", slug=slug))
+        return _review_page(initiative, 409, str(exc))
     db.session.commit()
     flash(_("Raden är markerad som dubblett och räknas inte."), "success")
     return redirect(url_for("admin.paper_review", slug=slug))
