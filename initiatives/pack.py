@@ -143,7 +143,9 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
                 name = ANONYMISED
                 result.anonymised += 1
             else:
-                name = box.decrypt(name_enc) or ""
+                # One space between words: a tab or line break pasted into a name has no
+                # glyph in the PDF (the words ran together) and splits a spreadsheet row.
+                name = " ".join((box.decrypt(name_enc) or "").split())
                 if names == "short":
                     name = shorten(name)
             day = _local_day(_hour(confirmed_at)) if confirmed_at else today

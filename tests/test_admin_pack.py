@@ -353,3 +353,38 @@ def test_no_pack_for_a_draft_or_an_unknown_slug(app, make_initiative, tmp_path):
     assert draft.exit_code != 0 and "utkast" in draft.output
     missing = runner.invoke(args=["export", "nope", "--out", str(tmp_path)])
     assert missing.exit_code != 0
+
+
+def test_a_name_typed_with_a_tab_or_a_line_break_keeps_its_space(
+    app, make_initiative, tmp_path, poppler
+):
+    """A name pasted from a spreadsheet into the paper form (first and last name in two
+    cells) holds a tab; the PDF has no glyph for it and printed "AmiraHassan"."""
+    initiative = make_initiative(opens_days_ago=5)
+    with app.app_context():
+        box = crypto()
+        db.session.add_all(
+            Signature(
+                initiative_id=initiative.id,
+                state=SignatureState.CONFIRMED,
+                name_enc=box.encrypt(name),
+                confirmed_at=clock.utcnow(),
+            )
+            for name in ("Amira\tHassan", "Hodan\r\nAli", "أمينة\tحسن")
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    listing = " ".join(_pdf_text(archive.read("underskrifter.pdf"), tmp_path, "l.pdf").split())
+    assert "Amira Hassan" in listing and "Hodan Ali" in listing and "أمينة حسن" in listing
+    rows = list(
+        csv.reader(
+            io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert [r[1] for r in rows[1:]] == ["Amira Hassan", "Hodan Ali", "أمينة حسن"]
+    book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
+    assert [r[1].value for r in book["Underskrifter"].iter_rows(min_row=2)] == [
+        "Amira Hassan", "Hodan Ali", "أمينة حسن",
+    ]  # fmt: skip
