@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from . import audit, clock, signatures
 from .crypto import crypto
 from .extensions import db
-from .lifecycle import TransitionError, local_date, local_noon
+from .lifecycle import TransitionError, local_date, local_noon, lock
 from .models import (
     DEFAULT_LOCALE,
     Channel,
@@ -197,6 +197,9 @@ def add_row(
     """Type one row of a sheet: a confirmed paper signature, flagged if it matches another."""
     initiative = db.session.get(Initiative, sheet.initiative_id)
     assert initiative is not None
+    # One row at a time per initiative: a second request for the same sheet (a double
+    # click) waits here, then reads the line the first one took.
+    lock(initiative)
     _open_for_paper(initiative)
     postcode = signatures.normalise_postcode(postcode)
     opened = local_date(initiative.opens_at) if initiative.opens_at else None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from initiatives import clock, lifecycle
 from initiatives.extensions import db
 from initiatives.models import Initiative, InitiativeState, Signature, SignatureState
 from initiatives.signatures import confirmed_count
@@ -551,3 +552,62 @@ def test_two_drafts_renamed_to_one_address_at_once_get_a_message_not_an_error(ap
 
     outcome = _while_another_draft_takes_amiralsgatan(app, rename)
     assert outcome == ["Adressen används redan av ett annat initiativ."]
+
+
+def _paper_sheet(app, make_initiative) -> int:
+    from initiatives import paper
+
+    make_initiative(opens_days_ago=5)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        sheet = paper.add_sheet(
+            initiative, "nadia@example.org", number="7", collected_on=clock.utcnow().date(),
+            collected_by="Hodan",
+        )  # fmt: skip
+        db.session.commit()
+        return sheet.id
+
+
+@PG
+def test_one_paper_row_saved_twice_at_once_gets_the_next_line_not_an_error(app, make_initiative):
+    """ "Spara raden" clicked twice, or two volunteers typing one sheet: both requests
+    read the sheet's last line; the second one's row takes the line after the first."""
+    from initiatives import paper
+    from initiatives.models import Channel
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    outcome: list[object] = []
+
+    def add() -> None:
+        with app.app_context():
+            try:
+                sheet = db.session.get(paper.PaperSheet, sheet_id)
+                row, _ = paper.add_row(
+                    sheet, "omar@example.org", name="Hodan Ali", postcode=None,
+                    signed_on=lifecycle.local_date(clock.utcnow()),
+                )  # fmt: skip
+                db.session.commit()
+                outcome.append(row.line)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                outcome.append(type(exc).__name__)
+
+    with app.app_context(), sa.orm.Session(db.engine) as first, db.engine.connect() as watcher:
+        initiative_id = db.session.scalars(sa.select(Initiative.id)).one()
+        signature = Signature(
+            initiative_id=initiative_id, state=SignatureState.CONFIRMED, channel=Channel.PAPER,
+            confirmed_at=clock.utcnow(),
+        )  # fmt: skip
+        first.add(signature)
+        first.flush()
+        first.add(paper.PaperRow(signature_id=signature.id, sheet_id=sheet_id, line=1))
+        first.flush()
+        thread = threading.Thread(target=add)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    assert outcome == [2]
+    with app.app_context():
+        lines = db.session.scalars(sa.select(paper.PaperRow.line).order_by(paper.PaperRow.line))
+        assert lines.all() == [1, 2]
