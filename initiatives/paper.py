@@ -99,6 +99,8 @@ def _open_for_paper(initiative: Initiative) -> None:
 def add_sheet(
     initiative: Initiative, actor: str, *, number: str, collected_on: date, collected_by: str
 ) -> PaperSheet:
+    # A second request for the same number (a double click) waits here, then finds it.
+    lock(initiative)
     _open_for_paper(initiative)
     exists = db.session.scalar(
         sa.select(PaperSheet.id).where(

@@ -611,3 +611,49 @@ def test_one_paper_row_saved_twice_at_once_gets_the_next_line_not_an_error(app, 
     with app.app_context():
         lines = db.session.scalars(sa.select(paper.PaperRow.line).order_by(paper.PaperRow.line))
         assert lines.all() == [1, 2]
+
+
+@PG
+def test_one_paper_sheet_added_twice_at_once_gets_a_message_not_an_error(app, make_initiative):
+    """A double click on "add sheet": both requests find no sheet 7; the second is told
+    there is one."""
+    from initiatives import paper
+    from initiatives.lifecycle import TransitionError
+
+    make_initiative(opens_days_ago=5)
+    outcome: list[str] = []
+
+    def add() -> None:
+        with app.app_context():
+            initiative = db.session.scalars(sa.select(Initiative)).one()
+            try:
+                paper.add_sheet(
+                    initiative, "omar@example.org", number="7",
+                    collected_on=clock.utcnow().date(), collected_by="Hodan",
+                )  # fmt: skip
+                db.session.commit()
+                outcome.append("added")
+            except TransitionError as exc:
+                db.session.rollback()
+                outcome.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                outcome.append(type(exc).__name__)
+
+    with app.app_context(), sa.orm.Session(db.engine) as first, db.engine.connect() as watcher:
+        first.add(
+            paper.PaperSheet(
+                initiative_id=db.session.scalars(sa.select(Initiative.id)).one(), number="7",
+                collected_on=clock.utcnow().date(), collected_by="Hodan",
+                created_by="nadia@example.org",
+            )
+        )  # fmt: skip
+        first.flush()
+        thread = threading.Thread(target=add)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    assert outcome == ["Det finns redan en lista med nummer 7."]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(paper.PaperSheet.id))) == 1
