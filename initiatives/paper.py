@@ -294,12 +294,22 @@ def rescan(initiative: Initiative, actor: str) -> int:
     return flagged
 
 
+def _awaiting(initiative_id: int) -> sa.ColumnElement[bool]:
+    """Flagged rows still counting: one taken out on its signature's page (a typing
+    error, say) has nothing left to decide, and must not be reported as counted."""
+    return sa.and_(
+        Signature.initiative_id == initiative_id,
+        Signature.state == SignatureState.CONFIRMED,
+        PaperRow.review == Review.PENDING,
+    )
+
+
 def to_review(initiative: Initiative) -> list[PaperRow]:
     return list(
         db.session.scalars(
             sa.select(PaperRow)
             .join(Signature, Signature.id == PaperRow.signature_id)
-            .where(Signature.initiative_id == initiative.id, PaperRow.review == Review.PENDING)
+            .where(_awaiting(initiative.id))
             .order_by(PaperRow.sheet_id, PaperRow.line)
         )
     )
@@ -311,7 +321,7 @@ def review_count(initiative_id: int) -> int:
             sa.select(sa.func.count())
             .select_from(PaperRow)
             .join(Signature, Signature.id == PaperRow.signature_id)
-            .where(Signature.initiative_id == initiative_id, PaperRow.review == Review.PENDING)
+            .where(_awaiting(initiative_id))
         )
         or 0
     )
@@ -319,8 +329,8 @@ def review_count(initiative_id: int) -> int:
 
 def _awaiting_review(row: PaperRow) -> None:
     """A decision is taken once: sent again from an old page, it would undo the first."""
-    if row.review != Review.PENDING:
-        raise TransitionError(str(_l("Raden är redan granskad.")))
+    if row.review != Review.PENDING or row.signature.state != SignatureState.CONFIRMED:
+        raise TransitionError(str(_l("Raden väntar inte längre på granskning.")))
 
 
 def keep(row: PaperRow, actor: str) -> None:

@@ -225,7 +225,7 @@ def test_a_decision_sent_again_from_an_old_page_is_refused(app, make_initiative,
 
     kept = post_form(client, review, f"{review}/{row_id}/keep")
     assert kept.status_code == 409
-    assert "redan granskad" in kept.get_data(as_text=True)
+    assert "inte längre på granskning" in kept.get_data(as_text=True)
     again = post_form(client, review, f"{review}/{row_id}/duplicate")
     assert again.status_code == 409
     with app.app_context():
@@ -238,4 +238,35 @@ def test_a_decision_sent_again_from_an_old_page_is_refused(app, make_initiative,
             )
             == 0
         )
+    assert _state(app)[0] == 1
+
+
+def test_a_flagged_row_taken_out_on_its_own_page_no_longer_awaits_review(
+    app, make_initiative, sign
+):
+    """A flagged row the organiser invalidates from the signature's page (a typing error):
+    it no longer counts, so the pack page must not warn that it is counted unreviewed, and
+    the review must not offer to "count" it."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hassan")
+    with app.app_context():
+        row_id, public_id = db.session.execute(
+            sa.select(PaperRow.signature_id, Signature.public_id).join(PaperRow.signature)
+        ).one()
+    pack_page = "/admin/initiatives/amiralsgatan/pack"
+    assert "inte granskad och räknas med" in client.get(pack_page).get_data(as_text=True)
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{public_id}"
+    done = post_form(client, detail, f"{detail}/invalidate", reason="entry_error", note="")
+    assert done.status_code == 302
+    assert _state(app)[0] == 1
+
+    assert "inte granskad" not in client.get(pack_page).get_data(as_text=True)
+    review = client.get(f"{BASE}/review").get_data(as_text=True)
+    assert "Inget att granska." in review
+    kept = post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+    assert kept.status_code == 409
     assert _state(app)[0] == 1
