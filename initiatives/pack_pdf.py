@@ -52,16 +52,18 @@ class ListDocument(Document):
     def header(self) -> None:
         self.set_font(FAMILY, "B", 11)
         title = f"Underskrifter: {self.info.title}"
-        self._fit(title, 180, 11, 8)
-        self.cell(180, 6, title, new_x="LMARGIN", new_y="NEXT")
+        size = self._fit(title, 180, 11, 8)
+        # What does not fit at the smallest size wraps: a title or a note is never cut
+        # off at the edge of the page.
+        self.multi_cell(180, size * 0.55, title, align="L", new_x="LMARGIN", new_y="NEXT")
         self.set_font(FAMILY, "", 8.5)
         line = (
             f"Till {self.info.target_body} · insamlingsperiod {self.info.period} · "
             f"{swedish_number(self.info.total)} bekräftade underskrifter"
         )
-        self.cell(180, 5, line, new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(180, 5, line, align="L", new_x="LMARGIN", new_y="NEXT")
         if self.info.state_note:
-            self.cell(180, 5, self.info.state_note, new_x="LMARGIN", new_y="NEXT")
+            self.multi_cell(180, 5, self.info.state_note, align="L", new_x="LMARGIN", new_y="NEXT")
         self.ln(2)
         self.set_font(FAMILY, "B", 8.5)
         self.set_fill_color(225, 232, 228)

@@ -388,3 +388,53 @@ def test_a_name_typed_with_a_tab_or_a_line_break_keeps_its_space(
     assert [r[1].value for r in book["Underskrifter"].iter_rows(min_row=2)] == [
         "Amira Hassan", "Hodan Ali", "أمينة حسن",
     ]  # fmt: skip
+
+
+def _words_past_the_margin(pdf: Path) -> list[str]:
+    """Words whose right edge lies beyond the right margin (15 mm) of an A4 page."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    limit = (210 - 15) * 72 / 25.4 + 1
+    return [
+        word
+        for x_max, word in re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)"'
+                                      r' yMax="[\d.]+">([^<]*)</word>', out)
+        if float(x_max) > limit
+    ]  # fmt: skip
+
+
+def test_the_list_header_wraps_long_notes_and_titles_within_the_page(
+    app, make_initiative, tmp_path, poppler
+):
+    """A withdrawn initiative whose signers' data retention removed: the header's note
+    says both, a long sentence; with a long title too it ran off the page, cut off."""
+    title = "Tryggare och tystare " + " ".join(["Amiralsgatan"] * 13)
+    initiative = make_initiative(
+        state="withdrawn",
+        opens_days_ago=40,
+        target_body="Tekniska nämnden och stadsbyggnadsnämnden i Malmö stad",
+        texts={"sv": {"title": title, "summary": "S.", "body": "B."}},
+    )
+    with app.app_context():
+        db.session.add_all(
+            Signature(
+                initiative_id=initiative.id,
+                state=SignatureState.CONFIRMED,
+                name_enc=None,
+                anonymised_at=clock.utcnow(),
+                confirmed_at=clock.utcnow(),
+            )
+            for _ in range(3)
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "list.pdf"
+    pdf.write_bytes(zipfile.ZipFile(next(tmp_path.glob("*.zip"))).read("underskrifter.pdf"))
+    text = " ".join(_pdf_text(pdf.read_bytes(), tmp_path, "l.pdf").split())
+    assert "Initiativet har dragits tillbaka." in text
+    assert "namnen står som ”(anonymiserad)”, antalen är oförändrade." in text
+    assert title in text
+    assert "3 bekräftade underskrifter" in text
+    assert _words_past_the_margin(pdf) == []
