@@ -207,12 +207,13 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
 
     _heading(document, "Underskrifter per kanal")
     sheets = swedish_number(info.paper_sheets)
+    lists = "lista" if info.paper_sheets == 1 else "listor"
     _facts(
         document,
         [
             ("Via webben, bekräftade med e-post", info.counts["web"]),
             ("Vid insamlingsplats på surfplatta, bekräftade med e-post", info.counts["kiosk"]),
-            (f"På papperslistor ({sheets} listor)", info.counts["paper"]),
+            (f"På papperslistor ({sheets} {lists})", info.counts["paper"]),
             ("Totalt", info.total),
             ("Antal som krävs", info.threshold),
         ],

@@ -152,7 +152,7 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
     assert "Tryggare Amiralsgatan" in cover and "Tekniska nämnden" in cover
     assert text_hash in cover.replace("\n", "")
     assert re.search(r"Via webben, bekräftade med e-post\s+4", cover)
-    assert re.search(r"På papperslistor \(1 listor\)\s+1", cover)
+    assert re.search(r"På papperslistor \(1 lista\)\s+1", cover)
     assert "Rosengård Samverkan" in cover
 
     # manifest.json: recompute every hash.
