@@ -82,11 +82,23 @@ class PaperRow(db.Model):
 
 
 _SPACE = re.compile(r"\s+")
+# Letters one keyboard writes and another does not: Persian yeh and kaf (ی ک) against
+# Arabic (ي ك), alef maqsura, taa marbuta; tatweel and the zero-width (non-)joiner drop.
+_VARIANTS = str.maketrans(
+    {"ی": "ي", "ى": "ي", "ک": "ك", "ة": "ه", "ـ": None, "\u200c": None, "\u200d": None}
+)
 
 
 def normalise_name(name: str) -> str:
-    """For matching only: compatibility form, case-folded, single spaces."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+    """For matching only: case-folded, single spaces, without marks or keyboard variants.
+
+    A sheet is typed on whatever keyboard the organiser has: Hadžić becomes Hadzic, and a
+    name signed on a Persian phone (علی) is typed with Arabic letters (علي).  Accents,
+    hamza and vowel marks are dropped (أ is ا), so such a row is still flagged.
+    """
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACE.sub(" ", bare.translate(_VARIANTS)).strip().casefold()
 
 
 def _open_for_paper(initiative: Initiative) -> None:

@@ -270,3 +270,30 @@ def test_a_flagged_row_taken_out_on_its_own_page_no_longer_awaits_review(
     kept = post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
     assert kept.status_code == 409
     assert _state(app)[0] == 1
+
+
+def test_a_name_spelt_on_another_keyboard_is_still_flagged(app, make_initiative, sign):
+    """Signed online on a Persian phone, typed from the sheet on an Arabic or a Swedish
+    keyboard: ی or ي, ک or ك, أ or ا, Hadžić or Hadzic.  The same person, counted twice
+    unless the row is flagged."""
+    make_initiative()
+    online = {
+        "علی رضایی": "علي رضايي",  # Persian yeh, as typed on an Arabic keyboard
+        "کاظم": "كاظم",  # Persian kaf and Arabic kaf
+        "أمينة حسن": "امينه حسن",  # hamza and taa marbuta left out
+        "Emina Hadžić": "Emina Hadzic",
+        "Åsa Öberg": "Asa Oberg",
+    }
+    for i, name in enumerate(online):
+        sign(name=name, email=f"s{i}@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    for typed in online.values():
+        assert _row(client, sheet, typed).status_code == 302
+    assert _row(client, sheet, "Emina Hadžiomerović").status_code == 302  # someone else
+    with app.app_context():
+        flagged = db.session.scalars(
+            sa.select(PaperRow.line).where(PaperRow.review == Review.PENDING)
+        )
+        assert sorted(flagged) == [1, 2, 3, 4, 5]
