@@ -438,3 +438,19 @@ def test_the_list_header_wraps_long_notes_and_titles_within_the_page(
     assert title in text
     assert "3 bekräftade underskrifter" in text
     assert _words_past_the_margin(pdf) == []
+
+
+def test_export_to_a_folder_that_cannot_be_made_says_so(app, make_initiative, tmp_path):
+    """``--out`` under a file (or where the operator may not write): a one-line error, not
+    a traceback, and no pack on the record."""
+    make_initiative()
+    blocker = tmp_path / "packs"
+    blocker.write_text("not a folder")
+    result = app.test_cli_runner().invoke(
+        args=["export", "amiralsgatan", "--out", str(blocker / "2026")]
+    )
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "Error:" in result.output and str(blocker / "2026") in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0

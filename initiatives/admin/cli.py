@@ -139,6 +139,12 @@ def export_command(slug: str, out_dir: Path, names: str) -> None:
         )
     except TransitionError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        # A folder that cannot be made or written (under a file, no permission, disk full).
+        db.session.rollback()
+        raise click.ClickException(
+            f"cannot write the pack to {out_dir}: {exc.strerror or exc}"
+        ) from exc
     db.session.commit()
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     click.echo(f"{result.path}\n{result.total} confirmed signatures ({counts})")
