@@ -114,6 +114,13 @@ def add_sheet(
     # A second request for the same number (a double click) waits here, then finds it.
     lock(initiative)
     _open_for_paper(initiative)
+    # A sheet cannot be changed once recorded: a mistyped year would stay on it (and be
+    # every row's starting date).  Sheets may come in after the collection closed.
+    opened = local_date(initiative.opens_at) if initiative.opens_at else None
+    if collected_on > local_date(clock.utcnow()) or (opened and collected_on < opened):
+        raise TransitionError(
+            str(_l("Datumet kan inte vara i framtiden eller före insamlingens början."))
+        )
     exists = db.session.scalar(
         sa.select(PaperSheet.id).where(
             PaperSheet.initiative_id == initiative.id, PaperSheet.number == number

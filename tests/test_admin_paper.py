@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from initiatives import clock, lifecycle, signatures, stats
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
-from initiatives.paper import PaperRow, Review
+from initiatives.paper import PaperRow, PaperSheet, Review
 
 from .admin_helpers import logged_in, post_form
 
@@ -297,3 +297,19 @@ def test_a_name_spelt_on_another_keyboard_is_still_flagged(app, make_initiative,
             sa.select(PaperRow.line).where(PaperRow.review == Review.PENDING)
         )
         assert sorted(flagged) == [1, 2, 3, 4, 5]
+
+
+def test_a_sheet_dated_in_the_future_or_before_the_collection_is_refused(app, make_initiative):
+    """A sheet cannot be changed once recorded, so a mistyped year (2062 for 2026) would
+    stay on it, and every row would start from that date and be refused."""
+    make_initiative(opens_days_ago=5)
+    client = logged_in(app)
+    now = clock.utcnow()
+    for day in (now + datetime.timedelta(days=2), now - datetime.timedelta(days=30)):
+        on = lifecycle.local_date(day).isoformat()
+        refused = post_form(client, BASE, BASE, number="7", collected_on=on, collected_by="X")
+        assert refused.status_code == 409, on
+        assert "insamlingen" in refused.get_data(as_text=True)
+    _sheet(client, "7")  # today: taken
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(PaperSheet.id))) == 1
