@@ -69,9 +69,14 @@ class PackInfo:
         contact: str,
     ) -> PackInfo:
         text = initiative.text("sv")
-        closes = initiative.closed_at or initiative.closes_at
-        if initiative.closes_at and closes and initiative.closes_at < closes:
-            closes = initiative.closes_at
+        # The collection ended at the first of: the period's end, the organiser's close,
+        # the withdrawal (a withdrawn initiative takes no signature after it).
+        ends = [
+            t
+            for t in (initiative.closes_at, initiative.closed_at, initiative.withdrawn_at)
+            if t is not None
+        ]
+        closes = min(ends) if ends else None
         return cls(
             slug=initiative.slug,
             title=text.title if text else initiative.slug,

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from initiatives import clock, pack
 from initiatives.crypto import crypto
 from initiatives.extensions import db
+from initiatives.lifecycle import local_date
 from initiatives.models import AuditEvent, Initiative, Signature, SignatureState
 from initiatives.pdf import strip_bidi_marks
 
@@ -454,3 +455,18 @@ def test_export_to_a_folder_that_cannot_be_made_says_so(app, make_initiative, tm
     assert "Error:" in result.output and str(blocker / "2026") in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
+
+
+def test_a_withdrawn_initiatives_period_ends_when_it_was_withdrawn(app, make_initiative, tmp_path):
+    """Withdrawn while collecting, it took no signature after that day: the pack's period
+    ended then, not on the planned last day months after the pack was made."""
+    now = clock.utcnow()
+    withdrawn = now - timedelta(days=3)
+    make_initiative(state="withdrawn", opens_days_ago=20, closes_in_days=90, withdrawn_at=withdrawn)
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    period = json.loads(archive.read("manifest.json"))["initiative"]["collection_period"]
+    assert period["to"] == local_date(withdrawn).isoformat()
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    assert f"– {local_date(withdrawn).isoformat()}" in readme
