@@ -81,6 +81,9 @@ class PaperRow(db.Model):
     signature: Mapped[Signature] = relationship(lazy="joined")
 
 
+# Invalidation reasons (organisers' and abuse review's) that say a signature was never a
+# signature of its own: a duplicate of one that counts, or a row typed wrong.
+NOT_SECOND_SIGNATURES = ("duplicate", "duplicate_person", "entry_error")
 _SPACE = re.compile(r"\s+")
 # Letters one keyboard writes and another does not: Persian yeh and kaf (ی ک) against
 # Arabic (ي ك), alef maqsura, taa marbuta; tatweel and the zero-width (non-)joiner drop.
@@ -156,8 +159,8 @@ def find_matches(
     exclude_id: int | None = None,
     made_after: datetime | None = None,
 ) -> list[Match]:
-    """Live signatures (pending, confirmed, invalidated) with this name and postcode,
-    only those made after ``made_after`` if given.
+    """Live signatures (pending, confirmed, invalidated but for ``NOT_SECOND_SIGNATURES``)
+    with this name and postcode, only those made after ``made_after`` if given.
 
     Names are encrypted, so candidates are narrowed by postcode area in SQL and compared
     decrypted here; at a neighbourhood's scale this is quick.  Where either side has no
@@ -174,6 +177,13 @@ def find_matches(
         ),
         # Anonymised signatures have no name: two of them are not "the same name".
         Signature.anonymised_at.is_(None),
+        # Nor is one taken out as a duplicate or a typing error a second signature:
+        # flagging against it asks to take out the one that still counts.
+        sa.or_(
+            Signature.state != SignatureState.INVALIDATED,
+            Signature.invalidation_reason.is_(None),
+            Signature.invalidation_reason.not_in(NOT_SECOND_SIGNATURES),
+        ),
     )
     if postcode:
         query = query.where(

@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 
-from initiatives import clock, lifecycle, signatures, stats
+from initiatives import clock, lifecycle, paper, signatures, stats
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
 from initiatives.paper import PaperRow, PaperSheet, Review
@@ -313,3 +313,37 @@ def test_a_sheet_dated_in_the_future_or_before_the_collection_is_refused(app, ma
     _sheet(client, "7")  # today: taken
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(PaperSheet.id))) == 1
+
+
+def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_initiative):
+    """Hodan signed two sheets; the second row was marked "same person".  A later rescan
+    flagged the first row against that invalidated duplicate, inviting the organiser to
+    take out Hodan's last counted signature too."""
+    make_initiative()
+    client = logged_in(app)
+    first, second = _sheet(client, "1"), _sheet(client, "2")
+    _row(client, first, "Hodan Ali")
+    _row(client, second, "Hodan Ali")
+    with app.app_context():
+        flagged = db.session.scalars(
+            sa.select(PaperRow.signature_id).where(PaperRow.review == Review.PENDING)
+        ).one()
+    review = f"{BASE}/review"
+    assert post_form(client, review, f"{review}/{flagged}/duplicate").status_code == 302
+    assert _state(app)[0] == 1
+
+    post_form(client, review, f"{review}/rescan")
+    assert "0 nya rader att granska." in client.get(review).get_data(as_text=True)
+
+    # A row typed wrong, taken out as a typing error and typed again: no second signature.
+    _row(client, first, "Zainab Omar", postcode="213 63")
+    with app.app_context():
+        typo = db.session.scalars(
+            sa.select(Signature.public_id).join(PaperRow.signature).where(PaperRow.line == 2)
+        ).one()
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{typo}"
+    post_form(client, detail, f"{detail}/invalidate", reason="entry_error", note="fel datum")
+    assert _row(client, first, "Zainab Omar", postcode="213 63").status_code == 302
+    with app.app_context():
+        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
+    assert _state(app)[0] == 2
