@@ -86,16 +86,36 @@ class ListDocument(Document):
             self.set_font_size(size)
         return size
 
+    def _lines(self, text: str, width: float) -> int:
+        """How many lines ``text`` takes in a cell ``width`` wide, at the current size."""
+        if self.get_string_width(text) <= width - 2:
+            return 1
+        return len(self.multi_cell(width, 4.2, text, dry_run=True, output="LINES"))
+
+    def _wrapped(self, width: float, height: float, text: str, align: str, shaded: bool) -> None:
+        """Background and rule at the row's full height, then the wrapped text on top."""
+        x, y = self.get_x(), self.get_y()
+        self.cell(width, height, "", border="B", fill=shaded)
+        self.set_xy(x, y + 0.9)
+        self.multi_cell(width, 4.2, text, align=align, new_x="RIGHT", new_y="TOP")
+        self.set_xy(x + width, y)
+
     def row(self, row: Row, shaded: bool) -> None:
         name = row.name
         rtl = is_rtl(name)
         self.set_font(FAMILY, "", FONT_SIZE)
+        # A sheet's number is as the organisers wrote it, up to 32 characters: smaller,
+        # then wrapped, like a name, never cut off at the edge of the page.
+        sheet_size, sheet_lines = FONT_SIZE, 1
+        if row.sheet and self.get_string_width(row.sheet) > WIDTHS[5] - 2:
+            sheet_size = self._fit(row.sheet, WIDTHS[5], FONT_SIZE, MIN_FONT_SIZE)
+            sheet_lines = self._lines(row.sheet, WIDTHS[5])
+            self.set_font_size(FONT_SIZE)
         lines = 1
         if len(name) > SURELY_FITS:
             self._fit(name, WIDTHS[1], FONT_SIZE, MIN_FONT_SIZE)
-            if self.get_string_width(name) > WIDTHS[1] - 2:
-                lines = len(self.multi_cell(WIDTHS[1], 4.2, name, dry_run=True, output="LINES"))
-        height = max(ROW_H, lines * 4.2 + 1.8)
+            lines = self._lines(name, WIDTHS[1])
+        height = max(ROW_H, max(lines, sheet_lines) * 4.2 + 1.8)
         if self.will_page_break(height):
             self.add_page()
             if lines == 1 and len(name) > SURELY_FITS:
@@ -113,22 +133,20 @@ class ListDocument(Document):
         if lines == 1:
             self.cell(WIDTHS[1], height, name, border="B", align=align, fill=shaded)
         else:
-            # Background and rule at the row's full height, then the wrapped text on top.
-            x, y = self.get_x(), self.get_y()
-            self.cell(WIDTHS[1], height, "", border="B", fill=shaded)
-            self.set_xy(x, y + 0.9)
-            self.multi_cell(WIDTHS[1], 4.2, name, align=align, new_x="RIGHT", new_y="TOP")
-            self.set_xy(x + WIDTHS[1], y)
+            self._wrapped(WIDTHS[1], height, name, align, shaded)
         self.set_font_size(FONT_SIZE)
         self.set_text_shaping(False)
-        for width, value in zip(
-            WIDTHS[2:],
-            (row.area, row.day, row.channel_label, row.sheet),
-            strict=True,
-        ):
+        for width, value in zip(WIDTHS[2:5], (row.area, row.day, row.channel_label), strict=True):
             if not value.isascii():
                 self.set_text_shaping(needs_shaping(value))
             self.cell(width, height, value, border="B", fill=shaded)
+        if not row.sheet.isascii():
+            self.set_text_shaping(needs_shaping(row.sheet))
+        self.set_font_size(sheet_size)
+        if sheet_lines == 1:
+            self.cell(WIDTHS[5], height, row.sheet, border="B", fill=shaded)
+        else:
+            self._wrapped(WIDTHS[5], height, row.sheet, "L", shaded)
         self.set_text_shaping(True)
         self.ln(height)
 

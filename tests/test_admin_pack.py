@@ -470,3 +470,38 @@ def test_a_withdrawn_initiatives_period_ends_when_it_was_withdrawn(app, make_ini
     assert period["to"] == local_date(withdrawn).isoformat()
     readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
     assert f"– {local_date(withdrawn).isoformat()}" in readme
+
+
+def test_a_long_sheet_number_is_printed_whole(app, make_initiative, tmp_path, poppler):
+    """Sheets are numbered as the organisers wrote them ("Möllevångstorget-2026-03-14-B",
+    up to 32 characters): the clerk finds the original by it.  It ran past the page's
+    edge and was cut off."""
+    from initiatives.paper import PaperRow, PaperSheet
+
+    number = "Möllevångstorget-2026-03-14-B"
+    initiative = make_initiative(opens_days_ago=5)
+    with app.app_context():
+        sheet = PaperSheet(
+            initiative_id=initiative.id, number=number, collected_on=clock.utcnow().date(),
+            collected_by="Hodan", created_by="nadia@example.org",
+        )  # fmt: skip
+        signature = Signature(
+            initiative_id=initiative.id, state=SignatureState.CONFIRMED, channel="paper",
+            name_enc=crypto().encrypt("Hodan Ali"), confirmed_at=clock.utcnow(),
+        )  # fmt: skip
+        db.session.add_all([sheet, signature])
+        db.session.flush()
+        db.session.add(PaperRow(signature_id=signature.id, sheet_id=sheet.id, line=1))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "list.pdf"
+    pdf.write_bytes(zipfile.ZipFile(next(tmp_path.glob("*.zip"))).read("underskrifter.pdf"))
+    assert _words_past_the_margin(pdf) == []
+    # The "Lista" column alone (its last 20 mm, above the footer), read top to bottom.
+    column = subprocess.run(
+        ["pdftotext", "-r", "72", "-x", str(round(175 * 72 / 25.4)), "-y", "0",
+         "-W", str(round(20 * 72 / 25.4)), "-H", "780", str(pdf), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "".join(column.split()) == "Lista" + number
