@@ -347,3 +347,27 @@ def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_
     with app.app_context():
         assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
     assert _state(app)[0] == 2
+
+
+def test_a_bad_note_on_a_duplicate_is_a_clear_400(app, make_initiative, sign):
+    """A note too long, or holding a NUL (PostgreSQL stores no NUL in text: a database
+    error, answered 500): the review page again, saying what is wrong, the row untouched."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    _row(client, _sheet(client), "Amira Hassan")
+    with app.app_context():
+        row_id = db.session.scalars(sa.select(PaperRow.signature_id)).one()
+    review = f"{BASE}/review"
+    for note, says in (
+        ("a\x00b", "tecken som inte är tillåtna"),
+        ("x" * 1001, "högst 1 000 tecken"),
+    ):
+        refused = post_form(client, review, f"{review}/{row_id}/duplicate", note=note)
+        assert refused.status_code == 400
+        assert says in refused.get_data(as_text=True)
+    with app.app_context():
+        row = db.session.get(PaperRow, row_id)
+        assert row.review == Review.PENDING
+        assert row.signature.state == SignatureState.CONFIRMED

@@ -327,7 +327,13 @@ class PaperRowForm(FlaskForm):
 
 class DuplicateForm(FlaskForm):
     note = TextAreaField(
-        _l("Anteckning"), filters=[strip], validators=[Optional(), Length(max=1000)]
+        _l("Anteckning"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=1000, message=_l("Anteckningen får vara högst 1 000 tecken.")),
+            printable_text,
+        ],
     )
 
 

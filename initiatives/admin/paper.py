@@ -183,7 +183,8 @@ def paper_duplicate(slug: str, signature_id: int) -> Any:
     row = _row_or_404(initiative, signature_id)
     form = DuplicateForm()
     if not form.validate_on_submit():
-        abort(400)
+        problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _review_page(initiative, 400, problem)
     try:
         paper.resolve_duplicate(row, actor(), form.note.data or "")
     except TransitionError as exc:
