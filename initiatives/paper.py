@@ -357,7 +357,18 @@ def review_count(initiative_id: int) -> int:
 
 
 def _awaiting_review(row: PaperRow) -> None:
-    """A decision is taken once: sent again from an old page, it would undo the first."""
+    """A decision is taken once: sent again from an old page, it would undo the first.
+
+    Read afresh under the row's lock: another organiser's decision, committed while
+    this one was on its way, is the one this sees.
+    """
+    db.session.execute(
+        sa.select(PaperRow.signature_id)
+        .where(PaperRow.signature_id == row.signature_id)
+        .with_for_update()
+    )
+    db.session.refresh(row)
+    db.session.refresh(row.signature)
     if row.review != Review.PENDING or row.signature.state != SignatureState.CONFIRMED:
         raise TransitionError(str(_l("Raden väntar inte längre på granskning.")))
 

@@ -657,3 +657,51 @@ def test_one_paper_sheet_added_twice_at_once_gets_a_message_not_an_error(app, ma
     assert outcome == ["Det finns redan en lista med nummer 7."]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(paper.PaperSheet.id))) == 1
+
+
+@PG
+def test_different_people_answered_while_another_organiser_says_same_person(app, make_initiative):
+    """Two organisers on the review page: one marks the row "same person" while the other
+    presses "different people".  The second answer came after the row was taken out: it
+    must be refused, not recorded as kept (its message said the row counted)."""
+    from initiatives import paper
+    from initiatives.lifecycle import TransitionError
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    with app.app_context():
+        sheet = db.session.get(paper.PaperSheet, sheet_id)
+        row, _ = paper.add_row(
+            sheet, "nadia@example.org", name="Hodan Ali", postcode=None,
+            signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        row.review = paper.Review.PENDING
+        db.session.commit()
+        row_id = row.signature_id
+    outcome: list[str] = []
+
+    def keep() -> None:
+        with app.app_context():
+            try:
+                paper.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org")
+                db.session.commit()
+                outcome.append("kept")
+            except TransitionError as exc:
+                db.session.rollback()
+                outcome.append(str(exc))
+
+    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
+        first.execute(
+            sa.update(paper.PaperRow).where(paper.PaperRow.signature_id == row_id)
+            .values(review="resolved")
+        )  # fmt: skip
+        first.execute(
+            sa.update(Signature).where(Signature.id == row_id).values(state="invalidated")
+        )
+        thread = threading.Thread(target=keep)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    assert outcome == ["Raden väntar inte längre på granskning."]
+    with app.app_context():
+        assert db.session.get(paper.PaperRow, row_id).review == "resolved"
