@@ -78,7 +78,7 @@ class Row(NamedTuple):
     number: int
     name: str
     area: str
-    day: str  # ISO date, Malmö time
+    day: str  # ISO date it was signed, Malmö time
     channel: str
     sheet: str
 
@@ -113,11 +113,18 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
     """Read every confirmed signature once (streamed) into ``path``; decrypt names only."""
     if names not in NAMES:
         raise ValueError(f"names must be one of {NAMES}")
+    # The day it was signed: online, when it was made (its link may be clicked after the
+    # period ended, until the hand-in); on paper, the day written on the sheet (its
+    # ``confirmed_at``; it was typed in later).
+    signed = sa.case(
+        (Signature.channel == Channel.PAPER, Signature.confirmed_at),
+        else_=Signature.created_at,
+    )
     query = (
         sa.select(
             Signature.name_enc,
             Signature.postcode_area,
-            Signature.confirmed_at,
+            signed,
             Signature.channel,
             PaperSheet.number,
         )
@@ -127,7 +134,7 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
             Signature.initiative_id == initiative.id,
             Signature.state == SignatureState.CONFIRMED,
         )
-        .order_by(Signature.confirmed_at, Signature.id)
+        .order_by(signed, Signature.id)
         .execution_options(yield_per=2000)
     )
     box = crypto()
@@ -136,7 +143,7 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
     today = local_date(clock.utcnow()).isoformat()
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        for number, (name_enc, area, confirmed_at, channel, sheet) in enumerate(
+        for number, (name_enc, area, signed_at, channel, sheet) in enumerate(
             db.session.execute(query), start=1
         ):
             if name_enc is None:
@@ -148,7 +155,7 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
                 name = " ".join((box.decrypt(name_enc) or "").split())
                 if names == "short":
                     name = shorten(name)
-            day = _local_day(_hour(confirmed_at)) if confirmed_at else today
+            day = _local_day(_hour(signed_at)) if signed_at else today
             writer.writerow((number, name, area or "", day, channel, sheet or ""))
             result.counts[channel] += 1
             if sheet:

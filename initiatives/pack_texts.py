@@ -230,6 +230,8 @@ FILERNA
 Listorna innehåller bara bekräftade underskrifter: på webben och på surfplattan
 bekräftade med en länk i ett mejl till underskrivarens egen adress, och rader från
 papperslistor (kanal "papper", med listans nummer). Inga e-postadresser finns med.
+Datum är dagen då underskriften gjordes (på en papperslista: dagen på raden), även
+om länken i mejlet klickades senare.
 Celler som börjar med = + - eller @ har fått en apostrof först, så att ett
 kalkylprogram visar dem som text och aldrig kör dem som formler.
 

@@ -505,3 +505,46 @@ def test_a_long_sheet_number_is_printed_whole(app, make_initiative, tmp_path, po
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "".join(column.split()) == "Lista" + number
+
+
+def test_a_signature_confirmed_after_the_period_is_dated_the_day_it_was_made(
+    app, make_initiative, tmp_path
+):
+    """Made on the period's last day, its link clicked two days later (links still confirm
+    until the hand-in): the list dated it after the period, as if signed too late."""
+    now = clock.utcnow()
+    initiative = make_initiative(state="closed", opens_days_ago=20, closes_in_days=-2)
+    made = now - timedelta(days=2, hours=1)
+    with app.app_context():
+        box = crypto()
+        db.session.add_all(
+            [
+                Signature(
+                    initiative_id=initiative.id, state=SignatureState.CONFIRMED,
+                    name_enc=box.encrypt("Sen Bekräftare"), created_at=made, confirmed_at=now,
+                ),
+                Signature(
+                    initiative_id=initiative.id, state=SignatureState.CONFIRMED,
+                    name_enc=box.encrypt("Tidig Person"), created_at=now - timedelta(days=9),
+                    confirmed_at=now - timedelta(days=9),
+                ),
+            ]
+        )  # fmt: skip
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    rows = list(
+        csv.reader(
+            io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    period = json.loads(archive.read("manifest.json"))["initiative"]["collection_period"]
+    assert [(r[1], r[3]) for r in rows[1:]] == [
+        ("Tidig Person", local_date(now - timedelta(days=9)).isoformat()),
+        ("Sen Bekräftare", local_date(made).isoformat()),
+    ]
+    assert all(period["from"] <= r[3] <= period["to"] for r in rows[1:])
+    assert "Datum är dagen då underskriften gjordes" in archive.read("LÄS MIG.txt").decode(
+        "utf-8-sig"
+    )
