@@ -83,6 +83,19 @@ def test_preview_then_invalidate_then_restore_keeps_every_count_true(app, burst_
     assert form["client"] == BOT[:16] and form["since"] and form["until"]
     expected = re.search(r'name="expected" type="hidden" value="(\d+)"', text).group(1)
     assert expected == "12"
+    # A NUL pasted into the note (PostgreSQL refuses it): a message, nothing invalidated.
+    refused = submit(
+        organiser,
+        unquote(by_client),
+        f"{REVIEW}/invalidate",
+        **form,
+        expected=expected,
+        reason="automated",
+        note="Tolv\x00",
+    )
+    assert refused.status_code == 400
+    assert "tecken som inte är tillåtna" in refused.get_data(as_text=True)
+    assert count_is_exact(app, "amiralsgatan") == 14
     response = submit(
         organiser,
         unquote(by_client),

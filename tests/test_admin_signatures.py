@@ -426,3 +426,21 @@ def test_the_page_of_a_held_signature_offers_the_written_withdrawal(app, make_in
     )
     assert ok.status_code == 302
     assert f'action="{page}/withdraw"' not in client.get(page).get_data(as_text=True)
+
+
+def test_a_note_with_a_control_character_is_refused_with_a_message(app, make_initiative, sign):
+    """A NUL pasted into an organiser's note: PostgreSQL refuses it in a text column, so
+    the form must, with a message and nothing changed (it was a 500 there)."""
+    make_initiative()
+    sign(email="amira@example.org")
+    _confirm_all(app)
+    signature = _signature(app)
+    page = f"{BASE}/{signature.public_id}"
+    client = logged_in(app)
+    invalidate = post_form(
+        client, page, f"{page}/invalidate", reason="false_identity", note="Påhittat\x00namn"
+    )
+    assert invalidate.status_code == 400
+    assert "tecken som inte är tillåtna" in invalidate.get_data(as_text=True)
+    assert _signature(app).state == SignatureState.CONFIRMED
+    assert _counts(app) == (1, 1)

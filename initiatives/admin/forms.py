@@ -267,7 +267,9 @@ class ReasonForm(FlaskForm):
 class InvalidateForm(FlaskForm):
     reason = SelectField(_l("Anledning"), validators=[DataRequired(_l("Välj en anledning."))])
     note = TextAreaField(
-        _l("Anteckning"), filters=[strip], validators=[Optional(), Length(max=1000)]
+        _l("Anteckning"),
+        filters=[strip],
+        validators=[Optional(), Length(max=1000), printable_text],
     )
 
 

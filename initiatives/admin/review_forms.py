@@ -27,7 +27,7 @@ from wtforms.validators import (
 
 from .. import abuse, bursts
 from ..clock import LOCAL_TZ
-from ..forms import strip
+from ..forms import printable_text, strip
 
 # The browser's datetime-local value ("T" between date and time), with or without seconds.
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -152,7 +152,7 @@ class InvalidateForm(SelectionForm):
     note = TextAreaField(
         _l("Anteckning (syns för organisatörer)"),
         filters=[strip],
-        validators=[Optional(), Length(max=1000)],
+        validators=[Optional(), Length(max=1000), printable_text],
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
