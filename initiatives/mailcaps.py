@@ -8,6 +8,7 @@ hold across app instances (the count is in the database).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -25,8 +26,26 @@ UNSOLICITED_KINDS = ("confirm", "already_signed", "data_report")
 DAY = timedelta(days=1)
 
 
+def lock_address(email_indexes: list[str]) -> None:
+    """Make other requests that count this address's mail wait until ours commits.
+
+    Under PostgreSQL's READ COMMITTED a count does not see the mail that another request
+    has queued and not yet committed, so requests for one address sent at the same
+    moment (a script on many machines) each found room under the cap.  A transaction
+    lock on the address's blind index makes them count one after the other.  SQLite
+    lets one writer in at a time already.  Taken before any row lock that another holder
+    of this lock may want (the signature's, see ``signatures._sign_again``).
+    """
+    if db.engine.dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"mailcaps:{email_indexes[0]}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def under_global_cap(email_indexes: list[str]) -> bool:
     """Whether one more unsolicited mail may go to this address today (any initiative)."""
+    lock_address(email_indexes)
     sent = outbox.mails_since(email_indexes, None, clock.utcnow() - DAY, UNSOLICITED_KINDS)
     return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
 
@@ -47,6 +66,7 @@ def enqueue_under_cap(
     One ``INSERT … SELECT … WHERE (count) < cap``: the check and the write are a single
     statement in the caller's transaction instead of a query and an insert.
     """
+    lock_address(email_indexes)
     now = clock.utcnow()
     params: dict[str, Any] = {
         "kind": kind,
@@ -91,6 +111,7 @@ def _insert_under_cap(dialect: str) -> sa.Insert:
 
 def under_data_request_cap(email_indexes: list[str]) -> bool:
     """Whether another "what do you store about me?" report may go to this address today."""
+    lock_address(email_indexes)
     sent = outbox.mails_since(email_indexes, None, clock.utcnow() - DAY, ("data_report",))
     return sent < current_app.config["DATA_REQUESTS_PER_ADDRESS_PER_DAY"] and under_global_cap(
         email_indexes

@@ -221,7 +221,9 @@ def _sign_again(
 ) -> SignResult:
     # The same address submitted many times at once: one at a time from here on (the
     # signature's row lock until commit), so each sees the mails the others queued and
-    # the daily cap holds.  (SQLite's writes are one at a time anyway.)
+    # the daily cap holds.  (SQLite's writes are one at a time anyway.)  The address's
+    # lock first, as an organiser's resend takes the two, or each could wait for the other.
+    mailcaps.lock_address(indexes)
     db.session.execute(sa.select(Signature.id).where(Signature.id == existing.id).with_for_update())
     if not _under_mail_cap(initiative, indexes):
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
