@@ -4,15 +4,17 @@ Delivery claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and leases t
 moving ``due_at`` forward, commits, sends over one SMTP connection, then records the
 results.  Two workers never send the same row; a worker that dies mid-batch leaves its
 rows to be retried when the lease ends.  Nothing is lost while SMTP is down: a mail
-refused is retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS``; a server that
-cannot be reached pauses all sending for ``SERVER_PAUSE`` instead, at the cost of one
-attempt of the mail that found it down.  Nothing goes out faster than the mail provider
-allows either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
+refused is retried with exponential backoff until ``OUTBOX_MAX_ATTEMPTS`` (one to an
+address the server says does not exist is given up at once); a server that cannot be
+reached pauses all sending for ``SERVER_PAUSE`` instead, at the cost of one attempt of
+the mail that found it down.  Nothing goes out faster than the mail provider allows
+either (``OUTBOX_SEND_LIMIT``, ``sendlimit.py``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import time
 from collections.abc import Callable
@@ -184,6 +186,23 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}{f' {code}' if code else ''}"[:300]
 
 
+# Enhanced status codes (RFC 3463) saying that the recipient's address does not exist:
+# bad mailbox, bad domain, bad syntax, moved, a domain that takes no mail (null MX).
+# Asking again only spends places under the provider's limit and harms our standing with
+# it.  Other permanent refusals may concern us rather than the address (5.7.1 relaying
+# denied, 5.4.5 a daily quota) and are tried again like temporary ones.
+NO_SUCH_RECIPIENT = re.compile(rb"\s*5\.1\.(?:1|2|3|6|10)\b")
+
+
+def _no_such_recipient(exc: BaseException) -> bool:
+    if not isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    return any(
+        500 <= code < 600 and NO_SUCH_RECIPIENT.match(reply) is not None
+        for code, reply in exc.recipients.values()
+    )
+
+
 # "Service not available, closing transmission channel": how providers throttle (Microsoft
 # 365, Gmail: "421 4.7.0 try again later").  It concerns the server, not the mail.
 SERVER_CLOSING = 421
@@ -292,7 +311,7 @@ def deliver_batch(
             try:
                 transport.send(email)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
-                outcomes.append((message_id, attempts, exc, False))
+                outcomes.append((message_id, attempts, exc, _no_such_recipient(exc)))
                 if _smtp_code(exc) == SERVER_CLOSING:
                     # Throttled: the rest waits for the pause instead of each mail
                     # spending a try on the same answer.

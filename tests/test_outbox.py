@@ -411,3 +411,63 @@ def test_a_421_throttle_pauses_sending_and_costs_only_the_mail_that_met_it(
         "SMTPRecipientsRefused 421",
     )
     assert (innocent.status, innocent.attempts, innocent.last_error) == ("pending", 0, None)
+
+
+class Verifying:
+    """Answers RCPT as a server that checks its recipients does (Postfix with
+    reject_unverified_recipient, Exchange for its own domain)."""
+
+    ANSWERS = {
+        "typo": "550 5.1.1 <typo@example.org>: Recipient address rejected: User unknown",
+        "greylisted": "450 4.2.0 <greylisted@example.org>: Recipient address rejected: Greylisted",
+        "relay": "550 5.7.1 <relay@example.org>: Relay access denied",
+    }
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        answer = self.ANSWERS.get(address.partition("@")[0])
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.delivered.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_a_mailbox_the_server_says_does_not_exist_is_given_up_at_once(
+    make_app, make_initiative, sign
+):
+    """A mistyped address (5.1.1 "user unknown") was asked again twelve times over about
+    fourteen hours, each time spending a place under the provider's limit; a refusal
+    that may pass (greylisting) or that concerns us, not the address (relaying denied),
+    is still tried again."""
+    from aiosmtpd.controller import Controller
+
+    handler = Verifying()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
+        make_initiative()
+        for who in ("typo", "greylisted", "relay", "amira"):
+            sign(who=app.test_client(), email=f"{who}@example.org")
+        with app.app_context():
+            report = outbox.deliver_due(app, compose)
+    finally:
+        controller.stop()
+    assert handler.delivered == ["amira@example.org"]
+    assert (report.sent, report.failed, report.retried, report.server_down) == (1, 1, 2, False)
+    typo, greylisted, relay, amira = outbox_rows(app)
+    assert (typo.status, typo.attempts, typo.last_error) == (
+        "failed",
+        1,
+        "SMTPRecipientsRefused 550",
+    )
+    assert (greylisted.status, greylisted.attempts) == ("pending", 1)
+    assert (relay.status, relay.attempts) == ("pending", 1)
+    assert amira.status == "sent"
