@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from email.charset import BASE64, QP, Charset
+from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
@@ -173,8 +174,12 @@ def compose(message: OutboxMessage) -> Message:
 
     to = payload["to"]
     # Parsing refuses malformed addresses; a non-ASCII one would need SMTPUTF8, which we
-    # do not negotiate: either way this mail can never go out, and only it fails.
-    Address(addr_spec=to)
+    # do not negotiate: either way this mail can never go out, and only it fails.  The
+    # parser's message quotes the address, and the worker logs the error: not that one.
+    try:
+        Address(addr_spec=to)
+    except (ValueError, HeaderParseError):
+        raise ValueError("the recipient's address does not parse") from None
     if not to.isascii():
         raise ValueError("the recipient's address needs SMTPUTF8")
     sender_name, sender_address = parseaddr(app.config["MAIL_FROM"])

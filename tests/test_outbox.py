@@ -471,3 +471,26 @@ def test_a_mailbox_the_server_says_does_not_exist_is_given_up_at_once(
     assert (greylisted.status, greylisted.attempts) == ("pending", 1)
     assert (relay.status, relay.attempts) == ("pending", 1)
     assert amira.status == "sent"
+
+
+def test_an_address_that_does_not_parse_fails_alone_and_stays_out_of_the_log(
+    app, make_initiative, sign, deliver, smtp, caplog
+):
+    """The worker logged why such a mail cannot be composed, traceback and all: the
+    parser's message quoted the signer's address."""
+    import logging
+
+    initiative = make_initiative()
+    with app.app_context():
+        signatures.sign(
+            db.session.merge(initiative), name="Ali", email="ali.omar@example.org>", locale="sv"
+        )
+        db.session.commit()
+    sign(email="asa@example.org")
+    caplog.set_level(logging.DEBUG, logger="initiatives")
+    report = deliver()
+    assert (report.sent, report.failed, report.retried) == (1, 1, 0)
+    assert [str(m["To"]) for m in smtp.wait_for(1)] == ["asa@example.org"]
+    logged = "\n".join(logging.Formatter().format(r) for r in caplog.records)
+    assert "cannot be composed" in logged  # the test sees the log (so it can fail)
+    assert "ali.omar" not in logged
