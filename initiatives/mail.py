@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from email.charset import BASE64, QP, Charset
 from email.errors import HeaderParseError
@@ -10,7 +12,7 @@ from email.headerregistry import Address
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from flask import Flask, current_app, render_template
@@ -141,6 +143,20 @@ def _render(
     return subject, text, html
 
 
+def message_id(app: Flask, message: OutboxMessage, domain: str) -> str:
+    """The same Message-ID every time this outbox row is composed.
+
+    Delivery is at least once: a worker that dies after the server took a mail, before
+    recording it, leaves it to be sent again.  The same Message-ID lets mail programs
+    tell the copy (Gmail drops it).  Keyed with SECRET_KEY, so that another site's mail
+    (a copy of the database in staging, say) never takes one of ours.
+    """
+    secret = app.config["SECRET_KEY"]
+    key = secret.encode() if isinstance(secret, str) else secret
+    row = f"message-id:{message.id}:{message.created_at.isoformat()}".encode()
+    return f"<{hmac.new(key, row, hashlib.sha256).hexdigest()[:40]}@{domain}>"
+
+
 def compose(message: OutboxMessage) -> Message:
     """Render an outbox row into a MIME message (``multipart/alternative``).
 
@@ -189,7 +205,7 @@ def compose(message: OutboxMessage) -> Message:
     email["From"] = formataddr((sender_name, sender_address), charset=UTF8)
     email["To"] = to
     email["Date"] = format_datetime(clock.utcnow())
-    email["Message-ID"] = make_msgid(domain=domain)
+    email["Message-ID"] = message_id(app, message, domain)
     email["Auto-Submitted"] = "auto-generated"
     email["X-Outbox-Id"] = str(message.id)
     email["Content-Language"] = message.locale

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from initiatives import clock, outbox, signatures
@@ -494,3 +495,42 @@ def test_an_address_that_does_not_parse_fails_alone_and_stays_out_of_the_log(
     logged = "\n".join(logging.Formatter().format(r) for r in caplog.records)
     assert "cannot be composed" in logged  # the test sees the log (so it can fail)
     assert "ali.omar" not in logged
+
+
+def test_a_mail_sent_again_after_a_worker_died_keeps_its_message_id(
+    app, make_initiative, sign, smtp, monkeypatch
+):
+    """A worker killed after the server took a mail, before it recorded the mail as sent
+    (out of memory, a host restart): another worker sends it again once the lease ends.
+    The copy carried a Message-ID of its own, so the signer's mail program showed two
+    mails; with the same one it can tell the copy (Gmail drops it)."""
+    make_initiative()
+    sign(email="amira@example.org")
+    real = outbox.transport_for
+
+    class Killed(BaseException):
+        pass
+
+    class DiesAfterSending:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def send(self, message):
+            self.inner.send(message)
+            raise Killed
+
+        def close(self):
+            self.inner.close()
+
+    monkeypatch.setattr(outbox, "transport_for", lambda a: DiesAfterSending(real(a)))
+    with app.app_context(), pytest.raises(Killed):
+        outbox.deliver_due(app, compose)
+    monkeypatch.setattr(outbox, "transport_for", real)
+    later = clock.utcnow() + outbox.LEASE + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 1
+    first, again = smtp.wait_for(2)
+    assert str(first["To"]) == str(again["To"]) == "amira@example.org"
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"].endswith("@example.org>")
