@@ -374,7 +374,10 @@ def deliver_batch(
         described = _describe(error)
         values: dict[str, Any] = {"attempts": attempts + 1, "last_error": described}
         if permanent or attempts + 1 >= max_attempts:
+            # A given-up mail is due no more: due_at says when it was given up, which is
+            # what `outbox status` counts (it may have been queued days before).
             values["status"] = OutboxStatus.FAILED
+            values["due_at"] = now
             report.failed += 1
         else:
             values["due_at"] = now + backoff(attempts + 1)

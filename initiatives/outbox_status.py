@@ -7,7 +7,9 @@ practice, and both are only visible here:
 
 - **behind**: the oldest mail waiting has waited longer than ``OUTBOX_ALERT_MINUTES``
   (the worker is not running, or SMTP is slow or down and mail is being retried);
-- **failing**: mail given up after every retry (or refused for good) in the last day.
+- **failing**: mail given up after every retry (or refused for good) in the last day,
+  however long before it was queued (the worker may have been down, or ``outbox retry``
+  may have sent it again); a given-up mail's ``due_at`` is when it was given up.
 
 Counts and error classes only: never an address (``last_error`` holds none).
 """
@@ -34,7 +36,7 @@ class QueueState:
     waiting: int  # pending: not sent yet, the ones being retried included
     retrying: int  # pending after at least one failed try
     oldest_waiting: datetime | None  # when the oldest pending mail was queued
-    failed_last_day: int  # given up, among mails queued in the last 24 hours
+    failed_last_day: int  # given up in the last 24 hours
     sent_last_hour: int
     last_sent: datetime | None
     errors: tuple[tuple[str, int], ...]  # last errors of the last day, most frequent first
@@ -74,7 +76,7 @@ def queue_state(now: datetime | None = None) -> QueueState:
             one(sa.func.count(table.id), pending).label("waiting"),
             one(sa.func.count(table.id), pending, table.attempts > 0).label("retrying"),
             one(sa.func.min(table.created_at), pending).label("oldest"),
-            one(sa.func.count(table.id), failed, table.created_at >= day_ago).label("failed"),
+            one(sa.func.count(table.id), failed, table.due_at >= day_ago).label("failed"),
             one(sa.func.count(table.id), sent, table.sent_at >= hour_ago).label("last_hour"),
             one(sa.func.max(table.sent_at), sent).label("last_sent"),
         )
@@ -82,9 +84,11 @@ def queue_state(now: datetime | None = None) -> QueueState:
     errors = db.session.execute(
         sa.select(table.last_error, sa.func.count(table.id))
         .where(
-            table.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
+            sa.or_(
+                sa.and_(pending, table.created_at >= day_ago),
+                sa.and_(failed, table.due_at >= day_ago),
+            ),
             table.last_error.is_not(None),
-            table.created_at >= day_ago,
         )
         .group_by(table.last_error)
         .order_by(sa.func.count(table.id).desc(), table.last_error)

@@ -131,3 +131,29 @@ def test_each_figure_counts_only_its_own_mail(app):
     assert state.sent_last_hour == 2
     assert state.last_sent == ago(minutes=2)
     assert state.errors == (("SMTPRecipientsRefused 550", 1), ("SMTPServerDisconnected", 1))
+
+
+def test_mail_given_up_today_is_failing_however_long_ago_it_was_queued(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    """The worker was down for a day (status said BEHIND), then the server refused the
+    mail and it was given up: BEHIND cleared, and FAILING never came, because only mail
+    queued in the last 24 hours counted.  Signers who never got their links went
+    unreported, as did mail sent again by `outbox retry` and given up once more."""
+    app = make_app(OUTBOX_MAX_ATTEMPTS=1)
+    make_initiative()
+    sign(email="one@example.org")
+    later = clock.utcnow() + timedelta(hours=25)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    assert status(app).exit_code == 1  # behind
+    smtp.refuse = True
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).failed == 1
+
+    result = status(app)
+    assert result.exit_code == 1, result.output
+    assert "given up in the last 24 hours 1" in result.stdout
+    assert "error in the last 24 hours: SMTPDataError 451 ×1" in result.stdout
+    assert "FAILING: 1" in result.stderr
+    page = logged_in(app).get("/admin/").get_data(as_text=True)
+    assert f"1 mejl {FAILING}" in page
