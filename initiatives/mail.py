@@ -124,21 +124,27 @@ def _render(
     title: str,
 ) -> tuple[str, str, str]:
     """Subject, text and HTML of a mail, in its language."""
+    direction = text_direction(message.locale)
+    # The HTML part sets the title apart with <bdi>; the subject and the text part have
+    # no markup.  In a right-to-left sentence a title in Latin letters would have its
+    # end punctuation laid out at its start ("!Rädda badet"): first-strong isolate marks
+    # keep it in one piece (invisible, like all such marks, where a program lacks them).
+    plain_title = f"\u2068{title}\u2069" if direction == "rtl" and title else title
     with (
         app.test_request_context(base_url=app.config["BASE_URL"]),
         force_locale(message.locale),
     ):
-        subject = subject_for(message.kind, title)
+        subject = subject_for(message.kind, plain_title)
         context = {
             **context,
             "initiative": initiative,
             "title": title,
             "lang": message.locale,
-            "dir": text_direction(message.locale),
+            "dir": direction,
             "organisation": app.config["ORGANISATION_NAME"],
             "organisation_email": app.config["ORGANISATION_EMAIL"],
         }
-        text = render_template(f"email/{message.kind}.txt", **context)
+        text = render_template(f"email/{message.kind}.txt", **{**context, "title": plain_title})
         html = render_template(f"email/{message.kind}.html", subject=subject, **context)
     return subject, text, html
 

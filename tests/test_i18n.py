@@ -435,7 +435,9 @@ def test_a_signer_gets_every_mail_in_the_language_she_used(
     deliver()
     [mail] = smtp.wait_for(1)
 
-    subject = translated(locale, "Bekräfta din underskrift: %(title)s") % {"title": title}
+    # Isolated in a right-to-left subject (see the test below).
+    shown = f"\u2068{title}\u2069" if direction == "rtl" else title
+    subject = translated(locale, "Bekräfta din underskrift: %(title)s") % {"title": shown}
     assert mail["Subject"] == subject
     assert mail["Content-Language"] == locale
     plain = mail.get_body(preferencelist=("plain",)).get_content()
@@ -462,7 +464,7 @@ def test_a_signer_gets_every_mail_in_the_language_she_used(
     deliver()
     [_, thanks] = smtp.wait_for(2)
     assert thanks["Subject"] == translated(locale, "Tack, din underskrift räknas: %(title)s") % {
-        "title": title
+        "title": shown
     }
     assert thanks["Content-Language"] == locale
     thanks_html = thanks.get_body(preferencelist=("html",)).get_content()
@@ -512,6 +514,34 @@ def test_the_page_behind_a_mail_link_is_in_the_signers_language(
     other = unknown.get("/i/amiralsgatan?lang=xx", headers=headers)
     assert '<html lang="sv" dir="ltr">' in other.get_data(as_text=True)
     assert unknown.get_cookie("lang") is None
+
+
+@pytest.mark.parametrize("locale", ["ar", "fa"])
+def test_a_latin_title_keeps_its_punctuation_in_a_right_to_left_subject_and_text(
+    client, make_initiative, sign, deliver, smtp, locale
+):
+    """An initiative with no Arabic text shows its Swedish title in the Arabic mail.  The
+    HTML part isolates it (<bdi>); the subject and the text part did not, so a mail
+    program laid out "Rädda Rosengårdsbadet!" inside the right-to-left sentence as
+    "!Rädda Rosengårdsbadet".  First-strong isolates keep the title in one piece."""
+    title = "Rädda Rosengårdsbadet!"
+    make_initiative(texts={"sv": {"title": title, "summary": "s", "body": "b"}})
+    client.set_cookie("lang", locale)
+    assert sign(email="amira@example.org").status_code == 303
+    client.set_cookie("lang", "sv")
+    assert sign(email="sara@example.org").status_code == 303
+    deliver()
+    rtl, swedish = sorted(smtp.wait_for(2), key=lambda m: str(m["To"]))
+    isolated = f"\u2068{title}\u2069"
+    assert rtl["Subject"] == translated(locale, "Bekräfta din underskrift: %(title)s") % {
+        "title": isolated
+    }
+    plain = rtl.get_body(preferencelist=("plain",)).get_content()
+    sentence = translated(locale, "Tack för att du vill skriva under: %(title)s")
+    assert sentence % {"title": isolated} in plain
+    # Left to right, the title already reads in order: the mail stays as it was.
+    assert swedish["Subject"] == f"Bekräfta din underskrift: {title}"
+    assert "\u2068" not in swedish.get_body(preferencelist=("plain",)).get_content()
 
 
 @pytest.mark.parametrize("locale", ["so", "en"])
