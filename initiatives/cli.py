@@ -94,7 +94,7 @@ def outbox_status_command(max_delay: int | None) -> None:
     type=click.IntRange(1, 24 * 400),  # more would not fit a date
     default=24,
     show_default=True,
-    help="Mail queued within this many hours.",
+    help="Mail given up within this many hours.",
 )
 def outbox_retry(hours: int) -> None:
     """Send mail that was given up once more (after an SMTP outage, say).

@@ -400,7 +400,9 @@ class Requeued:
 
 
 def requeue_failed(since: datetime) -> Requeued:
-    """Give mail given up since ``since`` (queued since then) a new set of tries.
+    """Give mail given up since ``since`` a new set of tries (however long before it was
+    queued: a given-up mail's ``due_at`` is when it was given up, as ``outbox status``
+    counts it).
 
     A provider that refused everything for longer than a mail's retries last (about 14
     hours; a daily quota, say) leaves every mail of the time given up: the signers never
@@ -410,7 +412,7 @@ def requeue_failed(since: datetime) -> Requeued:
     waits for it (an expired or withdrawn signature's link leads nowhere).  The caller
     commits.
     """
-    failed = sa.and_(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.created_at >= since)
+    failed = sa.and_(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.due_at >= since)
     still_waiting = (
         sa.select(Signature.id)
         .where(

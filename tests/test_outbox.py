@@ -225,7 +225,7 @@ def test_mail_given_up_after_an_outage_is_sent_again_only_where_it_still_helps(
     status = runner.invoke(args=["outbox", "status"])
     assert status.exit_code == 1 and "flask outbox retry" in status.stderr
 
-    # Retrying only mail queued in the last hour, two hours on, touches nothing.
+    # Retrying only mail given up in the last hour, two hours on, touches nothing.
     later = clock.utcnow() + timedelta(hours=2)
     with monkeypatch.context() as patch:
         patch.setattr(clock, "utcnow", lambda: later)

@@ -157,3 +157,11 @@ def test_mail_given_up_today_is_failing_however_long_ago_it_was_queued(
     assert "FAILING: 1" in result.stderr
     page = logged_in(app).get("/admin/").get_data(as_text=True)
     assert f"1 mejl {FAILING}" in page
+
+    # What FAILING advises sends it: mail given up in the last 24 hours, not queued.
+    smtp.refuse = False
+    retried = app.test_cli_runner().invoke(args=["outbox", "retry"])
+    assert "queued again 1; left as given up 0" in retried.output
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).sent == 1
+    assert [str(m["To"]) for m in smtp.wait_for(1)] == ["one@example.org"]
