@@ -149,6 +149,19 @@ def _render(
     return subject, text, html
 
 
+def _subject_header(subject: str) -> str | Header:
+    """The subject as it is when plain ASCII, else in encoded-words.
+
+    Spam filters count an ASCII subject sent encoded against the mail (rspamd's
+    SUBJ_EXCESS_BASE64).  Encoded it stays when it holds a line break or a tab (an
+    organiser's title), which must never start a header of its own, or "=?", which a
+    mail program would take for an encoded-word.
+    """
+    if subject.isascii() and subject.isprintable() and "=?" not in subject:
+        return subject
+    return Header(subject, UTF8)
+
+
 def message_id(app: Flask, message: OutboxMessage, domain: str) -> str:
     """The same Message-ID every time this outbox row is composed.
 
@@ -207,7 +220,7 @@ def compose(message: OutboxMessage) -> Message:
     sender_name, sender_address = parseaddr(app.config["MAIL_FROM"])
     domain = sender_address.rpartition("@")[2] or "localhost"
     email = MIMEMultipart("alternative")
-    email["Subject"] = Header(subject, UTF8)
+    email["Subject"] = _subject_header(subject)
     email["From"] = formataddr((sender_name, sender_address), charset=UTF8)
     email["To"] = to
     email["Date"] = format_datetime(clock.utcnow())
