@@ -39,7 +39,7 @@ class QueueState:
     failed_last_day: int  # given up in the last 24 hours
     sent_last_hour: int
     last_sent: datetime | None
-    errors: tuple[tuple[str, int], ...]  # last errors of the last day, most frequent first
+    errors: tuple[tuple[str, int], ...]  # mail waiting, or given up in 24 h; most frequent first
 
     @property
     def waited(self) -> timedelta:
@@ -84,10 +84,8 @@ def queue_state(now: datetime | None = None) -> QueueState:
     errors = db.session.execute(
         sa.select(table.last_error, sa.func.count(table.id))
         .where(
-            sa.or_(
-                sa.and_(pending, table.created_at >= day_ago),
-                sa.and_(failed, table.due_at >= day_ago),
-            ),
+            # Mail still waiting: its last error is why, however long ago it was queued.
+            sa.or_(pending, sa.and_(failed, table.due_at >= day_ago)),
             table.last_error.is_not(None),
         )
         .group_by(table.last_error)

@@ -165,3 +165,21 @@ def test_mail_given_up_today_is_failing_however_long_ago_it_was_queued(
     with app.app_context():
         assert outbox.deliver_due(app, compose).sent == 1
     assert [str(m["To"]) for m in smtp.wait_for(1)] == ["one@example.org"]
+
+
+def test_the_error_of_mail_still_waiting_is_listed_however_long_ago_it_was_queued(
+    make_app, make_initiative, sign, smtp, monkeypatch
+):
+    """After a day with the worker down the server refuses the mail: status said BEHIND
+    but listed no error, so the operator could not see why the mail still waited."""
+    app = make_app()
+    make_initiative()
+    sign(email="one@example.org")
+    later = clock.utcnow() + timedelta(hours=25)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    smtp.refuse = True
+    with app.app_context():
+        assert outbox.deliver_due(app, compose).retried == 1
+    result = status(app)
+    assert result.exit_code == 1 and "BEHIND" in result.stderr
+    assert "error in the last 24 hours: SMTPDataError 451 ×1" in result.stdout
