@@ -181,9 +181,23 @@ def _smtp_code(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
+# The enhanced status code (RFC 3463) that starts most replies: "5.1.1" (no such
+# mailbox) and "5.7.1" (relaying denied) both come as 550.
+ENHANCED_CODE = re.compile(rb"\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+
 def _describe(exc: BaseException) -> str:
+    """Class, reply code and enhanced code: never the reply's text, which may quote the
+    address."""
     code = _smtp_code(exc)
-    return f"{type(exc).__name__}{f' {code}' if code else ''}"[:300]
+    reply = getattr(exc, "smtp_error", None)
+    if reply is None and isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        reply = next(iter(exc.recipients.values()))[1]
+    enhanced = ENHANCED_CODE.match(reply) if isinstance(reply, bytes) else None
+    details = [str(code)] if code else []
+    if code and enhanced:
+        details.append(enhanced.group(1).decode())
+    return " ".join([type(exc).__name__, *details])[:300]
 
 
 # Enhanced status codes (RFC 3463) saying that the recipient's address does not exist:

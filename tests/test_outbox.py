@@ -409,7 +409,7 @@ def test_a_421_throttle_pauses_sending_and_costs_only_the_mail_that_met_it(
     assert (busy.status, busy.attempts, busy.last_error) == (
         "pending",
         1,
-        "SMTPRecipientsRefused 421",
+        "SMTPRecipientsRefused 421 4.7.0",
     )
     assert (innocent.status, innocent.attempts, innocent.last_error) == ("pending", 0, None)
 
@@ -467,11 +467,37 @@ def test_a_mailbox_the_server_says_does_not_exist_is_given_up_at_once(
     assert (typo.status, typo.attempts, typo.last_error) == (
         "failed",
         1,
-        "SMTPRecipientsRefused 550",
+        "SMTPRecipientsRefused 550 5.1.1",
     )
     assert (greylisted.status, greylisted.attempts) == ("pending", 1)
     assert (relay.status, relay.attempts) == ("pending", 1)
     assert amira.status == "sent"
+
+
+def test_the_operator_can_tell_a_mistyped_address_from_a_relay_that_refuses_us(
+    make_app, make_initiative, sign
+):
+    """Both answer 550, and status listed both as "SMTPRecipientsRefused 550": the
+    operator could not tell a signer's typo (nothing to do) from a relay that no longer
+    takes our mail (fix the account).  The enhanced status code tells them apart."""
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(Verifying(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
+        make_initiative()
+        for who in ("typo", "relay"):
+            sign(who=app.test_client(), email=f"{who}@example.org")
+        with app.app_context():
+            outbox.deliver_due(app, compose)
+    finally:
+        controller.stop()
+    status = app.test_cli_runner().invoke(args=["outbox", "status"])
+    assert "error in the last 24 hours: SMTPRecipientsRefused 550 5.1.1 ×1" in status.stdout
+    assert "error in the last 24 hours: SMTPRecipientsRefused 550 5.7.1 ×1" in status.stdout
+    assert "@" not in status.output
 
 
 def test_an_address_that_does_not_parse_fails_alone_and_stays_out_of_the_log(
