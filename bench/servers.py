@@ -65,6 +65,7 @@ def app_environment(database_url: str, instance: Path, port: int) -> dict[str, s
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(instance),
         "BASE_URL": f"http://127.0.0.1:{port}",
+        "ORGANISATION_EMAIL": "kontakt@bench.example.org",
         # Nothing listens here: mail stays queued in the outbox, as when SMTP is slow.
         "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
         "RATELIMIT_ENABLED": "false",

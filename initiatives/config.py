@@ -216,6 +216,13 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
                 "SMTP_URL must be set: confirmation links go out by mail. Write it like "
                 "smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465."
             )
+        if config["ORGANISATION_EMAIL"] == DEFAULTS["ORGANISATION_EMAIL"]:
+            # It is the contact on every page, in every mail (their Reply-To) and on the
+            # posters: the example address would send signers' questions nowhere.
+            raise ConfigError(
+                "ORGANISATION_EMAIL must be set to the address signers can write to "
+                "(it is shown on every page, in every mail and on the posters)."
+            )
         if config["BASE_URL"] == DEFAULTS["BASE_URL"]:
             raise ConfigError(
                 "BASE_URL must be set to the site's public address (https://…): the links "
@@ -250,6 +257,13 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
         raise ConfigError(
             "MAIL_FROM must hold the sender's address, like "
             f'"Malmöinitiativ Rosengård <noreply@example.org>"; got {config["MAIL_FROM"]!r}.'
+        )
+    # Replies to our mail go there (Reply-To), which needs an ASCII address as MAIL_FROM.
+    local, at, domain = config["ORGANISATION_EMAIL"].strip().rpartition("@")
+    if not (local and at and domain and (local + domain).isascii()) or " " in local + domain:
+        raise ConfigError(
+            "ORGANISATION_EMAIL must be an email address, like kontakt@example.org; "
+            f"got {config['ORGANISATION_EMAIL']!r}."
         )
     if config["SMTP_URL"]:
         # Otherwise only the outbox worker would find out, when it first sends.

@@ -223,6 +223,10 @@ def compose(message: OutboxMessage) -> Message:
     email["Subject"] = _subject_header(subject)
     email["From"] = formataddr((sender_name, sender_address), charset=UTF8)
     email["To"] = to
+    # A signer who answers the mail with a question reaches the organisers, not noreply@.
+    email["Reply-To"] = formataddr(
+        (app.config["ORGANISATION_NAME"], app.config["ORGANISATION_EMAIL"].strip()), charset=UTF8
+    )
     email["Date"] = format_datetime(clock.utcnow())
     email["Message-ID"] = message_id(app, message, domain)
     email["Auto-Submitted"] = "auto-generated"

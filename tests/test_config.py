@@ -22,6 +22,7 @@ def production(tmp_path: Path, **overrides):
         "INSTANCE_PATH": str(tmp_path),
         "BASE_URL": "https://initiativ.example.org",
         "SMTP_URL": "smtp://mail.example.org:587?starttls=1",
+        "ORGANISATION_EMAIL": "kontakt@rosengard.example.org",
     }
     config.update(overrides)
     return create_app(config)
@@ -186,3 +187,15 @@ def test_a_sender_without_an_address_is_refused_at_start(tmp_path):
             production(tmp_path, MAIL_FROM=bad)
     for good in ("Malmöinitiativ Rosengård <noreply@example.org>", "noreply@example.org"):
         production(tmp_path, MAIL_FROM=good)
+
+
+def test_production_refuses_the_example_contact_address(tmp_path):
+    """The contact is on every page, in every mail's Reply-To and on the posters."""
+    with pytest.raises(ConfigError, match="ORGANISATION_EMAIL must be set"):
+        production(tmp_path, ORGANISATION_EMAIL="kontakt@example.org")
+
+
+@pytest.mark.parametrize("bad", ["kontakt", "Rosengård Samverkan", "kontakt@", "kö@exempel.se"])
+def test_a_contact_that_is_not_an_address_stops_the_start(tmp_path, bad):
+    with pytest.raises(ConfigError, match="ORGANISATION_EMAIL must be an email address"):
+        production(tmp_path, ORGANISATION_EMAIL=bad)

@@ -130,6 +130,10 @@ def test_mail_has_text_and_html_parts_in_the_signers_language(
     assert "Hej Amira Hassan" in text and "Hej Amira Hassan" in html
     assert mail["Content-Language"] == "sv"
     assert mail["Auto-Submitted"] == "auto-generated"
+    # A signer who answers with a question reaches the organisers, not the sender address.
+    reply_to = mail["Reply-To"].addresses[0]
+    assert reply_to.addr_spec == app.config["ORGANISATION_EMAIL"]
+    assert reply_to.display_name == app.config["ORGANISATION_NAME"] == "Rosengård Samverkan"
     [confirm] = [u for u in links_in(mail) if "/confirm/" in u]
     assert confirm.startswith("http://localhost/confirm/")
     assert confirm in html

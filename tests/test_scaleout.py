@@ -158,6 +158,7 @@ def topology(
         "SIGN_RATE_LIMIT": f"{SIGN_LIMIT} per minute",
         "SMTP_URL": smtp_server.url,
         "BASE_URL": f"http://127.0.0.1:{ports[0]}",
+        "ORGANISATION_EMAIL": "kontakt@rosengard.example.org",
         "INSTANCE_PATH": str(tmp_path_factory.mktemp("scaleout-instance")),
         "OUTBOX_POLL_SECONDS": "0.05",
         "OUTBOX_BATCH_SIZE": "5",
