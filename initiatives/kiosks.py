@@ -156,8 +156,12 @@ def device_token(kiosk: Kiosk, device_secret: str) -> str:
 
 
 def check_device_token(kiosk: Kiosk, device_secret: str, token: str | None) -> bool:
-    """Also a token made before SECRET_KEY was rotated (a page open on the tablet)."""
-    if not token:
+    """Also a token made before SECRET_KEY was rotated (a page open on the tablet).
+
+    A header with characters beyond ASCII is no token of ours (and ``compare_digest``
+    cannot compare it): refused like any wrong token.
+    """
+    if not token or not token.isascii():
         return False
     return any(
         hmac.compare_digest(expected, token)

@@ -247,6 +247,10 @@ def test_the_device_token_is_required_and_bound_to_the_device(app, make_initiati
     assert tablet.client.post(url, data=submission(), headers=bad).status_code == 403
     theirs = {"X-Kiosk-Token": other.token}
     assert tablet.client.post(url, data=submission(), headers=theirs).status_code == 403
+    # A header with a byte beyond ASCII (a proxy's or a forger's) is refused, not a 500.
+    garbled = {"X-Kiosk-Token": tablet.token[:-1] + "å"}
+    answer = tablet.client.post(url, data=submission(), headers=garbled)
+    assert (answer.status_code, answer.json) == (403, {"status": "locked"})
     assert kiosk_rows(app) == []
     assert tablet.send().status_code == 200
 
