@@ -15,7 +15,10 @@ window.KioskSignForm = function (form, settings, go) {
   // The same shapes the server checks; the server still decides.
   const formats = { email: /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, postcode: /^\p{Nd}{3}\s?\p{Nd}{2}$/u };
   let busy = false;
-  let lastActivity = Date.now();
+  // Idle time on the page's own monotonic clock: the tablet's wall clock may be set back
+  // or forward (when the network returns, say), which must neither keep a resident's data
+  // on screen nor empty the form under their fingers.
+  let lastActivity = performance.now();
 
   function empty() {
     inputs.forEach(function (input) {
@@ -211,7 +214,7 @@ window.KioskSignForm = function (form, settings, go) {
   // --- idle: warn, then empty the form and go back to the start -------------------------
 
   function activity() {
-    lastActivity = Date.now();
+    lastActivity = performance.now();
     warning.hidden = true;
   }
 
@@ -224,7 +227,7 @@ window.KioskSignForm = function (form, settings, go) {
     if (busy) {
       return;
     }
-    const idle = (Date.now() - lastActivity) / 1000;
+    const idle = (performance.now() - lastActivity) / 1000;
     if (!hasInput()) {
       // Nothing typed: nothing to protect, but the next signer should find the start.
       if (idle >= idleSeconds * 3) {

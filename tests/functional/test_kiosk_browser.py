@@ -286,6 +286,27 @@ def test_an_idle_form_warns_then_empties_itself(stand, tablet, artifacts):
     assert kiosk_signatures(server) == []
 
 
+def test_an_idle_form_empties_itself_even_when_the_tablets_clock_is_set_back(stand, tablet):
+    """The tablet's clock was an hour fast and is corrected (as when the network returns)
+    while a resident types: the form still warns and empties itself for the next one."""
+    server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=2)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    page.clock.install()
+    page.clock.resume()  # time flows as usual; only the wall clock will be set
+    page.get_by_role("link", name="Svenska", exact=True).click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/sv"))
+    page.locator("#name").fill("Amira Hassan")
+    page.locator("#email").fill("amira@example.org")
+    page.clock.set_system_time(page.evaluate("() => Date.now() / 1000") - 3600)  # seconds
+
+    page.get_by_role("alertdialog", name="Är du kvar?").wait_for(state="visible", timeout=10000)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    assert "Amira Hassan" not in everything_on_screen(page)
+    assert "amira@example.org" not in everything_on_screen(page)
+
+
 def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
     server = stand(KIOSK_IDLE_SECONDS=2)
     page = tablet.new_page()
