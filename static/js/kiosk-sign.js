@@ -12,8 +12,14 @@ window.KioskSignForm = function (form, settings, go) {
   const countdown = document.querySelector("[data-idle-countdown]");
   const idleSeconds = Number(settings.idleSeconds) || 60;
   const warningSeconds = Number(settings.idleWarningSeconds) || 15;
-  // The same shapes the server checks; the server still decides.
-  const formats = { email: /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, postcode: /^\p{Nd}{3}\s?\p{Nd}{2}$/u };
+  // The same shapes the server checks, so that nothing it would refuse is queued offline
+  // as "saved"; the server still decides.  An address: letters, digits and
+  // !#$%&'*+/=?^_`{|}~- before the @, in runs joined by single dots; after it, names of
+  // letters or digits (a hyphen only inside) joined by dots, ending in a letter.
+  const formats = {
+    email: /^[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]+(\.[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]+)*@([\p{L}\p{M}\p{N}]([\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?\.)+([\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}-]*)?\p{L}$/u,
+    postcode: /^\p{Nd}{3}\s?\p{Nd}{2}$/u,
+  };
   let busy = false;
   // Idle time on the page's own monotonic clock: the tablet's wall clock may be set back
   // or forward (when the network returns, say), which must neither keep a resident's data
@@ -47,6 +53,12 @@ window.KioskSignForm = function (form, settings, go) {
 
   // --- checks and error messages (GOV.UK pattern: summary on top, message at the field) --
 
+  // What comes before the last @ ("" without one), as the server reads it.
+  function beforeAt(value) {
+    const at = value.lastIndexOf("@");
+    return at < 0 ? "" : value.slice(0, at);
+  }
+
   function check() {
     const errors = [];
     inputs.forEach(function (input) {
@@ -61,12 +73,13 @@ window.KioskSignForm = function (form, settings, go) {
       const format = formats[input.name];
       if (!value && required) {
         errors.push({ input: input, text: required });
+      } else if (value && input.dataset.asciiMessage && /[^\x00-\x7f]/.test(beforeAt(value))) {
+        // Letters such as å before the @ need a mail server most lack: the server refuses
+        // them, so they are not queued as "saved" either.  (Checked first, as the server
+        // does, since the address's shape allows only a-z there.)
+        errors.push({ input: input, text: input.dataset.asciiMessage });
       } else if (value && format && !format.test(value) && input.dataset.formatMessage) {
         errors.push({ input: input, text: input.dataset.formatMessage });
-      } else if (value && input.dataset.asciiMessage && !/^[\x00-\x7f]*@/.test(value)) {
-        // Letters such as å before the @ need a mail server most lack: the server refuses
-        // them, so they are not queued as "saved" either.
-        errors.push({ input: input, text: input.dataset.asciiMessage });
       }
     });
     return errors;

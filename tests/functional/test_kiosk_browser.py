@@ -18,6 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from initiatives import catalogs, clock
 from initiatives.extensions import db
+from initiatives.kiosk_forms import SubmissionForm
 from initiatives.kiosks import Kiosk
 from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
 
@@ -381,9 +382,27 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
         assert row.device_signed_at is not None and row.created_at >= row.device_signed_at
 
 
+def server_refuses(server: LiveServer, address: str) -> bool:
+    """Whether the server's own form refuses this address (what a queued send would meet)."""
+    with server.app.test_request_context(method="POST", data={"email": address}):
+        form = SubmissionForm()
+        form.validate()
+        return bool(form.email.errors)
+
+
+# Typos a tablet's keyboard makes that the server refuses: a dot before the @ or twice,
+# a comma, a digit typed after the domain.
+REFUSED_ADDRESSES = [
+    "amira.@example.org",
+    "amira..hassan@example.org",
+    "amira,hassan@example.org",
+    "amira@example.org1",
+]
+
+
 def test_an_address_the_server_would_refuse_is_not_queued_as_saved(stand, tablet):
-    """Offline, the tablet checks what it can before saying "saved": an address with å
-    before the @ is refused by the server, so the signer hears it now, not never."""
+    """Offline, the tablet checks what it can before saying "saved": an address the server
+    refuses is refused on the tablet too, so the signer hears it now, not never."""
     server = stand()
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
@@ -396,6 +415,22 @@ def test_an_address_the_server_would_refuse_is_not_queued_as_saved(stand, tablet
     assert "tecken utanför a–z före @" in summary.inner_text()
     assert "/kiosk/sign/" in page.url
     assert page.evaluate("() => KioskQueue.count()") == 0
+
+    for address in REFUSED_ADDRESSES:
+        assert server_refuses(server, address), address
+        page.locator("#email").fill(address)
+        page.locator("button.kiosk-submit").click()
+        page.locator(".error-summary").get_by_text("Skriv en giltig e-postadress").wait_for()
+        assert "/kiosk/sign/" in page.url, address
+        assert page.evaluate("() => KioskQueue.count()") == 0, address
+
+    # What the server takes is still saved: a domain in its own letters, a + and a '.
+    accepted = "amira.o'hassan+stand@exämple.se"
+    assert not server_refuses(server, accepted)
+    page.locator("#email").fill(accepted)
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    assert page.evaluate("() => KioskQueue.count()") == 1
 
 
 def one_signature_queued_offline(server: LiveServer, tablet: Any) -> Any:
