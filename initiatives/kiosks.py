@@ -223,13 +223,17 @@ def enrol(code: str, pin: str) -> tuple[Kiosk, str]:
     """Bind this device to the kiosk the code belongs to; returns it and the device secret.
 
     The code works once: it is cleared on success.  A device enrolled before (with an
-    earlier code for the same kiosk) is locked out, since only one secret is kept.
+    earlier code for the same kiosk) is locked out, since only one secret is kept.  The
+    kiosk's row is locked while it is read, so the same code sent twice at once enrols
+    one device: the other waits, then finds the code used.
     """
     kiosk = db.session.scalars(
-        sa.select(Kiosk).where(
+        sa.select(Kiosk)
+        .where(
             Kiosk.code_hash.in_(_all_keyed(CODE_PURPOSE, normalise_code(code))),
             Kiosk.revoked_at.is_(None),
         )
+        .with_for_update()
     ).one_or_none()
     if kiosk is None:
         raise EnrolmentError("invalid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from .conftest import (
     links_in,
     shown_text_version,
 )
+from .test_concurrency import run_at_once
 
 PIN = "2468"
 TOKEN_RE = re.compile(r'<meta name="kiosk-token" content="([0-9a-f]+)">')
@@ -232,6 +234,28 @@ def test_a_new_code_for_the_kiosk_locks_out_the_old_tablet(app, make_initiative)
     new = enrolled_tablet(app, code)
     assert old.send().status_code == 403
     assert new.send().status_code == 200
+
+
+def test_a_code_sent_twice_at_once_enrols_one_tablet_and_the_other_is_told(app, make_initiative):
+    """Two tablets given one code (or one form sent again on a flaky connection): the
+    code works once.  It worked for both on PostgreSQL, and the tablet whose binding was overwritten
+    was told it was enrolled, then shown the enrolment again on its next page."""
+    make_initiative()
+    code = new_kiosk(app)
+    tablets = [app.test_client() for _ in range(2)]
+
+    def enrolment(tablet: FlaskClient) -> Callable[[], int]:
+        data = {"code": code, "pin": PIN, "pin_again": PIN}
+        data["csrf_token"] = csrf_token(tablet, "/kiosk")
+        headers = {"Referer": "https://localhost/kiosk"}
+        return lambda: tablet.post("/kiosk/enrol", data=data, headers=headers).status_code
+
+    statuses = run_at_once([enrolment(t) for t in tablets])
+    assert sorted(statuses) == [303, 400]
+    for tablet, status in zip(tablets, statuses, strict=True):
+        page = tablet.get("/kiosk").get_data(as_text=True)
+        enrolled = "Välj språk för att skriva under" in page
+        assert enrolled == (status == 303)
 
 
 # --- kiosk signatures ----------------------------------------------------------------------
