@@ -160,6 +160,39 @@
     }
   }
 
+  // Back to the loop from the panel: the server is asked to lock it again, then the start
+  // screen opens whatever the answer.  (Sent as a form, the lock ended on the browser's
+  // own "no internet" page while the stand's connection was down, and nobody could sign.)
+  // Without the server's answer the PIN is still asked for within minutes, and Back
+  // cannot reach the panel: its history entry is replaced.
+  function lockPanel(form) {
+    const controller = new AbortController();
+    const timer = setTimeout(function () {
+      controller.abort();
+    }, 4000);
+    fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      credentials: "same-origin",
+      cache: "no-store",
+      redirect: "manual", // the answer only sends to the start screen, opened below
+      signal: controller.signal,
+    })
+      .catch(function () {})
+      .then(function () {
+        clearTimeout(timer);
+        go(startUrl);
+      });
+  }
+
+  const lockForm = document.querySelector("[data-lock-form]");
+  if (lockForm) {
+    lockForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      lockPanel(lockForm);
+    });
+  }
+
   // The volunteer's pages must not stay open for the next resident: after a while
   // without a touch the PIN page returns to the start and the panel locks itself.
   if (page === "pin" || page === "panel") {
@@ -168,9 +201,8 @@
     const restart = function () {
       clearTimeout(timer);
       timer = setTimeout(function () {
-        const lock = document.querySelector("[data-lock-form]");
-        if (lock) {
-          lock.submit();
+        if (lockForm) {
+          lockPanel(lockForm);
         } else {
           go(startUrl);
         }

@@ -320,6 +320,35 @@ def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
     assert page.url.endswith("/kiosk/volunteer")  # the PIN is needed again
 
 
+def test_the_panel_left_alone_while_the_network_is_down_returns_to_the_loop(stand, tablet):
+    """The panel locks itself after a while.  With the stand's connection down, that lock
+    (a form sent to the server) ended on the browser's own "no internet" page, where
+    nobody could sign until the network returned: it returns to the tablet's start
+    screen, and residents sign offline as on any other screen."""
+    server = stand(KIOSK_IDLE_SECONDS=2)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    volunteer_unlocks(page)
+    page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+    tablet.set_offline(True)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    resident_signs_at_stand(page, *RESIDENTS[0][:2])
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    assert page.evaluate("() => KioskQueue.count()") == 1
+
+    # The button back to the loop works offline too.
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    tablet.set_offline(False)
+    queue_drains(page)
+    volunteer_unlocks(page)
+    page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+    tablet.set_offline(True)
+    page.get_by_role("button", name="Tillbaka till insamlingen").click()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    assert len(kiosk_signatures(server)) == 1
+
+
 def test_touch_targets_are_at_least_44_pixels(stand, tablet):
     server = stand()
     page = tablet.new_page()
