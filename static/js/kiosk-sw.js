@@ -3,8 +3,10 @@
 // It keeps the loop's screens and assets so the tablet keeps working when the mobile
 // connection drops.  Pages are fetched from the network first and fall back to the copy
 // kept here; signatures (POSTs) are never touched: they go to the network, and the page
-// queues them in IndexedDB when that fails.  No page kept here holds personal data:
-// only GET responses of the shell are stored, and those are blank forms.
+// queues them in IndexedDB when that fails.  The volunteer's pages and forms go to the
+// network too; when it is down they lead back to the start screen.  No page kept here
+// holds personal data: only GET responses of the shell are stored, and those are blank
+// forms.
 "use strict";
 
 const CACHE = "initiatives-kiosk-v1";
@@ -12,6 +14,8 @@ const SHELL_URL = new URL("shell.json", self.location).pathname;
 const NAVIGATION_TIMEOUT_MS = 4000;
 // Never from the cache: signatures, the volunteer's pages, and this machinery itself.
 const NETWORK_ONLY = ["/kiosk/api/", "/kiosk/volunteer", "/kiosk/enrol", "/kiosk/sw.js", SHELL_URL];
+const VOLUNTEER = "/kiosk/volunteer";
+const START_URL = "/kiosk";
 
 function cacheable(response) {
   return response && response.status === 200 && response.type === "basic" && !response.redirected;
@@ -110,6 +114,17 @@ async function networkFirst(event) {
   }
 }
 
+// The volunteer's pages need the network.  When it is down the tablet stays in the loop,
+// on its start screen (which says the network is down), instead of the browser's own
+// "no internet" page, from which nobody could sign until the network returned.
+async function volunteerPage(event) {
+  try {
+    return await Promise.race([fetch(event.request), timeout(NAVIGATION_TIMEOUT_MS)]);
+  } catch (error) {
+    return Response.redirect(START_URL, 303);
+  }
+}
+
 async function staleWhileRevalidate(event) {
   const cache = await caches.open(CACHE);
   const kept = await cache.match(event.request.url);
@@ -125,11 +140,16 @@ async function staleWhileRevalidate(event) {
 
 self.addEventListener("fetch", function (event) {
   const request = event.request;
-  if (request.method !== "GET") {
-    return;
-  }
   const url = new URL(request.url);
   if (url.origin !== self.location.origin || url.search) {
+    return;
+  }
+  // A volunteer's page opened or form sent (the PIN, say): from the network, always.
+  if (request.mode === "navigate" && url.pathname.startsWith(VOLUNTEER)) {
+    event.respondWith(volunteerPage(event));
+    return;
+  }
+  if (request.method !== "GET") {
     return;
   }
   if (

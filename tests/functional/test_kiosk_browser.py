@@ -349,6 +349,38 @@ def test_the_panel_left_alone_while_the_network_is_down_returns_to_the_loop(stan
     assert len(kiosk_signatures(server)) == 1
 
 
+def test_volontar_tapped_while_the_network_is_down_keeps_the_tablet_in_the_loop(stand, tablet):
+    """The volunteer's pages need the network.  Tapped while the stand's connection was
+    down, Volontär opened the browser's own "no internet" page (the start screen's history
+    entry replaced), and nobody could sign until the network returned: the tablet stays
+    on its start screen, which says the network is down, and residents sign offline."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    tablet.set_offline(True)
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    assert page.get_by_text("Utan nät: underskrifter sparas på surfplattan").is_visible()
+    resident_signs_at_stand(page, *RESIDENTS[0][:2])
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    assert page.evaluate("() => KioskQueue.count()") == 1
+
+    # The PIN page opened online, the PIN sent once the network dropped: the same.
+    tablet.set_offline(False)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    page.get_by_role("link", name="Volontär").click()
+    page.get_by_label("PIN-kod").fill(PIN)
+    tablet.set_offline(True)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+
+    # Online again, the PIN opens the panel as before.
+    tablet.set_offline(False)
+    volunteer_unlocks(page)
+    page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+
+
 def test_touch_targets_are_at_least_44_pixels(stand, tablet):
     server = stand()
     page = tablet.new_page()
