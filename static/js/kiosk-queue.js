@@ -92,14 +92,19 @@
     return meta ? meta.content : "";
   }
 
+  // Only the server's own answers (its JSON) settle an entry: a page from something in
+  // between (a proxy's maintenance page, a captive portal), even with 200, is "retry".
   function classify(status, data) {
-    if (status === 200) {
+    if (status === 200 && data.status === "received") {
       return { kind: "ok" };
     }
-    if (status === 400 || status === 413 || status === 422) {
+    if (
+      (status === 400 || status === 413 || status === 422) &&
+      (data.status === "invalid" || data.status === "error")
+    ) {
       return { kind: "invalid", errors: data.errors || {} };
     }
-    if (status === 409) {
+    if (status === 409 && data.status === "closed") {
       return { kind: "closed", message: data.message || "" };
     }
     if (status === 403) {

@@ -505,6 +505,28 @@ def one_signature_queued_offline(server: LiveServer, tablet: Any) -> Any:
     return page
 
 
+def test_an_answer_that_is_not_the_servers_acknowledgement_keeps_the_entry(stand, tablet):
+    """Something between the tablet and the server answers in its place with 200 (a
+    proxy's maintenance page, a captive portal): the entry was deleted as if the server
+    had stored it.  Only the server's own acknowledgement deletes it."""
+    server = stand()
+    page = one_signature_queued_offline(server, tablet)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    maintenance = "<!doctype html><title>Underhåll</title><p>Tillbaka snart.</p>"
+    tablet.route(
+        "**/kiosk/api/submissions",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=maintenance),
+    )
+    tablet.set_offline(False)
+    page.evaluate("() => KioskQueue.flush()")
+    assert page.evaluate("() => KioskQueue.count()") == 1
+    assert kiosk_signatures(server) == []
+
+    tablet.unroute("**/kiosk/api/submissions")
+    queue_drains(page)
+    assert len(kiosk_signatures(server)) == 1
+
+
 def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
     server = stand()
     one_signature_queued_offline(server, tablet)
