@@ -100,7 +100,8 @@ def outbox_retry(hours: int) -> None:
     """Send mail that was given up once more (after an SMTP outage, say).
 
     Only mail that can still do its job: a confirmation link only while its signature
-    waits for it, and no mail whose body retention has cleared.
+    waits for it, none to an address the server said does not exist, and no mail whose
+    body retention has cleared.
     """
     since = clock.utcnow() - timedelta(hours=hours)
     result = outbox.requeue_failed(since)
@@ -109,8 +110,8 @@ def outbox_retry(hours: int) -> None:
     click.echo(f"queued again {result.requeued}; left as given up {result.left}")
     if result.left:
         click.echo(
-            "  (confirmation links whose signature has expired or been withdrawn, and "
-            "mail whose body was cleared)"
+            "  (confirmation links whose signature has expired or been withdrawn, mail "
+            "to addresses the server said do not exist, and mail whose body was cleared)"
         )
 
 

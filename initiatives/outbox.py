@@ -205,7 +205,10 @@ def _describe(exc: BaseException) -> str:
 # Asking again only spends places under the provider's limit and harms our standing with
 # it.  Other permanent refusals may concern us rather than the address (5.7.1 relaying
 # denied, 5.4.5 a daily quota) and are tried again like temporary ones.
-NO_SUCH_RECIPIENT = re.compile(rb"\s*5\.1\.(?:1|2|3|6|10)\b")
+NO_SUCH_RECIPIENT_CODES = ("5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10")
+NO_SUCH_RECIPIENT = re.compile(
+    rb"\s*(?:" + b"|".join(re.escape(c.encode()) for c in NO_SUCH_RECIPIENT_CODES) + rb")\b"
+)
 
 
 def _no_such_recipient(exc: BaseException) -> bool:
@@ -423,8 +426,8 @@ def requeue_failed(since: datetime) -> Requeued:
     got their links.  Once mail works again the operator sends them after all
     (``flask outbox retry``).  Only mail that can still do its job goes back: its body
     not yet cleared by retention, and a confirmation link only while its signature still
-    waits for it (an expired or withdrawn signature's link leads nowhere).  The caller
-    commits.
+    waits for it (an expired or withdrawn signature's link leads nowhere), and none to an
+    address the server said does not exist.  The caller commits.
     """
     failed = sa.and_(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.due_at >= since)
     still_waiting = (
@@ -435,9 +438,18 @@ def requeue_failed(since: datetime) -> Requeued:
         )
         .exists()
     )
+    # A recipient the server said does not exist would only be refused again (as
+    # ``_describe`` recorded it: "SMTPRecipientsRefused 550 5.1.1").
+    no_such_recipient = sa.or_(
+        *(
+            OutboxMessage.last_error.like(f"SMTPRecipientsRefused 5__ {code}")
+            for code in NO_SUCH_RECIPIENT_CODES
+        )
+    )
     useful = sa.and_(
         OutboxMessage.payload_enc.is_not(None),
         sa.or_(OutboxMessage.kind != "confirm", still_waiting),
+        sa.or_(OutboxMessage.last_error.is_(None), sa.not_(no_such_recipient)),
     )
     total = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(failed)) or 0
     result = db.session.execute(

@@ -476,6 +476,10 @@ def test_a_mailbox_the_server_says_does_not_exist_is_given_up_at_once(
     assert (greylisted.status, greylisted.attempts) == ("pending", 1)
     assert (relay.status, relay.attempts) == ("pending", 1)
     assert amira.status == "sent"
+    # `outbox retry` after an outage leaves it: it would only be refused again.
+    retry = app.test_cli_runner().invoke(args=["outbox", "retry"])
+    assert "queued again 0; left as given up 1" in retry.output, retry.output
+    assert "do not exist" in retry.output
 
 
 def test_the_operator_can_tell_a_mistyped_address_from_a_relay_that_refuses_us(
