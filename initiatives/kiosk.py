@@ -279,6 +279,15 @@ def saved(lang: str) -> Any:
     return render("kiosk/thanks.html", _lang(lang), saved=True)
 
 
+@bp.get("/privacy/<lang>")
+def privacy_notice(lang: str) -> Any:
+    """The privacy notice inside the loop, so that consent is informed (the public page
+    would leave the kiosk).  The sign page shows it over the form; this screen is where
+    its link leads without the script."""
+    enrolled_kiosk()
+    return render("kiosk/privacy.html", _lang(lang))
+
+
 def _answer(status: str, code: int, **fields: Any) -> tuple[Response, int]:
     return jsonify(status=status, **fields), code
 
@@ -343,11 +352,28 @@ def service_worker() -> Response:
     return response.make_conditional(request)
 
 
+# What the cached screens say that comes from the settings: the days to confirm, and
+# the privacy notice's controller and retention periods.
+NOTICE_SETTINGS = (
+    "CONFIRM_DAYS",
+    "ORGANISATION_NAME",
+    "ORGANISATION_EMAIL",
+    "ANONYMISE_AFTER_DAYS",
+    "CLIENT_HASH_RETENTION_DAYS",
+    "OUTBOX_RETENTION_DAYS",
+    "UNCONFIRMED_RETENTION_DAYS",
+)
+
+
 @cache
 def _build_stamp() -> str:
     """Changes when the kiosk's templates or scripts change (a new release)."""
     root = SERVICE_WORKER.parent.parent.parent
-    files = [*(root / "templates" / "kiosk").glob("*.html"), *(root / "static").rglob("*.[jc]s*")]
+    files = [
+        *(root / "templates" / "kiosk").glob("*.html"),
+        root / "templates" / "pages" / "_privacy_notice.html",
+        *(root / "static").rglob("*.[jc]s*"),
+    ]
     return str(max((f.stat().st_mtime_ns for f in files), default=0))
 
 
@@ -361,7 +387,7 @@ def shell_version(kiosk: kiosks.Kiosk) -> str:
         kiosk.device_hash or "",
         _build_stamp(),
         ",".join(available_locales()),
-        str(current_app.config["CONFIRM_DAYS"]),
+        *(str(current_app.config[name]) for name in NOTICE_SETTINGS),
     ]
     if initiative is not None:
         parts += [str(initiative.id), initiative.state, initiative.compute_text_hash()]
@@ -375,7 +401,8 @@ def shell() -> Response:
         abort(403)
     pages = [url_for(".start")]
     for code in available_locales():
-        pages += [url_for(v, lang=code) for v in (".sign_page", ".thanks", ".saved")]
+        views = (".sign_page", ".privacy_notice", ".thanks", ".saved")
+        pages += [url_for(v, lang=code) for v in views]
     assets = [url_for("static", filename=name) for name in SHELL_ASSETS]
     return jsonify(version=shell_version(g.kiosk), pages=pages, assets=assets)
 

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from initiatives import clock, kiosks
 from initiatives.extensions import db
+from initiatives.i18n import available_locales, text_direction
 from initiatives.kiosk_device import COOKIE
 from initiatives.kiosk_signatures import (
     KioskReceipt,
@@ -639,6 +640,61 @@ def test_the_service_worker_and_its_shell(app, make_initiative):
     tablet.client.post(
         "/kiosk/volunteer/switch", data={"initiative": "parklek", "csrf_token": token}
     )
+    assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
+
+
+LEAD_RE = re.compile(r'<p class="lead">(.+?)</p>', re.S)
+HREF_RE = re.compile(r'<a [^>]*href="([^"]*)"')
+
+
+def test_the_privacy_notice_opens_inside_the_kiosk_in_each_language(app, make_initiative):
+    """Consent to the processing must be informed: the form links to the privacy notice,
+    and the notice is a screen of the loop (the public page would leave the kiosk)."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    assert tablet.send(name="Amira Hassan", email="amira@example.org").status_code == 200
+    web = app.test_client()
+    for code in available_locales():
+        response = tablet.client.get(f"/kiosk/privacy/{code}")
+        assert response.status_code == 200, code
+        html = response.get_data(as_text=True)
+        assert f'<html lang="{code}" dir="{text_direction(code)}">' in html
+        # The public notice's own text, in the same language (one text, not a copy).
+        web.set_cookie("lang", code)
+        public = web.get("/privacy").get_data(as_text=True)
+        assert LEAD_RE.search(html).group(1) == LEAD_RE.search(public).group(1), code
+        assert "imy.se" in html
+        # Locked chrome: no site header or footer, no link out of the kiosk.
+        assert 'class="kiosk"' in html and "site-header" not in html
+        assert "site-footer" not in html
+        assert [h for h in HREF_RE.findall(html) if not h.startswith("/kiosk")] == [], code
+        # Back to the form of the same language.
+        assert f'href="/kiosk/sign/{code}"' in html
+        # No personal data: no form, no signer, and never stored by the browser.
+        assert "<form" not in html and "<input" not in html
+        assert "Amira Hassan" not in html and "amira@example.org" not in html
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert "<script>" not in html
+
+        sign = tablet.client.get(f"/kiosk/sign/{code}").get_data(as_text=True)
+        assert f'href="/kiosk/privacy/{code}"' in sign and "data-privacy-notice" in sign
+        assert LEAD_RE.search(public).group(1) in sign, code
+        assert [h for h in HREF_RE.findall(sign) if not h.startswith("/kiosk")] == [], code
+
+    assert tablet.client.get("/kiosk/privacy/xx").status_code == 404
+    unknown = app.test_client().get("/kiosk/privacy/sv")
+    assert unknown.status_code == 303 and unknown.headers["Location"] == "/kiosk"
+
+
+def test_the_privacy_notice_is_kept_for_offline_use(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    shell = tablet.client.get("/kiosk/shell.json").json
+    assert {f"/kiosk/privacy/{code}" for code in available_locales()} <= set(shell["pages"])
+    # What the notice says about keeping data changes with the settings: a tablet with
+    # the old notice in its cache fetches it again.
+    app.config["ANONYMISE_AFTER_DAYS"] += 1
     assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
 
 

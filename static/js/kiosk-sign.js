@@ -224,6 +224,27 @@ window.KioskSignForm = function (form, settings, go) {
 
   form.addEventListener("submit", submit);
 
+  // --- the privacy notice: over the form, so that what was typed stays ----------------
+
+  const notice = document.querySelector("[data-privacy-notice]");
+  const noticeLink = document.querySelector("[data-privacy-open]");
+  if (notice && noticeLink && typeof notice.showModal === "function") {
+    noticeLink.addEventListener("click", function (event) {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) {
+        return;
+      }
+      event.preventDefault(); // the link is the way without the script: a screen of its own
+      notice.showModal();
+      notice.scrollTop = 0;
+    });
+    notice.querySelector("[data-privacy-close]").addEventListener("click", function () {
+      notice.close();
+    });
+    notice.addEventListener("close", function () {
+      noticeLink.focus();
+    });
+  }
+
   // --- idle: warn, then empty the form and go back to the start -------------------------
 
   function activity() {
@@ -252,6 +273,9 @@ window.KioskSignForm = function (form, settings, go) {
       leave(settings.startUrl);
     } else if (idle >= idleSeconds) {
       if (warning.hidden) {
+        if (notice && notice.open) {
+          notice.close(); // a modal dialog would sit above the warning
+        }
         warning.hidden = false;
         warning.querySelector("[data-idle-continue]").focus();
       }

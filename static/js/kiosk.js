@@ -17,7 +17,14 @@
   // Links inside the loop replace the current history entry: Back leads nowhere earlier.
   document.addEventListener("click", function (event) {
     const link = event.target.closest("a[data-replace]");
-    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) {
+    if (
+      !link ||
+      event.defaultPrevented || // handled on the page (the privacy notice opens over the form)
+      event.button !== 0 ||
+      event.metaKey ||
+      event.ctrlKey ||
+      event.shiftKey
+    ) {
       return;
     }
     event.preventDefault();
@@ -194,8 +201,9 @@
   }
 
   // The volunteer's pages must not stay open for the next resident: after a while
-  // without a touch the PIN page returns to the start and the panel locks itself.
-  if (page === "pin" || page === "panel") {
+  // without a touch the PIN page (and the privacy notice's own screen) returns to the
+  // start and the panel locks itself.
+  if (page === "pin" || page === "panel" || page === "privacy") {
     const idleMs = (Number(body.dataset.idleSeconds) || 60) * 1000;
     let timer = null;
     const restart = function () {

@@ -395,6 +395,116 @@ def test_touch_targets_are_at_least_44_pixels(stand, tablet):
         assert box["height"] >= 44 and box["width"] >= 44, box
 
 
+# --- the privacy notice ------------------------------------------------------------------------
+
+
+def translated(lang: str, msgid: str) -> str:
+    """What the tablet shows for a Swedish string in ``lang``."""
+    if lang == "sv":
+        return msgid
+    message = catalogs.load_catalog(lang).get(msgid)
+    assert message is not None and message.string, (lang, msgid)
+    return message.string
+
+
+def no_axe_violations(page: Any) -> None:
+    violations = Axe().run(page).response["violations"]
+    assert violations == [], [v["id"] for v in violations]
+
+
+def test_a_resident_reads_the_privacy_notice_and_comes_back_to_what_she_typed(
+    stand, tablet, artifacts
+):
+    """She is asked to consent "as the privacy notice describes": the notice opens over
+    the form, inside the kiosk, and the way back keeps everything she typed."""
+    server = stand(texts=AMIRALSGATAN_SV_AR)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    resident_fills_in(page, "Amira Hassan", "amira@example.org")
+
+    link = page.get_by_role("link", name="Läs integritetspolicyn")
+    assert link.bounding_box()["height"] >= 44
+    link.click()
+    notice = page.get_by_role("dialog", name="Integritet och personuppgifter")
+    notice.wait_for()
+    notice.get_by_role("heading", name="Rättslig grund").wait_for()
+    back = notice.get_by_role("button", name="Tillbaka till formuläret")
+    assert back.bounding_box()["height"] >= 56
+    # Scrolled to the end, the way back is still in sight.
+    notice.get_by_role("heading", name="Dina rättigheter").scroll_into_view_if_needed()
+    assert back.is_visible() and back.bounding_box()["y"] >= 0
+    assert notice.get_by_role("link").count() == 0  # nothing leads out of the kiosk
+    page.screenshot(path=str(artifacts / "kiosk-privacy-notice-sv.png"))
+    no_axe_violations(page)
+    notice.get_by_role("button", name="Tillbaka till formuläret").click()
+    assert notice.is_hidden()
+    assert page.url.endswith("/kiosk/sign/sv")
+    assert page.locator("#name").input_value() == "Amira Hassan"
+    assert page.locator("#email").input_value() == "amira@example.org"
+    assert page.locator("#postcode").input_value() == "213 64"
+    assert page.locator("#resident").is_checked() and page.locator("#consent").is_checked()
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/thanks/sv"))
+    assert len(kiosk_signatures(server)) == 1
+
+    # Offline, in Arabic (right to left), the notice still opens from the tablet's copy.
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    tablet.set_offline(True)
+    page.get_by_role("link", name="العربية").click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/ar"))
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    page.locator("#name").fill("أمينة")
+    page.get_by_role("link", name=translated("ar", "Läs integritetspolicyn")).click()
+    notice = page.get_by_role("dialog", name=translated("ar", "Integritet och personuppgifter"))
+    notice.get_by_role("heading", name=translated("ar", "Rättslig grund")).wait_for()
+    page.screenshot(path=str(artifacts / "kiosk-privacy-notice-ar-offline.png"))
+    no_axe_violations(page)
+    notice.get_by_role("button", name=translated("ar", "Tillbaka till formuläret")).click()
+    assert page.locator("#name").input_value() == "أمينة"
+
+    # The notice's own screen (where the link leads without the script) is kept too,
+    # in every language.
+    for lang, direction in (("fa", "rtl"), ("so", "ltr"), ("bs", "ltr"), ("en", "ltr")):
+        page.goto(f"{server.url}/kiosk/privacy/{lang}")
+        page.get_by_role("heading", name=translated(lang, "Rättslig grund")).wait_for()
+        assert page.locator("html").get_attribute("dir") == direction
+        no_axe_violations(page)
+    page.get_by_role("link", name="Back to the form").click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/en"))
+    page.locator("#name").wait_for()
+
+
+def test_a_notice_left_open_returns_to_the_start_and_empties_the_form(stand, tablet):
+    server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=2)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    resident_fills_in(page, "Amira Hassan", "amira@example.org")
+    page.get_by_role("link", name="Läs integritetspolicyn").click()
+    notice = page.get_by_role("dialog", name="Integritet och personuppgifter")
+    notice.wait_for()
+
+    # The warning is not hidden behind the notice: it can be answered.
+    warning = page.get_by_role("alertdialog", name="Är du kvar?")
+    warning.wait_for(state="visible", timeout=10000)
+    assert notice.is_hidden()
+    warning.get_by_role("button", name="Jag är kvar").click()
+    assert page.locator("#name").input_value() == "Amira Hassan"
+
+    page.get_by_role("link", name="Läs integritetspolicyn").click()
+    notice.wait_for()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    assert "Amira Hassan" not in everything_on_screen(page)
+    assert "amira@example.org" not in everything_on_screen(page)
+    assert kiosk_signatures(server) == []
+
+    # The notice's own screen, left open, returns to the start too.
+    page.goto(f"{server.url}/kiosk/privacy/sv")
+    page.get_by_role("heading", name="Rättslig grund").wait_for()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+
+
 # --- offline ---------------------------------------------------------------------------------
 
 
