@@ -28,12 +28,16 @@ how many signatures stays.
 
 Every run writes one audit event with its counts; every anonymised initiative gets its
 own.  Functions flush, the caller commits.
+
+A list not yet handed in loses its names on this schedule too: ``names_deadline`` says
+the organisers when (from the day collection ends), and whether they went already, so
+the admin can warn before a pack of "(anonymiserad)" is made or handed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +46,7 @@ from flask import current_app
 from . import audit, clock, signatures
 from .abuse import INVALIDATE_ACTION, RESTORE_ACTION
 from .extensions import db
+from .lifecycle import local_date
 from .models import (
     AuditEvent,
     Initiative,
@@ -59,6 +64,11 @@ PURGE_INTERVAL = timedelta(hours=24)
 # A mail still pending this long after it was queued will never go (backoff is capped
 # far below): it is given up and its body cleared.
 STALE_OUTBOX = timedelta(days=30)
+# The admin warns prominently this many days before the names of
+# a list not yet handed in go.
+WARN_DAYS = 14
+# The states in which a list can still be handed in (a collecting one once it is closed).
+NOT_HANDED_IN = (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
 # What anonymisation clears on a signature.  The organiser's free-text note on an
 # invalidation may name the person, so it goes too; the reason code stays.
@@ -117,6 +127,51 @@ def anonymise_date(initiative: Initiative) -> datetime | None:
     """When purge will anonymise this initiative's signers (None: not scheduled yet)."""
     finished = finished_at(initiative)
     return None if finished is None else finished + _days("ANONYMISE_AFTER_DAYS")
+
+
+@dataclass(frozen=True)
+class NamesDeadline:
+    """When an initiative's listed signers lose their names, for the organisers."""
+
+    # The Malmö day purge removes the names of a list not handed in; None when none are
+    # due to go (still collecting, handed in, answered, withdrawn, or no name left).
+    removes_on: date | None = None
+    # Days from today (Malmö) to that day; 0 or less: at purge's next run.
+    days_left: int | None = None
+    # Confirmed (listed) signatures whose names have gone already, and the day they went.
+    removed: int = 0
+    removed_on: date | None = None
+
+    @property
+    def soon(self) -> bool:
+        return self.days_left is not None and self.days_left <= WARN_DAYS
+
+
+def names_deadline(initiative: Initiative) -> NamesDeadline:
+    """Whether, and when, the names on this initiative's list go or went."""
+    named = sa.case((Signature.name_enc.is_not(None), 1), else_=0)
+    unnamed = sa.case((Signature.name_enc.is_(None), 1), else_=0)
+    with_name, without, last = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(named), 0),
+            sa.func.coalesce(sa.func.sum(unnamed), 0),
+            sa.func.max(Signature.anonymised_at),
+        ).where(
+            Signature.initiative_id == initiative.id,
+            Signature.state == SignatureState.CONFIRMED,
+        )
+    ).one()
+    removed_on = local_date(last) if without and last is not None else None
+    due = anonymise_date(initiative) if initiative.state in NOT_HANDED_IN else None
+    if due is None or not with_name:
+        return NamesDeadline(removed=int(without), removed_on=removed_on)
+    removes_on = local_date(due)
+    return NamesDeadline(
+        removes_on=removes_on,
+        days_left=(removes_on - local_date(clock.utcnow())).days,
+        removed=int(without),
+        removed_on=removed_on,
+    )
 
 
 def _anonymise(

@@ -8,14 +8,16 @@ import csv
 import io
 import json
 import zipfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
 
 from initiatives import clock, paper, retention
 from initiatives.extensions import db
+from initiatives.lifecycle import local_date
 from initiatives.models import Initiative, InitiativeState, Signature
 
 from .admin_helpers import logged_in, post_form
@@ -130,3 +132,95 @@ def test_pack_builds_from_the_cli_too(app, anonymised, tmp_path: Path):
     (zip_path,) = tmp_path.glob("*.zip")
     with zipfile.ZipFile(zip_path) as archive:
         assert json.loads(archive.read("manifest.json"))["counts"]["confirmed_total"] == 5
+
+
+# --- before the names go: the organisers are told when, and reminded in time ----------------
+
+
+def _close(app, slug: str, days_ago: float, state=InitiativeState.CLOSED, **values) -> None:
+    set_initiative(
+        app, slug, state=state, closed_at=clock.utcnow() - timedelta(days=days_ago), **values
+    )
+
+
+def _removal_day(app, days_ago: float) -> date:
+    """The Malmö day the names of a list closed ``days_ago`` go, as purge counts."""
+    closed = clock.utcnow() - timedelta(days=days_ago)
+    return local_date(closed + timedelta(days=app.config["ANONYMISE_AFTER_DAYS"]))
+
+
+def _names_notice(html: str) -> str:
+    """The notice about the names' removal on an admin page ('' if there is none)."""
+    if "data-names-" not in html:
+        return ""
+    start = html.rfind("<p", 0, html.index("data-names-"))
+    return html[start : html.index("</p>", start)]
+
+
+def _two_signers(app, make_initiative, slug: str = "amiralsgatan") -> None:
+    make_initiative(slug, opens_days_ago=120)
+    add_signatures(
+        app,
+        slug,
+        [Spec(f"amira.{slug}@example.org"), Spec(f"bilal.{slug}@example.org", "Bilal Said")],
+    )
+
+
+def test_dashboard_and_pack_page_say_from_the_close_when_the_names_go(
+    app, make_initiative, monkeypatch
+):
+    make_initiative(opens_days_ago=20)
+    add_signatures(app, "amiralsgatan", [Spec("amira@example.org")])
+    client = logged_in(app, role="organiser")
+    # While collecting there is no such date.
+    assert _names_notice(client.get(BASE).get_data(as_text=True)) == ""
+
+    _close(app, "amiralsgatan", days_ago=1)
+    day = _removal_day(app, 1)
+    long_date = format_date(day, "long", locale="sv")
+    for page in (BASE, f"{BASE}/pack", f"{BASE}/lifecycle"):
+        notice = _names_notice(client.get(page).get_data(as_text=True))
+        assert f'data-names-removed-on="{day.isoformat()}"' in notice, page
+        assert long_date in notice and "om listan inte" in notice, notice
+        assert "notice-warning" not in notice  # not yet pressing
+
+    # Ten days before: prominent, with the days left.
+    later = clock.utcnow() + timedelta(days=app.config["ANONYMISE_AFTER_DAYS"] - 11)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    left = (day - local_date(later)).days
+    assert left <= retention.WARN_DAYS
+    for page in (BASE, f"{BASE}/pack", f"{BASE}/lifecycle"):
+        notice = _names_notice(client.get(page).get_data(as_text=True))
+        assert "notice-warning" in notice and f"Om {left} dagar" in notice, notice
+        assert long_date in notice
+
+
+@pytest.fixture
+def anonymised_unsubmitted(app, make_initiative, monkeypatch):
+    """A closed list never handed in, whose names retention removed."""
+    _two_signers(app, make_initiative)
+    _close(app, "amiralsgatan", days_ago=1)
+    later = clock.utcnow() + timedelta(days=app.config["ANONYMISE_AFTER_DAYS"])
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    with app.app_context():
+        assert retention.purge(actor="test").initiatives_anonymised == ["amiralsgatan"]
+        db.session.commit()
+    # The day purge removed them.
+    return logged_in(app, role="organiser"), local_date(later)
+
+
+def test_pack_and_hand_in_pages_say_the_names_are_gone_before_anything_is_sent(
+    app, anonymised_unsubmitted
+):
+    client, day = anonymised_unsubmitted
+    for page in (f"{BASE}/pack", f"{BASE}/lifecycle", BASE):
+        html = client.get(page).get_data(as_text=True)
+        notice = _names_notice(html)
+        assert 'data-names-removed="2"' in notice, page
+        assert "notice-warning" in notice and "(anonymiserad)" in notice
+        assert format_date(day, "long", locale="sv") in notice
+        assert "om listan inte" not in notice  # no deadline left to meet
+    # On the hand-in page it stands above the button.
+    html = client.get(f"{BASE}/lifecycle").get_data(as_text=True)
+    assert html.index("data-names-removed") < html.index("Markera som inlämnat</button>")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from initiatives import clock, retention
 from initiatives.config import ConfigError
 from initiatives.extensions import db
+from initiatives.lifecycle import local_date
 from initiatives.models import (
     AuditEvent,
     Channel,
@@ -461,3 +462,70 @@ def test_a_client_hash_used_to_review_goes_from_the_audit_log_on_the_hash_schedu
         details = db.session.get(AuditEvent, change.event_id).details
     assert details["criteria"] == {"client_hash": "[removed]", "domain": "example.org"}
     assert details["confirmed"] == 3 and len(details["signature_ids"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("state", "stamp"),
+    [
+        (InitiativeState.CLOSED, "closed_at"),
+        (InitiativeState.COLLECTING, "closes_at"),  # the period ended, never closed by hand
+    ],
+)
+def test_the_day_the_names_of_a_list_not_handed_in_go_is_known_from_when_collection_ends(
+    app, make_initiative, travel, state, stamp
+):
+    make_initiative()
+    add_signatures(app, "amiralsgatan", [Spec("a@example.org"), Spec("b@example.org")])
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        # Still collecting: nothing is scheduled.
+        assert retention.names_deadline(initiative).removes_on is None
+    # A minute ago: so that the clock moved by whole days is just past the deadline.
+    ended = clock.utcnow() - timedelta(minutes=1)
+    set_initiative(app, "amiralsgatan", state=state, **{stamp: ended})
+    days = app.config["ANONYMISE_AFTER_DAYS"]
+    due = local_date(ended + timedelta(days=days))
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        deadline = retention.names_deadline(initiative)
+        assert deadline.removes_on == due and deadline.removed == 0
+        assert deadline.days_left == (due - local_date(clock.utcnow())).days > retention.WARN_DAYS
+        assert not deadline.soon
+    travel(days - retention.WARN_DAYS)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        deadline = retention.names_deadline(initiative)
+        assert deadline.removes_on == due and deadline.soon
+        assert deadline.days_left == (due - local_date(clock.utcnow())).days
+    # The day said is the day purge takes them: not a day before.
+    travel(days - 1)
+    assert purge(app).anonymised == 0
+    travel(days)
+    assert purge(app).anonymised == 2
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        deadline = retention.names_deadline(initiative)
+        # Gone: nothing left to warn of, but said that they went, and when.
+        assert (deadline.removes_on, deadline.removed, deadline.removed_on) == (None, 2, due)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [InitiativeState.SUBMITTED, InitiativeState.ANSWERED, InitiativeState.WITHDRAWN],
+)
+def test_no_hand_in_deadline_once_the_list_is_handed_in_or_withdrawn(app, make_initiative, state):
+    make_initiative()
+    add_signatures(app, "amiralsgatan", [Spec("a@example.org")])
+    now = clock.utcnow()
+    set_initiative(
+        app,
+        "amiralsgatan",
+        state=state,
+        closes_at=now - timedelta(days=80),
+        submitted_at=now,
+        answered_at=now,
+        withdrawn_at=now,
+    )
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert retention.names_deadline(initiative).removes_on is None

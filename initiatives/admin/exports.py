@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, render_template, send_file
 
-from .. import pack, paper
+from .. import pack, paper, retention
 from ..extensions import db
 from ..lifecycle import TransitionError
 from . import actor, bp
@@ -23,6 +23,7 @@ def _page(initiative: Any, form: PackForm, status: int = 200, problem: str | Non
         initiative=initiative,
         form=form,
         to_review=paper.review_count(initiative.id),
+        names=retention.names_deadline(initiative),
         problem=problem,
     ), status
 

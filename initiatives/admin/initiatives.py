@@ -21,7 +21,18 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import campaign, charts, clock, lifecycle, outbox_status, paper, sendlimit, stats, texts
+from .. import (
+    campaign,
+    charts,
+    clock,
+    lifecycle,
+    outbox_status,
+    paper,
+    retention,
+    sendlimit,
+    stats,
+    texts,
+)
 from ..extensions import db
 from ..forms import ButtonForm, SignForm
 from ..i18n import available_locales, native_name, text_direction
@@ -244,7 +255,11 @@ def _lifecycle_page(initiative: Initiative, status: int = 200, **forms: Any) -> 
         "problem": forms.get("problem"),
     }
     return render_template(
-        "admin/lifecycle.html", initiative=initiative, can=lifecycle.can, **context
+        "admin/lifecycle.html",
+        initiative=initiative,
+        can=lifecycle.can,
+        names=retention.names_deadline(initiative),
+        **context,
     ), status
 
 
@@ -376,6 +391,7 @@ def dashboard(slug: str) -> str:
         to_review=paper.review_count(initiative.id),
         document=lifecycle.answer_document(initiative),
         tags=campaign.tags(initiative),
+        names=retention.names_deadline(initiative),
     )
 
 
