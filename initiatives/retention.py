@@ -64,7 +64,7 @@ PURGE_INTERVAL = timedelta(hours=24)
 # A mail still pending this long after it was queued will never go (backoff is capped
 # far below): it is given up and its body cleared.
 STALE_OUTBOX = timedelta(days=30)
-# The admin warns prominently this many days before the names of
+# The admin warns prominently (and on its start page) this many days before the names of
 # a list not yet handed in go.
 WARN_DAYS = 14
 # The states in which a list can still be handed in (a collecting one once it is closed).
@@ -172,6 +172,16 @@ def names_deadline(initiative: Initiative) -> NamesDeadline:
         removed=int(without),
         removed_on=removed_on,
     )
+
+
+def names_due_soon() -> list[tuple[Initiative, NamesDeadline]]:
+    """Lists not handed in whose names go within ``WARN_DAYS``, the soonest first."""
+    candidates = db.session.scalars(
+        sa.select(Initiative).where(Initiative.state.in_(NOT_HANDED_IN))
+    ).all()
+    due = [(i, names_deadline(i)) for i in candidates if finished_at(i) is not None]
+    soon = [(i, d) for i, d in due if d.soon]
+    return sorted(soon, key=lambda pair: (pair[1].removes_on, pair[0].id))
 
 
 def _anonymise(

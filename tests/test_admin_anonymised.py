@@ -196,6 +196,33 @@ def test_dashboard_and_pack_page_say_from_the_close_when_the_names_go(
         assert long_date in notice
 
 
+def test_the_start_page_lists_lists_whose_names_go_within_two_weeks(app, make_initiative):
+    for slug in ("amiralsgatan", "rosengardsbadet", "lekplatsen", "tomma"):
+        if slug == "tomma":
+            make_initiative(slug, opens_days_ago=120)
+        else:
+            _two_signers(app, make_initiative, slug)
+    days = app.config["ANONYMISE_AFTER_DAYS"]
+    _close(app, "amiralsgatan", days_ago=days - 10)  # ten days left
+    _close(app, "rosengardsbadet", days_ago=10)  # months left
+    _close(app, "lekplatsen", days_ago=days - 5, state=InitiativeState.SUBMITTED)  # handed in
+    _close(app, "tomma", days_ago=days - 5)  # no signer: no name to lose
+    client = logged_in(app, role="organiser")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert 'id="names-due-h"' in html
+    section = html.split('id="names-due-h"', 1)[1].split("</section>", 1)[0]
+    assert "/admin/initiatives/amiralsgatan" in section
+    for slug in ("rosengardsbadet", "lekplatsen", "tomma"):
+        assert f"/admin/initiatives/{slug}" not in section
+    day = _removal_day(app, days - 10)
+    assert format_date(day, "long", locale="sv") in section
+
+    # Nothing close: no such section.
+    _close(app, "amiralsgatan", days_ago=1)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert 'id="names-due-h"' not in html
+
+
 @pytest.fixture
 def anonymised_unsubmitted(app, make_initiative, monkeypatch):
     """A closed list never handed in, whose names retention removed."""

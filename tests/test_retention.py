@@ -491,12 +491,14 @@ def test_the_day_the_names_of_a_list_not_handed_in_go_is_known_from_when_collect
         assert deadline.removes_on == due and deadline.removed == 0
         assert deadline.days_left == (due - local_date(clock.utcnow())).days > retention.WARN_DAYS
         assert not deadline.soon
+        assert retention.names_due_soon() == []
     travel(days - retention.WARN_DAYS)
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
         deadline = retention.names_deadline(initiative)
         assert deadline.removes_on == due and deadline.soon
         assert deadline.days_left == (due - local_date(clock.utcnow())).days
+        assert [i.slug for i, _ in retention.names_due_soon()] == ["amiralsgatan"]
     # The day said is the day purge takes them: not a day before.
     travel(days - 1)
     assert purge(app).anonymised == 0
@@ -507,6 +509,7 @@ def test_the_day_the_names_of_a_list_not_handed_in_go_is_known_from_when_collect
         deadline = retention.names_deadline(initiative)
         # Gone: nothing left to warn of, but said that they went, and when.
         assert (deadline.removes_on, deadline.removed, deadline.removed_on) == (None, 2, due)
+        assert retention.names_due_soon() == []
 
 
 @pytest.mark.parametrize(
@@ -529,3 +532,4 @@ def test_no_hand_in_deadline_once_the_list_is_handed_in_or_withdrawn(app, make_i
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
         assert retention.names_deadline(initiative).removes_on is None
+        assert retention.names_due_soon() == []

@@ -81,6 +81,8 @@ def index() -> str:
     return render_template(
         "admin/index.html",
         initiatives=rows,
+        # Lists not handed in whose signers' names retention removes within two weeks.
+        names_due=retention.names_due_soon(),
         mail=mail,
         mail_behind=mail.behind(alert_after),
         mail_minutes=int(mail.waited.total_seconds() // 60),
