@@ -281,6 +281,8 @@ class PackResult:
     total: int
     files: list[dict[str, Any]]
     manifest_sha256: str
+    # Listed signers whose names retention removed (they stand as ANONYMISED).
+    anonymised: int = 0
 
 
 def sha256_of(path: Path) -> str:
@@ -355,4 +357,4 @@ def build(
         manifest_sha256=manifest_sha,
     )
     db.session.flush()
-    return PackResult(target, counts, snap.total, files, manifest_sha)
+    return PackResult(target, counts, snap.total, files, manifest_sha, snap.anonymised)

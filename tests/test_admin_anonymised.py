@@ -251,3 +251,10 @@ def test_pack_and_hand_in_pages_say_the_names_are_gone_before_anything_is_sent(
     # On the hand-in page it stands above the button.
     html = client.get(f"{BASE}/lifecycle").get_data(as_text=True)
     assert html.index("data-names-removed") < html.index("Markera som inlämnat</button>")
+
+
+def test_the_cli_export_says_the_names_are_gone(app, anonymised_unsubmitted, tmp_path: Path):
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 listed signers have no name" in result.output
+    assert "(anonymiserad)" in result.output

@@ -149,3 +149,10 @@ def export_command(slug: str, out_dir: Path, names: str) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     click.echo(f"{result.path}\n{result.total} confirmed signatures ({counts})")
     click.echo(f"manifest sha256 {result.manifest_sha256}")
+    if result.anonymised:
+        # Said before the organiser hands the list in: the clerk cannot check these rows.
+        click.echo(
+            f"warning: {result.anonymised} of {result.total} listed signers have no name: "
+            f"retention removed their personal data, the list shows {pack.ANONYMISED!r}",
+            err=True,
+        )
