@@ -7,6 +7,7 @@ state (single use through state).
 from __future__ import annotations
 
 import enum
+import re
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -20,6 +21,13 @@ class Purpose(enum.StrEnum):
 # A withdrawal link must work for as long as the initiative collects (up to 12 months)
 # and until it is submitted.
 WITHDRAW_MAX_AGE_DAYS = 400
+
+
+# What a token is made of: URL-safe base64 and the dots between its parts.  Checked
+# first, since base64 decoding skips other characters: a token with ">>>>" glued on
+# would name its signature, and the page (which shows the token escaped) could not be
+# told apart from the token in the per-worker cache.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class TokenError(Exception):
@@ -55,7 +63,7 @@ def make_token(purpose: Purpose, public_id: str) -> str:
 
 def read_token(purpose: Purpose, token: str) -> str:
     """The signature's public id, or TokenError("expired" | "invalid")."""
-    if len(token) > 200:
+    if len(token) > 200 or not TOKEN_RE.fullmatch(token):
         raise TokenError("invalid")
     try:
         value = _serializer(purpose).loads(token, max_age=max_age(purpose))

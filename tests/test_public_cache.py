@@ -207,3 +207,31 @@ def test_cached_confirmation_pages_carry_each_visitors_own_link_and_count(
     # A confirmed page asked for again (served from the cache) still has its own link.
     again = signers[0].get(links[0]).get_data(as_text=True)
     assert "<strong>2</strong>" in again and links[1].removeprefix("/confirm/") not in again
+
+
+def test_a_link_with_characters_glued_on_never_puts_its_token_on_another_visitors_page(
+    app, make_initiative, sign
+):
+    """Python's base64 skips characters outside its alphabet, so a link with ">>>>" (or
+    four spaces, quotes, "!") glued on still named its signature; its page, whose form
+    and language links carry the token escaped, was cached with that token left in and
+    then shown to the next signer, whose button confirmed the first one's signature."""
+    make_initiative()
+    first, second = app.test_client(), app.test_client()
+    for browser, email in ((first, "hodan@example.org"), (second, "amira@example.org")):
+        assert sign(who=browser, email=email).status_code == 303
+    with app.app_context():
+        ids = list(db.session.scalars(sa.select(Signature.public_id).order_by(Signature.id)))
+        first_token, second_token = (make_token(Purpose.CONFIRM, i) for i in ids)
+
+    for glued in ("%3E%3E%3E%3E", "%20%20%20%20", "''''", "!!!!"):
+        first.get(f"/confirm/{first_token}{glued}")
+    link = f"/confirm/{second_token}"
+    page = second.get(link).get_data(as_text=True)
+    assert first_token not in page
+    assert f'action="{link}"' in page
+    pressed = second.post(link, data={"csrf_token": CSRF_RE.search(page).group(1)})
+    assert pressed.status_code == 303
+    with app.app_context():
+        states = list(db.session.scalars(sa.select(Signature.state).order_by(Signature.id)))
+    assert states == ["pending", "confirmed"]
