@@ -7,6 +7,7 @@ Swedish is the default and the language of the source strings.  Any catalog unde
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,8 @@ DEFAULT = "sv"
 LANG_COOKIE = "lang"
 # ``?lang=ar`` on a link (the ones in a signer's mail): the language its reader chose.
 LANG_PARAMETER = "lang"
+# What may follow a link in a mail's text and be taken into it (see ``link_language``).
+LINK_TAIL = re.compile(r"[^A-Za-z0-9]+$")
 # Where a link's language is not taken up: the admin is Swedish, a tablet's language is
 # in its path.
 NO_LINK_LANGUAGE = ("admin", "kiosk")
@@ -123,8 +126,12 @@ def select_locale() -> str:
 
 
 def link_language() -> str | None:
-    """The language a link names (``?lang=``), if we have it."""
-    code = request.args.get(LANG_PARAMETER)
+    """The language a link names (``?lang=``), if we have it.
+
+    The parameter ends a mail's links, so a mail program that makes links of plain text
+    may glue on what follows (a full stop, the ">" of "<https://…>"): it is left out.
+    """
+    code = LINK_TAIL.sub("", request.args.get(LANG_PARAMETER) or "")
     return code if code in available_locales() else None
 
 

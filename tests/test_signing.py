@@ -110,6 +110,30 @@ def test_a_link_scanner_that_prefetches_never_confirms(
     assert count_shown(client) == 0
 
 
+def test_a_link_with_a_full_stop_or_bracket_glued_on_keeps_the_signers_language(
+    app, make_initiative, sign, deliver, smtp
+):
+    """A mail program that makes links of plain text may take a full stop, or the ">" of
+    "<https://…>", into the link, onto its ?lang=: the page opened in Swedish (or the
+    browser's language), not the one the resident signed in, and did not keep hers."""
+    make_initiative()
+    signer = app.test_client()
+    signer.set_cookie("lang", "ar")
+    sign(who=signer)
+    deliver()
+    [confirm_url] = [u for u in links_in(smtp.wait_for(1)[0]) if "/confirm/" in u]
+    assert confirm_url.endswith("?lang=ar")
+    for glued in (".", "%3E", ").", "%22", "%3E."):
+        phone = app.test_client()  # the link opened on another device
+        page = phone.get(link_path(confirm_url) + glued)
+        assert page.status_code == 200, glued
+        assert '<html lang="ar" dir="rtl">' in page.get_data(as_text=True), glued
+        assert "lang=ar;" in page.headers["Set-Cookie"], glued
+        assert '<html lang="ar"' in phone.get("/i/amiralsgatan").get_data(as_text=True)
+    [signature] = signatures_in_db(app)
+    assert signature.state == "pending"
+
+
 def test_a_links_page_reads_without_a_transaction_and_confirming_writes_in_one(
     app, client, make_initiative, sign, backend
 ):
