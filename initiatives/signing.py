@@ -40,6 +40,11 @@ FORM_EXPIRED = _l(
     "eller öppna sidan i en annan webbläsare."
 )
 
+LINK_PAGE_EXPIRED = _l(
+    "Sidan hade gått ut, så inget är ändrat än. Tryck på knappen igen. Händer det igen: "
+    "tillåt cookies för den här webbplatsen eller öppna länken i en annan webbläsare."
+)
+
 PUBLIC_STATES = (
     InitiativeState.COLLECTING,
     InitiativeState.CLOSED,
@@ -156,9 +161,12 @@ def sign(slug: str) -> Response | tuple[str, int]:
 
 @bp.errorhandler(CSRFError)
 def form_expired(exc: CSRFError) -> Response | tuple[str, int]:
-    """The sign form's token was refused: its session cookie is gone (a phone that kept
-    the page open overnight, an app's browser that never kept it).  The form comes back
-    with what was typed and a new token, not as an error page that loses it all."""
+    """A form's token was refused: its session cookie is gone (a phone that kept the
+    page open overnight, an app's browser that never kept it).  The sign form comes back
+    with what was typed and a new token, not as an error page that loses it all; a
+    link's page with its button."""
+    if request.endpoint in ("signing.confirm", "signing.withdraw"):
+        return _link_page_again((request.view_args or {}).get("token", ""))
     if request.endpoint != "signing.sign":
         return error_response(400, str(CSRF_MESSAGE))
     try:
@@ -168,6 +176,19 @@ def form_expired(exc: CSRFError) -> Response | tuple[str, int]:
     if not initiative.accepts_signatures():
         return render_template("signing/closed.html", initiative=initiative), 409
     return _render_initiative(initiative, SignForm(), 400, problem=str(FORM_EXPIRED))
+
+
+def _link_page_again(token: str) -> tuple[str, int]:
+    """The button of a link's page was refused: that page again, with a button that
+    works (an error page would say to reload, which sends the refused form again)."""
+    try:
+        if request.endpoint == "signing.confirm":
+            signature, text = _linked_signature(Purpose.CONFIRM, token)
+            return _confirm_page(signature, text, token, problem=str(LINK_PAGE_EXPIRED))
+        signature, text = _linked_signature(Purpose.WITHDRAW, token)
+        return _withdraw_page(signature, text, problem=str(LINK_PAGE_EXPIRED))
+    except LinkProblem as exc:
+        return link_problem(exc)
 
 
 @bp.get("/i/<slug>/thanks")
@@ -225,23 +246,33 @@ def _confirm_limit() -> str:
 def confirm(token: str) -> Response | tuple[str, int]:
     """GET shows a button, POST confirms: a link scanner's GET changes nothing."""
     signature, text = _linked_signature(Purpose.CONFIRM, token)
-    initiative = signature.initiative
-    status = 200
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
         outcome = signatures.confirm(signature)
         db.session.commit()
-        if outcome == signatures.ConfirmOutcome.CLOSED:
-            status = 409
-        else:
+        if outcome != signatures.ConfirmOutcome.CLOSED:
             return redirect(url_for(".confirm", token=token), code=303)
-    elif signature.state == SignatureState.PENDING and not initiative.accepts_confirmations():
+    return _confirm_page(signature, text, token)
+
+
+def _confirm_page(
+    signature: Signature, text: InitiativeText | None, token: str, problem: str | None = None
+) -> tuple[str, int]:
+    """The confirmation link's page: the button, the thanks, or why neither.  With
+    ``problem`` (the button's form had expired) the button comes again, with it."""
+    initiative = signature.initiative
+    status = 200
+    if signature.state == SignatureState.PENDING and not initiative.accepts_confirmations():
         status = 409
     elif signature.state not in (SignatureState.PENDING, SignatureState.CONFIRMED) or (
         signature.state == SignatureState.PENDING and signature.anonymised_at is not None
     ):
         status = 410  # gone, or erased at its signer's request
+    elif signature.state == SignatureState.PENDING and problem:
+        status = 400
+    else:
+        problem = None
 
     def render() -> str:
         # The button's form is made only when the page is rendered, not when its
@@ -253,6 +284,7 @@ def confirm(token: str) -> Response | tuple[str, int]:
             signature=signature,
             form=ButtonForm(),
             closed=status == 409,
+            problem=problem,
         )
 
     if status != 200:
@@ -280,29 +312,41 @@ def confirm(token: str) -> Response | tuple[str, int]:
 def withdraw(token: str) -> Response | tuple[str, int]:
     """GET shows a button, POST withdraws, until the initiative is submitted."""
     signature, text = _linked_signature(Purpose.WITHDRAW, token)
-    initiative = signature.initiative
-    form = ButtonForm()
-    status = 200
     if request.method == "POST":
-        if not form.validate_on_submit():
+        if not ButtonForm().validate_on_submit():
             abort(400)
         outcome = signatures.withdraw(signature)
         db.session.commit()
         refused = (signatures.WithdrawOutcome.CLOSED, signatures.WithdrawOutcome.NOT_WITHDRAWABLE)
         if outcome in refused:
-            status = 409
-        else:
-            return redirect(url_for(".withdraw", token=token), code=303)
-    elif signature.state != SignatureState.WITHDRAWN and not initiative.accepts_withdrawals():
+            return _withdraw_page(signature, text, 409)
+        return redirect(url_for(".withdraw", token=token), code=303)
+    return _withdraw_page(signature, text)
+
+
+def _withdraw_page(
+    signature: Signature,
+    text: InitiativeText | None,
+    status: int = 200,
+    problem: str | None = None,
+) -> tuple[str, int]:
+    """The withdrawal link's page; with ``problem``, as ``_confirm_page``."""
+    withdrawn = signature.state == SignatureState.WITHDRAWN
+    if status == 200 and not withdrawn and not signature.initiative.accepts_withdrawals():
         status = 409
+    if status == 200 and not withdrawn and signature.withdrawn_at is None and problem:
+        status = 400
+    else:
+        problem = None
     return (
         render_template(
             "signing/withdraw.html",
-            initiative=initiative,
+            initiative=signature.initiative,
             text=text,
             signature=signature,
-            form=form,
+            form=ButtonForm(),
             closed=status == 409,
+            problem=problem,
         ),
         status,
     )

@@ -668,3 +668,55 @@ def test_a_refused_token_on_a_closed_initiative_says_it_is_closed(app, make_init
         "/i/amiralsgatan/sign", data={**sign_form(), "csrf_token": "forged.token.value"}
     )
     assert response.status_code == 409
+
+
+LINK_PAGE_EXPIRED = (
+    "Sidan hade gått ut, så inget är ändrat än. Tryck på knappen igen. Händer det igen: "
+    "tillåt cookies för den här webbplatsen eller öppna länken i en annan webbläsare."
+)
+
+
+def test_a_link_page_whose_session_was_lost_comes_back_with_its_button(
+    app, make_initiative, sign, deliver, smtp
+):
+    """The confirmation page lay open overnight and the phone dropped its session
+    cookie: the button's token is refused.  The answer was an error page that said to
+    reload, which sends the refused form again; now it is the link's page again, in her
+    language, with a button that works."""
+    make_initiative()
+    signer = app.test_client()
+    signer.set_cookie("lang", "ar")
+    sign(who=signer)
+    deliver()
+    [confirm_url] = [u for u in links_in(smtp.wait_for(1)[0]) if "/confirm/" in u]
+    path = link_path(confirm_url)
+    stale = csrf_token(app.test_client(), path)
+    phone = app.test_client()  # the same page, without the cookie it was made with
+    refused = phone.post(path, data={"csrf_token": stale})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert escape_html(translated("ar", LINK_PAGE_EXPIRED)) in html
+    assert translated("ar", "Bekräfta min underskrift") in html
+    [signature] = signatures_in_db(app)
+    assert signature.state == "pending"
+    fresh = CSRF_RE.search(html).group(1)
+    assert phone.post(path, data={"csrf_token": fresh}).status_code == 303
+    assert signatures_in_db(app)[0].state == "confirmed"
+    assert count_shown(phone) == 1
+
+    deliver()
+    [withdraw_url] = [u for u in links_in(smtp.wait_for(2)[1]) if "/withdraw/" in u]
+    path = link_path(withdraw_url)
+    stale = csrf_token(app.test_client(), path)
+    phone = app.test_client()
+    refused = phone.post(path, data={"csrf_token": stale})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert escape_html(translated("ar", LINK_PAGE_EXPIRED)) in html
+    assert translated("ar", "Återkalla min underskrift") in html
+    assert signatures_in_db(app)[0].state == "confirmed"
+    fresh = CSRF_RE.search(html).group(1)
+    assert phone.post(path, data={"csrf_token": fresh}).status_code == 303
+    assert signatures_in_db(app)[0].state == "withdrawn"
+    assert count_shown(phone) == 0
