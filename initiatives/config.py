@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "KIOSK_IDLE_WARNING_SECONDS": 15,
     "KIOSK_THANKS_SECONDS": 8,
     "KIOSK_FLUSH_SECONDS": 30,
+    # Hours after the collection ended that a signature a tablet took before the end (and
+    # queued while offline) is still taken.
+    "KIOSK_LATE_HOURS": 72,
     # Largest request body in bytes; larger ones get 413.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.

@@ -3,7 +3,9 @@
 A kiosk signs under the same rules as the web form (``signatures.sign``), for one of its
 assigned initiatives only.  The tablet may send a submission again (a queued send
 retried, two sends racing): its receipt, keyed by the UUID the device gave it, makes
-every repeat change nothing.  Counts are aggregates, never who.  These functions flush,
+every repeat change nothing.  A signature taken while the collection was open but
+delivered after it ended (queued offline) is still taken, within ``KIOSK_LATE_HOURS``
+(see ``signed_in_time``).  Counts are aggregates, never who.  These functions flush,
 never commit.
 """
 
@@ -13,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import clock, signatures, texts
+from . import audit, clock, lifecycle, signatures, texts
 from .clock import LOCAL_TZ
 from .extensions import db
 from .kiosks import Kiosk, assigned_initiative
@@ -126,6 +129,38 @@ def already_received(kiosk: Kiosk, client_uuid: str | None) -> bool:
     return receipt is not None and receipt.kiosk_id == kiosk.id
 
 
+def collection_end(initiative: Initiative) -> datetime | None:
+    """When the collection ended or ends: the period's end, or earlier if an organiser
+    closed it early."""
+    ends = [t for t in (initiative.closed_at, initiative.closes_at) if t is not None]
+    return min(ends) if ends else None
+
+
+def signed_in_time(
+    kiosk: Kiosk, initiative: Initiative, signed_at: datetime | None, now: datetime | None = None
+) -> bool:
+    """Whether a submission arriving after the collection ended was signed before it.
+
+    The resident was told on the tablet that the signature was saved; the queue could
+    only send it later.  It is taken if the tablet's signing time is before the end and
+    after the tablet was enrolled (an earlier time means a clock that is wrong; a time
+    in the future is after the end anyway), the list is not handed in or withdrawn, and
+    it arrives within ``KIOSK_LATE_HOURS`` of the end.
+    """
+    if signed_at is None or kiosk.enrolled_at is None or not initiative.accepts_confirmations():
+        return False
+    now = now or clock.utcnow()
+    end = collection_end(initiative)
+    if end is None or end > now:  # not ended (or not begun): the ordinary rule
+        return False
+    late_hours = current_app.config["KIOSK_LATE_HOURS"]
+    return (
+        kiosk.enrolled_at <= signed_at < end
+        and (initiative.opens_at is None or initiative.opens_at <= signed_at)
+        and now < end + timedelta(hours=late_hours)
+    )
+
+
 def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool:
     """Sign at a kiosk under the same rules as on the web; False if already received.
 
@@ -138,15 +173,20 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
     if already_received(kiosk, submission.client_uuid):
         return False
     assigned_initiative(kiosk, initiative.slug)
+    late = False
     if not initiative.accepts_signatures():
-        raise signatures.InitiativeClosedError(initiative.state)
+        # A hand-in or withdrawal at this moment waits for us, or we see its state.
+        lifecycle.lock(initiative)
+        late = signed_in_time(kiosk, initiative, submission.device_signed_at)
+        if not late:
+            raise signatures.InitiativeClosedError(initiative.state)
     if submission.client_uuid:
         try:
             with db.session.begin_nested():
                 db.session.add(KioskReceipt(client_uuid=submission.client_uuid, kiosk_id=kiosk.id))
         except IntegrityError:
             return False  # the same submission, sent twice at once: the other one counts
-    signatures.sign(
+    result = signatures.sign(
         initiative,
         name=submission.name,
         email=submission.email,
@@ -157,5 +197,16 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
         kiosk_id=kiosk.id,
         client_uuid=submission.client_uuid,
         device_signed_at=submission.device_signed_at,
+        in_time=late,
     )
+    ended = collection_end(initiative)
+    if late and ended and result.signature.client_uuid == submission.client_uuid:
+        audit.record(
+            "kiosk.signature_late",
+            actor=f"kiosk:{kiosk.name}",
+            initiative=initiative,
+            signature=result.signature,
+            kiosk=kiosk.id,
+            ended_at=ended.isoformat(),
+        )
     return True

@@ -134,6 +134,7 @@ def sign(
     source_tag: str | None = None,
     client_hash: str | None = None,
     text_hash: str | None = None,
+    in_time: bool = False,
     **extra: object,
 ) -> SignResult:
     """Record a signature (pending until confirmed by email) and queue the right mail.
@@ -141,9 +142,11 @@ def sign(
     The outcome is for the caller's logs and tests only: the page shown to the signer
     must be the same whatever it is, so that nobody learns whether an address signed.
     ``text_hash`` is the text version the signer was shown, if not the current one.
-    ``extra`` carries channel-specific columns (the kiosk's device, say).
+    ``extra`` carries channel-specific columns (the kiosk's device, say).  ``in_time``:
+    the caller has checked that it was signed while the collection was open, though it
+    arrives after (a stand tablet's queue: ``kiosk_signatures.signed_in_time``).
     """
-    if not initiative.accepts_signatures():
+    if not in_time and not initiative.accepts_signatures():
         raise InitiativeClosedError(initiative.state)
     box = crypto()
     indexes = box.email_indexes(email)

@@ -25,7 +25,14 @@ from initiatives.kiosk_signatures import (
     start_of_today,
     today_count,
 )
-from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
+from initiatives.models import (
+    AuditEvent,
+    Channel,
+    Initiative,
+    InitiativeState,
+    OutboxMessage,
+    Signature,
+)
 
 from .conftest import (
     correct_the_text,
@@ -794,3 +801,126 @@ def test_a_tablet_signature_records_the_text_the_tablet_showed(app, make_initiat
     assert tablet.send(email="queued@example.org", text_version=shown).status_code == 200
     assert tablet.send(email="later@example.org").status_code == 200  # an older tablet script
     assert [s.text_hash for s in kiosk_rows(app)] == [shown, corrected]
+
+
+# --- a signature taken before the end, delivered after it ----------------------------------
+
+
+def taken_before_the_end(
+    app: Flask, tablet: Tablet, *, ended_hours_ago: float, signed_hours_ago: float, **state: Any
+) -> dict[str, Any]:
+    """The tablet was enrolled days ago; the collection ended ``ended_hours_ago`` (the
+    period's end, or ``closed_at`` in ``state``); a submission signed
+    ``signed_hours_ago`` by the tablet's clock."""
+    now = clock.utcnow()
+    with app.app_context():
+        kiosk = db.session.scalars(sa.select(kiosks.Kiosk)).one()
+        kiosk.enrolled_at = now - timedelta(days=5)
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        initiative.opens_at = now - timedelta(days=30)
+        initiative.closes_at = now - timedelta(hours=ended_hours_ago)
+        for name, value in state.items():
+            setattr(initiative, name, value)
+        db.session.commit()
+    signed_at = now - timedelta(hours=signed_hours_ago)
+    return submission(signed_at=signed_at.isoformat().replace("+00:00", "Z"))
+
+
+def test_a_signature_taken_before_the_period_ended_and_sent_late_is_accepted_and_confirms(
+    app, client, make_initiative, deliver, smtp
+):
+    """Signed at the stand an hour before the period ended, queued offline, delivered the
+    next day: the resident was told it was saved, so it is stored (pending, confirmed from
+    the email as always) and the link counts it; the audit log says it came late."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    data = taken_before_the_end(app, tablet, ended_hours_ago=20, signed_hours_ago=21)
+    response = tablet.client.post(
+        "/kiosk/api/submissions", data=data, headers={"X-Kiosk-Token": tablet.token}
+    )
+    assert (response.status_code, response.json["status"]) == (200, "received")
+    [row] = kiosk_rows(app)
+    assert row.state == "pending" and row.client_uuid == data["client_uuid"]
+    kiosk_id = the_kiosk(app).id
+    with app.app_context():
+        [event] = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "kiosk.signature_late")
+        ).all()
+        assert event.signature_id == row.id and event.details["kiosk"] == kiosk_id
+        assert "Amira" not in str(event.details) and "amira" not in str(event.details)
+
+    assert deliver().sent == 1
+    [mail] = smtp.wait_for(1)
+    confirm = next(u for u in links_in(mail) if "/confirm/" in u)
+    token = csrf_token(client, link_path(confirm))
+    assert client.post(link_path(confirm), data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        confirmed = db.session.scalar(
+            sa.select(sa.func.count(Signature.id)).where(Signature.state == "confirmed")
+        )
+        assert initiative.confirmed_count == confirmed == 1
+
+
+def test_a_signature_taken_before_an_organiser_closed_the_collection_is_accepted(
+    app, make_initiative
+):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    closed_at = clock.utcnow() - timedelta(hours=1)
+    data = taken_before_the_end(
+        app,
+        tablet,
+        ended_hours_ago=-24 * 30,  # the period had a month left
+        signed_hours_ago=2,
+        state=InitiativeState.CLOSED,
+        closed_at=closed_at,
+    )
+    response = tablet.client.post(
+        "/kiosk/api/submissions", data=data, headers={"X-Kiosk-Token": tablet.token}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(kiosk_rows(app)) == 1
+
+
+@pytest.mark.parametrize(
+    ("ended", "signed", "state"),
+    [
+        (20, 19, {}),  # signed after the end
+        (20, -1, {}),  # "signed" in an hour: the tablet's clock is ahead
+        (73, 74, {}),  # delivered beyond KIOSK_LATE_HOURS (72)
+        (20, 21, {"state": InitiativeState.SUBMITTED}),  # the list is handed in
+        (20, 21, {"state": InitiativeState.WITHDRAWN}),
+        (20, 24 * 6, {}),  # "signed" before the tablet was enrolled: its clock is wrong
+    ],
+)
+def test_late_signatures_the_collection_can_no_longer_take_are_refused(
+    app, make_initiative, ended, signed, state
+):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    data = taken_before_the_end(
+        app, tablet, ended_hours_ago=ended, signed_hours_ago=signed, **state
+    )
+    response = tablet.client.post(
+        "/kiosk/api/submissions", data=data, headers={"X-Kiosk-Token": tablet.token}
+    )
+    assert (response.status_code, response.json["status"]) == (409, "closed")
+    assert kiosk_rows(app) == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(KioskReceipt.client_uuid))) == 0
+
+
+def test_a_late_signature_without_a_device_time_is_refused(app, make_initiative):
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    data = taken_before_the_end(app, tablet, ended_hours_ago=20, signed_hours_ago=21)
+    for signed_at in (None, "not a time"):
+        data["signed_at"] = signed_at
+        response = tablet.client.post(
+            "/kiosk/api/submissions",
+            data={k: v for k, v in data.items() if v is not None},
+            headers={"X-Kiosk-Token": tablet.token},
+        )
+        assert response.status_code == 409
+    assert kiosk_rows(app) == []

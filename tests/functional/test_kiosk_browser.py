@@ -653,6 +653,25 @@ def test_the_queue_survives_a_browser_restart(stand, browser, tablet):
         restarted.close()
 
 
+def test_a_signature_taken_before_the_organiser_closed_is_sent_and_kept(stand, tablet):
+    """Signed offline; the organiser closes the collection before the network returns.
+    The resident was told it was saved: the queue sends it, the server takes it (pending,
+    to be confirmed from the email), and nothing is counted as refused."""
+    server = stand()
+    page = one_signature_queued_offline(server, tablet)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    with server.app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        initiative.state = InitiativeState.CLOSED
+        initiative.closed_at = clock.utcnow()
+        db.session.commit()
+    tablet.set_offline(False)
+    queue_drains(page)
+    [row] = kiosk_signatures(server)
+    assert row.state == "pending" and row.device_signed_at < row.created_at
+    assert page.evaluate("() => localStorage.getItem('initiatives-kiosk-rejected')") is None
+
+
 def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_only(stand, tablet):
     """Signed offline, sent after the collection closed: the panel says the server did
     not take it, that day; the notice does not stay on the panel for good."""
