@@ -169,6 +169,39 @@
     );
   }
 
+  // An entry the server answered "not_assigned" (the initiative was taken off this kiosk,
+  // or the tablet was enrolled at another): kept, since it may be given back, and sent
+  // again with the rest, but marked, so the volunteer's panel shows it and can discard it.
+  function markStranded(entry) {
+    if (entry.stranded) {
+      return Promise.resolve();
+    }
+    entry.stranded = true;
+    return withStore("readwrite", function (store) {
+      return store.put(entry);
+    });
+  }
+
+  async function dropStranded() {
+    let dropped = 0;
+    for (const entry of await all()) {
+      if (entry.stranded) {
+        await remove(entry.uuid);
+        countRejected(); // the server did not take it: the panel's count says so
+        dropped += 1;
+      }
+    }
+    return dropped;
+  }
+
+  // Deletes the marked entries (the volunteer confirmed it), not while a flush runs.
+  function discardStranded() {
+    const work = navigator.locks
+      ? navigator.locks.request(LOCK_NAME, dropStranded)
+      : dropStranded();
+    return work.finally(notify);
+  }
+
   async function sendAll() {
     if (!token()) {
       return; // not an enrolled page: keep everything for when the tablet is enrolled
@@ -181,7 +214,9 @@
         // The server will never take it (the collection closed meanwhile, say).
         await remove(entry.uuid);
         countRejected();
-      } else if (result.kind !== "not_assigned") {
+      } else if (result.kind === "not_assigned") {
+        await markStranded(entry);
+      } else {
         break; // offline, rate-limited or locked: the rest would fail the same way
       }
       await notify();
@@ -208,13 +243,20 @@
 
   async function notify() {
     let length = 0;
+    let stranded = 0;
     try {
-      length = await count();
+      const entries = await all();
+      length = entries.length;
+      stranded = entries.filter(function (entry) {
+        return entry.stranded;
+      }).length;
     } catch (error) {
       length = 0;
     }
     window.dispatchEvent(
-      new CustomEvent("kioskqueue", { detail: { length: length, rejected: rejectedCount() } })
+      new CustomEvent("kioskqueue", {
+        detail: { length: length, rejected: rejectedCount(), stranded: stranded },
+      })
     );
     return length;
   }
@@ -223,6 +265,7 @@
     add: add,
     all: all,
     count: count,
+    discardStranded: discardStranded,
     flush: flush,
     newUuid: newUuid,
     notify: notify,

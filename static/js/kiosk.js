@@ -78,6 +78,12 @@
     document.querySelectorAll("[data-queue-rejected-count]").forEach(function (el) {
       el.textContent = String(event.detail.rejected);
     });
+    document.querySelectorAll("[data-queue-stranded]").forEach(function (el) {
+      el.hidden = !event.detail.stranded;
+    });
+    document.querySelectorAll("[data-queue-stranded-count]").forEach(function (el) {
+      el.textContent = String(event.detail.stranded || 0);
+    });
     document.querySelectorAll("[data-leave-blocked]").forEach(function (el) {
       el.hidden = length === 0;
     });
@@ -154,6 +160,16 @@
     if (flushButton) {
       flushButton.addEventListener("click", function () {
         queue.flush();
+      });
+    }
+    // Entries the server will not take for this kiosk hold residents' names and addresses:
+    // the volunteer may delete them, after a confirmation (they cannot be brought back).
+    const discard = document.querySelector("[data-discard-stranded]");
+    if (discard) {
+      discard.addEventListener("click", function () {
+        if (window.confirm(discard.dataset.confirm)) {
+          queue.discardStranded();
+        }
       });
     }
     const leave = document.querySelector("[data-leave-form]");

@@ -705,6 +705,44 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
     notice.wait_for(state="hidden", timeout=10_000)
 
 
+def test_signatures_for_an_initiative_the_kiosk_lost_are_shown_and_can_be_discarded(stand, tablet):
+    """Signed offline; meanwhile the organiser took the initiative off this kiosk, so the
+    server answers "not assigned".  The entry stayed on the tablet for good, with the
+    resident's name and address, unseen, and blocked "Lämna stationsläget": the panel
+    shows how many, and the volunteer may discard them after confirming."""
+    server = stand()
+    create_initiative(server.app, "parklek", texts={"sv": {"title": "Ny lekplats"}})
+    page = one_signature_queued_offline(server, tablet)
+    with server.app.app_context():
+        kiosk = db.session.scalars(sa.select(Kiosk)).one()
+        parklek = db.session.scalars(sa.select(Initiative).where(Initiative.slug == "parklek"))
+        kiosk.initiatives = [parklek.one()]
+        db.session.commit()
+    tablet.set_offline(False)
+    volunteer_unlocks(page)
+    page.wait_for_url(re.compile(r"/kiosk/volunteer/panel"))
+    page.wait_for_function("() => window.KioskQueue !== undefined")
+    page.evaluate("() => KioskQueue.flush()")
+    stranded = page.locator("[data-queue-stranded]")
+    stranded.wait_for(state="visible", timeout=10_000)
+    assert page.locator("[data-queue-stranded-count]").inner_text() == "1"
+    assert page.evaluate("() => KioskQueue.count()") == 1
+    assert "Amira Hassan" not in page.content()
+
+    discard = page.get_by_role("button", name="Radera dem från surfplattan")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # the volunteer hesitates
+    discard.click()
+    assert page.evaluate("() => KioskQueue.count()") == 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    discard.click()
+    stranded.wait_for(state="hidden", timeout=10_000)
+    assert page.evaluate("() => KioskQueue.count()") == 0
+    assert kiosk_signatures(server) == []
+
+    page.get_by_role("button", name="Lämna stationsläget").click()
+    page.get_by_role("heading", name="Koppla surfplattan till en station").wait_for()
+
+
 # --- volunteer -------------------------------------------------------------------------------
 
 
