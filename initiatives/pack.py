@@ -29,6 +29,7 @@ import xlsxwriter
 from . import audit, clock
 from .crypto import crypto
 from .extensions import db
+from .kiosk_signatures import collection_end
 from .lifecycle import TransitionError, local_date
 from .models import Channel, Initiative, InitiativeState, Signature, SignatureState
 from .paper import PaperRow, PaperSheet
@@ -115,10 +116,22 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
         raise ValueError(f"names must be one of {NAMES}")
     # The day it was signed: online, when it was made (its link may be clicked after the
     # period ended, until the hand-in); on paper, the day written on the sheet (its
-    # ``confirmed_at``; it was typed in later).
+    # ``confirmed_at``; it was typed in later).  One that reached us after the collection
+    # ended was taken by a tablet before the end (its queue sent it late, and only with
+    # a checked signing time: ``kiosk_signatures.signed_in_time``): that time.
+    made: sa.ColumnElement[datetime] = Signature.created_at
+    end = collection_end(initiative)
+    if end is not None:
+        made = sa.case(
+            (
+                sa.and_(Signature.created_at >= end, Signature.device_signed_at.is_not(None)),
+                Signature.device_signed_at,
+            ),
+            else_=Signature.created_at,
+        )
     signed = sa.case(
         (Signature.channel == Channel.PAPER, Signature.confirmed_at),
-        else_=Signature.created_at,
+        else_=made,
     )
     query = (
         sa.select(

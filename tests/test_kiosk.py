@@ -3,8 +3,12 @@ kiosk signatures under the web's rules, at-most-once UUIDs, limits per device, t
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from initiatives import clock, kiosks
+from initiatives import clock, kiosks, signatures
 from initiatives.extensions import db
 from initiatives.i18n import available_locales, text_direction
 from initiatives.kiosk_device import COOKIE
@@ -25,6 +29,7 @@ from initiatives.kiosk_signatures import (
     start_of_today,
     today_count,
 )
+from initiatives.lifecycle import local_date
 from initiatives.models import (
     AuditEvent,
     Channel,
@@ -924,3 +929,37 @@ def test_a_late_signature_without_a_device_time_is_refused(app, make_initiative)
         )
         assert response.status_code == 409
     assert kiosk_rows(app) == []
+
+
+def test_the_clerks_list_dates_a_late_kiosk_signature_the_day_the_tablet_took_it(
+    app, make_initiative, tmp_path
+):
+    """The list handed to the city says the day each signature was made: a late one was
+    dated the day it reached the server, after the collection closed."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    closed_at = clock.utcnow() - timedelta(hours=30)
+    data = taken_before_the_end(
+        app,
+        tablet,
+        ended_hours_ago=-24 * 30,
+        signed_hours_ago=31,
+        state=InitiativeState.CLOSED,
+        closed_at=closed_at,
+    )
+    response = tablet.client.post(
+        "/kiosk/api/submissions", data=data, headers={"X-Kiosk-Token": tablet.token}
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        row = db.session.scalars(sa.select(Signature)).one()
+        assert signatures.confirm(row) == signatures.ConfirmOutcome.CONFIRMED
+        db.session.commit()
+        signed_on = local_date(row.device_signed_at).isoformat()
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    csv_text = archive.read("underskrifter.csv").decode("utf-8-sig")
+    [listed] = list(csv.reader(io.StringIO(csv_text), delimiter=";"))[1:]
+    period = json.loads(archive.read("manifest.json"))["initiative"]["collection_period"]
+    assert listed[3] == signed_on and period["from"] <= listed[3] <= period["to"]
