@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from .i18n import DEFAULT, LANG_COOKIE
+from .tokens import TOKEN_RE
 
 T = TypeVar("T")
 
@@ -157,7 +158,9 @@ def cached_skeleton(
     Each fragment must be what ``render()`` puts in the page, character for character.
     """
     cache = public_cache()
-    if not cache.enabled or not _anonymous():
+    # The link's token goes back into the page as it is, unescaped: only one made of
+    # characters that HTML escaping leaves alone may (``read_token`` refuses any other).
+    if not cache.enabled or not _anonymous() or not TOKEN_RE.fullmatch(link_token):
         return render()
     skeletons = current_app.extensions.get(SKELETONS)
     if skeletons is None:

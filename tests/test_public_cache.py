@@ -235,3 +235,20 @@ def test_a_link_with_characters_glued_on_never_puts_its_token_on_another_visitor
     with app.app_context():
         states = list(db.session.scalars(sa.select(Signature.state).order_by(Signature.id)))
     assert states == ["pending", "confirmed"]
+
+
+def test_a_token_html_would_escape_is_never_cached_in_a_skeleton(app):
+    """Defence in depth for the test above: a skeleton puts the link's token back
+    unescaped, so one that escaping would change is rendered afresh, never cached."""
+    renders = []
+
+    def render() -> str:
+        renders.append(1)
+        return '<form action="/confirm/abc.def&gt;&gt;"></form>'
+
+    with app.test_request_context("/confirm/x"):
+        for _ in range(2):
+            public_cache.cached_skeleton(("page",), "abc.def>>", render)
+        for _ in range(2):
+            public_cache.cached_skeleton(("page",), "abc.def", render)
+    assert len(renders) == 3  # twice for the odd token, once for the plain one
