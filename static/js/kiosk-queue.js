@@ -153,20 +153,31 @@
     return [now.getFullYear(), now.getMonth() + 1, now.getDate()].join("-");
   }
 
-  function rejectedCount() {
+  // Today's refused entries, by UUID: recorded before the entry is deleted, so a page
+  // left in between (the volunteer opening the panel) cannot lose the count, and an
+  // entry refused again after such a break is not counted twice.
+  function rejectedToday() {
     try {
       const stored = JSON.parse(localStorage.getItem(REJECTED_KEY) || "null");
-      return stored && stored.day === today() ? Number(stored.count) || 0 : 0;
+      if (!stored || stored.day !== today()) {
+        return [];
+      }
+      return Array.isArray(stored.uuids) ? stored.uuids : [];
     } catch (error) {
-      return 0;
+      return [];
     }
   }
 
-  function countRejected() {
-    localStorage.setItem(
-      REJECTED_KEY,
-      JSON.stringify({ day: today(), count: rejectedCount() + 1 })
-    );
+  function rejectedCount() {
+    return rejectedToday().length;
+  }
+
+  function countRejected(uuid) {
+    const uuids = rejectedToday();
+    if (uuids.indexOf(uuid) < 0) {
+      uuids.push(uuid);
+    }
+    localStorage.setItem(REJECTED_KEY, JSON.stringify({ day: today(), uuids: uuids }));
   }
 
   // An entry the server answered "not_assigned" (the initiative was taken off this kiosk,
@@ -186,8 +197,8 @@
     let dropped = 0;
     for (const entry of await all()) {
       if (entry.stranded) {
+        countRejected(entry.uuid); // the server did not take it: the panel's count says so
         await remove(entry.uuid);
-        countRejected(); // the server did not take it: the panel's count says so
         dropped += 1;
       }
     }
@@ -212,8 +223,8 @@
         await remove(entry.uuid); // only now: the server has acknowledged it
       } else if (result.kind === "invalid" || result.kind === "closed") {
         // The server will never take it (the collection closed meanwhile, say).
+        countRejected(entry.uuid);
         await remove(entry.uuid);
-        countRejected();
       } else if (result.kind === "not_assigned") {
         await markStranded(entry);
       } else {

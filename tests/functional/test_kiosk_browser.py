@@ -698,7 +698,7 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
         """() => {
           const key = "initiatives-kiosk-rejected";
           const stored = JSON.parse(localStorage.getItem(key));
-          localStorage.setItem(key, JSON.stringify({day: "2000-1-1", count: stored.count}));
+          localStorage.setItem(key, JSON.stringify({day: "2000-1-1", uuids: stored.uuids}));
           return KioskQueue.notify();
         }"""
     )
