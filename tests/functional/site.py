@@ -173,6 +173,15 @@ def confirm(site: Site) -> None:
     site.goto(site.signature()["confirm"])
 
 
+def confirm_session_lost(site: Site) -> None:
+    """The button pressed after the page lost its session (left open overnight): the
+    page comes back with a message and a new button."""
+    site.goto(site.signature()["confirm"])
+    site.page.context.clear_cookies(name=site.app.config["SESSION_COOKIE_NAME"])
+    site.press_the_button()
+    site.page.locator("#error-summary-title").wait_for()
+
+
 def confirmed(site: Site) -> None:
     site.goto(site.signature()["confirm"])
     site.press_the_button()
@@ -266,6 +275,7 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("sign-form-with-errors", sign_form_with_errors),
     ("check-your-email", check_your_email),
     ("confirm", confirm),
+    ("confirm-session-lost", confirm_session_lost),
     ("confirmed", confirmed),
     ("withdraw", withdraw),
     ("withdrawn", withdrawn),
