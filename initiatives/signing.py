@@ -294,11 +294,13 @@ def _confirm_page(
     # confirmed page, the count, which every confirmation moves: it is rendered alone
     # and put into the cached page.
     live = {}
-    if signature.state == SignatureState.CONFIRMED:
+    withdrawn = initiative.state == InitiativeState.WITHDRAWN
+    if signature.state == SignatureState.CONFIRMED and not withdrawn:
         live["progress"] = str(get_template_attribute("macros/forms.html", "progress")(initiative))
     shown = (
         "signing/confirm.html",
         signature.state,
+        withdrawn,
         initiative.slug,
         initiative.threshold,
         text.locale if text else None,

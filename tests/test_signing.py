@@ -301,6 +301,37 @@ def test_the_signers_of_a_withdrawn_initiative_may_still_withdraw(
     assert signatures_in_db(app)[0].state == "withdrawn"
 
 
+def test_a_confirmation_link_of_a_withdrawn_initiative_does_not_say_it_counts(
+    app, client, make_initiative, sign
+):
+    """Opened again after the organisers withdrew the initiative (from the page cache
+    too): its list will never be handed in, so not "Tack! Din underskrift räknas"."""
+    initiative = make_initiative()
+    sign()
+    [signature] = signatures_in_db(app)
+    link = f"/confirm/{make_token_in(app, Purpose.CONFIRM, signature.public_id)}"
+    form_token = csrf_token(client, link)
+    assert client.post(link, data={"csrf_token": form_token}).status_code == 303
+    assert "Din underskrift räknas" in client.get(link).get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Initiative)
+            .where(Initiative.id == initiative.id)
+            .values(state=InitiativeState.WITHDRAWN)
+        )
+        db.session.commit()
+    page = client.get(link)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Initiativet har dragits tillbaka." in html and "Din underskrift räknas" not in html
+    assert "Du har skrivit under" in html
+
+
+def make_token_in(app, purpose, public_id):
+    with app.app_context():
+        return make_token(purpose, public_id)
+
+
 def test_an_expired_signature_can_be_withdrawn_from_a_data_reports_link(
     app, client, make_initiative, sign, monkeypatch
 ):
