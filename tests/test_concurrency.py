@@ -448,37 +448,58 @@ def test_a_withdrawal_racing_the_hand_in_cannot_withdraw_a_handed_in_list(app, m
         assert db.session.scalars(sa.select(Initiative.state)).one() == "submitted"
 
 
-def _while_another_draft_takes_amiralsgatan(app, act: Callable[[], None]) -> list[str]:
-    """Run ``act`` (an organiser's draft action in its own app context) while another
-    organiser's uncommitted draft holds the address /i/amiralsgatan; that one commits
-    once ``act`` waits on it.  What ``act`` was told: "done" or the refusal."""
+def _while_held(
+    app, hold: Callable[[sa.orm.Session], None], act: Callable[[], object]
+) -> list[object]:
+    """Run ``act`` (an organiser's action, in its own app context and transaction) while
+    another transaction holds what ``hold`` wrote; that one commits once ``act`` waits
+    on it.  What ``act`` was told: what it returned, a refusal's message, or the name of
+    any other error."""
     from initiatives.lifecycle import TransitionError
 
-    outcome: list[str] = []
+    outcome: list[object] = []
 
     def run() -> None:
         with app.app_context():
             try:
-                act()
+                result = act()
                 db.session.commit()
-                outcome.append("done")
+                outcome.append(result)
             except TransitionError as exc:
                 db.session.rollback()
                 outcome.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - reported in the outcome
+                db.session.rollback()
+                outcome.append(type(exc).__name__)
 
-    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
-        first.execute(
-            sa.insert(Initiative).values(
-                slug="amiralsgatan", state="draft", threshold=100, period_months=6,
-                target_body="Tekniska nämnden", confirmed_count=0,
-            )
-        )  # fmt: skip
+    with app.app_context(), sa.orm.Session(db.engine) as first, db.engine.connect() as watcher:
+        hold(first)
+        first.flush()
         thread = threading.Thread(target=run)
         thread.start()
         _wait_for_lock_waiters(watcher, 1)
         first.commit()
     thread.join(timeout=120)
     return outcome
+
+
+def _while_another_draft_takes_amiralsgatan(app, act: Callable[[], None]) -> list[object]:
+    """Run ``act`` while another organiser's uncommitted draft holds the address
+    /i/amiralsgatan.  What ``act`` was told: "done" or the refusal."""
+
+    def hold(first: sa.orm.Session) -> None:
+        first.execute(
+            sa.insert(Initiative).values(
+                slug="amiralsgatan", state="draft", threshold=100, period_months=6,
+                target_body="Tekniska nämnden", confirmed_count=0,
+            )
+        )  # fmt: skip
+
+    def run() -> str:
+        act()
+        return "done"
+
+    return _while_held(app, hold, run)
 
 
 @PG
@@ -576,24 +597,9 @@ def test_one_paper_row_saved_twice_at_once_gets_the_next_line_not_an_error(app, 
     from initiatives.models import Channel
 
     sheet_id = _paper_sheet(app, make_initiative)
-    outcome: list[object] = []
 
-    def add() -> None:
-        with app.app_context():
-            try:
-                sheet = db.session.get(paper.PaperSheet, sheet_id)
-                row, _ = paper.add_row(
-                    sheet, "omar@example.org", name="Hodan Ali", postcode=None,
-                    signed_on=lifecycle.local_date(clock.utcnow()),
-                )  # fmt: skip
-                db.session.commit()
-                outcome.append(row.line)
-            except Exception as exc:  # noqa: BLE001 - reported below
-                db.session.rollback()
-                outcome.append(type(exc).__name__)
-
-    with app.app_context(), sa.orm.Session(db.engine) as first, db.engine.connect() as watcher:
-        initiative_id = db.session.scalars(sa.select(Initiative.id)).one()
+    def hold(first: sa.orm.Session) -> None:
+        initiative_id = first.scalars(sa.select(Initiative.id)).one()
         signature = Signature(
             initiative_id=initiative_id, state=SignatureState.CONFIRMED, channel=Channel.PAPER,
             confirmed_at=clock.utcnow(),
@@ -601,12 +607,15 @@ def test_one_paper_row_saved_twice_at_once_gets_the_next_line_not_an_error(app, 
         first.add(signature)
         first.flush()
         first.add(paper.PaperRow(signature_id=signature.id, sheet_id=sheet_id, line=1))
-        first.flush()
-        thread = threading.Thread(target=add)
-        thread.start()
-        _wait_for_lock_waiters(watcher, 1)
-        first.commit()
-    thread.join(timeout=120)
+
+    def add() -> int:
+        row, _ = paper.add_row(
+            db.session.get(paper.PaperSheet, sheet_id), "omar@example.org", name="Hodan Ali",
+            postcode=None, signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        return row.line
+
+    outcome = _while_held(app, hold, add)
     assert outcome == [2]
     with app.app_context():
         lines = db.session.scalars(sa.select(paper.PaperRow.line).order_by(paper.PaperRow.line))
@@ -618,42 +627,26 @@ def test_one_paper_sheet_added_twice_at_once_gets_a_message_not_an_error(app, ma
     """A double click on "add sheet": both requests find no sheet 7; the second is told
     there is one."""
     from initiatives import paper
-    from initiatives.lifecycle import TransitionError
 
     make_initiative(opens_days_ago=5)
-    outcome: list[str] = []
 
-    def add() -> None:
-        with app.app_context():
-            initiative = db.session.scalars(sa.select(Initiative)).one()
-            try:
-                paper.add_sheet(
-                    initiative, "omar@example.org", number="7",
-                    collected_on=clock.utcnow().date(), collected_by="Hodan",
-                )  # fmt: skip
-                db.session.commit()
-                outcome.append("added")
-            except TransitionError as exc:
-                db.session.rollback()
-                outcome.append(str(exc))
-            except Exception as exc:  # noqa: BLE001 - reported below
-                db.session.rollback()
-                outcome.append(type(exc).__name__)
-
-    with app.app_context(), sa.orm.Session(db.engine) as first, db.engine.connect() as watcher:
+    def hold(first: sa.orm.Session) -> None:
         first.add(
             paper.PaperSheet(
-                initiative_id=db.session.scalars(sa.select(Initiative.id)).one(), number="7",
+                initiative_id=first.scalars(sa.select(Initiative.id)).one(), number="7",
                 collected_on=clock.utcnow().date(), collected_by="Hodan",
                 created_by="nadia@example.org",
             )
         )  # fmt: skip
-        first.flush()
-        thread = threading.Thread(target=add)
-        thread.start()
-        _wait_for_lock_waiters(watcher, 1)
-        first.commit()
-    thread.join(timeout=120)
+
+    def add() -> str:
+        paper.add_sheet(
+            db.session.scalars(sa.select(Initiative)).one(), "omar@example.org", number="7",
+            collected_on=clock.utcnow().date(), collected_by="Hodan",
+        )  # fmt: skip
+        return "added"
+
+    outcome = _while_held(app, hold, add)
     assert outcome == ["Det finns redan en lista med nummer 7."]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(paper.PaperSheet.id))) == 1
@@ -665,7 +658,6 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
     presses "different people".  The second answer came after the row was taken out: it
     must be refused, not recorded as kept (its message said the row counted)."""
     from initiatives import paper
-    from initiatives.lifecycle import TransitionError
 
     sheet_id = _paper_sheet(app, make_initiative)
     with app.app_context():
@@ -677,19 +669,8 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
         row.review = paper.Review.PENDING
         db.session.commit()
         row_id = row.signature_id
-    outcome: list[str] = []
 
-    def keep() -> None:
-        with app.app_context():
-            try:
-                paper.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org")
-                db.session.commit()
-                outcome.append("kept")
-            except TransitionError as exc:
-                db.session.rollback()
-                outcome.append(str(exc))
-
-    with app.app_context(), db.engine.connect() as first, db.engine.connect() as watcher:
+    def hold(first: sa.orm.Session) -> None:
         first.execute(
             sa.update(paper.PaperRow).where(paper.PaperRow.signature_id == row_id)
             .values(review="resolved")
@@ -697,11 +678,12 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
         first.execute(
             sa.update(Signature).where(Signature.id == row_id).values(state="invalidated")
         )
-        thread = threading.Thread(target=keep)
-        thread.start()
-        _wait_for_lock_waiters(watcher, 1)
-        first.commit()
-    thread.join(timeout=120)
+
+    def keep() -> str:
+        paper.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org")
+        return "kept"
+
+    outcome = _while_held(app, hold, keep)
     assert outcome == ["Raden väntar inte längre på granskning."]
     with app.app_context():
         assert db.session.get(paper.PaperRow, row_id).review == "resolved"

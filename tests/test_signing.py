@@ -43,6 +43,15 @@ def signatures_in_db(app) -> list[Signature]:
         return list(db.session.scalars(sa.select(Signature).order_by(Signature.id)))
 
 
+def set_state(app, initiative: Initiative, state: InitiativeState) -> None:
+    """Move an initiative straight to ``state`` (as the organisers' actions would)."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(Initiative).where(Initiative.id == initiative.id).values(state=state)
+        )
+        db.session.commit()
+
+
 def test_resident_signs_confirms_and_the_count_rises_by_one(
     app, client, make_initiative, sign, deliver, smtp
 ):
@@ -220,13 +229,7 @@ def test_withdrawal_refused_once_submitted(app, client, make_initiative, sign, d
     with app.app_context():
         token = make_token(Purpose.WITHDRAW, signature.public_id)
     form_token = csrf_token(client, f"/withdraw/{token}")  # while it is still possible
-    with app.app_context():
-        db.session.execute(
-            sa.update(Initiative)
-            .where(Initiative.id == initiative.id)
-            .values(state=InitiativeState.SUBMITTED)
-        )
-        db.session.commit()
+    set_state(app, initiative, InitiativeState.SUBMITTED)
     page = client.get(f"/withdraw/{token}")
     assert page.status_code == 409
     response = client.post(f"/withdraw/{token}", data={"csrf_token": form_token})
@@ -287,12 +290,7 @@ def test_the_signers_of_a_withdrawn_initiative_may_still_withdraw(
     [signature] = signatures_in_db(app)
     with app.app_context():
         token = make_token(Purpose.WITHDRAW, signature.public_id)
-        db.session.execute(
-            sa.update(Initiative)
-            .where(Initiative.id == initiative.id)
-            .values(state=InitiativeState.WITHDRAWN)
-        )
-        db.session.commit()
+    set_state(app, initiative, InitiativeState.WITHDRAWN)
     page = client.get(f"/withdraw/{token}")
     assert page.status_code == 200
     assert "redan inlämnat" not in page.get_data(as_text=True)
@@ -309,27 +307,17 @@ def test_a_confirmation_link_of_a_withdrawn_initiative_does_not_say_it_counts(
     initiative = make_initiative()
     sign()
     [signature] = signatures_in_db(app)
-    link = f"/confirm/{make_token_in(app, Purpose.CONFIRM, signature.public_id)}"
+    with app.app_context():
+        link = f"/confirm/{make_token(Purpose.CONFIRM, signature.public_id)}"
     form_token = csrf_token(client, link)
     assert client.post(link, data={"csrf_token": form_token}).status_code == 303
     assert "Din underskrift räknas" in client.get(link).get_data(as_text=True)
-    with app.app_context():
-        db.session.execute(
-            sa.update(Initiative)
-            .where(Initiative.id == initiative.id)
-            .values(state=InitiativeState.WITHDRAWN)
-        )
-        db.session.commit()
+    set_state(app, initiative, InitiativeState.WITHDRAWN)
     page = client.get(link)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Initiativet har dragits tillbaka." in html and "Din underskrift räknas" not in html
     assert "Du har skrivit under" in html
-
-
-def make_token_in(app, purpose, public_id):
-    with app.app_context():
-        return make_token(purpose, public_id)
 
 
 def test_an_expired_signature_can_be_withdrawn_from_a_data_reports_link(
@@ -469,13 +457,7 @@ def test_confirmation_after_the_period_ends_still_counts_until_submitted(
     sign()
     deliver()
     confirm = next(u for u in links_in(smtp.wait_for(1)[0]) if "/confirm/" in u)
-    with app.app_context():
-        db.session.execute(
-            sa.update(Initiative)
-            .where(Initiative.id == initiative.id)
-            .values(state=InitiativeState.CLOSED)
-        )
-        db.session.commit()
+    set_state(app, initiative, InitiativeState.CLOSED)
     client.post(link_path(confirm), data={"csrf_token": csrf_token(client, link_path(confirm))})
     assert signatures_in_db(app)[0].state == "confirmed"
 
