@@ -129,13 +129,6 @@ def already_received(kiosk: Kiosk, client_uuid: str | None) -> bool:
     return receipt is not None and receipt.kiosk_id == kiosk.id
 
 
-def collection_end(initiative: Initiative) -> datetime | None:
-    """When the collection ended or ends: the period's end, or earlier if an organiser
-    closed it early."""
-    ends = [t for t in (initiative.closed_at, initiative.closes_at) if t is not None]
-    return min(ends) if ends else None
-
-
 def signed_in_time(
     kiosk: Kiosk, initiative: Initiative, signed_at: datetime | None, now: datetime | None = None
 ) -> bool:
@@ -150,7 +143,7 @@ def signed_in_time(
     if signed_at is None or kiosk.enrolled_at is None or not initiative.accepts_confirmations():
         return False
     now = now or clock.utcnow()
-    end = collection_end(initiative)
+    end = lifecycle.collection_end(initiative)
     if end is None or end > now:  # not ended (or not begun): the ordinary rule
         return False
     late_hours = current_app.config["KIOSK_LATE_HOURS"]
@@ -199,7 +192,7 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
         device_signed_at=submission.device_signed_at,
         in_time=late,
     )
-    ended = collection_end(initiative)
+    ended = lifecycle.collection_end(initiative)
     if late and ended and result.signature.client_uuid == submission.client_uuid:
         audit.record(
             "kiosk.signature_late",

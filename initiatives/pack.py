@@ -29,8 +29,7 @@ import xlsxwriter
 from . import audit, clock
 from .crypto import crypto
 from .extensions import db
-from .kiosk_signatures import collection_end
-from .lifecycle import TransitionError, local_date
+from .lifecycle import TransitionError, collection_end, local_date
 from .models import Channel, Initiative, InitiativeState, Signature, SignatureState
 from .paper import PaperRow, PaperSheet
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from . import audit, clock, signatures
 from .crypto import crypto
 from .extensions import db
-from .lifecycle import TransitionError, local_date, local_noon, lock
+from .lifecycle import TransitionError, collection_end, local_date, local_noon, lock
 from .models import (
     DEFAULT_LOCALE,
     Channel,
@@ -234,10 +234,8 @@ def add_row(
     _open_for_paper(initiative)
     postcode = signatures.normalise_postcode(postcode)
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
-    # The collection ended when the period did, or earlier if the organiser closed it
-    # early (as the pack's period says).
-    ends = [t for t in (initiative.closed_at, initiative.closes_at) if t is not None]
-    last = local_date(min(ends)) if ends else None
+    end = collection_end(initiative)  # an early close counts, as in the pack's period
+    last = local_date(end) if end else None
     if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
         raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
     if last and signed_on > last:
