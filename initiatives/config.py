@@ -95,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "MAILS_PER_ADDRESS_PER_DAY_TOTAL": 10,
     "ORGANISATION_NAME": "Rosengård Samverkan",
     "ORGANISATION_EMAIL": "kontakt@example.org",
+    # Where the source of the code this site runs can be had (AGPL-3.0 §13), e.g. the
+    # public repository of a changed copy: the footer's "Källkod" link goes there.  Empty:
+    # /source serves an archive of the running code itself.
+    "SOURCE_URL": "",
     # Whether the organisation running the site is a public body (an authority, a
     # municipality, a region): only then does the Swedish law on accessible digital public
     # services apply, and the accessibility statement point to Digg for complaints.
@@ -252,6 +256,12 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
         raise ConfigError(
             "BASE_URL must be the site's public address with its scheme, like "
             f"https://initiativ.example.org; got {config['BASE_URL']!r}."
+        )
+    source = urlsplit(config["SOURCE_URL"])
+    if config["SOURCE_URL"] and (source.scheme not in ("http", "https") or not source.hostname):
+        raise ConfigError(
+            "SOURCE_URL must be the address of the site's source code with its scheme, "
+            f"like https://git.example.org/initiatives; got {config['SOURCE_URL']!r}."
         )
     # The name alone ("Malmöinitiativ Rosengård") leaves no sender address, which SMTP
     # servers refuse; mail is sent without SMTPUTF8, so the address must be ASCII.

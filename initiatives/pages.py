@@ -5,9 +5,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from markupsafe import Markup, escape
 
+from . import source
 from .extensions import db
 from .i18n import available_locales, remember_language
 from .models import Initiative, InitiativeState
@@ -43,6 +53,21 @@ def privacy() -> str:
 @bp.get("/accessibility")
 def accessibility() -> str:
     return render_template("pages/accessibility.html")
+
+
+@bp.get("/source")
+def source_code() -> Response:
+    """The source of the code this site runs (AGPL-3.0 §13): its repository, where the
+    operator named one, else an archive of the running code itself."""
+    if current_app.config["SOURCE_URL"]:
+        return redirect(current_app.config["SOURCE_URL"], code=302)
+    data, etag = source.archive()
+    response = Response(data, mimetype="application/gzip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{source.ARCHIVE_NAME}.tar.gz"'
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    response.set_etag(etag)
+    return response.make_conditional(request)
 
 
 def safe_next(target: str | None) -> str:
