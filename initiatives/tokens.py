@@ -18,11 +18,6 @@ class Purpose(enum.StrEnum):
     WITHDRAW = "withdraw"
 
 
-# A withdrawal link must work for as long as the initiative collects (up to 12 months)
-# and until it is submitted.
-WITHDRAW_MAX_AGE_DAYS = 400
-
-
 # What a token is made of: URL-safe base64 and the dots between its parts.  Checked
 # first, since base64 decoding skips other characters: a token with ">>>>" glued on
 # would name its signature, and the page (which shows the token escaped) could not be
@@ -50,11 +45,15 @@ def _serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(signing_keys(), salt=f"initiatives.token.{purpose.value}")
 
 
-def max_age(purpose: Purpose) -> int:
-    days = (
-        current_app.config["CONFIRM_DAYS"] if purpose is Purpose.CONFIRM else WITHDRAW_MAX_AGE_DAYS
-    )
-    return int(days * 86400)
+def max_age(purpose: Purpose) -> int | None:
+    """Seconds a link is valid.  A confirmation link: ``CONFIRM_DAYS``, as long as its
+    signature waits.  A withdrawal link has no age limit: withdrawing is possible until
+    the list is handed in, however long after the signature that is (a 12-month
+    collection handed in months after it closed), and what decides it is the
+    signature's and the initiative's state, not the mail's age."""
+    if purpose is Purpose.CONFIRM:
+        return int(current_app.config["CONFIRM_DAYS"] * 86400)
+    return None
 
 
 def make_token(purpose: Purpose, public_id: str) -> str:

@@ -245,8 +245,9 @@ def test_a_form_opened_before_a_secret_key_rotation_is_still_accepted(
 
 
 def test_links_already_mailed_and_tablets_follow_a_secret_key_rotation(app, make_initiative, sign):
-    """A withdrawal link lives up to 400 days in a signer's mail, a tablet's cookie as
-    long: moving SECRET_KEY to SECRET_KEY_FALLBACKS keeps both working."""
+    """A withdrawal link lives in a signer's mail until the list is handed in, a
+    tablet's cookie for months: moving SECRET_KEY to SECRET_KEY_FALLBACKS keeps both
+    working."""
     from initiatives.tokens import Purpose, TokenError, make_token, read_token
 
     make_initiative()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -219,6 +220,33 @@ def test_withdrawal_link_shows_then_withdraws(app, client, make_initiative, sign
     sign()
     states = [s.state for s in signatures_in_db(app)]
     assert states == ["withdrawn", "pending"]
+
+
+def test_a_withdrawal_link_works_until_the_list_is_handed_in_however_long_that_takes(
+    app, client, make_initiative, sign, monkeypatch
+):
+    """A 12-month collection handed in months after it closed: the link in the first
+    signer's mail (over 400 days old by then) still withdraws, as the mail promised
+    ("until the list is submitted"); only the hand-in ends it."""
+    import itsdangerous
+
+    initiative = make_initiative()
+    sign()
+    [signature] = signatures_in_db(app)
+    mailed = time.time() - 500 * 86400
+    with app.app_context(), monkeypatch.context() as then:
+        then.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda self: int(mailed))
+        token = make_token(Purpose.WITHDRAW, signature.public_id)
+    set_state(app, initiative, InitiativeState.CLOSED)
+
+    page = client.get(f"/withdraw/{token}")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    done = client.post(
+        f"/withdraw/{token}",
+        data={"csrf_token": CSRF_RE.search(page.get_data(as_text=True)).group(1)},
+    )
+    assert done.status_code == 303
+    assert signatures_in_db(app)[0].state == "withdrawn"
 
 
 def test_withdrawal_refused_once_submitted(app, client, make_initiative, sign, deliver, smtp):
