@@ -17,15 +17,23 @@ WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 52, 16, 34
 
 
+GRID_STEPS = 4  # the axes' labels: 0, a quarter, …, the maximum
+
+
 def _nice_max(value: int) -> int:
-    """A round axis maximum at or above ``value`` (1, 2, 5 × 10ⁿ)."""
-    if value <= 5:
-        return 5
-    magnitude = 10 ** int(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude  # pragma: no cover
+    """A round axis maximum at or above ``value`` whose quarters are whole numbers.
+
+    The axes count signatures: a label of 1,2 or 3,8 (quarters of 5) reads as a count
+    that cannot be.  The step between labels is 1, 2, 2.5 (from 25 on) or 5 × 10ⁿ, and
+    at least 1: maxima 4, 8, 20, 40, 80, 100, 200, 400, 800, 1 000, 2 000 …
+    """
+    needed = max(value, 1) / GRID_STEPS
+    magnitude = 10 ** max(int(math.floor(math.log10(needed))), 0)
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * magnitude
+        if step >= needed and step == int(step) and (factor != 2.5 or magnitude >= 10):
+            return int(step) * GRID_STEPS
+    return 10 * magnitude * GRID_STEPS  # pragma: no cover
 
 
 def _num(x: float) -> str:
@@ -68,8 +76,8 @@ def daily_chart(series: list[tuple[date, int]], threshold: int, title: str) -> M
             )
         ),
     ]
-    for i in range(5):  # grid and both axes' labels
-        frac = i / 4
+    for i in range(GRID_STEPS + 1):  # grid and both axes' labels
+        frac = i / GRID_STEPS
         y = TOP + plot_h - frac * plot_h
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{_num(y)}" y2="{_num(y)}"/>'

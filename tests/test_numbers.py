@@ -112,12 +112,26 @@ def test_the_dashboard_chart_labels_its_axes_in_swedish(app):
     with app.test_request_context(), force_locale("sv"):
         svg = str(daily_chart(series, 20000, "Per dag"))
     assert f"20{NBSP}000 bekräftade underskrifter på 8 dagar; målet är 20{NBSP}000." in svg
-    assert f">1{NBSP}250</text>" in svg  # a quarter of the left axis (5 000)
+    assert f">1{NBSP}000</text>" in svg  # a quarter of the left axis (4 000)
     assert f"mål 20{NBSP}000" in svg
     assert f"2026-11-01: 2{NBSP}500</title>" in svg
+
+
+@pytest.mark.parametrize(
+    ("per_day", "goal"), [(3, 10), (5, 100), (7, 100), (13, 50), (30, 100), (81, 300), (999, 5000)]
+)
+def test_the_dashboard_chart_counts_in_whole_numbers(app, per_day, goal):
+    """Its axes count signatures: 1,2 or 3,8 (quarters of 5) is no count at all."""
+    start = date(2026, 11, 1)
+    series = [(start + timedelta(days=i), per_day) for i in range(3)]
     with app.test_request_context(), force_locale("sv"):
-        small = str(daily_chart([(start, 3)], 10, "Per dag"))
-    assert ">1,2</text>" in small  # a quarter of 5, with the Swedish decimal comma
+        svg = str(daily_chart(series, goal, "Per dag"))
+    labels = re.findall(r'<text class="axis(?: axis-total)?"[^>]*>([^<]*)</text>', svg)
+    numbers = [label for label in labels if "/" not in label]  # not the days
+    assert len(numbers) == 10
+    assert all(re.fullmatch(r"\d+", n.replace(NBSP, "")) for n in numbers), numbers
+    tops = [int(numbers[i].replace(NBSP, "")) for i in (-2, -1)]
+    assert tops[0] >= per_day and tops[1] >= max(3 * per_day, goal)
 
 
 def _info(**overrides) -> PackInfo:
