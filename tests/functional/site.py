@@ -119,11 +119,14 @@ class Site:
         self.page.wait_for_load_state()
 
 
-def organiser_logs_in(browser: Any, server: LiveServer, email: str) -> tuple[Any, list[str]]:
-    """A new organiser account logs in on a desktop browser.  Returns the page, on the
-    admin's start page, and the list the browser's Content Security Policy complaints go
-    to (a test ends by asserting it empty; ``page.context.close()`` closes the browser)."""
-    create_admin(server.app, email, role="organiser")
+def organiser_logs_in(
+    browser: Any, server: LiveServer, email: str, role: str = "organiser"
+) -> tuple[Any, list[str]]:
+    """A new organiser account (or an ``admin``) logs in on a desktop browser.  Returns
+    the page, on the admin's start page, and the list the browser's Content Security
+    Policy complaints go to (a test ends by asserting it empty; ``page.context.close()``
+    closes the browser)."""
+    create_admin(server.app, email, role=role)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
     page = context.new_page()
     violations: list[str] = []
