@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from initiatives import moderation, signatures
@@ -426,6 +428,17 @@ def test_the_page_of_a_held_signature_offers_the_written_withdrawal(app, make_in
     )
     assert ok.status_code == 302
     assert f'action="{page}/withdraw"' not in client.get(page).get_data(as_text=True)
+
+
+def test_a_signatures_page_names_its_state_and_channel_in_swedish(app, make_initiative, sign):
+    """As the search list does: "bekräftad", "webb", not the stored "confirmed", "web"."""
+    make_initiative()
+    sign(email="amira@example.org")
+    _confirm_all(app)
+    page = logged_in(app).get(f"{BASE}/{_signature(app).public_id}").get_data(as_text=True)
+    assert re.search(r'<span class="sig-state sig-confirmed">bekräftad</span>', page)
+    assert "<dt>Kanal</dt><dd>webb</dd>" in page
+    assert ">confirmed<" not in page and ">web<" not in page
 
 
 def test_a_note_with_a_control_character_is_refused_with_a_message(app, make_initiative, sign):
