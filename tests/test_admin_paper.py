@@ -104,6 +104,7 @@ def test_duplicates_of_online_signatures_are_flagged_not_dropped(app, make_initi
 
     review = client.get(f"{BASE}/review").get_data(as_text=True)
     assert review.count("Samma person") == 1
+    assert "webb, bekräftad, " in review  # the row it matches, in Swedish words
     with app.app_context():
         flagged = db.session.scalars(
             sa.select(PaperRow).where(PaperRow.review == Review.PENDING)
