@@ -710,6 +710,55 @@ def test_the_privacy_notice_is_kept_for_offline_use(app, make_initiative):
     assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
 
 
+PROPOSAL_SV_AR = {
+    "sv": {
+        "title": "Tryggare Amiralsgatan",
+        "summary": "Säkra övergångar.",
+        "body": "Vi föreslår säkra övergångar vid skolan.\n\nOch en cykelbana & fler träd.",
+    },
+    "ar": {
+        "title": "شارع أميرالسغاتان أكثر أمانًا",
+        "summary": "معابر آمنة.",
+        "body": "نقترح معابر آمنة قرب المدرسة.\n\nومسارًا للدراجات.",
+    },
+}
+PROPOSAL_RE = re.compile(r"<details class=\"kiosk-proposal\"(.*?)</details>", re.S)
+
+
+def test_the_sign_screen_holds_the_whole_proposal_in_the_signers_language(app, make_initiative):
+    """The signature records the whole text, so the resident can read all of it on the
+    tablet, without leaving the form: in her language, else in Swedish with a note (as
+    on the web), and from the tablet's offline copy, which is refreshed when it changes."""
+    make_initiative(texts=PROPOSAL_SV_AR)
+    tablet = enrolled_tablet(app)
+
+    arabic = tablet.client.get("/kiosk/sign/ar").get_data(as_text=True)
+    [proposal] = PROPOSAL_RE.findall(arabic)
+    assert "<p>نقترح معابر آمنة قرب المدرسة.</p>\n<p>ومسارًا للدراجات.</p>" in proposal
+    assert "Vi föreslår" not in arabic
+    assert 'lang="sv"' not in proposal  # the page's own language and direction (rtl)
+
+    swedish = tablet.client.get("/kiosk/sign/sv").get_data(as_text=True)
+    [proposal] = PROPOSAL_RE.findall(swedish)
+    assert "<p>Vi föreslår säkra övergångar vid skolan.</p>" in proposal
+    assert "<p>Och en cykelbana &amp; fler träd.</p>" in proposal  # escaped, as on the web
+    assert "<summary" in proposal and "Läs hela förslaget" in proposal
+
+    # No Persian text yet: the Swedish body, marked as Swedish, left to right.
+    persian = tablet.client.get("/kiosk/sign/fa").get_data(as_text=True)
+    [proposal] = PROPOSAL_RE.findall(persian)
+    assert 'lang="sv" dir="ltr"' in proposal
+    assert "<p>Vi föreslår säkra övergångar vid skolan.</p>" in proposal
+
+    # The screens the tablet keeps offline include the sign screens, and a corrected
+    # body changes the shell's version, so the tablet fetches the new text.
+    shell = tablet.client.get("/kiosk/shell.json").json
+    assert {f"/kiosk/sign/{code}" for code in available_locales()} <= set(shell["pages"])
+    correct_the_text(app, shown_text_version(swedish))
+    assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
+    assert "<p>B</p>" in tablet.client.get("/kiosk/sign/sv").get_data(as_text=True)
+
+
 # --- the command line ------------------------------------------------------------------------
 
 

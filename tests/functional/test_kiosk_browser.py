@@ -475,6 +475,56 @@ def test_a_resident_reads_the_privacy_notice_and_comes_back_to_what_she_typed(
     page.locator("#name").wait_for()
 
 
+def test_a_resident_reads_the_whole_proposal_and_signs_with_what_she_typed(
+    stand, tablet, artifacts
+):
+    """She signs the whole text, not only its summary: she opens it on the sign screen,
+    reads it, and signs with what she had typed; in Arabic too, with the network down."""
+    server = stand(texts=AMIRALSGATAN_SV_AR)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    resident_fills_in(page, "Amira Hassan", "amira@example.org")
+
+    body = page.get_by_text(AMIRALSGATAN_SV_AR["sv"]["body"])
+    assert body.is_hidden()
+    toggle = page.locator("summary", has_text="Läs hela förslaget")
+    assert toggle.bounding_box()["height"] >= 56
+    toggle.click()
+    body.wait_for()
+    page.screenshot(path=str(artifacts / "kiosk-proposal-sv.png"))
+    no_axe_violations(page)
+    toggle.click()
+    assert body.is_hidden()
+    assert page.url.endswith("/kiosk/sign/sv")
+    assert page.locator("#name").input_value() == "Amira Hassan"
+    assert page.locator("#email").input_value() == "amira@example.org"
+    assert page.locator("#postcode").input_value() == "213 64"
+    assert page.locator("#resident").is_checked() and page.locator("#consent").is_checked()
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/thanks/sv"))
+    assert len(kiosk_signatures(server)) == 1
+
+    # Offline, in Arabic (right to left), the text comes from the tablet's copy.
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    tablet.set_offline(True)
+    resident_fills_in(page, "أمينة", "amina@example.org", "العربية")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    page.locator("summary", has_text=translated("ar", "Läs hela förslaget")).click()
+    arabic = page.get_by_text(AMIRALSGATAN_SV_AR["ar"]["body"])
+    arabic.wait_for()
+    assert page.get_by_text(AMIRALSGATAN_SV_AR["sv"]["body"]).count() == 0
+    page.screenshot(path=str(artifacts / "kiosk-proposal-ar-offline.png"))
+    no_axe_violations(page)
+    assert page.locator("#name").input_value() == "أمينة"
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/saved/ar"))
+    tablet.set_offline(False)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    queue_drains(page)
+    assert len(kiosk_signatures(server)) == 2
+
+
 def test_a_notice_left_open_returns_to_the_start_and_empties_the_form(stand, tablet):
     server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=2)
     page = tablet.new_page()
