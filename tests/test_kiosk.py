@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from initiatives import clock, kiosks, signatures
 from initiatives.extensions import db
 from initiatives.i18n import available_locales, text_direction
-from initiatives.kiosk_device import COOKIE
+from initiatives.kiosk_device import COOKIE, COOKIE_MAX_AGE
 from initiatives.kiosk_signatures import (
     KioskReceipt,
     parse_device_time,
@@ -757,6 +757,45 @@ def test_the_sign_screen_holds_the_whole_proposal_in_the_signers_language(app, m
     correct_the_text(app, shown_text_version(swedish))
     assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
     assert "<p>B</p>" in tablet.client.get("/kiosk/sign/sv").get_data(as_text=True)
+
+
+STORAGE_RE = re.compile(r'<section class="tablet-storage"[^>]*>(.*?)</section>', re.S)
+
+
+def test_the_privacy_notice_says_what_the_tablet_keeps_on_the_web_and_the_tablet(
+    app, make_initiative
+):
+    """The notice, on /privacy and on the tablet (its screen and over the form), says what
+    the tablet itself keeps: the device cookie, and signatures queued offline, unencrypted,
+    until the server has them; the next resident sees only how many wait."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    web = app.test_client()
+    swedish = None
+    for code in available_locales():
+        web.set_cookie("lang", code)
+        [public] = STORAGE_RE.findall(web.get("/privacy").get_data(as_text=True))
+        [screen] = STORAGE_RE.findall(
+            tablet.client.get(f"/kiosk/privacy/{code}").get_data(as_text=True)
+        )
+        [over_form] = STORAGE_RE.findall(
+            tablet.client.get(f"/kiosk/sign/{code}").get_data(as_text=True)
+        )
+        assert public == screen == over_form, code
+        if code == "sv":
+            swedish = public
+            for fact in (
+                "cookie",
+                f"{COOKIE_MAX_AGE // 86400} dagar",  # the cookie's lifetime in kiosk_device
+                "okrypterad",
+                "så fort vi har tagit emot den",
+                "volontären raderar den",
+                "bara hur många underskrifter som väntar",
+            ):
+                assert fact in public, fact
+        else:
+            assert public != swedish, code  # translated, not the Swedish text
+            assert f"{COOKIE_MAX_AGE // 86400}" in public, code
 
 
 # --- the command line ------------------------------------------------------------------------
