@@ -136,9 +136,10 @@ def signed_in_time(
 
     The resident was told on the tablet that the signature was saved; the queue could
     only send it later.  It is taken if the tablet's signing time is before the end and
-    after the tablet was enrolled (an earlier time means a clock that is wrong; a time
-    in the future is after the end anyway), the list is not handed in or withdrawn, and
-    it arrives within ``KIOSK_LATE_HOURS`` of the end.
+    after the kiosk was created (an earlier time means a clock that is wrong; a time in
+    the future is after the end anyway), the list is not handed in or withdrawn, and it
+    arrives within ``KIOSK_LATE_HOURS`` of the end.  Not after ``enrolled_at``: that is
+    the current binding, and a tablet bound again keeps the queue it filled before.
     """
     if signed_at is None or kiosk.enrolled_at is None or not initiative.accepts_confirmations():
         return False
@@ -148,7 +149,7 @@ def signed_in_time(
         return False
     late_hours = current_app.config["KIOSK_LATE_HOURS"]
     return (
-        kiosk.enrolled_at <= signed_at < end
+        kiosk.created_at <= signed_at < end
         and (initiative.opens_at is None or initiative.opens_at <= signed_at)
         and now < end + timedelta(hours=late_hours)
     )

@@ -902,13 +902,13 @@ def test_a_tablet_signature_records_the_text_the_tablet_showed(app, make_initiat
 def taken_before_the_end(
     app: Flask, tablet: Tablet, *, ended_hours_ago: float, signed_hours_ago: float, **state: Any
 ) -> dict[str, Any]:
-    """The tablet was enrolled days ago; the collection ended ``ended_hours_ago`` (the
-    period's end, or ``closed_at`` in ``state``); a submission signed
-    ``signed_hours_ago`` by the tablet's clock."""
+    """The kiosk was created and its tablet enrolled days ago; the collection ended
+    ``ended_hours_ago`` (the period's end, or ``closed_at`` in ``state``); a submission
+    signed ``signed_hours_ago`` by the tablet's clock."""
     now = clock.utcnow()
     with app.app_context():
         kiosk = db.session.scalars(sa.select(kiosks.Kiosk)).one()
-        kiosk.enrolled_at = now - timedelta(days=5)
+        kiosk.created_at = kiosk.enrolled_at = now - timedelta(days=5)
         initiative = db.session.scalars(sa.select(Initiative)).one()
         initiative.opens_at = now - timedelta(days=30)
         initiative.closes_at = now - timedelta(hours=ended_hours_ago)
@@ -984,7 +984,7 @@ def test_a_signature_taken_before_an_organiser_closed_the_collection_is_accepted
         (73, 74, {}),  # delivered beyond KIOSK_LATE_HOURS (72)
         (20, 21, {"state": InitiativeState.SUBMITTED}),  # the list is handed in
         (20, 21, {"state": InitiativeState.WITHDRAWN}),
-        (20, 24 * 6, {}),  # "signed" before the tablet was enrolled: its clock is wrong
+        (20, 24 * 6, {}),  # "signed" before the kiosk was created: its clock is wrong
     ],
 )
 def test_late_signatures_the_collection_can_no_longer_take_are_refused(
@@ -1002,6 +1002,29 @@ def test_late_signatures_the_collection_can_no_longer_take_are_refused(
     assert kiosk_rows(app) == []
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(KioskReceipt.client_uuid))) == 0
+
+
+def test_a_late_signature_is_accepted_after_the_tablet_was_enrolled_again(app, make_initiative):
+    """Signed at the stand before the end and queued offline; the tablet was then bound
+    again (a new code, after the organiser unbound it), which keeps the queue. The
+    signature was taken by this kiosk in time: the new binding does not make it late."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    data = taken_before_the_end(app, tablet, ended_hours_ago=20, signed_hours_ago=21)
+    with app.app_context():
+        kiosk = db.session.scalars(sa.select(kiosks.Kiosk)).one()
+        kiosks.unenrol(kiosk, actor="test")
+        code = kiosks.issue_code(kiosk, actor="test")
+        db.session.commit()
+    assert enrol(tablet.client, code).status_code == 303
+    again = TOKEN_RE.search(tablet.client.get("/kiosk").get_data(as_text=True)).group(1)
+    response = tablet.client.post(
+        "/kiosk/api/submissions", data=data, headers={"X-Kiosk-Token": again}
+    )
+    assert (response.status_code, response.json["status"]) == (200, "received")
+    assert len(kiosk_rows(app)) == 1
+    # The admin still shows when the tablet was bound this time.
+    assert the_kiosk(app).enrolled_at > clock.utcnow() - timedelta(minutes=5)
 
 
 def test_a_late_signature_without_a_device_time_is_refused(app, make_initiative):
