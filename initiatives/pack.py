@@ -366,6 +366,7 @@ def build(
         names=names,
         total=snap.total,
         counts=counts,
+        anonymised=snap.anonymised,
         manifest_sha256=manifest_sha,
     )
     db.session.flush()

@@ -226,16 +226,16 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
     _heading(document, "Underskrifter per kanal")
     sheets = swedish_number(info.paper_sheets)
     lists = "lista" if info.paper_sheets == 1 else "listor"
-    _facts(
-        document,
-        [
-            ("Via webben, bekräftade med e-post", info.counts["web"]),
-            ("Vid insamlingsplats på surfplatta, bekräftade med e-post", info.counts["kiosk"]),
-            (f"På papperslistor ({sheets} {lists})", info.counts["paper"]),
-            ("Totalt", info.total),
-            ("Antal som krävs", info.threshold),
-        ],
-    )
+    facts = [
+        ("Via webben, bekräftade med e-post", info.counts["web"]),
+        ("Vid insamlingsplats på surfplatta, bekräftade med e-post", info.counts["kiosk"]),
+        (f"På papperslistor ({sheets} {lists})", info.counts["paper"]),
+        ("Totalt", info.total),
+    ]
+    if info.anonymised:
+        # Counted, but the clerk cannot check these names: said beside the total.
+        facts.append(("Varav utan namn (gallrade, står som ”(anonymiserad)”)", info.anonymised))
+    _facts(document, [*facts, ("Antal som krävs", info.threshold)])
     _para(
         document,
         "Varje underskrift på webben och på surfplattan har bekräftats med en länk i ett "

@@ -26,6 +26,10 @@ STATE_NOTES = {
 }
 
 
+# Confirmed signatures that count and are listed, but whose names retention removed.
+ANONYMISED_LABEL = "Bekräftade underskrifter utan namn (gallrade, står som ”(anonymiserad)”)"
+
+
 def swedish_number(value: int) -> str:
     """A count as Swedish is written, in groups of three: ``12 345`` (a no-break space)."""
     return format_decimal(value, locale="sv")
@@ -155,6 +159,7 @@ class PackInfo:
             ("  vid insamlingsplats på surfplatta (bekräftade med e-post)", self.counts["kiosk"]),
             ("  på papperslistor", self.counts["paper"]),
             ("Antal papperslistor", self.paper_sheets),
+            (ANONYMISED_LABEL, self.anonymised),
             ("Ogiltigförklarade efter granskning (finns inte i listan)", self.invalidated),
             ("SHA-256 för initiativtexten", self.text_hash),
             ("Namn", "hela namn" if self.names == "full" else "förkortade för publicering"),
@@ -196,6 +201,8 @@ def manifest(info: PackInfo, files: list[dict[str, Any]], *, generated_by: str) 
             "paper": info.counts["paper"],
             "paper_sheets": info.paper_sheets,
             "invalidated": info.invalidated,
+            # Listed and counted, but their names were removed by retention.
+            "anonymised": info.anonymised,
         },
         "names": info.names,
         "generated_at": info.generated_at.isoformat(),
@@ -209,6 +216,7 @@ def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
     """``LÄS MIG.txt`` for the clerk: what is here and how to check that nothing changed."""
     listing = "\r\n".join(f"  {sha}  {name}" for name, sha in files)
     n = swedish_number
+    anonymised = f"{ANONYMISED_LABEL}: {n(info.anonymised)}\n" if info.anonymised else ""
     text = f"""LÄS MIG – underlag för medborgarinitiativ
 
 Initiativ: {info.title}
@@ -217,7 +225,7 @@ Insamlingsperiod: {info.period}
 Bekräftade underskrifter: {n(info.total)} (webben {n(info.counts["web"])}, surfplatta \
 vid insamlingsplats {n(info.counts["kiosk"])}, papperslistor {n(info.counts["paper"])})
 Ogiltigförklarade efter granskning, inte med i listan: {n(info.invalidated)}
-Skapad: {info.generated_local}
+{anonymised}Skapad: {info.generated_local}
 Från: {info.organisation}
 
 FILERNA

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,13 +15,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from babel.dates import format_date
+from openpyxl import load_workbook
 
-from initiatives import clock, paper, retention
+from initiatives import clock, pack_texts, paper, retention
 from initiatives.extensions import db
 from initiatives.lifecycle import local_date
-from initiatives.models import Initiative, InitiativeState, Signature
+from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
 from .admin_helpers import logged_in, post_form
+from .print_tools import pdf_text
 from .privacy_support import Spec, add_signatures, count_is_exact, set_initiative
 
 BASE = "/admin/initiatives/amiralsgatan"
@@ -108,6 +111,7 @@ def test_the_pack_lists_anonymised_rows_with_the_counts_unchanged(app, anonymise
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["counts"]["confirmed_total"] == 5
     assert (manifest["counts"]["web"], manifest["counts"]["paper"]) == (2, 3)
+    assert manifest["counts"]["anonymised"] == 5
     rows = list(
         csv.reader(
             io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
@@ -132,6 +136,64 @@ def test_pack_builds_from_the_cli_too(app, anonymised, tmp_path: Path):
     (zip_path,) = tmp_path.glob("*.zip")
     with zipfile.ZipFile(zip_path) as archive:
         assert json.loads(archive.read("manifest.json"))["counts"]["confirmed_total"] == 5
+
+
+def test_the_pack_says_how_many_listed_signatures_have_no_name(
+    app, make_initiative, tmp_path: Path
+):
+    """Three counted signers, two of them without a name any more: the manifest, the
+    audit event, the cover letter, the summary sheet and LÄS MIG.txt all say 2."""
+    make_initiative(opens_days_ago=20)
+    ids = add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec("amira@example.org", "Amira Hassan"),
+            Spec("bilal@example.org", "Bilal Said"),
+            Spec("cecilia@example.org", "Cecilia Öberg"),
+        ],
+    )
+    set_initiative(app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow())
+    with app.app_context():
+        # As purge does it, for two of the three.
+        assert retention._anonymise(Signature.id.in_(ids[:2]), clock.utcnow()) == 2
+        db.session.commit()
+    client = logged_in(app, role="organiser")
+    response = post_form(client, f"{BASE}/pack", f"{BASE}/pack", names="full")
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+
+    counts = json.loads(archive.read("manifest.json"))["counts"]
+    assert counts["anonymised"] == 2 and counts["confirmed_total"] == 3
+    # The keys a clerk's tooling may read stay as they were.
+    assert {"confirmed_total", "web", "kiosk", "paper", "paper_sheets", "invalidated"} <= set(
+        counts
+    )
+    with app.app_context():
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "pack.generated")
+        ).one()
+        assert event.details["anonymised"] == 2 and event.details["total"] == 3
+
+    cover = pdf_text(archive.read("foljebrev.pdf"), tmp_path)
+    assert re.search(r"Totalt 3 Varav utan namn \(gallrade, står som ”\(anonymiserad\)”\) 2", cover)
+    book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
+    summary = dict(book["Sammanfattning"].iter_rows(values_only=True))
+    assert summary[pack_texts.ANONYMISED_LABEL] == 2
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    assert f"{pack_texts.ANONYMISED_LABEL}: 2\r\n" in readme
+
+
+def test_a_pack_with_every_name_kept_says_none_is_missing(app, make_initiative, tmp_path: Path):
+    make_initiative(opens_days_ago=20)
+    add_signatures(app, "amiralsgatan", [Spec("amira@example.org", "Amira Hassan")])
+    client = logged_in(app, role="organiser")
+    response = post_form(client, f"{BASE}/pack", f"{BASE}/pack", names="full")
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert json.loads(archive.read("manifest.json"))["counts"]["anonymised"] == 0
+    # The letter and LÄS MIG.txt mention it only when there is something to say.
+    assert "utan namn" not in pdf_text(archive.read("foljebrev.pdf"), tmp_path)
+    assert "utan namn" not in archive.read("LÄS MIG.txt").decode("utf-8-sig")
 
 
 # --- before the names go: the organisers are told when, and reminded in time ----------------

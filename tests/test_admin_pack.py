@@ -160,7 +160,7 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["counts"] == {
         "confirmed_total": 5, "web": 4, "kiosk": 0, "paper": 1, "paper_sheets": 1,
-        "invalidated": 0,
+        "invalidated": 0, "anonymised": 0,
     }  # fmt: skip
     assert manifest["generated_by"] == "nadia@example.org"
     assert manifest["initiative"]["text_sha256"] == text_hash
