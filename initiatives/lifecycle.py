@@ -21,7 +21,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from . import audit, clock
 from .clock import LOCAL_TZ
 from .extensions import db
-from .models import DEFAULT_LOCALE, Initiative, InitiativeState, UTCDateTime
+from .models import (
+    DEFAULT_LOCALE,
+    Initiative,
+    InitiativeState,
+    Signature,
+    SignatureState,
+    UTCDateTime,
+)
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$")
 PDF_MAGIC = b"%PDF-"
@@ -46,6 +53,58 @@ class AnswerDocument(db.Model):
 
 class TransitionError(Exception):
     """The initiative cannot do this now; ``str(exc)`` tells the organiser why."""
+
+
+class NamesGone(TransitionError):
+    """Retention removed names from a list not yet handed in, and the organiser has not
+    said to go on: the committee would get only counts for those signers."""
+
+    def __init__(self, removed: int, total: int):
+        self.removed, self.total = removed, total
+        super().__init__(
+            str(
+                _l(
+                    "Namnen har redan tagits bort enligt gallringsreglerna för %(num)s av "
+                    "%(total)s bekräftade underskrifter. Nämnden får bara antalet för dem: "
+                    "i listan står ”(anonymiserad)” där namnen var, och de underskrifterna "
+                    "kan inte kontrolleras. Kryssa i rutan om du ändå vill fortsätta.",
+                    num=removed,
+                    total=total,
+                )
+            )
+        )
+
+
+# The states in which a list has not been handed in and still can be (a collecting one
+# once it is closed).
+NOT_HANDED_IN = (InitiativeState.COLLECTING, InitiativeState.CLOSED)
+
+
+def names_removed(initiative: Initiative) -> int:
+    """Confirmed (listed) signatures whose names retention has removed."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Signature.id)).where(
+                Signature.initiative_id == initiative.id,
+                Signature.state == SignatureState.CONFIRMED,
+                Signature.name_enc.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def require_names_or_consent(
+    initiative: Initiative, removed: int, total: int, *, without_names: bool
+) -> dict[str, Any]:
+    """Refuse (``NamesGone``) to hand in or pack a list not yet handed in whose names
+    retention removed (``removed`` of ``total``), unless the organiser confirmed
+    ``without_names``; returns what the audit event records of that confirmation."""
+    if not removed or initiative.state not in NOT_HANDED_IN:
+        return {}
+    if not without_names:
+        raise NamesGone(removed, total)
+    return {"confirmed_without_names": True}
 
 
 def local_noon(day: date) -> datetime:
@@ -233,8 +292,19 @@ def close(initiative: Initiative, actor: str) -> None:
     _enter(initiative, S.CLOSED, actor, "initiative.closed", confirmed=initiative.confirmed_count)
 
 
-def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference: str) -> None:
-    """Record that the list was handed to the city, with the date and its reference number."""
+def submit(
+    initiative: Initiative,
+    actor: str,
+    *,
+    submitted_on: date,
+    reference: str,
+    without_names: bool = False,
+) -> None:
+    """Record that the list was handed to the city, with the date and its reference number.
+
+    A list whose names retention removed is handed in only ``without_names`` (the
+    organiser confirmed that the committee gets counts only for those signers).
+    """
     # The count as it stands once confirmations in flight have committed; after this
     # transaction none can change it (signature_sql.adjust_count).
     lock(initiative)
@@ -260,6 +330,10 @@ def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference:
         closed,
         _l("Datumet kan inte vara i framtiden eller före den dag insamlingen stängdes."),
     )
+    removed = names_removed(initiative)
+    consent = require_names_or_consent(
+        initiative, removed, initiative.confirmed_count, without_names=without_names
+    )
     initiative.submitted_at = local_noon(submitted_on)
     initiative.city_reference = reference.strip()
     _enter(
@@ -270,6 +344,8 @@ def submit(initiative: Initiative, actor: str, *, submitted_on: date, reference:
         submitted_on=submitted_on.isoformat(),
         reference=initiative.city_reference,
         confirmed=initiative.confirmed_count,
+        anonymised=removed,
+        **consent,
     )
 
 

@@ -29,7 +29,7 @@ import xlsxwriter
 from . import audit, clock
 from .crypto import crypto
 from .extensions import db
-from .lifecycle import TransitionError, collection_end, local_date
+from .lifecycle import TransitionError, collection_end, local_date, require_names_or_consent
 from .models import Channel, Initiative, InitiativeState, Signature, SignatureState
 from .paper import PaperRow, PaperSheet
 
@@ -318,8 +318,14 @@ def build(
     generated_by: str,
     organisation: str,
     contact: str,
+    without_names: bool = False,
 ) -> PackResult:
-    """Write the pack as a ZIP in ``out_dir`` and record it in the audit log."""
+    """Write the pack as a ZIP in ``out_dir`` and record it in the audit log.
+
+    A list not yet handed in whose names retention removed is packed only
+    ``without_names`` (the organiser confirmed the committee gets counts only for those);
+    otherwise ``lifecycle.NamesGone`` is raised and nothing is written.
+    """
     from . import pack_pdf, pack_texts
 
     if initiative.state in (InitiativeState.DRAFT,):
@@ -330,6 +336,11 @@ def build(
     with TemporaryDirectory(prefix="pack-") as tmp:
         work = Path(tmp)
         snap = snapshot(initiative, work / "rows.csv", names=names)
+        # Counted from the very rows packed, so no extra query; refused before anything
+        # leaves the temporary directory.
+        consent = require_names_or_consent(
+            initiative, snap.anonymised, snap.total, without_names=without_names
+        )
         info = pack_texts.PackInfo.of(
             initiative, snap, names=names, now=now, organisation=organisation, contact=contact
         )
@@ -368,6 +379,7 @@ def build(
         counts=counts,
         anonymised=snap.anonymised,
         manifest_sha256=manifest_sha,
+        **consent,
     )
     db.session.flush()
     return PackResult(target, counts, snap.total, files, manifest_sha, snap.anonymised)

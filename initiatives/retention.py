@@ -46,7 +46,7 @@ from flask import current_app
 from . import audit, clock, signatures
 from .abuse import INVALIDATE_ACTION, RESTORE_ACTION
 from .extensions import db
-from .lifecycle import local_date
+from .lifecycle import NOT_HANDED_IN, local_date
 from .models import (
     AuditEvent,
     Initiative,
@@ -67,8 +67,6 @@ STALE_OUTBOX = timedelta(days=30)
 # The admin warns prominently (and on its start page) this many days before the names of
 # a list not yet handed in go.
 WARN_DAYS = 14
-# The states in which a list can still be handed in (a collecting one once it is closed).
-NOT_HANDED_IN = (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
 # What anonymisation clears on a signature.  The organiser's free-text note on an
 # invalidation may name the person, so it goes too; the reason code stays.

@@ -241,7 +241,9 @@ def test_dashboard_and_pack_page_say_from_the_close_when_the_names_go(
     day = _removal_day(app, 1)
     long_date = format_date(day, "long", locale="sv")
     for page in (BASE, f"{BASE}/pack", f"{BASE}/lifecycle"):
-        notice = _names_notice(client.get(page).get_data(as_text=True))
+        html = client.get(page).get_data(as_text=True)
+        assert CONFIRM_BOX not in html  # every name is still there
+        notice = _names_notice(html)
         assert f'data-names-removed-on="{day.isoformat()}"' in notice, page
         assert long_date in notice and "om listan inte" in notice, notice
         assert "notice-warning" not in notice  # not yet pressing
@@ -315,8 +317,86 @@ def test_pack_and_hand_in_pages_say_the_names_are_gone_before_anything_is_sent(
     assert html.index("data-names-removed") < html.index("Markera som inlämnat</button>")
 
 
+def _events(app, action: str) -> list[dict]:
+    with app.app_context():
+        return [
+            e.details
+            for e in db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action))
+        ]
+
+
+CONFIRM_BOX = 'name="without_names"'
+
+
+def test_handing_in_a_list_whose_names_are_gone_asks_for_a_confirmation(
+    app, anonymised_unsubmitted
+):
+    client, day = anonymised_unsubmitted
+    set_initiative(app, "amiralsgatan", threshold=2)
+    page = f"{BASE}/lifecycle"
+    html = client.get(page).get_data(as_text=True)
+    assert CONFIRM_BOX in html and "bara får antalet, inga namn" in html
+    hand_in = {"submitted_on": day.isoformat(), "reference": "TN-2026-01234"}
+
+    refused = post_form(client, page, f"{BASE}/submit", **hand_in)
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "error-summary" in html and 'href="#without_names"' in html
+    assert "för 2 av 2 bekräftade underskrifter" in html
+    assert "Nämnden får bara antalet för dem" in html
+    with app.app_context():
+        assert db.session.scalars(sa.select(Initiative)).one().state == InitiativeState.CLOSED
+    assert _events(app, "initiative.submitted") == []
+
+    done = post_form(client, page, f"{BASE}/submit", without_names="y", **hand_in)
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    with app.app_context():
+        assert db.session.scalars(sa.select(Initiative)).one().state == InitiativeState.SUBMITTED
+    (event,) = _events(app, "initiative.submitted")
+    assert event["confirmed_without_names"] is True and event["anonymised"] == 2
+
+
+def test_a_pack_of_a_list_whose_names_are_gone_asks_for_a_confirmation(app, anonymised_unsubmitted):
+    client, _day = anonymised_unsubmitted
+    page = f"{BASE}/pack"
+    assert CONFIRM_BOX in client.get(page).get_data(as_text=True)
+
+    refused = post_form(client, page, page, names="full")
+    assert refused.status_code == 400 and refused.mimetype == "text/html"
+    html = refused.get_data(as_text=True)
+    assert 'href="#without_names"' in html and "Nämnden får bara antalet för dem" in html
+    assert _events(app, "pack.generated") == []
+
+    response = post_form(client, page, page, names="full", without_names="y")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(response.data)).read("manifest.json"))
+    assert manifest["counts"]["anonymised"] == 2
+    (event,) = _events(app, "pack.generated")
+    assert event["confirmed_without_names"] is True and event["anonymised"] == 2
+
+
+def test_no_confirmation_is_asked_once_handed_in_or_with_every_name_kept(app, anonymised):
+    # Answered: the names went after the hand-in, as retention intends.
+    assert CONFIRM_BOX not in anonymised.get(f"{BASE}/pack").get_data(as_text=True)
+    response = post_form(anonymised, f"{BASE}/pack", f"{BASE}/pack", names="full")
+    assert response.status_code == 200
+    (event,) = _events(app, "pack.generated")
+    assert event["anonymised"] == 5 and "confirmed_without_names" not in event
+
+
 def test_the_cli_export_says_the_names_are_gone(app, anonymised_unsubmitted, tmp_path: Path):
-    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert refused.exit_code != 0
+    assert "2 of 2 listed signers have no name" in refused.output
+    assert "--without-names" in refused.output
+    assert list(tmp_path.glob("*.zip")) == [] and _events(app, "pack.generated") == []
+
+    result = runner.invoke(
+        args=["export", "amiralsgatan", "--out", str(tmp_path), "--without-names"]
+    )
     assert result.exit_code == 0, result.output
     assert "2 of 2 listed signers have no name" in result.output
     assert "(anonymiserad)" in result.output
+    (event,) = _events(app, "pack.generated")
+    assert event["confirmed_without_names"] is True

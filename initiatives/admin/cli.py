@@ -15,7 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .. import accounts, audit, pack
 from ..extensions import db
-from ..lifecycle import TransitionError
+from ..lifecycle import NamesGone, TransitionError
 from ..models import Initiative
 
 admin_cli = AppGroup("admin", help="Organiser accounts.")
@@ -120,8 +120,14 @@ def _cli_actor() -> str:
     show_default=True,
     help="Full names, or shortened for publication (Amira H.).",
 )
+@click.option(
+    "--without-names",
+    is_flag=True,
+    help="Make the pack of a list not yet handed in even though retention removed "
+    "some of its names (the committee gets counts only for those signers).",
+)
 @with_appcontext
-def export_command(slug: str, out_dir: Path, names: str) -> None:
+def export_command(slug: str, out_dir: Path, names: str, without_names: bool) -> None:
     """Write the submission pack of an initiative as a ZIP."""
     initiative = db.session.scalars(
         sa.select(Initiative).where(Initiative.slug == slug)
@@ -136,7 +142,16 @@ def export_command(slug: str, out_dir: Path, names: str) -> None:
             generated_by=_cli_actor(),
             organisation=current_app.config["ORGANISATION_NAME"],
             contact=current_app.config["ORGANISATION_EMAIL"],
+            without_names=without_names,
         )
+    except NamesGone as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            f"{exc.removed} of {exc.total} listed signers have no name any more: retention "
+            f"removed them before the list was handed in, so the committee would get only "
+            f"their count (the list shows {pack.ANONYMISED!r}). Run again with "
+            f"--without-names to make the pack anyway."
+        ) from exc
     except TransitionError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:

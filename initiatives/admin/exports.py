@@ -11,19 +11,22 @@ from flask import current_app, render_template, send_file
 
 from .. import pack, paper, retention
 from ..extensions import db
-from ..lifecycle import TransitionError
+from ..lifecycle import NOT_HANDED_IN, NamesGone, TransitionError
 from . import actor, bp
 from .forms import PackForm
 from .initiatives import initiative_or_404
 
 
 def _page(initiative: Any, form: PackForm, status: int = 200, problem: str | None = None) -> Any:
+    names = retention.names_deadline(initiative)
     return render_template(
         "admin/pack.html",
         initiative=initiative,
         form=form,
         to_review=paper.review_count(initiative.id),
-        names=retention.names_deadline(initiative),
+        names=names,
+        # The confirmation pack.build asks for when names have gone before the hand-in.
+        ask_without_names=bool(names.removed) and initiative.state in NOT_HANDED_IN,
         problem=problem,
     ), status
 
@@ -49,7 +52,13 @@ def pack_download(slug: str) -> Any:
                 generated_by=actor(),
                 organisation=current_app.config["ORGANISATION_NAME"],
                 contact=current_app.config["ORGANISATION_EMAIL"],
+                without_names=form.without_names.data,
             )
+        except NamesGone as exc:
+            # Not confirmed: the form is incomplete (400), the box says what it means.
+            db.session.rollback()
+            form.without_names.errors = [str(exc)]
+            return _page(initiative, form, 400)
         except TransitionError as exc:
             db.session.rollback()
             return _page(initiative, form, 409, str(exc))

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     PasswordField,
@@ -218,6 +219,17 @@ class AmendForm(TextForm):
     )
 
 
+def without_names_field() -> BooleanField:
+    """The organiser's confirmation to hand in or pack a list whose names retention
+    removed (``lifecycle.NamesGone`` says when it is needed; shown only then)."""
+    return BooleanField(
+        _l(
+            "Jag förstår att nämnden bara får antalet, inga namn, för de underskrifter "
+            "vars namn har tagits bort, och vill fortsätta ändå."
+        )
+    )
+
+
 class SubmitForm(FlaskForm):
     submitted_on = DateField(
         _l("Datum då listan lämnades in"),
@@ -232,6 +244,7 @@ class SubmitForm(FlaskForm):
             printable_text,
         ],
     )
+    without_names = without_names_field()
 
 
 class AnswerForm(FlaskForm):
@@ -349,6 +362,7 @@ class PackForm(FlaskForm):
         default="full",
         validators=[DataRequired()],
     )
+    without_names = without_names_field()
 
 
 # --- kiosks and campaign tags ------------------------------------------------------------

@@ -256,11 +256,14 @@ def _lifecycle_page(initiative: Initiative, status: int = 200, **forms: Any) -> 
         "button": ButtonForm(),
         "problem": forms.get("problem"),
     }
+    names = retention.names_deadline(initiative)
     return render_template(
         "admin/lifecycle.html",
         initiative=initiative,
         can=lifecycle.can,
-        names=retention.names_deadline(initiative),
+        names=names,
+        # The confirmation lifecycle.submit asks for when names have gone before it.
+        ask_without_names=bool(names.removed) and initiative.state in lifecycle.NOT_HANDED_IN,
         **context,
     ), status
 
@@ -275,6 +278,11 @@ def _transition(initiative: Initiative, form: Any, key: str, action: Any) -> Any
         return _lifecycle_page(initiative, 400, **{key: form})
     try:
         action()
+    except lifecycle.NamesGone as exc:
+        # Only the hand-in asks this: its form is incomplete (400) until the box is ticked.
+        db.session.rollback()
+        form.without_names.errors = [str(exc)]
+        return _lifecycle_page(initiative, 400, **{key: form})
     except lifecycle.TransitionError as exc:
         db.session.rollback()
         return _lifecycle_page(initiative, 409, problem=str(exc), **{key: form})
@@ -308,7 +316,11 @@ def submit(slug: str) -> Any:
         form,
         "submit_form",
         lambda: lifecycle.submit(
-            initiative, actor(), submitted_on=form.submitted_on.data, reference=form.reference.data
+            initiative,
+            actor(),
+            submitted_on=form.submitted_on.data,
+            reference=form.reference.data,
+            without_names=form.without_names.data,
         ),
     )
 
