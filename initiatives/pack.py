@@ -47,6 +47,10 @@ FILES = {
     "readme": "LÄS MIG.txt",
     "manifest": "manifest.json",
 }
+# Invalidation reasons that say a row was never a signer's at all: a paper row the
+# organisers typed wrong (moderation's "entry_error"), or their own test entry (abuse
+# review's "test").  The pack says how many of the invalidated are such rows.
+OWN_ENTRY_REASONS = ("entry_error", "test")
 # Characters that make a spreadsheet treat a cell as a formula (or, after the leading
 # whitespace Excel strips, as one).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -98,6 +102,10 @@ class Snapshot:
     anonymised: int = 0
     # Signatures the organisers invalidated after review: not listed, but said so.
     invalidated: int = 0
+    # Of those: never confirmed (they never counted), and, of the rest, rows the
+    # organisers themselves typed wrong or entered to try things out.
+    invalidated_unconfirmed: int = 0
+    invalidated_own: int = 0
 
     @property
     def total(self) -> int:
@@ -173,15 +181,21 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
             if sheet:
                 sheets.add(sheet)
     result.sheets = len(sheets)
-    result.invalidated = (
-        db.session.scalar(
-            sa.select(sa.func.count(Signature.id)).where(
-                Signature.initiative_id == initiative.id,
-                Signature.state == SignatureState.INVALIDATED,
-            )
+    never = Signature.confirmed_at.is_(None)
+    own = sa.and_(~never, Signature.invalidation_reason.in_(OWN_ENTRY_REASONS))
+    invalidated, unconfirmed, mistyped = db.session.execute(
+        sa.select(
+            sa.func.count(Signature.id),
+            sa.func.coalesce(sa.func.sum(sa.case((never, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((own, 1), else_=0)), 0),
+        ).where(
+            Signature.initiative_id == initiative.id,
+            Signature.state == SignatureState.INVALIDATED,
         )
-        or 0
-    )
+    ).one()
+    result.invalidated = int(invalidated)
+    result.invalidated_unconfirmed = int(unconfirmed)
+    result.invalidated_own = int(mistyped)
     return result
 
 

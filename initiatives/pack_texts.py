@@ -26,6 +26,9 @@ STATE_NOTES = {
 }
 
 
+# What of the invalidated never counted, or was never a signer's at all.
+INVALIDATED_UNCONFIRMED_LABEL = "varav aldrig bekräftade (räknades aldrig)"
+INVALIDATED_OWN_LABEL = "varav felinmatade rader och testrader"
 # Confirmed signatures that count and are listed, but whose names retention removed.
 ANONYMISED_LABEL = "Bekräftade underskrifter utan namn (gallrade, står som ”(anonymiserad)”)"
 
@@ -59,6 +62,8 @@ class PackInfo:
     city_reference: str | None
     amendments: list[dict[str, str]] = field(default_factory=list)
     invalidated: int = 0
+    invalidated_unconfirmed: int = 0
+    invalidated_own: int = 0
     anonymised: int = 0
 
     @classmethod
@@ -101,6 +106,8 @@ class PackInfo:
             contact=(initiative.organiser_contact or contact).strip(),
             city_reference=initiative.city_reference,
             invalidated=snap.invalidated,
+            invalidated_unconfirmed=snap.invalidated_unconfirmed,
+            invalidated_own=snap.invalidated_own,
             anonymised=snap.anonymised,
             amendments=[
                 {
@@ -142,11 +149,36 @@ class PackInfo:
             return None
         counted = "underskrift" if self.invalidated == 1 else "underskrifter"
         number = swedish_number(self.invalidated)
-        return (
+        note = (
             f"Efter granskning har organisatörerna ogiltigförklarat {number} {counted} (till "
             "exempel automatiserade eller dubbletter). De räknas inte "
             "och finns inte i listan."
         )
+        # Not every one was a signature that counted until the review: say which.
+        never = swedish_number(self.invalidated_unconfirmed)
+        own = swedish_number(self.invalidated_own)
+        rows = "en rad" if self.invalidated_own == 1 else "rader"
+        typed = "som organisatörerna skrev in fel eller för att prova"
+        if self.invalidated_unconfirmed and self.invalidated_own:
+            note += (
+                f" Av dem hade {never} aldrig bekräftats och räknades aldrig, och {own} är "
+                f"{rows} {typed}."
+            )
+        elif self.invalidated_unconfirmed:
+            note += f" Av dem hade {never} aldrig bekräftats och räknades aldrig."
+        elif self.invalidated_own:
+            note += f" Av dem är {own} {rows} {typed}."
+        return note
+
+    @property
+    def invalidated_breakdown(self) -> list[tuple[str, int]]:
+        """What of the invalidated never counted or was the organisers' own entry."""
+        if not self.invalidated:
+            return []
+        return [
+            (INVALIDATED_UNCONFIRMED_LABEL, self.invalidated_unconfirmed),
+            (INVALIDATED_OWN_LABEL, self.invalidated_own),
+        ]
 
     def summary(self) -> list[tuple[str, Any]]:
         """Key facts, for the spreadsheet's second sheet."""
@@ -161,6 +193,7 @@ class PackInfo:
             ("Antal papperslistor", self.paper_sheets),
             (ANONYMISED_LABEL, self.anonymised),
             ("Ogiltigförklarade efter granskning (finns inte i listan)", self.invalidated),
+            *(("  " + label, value) for label, value in self.invalidated_breakdown),
             ("SHA-256 för initiativtexten", self.text_hash),
             ("Namn", "hela namn" if self.names == "full" else "förkortade för publicering"),
             ("Skapad", self.generated_local),
@@ -217,6 +250,12 @@ def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
     listing = "\r\n".join(f"  {sha}  {name}" for name, sha in files)
     n = swedish_number
     anonymised = f"{ANONYMISED_LABEL}: {n(info.anonymised)}\n" if info.anonymised else ""
+    breakdown = (
+        f" (varav aldrig bekräftade: {n(info.invalidated_unconfirmed)}, felinmatade rader "
+        f"och testrader: {n(info.invalidated_own)})"
+        if info.invalidated
+        else ""
+    )
     text = f"""LÄS MIG – underlag för medborgarinitiativ
 
 Initiativ: {info.title}
@@ -224,7 +263,7 @@ Till: {info.target_body}
 Insamlingsperiod: {info.period}
 Bekräftade underskrifter: {n(info.total)} (webben {n(info.counts["web"])}, surfplatta \
 vid insamlingsplats {n(info.counts["kiosk"])}, papperslistor {n(info.counts["paper"])})
-Ogiltigförklarade efter granskning, inte med i listan: {n(info.invalidated)}
+Ogiltigförklarade efter granskning, inte med i listan: {n(info.invalidated)}{breakdown}
 {anonymised}Skapad: {info.generated_local}
 Från: {info.organisation}
 

@@ -548,3 +548,62 @@ def test_a_signature_confirmed_after_the_period_is_dated_the_day_it_was_made(
     assert "Datum är dagen då underskriften gjordes" in archive.read("LÄS MIG.txt").decode(
         "utf-8-sig"
     )
+
+
+def test_the_invalidated_count_says_what_never_counted_and_what_was_mistyped(
+    app, make_initiative, tmp_path, poppler
+):
+    """Three invalidated: a bot's row never confirmed, a confirmed duplicate, a paper row
+    typed wrong.  The total stays 3 (as the dashboard says); the clerk reads which never
+    counted and which were the organisers' own mistyping, not rejected signatures."""
+    from initiatives import moderation, paper
+    from tests.privacy_support import Spec, add_signatures
+
+    make_initiative(opens_days_ago=20)
+    people = add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec("amira@example.org", "Amira Hassan"),
+            Spec("bilal@example.org", "Bilal Said"),
+            Spec("bot@example.org", "Bot Bot", state=SignatureState.PENDING),
+        ],
+    )
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        today = clock.utcnow().date()
+        sheet = paper.add_sheet(
+            initiative, "test", number="1", collected_on=today, collected_by="Hodan"
+        )
+        row, _matches = paper.add_row(
+            sheet, "test", name="Cecilia Öbreg", postcode="214 32", signed_on=today
+        )
+        paper.add_row(sheet, "test", name="Cecilia Öberg", postcode="214 32", signed_on=today)
+        for signature_id, reason in (
+            (people[2], "abuse"),
+            (people[1], "duplicate"),
+            (row.signature_id, "entry_error"),
+        ):
+            moderation.invalidate(db.session.get(Signature, signature_id), "test", reason=reason,
+                                  note="")  # fmt: skip
+        db.session.commit()
+        result = pack.build(
+            initiative, tmp_path / "out", generated_by="test", organisation="N", contact="a@b.se"
+        )
+        db.session.commit()
+    archive = zipfile.ZipFile(result.path)
+    counts = json.loads(archive.read("manifest.json"))["counts"]
+    assert counts["invalidated"] == 3 and counts["confirmed_total"] == 2
+
+    cover = " ".join(_pdf_text(archive.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
+    assert "ogiltigförklarat 3 underskrifter" in cover
+    assert "Av dem hade 1 aldrig bekräftats och räknades aldrig" in cover
+    assert "1 är en rad som organisatörerna skrev in fel eller för att prova" in cover
+    summary = dict(load_workbook(archive.open("underskrifter.xlsx"))["Sammanfattning"].values)
+    assert summary["  varav aldrig bekräftade (räknades aldrig)"] == 1
+    assert summary["  varav felinmatade rader och testrader"] == 1
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    assert (
+        "inte med i listan: 3 (varav aldrig bekräftade: 1, felinmatade rader och testrader: 1)"
+        in readme
+    )
