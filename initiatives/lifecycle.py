@@ -64,8 +64,9 @@ class NamesGone(TransitionError):
         super().__init__(
             str(
                 _l(
-                    "Namnen har redan tagits bort enligt gallringsreglerna för %(num)s av "
-                    "%(total)s bekräftade underskrifter. Nämnden får bara antalet för dem: "
+                    "Namnen har redan tagits bort (enligt gallringsreglerna eller på "
+                    "underskrivarens begäran) för %(num)s av %(total)s bekräftade "
+                    "underskrifter. Nämnden får bara antalet för dem: "
                     "i listan står ”(anonymiserad)” där namnen var, och de underskrifterna "
                     "kan inte kontrolleras. Kryssa i rutan om du ändå vill fortsätta.",
                     num=removed,

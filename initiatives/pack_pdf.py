@@ -234,7 +234,12 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
     ]
     if info.anonymised:
         # Counted, but the clerk cannot check these names: said beside the total.
-        facts.append(("Varav utan namn (gallrade, står som ”(anonymiserad)”)", info.anonymised))
+        facts.append(
+            (
+                "Varav utan namn (gallrade eller raderade på begäran, står som ”(anonymiserad)”)",
+                info.anonymised,
+            )
+        )
     _facts(document, [*facts, ("Antal som krävs", info.threshold)])
     _para(
         document,

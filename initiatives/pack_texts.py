@@ -29,8 +29,12 @@ STATE_NOTES = {
 # What of the invalidated never counted, or was never a signer's at all.
 INVALIDATED_UNCONFIRMED_LABEL = "varav aldrig bekräftade (räknades aldrig)"
 INVALIDATED_OWN_LABEL = "varav felinmatade rader och testrader"
-# Confirmed signatures that count and are listed, but whose names retention removed.
-ANONYMISED_LABEL = "Bekräftade underskrifter utan namn (gallrade, står som ”(anonymiserad)”)"
+# Confirmed signatures that count and are listed, but whose names retention (or an
+# erasure on the signer's request) removed.
+ANONYMISED_LABEL = (
+    "Bekräftade underskrifter utan namn "
+    "(gallrade eller raderade på begäran, står som ”(anonymiserad)”)"
+)
 
 
 def swedish_number(value: int) -> str:

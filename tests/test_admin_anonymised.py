@@ -176,7 +176,11 @@ def test_the_pack_says_how_many_listed_signatures_have_no_name(
         assert event.details["anonymised"] == 2 and event.details["total"] == 3
 
     cover = pdf_text(archive.read("foljebrev.pdf"), tmp_path)
-    assert re.search(r"Totalt 3 Varav utan namn \(gallrade, står som ”\(anonymiserad\)”\) 2", cover)
+    assert re.search(
+        r"Totalt 3 Varav utan namn \(gallrade eller raderade på begäran, "
+        r"står som ”\(anonymiserad\)”\) 2",
+        cover,
+    )
     book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
     summary = dict(book["Sammanfattning"].iter_rows(values_only=True))
     assert summary[pack_texts.ANONYMISED_LABEL] == 2

@@ -148,7 +148,8 @@ def export_command(slug: str, out_dir: Path, names: str, without_names: bool) ->
         db.session.rollback()
         raise click.ClickException(
             f"{exc.removed} of {exc.total} listed signers have no name any more: retention "
-            f"removed them before the list was handed in, so the committee would get only "
+            f"(or an erasure on a signer's request) removed them before the list was handed "
+            f"in, so the committee would get only "
             f"their count (the list shows {pack.ANONYMISED!r}). Run again with "
             f"--without-names to make the pack anyway."
         ) from exc
