@@ -10,6 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
+from . import names
+
 # Control characters (NUL included) and the replacement character left by undecodable
 # bytes have no place in a name or an address.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -77,7 +79,7 @@ class SignForm(FlaskForm):
 
     name = StringField(
         _l("Namn"),
-        filters=[strip],
+        filters=[names.clean],
         validators=[
             DataRequired(_l("Skriv ditt namn.")),
             Length(max=200, message=_l("Namnet får vara högst 200 tecken.")),

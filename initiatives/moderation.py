@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import abuse, audit, clock, signatures
+from . import abuse, audit, clock, names, signatures
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -59,7 +59,9 @@ def _decrypted(signature: Signature) -> Found:
     box = crypto()
     return Found(
         signature,
-        box.decrypt(signature.name_enc) or "",
+        # Shown without direction controls, also in a name stored before the forms
+        # removed them (see names.INVISIBLE).
+        names.without_invisible(box.decrypt(signature.name_enc) or ""),
         box.decrypt(signature.email_enc),
         box.decrypt(signature.postcode_enc),
     )

@@ -31,6 +31,7 @@ from .crypto import crypto
 from .extensions import db
 from .lifecycle import TransitionError, collection_end, local_date, require_names_or_consent
 from .models import Channel, Initiative, InitiativeState, Signature, SignatureState
+from .names import without_invisible
 from .paper import PaperRow, PaperSheet
 
 FORMAT = "initiatives-pack/1"
@@ -172,7 +173,9 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
             else:
                 # One space between words: a tab or line break pasted into a name has no
                 # glyph in the PDF (the words ran together) and splits a spreadsheet row.
-                name = " ".join((box.decrypt(name_enc) or "").split())
+                # Direction controls out: one stored before the forms removed them would
+                # still lay the name out backwards (see names.INVISIBLE).
+                name = " ".join(without_invisible(box.decrypt(name_enc) or "").split())
                 if names == "short":
                     name = shorten(name)
             day = _local_day(_hour(signed_at)) if signed_at else today

@@ -33,6 +33,7 @@ from .models import (
     UTCDateTime,
     _enum_check,
 )
+from .names import without_invisible
 
 
 class Review(enum.StrEnum):
@@ -99,7 +100,7 @@ def normalise_name(name: str) -> str:
     name signed on a Persian phone (علی) is typed with Arabic letters (علي).  Accents,
     hamza and vowel marks are dropped (أ is ا), so such a row is still flagged.
     """
-    decomposed = unicodedata.normalize("NFKD", name)
+    decomposed = unicodedata.normalize("NFKD", without_invisible(name))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACE.sub(" ", bare.translate(_VARIANTS)).strip().casefold()
 

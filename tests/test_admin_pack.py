@@ -391,6 +391,48 @@ def test_a_name_typed_with_a_tab_or_a_line_break_keeps_its_space(
     ]  # fmt: skip
 
 
+def test_a_name_stored_with_direction_controls_is_listed_without_them(
+    app, make_initiative, tmp_path
+):
+    """A name stored before the forms took them out: an override (U+202E) would print it
+    backwards in the clerk's PDF and spreadsheet, and the admin's page would show it so."""
+    initiative = make_initiative(opens_days_ago=5)
+    with app.app_context():
+        box = crypto()
+        db.session.add_all(
+            Signature(
+                initiative_id=initiative.id,
+                state=SignatureState.CONFIRMED,
+                name_enc=box.encrypt(name),
+                confirmed_at=clock.utcnow(),
+            )
+            for name in (
+                "\u202enassaH arimA",
+                "\u2067\u0623\u0645\u064a\u0646\u0629\u200f\u2069 Ali",
+            )
+        )
+        db.session.commit()
+        public_id = db.session.scalars(
+            sa.select(Signature.public_id).order_by(Signature.id)
+        ).first()
+    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    expected = ["nassaH arimA", "\u0623\u0645\u064a\u0646\u0629 Ali"]
+    rows = list(
+        csv.reader(
+            io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert [r[1] for r in rows[1:]] == expected
+    book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
+    assert [r[1].value for r in book["Underskrifter"].iter_rows(min_row=2)] == expected
+    page = logged_in(app).get(f"/admin/initiatives/amiralsgatan/signatures/{public_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "nassaH arimA" in html and "\u202e" not in html
+
+
 def _words_past_the_margin(pdf: Path) -> list[str]:
     """Words whose right edge lies beyond the right margin (15 mm) of an A4 page."""
     out = subprocess.run(

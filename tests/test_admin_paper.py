@@ -8,6 +8,7 @@ import re
 import sqlalchemy as sa
 
 from initiatives import clock, lifecycle, paper, signatures, stats
+from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
 from initiatives.paper import PaperRow, PaperSheet, Review
@@ -74,6 +75,22 @@ def test_paper_rows_count_as_their_own_channel(app, make_initiative):
         assert {r.signature.channel for r in rows} == {Channel.PAPER}
         assert all(r.signature.email_enc is None for r in rows)
         assert rows[0].signature.name_enc != "Åsa Öberg".encode()
+
+
+def test_a_typed_row_loses_its_direction_controls_and_keeps_its_non_joiner(app, make_initiative):
+    from .test_signing import PASTED_NAME, STORED_NAME
+
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+    assert _row(client, sheet, PASTED_NAME).status_code == 302
+    assert _row(client, sheet, "\u202eAmira\u202c Hassan", postcode="213 63").status_code == 302
+    with app.app_context():
+        box = crypto()
+        rows = db.session.scalars(sa.select(PaperRow).order_by(PaperRow.line)).all()
+        assert [box.decrypt(r.signature.name_enc) for r in rows] == [STORED_NAME, "Amira Hassan"]
+    page = client.get(sheet).get_data(as_text=True)
+    assert "Amira Hassan" in page and "\u202e" not in page
 
 
 def test_rows_outside_the_period_and_bad_postcodes_are_refused(app, make_initiative):

@@ -44,6 +44,8 @@ def post(client, **fields):
         ({"consent": ""}, "ditt samtycke"),
         ({"name": "Amira\x00Hassan"}, "tecken som inte är tillåtna"),
         ({"name": "x" * 201}, "högst 200 tecken"),
+        # Only invisible direction marks: nothing is left of the name once they are out.
+        ({"name": "\u202e\u200f\u2069"}, "Skriv ditt namn."),
     ],
 )
 def test_invalid_fields_are_explained_next_to_the_field_and_at_the_top(

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from initiatives import clock, kiosks, signatures
+from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.i18n import available_locales, text_direction
 from initiatives.kiosk_device import COOKIE, COOKIE_MAX_AGE
@@ -353,6 +354,23 @@ def test_invalid_fields_get_422_with_the_forms_messages(app, make_initiative):
     assert tablet.send(client_uuid="not-a-uuid").status_code == 422
     assert tablet.send(client_uuid=None).status_code == 422
     assert kiosk_rows(app) == []
+
+
+def test_a_tablets_name_loses_its_direction_controls_and_keeps_its_non_joiner(app, make_initiative):
+    """Sent now or from the offline queue, and through the form without the script."""
+    from .test_signing import PASTED_NAME, STORED_NAME
+
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    assert tablet.send(name=PASTED_NAME).status_code == 200
+    page = "/kiosk/sign/sv"
+    form = submission(name="\u202eAmira\u202c Hassan", email="b@example.org")
+    form["csrf_token"] = csrf_token(tablet.client, page)
+    form["text_version"] = shown_text_version(tablet.client.get(page).get_data(as_text=True))
+    assert tablet.client.post(page, data=form).status_code == 303
+    with app.app_context():
+        names = [crypto().decrypt(row.name_enc) for row in kiosk_rows(app)]
+    assert names == [STORED_NAME, "Amira Hassan"]
 
 
 def test_a_closed_initiative_is_refused_with_409_and_nothing_is_stored(app, make_initiative):

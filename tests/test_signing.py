@@ -761,3 +761,24 @@ def test_a_link_page_whose_session_was_lost_comes_back_with_its_button(
     assert phone.post(path, data={"csrf_token": fresh}).status_code == 303
     assert signatures_in_db(app)[0].state == "withdrawn"
     assert count_shown(phone) == 0
+
+
+# A name as phones paste it: a contact's name wrapped in an isolate (U+2067 ... U+2069),
+# a right-to-left mark after an Arabic word, and a Persian name whose zero width
+# non-joiner (U+200C) is part of its spelling.
+PASTED_NAME = "\u2067\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627\u200f\u2069 Karimi"
+STORED_NAME = "\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627 Karimi"
+
+
+def test_direction_controls_are_taken_out_of_a_name_and_the_non_joiner_stays(
+    app, client, make_initiative, sign
+):
+    make_initiative()
+    assert sign(name=PASTED_NAME).status_code == 303
+    # An override would show the name backwards in the clerk's list: taken out too.
+    assert (
+        sign(name="\u202eAmira\u202c \u200eHassan\ufeff", email="b@example.org").status_code == 303
+    )
+    with app.app_context():
+        names = [crypto().decrypt(s.name_enc) for s in signatures_in_db(app)]
+    assert names == [STORED_NAME, "Amira Hassan"]

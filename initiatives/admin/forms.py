@@ -28,6 +28,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import names
 from ..accounts import MIN_PASSWORD_LENGTH, Role
 from ..forms import DeliverableEmail, printable_text, strip
 
@@ -320,7 +321,7 @@ class SheetForm(FlaskForm):
 class PaperRowForm(FlaskForm):
     name = StringField(
         _l("Namn"),
-        filters=[strip],
+        filters=[names.clean],
         validators=[DataRequired(_l("Skriv namnet.")), Length(max=200), printable_text],
     )
     postcode = StringField(

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from .. import clock, paper
+from .. import clock, names, paper
 from ..crypto import crypto
 from ..extensions import db
 from ..forms import ButtonForm
@@ -62,6 +62,12 @@ def paper_sheet_add(slug: str) -> Any:
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
 
 
+def _shown(name: str | None) -> str | None:
+    """A name for the organiser's eyes: without direction controls, also in one stored
+    before the form removed them (see names.INVISIBLE)."""
+    return names.without_invisible(name) if name is not None else None
+
+
 def _sheet_or_404(initiative: Initiative, sheet_id: int) -> paper.PaperSheet:
     sheet = db.session.get(paper.PaperSheet, sheet_id)
     if sheet is None or sheet.initiative_id != initiative.id:
@@ -78,7 +84,7 @@ def _sheet_page(
 ) -> Any:
     box = crypto()
     rows = [
-        (row, box.decrypt(row.signature.name_enc), box.decrypt(row.signature.postcode_enc))
+        (row, _shown(box.decrypt(row.signature.name_enc)), box.decrypt(row.signature.postcode_enc))
         for row in sheet.rows
     ]
     form = form or PaperRowForm(formdata=None, signed_on=sheet.collected_on)
@@ -140,7 +146,7 @@ def _review_page(initiative: Initiative, status: int = 200, problem: str | None 
     box = crypto()
     items = []
     for row in paper.to_review(initiative):
-        name = box.decrypt(row.signature.name_enc) or ""
+        name = _shown(box.decrypt(row.signature.name_enc)) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
         matches = paper.find_matches(initiative.id, name, postcode, exclude_id=row.signature_id)
         items.append((row, name, postcode, matches))

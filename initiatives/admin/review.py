@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from wtforms import SelectChoice
 
-from .. import abuse, bursts
+from .. import abuse, bursts, names
 from ..clock import LOCAL_TZ
 from ..crypto import InvalidToken, crypto
 from ..extensions import db
@@ -164,6 +164,8 @@ def _matched_signatures(matched: abuse.Matched) -> list[dict[str, Any]]:
             name, email = box.decrypt(signature.name_enc), box.decrypt(signature.email_enc)
         except InvalidToken:
             name, email = None, None
+        if name is not None:
+            name = names.without_invisible(name)  # see names.INVISIBLE
         rows.append({"signature": signature, "name": name, "email": email})
     return rows
 
