@@ -82,8 +82,9 @@ class SignForm(FlaskForm):
         filters=[names.clean],
         validators=[
             DataRequired(_l("Skriv ditt namn.")),
-            Length(max=200, message=_l("Namnet får vara högst 200 tecken.")),
+            Length(max=names.MAX_NAME_LENGTH, message=_l("Namnet får vara högst 200 tecken.")),
             printable_text,
+            names.NoAddress(),
         ],
     )
     email = signer_email_field()

@@ -34,7 +34,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
-from . import kiosk_signatures, kiosks, signatures
+from . import kiosk_signatures, kiosks, names, signatures
 from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
 from .extensions import csrf, db, limiter
 from .forms import DeliverableEmail
@@ -196,6 +196,13 @@ def _client_messages(form: KioskSignForm) -> dict[str, dict[str, Any]]:
                 # Letters beyond ASCII before the @: refused by the server, so refused
                 # before queueing too (offline the signer would be told "saved").
                 entry["ascii"] = validator.non_ascii_message
+            if isinstance(validator, names.NoAddress):
+                # A web or e-mail address in the name, the same way: the server's own
+                # pattern, checked on the name as the server reads it (the invisible
+                # marks its filter takes out, out).
+                entry["address"] = validator.message
+                entry["address_pattern"] = validator.client_pattern
+                entry["invisible_pattern"] = names.INVISIBLE.pattern
         found[field.name] = entry
     return found
 

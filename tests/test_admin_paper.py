@@ -93,6 +93,27 @@ def test_a_typed_row_loses_its_direction_controls_and_keeps_its_non_joiner(app, 
     assert "Amira Hassan" in page and "\u202e" not in page
 
 
+def test_a_row_with_a_web_or_email_address_for_a_name_is_refused(app, make_initiative):
+    from .test_signing import ADDRESS_NAMES, REAL_NAMES
+
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+    for name in ADDRESS_NAMES:
+        response = _row(client, sheet, name)
+        assert response.status_code == 400, name
+        assert "Skriv bara namnet, utan webbadress eller e-postadress." in response.get_data(
+            as_text=True
+        )
+    assert _state(app)[0] == 0
+    for name in REAL_NAMES:
+        assert _row(client, sheet, name).status_code == 302, name
+    with app.app_context():
+        box = crypto()
+        rows = db.session.scalars(sa.select(PaperRow).order_by(PaperRow.line)).all()
+        assert [box.decrypt(r.signature.name_enc) for r in rows] == REAL_NAMES
+
+
 def test_rows_outside_the_period_and_bad_postcodes_are_refused(app, make_initiative):
     make_initiative(opens_days_ago=2)
     client = logged_in(app)

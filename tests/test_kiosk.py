@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from initiatives import clock, kiosks, signatures
+from initiatives import clock, kiosks, names, signatures
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.i18n import available_locales, text_direction
@@ -371,6 +371,53 @@ def test_a_tablets_name_loses_its_direction_controls_and_keeps_its_non_joiner(ap
     with app.app_context():
         names = [crypto().decrypt(row.name_enc) for row in kiosk_rows(app)]
     assert names == [STORED_NAME, "Amira Hassan"]
+
+
+def test_a_tablet_refuses_a_name_with_an_address_entry_by_entry_and_takes_real_names(
+    app, make_initiative
+):
+    """A queued signature is checked when it arrives, like one sent at once: the refusal
+    is the entry's own 422 (the volunteer's panel counts it), in the signer's language."""
+    from .test_i18n import translated  # here: test_i18n imports this module
+    from .test_signing import ADDRESS_NAMES, NO_ADDRESS, REAL_NAMES
+
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    for name in ADDRESS_NAMES:
+        response = tablet.send(name=name)
+        assert response.status_code == 422, name
+        assert response.json == {"status": "invalid", "errors": {"name": NO_ADDRESS}}, name
+    arabic = tablet.send(name="www.example.com", lang="ar")
+    assert arabic.json["errors"]["name"] == translated("ar", NO_ADDRESS)
+    page = "/kiosk/sign/sv"
+    form = submission(name="bit.ly/x")
+    form["csrf_token"] = csrf_token(tablet.client, page)
+    refused = tablet.client.post(page, data=form)
+    assert refused.status_code == 400 and NO_ADDRESS in refused.get_data(as_text=True)
+    assert kiosk_rows(app) == []
+
+    for number, name in enumerate(REAL_NAMES):
+        assert tablet.send(name=name, email=f"s{number}@example.org").status_code == 200, name
+    with app.app_context():
+        assert [crypto().decrypt(row.name_enc) for row in kiosk_rows(app)] == REAL_NAMES
+
+
+def test_the_tablets_form_carries_the_servers_address_pattern_for_its_offline_check(
+    app, make_initiative
+):
+    from .test_i18n import escape_html, translated  # here: test_i18n imports this module
+
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    html = tablet.client.get("/kiosk/sign/so").get_data(as_text=True)
+    name_input = re.search(r'<input[^>]*id="name"[^>]*>', html).group(0)
+    assert f'data-address-pattern="{escape_html(names.CLIENT_ADDRESS_PATTERN)}"' in name_input
+    message = escape_html(
+        translated("so", "Skriv bara ditt namn, utan webbadress eller e-postadress.")
+    )
+    assert f'data-address-message="{message}"' in name_input
+    assert "data-invisible-pattern=" in name_input
+    assert "\u202e" not in html  # the pattern names the controls, it does not hold them
 
 
 def test_a_closed_initiative_is_refused_with_409_and_nothing_is_stored(app, make_initiative):

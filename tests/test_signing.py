@@ -782,3 +782,72 @@ def test_direction_controls_are_taken_out_of_a_name_and_the_non_joiner_stays(
     with app.app_context():
         names = [crypto().decrypt(s.name_enc) for s in signatures_in_db(app)]
     assert names == [STORED_NAME, "Amira Hassan"]
+
+
+# Names with dots, apostrophes and hyphens that people really have: none is an address.
+REAL_NAMES = [
+    "J. Smith",
+    "Dr. Ali",
+    "St. Clair",
+    "O'Brien",
+    "Mary O\u2019Neil",
+    "Anna-Karin Ek",
+    "Hadžić",
+    "A.B. Svensson",
+    "J.R.R. Tolkien",
+    "Ph.D. Ahmed",
+    "Dr.Ali",  # typed without the space
+    "A.Bo Lind",
+    "K.Al-Hassan",
+    STORED_NAME,  # Persian, with a zero width non-joiner
+    "\u0623\u0645\u064a\u0646\u0629 \u062d\u0633\u0646",
+    "Faadumo Cabdi Maxamed",
+]
+# What a mail program turns into a link, or an address to write to.
+ADDRESS_NAMES = [
+    "https://spam.example.com",
+    "Anna http://x",
+    "www.example.com",
+    "WWW.Example.COM",
+    "spam.example.com",
+    "bit.ly/x",
+    "Hej bit.ly/abc",
+    "t.co/abc",
+    "anna@example.org",
+    "Anna @spam",
+    "Besök example.com",
+    "evil.se",
+    "promo.click",
+    "spam\u3002example\u3002com",  # ideographic full stops, read as dots by browsers
+    "mail\uff20x.se",  # a fullwidth @
+    "www\u200e.example.com",  # an invisible mark does not hide it
+]
+NO_ADDRESS = "Skriv bara ditt namn, utan webbadress eller e-postadress."
+
+
+def test_real_names_with_dots_apostrophes_and_hyphens_are_taken(app, make_initiative, sign):
+    make_initiative()
+    for number, name in enumerate(REAL_NAMES):
+        response = sign(name=name, email=f"signer{number}@example.org")
+        assert response.status_code == 303, name
+    with app.app_context():
+        names = [crypto().decrypt(s.name_enc) for s in signatures_in_db(app)]
+    assert names == REAL_NAMES
+
+
+def test_a_name_with_a_web_or_email_address_is_refused_in_the_signers_language(
+    app, client, make_initiative, sign
+):
+    """The confirmation mail greets the signer by name at any address typed in: a link
+    in the name would be ours to deliver to anyone."""
+    make_initiative()
+    for name in ADDRESS_NAMES:
+        response = sign(name=name)
+        assert response.status_code == 400, name
+        assert NO_ADDRESS in response.get_data(as_text=True), name
+    client.set_cookie("lang", "ar")
+    html = sign(name="bit.ly/x").get_data(as_text=True)
+    assert escape_html(translated("ar", NO_ADDRESS)) in html
+    assert signatures_in_db(app) == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0

@@ -322,7 +322,14 @@ class PaperRowForm(FlaskForm):
     name = StringField(
         _l("Namn"),
         filters=[names.clean],
-        validators=[DataRequired(_l("Skriv namnet.")), Length(max=200), printable_text],
+        validators=[
+            DataRequired(_l("Skriv namnet.")),
+            Length(max=names.MAX_NAME_LENGTH),
+            printable_text,
+            # The sign form's rule: a row is a name from a handwritten sheet, and the
+            # clerk's list is no place for a link.
+            names.NoAddress(_l("Skriv bara namnet, utan webbadress eller e-postadress.")),
+        ],
     )
     postcode = StringField(
         _l("Postnummer"),

@@ -59,6 +59,23 @@ window.KioskSignForm = function (form, settings, go) {
     return at < 0 ? "" : value.slice(0, at);
   }
 
+  // A pattern the server sent (data-*-pattern), or null if this browser cannot read it:
+  // then the server alone decides.
+  function pattern(source, flags) {
+    try {
+      return source ? new RegExp(source, flags) : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // A field's value as the server reads it: without the invisible marks its filter takes
+  // out of a name (data-invisible-pattern), and without outer spaces.
+  function cleaned(input) {
+    const invisible = pattern(input.dataset.invisiblePattern, "gu");
+    return (invisible ? input.value.replace(invisible, "") : input.value).trim();
+  }
+
   function check() {
     const errors = [];
     inputs.forEach(function (input) {
@@ -69,8 +86,9 @@ window.KioskSignForm = function (form, settings, go) {
         }
         return;
       }
-      const value = input.value.trim();
+      const value = cleaned(input);
       const format = formats[input.name];
+      const address = pattern(input.dataset.addressPattern, "iu");
       if (!value && required) {
         errors.push({ input: input, text: required });
       } else if (value && input.dataset.asciiMessage && /[^\x00-\x7f]/.test(beforeAt(value))) {
@@ -80,6 +98,9 @@ window.KioskSignForm = function (form, settings, go) {
         errors.push({ input: input, text: input.dataset.asciiMessage });
       } else if (value && format && !format.test(value) && input.dataset.formatMessage) {
         errors.push({ input: input, text: input.dataset.formatMessage });
+      } else if (value && address && address.test(value)) {
+        // A web or e-mail address in the name: the server's own pattern (names.py).
+        errors.push({ input: input, text: input.dataset.addressMessage });
       }
     });
     return errors;

@@ -23,6 +23,7 @@ from initiatives.kiosks import Kiosk
 from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
 
 from ..conftest import create_initiative
+from ..test_signing import ADDRESS_NAMES, NO_ADDRESS, REAL_NAMES
 from .conftest import LiveServer
 
 TABLET = {"width": 1280, "height": 800}
@@ -649,6 +650,40 @@ def test_an_address_the_server_would_refuse_is_not_queued_as_saved(stand, tablet
     accepted = "amira.o'hassan+stand@exämple.se"
     assert not server_refuses(server, accepted)
     page.locator("#email").fill(accepted)
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    assert page.evaluate("() => KioskQueue.count()") == 1
+
+
+def test_a_name_with_a_web_address_is_not_queued_as_saved(stand, tablet):
+    """Offline, the tablet checks the name with the server's own pattern: a link in it is
+    refused now (the signer would otherwise be told "saved" and the entry refused later),
+    and real names with dots after initials are saved."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    tablet.set_offline(True)
+    resident_fills_in(page, "bit.ly/x", "amira@example.org")
+    for name in ADDRESS_NAMES:
+        page.locator("#name").fill(name)
+        page.locator("button.kiosk-submit").click()
+        page.locator(".error-summary").get_by_text(NO_ADDRESS).wait_for()
+        assert "/kiosk/sign/" in page.url, name
+        assert page.evaluate("() => KioskQueue.count()") == 0, name
+
+    # Every real name passes the tablet's check, as it passes the server's.
+    flagged = page.evaluate(
+        """(names) => {
+            const input = document.getElementById("name");
+            const invisible = new RegExp(input.dataset.invisiblePattern, "gu");
+            const address = new RegExp(input.dataset.addressPattern, "iu");
+            return names.filter((name) => address.test(name.replace(invisible, "")));
+        }""",
+        REAL_NAMES,
+    )
+    assert flagged == []
+    page.locator("#name").fill("A.B. Svensson")
     page.locator("button.kiosk-submit").click()
     page.wait_for_url(re.compile(r"/kiosk/saved/"))
     assert page.evaluate("() => KioskQueue.count()") == 1
