@@ -6,10 +6,12 @@ any name: markup, quotes, right-to-left script, template and format syntax inclu
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 
 from initiatives import mail
 from initiatives.extensions import db
@@ -82,3 +84,31 @@ def test_an_edited_title_and_each_language_get_their_own_rendering(
         db.session.commit()
         subject, plain, html = bodies(mail.compose(db.session.get(OutboxMessage, first.id)))
     assert "Ny rubrik för Amiralsgatan" in subject and "Ny rubrik för Amiralsgatan" in plain
+
+
+HREF = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
+MARKUP_NAME = '<a href="evil">Klicka här</a><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.parametrize("skeleton", [True, False], ids=["skeleton", "rendered"])
+def test_a_name_cannot_add_markup_or_a_link_to_the_confirmation_mail(
+    app, client, make_initiative, sign, skeleton, monkeypatch
+):
+    """A name that passes the form (no web address in it) but is markup: the HTML part
+    shows it as text, escaped, whether filled into the skeleton or rendered alone; the
+    mail has the same links as any other signer's."""
+    make_initiative()
+    client.set_cookie("lang", "ar")
+    assert sign(name="Amira Hassan", email="plain@example.org").status_code == 303
+    assert sign(name=MARKUP_NAME, email="markup@example.org").status_code == 303
+    if not skeleton:
+        monkeypatch.setattr(mail, "SKELETON_KINDS", frozenset())
+    with app.app_context():
+        plain, markup = (bodies(mail.compose(m)) for m in queued())
+    html = markup[2]
+    assert MARKUP_NAME not in html and "<img" not in html
+    assert str(escape(MARKUP_NAME)) in html
+    links = [tag for tag in HREF.findall(html) if "/confirm/" not in tag]
+    assert links == [tag for tag in HREF.findall(plain[2]) if "/confirm/" not in tag]
+    assert len(HREF.findall(html)) == len(HREF.findall(plain[2]))
+    assert MARKUP_NAME in markup[1]  # the text part has no markup: the name as typed
