@@ -172,7 +172,10 @@ def sign(
         **extra,
     }
     db.session.flush()  # anything the caller added comes first (a kiosk's receipt)
-    for _attempt in range(2):
+    # Three tries: the live signature that made ours a repeat may go (purge deleting it,
+    # or expiring it) before the repeat path locks it, and another identical submission
+    # may then win the insert again.
+    for _attempt in range(3):
         # The unique index on the current key's blind index decides; only while a key
         # rotation is under way may a live signature carry an older key's index.
         existing = _live_signature(initiative.id, indexes[1:]) if len(indexes) > 1 else None
@@ -185,7 +188,9 @@ def sign(
             # Somebody else's identical submission won: treat ours as a repeat.
             existing = _live_signature(initiative.id, indexes)
         if existing is not None:
-            return _sign_again(initiative, existing, email, indexes)
+            again = _sign_again(initiative, existing, email, indexes)
+            if again is not None:
+                return again
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
 
 
@@ -221,13 +226,24 @@ def _signed(
 
 def _sign_again(
     initiative: Initiative, existing: Signature, email: str, indexes: list[str]
-) -> SignResult:
+) -> SignResult | None:
+    """The repeat path: a fresh link, or "you have signed", within the daily caps.
+
+    None if ``existing`` is no longer live once locked (purge deleted or expired it
+    since it was read): the caller signs afresh.
+    """
     # The same address submitted many times at once: one at a time from here on (the
     # signature's row lock until commit), so each sees the mails the others queued and
     # the daily cap holds.  (SQLite's writes are one at a time anyway.)  The address's
     # lock first, as an organiser's resend takes the two, or each could wait for the other.
     mailcaps.lock_address(indexes)
-    db.session.execute(sa.select(Signature.id).where(Signature.id == existing.id).with_for_update())
+    # Its state as of the lock, in the same statement: what was read before may be gone.
+    state = db.session.scalar(
+        sa.select(Signature.state).where(Signature.id == existing.id).with_for_update()
+    )
+    if state not in LIVE_STATES:
+        return None
+    set_committed_value(existing, "state", state)
     if not _under_mail_cap(initiative, indexes):
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if existing.state == SignatureState.PENDING:

@@ -205,6 +205,55 @@ def test_one_address_submitted_twenty_times_at_once_gets_no_more_mail_than_the_c
     assert mails <= cap
 
 
+@PG
+@pytest.mark.parametrize(
+    ("age", "purged_as"),
+    [("UNCONFIRMED_RETENTION_DAYS", "deleted"), ("CONFIRM_DAYS", "expired")],
+)
+def test_signing_again_while_purge_removes_the_old_pending_signature_signs_fresh(
+    app, make_initiative, sign, monkeypatch, age, purged_as
+):
+    """A signer whose unconfirmed signature is old enough to be deleted (or expired)
+    signs again at the moment ``flask purge`` does it: the repeat path had read the row
+    pending, purge commits before the row is locked.  The signer gets the usual "check
+    your mail" page and a new pending signature with a working link, never a 500 nor a
+    link to the expired one."""
+    from datetime import timedelta
+
+    from initiatives import retention, signatures
+    from initiatives.models import OutboxMessage
+
+    make_initiative()
+    sign()
+    with app.app_context():
+        old = clock.utcnow() - timedelta(days=app.config[age] + 1)
+        db.session.execute(sa.update(Signature).values(created_at=old))
+        db.session.commit()
+    read = signatures._live_signature
+    purged: list[int] = []
+
+    def read_then_purge(*args, **kwargs):
+        found = read(*args, **kwargs)
+        if found is not None and not purged:
+            with app.app_context():  # the purge, on its own connection
+                report = retention.purge(actor="cli")
+                purged.append("deleted" if report.deleted_unconfirmed else "expired")
+                db.session.commit()
+        return found
+
+    monkeypatch.setattr(signatures, "_live_signature", read_then_purge)
+    response = sign()
+    assert purged == [purged_as]
+    assert response.status_code == 303
+    with app.app_context():
+        fresh = db.session.scalars(sa.select(Signature).where(Signature.state == "pending")).one()
+        assert fresh.created_at > old
+        mails = db.session.scalars(
+            sa.select(OutboxMessage.signature_id).where(OutboxMessage.kind == "confirm")
+        ).all()
+        assert fresh.id in mails
+
+
 def _admin_with_two_factor(app, email: str) -> tuple[int, str]:
     """An admin account with two-factor login set up: its id and TOTP secret."""
     import pyotp
