@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRM_DAYS": 7,
     # Mails of one kind to one address per initiative per day (re-signing sends a new link).
     "MAILS_PER_ADDRESS_PER_DAY": 3,
+    # Seconds after a pending signature's link was queued during which signing it again
+    # queues no new one (a double-tapped button would send two working links).
+    "SIGN_AGAIN_QUIET_SECONDS": 60,
     # Limits per client address (Flask-Limiter syntax).
     "SIGN_RATE_LIMIT": "20 per minute;200 per hour",
     "CONFIRM_RATE_LIMIT": "30 per minute",

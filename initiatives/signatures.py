@@ -45,6 +45,7 @@ class SignOutcome(enum.StrEnum):
     RESENT = "resent"  # pending already: a fresh link sent
     ALREADY = "already"  # confirmed (or held for review): told so by email
     MAIL_CAPPED = "mail_capped"  # too many mails to this address today: nothing sent
+    LINK_JUST_SENT = "link_just_sent"  # pending, its link queued moments ago: nothing sent
 
 
 class SignResult:
@@ -237,13 +238,21 @@ def _sign_again(
     # the daily cap holds.  (SQLite's writes are one at a time anyway.)  The address's
     # lock first, as an organiser's resend takes the two, or each could wait for the other.
     mailcaps.lock_address(indexes)
-    # Its state as of the lock, in the same statement: what was read before may be gone.
-    state = db.session.scalar(
-        sa.select(Signature.state).where(Signature.id == existing.id).with_for_update()
-    )
-    if state not in LIVE_STATES:
+    # Its state and newest link as of the lock, in the same statement: what was read
+    # before may be gone, or older than a link another request has queued since.
+    row = db.session.execute(
+        sa.select(Signature.state, Signature.link_sent().label("link_sent"))
+        .where(Signature.id == existing.id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.state not in LIVE_STATES:
         return None
-    set_committed_value(existing, "state", state)
+    set_committed_value(existing, "state", row.state)
+    quiet = timedelta(seconds=current_app.config["SIGN_AGAIN_QUIET_SECONDS"])
+    if row.state == SignatureState.PENDING and clock.utcnow() - row.link_sent < quiet:
+        # A double tap: the link queued moments ago works; a second one would only
+        # count against the address's cap.
+        return SignResult(SignOutcome.LINK_JUST_SENT, existing)
     if not _under_mail_cap(initiative, indexes):
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if existing.state == SignatureState.PENDING:

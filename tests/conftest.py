@@ -361,6 +361,22 @@ def sign(client: FlaskClient) -> Callable[..., Any]:
 
 
 @pytest.fixture
+def a_minute_later(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Move the clock on past SIGN_AGAIN_QUIET_SECONDS (each call once more): signing
+    again then sends a new link, as a signer who waited for the first one would."""
+    real = clock.utcnow
+    offset = timedelta()
+
+    def wait() -> None:
+        nonlocal offset
+        offset += timedelta(seconds=app.config["SIGN_AGAIN_QUIET_SECONDS"] + 1)
+        moved = offset
+        monkeypatch.setattr(clock, "utcnow", lambda: real() + moved)
+
+    return wait
+
+
+@pytest.fixture
 def deliver(app: Flask) -> Callable[[], Any]:
     """Run the outbox once, as ``flask outbox send`` would."""
     from initiatives import outbox

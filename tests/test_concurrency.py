@@ -254,6 +254,18 @@ def test_signing_again_while_purge_removes_the_old_pending_signature_signs_fresh
         assert fresh.id in mails
 
 
+def test_one_address_submitted_twice_at_once_gets_one_link(app, make_initiative):
+    """A double tap sends the two POSTs together: one signature, one confirmation mail."""
+    from initiatives.models import OutboxMessage
+
+    make_initiative()
+    assert run_at_once(prepared_signers(app, ["same@example.org"] * 2)) == [303, 303]
+    with app.app_context():
+        kinds = db.session.scalars(sa.select(OutboxMessage.kind)).all()
+    assert kinds == ["confirm"]
+    assert live_rows(app) == 1
+
+
 def _admin_with_two_factor(app, email: str) -> tuple[int, str]:
     """An admin account with two-factor login set up: its id and TOTP secret."""
     import pyotp

@@ -379,7 +379,7 @@ def _page_without_csrf(response) -> bytes:
 
 
 def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
-    app, client, make_initiative, sign, deliver, smtp
+    app, client, make_initiative, sign, deliver, smtp, a_minute_later
 ):
     """New, pending and confirmed addresses see byte-for-byte the same page."""
     make_initiative()
@@ -393,6 +393,7 @@ def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
             _page_without_csrf(client.get(first.headers["Location"])),
         )
     )
+    a_minute_later()
     second = sign(email="SAME@example.org")  # still pending: a fresh link
     pages.append(
         (
@@ -424,13 +425,63 @@ def test_repeated_address_gets_the_same_page_and_the_mail_says_what_happened(
     assert len(signatures_in_db(app)) == 1
 
 
-def test_resending_is_capped_per_address_per_day(app, client, make_initiative, sign, deliver, smtp):
+def test_resending_is_capped_per_address_per_day(
+    app, client, make_initiative, sign, deliver, smtp, a_minute_later
+):
     make_initiative()
     for _ in range(6):
         assert sign(email="many@example.org").status_code == 303
+        a_minute_later()
     with app.app_context():
         queued = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))
     assert queued == app.config["MAILS_PER_ADDRESS_PER_DAY"]
+    assert len(signatures_in_db(app)) == 1
+
+
+def confirm_mails_queued(app) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.kind == "confirm")
+        )
+
+
+def test_a_double_tapped_sign_button_sends_one_link(
+    app, client, make_initiative, sign, monkeypatch
+):
+    """Amira taps "Skriv under" twice on a slow connection: one confirmation mail, not
+    two (both would work, and both would count against her address's daily cap).  Her
+    page is the same as always; a repeat once the link is a minute old sends a new one,
+    and that one starts the quiet minute again."""
+    make_initiative()
+    start = clock.utcnow()
+    window = app.config["SIGN_AGAIN_QUIET_SECONDS"]
+    at = lambda seconds: monkeypatch.setattr(  # noqa: E731 - a one-line clock
+        clock, "utcnow", lambda: start + timedelta(seconds=seconds)
+    )
+
+    at(0)
+    first = sign(email="tap@example.org")
+    at(2)
+    second = sign(email="tap@example.org")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert _page_without_csrf(client.get(first.headers["Location"])) == _page_without_csrf(
+        client.get(second.headers["Location"])
+    )
+    assert confirm_mails_queued(app) == 1
+    at(window - 1)
+    sign(email="TAP@example.org")
+    assert confirm_mails_queued(app) == 1
+
+    at(window + 1)  # she did not get it: signing again sends a new link, as always
+    sign(email="tap@example.org")
+    assert confirm_mails_queued(app) == 2
+    at(window + 3)  # ... counted from that link, not from the signature
+    sign(email="tap@example.org")
+    assert confirm_mails_queued(app) == 2
+    at(2 * window + 2)
+    sign(email="tap@example.org")
+    assert confirm_mails_queued(app) == 3
     assert len(signatures_in_db(app)) == 1
 
 
@@ -608,11 +659,12 @@ def test_a_link_sent_again_works_as_long_as_its_mail_says(
 
 
 def test_an_internationalised_domain_is_kept_in_ascii_and_the_mail_arrives(
-    app, client, make_initiative, sign, deliver, smtp
+    app, client, make_initiative, sign, deliver, smtp, a_minute_later
 ):
     """exämple.se and its ASCII spelling are one address, and mail servers take the latter."""
     make_initiative()
     assert sign(email="Amira@Exämple.se").status_code == 303
+    a_minute_later()
     assert sign(email="amira@xn--exmple-cua.se").status_code == 303  # a repeat, not a second
     [signature] = signatures_in_db(app)
     with app.app_context():
