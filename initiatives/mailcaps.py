@@ -50,6 +50,26 @@ def under_global_cap(email_indexes: list[str]) -> bool:
     return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
 
 
+def sent_today(
+    email_indexes: list[str], initiative_id: int, kinds: tuple[str, ...]
+) -> tuple[int, int]:
+    """Unsolicited mails queued for this address in the last day: those of ``kinds``
+    (some of UNSOLICITED_KINDS) about this initiative, and all of them (any initiative),
+    in one query.  The caller holds the address's lock (``lock_address``), so mail that
+    another request queued and has not committed yet is not missed."""
+    here = sa.func.count(OutboxMessage.id).filter(
+        OutboxMessage.initiative_id == initiative_id, OutboxMessage.kind.in_(kinds)
+    )
+    row = db.session.execute(
+        sa.select(here, sa.func.count(OutboxMessage.id)).where(
+            OutboxMessage.email_index.in_(email_indexes),
+            OutboxMessage.created_at >= clock.utcnow() - DAY,
+            OutboxMessage.kind.in_(UNSOLICITED_KINDS),
+        )
+    ).one()
+    return row[0] or 0, row[1] or 0
+
+
 def enqueue_under_cap(
     kind: str,
     *,

@@ -115,12 +115,26 @@ def _mail(kind: str, signature: Signature, email: str, initiative: Initiative) -
     )
 
 
+# Only the mails a sign attempt triggers count: thank-you and withdrawal receipts do not.
+SIGN_ATTEMPT_KINDS = ("confirm", "already_signed")
+
+
 def _under_mail_cap(initiative: Initiative, indexes: list[str]) -> bool:
-    since = clock.utcnow() - timedelta(days=1)
-    # Only the mails a sign attempt triggers count: thank-you and withdrawal receipts do not.
-    sent = outbox.mails_since(indexes, initiative.id, since, ("confirm", "already_signed"))
-    return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY"] and mailcaps.under_global_cap(
-        indexes
+    """Whether one more link (or "already signed") may go to this address about this
+    initiative today: under MAILS_PER_ADDRESS_PER_DAY for it, and under the cap for all
+    initiatives.  Counted under the address's lock, so that a signer's new try and an
+    organiser's resend at the same moment count one after the other."""
+    mailcaps.lock_address(indexes)
+    return _room_under_mail_cap(initiative, indexes)
+
+
+def _room_under_mail_cap(initiative: Initiative, indexes: list[str]) -> bool:
+    """``_under_mail_cap`` for a caller that holds the address's lock already."""
+    here, total = mailcaps.sent_today(indexes, initiative.id, SIGN_ATTEMPT_KINDS)
+    config = current_app.config
+    return (
+        here < config["MAILS_PER_ADDRESS_PER_DAY"]
+        and total < config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
     )
 
 
@@ -253,7 +267,7 @@ def _sign_again(
         # A double tap: the link queued moments ago works; a second one would only
         # count against the address's cap.
         return SignResult(SignOutcome.LINK_JUST_SENT, existing)
-    if not _under_mail_cap(initiative, indexes):
+    if not _room_under_mail_cap(initiative, indexes):
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if existing.state == SignatureState.PENDING:
         _mail("confirm", existing, email, initiative)

@@ -155,3 +155,37 @@ def test_an_organisers_resend_and_the_signers_new_try_at_once_both_go_through(ap
     # The signer's try comes moments after the organiser's new link: that link is the
     # one she gets (SIGN_AGAIN_QUIET_SECONDS), not a third.
     assert _queued(app, "confirm") == 2
+
+
+@PG
+def test_an_organisers_resend_racing_the_signers_new_try_stays_under_the_cap(app, make_initiative):
+    """The signer's new try has queued the last link the day's cap for this initiative
+    allows, not yet committed, when the organiser resends one: the resend must count
+    that link (under the address's lock), not only the ones committed before it."""
+    from datetime import timedelta
+
+    from initiatives import clock, moderation
+
+    app.config["MAILS_PER_ADDRESS_PER_DAY"] = 2
+    make_initiative()
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        signatures.sign(initiative, name="Amira", email="amira@example.org", locale="sv")
+        # Signed a while ago: her new try is no double tap.
+        db.session.execute(
+            sa.update(Signature).values(created_at=clock.utcnow() - timedelta(minutes=10))
+        )
+        db.session.commit()
+    resent: list[bool] = []
+
+    def signer_tries_again() -> object:
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        return signatures.sign(initiative, name="Amira", email="amira@example.org", locale="sv")
+
+    def organiser_resends() -> None:
+        signature = db.session.scalars(sa.select(Signature)).one()
+        resent.append(moderation.resend_confirmation(signature, "lina@example.org"))
+
+    _while_another_request_is_uncommitted(app, signer_tries_again, organiser_resends)
+    assert _queued(app, "confirm") == 2
+    assert resent == [False]
