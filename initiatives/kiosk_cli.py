@@ -11,6 +11,7 @@ import qrcode.image.svg
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 
 from . import clock, kiosk_signatures, kiosks
 from .extensions import db
@@ -88,8 +89,9 @@ def create_command(name: str, slugs: tuple[str, ...], qr: bool, svg: Path | None
     name = name.strip()
     if not name or len(name) > 80:
         raise click.ClickException("The name must be 1 to 80 characters.")
+    taken = f"A kiosk called {name!r} exists; revoke it or pick a name."
     if kiosks.by_name(name) is not None:
-        raise click.ClickException(f"A kiosk called {name!r} exists; revoke it or pick a name.")
+        raise click.ClickException(taken)
     found = {
         i.slug: i
         for i in db.session.scalars(sa.select(Initiative).where(Initiative.slug.in_(slugs)))
@@ -98,8 +100,12 @@ def create_command(name: str, slugs: tuple[str, ...], qr: bool, svg: Path | None
     if missing:
         raise click.ClickException(f"No initiative with slug: {', '.join(missing)}")
     chosen = [found[s] for s in dict.fromkeys(slugs)]
-    kiosk, code = kiosks.create(name, chosen, actor=ACTOR)
-    db.session.commit()
+    try:
+        kiosk, code = kiosks.create(name, chosen, actor=ACTOR)
+        db.session.commit()
+    except IntegrityError:  # the same name, created at the same moment (as admin/kiosks.py)
+        db.session.rollback()
+        raise click.ClickException(taken) from None
     click.echo(f"Kiosk {kiosk.name!r} created for: {', '.join(i.slug for i in chosen)}")
     for initiative in chosen:
         if not initiative.accepts_signatures():

@@ -636,6 +636,35 @@ def test_two_drafts_renamed_to_one_address_at_once_get_a_message_not_an_error(ap
     assert outcome == ["Adressen används redan av ett annat initiativ."]
 
 
+@PG
+def test_one_kiosk_created_twice_at_once_from_the_terminal_gets_a_message_not_a_traceback(
+    app, make_initiative
+):
+    """Two organisers run ``flask kiosk create --name "Stand 1"`` at the same moment: both
+    pass the "name taken?" check; the second is told the name exists and exits non-zero,
+    and the first one's kiosk is the only one."""
+    from initiatives import kiosks
+
+    make_initiative()
+
+    def hold(first: sa.orm.Session) -> None:
+        first.add(kiosks.Kiosk(name="Stand 1"))
+
+    def create() -> tuple[int, str, str]:
+        result = app.test_cli_runner().invoke(
+            args=["kiosk", "create", "--initiative", "amiralsgatan", "--name", "Stand 1"]
+        )
+        return result.exit_code, result.output, type(result.exception).__name__
+
+    outcome = _while_held(app, hold, create)
+    assert len(outcome) == 1 and isinstance(outcome[0], tuple), outcome  # not a DB error
+    exit_code, output, error = outcome[0]
+    assert exit_code == 1 and error == "SystemExit", output
+    assert "A kiosk called 'Stand 1' exists" in output and "Traceback" not in output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(kiosks.Kiosk.id))) == 1
+
+
 def _paper_sheet(app, make_initiative) -> int:
     from initiatives import paper
 

@@ -932,6 +932,27 @@ def test_cli_refuses_an_svg_path_it_cannot_write_before_creating_anything(
     assert runner.invoke(args=[*args, "--no-qr"]).exit_code == 0
 
 
+def test_cli_create_that_lost_the_race_for_a_name_says_so_without_a_traceback(
+    app, make_initiative, monkeypatch
+):
+    """Another ``kiosk create`` with the same name committed after this one checked the
+    name (on PostgreSQL they truly overlap: test_concurrency): the database's unique
+    index refuses the second, and the terminal says why, exiting non-zero."""
+    from initiatives import kiosks
+
+    make_initiative()
+    runner = app.test_cli_runner()
+    args = ["kiosk", "create", "--initiative", "amiralsgatan", "--name", "Stand 1", "--no-qr"]
+    assert runner.invoke(args=args).exit_code == 0
+    monkeypatch.setattr(kiosks, "by_name", lambda name: None)  # read before that commit
+    lost = runner.invoke(args=args)
+    assert lost.exit_code == 1 and isinstance(lost.exception, SystemExit), lost.exception
+    assert "A kiosk called 'Stand 1' exists; revoke it or pick a name." in lost.output
+    assert "Enrolment code" not in lost.output
+    monkeypatch.undo()
+    assert runner.invoke(args=["kiosk", "list"]).output.count("Stand 1") == 1
+
+
 def test_an_enrolled_tablet_keeps_working_through_a_secret_key_rotation(app, make_initiative):
     """SECRET_KEY moves to SECRET_KEY_FALLBACKS: the tablet's cookie, the token in the
     page open on it and a code issued just before all still work."""
