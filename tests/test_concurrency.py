@@ -50,7 +50,7 @@ def prepared_signers(app, emails: list[str]) -> list[Callable[[], int]]:
     actions = []
     for email in emails:
         browser = app.test_client()
-        data = sign_form(email=email, name=f"Signer {email}")
+        data = sign_form(email=email, name=f"Signer {email.split('@')[0]}")
         data["csrf_token"] = csrf_token(browser, "/i/amiralsgatan")
 
         def act(browser=browser, data=data) -> int:
