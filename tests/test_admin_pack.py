@@ -357,12 +357,9 @@ def test_no_pack_for_a_draft_or_an_unknown_slug(app, make_initiative, tmp_path):
     assert missing.exit_code != 0
 
 
-def test_a_name_typed_with_a_tab_or_a_line_break_keeps_its_space(
-    app, make_initiative, tmp_path, poppler
-):
-    """A name pasted from a spreadsheet into the paper form (first and last name in two
-    cells) holds a tab; the PDF has no glyph for it and printed "AmiraHassan"."""
-    initiative = make_initiative(opens_days_ago=5)
+def _stored_names(app, initiative, names: list[str]) -> str:
+    """Confirmed signatures with these names exactly as stored (as an older version or a
+    paper row may have stored them); the first one's public id."""
     with app.app_context():
         box = crypto()
         db.session.add_all(
@@ -372,12 +369,28 @@ def test_a_name_typed_with_a_tab_or_a_line_break_keeps_its_space(
                 name_enc=box.encrypt(name),
                 confirmed_at=clock.utcnow(),
             )
-            for name in ("Amira\tHassan", "Hodan\r\nAli", "أمينة\tحسن")
+            for name in names
         )
         db.session.commit()
+        return db.session.scalars(sa.select(Signature.public_id).order_by(Signature.id)).first()
+
+
+def _exported(app, tmp_path) -> zipfile.ZipFile:
+    """The pack `flask export` writes."""
     result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    return zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+
+
+def test_a_name_typed_with_a_tab_or_a_line_break_keeps_its_space(
+    app, make_initiative, tmp_path, poppler
+):
+    """A name pasted from a spreadsheet into the paper form (first and last name in two
+    cells) holds a tab; the PDF has no glyph for it and printed "AmiraHassan"."""
+    _stored_names(
+        app, make_initiative(opens_days_ago=5), ["Amira\tHassan", "Hodan\r\nAli", "أمينة\tحسن"]
+    )
+    archive = _exported(app, tmp_path)
     listing = " ".join(_pdf_text(archive.read("underskrifter.pdf"), tmp_path, "l.pdf").split())
     assert "Amira Hassan" in listing and "Hodan Ali" in listing and "أمينة حسن" in listing
     rows = list(
@@ -397,28 +410,12 @@ def test_a_name_stored_with_direction_controls_is_listed_without_them(
 ):
     """A name stored before the forms took them out: an override (U+202E) would print it
     backwards in the clerk's PDF and spreadsheet, and the admin's page would show it so."""
-    initiative = make_initiative(opens_days_ago=5)
-    with app.app_context():
-        box = crypto()
-        db.session.add_all(
-            Signature(
-                initiative_id=initiative.id,
-                state=SignatureState.CONFIRMED,
-                name_enc=box.encrypt(name),
-                confirmed_at=clock.utcnow(),
-            )
-            for name in (
-                "\u202enassaH arimA",
-                "\u2067\u0623\u0645\u064a\u0646\u0629\u200f\u2069 Ali",
-            )
-        )
-        db.session.commit()
-        public_id = db.session.scalars(
-            sa.select(Signature.public_id).order_by(Signature.id)
-        ).first()
-    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    archive = zipfile.ZipFile(next(tmp_path.glob("*.zip")))
+    public_id = _stored_names(
+        app,
+        make_initiative(opens_days_ago=5),
+        ["\u202enassaH arimA", "\u2067\u0623\u0645\u064a\u0646\u0629\u200f\u2069 Ali"],
+    )
+    archive = _exported(app, tmp_path)
     expected = ["nassaH arimA", "\u0623\u0645\u064a\u0646\u0629 Ali"]
     rows = list(
         csv.reader(
