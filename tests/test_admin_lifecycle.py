@@ -506,3 +506,25 @@ def test_the_period_is_counted_in_months_of_malmo_time(
         closes = initiative.closes_at.astimezone(clock.LOCAL_TZ)
         assert closes.time() == opens.time()
         assert printed_last_day(initiative).date().isoformat() == last_day
+
+
+def test_the_log_writes_its_details_as_an_organiser_reads_them(app, make_initiative):
+    """ "flagged: ja", not Python's "flagged: False"; counts by channel written out."""
+    from initiatives import audit
+
+    initiative = make_initiative()
+    with app.app_context():
+        audit.record(
+            "paper.row_added",
+            actor="lina@example.org",
+            initiative=db.session.get(Initiative, initiative.id),
+            sheet="1",
+            flagged=True,
+            kept=False,
+            note=None,
+            counts={"web": 3, "paper": 1},
+        )
+        db.session.commit()
+    page = logged_in(app).get("/admin/initiatives/amiralsgatan/audit").get_data(as_text=True)
+    assert "sheet: 1; flagged: ja; kept: nej; note: –; counts: web 3, paper 1" in page
+    assert "True" not in page and "False" not in page and "None" not in page

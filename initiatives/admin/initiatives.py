@@ -389,6 +389,21 @@ def state_label(state: str) -> str:
     return labels.get(state, state)
 
 
+@bp.app_template_filter("audit_value")
+def audit_value(value: Any) -> str:
+    """A detail of an audit event as an organiser reads it: "ja"/"nej", not Python's
+    True/False; "–" for nothing; a list or a mapping written out."""
+    if isinstance(value, bool):
+        return _("ja") if value else _("nej")
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, list | tuple):
+        return ", ".join(audit_value(item) for item in value) or "–"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {audit_value(item)}" for key, item in value.items()) or "–"
+    return str(value)
+
+
 @bp.get("/initiatives/<slug>")
 def dashboard(slug: str) -> str:
     initiative = initiative_or_404(slug)
