@@ -12,6 +12,7 @@ it touched.  Signers whose signature is held see so on their confirmation page.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,6 +114,12 @@ class Matched:
     def count(self, state: SignatureState) -> int:
         return len(self.ids.get(state.value, []))
 
+    def fingerprint(self) -> str:
+        """Which signatures these are, whatever their state: what a preview hands on to
+        the invalidation, so that it acts on the signatures shown, not just as many."""
+        ids = sorted(i for ids in self.ids.values() for i in ids)
+        return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+
 
 def _match(selection: Selection, states: Sequence[SignatureState], lock: bool) -> Matched:
     selection.validate()
@@ -186,6 +193,7 @@ def invalidate(
     actor: str,
     note: str | None = None,
     expected: int | None = None,
+    fingerprint: str | None = None,
 ) -> Change:
     """Invalidate what the selection matches; they stop counting at once (flushes).
 
@@ -193,12 +201,17 @@ def invalidate(
     selection still matches that many: counted under the rows' locks, so a second
     organiser confirming the same preview at the same moment acts on nothing and is
     told so (SelectionChangedError), rather than logging an invalidation of nothing.
+    With ``fingerprint`` (``Matched.fingerprint`` of the preview) the signatures must be
+    the same ones too: one previewed signer withdrawing and a new signature arriving
+    leave the count as it was, and the new one was never shown.
     """
     reason = Reason(reason)
     initiative = _initiative(selection)
     matched = _match(selection, REVIEWABLE, lock=True)
     if expected is not None and matched.total != expected:
         raise SelectionChangedError(matched.total, expected)
+    if fingerprint is not None and matched.fingerprint() != fingerprint:
+        raise SelectionChangedError(matched.total, matched.total if expected is None else expected)
     now = clock.utcnow()
     moved: dict[SignatureState, list[int]] = {}
     for state in REVIEWABLE:

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import sqlalchemy as sa
 
-from initiatives import abuse, kiosks, pack
+from initiatives import abuse, kiosks, pack, signatures
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
@@ -292,3 +292,42 @@ def test_a_restore_sent_again_is_refused_and_logged_once(app, burst_campaign):
             sa.select(AuditEvent).where(AuditEvent.action == "abuse.restore")
         ).all()
         assert len(restores) == 1
+
+
+def test_a_selection_with_other_signatures_but_as_many_is_not_acted_on(app, burst_campaign):
+    """Between the preview and the click one previewed signer withdraws and a new bot
+    signature arrives: the count is the same, the signatures are not.  Nothing the
+    organiser has not seen is invalidated."""
+    organiser = logged_in(app, role="organiser")
+    query = f"{REVIEW}/preview?domain=mailbot.example"
+    page = organiser.get(query).get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    form = {k: html.unescape(v) for k, v in form.items()}
+    expected = re.search(r'name="expected" type="hidden" value="(\d+)"', page).group(1)
+    assert expected == "12"
+    selected = re.search(r'name="selected" type="hidden" value="([0-9a-f]{64})"', page).group(1)
+    with app.app_context():
+        gone = db.session.get(Signature, burst_campaign["bot"][0])
+        assert signatures.withdraw(gone) == signatures.WithdrawOutcome.WITHDRAWN
+        db.session.commit()
+    late = add_signatures(app, "amiralsgatan", [Spec("late@mailbot.example", client_hash=BOT)])
+    response = submit(
+        organiser, query, f"{REVIEW}/invalidate", **form, expected=expected, selected=selected,
+        reason="automated",
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert "inte samma underskrifter" in response.get_data(as_text=True)
+    assert states(app, late) == ["confirmed"]
+    assert states(app, burst_campaign["bot"]).count("invalidated") == 0
+    assert count_is_exact(app, "amiralsgatan") == 15
+    # The page that says so carries what it matches now; sent as it is, it acts on those.
+    text = response.get_data(as_text=True)
+    now = re.search(r'name="selected" type="hidden" value="([0-9a-f]{64})"', text).group(1)
+    assert now != selected
+    again = submit(
+        organiser, query, f"{REVIEW}/invalidate", **form, expected="12", selected=now,
+        reason="automated",
+    )  # fmt: skip
+    assert again.status_code == 302
+    assert states(app, late) == ["invalidated"]
+    assert count_is_exact(app, "amiralsgatan") == 15 - 9

@@ -190,6 +190,7 @@ def _preview_page(
             for name in SELECTION_FIELDS:
                 getattr(invalidate_form, name).data = getattr(form, name).data
         invalidate_form.expected.data = str(matched.total)
+        invalidate_form.selected.data = matched.fingerprint()
     return render_template(
         "admin/review_preview.html",
         initiative=initiative,
@@ -228,21 +229,23 @@ def review_invalidate(slug: str) -> Any:
             actor=actor(),
             note=form.note.data or None,
             expected=int(form.expected.data),
+            fingerprint=form.selected.data or None,
         )
     except abuse.SelectionChangedError as exc:
         db.session.rollback()
-        return _preview_page(
-            initiative,
-            form,
-            kiosks,
-            409,
-            _(
+        if exc.now == exc.expected:
+            problem = _(
+                "Urvalet har ändrats sedan förhandsgranskningen: det träffar lika många, "
+                "men inte samma underskrifter. Se över det och försök igen."
+            )
+        else:
+            problem = _(
                 "Urvalet har ändrats sedan förhandsgranskningen: det träffar nu %(now)s i "
                 "stället för %(then)s. Se över det och försök igen.",
                 now=exc.now,
                 then=exc.expected,
-            ),
-        )
+            )
+        return _preview_page(initiative, form, kiosks, 409, problem)
     except abuse.ReviewClosedError:
         db.session.rollback()
         return _preview_page(initiative, form, kiosks, 409, _closed())

@@ -143,6 +143,9 @@ class InvalidateForm(SelectionForm):
     """The previewed selection (hidden), the expected count, the reason and a note."""
 
     expected = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,9}$")])
+    # Which signatures the preview showed (``abuse.Matched.fingerprint``); a form sent
+    # without it (one loaded before it existed) is checked by the count alone.
+    selected = HiddenField(validators=[Optional(), Regexp(r"^[0-9a-f]{64}$")])
     reason = SelectField(
         _l("Anledning"),
         choices=[SelectChoice("", _l("Välj…"))]
