@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # Malmö's time: the days of an initiative's period, its deadlines, a stand's "today",
@@ -29,3 +29,30 @@ def add_months(start: datetime, months: int) -> datetime:
     month = (local.month - 1 + months) % 12 + 1
     day = min(local.day, monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day).astimezone(start.tzinfo)
+
+
+def local_moment(wall: datetime, *, latest: bool = False) -> datetime:
+    """A time read off Malmö's clocks (naive, or with ``LOCAL_TZ`` attached) as the moment
+    it names, aware in ``LOCAL_TZ``.
+
+    When summer time ends, 02:00–02:59 happens twice: this is the first of the two, or
+    with ``latest`` the second, so that a range "from … to and including …" covers both.
+    A time that never happened (skipped when summer time starts) is the moment the
+    clocks jumped.  Python's own reading (``fold=0``) would make the repeated hour
+    impossible to select and move a skipped time an hour on.
+    """
+    naive = wall.replace(tzinfo=None, fold=0)
+    moments = [naive.replace(tzinfo=LOCAL_TZ, fold=fold).astimezone(UTC) for fold in (0, 1)]
+    real = [m for m in moments if m.astimezone(LOCAL_TZ).replace(tzinfo=None) == naive]
+    if real:
+        return (max(real) if latest else min(real)).astimezone(LOCAL_TZ)
+    # Skipped: the jump lies between the two readings; find it to the microsecond.
+    before, after = min(moments), max(moments)
+    offset = before.astimezone(LOCAL_TZ).utcoffset()
+    while after - before > timedelta(microseconds=1):
+        middle = before + (after - before) / 2
+        if middle.astimezone(LOCAL_TZ).utcoffset() == offset:
+            before = middle
+        else:
+            after = middle
+    return after.astimezone(LOCAL_TZ)

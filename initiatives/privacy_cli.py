@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import abuse, bursts, keyrotation, retention
+from . import abuse, bursts, clock, keyrotation, retention
 from .clock import LOCAL_TZ
 from .extensions import db
 from .models import Initiative
@@ -85,7 +85,9 @@ def _local(value: datetime, up: bool = False) -> str:
     return local.isoformat(timespec="seconds")
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def _parse_time(value: str | None, *, latest: bool = False) -> datetime | None:
+    """An ISO time; without an offset, Malmö's (``clock.local_moment``: in the hour that
+    repeats when summer time ends, the first, or with ``latest`` the second)."""
     if value is None:
         return None
     try:
@@ -96,7 +98,7 @@ def _parse_time(value: str | None) -> datetime | None:
     # Malmö time does not even convert to UTC for the query.
     if not 2000 <= parsed.year <= 2999:
         raise click.BadParameter(f"{value!r} is not between the years 2000 and 2999")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL_TZ)
+    return parsed if parsed.tzinfo is not None else clock.local_moment(parsed, latest=latest)
 
 
 def _selection_options(command: click.Command) -> click.Command:
@@ -119,7 +121,7 @@ def _selection(initiative: Initiative, **criteria: str | None) -> abuse.Selectio
         domain=criteria.get("domain"),
         kiosk_id=criteria.get("kiosk_id"),
         since=_parse_time(criteria.get("since")),
-        until=_parse_time(criteria.get("until")),
+        until=_parse_time(criteria.get("until"), latest=True),
     )
 
 

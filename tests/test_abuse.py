@@ -315,3 +315,21 @@ def test_a_burst_from_one_stand_tablet_is_found_and_reviewed_by_kiosk(app, burst
         selection = abuse.Selection(initiative(app).id, kiosk_id=kiosk_id)
         assert abuse.preview(selection).total == 12
     assert count_is_exact(app, "amiralsgatan") == 14
+
+
+def test_malmo_clock_times_at_the_summer_time_changes_name_the_right_moments():
+    """The review's "from" and "to and including" (and the CLI's --since/--until)."""
+    from datetime import UTC, datetime
+
+    from initiatives.clock import local_moment
+
+    def utc(wall: str, latest: bool = False) -> str:
+        moment = local_moment(datetime.fromisoformat(wall), latest=latest)
+        return moment.astimezone(UTC).strftime("%H:%M")
+
+    # 25 October 2026: 02:30 happens at 00:30 and again at 01:30 UTC.
+    assert (utc("2026-10-25T02:30"), utc("2026-10-25T02:30", latest=True)) == ("00:30", "01:30")
+    assert utc("2026-10-25T03:00", latest=True) == "02:00"
+    # 29 March 2026: 02:30 never happens; it is the moment the clocks jumped to 03:00.
+    assert utc("2026-03-29T02:30") == utc("2026-03-29T02:30", latest=True) == "01:00"
+    assert utc("2026-03-29T01:59") == "00:59" and utc("2026-07-01T12:00") == "10:00"

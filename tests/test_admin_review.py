@@ -8,6 +8,7 @@ import html
 import json
 import re
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -331,3 +332,29 @@ def test_a_selection_with_other_signatures_but_as_many_is_not_acted_on(app, burs
     assert again.status_code == 302
     assert states(app, late) == ["invalidated"]
     assert count_is_exact(app, "amiralsgatan") == 15 - 9
+
+
+def test_a_burst_in_the_hour_that_repeats_when_summer_time_ends_is_previewed(app, burst_campaign):
+    """25 October 2026: Malmö's clocks go from 03:00 back to 02:00, so 02:05 happens
+    twice.  A burst in the second 02:05 (01:05 UTC) links to a preview that finds it, and
+    a selection typed as 02:00 to 02:59 covers both of that night's hours."""
+    start = datetime(2026, 10, 25, 1, 5, tzinfo=UTC)
+    with app.app_context():
+        for i, signature_id in enumerate(burst_campaign["bot"]):
+            db.session.execute(
+                sa.update(Signature)
+                .where(Signature.id == signature_id)
+                .values(created_at=start + timedelta(seconds=10 * i))
+            )
+        db.session.commit()
+    organiser = logged_in(app, role="organiser")
+    page = organiser.get(REVIEW).get_data(as_text=True)
+    link = next(link for link in preview_links(page) if "client=" in link)
+    assert "since=2026-10-25T02:05" in link
+    preview = organiser.get(link).get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in preview
+    assert "<strong data-pending>4</strong>" in preview
+    typed = organiser.get(
+        f"{REVIEW}/preview?client={BOT[:16]}&since=2026-10-25T02:00&until=2026-10-25T02:59"
+    ).get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in typed

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from wtforms import SelectChoice
 
-from .. import abuse, bursts, names
+from .. import abuse, bursts, clock, names
 from ..clock import LOCAL_TZ
 from ..crypto import InvalidToken, crypto
 from ..extensions import db
@@ -67,8 +67,9 @@ def _selection(initiative: Initiative, form: SelectionForm) -> abuse.Selection:
         client_hash=form.client.data or None,
         domain=(form.domain.data or "").lstrip("@") or None,
         kiosk_id=int(form.kiosk.data) if form.kiosk.data else None,
-        since=form.since.data,
-        until=form.until.data,
+        # The repeated hour when summer time ends: "from" its first, "to" its second.
+        since=clock.local_moment(form.since.data) if form.since.data else None,
+        until=clock.local_moment(form.until.data, latest=True) if form.until.data else None,
     )
 
 
