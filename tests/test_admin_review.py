@@ -358,3 +358,36 @@ def test_a_burst_in_the_hour_that_repeats_when_summer_time_ends_is_previewed(app
         f"{REVIEW}/preview?client={BOT[:16]}&since=2026-10-25T02:00&until=2026-10-25T02:59"
     ).get_data(as_text=True)
     assert "<strong data-confirmed>8</strong>" in typed
+
+
+def test_to_and_including_a_minute_takes_the_whole_minute(app, burst_campaign):
+    """A browser's time field sends "12:00" without seconds: "till och med 12:00" takes a
+    signature made at 12:00:30, in the preview and in the invalidation it leads to."""
+    start = datetime(2026, 11, 20, 10, 59, 40, tzinfo=UTC)  # 11:59:40 in Malmö
+    with app.app_context():
+        for i, signature_id in enumerate(burst_campaign["bot"]):
+            db.session.execute(
+                sa.update(Signature)
+                .where(Signature.id == signature_id)
+                .values(created_at=start + timedelta(seconds=5 * i))  # to 12:00:35
+            )
+        db.session.commit()
+    organiser = logged_in(app, role="organiser")
+    query = f"{REVIEW}/preview?client={BOT[:16]}&since=2026-11-20T11:59&until=2026-11-20T12:00"
+    page = organiser.get(query).get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in page
+    assert "<strong data-pending>4</strong>" in page
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    form = {k: html.unescape(v) for k, v in form.items()}
+    assert form["until"] == "2026-11-20T12:00"
+    expected = re.search(r'name="expected" type="hidden" value="(\d+)"', page).group(1)
+    selected = re.search(r'name="selected" type="hidden" value="([0-9a-f]{64})"', page).group(1)
+    response = submit(
+        organiser, query, f"{REVIEW}/invalidate", **form, expected=expected, selected=selected,
+        reason="automated",
+    )  # fmt: skip
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert states(app, burst_campaign["bot"]) == ["invalidated"] * 12
+    # With its seconds (a burst's link) the end is that second: 11:59:40 to 12:00:00.
+    exact = organiser.get(query.replace("T12:00", "T12:00:00")).get_data(as_text=True)
+    assert "<strong data-already>5</strong>" in exact

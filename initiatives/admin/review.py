@@ -61,6 +61,20 @@ def _with_kiosks(form: SelectionForm, names: dict[int, str]) -> SelectionForm:
     return form
 
 
+def _until(form: SelectionForm) -> datetime | None:
+    """The end of the selection, to and including it.  A browser's time field sends
+    minutes only ("12:00"): to and including 12:00 then means up to 12:00:59.999999, as
+    an organiser reads it (a signature at 12:00:30 is in it).  A time with its seconds (a
+    burst's link) ends there."""
+    if not form.until.data:
+        return None
+    end = clock.local_moment(form.until.data, latest=True)
+    typed = (form.until.raw_data or [""])[0].strip()
+    if len(typed) == len("2026-01-01T12:00"):
+        end = (end.astimezone(UTC) + timedelta(minutes=1, microseconds=-1)).astimezone(LOCAL_TZ)
+    return end
+
+
 def _selection(initiative: Initiative, form: SelectionForm) -> abuse.Selection:
     return abuse.Selection(
         initiative.id,
@@ -69,7 +83,7 @@ def _selection(initiative: Initiative, form: SelectionForm) -> abuse.Selection:
         kiosk_id=int(form.kiosk.data) if form.kiosk.data else None,
         # The repeated hour when summer time ends: "from" its first, "to" its second.
         since=clock.local_moment(form.since.data) if form.since.data else None,
-        until=clock.local_moment(form.until.data, latest=True) if form.until.data else None,
+        until=_until(form),
     )
 
 
@@ -189,7 +203,10 @@ def _preview_page(
         else:
             invalidate_form = _with_kiosks(InvalidateForm(formdata=None), kiosks)
             for name in SELECTION_FIELDS:
-                getattr(invalidate_form, name).data = getattr(form, name).data
+                target, source = getattr(invalidate_form, name), getattr(form, name)
+                # As typed, too: a time given to the minute is read to the minute's end
+                # (``_until``), and the invalidation must read it as the preview did.
+                target.data, target.raw_data = source.data, source.raw_data
         invalidate_form.expected.data = str(matched.total)
         invalidate_form.selected.data = matched.fingerprint()
     return render_template(
