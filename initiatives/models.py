@@ -171,6 +171,13 @@ class Initiative(db.Model):
         """Organisers may invalidate and restore signatures while the list can change."""
         return self.state in (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
+    @property
+    def collection_ends_at(self) -> datetime | None:
+        """When collecting ended or ends: the period's end, or earlier if an organiser
+        closed or withdrew the initiative first."""
+        ends = [t for t in (self.closes_at, self.closed_at, self.withdrawn_at) if t is not None]
+        return min(ends) if ends else None
+
     def days_left(self, now: datetime | None = None) -> int | None:
         if self.closes_at is None:
             return None

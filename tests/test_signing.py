@@ -903,3 +903,59 @@ def test_a_name_with_a_web_or_email_address_is_refused_in_the_signers_language(
     assert signatures_in_db(app) == []
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0
+
+
+def _page_text(client, slug="amiralsgatan") -> str:
+    html = client.get(f"/i/{slug}").get_data(as_text=True)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_an_initiative_no_longer_collecting_shows_no_days_left_and_its_real_end(
+    app, client, make_initiative
+):
+    """Withdrawn or closed early, the page said "90 dagar kvar" under "Insamlingen är
+    stängd" and gave the planned end as the collection's; a period that has ended said
+    "Sista dagen"."""
+    from initiatives import lifecycle
+
+    make_initiative("dragen", opens_days_ago=10, closes_in_days=90)
+    make_initiative("stangd", opens_days_ago=10, closes_in_days=90)
+    make_initiative("slut", opens_days_ago=90, closes_in_days=-1)
+    with app.app_context():
+        withdrawn = db.session.scalars(sa.select(Initiative).filter_by(slug="dragen")).one()
+        lifecycle.withdraw(withdrawn, "test", reason="Vi samarbetar med ett annat initiativ.")
+        closed = db.session.scalars(sa.select(Initiative).filter_by(slug="stangd")).one()
+        lifecycle.close(closed, "test")
+        db.session.commit()
+        planned_end = closed.closes_at.astimezone(lifecycle.LOCAL_TZ).date()
+        today = lifecycle.local_date(clock.utcnow())
+    months = [
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ]
+
+    def long(day):
+        return f"{day.day} {months[day.month - 1]} {day.year}"
+
+    for slug in ("dragen", "stangd"):
+        text = _page_text(client, slug)
+        assert "Insamlingen är stängd" in text
+        assert "dagar kvar" not in text and "Sista dagen" not in text, slug
+        assert f"– {long(today)}" in text, slug
+        assert long(planned_end) not in text, slug
+    ended = _page_text(client, "slut")
+    assert "Tiden för att skriva under har gått ut." in ended
+    assert "Sista dagen" not in ended and "kvar" not in ended
+    # One still collecting counts its days as before.
+    make_initiative("oppen", closes_in_days=10)
+    assert "10 dagar kvar" in _page_text(client, "oppen")

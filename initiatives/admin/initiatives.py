@@ -210,6 +210,7 @@ class _Preview:
         now = clock.utcnow()
         self.opens_at = initiative.opens_at or now
         self.closes_at = initiative.closes_at or clock.add_months(now, initiative.period_months)
+        self.collection_ends_at = self.closes_at
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._initiative, name)
