@@ -9,6 +9,7 @@ flush, never commit.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,21 @@ class Amendment(db.Model):
     previous_text: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
 
 
+_LINE_END = re.compile(r"[ \t]*(?:\r\n|\r|\n)")
+
+
+def normalise(value: str) -> str:
+    """A text as it is stored and hashed: Unicode NFC, LF line breaks, no spaces at the
+    end of a line or the whole.  What differs only in these does not show on the page
+    (a browser sends CRLF, a Mac may paste "ö" decomposed), so it is one text, with one
+    SHA-256."""
+    return _LINE_END.sub("\n", unicodedata.normalize("NFC", value)).strip()
+
+
+def _fields(title: str, summary: str, body: str) -> dict[str, str]:
+    return {"title": normalise(title), "summary": normalise(summary), "body": normalise(body)}
+
+
 def _text(initiative: Initiative, locale: str) -> InitiativeText | None:
     return next((t for t in initiative.texts if t.locale == locale), None)
 
@@ -48,7 +64,8 @@ def _text(initiative: Initiative, locale: str) -> InitiativeText | None:
 def _put_text(
     initiative: Initiative, locale: str, *, title: str, summary: str, body: str
 ) -> InitiativeText:
-    """Replace one language's text, or add it, and flush."""
+    """Replace one language's text, or add it (normalised), and flush."""
+    title, summary, body = _fields(title, summary, body).values()
     text = _text(initiative, locale)
     if text is None:
         text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
@@ -101,10 +118,12 @@ def amend(
         raise TransitionError(str(_l("Skriv vad som rättas och varför.")))
     text = _text(initiative, locale)
     previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
-    if previous == {"title": title, "summary": summary, "body": body}:
+    # Compared as stored from now on: a text saved before texts were normalised is not
+    # "corrected" by the same text sent again.
+    if previous and _fields(**previous) == _fields(title, summary, body):
         raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
     # As when publishing: every language's page needs the proposal itself.
-    if not title or not body:
+    if not normalise(title) or not normalise(body):
         raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
     previous_hash = initiative.text_hash or initiative.compute_text_hash()
     _put_text(initiative, locale, title=title, summary=summary, body=body)

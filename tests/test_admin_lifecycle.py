@@ -528,3 +528,47 @@ def test_the_log_writes_its_details_as_an_organiser_reads_them(app, make_initiat
     page = logged_in(app).get("/admin/initiatives/amiralsgatan/audit").get_data(as_text=True)
     assert "sheet: 1; flagged: ja; kept: nej; note: –; counts: web 3, paper 1" in page
     assert "True" not in page and "False" not in page and "None" not in page
+
+
+def test_the_same_visible_text_is_one_text_and_one_hash(app):
+    """A browser sends a textarea's line breaks as CRLF, a Mac pastes "ö" as "o" and a
+    combining mark, an editor leaves spaces at line ends: none of it shows on the page,
+    but it changed the text's SHA-256 and let an amendment that changes nothing visible
+    be recorded (with a new hash that signers after it carry)."""
+    import unicodedata
+
+    client = logged_in(app)
+    _draft(client)
+    url = "/admin/initiatives/amiralsgatan/text/sv"
+    typed = {
+        "title": unicodedata.normalize("NFD", "Tryggare gator i Malmö"),
+        "summary": "Säkra övergångar.  \r\nOch träd.",
+        "body": "Första stycket. \r\n\r\nAndra stycket.\rTredje raden.",
+    }
+    assert post_form(client, url, url, **typed).status_code == 302
+    stored = _get(app).text("sv")
+    assert stored.title == unicodedata.normalize("NFC", "Tryggare gator i Malmö")
+    assert stored.summary == "Säkra övergångar.\nOch träd."
+    assert stored.body == "Första stycket.\n\nAndra stycket.\nTredje raden."
+
+    post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
+    frozen = _get(app).text_hash
+    # The same text as another browser sends it (LF, composed): nothing to correct.
+    again = {
+        "title": "Tryggare gator i Malmö",
+        "summary": "Säkra övergångar.\nOch träd.",
+        "body": "Första stycket.\n\nAndra stycket.\nTredje raden.  ",
+    }
+    unchanged = post_form(client, url, url, **again, note="Inget")
+    assert unchanged.status_code == 409
+    assert "oförändrad" in unchanged.get_data(as_text=True)
+    assert _get(app).text_hash == frozen
+    with app.app_context():
+        initiative = db.session.get(Initiative, _get(app).id)
+        assert texts.amendments(initiative) == []
+        # A text stored before texts were normalised (CRLF) is not "corrected" by the
+        # same text sent again either.
+        initiative.text("sv").body = "Första stycket.\r\n\r\nAndra stycket.\r\nTredje raden."
+        db.session.commit()
+    assert post_form(client, url, url, **again, note="Inget").status_code == 409
+    assert _get(app).text_hash == frozen

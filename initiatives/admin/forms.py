@@ -31,6 +31,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from .. import names
 from ..accounts import MIN_PASSWORD_LENGTH, Role
 from ..forms import DeliverableEmail, printable_text, strip
+from ..texts import normalise
+
+
+def normalised(value: str | None) -> str | None:
+    """An initiative text as it is stored (``texts.normalise``), so its length is
+    checked as stored."""
+    return normalise(value) if isinstance(value, str) else value
+
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
 
@@ -195,16 +203,18 @@ class InitiativeForm(FlaskForm):
 class TextForm(FlaskForm):
     title = StringField(
         _l("Rubrik"),
-        filters=[strip],
+        filters=[normalised],
         validators=[DataRequired(_l("Skriv en rubrik.")), Length(max=200), printable_text],
     )
     summary = TextAreaField(
         _l("Sammanfattning"),
-        filters=[strip],
+        filters=[normalised],
         validators=[Optional(), Length(max=1000), printable_text],
     )
     body = TextAreaField(
-        _l("Förslaget"), filters=[strip], validators=[Optional(), Length(max=20000), printable_text]
+        _l("Förslaget"),
+        filters=[normalised],
+        validators=[Optional(), Length(max=20000), printable_text],
     )
 
 
