@@ -372,6 +372,10 @@ def answer(
     )
     digest: str | None = None
     if document is not None:
+        # An empty file is a download that failed, not "no PDF": the answer is recorded
+        # once, so it must not go on the record without the document the organiser chose.
+        if not document:
+            raise TransitionError(str(_l("Filen är tom. Ladda ner PDF-filen igen och välj den.")))
         if not document.startswith(PDF_MAGIC):
             raise TransitionError(str(_l("Filen är inte en PDF.")))
         if len(document) > max_bytes:

@@ -14,6 +14,7 @@ from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState
 
 from .admin_helpers import logged_in, post_form
+from .conftest import csrf_token
 
 TEXT = {
     "title": "Tryggare Amiralsgatan",
@@ -572,3 +573,36 @@ def test_the_same_visible_text_is_one_text_and_one_hash(app):
         db.session.commit()
     assert post_form(client, url, url, **again, note="Inget").status_code == 409
     assert _get(app).text_hash == frozen
+
+
+def test_an_empty_answer_file_is_refused_not_silently_left_out(app, make_initiative):
+    """An answer is recorded once; a PDF that arrived empty (a download that failed)
+    marked the initiative answered without it, and no later step could add it."""
+    import io
+
+    make_initiative(state=InitiativeState.SUBMITTED, submitted_at=clock.utcnow())
+    client = logged_in(app)
+    page = _page(client)
+    today = lifecycle.local_date(clock.utcnow()).isoformat()
+    fields = {"answered_on": today, "text": "Nämnden bifaller initiativet."}
+
+    def upload(content: bytes):
+        return client.post(
+            "/admin/initiatives/amiralsgatan/answer",
+            data=fields
+            | {
+                "csrf_token": csrf_token(client, page),
+                "document": (io.BytesIO(content), "svar.pdf"),
+            },
+            content_type="multipart/form-data",
+        )
+
+    refused = upload(b"")
+    assert refused.status_code == 409  # as a file that is not a PDF
+    assert "Filen är tom" in refused.get_data(as_text=True)
+    assert _get(app).state == InitiativeState.SUBMITTED
+    # The file again, as it should have arrived: the answer is recorded with it.
+    assert upload(b"%PDF-1.4\n%%EOF\n").status_code == 302
+    with app.app_context():
+        document = lifecycle.answer_document(db.session.get(Initiative, _get(app).id))
+        assert document is not None and document.filename == "svar.pdf"

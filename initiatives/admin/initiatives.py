@@ -339,7 +339,7 @@ def answer(slug: str) -> Any:
             actor(),
             answered_on=form.answered_on.data,
             text=form.text.data,
-            document=content or None,
+            document=content,
             filename=upload.filename if upload else None,
             max_bytes=current_app.config["ADMIN_UPLOAD_MAX_BYTES"],
         )
