@@ -144,7 +144,7 @@ def signed_in_time(
     if signed_at is None or kiosk.enrolled_at is None or not initiative.accepts_confirmations():
         return False
     now = now or clock.utcnow()
-    end = lifecycle.collection_end(initiative)
+    end = initiative.collection_ends_at
     if end is None or end > now:  # not ended (or not begun): the ordinary rule
         return False
     late_hours = current_app.config["KIOSK_LATE_HOURS"]
@@ -193,7 +193,7 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
         device_signed_at=submission.device_signed_at,
         in_time=late,
     )
-    ended = lifecycle.collection_end(initiative)
+    ended = initiative.collection_ends_at
     if late and ended and result.signature.client_uuid == submission.client_uuid:
         audit.record(
             "kiosk.signature_late",

@@ -113,13 +113,6 @@ def local_noon(day: date) -> datetime:
     return datetime.combine(day, time(12), tzinfo=LOCAL_TZ).astimezone(ZoneInfo("UTC"))
 
 
-def collection_end(initiative: Initiative) -> datetime | None:
-    """When the collection ended or ends: the period's end, or earlier if an organiser
-    closed it early."""
-    ends = [t for t in (initiative.closed_at, initiative.closes_at) if t is not None]
-    return min(ends) if ends else None
-
-
 def local_date(moment: datetime) -> date:
     return moment.astimezone(LOCAL_TZ).date()
 
@@ -325,7 +318,7 @@ def submit(
     # Handed in after the collection closed: a list cannot leave before its last signature.
     # That is when the period ended, if the organiser pressed "close" only later (as the
     # pack says too).
-    closed = collection_end(initiative) or initiative.opens_at
+    closed = initiative.collection_ends_at or initiative.opens_at
     _check_day(
         submitted_on,
         closed,

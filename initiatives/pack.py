@@ -29,7 +29,7 @@ import xlsxwriter
 from . import audit, clock
 from .crypto import crypto
 from .extensions import db
-from .lifecycle import TransitionError, collection_end, local_date, require_names_or_consent
+from .lifecycle import TransitionError, local_date, require_names_or_consent
 from .models import Channel, Initiative, InitiativeState, Signature, SignatureState
 from .names import without_invisible
 from .paper import PaperRow, PaperSheet
@@ -128,7 +128,7 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
     # ended was taken by a tablet before the end (its queue sent it late, and only with
     # a checked signing time: ``kiosk_signatures.signed_in_time``): that time.
     made: sa.ColumnElement[datetime] = Signature.created_at
-    end = collection_end(initiative)
+    end = initiative.collection_ends_at
     if end is not None:
         made = sa.case(
             (

@@ -82,14 +82,8 @@ class PackInfo:
         contact: str,
     ) -> PackInfo:
         text = initiative.text("sv")
-        # The collection ended at the first of: the period's end, the organiser's close,
-        # the withdrawal (a withdrawn initiative takes no signature after it).
-        ends = [
-            t
-            for t in (initiative.closes_at, initiative.closed_at, initiative.withdrawn_at)
-            if t is not None
-        ]
-        closes = min(ends) if ends else None
+        # The period's end, the organiser's close or the withdrawal, whichever came first.
+        closes = initiative.collection_ends_at
         return cls(
             slug=initiative.slug,
             title=text.title if text else initiative.slug,

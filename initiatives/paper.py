@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from . import audit, clock, signatures
 from .crypto import crypto
 from .extensions import db
-from .lifecycle import TransitionError, collection_end, local_date, local_noon, lock
+from .lifecycle import TransitionError, local_date, local_noon, lock
 from .models import (
     DEFAULT_LOCALE,
     Channel,
@@ -235,7 +235,7 @@ def add_row(
     _open_for_paper(initiative)
     postcode = signatures.normalise_postcode(postcode)
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
-    end = collection_end(initiative)  # an early close counts, as in the pack's period
+    end = initiative.collection_ends_at  # an early close counts, as in the pack's period
     last = local_date(end) if end else None
     if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
         raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
