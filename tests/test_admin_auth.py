@@ -480,3 +480,31 @@ def test_the_command_line_refuses_an_address_no_mail_can_reach(app, address):
         args=["admin", "create", "--email", address, "--password-stdin"], input=PASSWORD + "\n"
     )
     assert result.exit_code != 0 and "giltig e-postadress" in result.output
+
+
+def test_an_admin_cannot_reset_their_own_second_factor_without_the_password(app):
+    # Turning one's own two-factor off takes the password (Mitt konto); the accounts
+    # page's reset is for another organiser's lost phone, or a session alone (an unlocked
+    # laptop) would be enough to strip the second factor and enrol a new phone.
+    client = logged_in(app, email="amal@example.org")
+    create_admin(app, "samira@example.org")
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        user = accounts.by_email("amal@example.org")
+        me, totp = user.id, pyotp.TOTP(accounts.pending_secret(user))
+    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    page = client.get("/admin/accounts").get_data(as_text=True)
+    assert f"/admin/accounts/{me}/reset-2fa" not in page
+
+    response = post_form(client, "/admin/accounts", f"/admin/accounts/{me}/reset-2fa")
+    assert response.status_code == 302
+    assert "Mitt konto" in client.get("/admin/accounts").get_data(as_text=True)
+    with app.app_context():
+        assert accounts.by_email("amal@example.org").has_totp
+
+    # Another admin still resets it for her (a lost phone).
+    other = app.test_client()
+    login(other, "samira@example.org")
+    assert post_form(other, "/admin/accounts", f"/admin/accounts/{me}/reset-2fa").status_code == 302
+    with app.app_context():
+        assert not accounts.by_email("amal@example.org").has_totp

@@ -325,10 +325,20 @@ def accounts_toggle(user_id: int) -> Response:
 @bp.post("/accounts/<id:user_id>/reset-2fa")
 @admin_only
 def accounts_reset_totp(user_id: int) -> Response:
-    """For an organiser who lost their phone: they log in with the password and enrol again."""
+    """For an organiser who lost their phone: they log in with the password and enrol again.
+
+    Never one's own: turning that off takes the password (*Mitt konto*), or a session
+    alone would be enough to strip the second factor.
+    """
     user = _other_account(user_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
+    if user.id == current_user.id:
+        flash(
+            _("Din egen tvåstegsverifiering stänger du av under Mitt konto, med ditt lösenord."),
+            "error",
+        )
+        return redirect(url_for("admin.accounts_list"))
     accounts.disable_totp(user)
     audit.record("admin.two_factor_reset", actor=actor(), account=user.email)
     db.session.commit()
