@@ -508,3 +508,31 @@ def test_an_admin_cannot_reset_their_own_second_factor_without_the_password(app)
     assert post_form(other, "/admin/accounts", f"/admin/accounts/{me}/reset-2fa").status_code == 302
     with app.app_context():
         assert not accounts.by_email("amal@example.org").has_totp
+
+
+def test_a_login_half_done_with_the_old_password_ends_when_the_password_is_set(app):
+    # The password leaked: someone passed the first step with it.  Setting a new password
+    # ends the account's sessions, and the one still waiting for its code too.
+    client = logged_in(app, email="amal@example.org")
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    intruder = app.test_client()
+    assert login(intruder, "amal@example.org").headers["Location"].startswith("/admin/login/code")
+
+    result = app.test_cli_runner().invoke(
+        args=["admin", "set-password", "--email", "amal@example.org", "--password-stdin"],
+        input="ett helt nytt och långt lösenord\n",
+    )
+    assert result.exit_code == 0, result.output
+    later = time.time() + 30
+    token = csrf_token(intruder, "/admin/login")
+    response = intruder.post(
+        "/admin/login/code", data={"code": totp.at(later), "csrf_token": token}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    assert intruder.get("/admin/").status_code == 302
+    with app.app_context():
+        # The code was not spent on the refused attempt: the owner can still use it.
+        assert accounts.by_email("amal@example.org").totp_last_step < int(later // 30)

@@ -68,7 +68,14 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("admin/login.html", form=form, problem=problem), 401
     if outcome == accounts.LoginOutcome.NEEDS_CODE:
         db.session.commit()
-        session[PENDING_KEY] = {"id": user.id, "at": int(time.time()), "email": user.email}
+        # The nonce ties the second step to the account as it is now: a password set or
+        # changed before the code is typed ends this half-login like any session.
+        session[PENDING_KEY] = {
+            "id": user.id,
+            "at": int(time.time()),
+            "email": user.email,
+            "nonce": user.session_nonce,
+        }
         return redirect(url_for("admin.login_code", next=request.args.get("next")))
     return _finish_login(user, attempt)
 
@@ -88,6 +95,11 @@ def login_code() -> Response | str | tuple[str, int]:
     if accounts.is_throttled(attempt):
         return _throttled_page(form, "admin/login_code.html")
     user = db.session.get(accounts.AdminUser, pending["id"])
+    if user is not None and user.active and user.session_nonce != pending.get("nonce"):
+        # The password changed since the first step (or the account was reset).
+        session.pop(PENDING_KEY, None)
+        flash(_("Logga in med lösenordet först."), "info")
+        return redirect(url_for("admin.login"))
     if user is None or not user.active or not accounts.verify_totp(user, form.code.data):
         accounts.record_failure(attempt)
         db.session.commit()
