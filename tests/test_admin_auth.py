@@ -536,3 +536,28 @@ def test_a_login_half_done_with_the_old_password_ends_when_the_password_is_set(a
     with app.app_context():
         # The code was not spent on the refused attempt: the owner can still use it.
         assert accounts.by_email("amal@example.org").totp_last_step < int(later // 30)
+
+
+def test_saving_a_role_unchanged_logs_nobody_out(app):
+    # Each row of the accounts page has its own "Spara": pressing it on a row whose role
+    # was not changed (one's own included) must not end that person's sessions.
+    from initiatives.models import AuditEvent
+
+    admin = logged_in(app)
+    organiser_id = create_admin(app, "ali@example.org", role="organiser")
+    organiser = app.test_client()
+    login(organiser, "ali@example.org")
+    with app.app_context():
+        me = accounts.by_email("admin@example.org").id
+    for user_id, role in ((me, "admin"), (organiser_id, "organiser")):
+        response = post_form(admin, "/admin/accounts", f"/admin/accounts/{user_id}/role", role=role)
+        assert response.status_code == 302 and response.headers["Location"] == "/admin/accounts"
+    assert admin.get("/admin/accounts").status_code == 200
+    assert organiser.get("/admin/").status_code == 200
+    with app.app_context():
+        changed = sa.select(sa.func.count()).where(AuditEvent.action == "admin.role_changed")
+        assert db.session.scalar(changed) == 0
+
+    # A real change still ends the sessions (the rights they carry changed).
+    post_form(admin, "/admin/accounts", f"/admin/accounts/{organiser_id}/role", role="admin")
+    assert organiser.get("/admin/").status_code == 302

@@ -302,6 +302,10 @@ def accounts_role(user_id: int) -> Response:
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
+    if form.role.data == user.role:
+        # "Spara" on a row left as it was: nothing changes, nobody is logged out.
+        flash(_("Rollen för %(email)s är oförändrad.", email=user.email), "info")
+        return redirect(url_for("admin.accounts_list"))
     if form.role.data != accounts.Role.ADMIN and not _keeps_an_admin(user):
         flash(_("Det måste finnas minst en aktiv administratör."), "error")
         return redirect(url_for("admin.accounts_list"))
