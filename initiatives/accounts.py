@@ -137,7 +137,9 @@ def _dummy_hash() -> str:
 def canonical(email: str) -> str:
     """The form an account's address is stored and looked up in: case-folded, with an
     internationalised domain in its ASCII form (exämple.se and xn--exmple-cua.se are
-    one address, as the account form stores it)."""
+    one address, as the account form stores it).  An address with letters beyond ASCII
+    before the @ (the command line takes one) has no ASCII form: it is kept composed
+    (NFC) with its domain in Unicode, however either was typed."""
     email = email.strip().casefold()
     if email.isascii():
         return email
@@ -145,7 +147,7 @@ def canonical(email: str) -> str:
         valid = email_validator.validate_email(email, check_deliverability=False)
     except email_validator.EmailNotValidError:
         return email
-    return valid.ascii_email or email
+    return valid.ascii_email or valid.normalized
 
 
 def check_password_rules(password: str) -> None:

@@ -561,3 +561,20 @@ def test_saving_a_role_unchanged_logs_nobody_out(app):
     # A real change still ends the sessions (the rights they carry changed).
     post_form(admin, "/admin/accounts", f"/admin/accounts/{organiser_id}/role", role="admin")
     assert organiser.get("/admin/").status_code == 302
+
+
+def test_an_address_with_letters_beyond_ascii_before_the_at_logs_in_however_it_is_spelled(app):
+    # The command line takes such an address (the account form does not): its domain in
+    # either spelling, and the letters composed or not, are one account and one count
+    # of failed logins.
+    result = app.test_cli_runner().invoke(
+        args=["admin", "create", "--email", "Ämal@Exämple.se", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    spellings = ("ämal@exämple.se", "ämal@xn--exmple-cua.se", "A\u0308mal@exa\u0308mple.se")
+    for spelling in spellings:
+        assert login(app.test_client(), spelling).status_code == 302, spelling
+    with app.app_context():
+        keys = {accounts.Attempt.of(s, "198.51.100.1").account_key for s in spellings}
+        assert len(keys) == 1
