@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from itsdangerous import BadData, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -224,16 +225,51 @@ def _key(kind: str, value: str) -> str:
     return hmac.new(secret, f"admin-login/{kind}/{value}".encode(), hashlib.sha256).hexdigest()
 
 
+# A browser that logged in to an account gets a signed cookie naming the account (by its
+# key) and the browser (a random id).  Failures from such a browser are counted on their
+# own: strangers' wrong guesses, which refuse everyone else, cannot lock the owner out of
+# the browser she uses.  The cookie only spares throttling; it never logs anyone in.
+DEVICE_COOKIE = "admin_device"
+DEVICE_DAYS = 180
+_DEVICE_SALT = "admin-login/device"
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+
+
+def device_cookie(attempt: Attempt) -> str:
+    """A new cookie value for the browser that just logged in to ``attempt``'s account."""
+    return _device_serializer().dumps({"a": attempt.account_key, "d": secrets.token_hex(16)})
+
+
+def _device_key(account_key: str, cookie: str | None) -> str | None:
+    if not cookie or len(cookie) > 500:
+        return None
+    try:
+        data = _device_serializer().loads(cookie, max_age=DEVICE_DAYS * 86400)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("d"), str):
+        return None
+    if not hmac.compare_digest(str(data.get("a")), account_key):
+        return None
+    return _key("device", data["d"])
+
+
 @dataclass(frozen=True)
 class Attempt:
-    """Who is trying: hashes of the account tried and of the client address."""
+    """Who is trying: hashes of the account tried and of the client address, and of the
+    browser when it logged in to this account before (see ``DEVICE_COOKIE``)."""
 
     account_key: str
     client_key: str
+    device_key: str | None = None
 
     @classmethod
-    def of(cls, email: str, client_address: str) -> Attempt:
-        return cls(_key("account", canonical(email)), _key("client", client_address))
+    def of(cls, email: str, client_address: str, device: str | None = None) -> Attempt:
+        account_key = _key("account", canonical(email))
+        return cls(account_key, _key("client", client_address), _device_key(account_key, device))
 
 
 def _window_start() -> datetime:
@@ -241,7 +277,8 @@ def _window_start() -> datetime:
 
 
 def is_throttled(attempt: Attempt) -> bool:
-    """Too many recent failures for this account, or from this client."""
+    """Too many recent failures for this account, or from this client; from a browser
+    that logged in to the account before, too many of its own failures."""
     since = _window_start()
     config = current_app.config
 
@@ -255,6 +292,11 @@ def is_throttled(attempt: Attempt) -> bool:
             or 0
         )
 
+    if attempt.device_key is not None:
+        return (
+            failures(LoginFailure.client_key, attempt.device_key)
+            >= config["ADMIN_LOGIN_MAX_PER_ACCOUNT"]
+        )
     return (
         failures(LoginFailure.account_key, attempt.account_key)
         >= config["ADMIN_LOGIN_MAX_PER_ACCOUNT"]
@@ -264,7 +306,9 @@ def is_throttled(attempt: Attempt) -> bool:
 
 
 def record_failure(attempt: Attempt) -> None:
-    db.session.add(LoginFailure(account_key=attempt.account_key, client_key=attempt.client_key))
+    # A known browser's failures are its own count (and the account's, for everyone else).
+    client_key = attempt.device_key or attempt.client_key
+    db.session.add(LoginFailure(account_key=attempt.account_key, client_key=client_key))
     # Old rows say nothing any more; pruning here keeps the table small without a job.
     db.session.execute(
         sa.delete(LoginFailure).where(LoginFailure.at < clock.utcnow() - timedelta(days=1))

@@ -578,3 +578,38 @@ def test_an_address_with_letters_beyond_ascii_before_the_at_logs_in_however_it_i
     with app.app_context():
         keys = {accounts.Attempt.of(s, "198.51.100.1").account_key for s in spellings}
         assert len(keys) == 1
+
+
+def test_guesses_from_elsewhere_do_not_lock_the_owner_out_of_a_browser_she_used_before(make_app):
+    # Anyone who knows an organiser's address could otherwise keep her out for good with
+    # a few wrong passwords every window.  A browser that logged in to the account before
+    # carries a signed cookie; its own failures are counted on their own.
+    app = make_app(ADMIN_LOGIN_MAX_PER_ACCOUNT=3)
+    create_admin(app)
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert login(owner).status_code == 302
+    post_form(owner, "/admin/", "/admin/logout")
+    cookie = owner.get_cookie("admin_device", path="/admin")
+    assert cookie is not None and cookie.http_only and cookie.max_age
+
+    for n in range(4):
+        attacker = app.test_client()
+        attacker.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        assert login(attacker, password=f"gissning nummer {n}").status_code in (401, 429)
+    newcomer = app.test_client()
+    newcomer.environ_base["REMOTE_ADDR"] = "192.0.2.1"
+    assert login(newcomer).status_code == 429  # a browser never used: still throttled
+    # A forged or copied cookie for another account does not help.
+    newcomer.set_cookie("admin_device", "forged.cookie.value", path="/admin")
+    assert login(newcomer).status_code == 429
+
+    assert login(owner).status_code == 302
+    post_form(owner, "/admin/", "/admin/logout")
+
+    # Guessing from that browser is throttled too, on its own count.
+    for n in range(3):
+        assert login(owner, password=f"fel lösenord {n}").status_code == 401
+    refused = login(owner)
+    assert refused.status_code == 429
+    assert "För många misslyckade försök" in refused.get_data(as_text=True)

@@ -24,7 +24,9 @@ CODE_STEP_SECONDS = 300
 
 
 def _attempt(email: str) -> accounts.Attempt:
-    return accounts.Attempt.of(email, request.remote_addr or "unknown")
+    return accounts.Attempt.of(
+        email, request.remote_addr or "unknown", request.cookies.get(accounts.DEVICE_COOKIE)
+    )
 
 
 def _throttled_message() -> str:
@@ -47,7 +49,18 @@ def _finish_login(user: accounts.AdminUser, attempt: accounts.Attempt) -> Respon
     session.clear()
     login_user(user)
     session[SEEN_KEY] = int(time.time())
-    return redirect(next_url if next_url.startswith("/admin") else url_for("admin.index"))
+    response = redirect(next_url if next_url.startswith("/admin") else url_for("admin.index"))
+    # This browser is now known to the account: strangers' guesses cannot lock it out.
+    response.set_cookie(
+        accounts.DEVICE_COOKIE,
+        accounts.device_cookie(attempt),
+        max_age=accounts.DEVICE_DAYS * 86400,
+        path=f"{request.script_root}/admin",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
