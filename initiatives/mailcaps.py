@@ -9,9 +9,9 @@ hold across app instances (the count is in the database).
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -50,24 +50,36 @@ def under_global_cap(email_indexes: list[str]) -> bool:
     return sent < current_app.config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
 
 
+class SentToday(NamedTuple):
+    here: int  # of the kinds asked for, about this initiative
+    total: int  # of any unsolicited kind, about any initiative
+    newest: datetime | None  # when the newest mail of ``newest_of`` about it was queued
+
+
 def sent_today(
-    email_indexes: list[str], initiative_id: int, kinds: tuple[str, ...]
-) -> tuple[int, int]:
+    email_indexes: list[str],
+    initiative_id: int,
+    kinds: tuple[str, ...],
+    newest_of: str | None = None,
+) -> SentToday:
     """Unsolicited mails queued for this address in the last day: those of ``kinds``
     (some of UNSOLICITED_KINDS) about this initiative, and all of them (any initiative),
-    in one query.  The caller holds the address's lock (``lock_address``), so mail that
-    another request queued and has not committed yet is not missed."""
-    here = sa.func.count(OutboxMessage.id).filter(
-        OutboxMessage.initiative_id == initiative_id, OutboxMessage.kind.in_(kinds)
-    )
+    and when the newest of kind ``newest_of`` about it was queued, in one query.  The
+    caller holds the address's lock (``lock_address``), so mail that another request
+    queued and has not committed yet is not missed."""
+    about = OutboxMessage.initiative_id == initiative_id
     row = db.session.execute(
-        sa.select(here, sa.func.count(OutboxMessage.id)).where(
+        sa.select(
+            sa.func.count(OutboxMessage.id).filter(about, OutboxMessage.kind.in_(kinds)),
+            sa.func.count(OutboxMessage.id),
+            sa.func.max(OutboxMessage.created_at).filter(about, OutboxMessage.kind == newest_of),
+        ).where(
             OutboxMessage.email_index.in_(email_indexes),
             OutboxMessage.created_at >= clock.utcnow() - DAY,
             OutboxMessage.kind.in_(UNSOLICITED_KINDS),
         )
     ).one()
-    return row[0] or 0, row[1] or 0
+    return SentToday(row[0] or 0, row[1] or 0, row[2])
 
 
 def enqueue_under_cap(

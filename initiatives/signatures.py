@@ -46,6 +46,8 @@ class SignOutcome(enum.StrEnum):
     ALREADY = "already"  # confirmed (or held for review): told so by email
     MAIL_CAPPED = "mail_capped"  # too many mails to this address today: nothing sent
     LINK_JUST_SENT = "link_just_sent"  # pending, its link queued moments ago: nothing sent
+    # confirmed (or held), told so moments ago: nothing sent
+    ALREADY_JUST_SENT = "already_just_sent"
 
 
 class SignResult:
@@ -130,11 +132,14 @@ def _under_mail_cap(initiative: Initiative, indexes: list[str]) -> bool:
 
 def _room_under_mail_cap(initiative: Initiative, indexes: list[str]) -> bool:
     """``_under_mail_cap`` for a caller that holds the address's lock already."""
-    here, total = mailcaps.sent_today(indexes, initiative.id, SIGN_ATTEMPT_KINDS)
+    return _has_room(mailcaps.sent_today(indexes, initiative.id, SIGN_ATTEMPT_KINDS))
+
+
+def _has_room(sent: mailcaps.SentToday) -> bool:
     config = current_app.config
     return (
-        here < config["MAILS_PER_ADDRESS_PER_DAY"]
-        and total < config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
+        sent.here < config["MAILS_PER_ADDRESS_PER_DAY"]
+        and sent.total < config["MAILS_PER_ADDRESS_PER_DAY_TOTAL"]
     )
 
 
@@ -263,11 +268,17 @@ def _sign_again(
         return None
     set_committed_value(existing, "state", row.state)
     quiet = timedelta(seconds=current_app.config["SIGN_AGAIN_QUIET_SECONDS"])
-    if row.state == SignatureState.PENDING and clock.utcnow() - row.link_sent < quiet:
+    now = clock.utcnow()
+    if row.state == SignatureState.PENDING and now - row.link_sent < quiet:
         # A double tap: the link queued moments ago works; a second one would only
         # count against the address's cap.
         return SignResult(SignOutcome.LINK_JUST_SENT, existing)
-    if not _room_under_mail_cap(initiative, indexes):
+    sent = mailcaps.sent_today(indexes, initiative.id, SIGN_ATTEMPT_KINDS, "already_signed")
+    if row.state != SignatureState.PENDING and sent.newest and now - sent.newest < quiet:
+        # The same for a signer who has confirmed: the "you have already signed" mail
+        # queued moments ago says it all.
+        return SignResult(SignOutcome.ALREADY_JUST_SENT, existing)
+    if not _has_room(sent):
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if existing.state == SignatureState.PENDING:
         _mail("confirm", existing, email, initiative)

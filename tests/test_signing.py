@@ -485,6 +485,54 @@ def test_a_double_tapped_sign_button_sends_one_link(
     assert len(signatures_in_db(app)) == 1
 
 
+def test_a_confirmed_signer_who_double_taps_gets_one_already_signed_mail(
+    app, make_initiative, sign, monkeypatch
+):
+    """Amira signed and confirmed an hour ago; at the stand's poster she signs again on her
+    phone and taps twice: one "you have already signed" mail, not two.  A try a minute
+    later is told again (she may have lost the first mail), within the daily cap."""
+    make_initiative()
+    start = clock.utcnow()
+    window = app.config["SIGN_AGAIN_QUIET_SECONDS"]
+    at = lambda seconds: monkeypatch.setattr(  # noqa: E731 - a one-line clock
+        clock, "utcnow", lambda: start + timedelta(seconds=seconds)
+    )
+    already = lambda: mails_queued(app, "already_signed")  # noqa: E731
+
+    at(0)
+    sign(email="amira@example.org")
+    with app.app_context():
+        db.session.execute(sa.update(Signature).values(state="confirmed"))
+        db.session.commit()
+
+    start += timedelta(hours=1)
+    at(0)
+    first = sign(email="amira@example.org")
+    at(2)
+    second = sign(email="Amira@Example.org")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert already() == 1
+    at(window - 1)
+    sign(email="amira@example.org")
+    assert already() == 1
+
+    at(window + 1)
+    sign(email="amira@example.org")
+    assert already() == 2
+    at(window + 3)  # counted from the newest mail
+    sign(email="amira@example.org")
+    assert already() == 2
+    assert len(signatures_in_db(app)) == 1
+
+
+def mails_queued(app, kind: str) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.kind == kind)
+        )
+
+
 def test_signature_records_channel_source_locale_and_text_hash(app, client, make_initiative, sign):
     initiative = make_initiative()
     client.set_cookie("lang", "en")
