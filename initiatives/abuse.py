@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import audit, clock
+from . import audit, clock, lifecycle
 from .bursts import REVIEWABLE, domain_of, kiosk_column
 from .extensions import db
 from .models import AuditEvent, Initiative, Signature, SignatureState
@@ -167,6 +167,17 @@ def _initiative(selection: Selection) -> Initiative:
     return initiative
 
 
+def _still_open(initiative: Initiative) -> None:
+    """Hold the initiative's row as a hand-in or a withdrawal does, and check its state
+    as of now: one committed since ``_initiative`` looked must stop the change (a pending
+    signature moves no count, so nothing else would).  Taken after the signatures' rows,
+    in the order a confirmation takes them (its row, then the count on the
+    initiative's), so the two never wait for each other."""
+    lifecycle.lock(initiative)
+    if not initiative.open_for_review():
+        raise ReviewClosedError(initiative.state)
+
+
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
@@ -208,6 +219,7 @@ def invalidate(
     reason = Reason(reason)
     initiative = _initiative(selection)
     matched = _match(selection, REVIEWABLE, lock=True)
+    _still_open(initiative)
     if expected is not None and matched.total != expected:
         raise SelectionChangedError(matched.total, expected)
     if fingerprint is not None and matched.fingerprint() != fingerprint:
@@ -249,6 +261,7 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
     """Undo an invalidation: confirmed ones count again, unconfirmed ones wait again."""
     initiative = _initiative(selection)
     matched = _match(selection, (SignatureState.INVALIDATED,), lock=True)
+    _still_open(initiative)
     ids = matched.ids.get(SignatureState.INVALIDATED.value, [])
     cleared = {"invalidated_at": None, "invalidation_reason": None, "invalidation_note": None}
     counts = {SignatureState.CONFIRMED: 0, SignatureState.PENDING: 0, SignatureState.WITHDRAWN: 0}

@@ -20,7 +20,7 @@ from . import abuse, audit, clock, names, signatures
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
-from .lifecycle import TransitionError, local_date
+from .lifecycle import TransitionError, local_date, lock
 from .models import Initiative, InitiativeState, Signature, SignatureState
 
 REASONS = {
@@ -148,6 +148,17 @@ def _open_for_changes(initiative: Initiative) -> None:
         )
 
 
+def _hold(signature: Signature) -> None:
+    """Lock the signature's row, then the initiative's (the order a confirmation takes
+    them, so neither waits for the other), and check the list is open as of now: a
+    hand-in committed since the organiser's request read the initiative stops the change."""
+    db.session.execute(
+        sa.select(Signature.id).where(Signature.id == signature.id).with_for_update()
+    )
+    lock(signature.initiative)
+    _open_for_changes(signature.initiative)
+
+
 def _record(signature: Signature, actor: str, action: str, **details: Any) -> None:
     """Put a change to one signature on the audit record: its id, never its personal data."""
     audit.record(
@@ -160,6 +171,7 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
     _open_for_changes(signature.initiative)
     if reason not in REASONS:
         raise TransitionError(str(_l("Välj en anledning.")))
+    _hold(signature)
     moved = 0
     # The state it moved from, not the one read earlier: a confirmation may have come
     # in between, and the log must say whether what was held out had counted.
@@ -195,9 +207,7 @@ def restore(signature: Signature, actor: str) -> None:
     _open_for_changes(signature.initiative)
     # Where it goes back to is read under the row's lock: a withdrawal committed since
     # the organiser's page loaded it must make it withdrawn, not counted again.
-    db.session.execute(
-        sa.select(Signature.id).where(Signature.id == signature.id).with_for_update()
-    )
+    _hold(signature)
     db.session.refresh(signature)
     if signature.withdrawn_at is not None:
         target = SignatureState.WITHDRAWN

@@ -160,6 +160,55 @@ def test_a_confirmation_or_withdrawal_racing_the_submission_changes_nothing(
             db.session.commit()
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_review_racing_the_hand_in_changes_nothing(app, burst_campaign):
+    """The organiser's review read the list open, then another organiser's hand-in
+    committed, then the review would change signatures.  Held-out or restored pending
+    ones move no count, so only the initiative's lock and a fresh look at its state stop
+    them: the handed-in list must stay as it was handed in."""
+    from initiatives import abuse, moderation
+    from initiatives.lifecycle import TransitionError
+
+    with app.app_context():
+        pending = db.session.scalars(
+            sa.select(Signature.id)
+            .where(Signature.id.in_(burst_campaign["bot"]), Signature.state == "pending")
+            .order_by(Signature.id)
+        ).all()
+        initiative_id = db.session.scalars(sa.select(Initiative.id)).one()
+        held = abuse.invalidate(
+            abuse.Selection(initiative_id, signature_ids=pending[:1]), reason="other", actor="x"
+        )
+        db.session.commit()
+    attempts: list[Callable[[Initiative], object]] = [
+        lambda initiative: abuse.invalidate(
+            abuse.Selection(initiative.id, signature_ids=pending[1:2]), reason="other", actor="x"
+        ),
+        lambda initiative: abuse.restore(
+            abuse.selection_of_event(initiative, held.event_id), actor="x", event_id=held.event_id
+        ),
+        lambda initiative: moderation.invalidate(
+            db.session.get(Signature, pending[2]), "x", reason="abuse", note=""
+        ),
+        lambda initiative: moderation.restore(db.session.get(Signature, pending[0]), "x"),
+    ]
+    for attempt in attempts:
+        with app.app_context():
+            initiative = db.session.scalars(sa.select(Initiative)).one()
+            assert initiative.state == "collecting"  # checked, in this request
+            _handed_in_behind_our_back(initiative.id)
+            with pytest.raises((abuse.ReviewClosedError, TransitionError)):
+                attempt(initiative)
+            db.session.rollback()
+        with app.app_context():
+            states = db.session.scalars(
+                sa.select(Signature.state).where(Signature.id.in_(pending)).order_by(Signature.id)
+            ).all()
+            assert states == ["invalidated", "pending", "pending", "pending"]
+            db.session.execute(sa.update(Initiative).values(state="collecting"))
+            db.session.commit()
+
+
 def test_the_link_page_says_409_when_the_list_was_handed_in_meanwhile(
     app, make_initiative, sign, monkeypatch
 ):
