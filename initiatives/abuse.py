@@ -24,7 +24,7 @@ from . import audit, clock, lifecycle
 from .bursts import REVIEWABLE, domain_of, kiosk_column
 from .extensions import db
 from .models import AuditEvent, Initiative, Signature, SignatureState
-from .signatures import move
+from .signatures import link_ran_out, move
 
 INVALIDATE_ACTION = "abuse.invalidate"
 RESTORE_ACTION = "abuse.restore"
@@ -191,10 +191,11 @@ class Change:
     confirmed: int
     pending: int
     withdrawn: int = 0  # a restore: held, and withdrawn by their signers meanwhile
+    expired: int = 0  # a restore: unconfirmed, held until their link no longer worked
 
     @property
     def total(self) -> int:
-        return self.confirmed + self.pending
+        return self.confirmed + self.pending + self.expired
 
 
 def invalidate(
@@ -258,32 +259,40 @@ def invalidate(
 
 
 def restore(selection: Selection, *, actor: str, event_id: int | None = None) -> Change:
-    """Undo an invalidation: confirmed ones count again, unconfirmed ones wait again."""
+    """Undo an invalidation: confirmed ones count again, unconfirmed ones wait again,
+    or are expired if their link ran out while they were held (as purge would have
+    made them: the link no longer works, and their signer may sign again)."""
     initiative = _initiative(selection)
     matched = _match(selection, (SignatureState.INVALIDATED,), lock=True)
     _still_open(initiative)
     ids = matched.ids.get(SignatureState.INVALIDATED.value, [])
     cleared = {"invalidated_at": None, "invalidation_reason": None, "invalidation_note": None}
-    counts = {SignatureState.CONFIRMED: 0, SignatureState.PENDING: 0, SignatureState.WITHDRAWN: 0}
+    now = clock.utcnow()
+    # Withdrawn by its signer while held: withdrawn.  Otherwise whether it had been
+    # confirmed, and if not whether its link still works, decides where it goes back to.
+    was_withdrawn = Signature.withdrawn_at.is_not(None)
+    unconfirmed = sa.and_(Signature.confirmed_at.is_(None), sa.not_(was_withdrawn))
+    ran_out = link_ran_out()  # one cutoff for both: none falls between expired and pending
+    targets: list[tuple[SignatureState, sa.ColumnElement[bool], dict[str, Any]]] = [
+        (SignatureState.WITHDRAWN, was_withdrawn, {}),
+        (
+            SignatureState.CONFIRMED,
+            sa.and_(Signature.confirmed_at.is_not(None), sa.not_(was_withdrawn)),
+            {},
+        ),
+        (SignatureState.EXPIRED, sa.and_(unconfirmed, ran_out), {"expired_at": now}),
+        (SignatureState.PENDING, sa.and_(unconfirmed, sa.not_(ran_out)), {}),
+    ]
+    counts = {target: 0 for target, _, _ in targets}
     for chunk in _chunks(ids):
-        # Withdrawn by its signer while held: withdrawn.  Otherwise whether it had been
-        # confirmed decides where it goes back to.
-        was_withdrawn = Signature.withdrawn_at.is_not(None)
-        was_confirmed = sa.and_(Signature.confirmed_at.is_not(None), sa.not_(was_withdrawn))
-        for target, condition in (
-            (SignatureState.WITHDRAWN, was_withdrawn),
-            (SignatureState.CONFIRMED, was_confirmed),
-            (
-                SignatureState.PENDING,
-                sa.and_(Signature.confirmed_at.is_(None), sa.not_(was_withdrawn)),
-            ),
-        ):
+        for target, condition, values in targets:
             counts[target] += move(
                 sa.and_(Signature.id.in_(chunk), condition),
                 initiative.id,
                 SignatureState.INVALIDATED,
                 target,
                 **cleared,
+                **values,
             )
     event = audit.record(
         RESTORE_ACTION,
@@ -293,6 +302,7 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
         of_event=event_id,
         confirmed=counts[SignatureState.CONFIRMED],
         pending=counts[SignatureState.PENDING],
+        expired=counts[SignatureState.EXPIRED],
         withdrawn=counts[SignatureState.WITHDRAWN],
         signature_ids=sorted(ids),
     )
@@ -303,6 +313,7 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
         counts[SignatureState.CONFIRMED],
         counts[SignatureState.PENDING],
         counts[SignatureState.WITHDRAWN],
+        counts[SignatureState.EXPIRED],
     )
 
 

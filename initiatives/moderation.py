@@ -202,17 +202,23 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
 
 
 def restore(signature: Signature, actor: str) -> None:
-    """Undo an invalidation: back to confirmed if it had been confirmed, else pending;
+    """Undo an invalidation: back to confirmed if it had been confirmed, else pending,
+    or expired if its link ran out while it was held (as purge would have made it);
     withdrawn if its signer withdrew it meanwhile."""
     _open_for_changes(signature.initiative)
     # Where it goes back to is read under the row's lock: a withdrawal committed since
     # the organiser's page loaded it must make it withdrawn, not counted again.
     _hold(signature)
     db.session.refresh(signature)
+    expired: dict[str, datetime] = {}
     if signature.withdrawn_at is not None:
         target = SignatureState.WITHDRAWN
     elif signature.confirmed_at:
         target = SignatureState.CONFIRMED
+    elif db.session.scalar(
+        sa.select(signatures.link_ran_out()).where(Signature.id == signature.id)
+    ):
+        target, expired = SignatureState.EXPIRED, {"expired_at": clock.utcnow()}
     else:
         target = SignatureState.PENDING
     moved = signatures.move(
@@ -223,6 +229,7 @@ def restore(signature: Signature, actor: str) -> None:
         invalidated_at=None,
         invalidation_reason=None,
         invalidation_note=None,
+        **expired,
     )
     if not moved:
         raise TransitionError(str(_l("Bara ogiltigförklarade underskrifter kan återställas.")))

@@ -226,7 +226,10 @@ def restore_command(
         db.session.rollback()
         raise click.ClickException("nothing to restore: no held signature matches")
     db.session.commit()
-    click.echo(f"restored {change.total} ({change.confirmed} confirmed, {change.pending} pending)")
+    expired = f", {change.expired} expired: their link ran out while held" if change.expired else ""
+    click.echo(
+        f"restored {change.total} ({change.confirmed} confirmed, {change.pending} pending{expired})"
+    )
 
 
 @abuse_cli.command("history")

@@ -472,13 +472,19 @@ def mark_withdrawn_while_held(signature_filter: sa.ColumnElement[bool], now: dat
     return result.rowcount or 0
 
 
+def link_ran_out() -> sa.ColumnElement[bool]:
+    """Signatures whose newest confirmation link is older than CONFIRM_DAYS: it no longer
+    works, and an unconfirmed one is expired."""
+    cutoff = clock.utcnow() - timedelta(days=current_app.config["CONFIRM_DAYS"])
+    return Signature.link_sent() < cutoff
+
+
 def expire_unconfirmed() -> int:
     """Mark pending signatures whose newest link is older than CONFIRM_DAYS as expired;
     returns how many."""
-    cutoff = clock.utcnow() - timedelta(days=current_app.config["CONFIRM_DAYS"])
     result = db.session.execute(
         sa.update(Signature)
-        .where(Signature.state == SignatureState.PENDING, Signature.link_sent() < cutoff)
+        .where(Signature.state == SignatureState.PENDING, link_ran_out())
         .values(state=SignatureState.EXPIRED, expired_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     )

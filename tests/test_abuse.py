@@ -166,6 +166,51 @@ def test_restoring_an_old_invalidation_leaves_a_later_one_in_place(app, burst_ca
     assert rows[person].state == SignatureState.INVALIDATED
 
 
+def test_restoring_an_unconfirmed_one_after_its_link_ran_out_makes_it_expired(app, burst_campaign):
+    """Held past its confirmation window, an unconfirmed signature goes back to what
+    purge would have made of it: expired (its link no longer works, its signer may sign
+    again), not pending as if the link were still waiting to be clicked."""
+    from initiatives import clock, moderation
+
+    actor = "organiser@example.org"
+    with app.app_context():
+        pending = db.session.scalars(
+            sa.select(Signature.id)
+            .where(Signature.id.in_(burst_campaign["bot"]), Signature.state == "pending")
+            .order_by(Signature.id)
+        ).all()
+        held = abuse.invalidate(
+            abuse.Selection(initiative(app).id, signature_ids=pending[:3]),
+            reason="automated",
+            actor=actor,
+        )
+        moderation.invalidate(db.session.get(Signature, pending[3]), actor, reason="other", note="")
+        # Two of them signed, and were last sent a link, longer ago than the window.
+        old = clock.utcnow() - timedelta(days=app.config["CONFIRM_DAYS"], hours=1)
+        db.session.execute(
+            sa.update(Signature)
+            .where(Signature.id.in_([pending[0], pending[3]]))
+            .values(created_at=old, link_sent_at=old)
+        )
+        db.session.commit()
+    with app.app_context():
+        change = abuse.restore(
+            abuse.selection_of_event(initiative(app), held.event_id),
+            actor=actor,
+            event_id=held.event_id,
+        )
+        moderation.restore(db.session.get(Signature, pending[3]), actor)
+        db.session.commit()
+    assert (change.confirmed, change.pending, change.expired, change.total) == (0, 2, 1, 3)
+    rows = {r.id: r for r in signature_rows(app)}
+    assert [rows[i].state for i in pending] == ["expired", "pending", "pending", "expired"]
+    assert rows[pending[0]].expired_at is not None and rows[pending[1]].expired_at is None
+    assert count_is_exact(app, "amiralsgatan") == 14
+    with app.app_context():
+        event = db.session.get(AuditEvent, change.event_id)
+        assert event.details["expired"] == 1
+
+
 def test_selection_by_domain_and_time_window(app, burst_campaign):
     with app.app_context():
         bot_rows = db.session.scalars(

@@ -295,6 +295,28 @@ def test_a_restore_sent_again_is_refused_and_logged_once(app, burst_campaign):
         assert len(restores) == 1
 
 
+def test_a_restore_says_which_unconfirmed_ones_are_expired_now(app, burst_campaign):
+    """Held longer than their link worked, the bot's unconfirmed four come back expired:
+    the organiser is told so, and the history says it, rather than "waiting"."""
+    from initiatives import clock
+
+    organiser = logged_in(app, role="organiser")
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        change = abuse.invalidate(
+            abuse.Selection(initiative.id, client_hash=BOT[:16]), reason="automated", actor="t"
+        )
+        old = clock.utcnow() - timedelta(days=app.config["CONFIRM_DAYS"] + 1)
+        db.session.execute(sa.update(Signature).values(created_at=old, link_sent_at=old))
+        db.session.commit()
+    response = post_form(organiser, REVIEW, f"{REVIEW}/restore/{change.event_id}")
+    assert response.status_code == 302
+    page = html.unescape(organiser.get(REVIEW).get_data(as_text=True))
+    assert "12 underskrifter är återställda. 4 av dem var obekräftade" in page
+    assert "4 utgångna: länken slutade gälla" in page
+    assert count_is_exact(app, "amiralsgatan") == 14
+
+
 def test_a_selection_with_other_signatures_but_as_many_is_not_acted_on(app, burst_campaign):
     """Between the preview and the click one previewed signer withdraws and a new bot
     signature arrives: the count is the same, the signatures are not.  Nothing the

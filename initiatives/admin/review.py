@@ -313,14 +313,21 @@ def review_restore(slug: str, event_id: int) -> Any:
             ),
         )
     db.session.commit()
-    flash(
-        ngettext(
-            "%(num)s underskrift är återställd.",
-            "%(num)s underskrifter är återställda.",
-            change.total,
-        ),
-        "success",
+    done = ngettext(
+        "%(num)s underskrift är återställd.",
+        "%(num)s underskrifter är återställda.",
+        change.total,
     )
+    if change.expired:
+        # Not "waiting for confirmation": their link stopped working while they were held.
+        done += " " + ngettext(
+            "%(num)s av dem var obekräftad och länken hann sluta gälla: den är utgången, "
+            "och underskrivaren kan skriva under igen.",
+            "%(num)s av dem var obekräftade och länken hann sluta gälla: de är utgångna, "
+            "och underskrivarna kan skriva under igen.",
+            change.expired,
+        )
+    flash(done, "success")
     return redirect(url_for("admin.review", slug=initiative.slug) + "#history-h")
 
 
