@@ -348,7 +348,6 @@ def build(
     if initiative.state in (InitiativeState.DRAFT,):
         raise TransitionError("Ett utkast har inga underskrifter att lämna in.")
     now = clock.utcnow().replace(microsecond=0)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / filename(initiative, now)
     with TemporaryDirectory(prefix="pack-") as tmp:
         work = Path(tmp)
@@ -381,6 +380,9 @@ def build(
         manifest = pack_texts.manifest(info, files, generated_by=generated_by)
         paths["manifest"].write_bytes(manifest)
         manifest_sha = hashlib.sha256(manifest).hexdigest()
+        # Made only now that the pack is allowed and written: a refusal leaves no empty
+        # folder behind (and one that was there before is left as it was).
+        out_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".zip.part")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for key in ("readme", "cover", "list_pdf", "xlsx", "csv", "manifest"):

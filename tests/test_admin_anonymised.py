@@ -395,11 +395,16 @@ def test_the_cli_export_says_the_names_are_gone(app, anonymised_unsubmitted, tmp
     assert "2 of 2 listed signers have no name" in refused.output
     assert "--without-names" in refused.output
     assert list(tmp_path.glob("*.zip")) == [] and _events(app, "pack.generated") == []
+    # A folder it was to make is not left behind, empty, by the refusal.
+    new = tmp_path / "packs" / "tekniska"
+    refused = runner.invoke(args=["export", "amiralsgatan", "--out", str(new)])
+    assert refused.exit_code != 0 and "--without-names" in refused.output
+    assert not (tmp_path / "packs").exists()
+    assert tmp_path.is_dir()  # one that was there stays
 
-    result = runner.invoke(
-        args=["export", "amiralsgatan", "--out", str(tmp_path), "--without-names"]
-    )
+    result = runner.invoke(args=["export", "amiralsgatan", "--out", str(new), "--without-names"])
     assert result.exit_code == 0, result.output
+    assert len(list(new.glob("*.zip"))) == 1
     assert "2 of 2 listed signers have no name" in result.output
     assert "(anonymiserad)" in result.output
     (event,) = _events(app, "pack.generated")
