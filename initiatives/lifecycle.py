@@ -412,9 +412,17 @@ def withdraw(initiative: Initiative, actor: str, *, reason: str) -> None:
     )
 
 
+MAX_FILENAME = 200  # AnswerDocument.filename
+
+
 def _safe_filename(name: str) -> str:
+    """The answer PDF's name to store and offer for download: no folders, no odd
+    characters, at most MAX_FILENAME long and ending in ".pdf" (the file is checked to be
+    a PDF).  A long name is cut in its stem, so it still opens as a PDF once saved."""
     cleaned = re.sub(r"[^\w.\- ]", "_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip()
-    return (cleaned or "svar.pdf")[:200]
+    extension = cleaned[-4:] if cleaned.lower().endswith(".pdf") else ".pdf"
+    stem = cleaned.removesuffix(extension)[: MAX_FILENAME - len(extension)].rstrip(" .")
+    return (stem or "svar") + extension
 
 
 def answer_document(initiative: Initiative) -> AnswerDocument | None:

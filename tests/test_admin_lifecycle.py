@@ -184,6 +184,36 @@ def test_answer_upload_must_be_a_pdf(app, make_initiative):
             raise AssertionError("a non-PDF was accepted")
 
 
+@pytest.mark.parametrize(
+    ("filename", "stored"),
+    [
+        ("Svar från Tekniska nämnden " * 10 + "om Amiralsgatan.pdf", ".pdf"),
+        ("قرار " * 60 + ".PDF", ".PDF"),
+        ("svar-utan-filändelse", "svar-utan-filändelse.pdf"),
+        (".pdf", "svar.pdf"),
+    ],
+)
+def test_an_answer_pdf_keeps_its_pdf_name_however_long(app, make_initiative, filename, stored):
+    """A long name is cut in its stem, never through ".pdf": downloaded, the file must
+    still open as the PDF it is."""
+    make_initiative(state=InitiativeState.SUBMITTED)
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        initiative.submitted_at = clock.utcnow() - timedelta(days=3)
+        lifecycle.answer(
+            initiative,
+            "test",
+            answered_on=lifecycle.local_date(clock.utcnow()),
+            text="Svar",
+            document=b"%PDF-1.4\n%%EOF\n",
+            filename=filename,
+        )
+        db.session.commit()
+        name = lifecycle.answer_document(initiative).filename
+    assert len(name) <= 200 and name.endswith(stored)
+    assert name.removesuffix(stored) in filename  # the start of the name, as given
+
+
 @pytest.mark.parametrize("filename", ["Odpowiedź nämnden.pdf", "قرار اللجنة.pdf"])
 def test_an_answer_named_beyond_latin_1_downloads_under_its_name(app, make_initiative, filename):
     """A header value must be Latin-1 (gunicorn refuses others with a 500): the name goes
