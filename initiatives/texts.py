@@ -125,6 +125,10 @@ def amend(
     # As when publishing: every language's page needs the proposal itself.
     if not normalise(title) or not normalise(body):
         raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
+    # The Swedish text keeps what publishing required of it: the list of initiatives,
+    # the pack's cover and every language without a text of its own show its summary.
+    if locale == DEFAULT_LOCALE and not normalise(summary):
+        raise TransitionError(str(_l("Den svenska texten behöver en sammanfattning.")))
     previous_hash = initiative.text_hash or initiative.compute_text_hash()
     _put_text(initiative, locale, title=title, summary=summary, body=body)
     initiative.text_hash = initiative.compute_text_hash()

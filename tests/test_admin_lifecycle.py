@@ -260,6 +260,33 @@ def test_a_list_cannot_be_handed_in_before_the_collection_closed(app, make_initi
         assert initiative.state == InitiativeState.SUBMITTED
 
 
+def test_a_correction_cannot_blank_the_swedish_summary(app):
+    """Publishing needs the Swedish title, summary and proposal; a correction must not
+    take away what publishing required (the public page and the pack show the summary).
+    Another language may go without one, as when publishing."""
+    client = logged_in(app)
+    _draft(client)
+    url = "/admin/initiatives/amiralsgatan/text/sv"
+    post_form(client, url, url, **TEXT)
+    english = "/admin/initiatives/amiralsgatan/text/en"
+    post_form(client, english, english, title="Safer Amiralsgatan", summary="", body="We propose.")
+    post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
+    frozen = _get(app).text_hash
+
+    blanked = post_form(client, url, url, **(TEXT | {"summary": "  ", "note": "Kortare"}))
+    assert blanked.status_code == 409
+    assert "sammanfattning" in blanked.get_data(as_text=True)
+    assert _get(app).text_hash == frozen
+    with app.app_context():
+        assert texts.amendments(db.session.get(Initiative, _get(app).id)) == []
+
+    fixed = post_form(
+        client, english, english, title="Safer Amiralsgatan", summary="", body="We propose it.",
+        note="Typo",
+    )  # fmt: skip
+    assert fixed.status_code == 302
+
+
 def test_published_text_cannot_be_edited_only_amended(app):
     client = logged_in(app)
     _draft(client)
