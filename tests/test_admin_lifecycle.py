@@ -260,6 +260,20 @@ def test_a_list_cannot_be_handed_in_before_the_collection_closed(app, make_initi
         assert initiative.state == InitiativeState.SUBMITTED
 
 
+def test_an_address_longer_than_any_slug_is_not_found_not_its_first_80_characters(
+    app, make_initiative
+):
+    """Slugs are at most 80 characters: a longer address in the admin names no initiative,
+    not the one whose slug is its start."""
+    slug = "amiralsgatan-" + "a" * 67
+    make_initiative(slug)
+    client = logged_in(app, role="organiser")
+    assert client.get(f"/admin/initiatives/{slug}").status_code == 200
+    for longer in (slug + "b", slug + "-2026"):
+        assert client.get(f"/admin/initiatives/{longer}").status_code == 404
+        assert client.get(f"/admin/initiatives/{longer}/lifecycle").status_code == 404
+
+
 def test_a_correction_cannot_blank_the_swedish_summary(app):
     """Publishing needs the Swedish title, summary and proposal; a correction must not
     take away what publishing required (the public page and the pack show the summary).

@@ -47,12 +47,17 @@ from .forms import (
     TextForm,
 )
 
+# The longest slug the column holds (lifecycle.SLUG_RE allows as many).
+SLUG_LENGTH: int = Initiative.__table__.c.slug.type.length
+
 
 def initiative_or_404(slug: str) -> Initiative:
-    if "\x00" in slug:  # PostgreSQL refuses NUL in a text value
+    # PostgreSQL refuses NUL in a text value; a longer address than a slug can be is
+    # no initiative's (not the one whose slug is its start).
+    if "\x00" in slug or len(slug) > SLUG_LENGTH:
         abort(404)
     initiative = db.session.scalars(
-        sa.select(Initiative).where(Initiative.slug == slug[:80])
+        sa.select(Initiative).where(Initiative.slug == slug)
     ).one_or_none()
     if initiative is None:
         abort(404)
