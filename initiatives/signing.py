@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from functools import cache
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import get_locale
@@ -22,7 +24,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import NotFound
 
-from . import campaign, clock, signatures, texts
+from . import campaign, clock, lifecycle, signatures, texts
 from .crypto import crypto
 from .errors import CSRF_MESSAGE, error_response
 from .extensions import db, limiter, reads_only
@@ -100,6 +102,7 @@ def _render_initiative(
             fallback=text is not None and text.locale != locale,
             form=form,
             problem=problem,
+            answer_pdf=_answer_pdf_id(initiative) is not None,
             # After a refused POST the address is the form's: switching language returns
             # to the page, with the campaign tag the form carried.
             language_next=url_for(".initiative", slug=initiative.slug, src=form.src.data or None),
@@ -116,6 +119,42 @@ def initiative(slug: str) -> str:
         return _render_initiative(initiative, form)[0]
 
     return cached_page(render)
+
+
+def _answer_pdf_id(initiative: Initiative) -> int | None:
+    """The answer PDF's id once the committee has answered, if one was uploaded (its
+    content is loaded only to send it)."""
+    if initiative.state != InitiativeState.ANSWERED:
+        return None
+    return db.session.scalar(
+        sa.select(lifecycle.AnswerDocument.id).where(
+            lifecycle.AnswerDocument.initiative_id == initiative.id
+        )
+    )
+
+
+# The answer is recorded once and never changes: caches may keep it a while.
+ANSWER_MAX_AGE = 3600
+
+
+@bp.get("/i/<slug>/answer.pdf")
+def answer_pdf(slug: str) -> Response:
+    """The committee's answer as the city sent it: a public decision, for everyone who
+    signed or reads the initiative's page."""
+    document_id = _answer_pdf_id(public_initiative_or_404(slug))
+    if document_id is None:
+        abort(404)
+    document = db.session.get_one(lifecycle.AnswerDocument, document_id)
+    # A name beyond Latin-1 goes as RFC 6266's filename* (see admin.answer_pdf).
+    response = send_file(
+        io.BytesIO(document.content),
+        mimetype="application/pdf",
+        download_name=document.filename,
+        etag=document.sha256,
+        max_age=ANSWER_MAX_AGE,
+    )
+    response.cache_control.public = True
+    return response.make_conditional(request)
 
 
 @bp.get("/i/<slug>/sign")

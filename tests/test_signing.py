@@ -616,6 +616,79 @@ def test_closed_initiatives_show_their_state_and_refuse_signatures(
     assert signatures_in_db(app) == []
 
 
+def _answered(app, document: bytes | None) -> None:
+    """Tekniska nämnden's answer to the one initiative, recorded as an organiser does."""
+    from initiatives import lifecycle
+
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        initiative.submitted_at = clock.utcnow() - timedelta(days=40)
+        lifecycle.answer(
+            initiative,
+            "nadia@example.org",
+            answered_on=lifecycle.local_date(clock.utcnow()) - timedelta(days=2),
+            text="Nämnden bifaller initiativet.\n\nÖvergångarna byggs 2027.",
+            document=document,
+            filename="Protokollsutdrag TN.pdf",
+        )
+        db.session.commit()
+
+
+def test_the_answered_page_shows_the_answer_to_everyone(app, client, make_initiative):
+    """Residents who signed come back to see what the committee said: its date, the
+    decision as the organisers recorded it, and the city's PDF, in every language
+    (the decision itself is in Swedish, and the page says so)."""
+    from flask_babel import format_date
+
+    from initiatives import lifecycle
+
+    make_initiative(state=InitiativeState.SUBMITTED)
+    pdf = b"%PDF-1.4\n% svar\n%%EOF\n"
+    _answered(app, pdf)
+    day = lifecycle.local_date(clock.utcnow()) - timedelta(days=2)
+    page = client.get("/i/amiralsgatan").get_data(as_text=True)
+    assert 'id="answer-heading"' in page
+    assert "Svaret från Tekniska nämnden" in page
+    with app.test_request_context():
+        assert format_date(day, "long") in page
+    assert "<p>Nämnden bifaller initiativet.</p>" in page and "byggs 2027" in page
+    assert 'href="/i/amiralsgatan/answer.pdf"' in page
+    assert "finns bara på svenska" not in page
+
+    client.set_cookie("lang", "en")
+    english = client.get("/i/amiralsgatan").get_data(as_text=True)
+    assert (
+        escape_html(translated("en", "Svaret från %(body)s")) % {"body": "Tekniska nämnden"}
+        in english
+    )
+    assert escape_html(translated("en", "Svaret finns bara på svenska.")) in english
+    assert '<div class="prose" lang="sv" dir="ltr">' in english
+    assert 'href="/i/amiralsgatan/answer.pdf"' in english
+
+    download = client.get("/i/amiralsgatan/answer.pdf")
+    assert download.status_code == 200 and download.data == pdf
+    assert download.mimetype == "application/pdf"
+    assert download.cache_control.public
+    assert "Set-Cookie" not in download.headers
+    again = client.get(
+        "/i/amiralsgatan/answer.pdf", headers={"If-None-Match": download.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_an_answer_without_a_pdf_shows_no_link_and_no_pdf_before_the_answer(
+    app, client, make_initiative
+):
+    make_initiative(state=InitiativeState.SUBMITTED)
+    assert client.get("/i/amiralsgatan/answer.pdf").status_code == 404
+    assert 'id="answer-heading"' not in client.get("/i/amiralsgatan").get_data(as_text=True)
+    _answered(app, None)
+    page = client.get("/i/amiralsgatan").get_data(as_text=True)
+    assert "Nämnden bifaller initiativet." in page
+    assert "answer.pdf" not in page
+    assert client.get("/i/amiralsgatan/answer.pdf").status_code == 404
+
+
 def _valid() -> dict[str, str]:
     return {
         "name": "Amira",

@@ -69,6 +69,39 @@ class Site:
             create_initiative(self.app, "stangd", state=InitiativeState.CLOSED)
         return "stangd"
 
+    def answered_initiative(self) -> str:
+        """An initiative Tekniska nämnden has answered, with its decision and the PDF."""
+        from datetime import timedelta
+
+        from initiatives import clock, lifecycle
+
+        with self.app.app_context():
+            exists = db.session.scalar(
+                sa.select(Initiative.id).where(Initiative.slug == "besvarad")
+            )
+        if exists is None:
+            create_initiative(
+                self.app,
+                "besvarad",
+                state=InitiativeState.SUBMITTED,
+                submitted_at=clock.utcnow() - timedelta(days=60),
+            )
+            with self.app.app_context():
+                answered = db.session.scalars(
+                    sa.select(Initiative).where(Initiative.slug == "besvarad")
+                ).one()
+                lifecycle.answer(
+                    answered,
+                    "a11y",
+                    answered_on=lifecycle.local_date(clock.utcnow()) - timedelta(days=3),
+                    text="Tekniska nämnden bifaller initiativet.\n\n"
+                    "Två säkra övergångar byggs på Amiralsgatan under 2027.",
+                    document=b"%PDF-1.4\n%%EOF\n",
+                    filename="Protokollsutdrag Tekniska nämnden.pdf",
+                )
+                db.session.commit()
+        return "besvarad"
+
     def signature(self, *, confirmed: bool = False, locale: str = "ar") -> dict[str, str]:
         """A new signature on the example initiative; its confirm and withdraw links."""
         slug = self.examples()
@@ -156,6 +189,10 @@ def initiative(site: Site) -> None:
 
 def initiative_closed(site: Site) -> None:
     site.goto(f"/i/{site.closed_initiative()}")
+
+
+def initiative_answered(site: Site) -> None:
+    site.goto(f"/i/{site.answered_initiative()}")
 
 
 def sign_form_with_errors(site: Site) -> None:
@@ -275,6 +312,7 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("home", home),
     ("initiative", initiative),
     ("initiative-closed", initiative_closed),
+    ("initiative-answered", initiative_answered),
     ("sign-form-with-errors", sign_form_with_errors),
     ("check-your-email", check_your_email),
     ("confirm", confirm),

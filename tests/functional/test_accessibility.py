@@ -36,6 +36,7 @@ from .site import (
     describe,
     home,
     initiative,
+    initiative_answered,
     not_found,
     postcode_reads_in_order,
     privacy,
@@ -294,6 +295,17 @@ def test_screenshots_of_the_initiative_page_at_phone_size(open_site, artifacts, 
     note = site.page.locator(".initiative-text .notice")
     assert note.count() == (0 if lang == "sv" else 1)
     site.page.screenshot(path=str(artifacts / f"initiative-fallback-{lang}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", ["sv", "ar"])
+def test_screenshot_of_the_answered_page_at_phone_size(open_site, artifacts, lang):
+    """The committee's answer where residents look for it (tests/artifacts/)."""
+    site = open_site(lang, width=390, height=844)
+    initiative_answered(site)
+    answer = site.page.locator("section.answer")
+    assert answer.locator(".prose").get_attribute("lang") == (None if lang == "sv" else "sv")
+    assert answer.get_by_role("link").get_attribute("href") == "/i/besvarad/answer.pdf"
+    site.page.screenshot(path=str(artifacts / f"initiative-answered-{lang}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("locale", ["ar", "fa"])
