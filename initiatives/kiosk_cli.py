@@ -103,9 +103,14 @@ def create_command(name: str, slugs: tuple[str, ...], qr: bool, svg: Path | None
     try:
         kiosk, code = kiosks.create(name, chosen, actor=ACTOR)
         db.session.commit()
-    except IntegrityError:  # the same name, created at the same moment (as admin/kiosks.py)
+    except IntegrityError as exc:
         db.session.rollback()
-        raise click.ClickException(taken) from None
+        if kiosks.name_taken(exc):  # the same name, created at the same moment
+            raise click.ClickException(taken) from None
+        # Another refusal by the database: say which (its first line names the
+        # constraint; the rest would show the values), not that the name is taken.
+        reason = str(exc.orig).splitlines()[0]
+        raise click.ClickException(f"The kiosk could not be created: {reason}") from None
     click.echo(f"Kiosk {kiosk.name!r} created for: {', '.join(i.slug for i in chosen)}")
     for initiative in chosen:
         if not initiative.accepts_signatures():

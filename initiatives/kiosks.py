@@ -50,7 +50,7 @@ class Kiosk(db.Model):
     __table_args__ = (
         # A name is reused once the old kiosk is revoked ("Stand 1" gets a new tablet).
         sa.Index(
-            "uq_kiosks_active_name",
+            "uq_kiosks_active_name",  # NAME_INDEX
             "name",
             unique=True,
             sqlite_where=sa.text("revoked_at IS NULL"),
@@ -282,6 +282,20 @@ def revoke(kiosk: Kiosk, *, actor: str) -> None:
     kiosk.code_expires_at = None
     audit.record("kiosk.revoked", actor=actor, kiosk=kiosk.id)
     db.session.flush()
+
+
+NAME_INDEX = "uq_kiosks_active_name"
+
+
+def name_taken(exc: sa.exc.IntegrityError) -> bool:
+    """Whether the database refused a kiosk for its name: another active kiosk took it
+    at the same moment.  Any other refusal (the one-time code's unique index, …) is not
+    the organiser's choice of name, and is no reason to ask for another one."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:  # psycopg: PostgreSQL names the index
+        return bool(diag.constraint_name == NAME_INDEX)
+    # SQLite names the columns: "UNIQUE constraint failed: kiosks.name".
+    return str(exc.orig).endswith("kiosks.name")
 
 
 def by_name(name: str) -> Kiosk | None:

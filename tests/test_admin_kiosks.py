@@ -236,6 +236,32 @@ def test_bad_input_gets_a_message_not_a_500(app, make_initiative):
         assert db.session.scalar(sa.select(sa.func.count(kiosks.Kiosk.id))) == 1
 
 
+def test_a_refusal_other_than_the_name_is_not_reported_as_the_name_taken(
+    app, make_initiative, monkeypatch
+):
+    """Only the active-name index means "a tablet has that name".  Another refusal by
+    the database (here the one-time code's: the codes are random, and two alike, one
+    chance in 31^8, are made to happen by always drawing the same character) must not
+    send the organiser off to pick another name: it is an error, logged, and said so."""
+    make_initiative()
+    monkeypatch.setattr(kiosks.secrets, "choice", lambda alphabet: alphabet[0])
+    organiser = logged_in(app, role="organiser")
+    assert create_kiosk(organiser, "Stand 1").status_code == 302
+    clash = create_kiosk(organiser, "Stand 2")
+    assert clash.status_code == 500
+    assert "finns redan" not in clash.get_data(as_text=True)
+    assert "Ett fel uppstod" in clash.get_data(as_text=True)
+
+    result = app.test_cli_runner().invoke(
+        args=["kiosk", "create", "--initiative", "amiralsgatan", "--name", "Stand 3"]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "A kiosk called" not in result.output and "could not be created" in result.output
+    assert "code_hash" in result.output
+    with app.app_context():
+        assert [k.name for k in kiosks.all_kiosks()] == ["Stand 1"]
+
+
 def test_kiosk_pages_need_a_login(app, client, make_initiative):
     make_initiative()
     for path in ("/admin/kiosks", "/admin/kiosks/new", "/admin/kiosks/1"):

@@ -121,8 +121,10 @@ def kiosk_new() -> Any:
         else:
             try:
                 kiosk, code = kiosks.create(form.name.data, chosen, actor=actor())
-            except IntegrityError:  # the same name, created at the same moment
-                db.session.rollback()
+            except IntegrityError as exc:
+                if not kiosks.name_taken(exc):
+                    raise  # not the name: an error, logged (errors.database_error)
+                db.session.rollback()  # the same name, created at the same moment
                 form.name.errors = [taken]
             else:
                 db.session.commit()
