@@ -1,22 +1,40 @@
 """PDF documents with correct multilingual text, from fonts shipped with the project.
 
 fpdf2 with HarfBuzz text shaping (uharfbuzz) renders Arabic joined and right-to-left,
-Somali and Swedish (å ä ö) with Noto Sans, and fetches nothing from the network; output
-does not depend on the fonts of the machine.  Why fpdf2 and not WeasyPrint: it needs no
-system libraries (Pango, Cairo), so `make run` works on a bare machine, and it writes a
-10,000-row list quickly with little memory.
+Somali and Swedish (å ä ö) with Noto Sans, the other scripts Rosengård's residents write
+their names in (Ethiopic, Hebrew, Thai, Devanagari, Bengali, Tamil, Armenian, Georgian)
+with their own Noto fonts, and fetches nothing from the network; output does not depend on
+the fonts of the machine.  Why fpdf2 and not WeasyPrint: it needs no system libraries
+(Pango, Cairo), so `make run` works on a bare machine, and it writes a 10,000-row list
+quickly with little memory.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
 FAMILY = "NotoSans"
 ARABIC_FAMILY = "NotoSansArabic"
+# One font per script Noto Sans lacks, each tried in this order after Noto Sans Arabic.
+# Regular only: names are never bold, and a bold title in one of these scripts is drawn
+# in the regular face rather than not at all.  Registered with a document only once its
+# text needs one (parsing all eight would add ~25 ms to every document, posters included).
+SCRIPT_FONTS = {
+    "NotoSansEthiopic": "NotoSansEthiopic-Regular.ttf",  # Tigrinya, Amharic
+    "NotoSansHebrew": "NotoSansHebrew-Regular.ttf",
+    "NotoSansThai": "NotoSansThai-Regular.ttf",
+    "NotoSansDevanagari": "NotoSansDevanagari-Regular.ttf",  # Hindi, Nepali, Marathi
+    "NotoSansBengali": "NotoSansBengali-Regular.ttf",
+    "NotoSansTamil": "NotoSansTamil-Regular.ttf",
+    "NotoSansArmenian": "NotoSansArmenian-Regular.ttf",
+    "NotoSansGeorgian": "NotoSansGeorgian-Regular.ttf",
+}
 # Directional marks that text extraction inserts around right-to-left runs.
 BIDI_MARKS = dict.fromkeys(
     map(ord, "\u202a\u202b\u202c\u202d\u202e\u200e\u200f\u2066\u2067\u2068\u2069")
@@ -36,6 +54,22 @@ def is_rtl(text: str) -> bool:
     return False
 
 
+@cache
+def _cmap(file: str) -> frozenset[int]:
+    """The code points ``file`` in static/fonts has a glyph for."""
+    with TTFont(FONTS / file, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+@cache
+def _script_fonts() -> dict[int, str]:
+    """For each code point one of SCRIPT_FONTS can draw, the first that can."""
+    table: dict[int, str] = {}
+    for family, file in reversed(SCRIPT_FONTS.items()):
+        table.update(dict.fromkeys(_cmap(file), family))
+    return table
+
+
 class Document(FPDF):
     """An FPDF with the project's fonts registered and text shaping on."""
 
@@ -45,11 +79,27 @@ class Document(FPDF):
         self.add_font(FAMILY, "B", str(FONTS / "NotoSans-Bold.ttf"))
         self.add_font(ARABIC_FAMILY, "", str(FONTS / "NotoSansArabic-Regular.ttf"))
         self.add_font(ARABIC_FAMILY, "B", str(FONTS / "NotoSansArabic-Bold.ttf"))
-        # Glyphs missing from Noto Sans (Arabic script) come from Noto Sans Arabic.
-        self.set_fallback_fonts([ARABIC_FAMILY])
+        # Glyphs missing from Noto Sans come from Noto Sans Arabic, then from the font of
+        # their script (see get_fallback_font).  Not an exact match of style: a bold
+        # title in Hebrew is drawn in regular Hebrew rather than left out.
+        self.set_fallback_fonts([ARABIC_FAMILY], exact_match=False)
         self.set_text_shaping(True)
         self.set_creator("initiatives")
         self.set_font(FAMILY, size=11)
+
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        # fpdf2 asks this for each character Noto Sans lacks; a script's font is added
+        # the first time one of its characters is asked for.  A font is embedded (as a
+        # subset) only if used.
+        found = super().get_fallback_font(char, style)
+        if found is None and (family := _script_fonts().get(ord(char))) is not None:
+            self.add_font(family, "", str(FONTS / SCRIPT_FONTS[family]))
+            self.set_fallback_fonts(
+                [ARABIC_FAMILY, *(f for f in SCRIPT_FONTS if f.lower() in self.fonts)],
+                exact_match=False,
+            )
+            found = super().get_fallback_font(char, style)
+        return found
 
     def _render_styled_text_line(self, *args: Any, **kwargs: Any) -> bool:
         # fpdf2 2.8.9 bug: a line whose first fragment comes from a fallback font (an
