@@ -3,7 +3,9 @@
 The list repeats its title and column headers on every page and says "sida N av M" at
 the foot (fpdf2 fills in M when the document is finished).  Names are shaped by HarfBuzz;
 a right-to-left name is laid out right-to-left and aligned to the right of its cell.  A
-name too long for its cell gets a smaller font, then wraps: a name is never cut.
+name too long for its cell gets a smaller font, then wraps: a name is never cut.  A name
+with characters no shipped font has (Chinese, emoji) shows their Unicode codes, is marked,
+and a note after the last row says which rows to read in the spreadsheet instead.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .pack import Row
-from .pack_texts import PackInfo, swedish_number
-from .pdf import FAMILY, Document, is_rtl
+from .pack_texts import UNREADABLE_MARK, PackInfo, swedish_number, unreadable_note
+from .pdf import FAMILY, Document, is_rtl, readable
 
 # Column widths in mm; A4 less 15 mm margins is 180 mm.
 WIDTHS = (14, 76, 26, 24, 20, 20)
@@ -48,6 +50,8 @@ class ListDocument(Document):
         self.set_author(info.organisation)
         self.set_subject(f"Medborgarinitiativ till {info.target_body}")
         self.set_draw_color(200, 200, 195)
+        # The Nr of every name shown with codes instead of some of its characters.
+        self.unreadable: list[int] = []
 
     def header(self) -> None:
         self.set_font(FAMILY, "B", 11)
@@ -101,7 +105,10 @@ class ListDocument(Document):
         self.set_xy(x + width, y)
 
     def row(self, row: Row, shaded: bool) -> None:
-        name = row.name
+        name, unreadable = readable(row.name)
+        if unreadable:
+            name = f"{name} {UNREADABLE_MARK}"
+            self.unreadable.append(row.number)
         rtl = is_rtl(name)
         self.set_font(FAMILY, "", FONT_SIZE)
         # A sheet's number is as the organisers wrote it, up to 32 characters: smaller,
@@ -151,7 +158,8 @@ class ListDocument(Document):
         self.ln(height)
 
 
-def write_list(rows: Iterator[Row], path: Path, info: PackInfo) -> None:
+def write_list(rows: Iterator[Row], path: Path, info: PackInfo) -> list[int]:
+    """Write the list PDF; returns the Nr of the names it could not show whole."""
     document = ListDocument(info)
     document.add_page()
     count = 0
@@ -160,7 +168,16 @@ def write_list(rows: Iterator[Row], path: Path, info: PackInfo) -> None:
     if count == 0:
         document.set_font(FAMILY, "", 10)
         document.cell(180, 10, "Inga bekräftade underskrifter.")
+    if document.unreadable:
+        # After the last row, like a footnote: the rows are streamed, so which ones
+        # are marked is known only now.  The cover letter says it up front.
+        document.ln(4)
+        document.set_font(FAMILY, "", 8.5)
+        document.multi_cell(
+            180, 4.5, unreadable_note(document.unreadable), align="L", new_x="LMARGIN"
+        )
     document.output(str(path))
+    return document.unreadable
 
 
 # --- the cover letter ----------------------------------------------------------------------
@@ -251,6 +268,8 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
     )
     if info.invalidated_note:
         _para(document, info.invalidated_note, size=9, height=4.5)
+    if info.unreadable:
+        _para(document, unreadable_note(info.unreadable, cover=True), size=9, height=4.5)
 
     _heading(document, "Initiativtexten")
     document.set_font(FAMILY, "B", 10)

@@ -42,6 +42,38 @@ def swedish_number(value: int) -> str:
     return format_decimal(value, locale="sv")
 
 
+# Marks a name in the list PDF that holds characters no shipped font can draw.  Not a
+# dagger: beside a name in Swedish print, † means the person has died.
+UNREADABLE_MARK = "*"
+
+
+def _listed(numbers: list[str]) -> str:
+    """``1, 2 och 3``."""
+    return numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} och {numbers[-1]}"
+
+
+def unreadable_note(numbers: list[int], *, cover: bool = False) -> str:
+    """What the list PDF shows instead of characters it cannot draw, and where the names are.
+
+    The numbers are the list's own Nr column, the same in the PDF, the XLSX and the CSV
+    (as digits without spaces, as that column prints them).  In the list every number is
+    given; the cover letter gives the first few and points to the list.
+    """
+    shown = [str(number) for number in numbers]
+    if cover and len(shown) > 20:
+        rest = swedish_number(len(shown) - 20)
+        shown = [*shown[:20], f"{rest} till (alla står sist i listan)"]
+    where = "listan" if cover else "denna PDF"
+    return (
+        f"{UNREADABLE_MARK} {swedish_number(len(numbers))} namn innehåller tecken som inte "
+        f"kan visas i {where}, till exempel kinesiska, japanska eller koreanska tecken eller "
+        "emojier. I listan står i stället tecknens Unicode-koder inom hakparentes, till "
+        f"exempel [U+1F600], och namnet är markerat med {UNREADABLE_MARK}. Kalkylbladet "
+        "(XLSX) och CSV-filen visar namnen som de skrevs, på raden med samma nummer i "
+        f"kolumnen Nr: {_listed(shown)}."
+    )
+
+
 @dataclass
 class PackInfo:
     """Everything the cover letter, the list headers and the manifest say."""
@@ -69,6 +101,8 @@ class PackInfo:
     invalidated_unconfirmed: int = 0
     invalidated_own: int = 0
     anonymised: int = 0
+    # Nr of the names the list PDF cannot show whole (known once it is written).
+    unreadable: list[int] = field(default_factory=list)
 
     @classmethod
     def of(

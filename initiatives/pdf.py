@@ -4,9 +4,11 @@ fpdf2 with HarfBuzz text shaping (uharfbuzz) renders Arabic joined and right-to-
 Somali and Swedish (å ä ö) with Noto Sans, the other scripts Rosengård's residents write
 their names in (Ethiopic, Hebrew, Thai, Devanagari, Bengali, Tamil, Armenian, Georgian)
 with their own Noto fonts, and fetches nothing from the network; output does not depend on
-the fonts of the machine.  Why fpdf2 and not WeasyPrint: it needs no system libraries
-(Pango, Cairo), so `make run` works on a bare machine, and it writes a 10,000-row list
-quickly with little memory.
+the fonts of the machine.  What no shipped font can draw (Chinese, Japanese and Korean:
+their fonts are tens of megabytes; emoji) fpdf2 would silently leave out: ``readable``
+writes it as Unicode codes instead, so a document can say so.  Why fpdf2 and not
+WeasyPrint: it needs no system libraries (Pango, Cairo), so `make run` works on a bare
+machine, and it writes a 10,000-row list quickly with little memory.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ SCRIPT_FONTS = {
     "NotoSansArmenian": "NotoSansArmenian-Regular.ttf",
     "NotoSansGeorgian": "NotoSansGeorgian-Regular.ttf",
 }
+# Characters that belong to the one before them and are invisible on their own: the
+# joiner of an emoji sequence (👨‍👩‍👧) and variation selectors (❤️).  Noto Sans has a
+# glyph for the joiner, so it would split an undrawable sequence in two.
+JOINERS = frozenset(["\u200d", *map(chr, range(0xFE00, 0xFE10))])
 # Directional marks that text extraction inserts around right-to-left runs.
 BIDI_MARKS = dict.fromkeys(
     map(ord, "\u202a\u202b\u202c\u202d\u202e\u200e\u200f\u2066\u2067\u2068\u2069")
@@ -68,6 +74,39 @@ def _script_fonts() -> dict[int, str]:
     for family, file in reversed(SCRIPT_FONTS.items()):
         table.update(dict.fromkeys(_cmap(file), family))
     return table
+
+
+@cache
+def covered() -> frozenset[int]:
+    """Every code point some font of ``Document`` can draw (read once per process)."""
+    files = ["NotoSans-Regular.ttf", "NotoSansArabic-Regular.ttf", *SCRIPT_FONTS.values()]
+    return frozenset().union(*map(_cmap, files))
+
+
+def readable(text: str) -> tuple[str, bool]:
+    """``text`` as a document can show it, and whether anything had to be replaced.
+
+    Each run of characters no shipped font can draw becomes its Unicode code points in
+    brackets: ``王小明`` → ``[U+738B U+5C0F U+660E]``.  fpdf2 would print nothing in their
+    place (a name would lose letters, or disappear, without a sign); a code can be looked
+    up, and tells the reader that something is there.
+    """
+    have = covered()
+    if all(ord(char) in have for char in text):
+        return text, False
+    out: list[str] = []
+    run: list[str] = []
+    for char in text:
+        if ord(char) not in have or (run and char in JOINERS):
+            run.append(f"U+{ord(char):04X}")
+            continue
+        if run:
+            out.append(f"[{' '.join(run)}]")
+            run = []
+        out.append(char)
+    if run:
+        out.append(f"[{' '.join(run)}]")
+    return "".join(out), True
 
 
 class Document(FPDF):

@@ -1,20 +1,25 @@
 """Names in every script Rosengård's residents write reach the clerk's PDF.
 
-Scripts with a shipped font come out as the same text, drawn from that script's font.
+Scripts with a shipped font come out as the same text, drawn from that script's font;
+characters no shipped font has (Chinese, emoji) are shown as Unicode codes, the name is
+marked, and a note says which rows to read in the spreadsheet, where the name is whole.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import subprocess
 import zipfile
 from pathlib import Path
 
+from openpyxl import load_workbook
+
 from initiatives import campaign, clock, printing
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Signature, SignatureState
-from initiatives.pdf import Document
+from initiatives.pdf import Document, covered, readable
 from initiatives.printing_layout import SHEETS
 
 from .print_tools import pdf_text, poppler, rasterise
@@ -31,6 +36,8 @@ SCRIPTS = {
     "Արամ Պետրոսյան": "NotoSansArmenian",
     "გიორგი ბერიძე": "NotoSansGeorgian",
 }
+CHINESE = "王小明"
+EMOJI = "Amira 🌸 Hassan"
 
 
 def _stored_names(app, initiative, names: list[str]) -> None:
@@ -73,6 +80,14 @@ def _joined(text: str) -> str:
     return "".join(text.split())
 
 
+def _numbers(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Each name's Nr, as the clerk finds it in the CSV file."""
+    rows = csv.reader(
+        io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
+    )
+    return {name: number for number, name, *_ in list(rows)[1:]}
+
+
 def test_names_in_every_shipped_script_come_out_of_the_list_pdf(
     app, make_initiative, tmp_path, artifacts
 ):
@@ -82,12 +97,74 @@ def test_names_in_every_shipped_script_come_out_of_the_list_pdf(
     text = pdf_text(listing, tmp_path)
     for name in [*SCRIPTS, "Åsa Öberg", "أمينة حسن"]:
         assert _joined(name) in _joined(text), name
+    assert "U+" not in text and "namn innehåller tecken" not in text
     # Each drawn from its script's font, and only fonts that are used are embedded (bold
     # is the header's).
     embedded = {"NotoSans", "NotoSansBold", "NotoSansArabic", *SCRIPTS.values()}
     assert _fonts(listing, tmp_path) == embedded
     # To look at: every name drawn, Devanagari's conjuncts joined, no empty boxes.
     rasterise(listing, tmp_path, dpi=150).save(artifacts / "pack-list-scripts.png")
+
+
+def test_names_no_shipped_font_can_draw_are_shown_as_codes_marked_and_listed(
+    app, make_initiative, tmp_path, artifacts
+):
+    """A Chinese name printed as nothing and an emoji vanished: the clerk could not tell a
+    name was there, let alone read it.  Now the PDF says where to read it whole."""
+    names = ["Åsa Öberg", CHINESE, "שרה כהן", EMOJI, "Hodan Ali"]
+    _stored_names(app, make_initiative(opens_days_ago=5), names)
+    archive = _exported(app, tmp_path)
+    listing = archive.read("underskrifter.pdf")
+    text = pdf_text(listing, tmp_path)
+    rasterise(listing, tmp_path, dpi=150).save(artifacts / "pack-list-unreadable.png")
+    assert "[U+738B U+5C0F U+660E] *" in text
+    assert "Amira [U+1F338] Hassan *" in text
+    assert "Åsa Öberg *" not in text and "Hodan Ali *" not in text
+    # The numbers the note gives are the rows' Nr in the spreadsheet and the CSV file.
+    numbers = _numbers(archive)
+    assert list(numbers) == names
+    chinese, emoji = numbers[CHINESE], numbers[EMOJI]
+    assert (chinese, emoji) == ("2", "4")
+    note = (
+        "* 2 namn innehåller tecken som inte kan visas i denna PDF, till exempel kinesiska, "
+        "japanska eller koreanska tecken eller emojier. I listan står i stället tecknens "
+        "Unicode-koder inom hakparentes, till exempel [U+1F600], och namnet är markerat "
+        "med *. Kalkylbladet (XLSX) och CSV-filen visar namnen som de skrevs, på raden med "
+        f"samma nummer i kolumnen Nr: {chinese} och {emoji}."
+    )
+    assert note in text
+    book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
+    in_book = {str(r[0].value): r[1].value for r in book["Underskrifter"].iter_rows(min_row=2)}
+    assert in_book[chinese] == CHINESE and in_book[emoji] == EMOJI
+    # The cover letter, read first, says so too.
+    cover = pdf_text(archive.read("foljebrev.pdf"), tmp_path)
+    assert "2 namn innehåller tecken som inte kan visas i listan" in cover
+    assert f"kolumnen Nr: {chinese} och {emoji}." in cover
+
+
+def test_a_long_list_of_unreadable_names_is_shortened_in_the_cover_letter(
+    app, make_initiative, tmp_path
+):
+    _stored_names(app, make_initiative(opens_days_ago=5), [f"李{n}" for n in range(1, 24)])
+    archive = _exported(app, tmp_path)
+    cover = pdf_text(archive.read("foljebrev.pdf"), tmp_path)
+    first = ", ".join(str(n) for n in range(1, 21))
+    assert f"kolumnen Nr: {first} och 3 till (alla står sist i listan)." in cover
+    listing = pdf_text(archive.read("underskrifter.pdf"), tmp_path)
+    every = ", ".join(str(n) for n in range(1, 23))
+    assert f"kolumnen Nr: {every} och 23." in listing
+    assert "[U+674E]1 *" in listing and "[U+674E]23 *" in listing
+
+
+def test_readable_keeps_what_a_font_draws_and_codes_the_rest():
+    for name in [*SCRIPTS, "Åsa Öberg", "محمد‌رضا کریمی", "Zlatan Ibrahimović"]:
+        assert readable(name) == (name, False)
+    assert readable(CHINESE) == ("[U+738B U+5C0F U+660E]", True)
+    # A sequence is one bracket: its joiners and variation selectors are part of it.
+    assert readable("Sara 👨‍👩‍👧") == ("Sara [U+1F468 U+200D U+1F469 U+200D U+1F467]", True)
+    assert readable("Ali ❤️ Hodan") == ("Ali [U+2764 U+FE0F] Hodan", True)
+    assert readable("김민준") == ("[U+AE40 U+BBFC U+C900]", True)
+    assert ord("ሰ") in covered() and ord("王") not in covered()
 
 
 def test_a_bold_line_in_a_script_with_only_a_regular_font_is_drawn(tmp_path):
