@@ -64,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     # Hours after the collection ended that a signature a tablet took before the end (and
     # queued while offline) is still taken.
     "KIOSK_LATE_HOURS": 72,
+    # Days a signature may wait in a tablet's offline queue: older entries are dropped by
+    # the tablet and refused by the server, and the key a re-enrolled kiosk kept for its
+    # previous binding's queue is deleted after this long (kiosk_queue.py).
+    "KIOSK_QUEUE_MAX_DAYS": 30,
     # Largest request body in bytes; larger ones get 413.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # How many reverse proxies in front of the app set X-Forwarded-For/-Proto.

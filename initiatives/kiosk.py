@@ -31,10 +31,11 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
-from . import kiosk_signatures, kiosks, names, signatures
+from . import kiosk_queue, kiosk_signatures, kiosks, names, signatures
 from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
 from .extensions import csrf, db, limiter
 from .forms import DeliverableEmail
@@ -135,6 +136,7 @@ def start() -> Any:
     """Enrolment for an unknown device; the start screen of the loop for an enrolled one."""
     if g.kiosk is None:
         return _enrol_page(EnrolForm())
+    _ensure_queue_key(g.kiosk)
     initiative = kiosks.current_initiative(g.kiosk)
     return render(
         "kiosk/start.html",
@@ -142,6 +144,17 @@ def start() -> Any:
         initiative=initiative,
         text=initiative.text(DEFAULT) if initiative else None,
     )
+
+
+def _ensure_queue_key(kiosk: kiosks.Kiosk) -> None:
+    """A tablet enrolled before queue keys existed gets its key pair on its next start
+    screen (which also refreshes its cached sign screens, where the public key is)."""
+    if kiosk.queue_public_key is not None:
+        return
+    db.session.refresh(kiosk, with_for_update=True)  # two tabs at once make one key
+    if kiosk.queue_public_key is None:
+        kiosk_queue.new_binding_key(kiosk)
+    db.session.commit()
 
 
 @bp.get("/enrol/<code>")
@@ -225,12 +238,13 @@ def _initiative_for(lang: str, form: KioskSignForm, status: int = 200) -> Any:
         fallback=text is not None and text.locale != lang,
         form=form,
         client_messages=_client_messages(form),
+        queue_key_id=kiosk_queue.public_key_id(g.kiosk),
     )
 
 
 @bp.get("/sign/<lang>")
 def sign_page(lang: str) -> Any:
-    enrolled_kiosk()
+    _ensure_queue_key(enrolled_kiosk())
     return _initiative_for(_lang(lang), KioskSignForm())
 
 
@@ -299,23 +313,62 @@ def _answer(status: str, code: int, **fields: Any) -> tuple[Response, int]:
     return jsonify(status=status, **fields), code
 
 
+def _opened(kiosk: kiosks.Kiosk) -> MultiDict | tuple[Response, int]:
+    """The submission's fields, with a sealed entry from the queue opened; or the answer.
+
+    A queued entry past ``KIOSK_QUEUE_MAX_DAYS`` and a sealed one that cannot be opened
+    are refused with 422 and a status the script knows ("too_old", "unreadable"): it
+    deletes them and counts them as not delivered.  Keys that DATA_KEY cannot decrypt
+    are the server's fault: 503, and the tablet keeps the entry.
+    """
+    data = request.form
+    queued = data.get("queued") == "1" or "sealed" in data
+    if queued and kiosk_queue.too_old(data.get("signed_at")):
+        return _answer("too_old", 422, message=_("Underskriften väntade för länge på surfplattan."))
+    if "sealed" not in data:
+        return data
+    try:
+        personal = kiosk_queue.open_sealed(
+            kiosk,
+            data["sealed"],
+            client_uuid=data.get("client_uuid", ""),
+            initiative=data.get("initiative", ""),
+            signed_at=data.get("signed_at", ""),
+        )
+    except kiosk_queue.Unreadable as exc:
+        message = _("Underskriften från surfplattans kö gick inte att öppna.")
+        return _answer("unreadable", 422, reason=exc.reason, message=message)
+    except kiosk_queue.KeysUnavailable:
+        current_app.logger.error("kiosk %s: queue keys do not decrypt under DATA_KEY", kiosk.id)
+        return _answer("error", 503)
+    opened = MultiDict((k, v) for k, v in data.items(multi=True) if k not in personal)
+    opened.update(personal)
+    return opened
+
+
 @bp.post("/api/submissions")
 @limiter.limit(_kiosk_limit, key_func=device_key)
 def api_submit() -> tuple[Response, int]:
     """A signature from the tablet's script, now or replayed from its offline queue.
 
     Answers: 200 received (also for a repeat of a UUID already received, so a lost
-    acknowledgement is harmless), 422 invalid fields, 409 initiative closed, 403 device
-    or initiative not allowed.  The script keeps a queued entry on 403, 429 and 5xx.
+    acknowledgement is harmless), 422 invalid fields (or a queued entry too old or
+    unreadable: see ``_opened``), 409 initiative closed, 403 device or initiative not
+    allowed.  The script keeps a queued entry on 403, 429 and 5xx.  A queued entry
+    comes sealed (kiosk_queue); once opened it is treated exactly like a live one.
     """
     kiosk = g.kiosk
     if kiosk is None or not kiosks.check_device_token(
         kiosk, g.device_secret, request.headers.get(TOKEN_HEADER)
     ):
         return _answer("locked", 403)
-    form = SubmissionForm()
-    lang = form.lang.data if form.lang.data in available_locales() else DEFAULT
+    lang = request.form.get("lang")
+    lang = lang if lang in available_locales() else DEFAULT
     with force_locale(lang):
+        formdata = _opened(kiosk)
+        if not isinstance(formdata, MultiDict):
+            return formdata
+        form = SubmissionForm(formdata=formdata)
         if not form.validate():
             errors = {
                 name: str(field.errors[0]) for name, field in form._fields.items() if field.errors
@@ -369,6 +422,7 @@ NOTICE_SETTINGS = (
     "CLIENT_HASH_RETENTION_DAYS",
     "OUTBOX_RETENTION_DAYS",
     "UNCONFIRMED_RETENTION_DAYS",
+    "KIOSK_QUEUE_MAX_DAYS",
 )
 
 
@@ -392,6 +446,7 @@ def shell_version(kiosk: kiosks.Kiosk) -> str:
     parts = [
         str(kiosk.id),
         kiosk.device_hash or "",
+        kiosk.queue_public_key or "",
         _build_stamp(),
         ",".join(available_locales()),
         *(str(current_app.config[name]) for name in NOTICE_SETTINGS),

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, clock
+from . import audit, clock, kiosk_queue
 from .extensions import db
 from .models import Initiative, UTCDateTime
 from .tokens import signing_keys
@@ -71,6 +71,10 @@ class Kiosk(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The offline queue's keys (kiosk_queue): the current binding's public key (SPKI DER,
+    # base64; public), and the private keys, encrypted under DATA_KEY.
+    queue_public_key: Mapped[str | None] = mapped_column(sa.String(600))
+    queue_keys_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
     initiatives: Mapped[list[Initiative]] = relationship(
         secondary=kiosk_initiatives, lazy="selectin", order_by=Initiative.slug
@@ -245,6 +249,8 @@ def enrol(code: str, pin: str) -> tuple[Kiosk, str]:
     kiosk.code_hash = None
     kiosk.code_expires_at = None
     kiosk.enrolled_at = clock.utcnow()
+    # A key pair for this binding, to seal what the tablet queues offline.
+    kiosk_queue.new_binding_key(kiosk, kiosk.enrolled_at)
     audit.record("kiosk.enrolled", actor=f"kiosk:{kiosk.name}", kiosk=kiosk.id)
     db.session.flush()
     return kiosk, secret
@@ -265,9 +271,14 @@ def check_pin(kiosk: Kiosk, pin: str) -> bool:
 
 
 def unenrol(kiosk: Kiosk, *, actor: str) -> None:
-    """The device leaves kiosk mode; the kiosk stays and may be enrolled again."""
+    """The device leaves kiosk mode; the kiosk stays and may be enrolled again.
+
+    Its queue keys go: whatever the tablet still holds sealed can be opened by nobody.
+    (The tablet's panel refuses to leave while its queue is not empty.)
+    """
     kiosk.device_hash = None
     kiosk.pin_hash = None
+    kiosk_queue.forget_keys(kiosk)
     audit.record("kiosk.left", actor=actor, kiosk=kiosk.id)
     db.session.flush()
 
@@ -280,6 +291,7 @@ def revoke(kiosk: Kiosk, *, actor: str) -> None:
     kiosk.pin_hash = None
     kiosk.code_hash = None
     kiosk.code_expires_at = None
+    kiosk_queue.forget_keys(kiosk)
     audit.record("kiosk.revoked", actor=actor, kiosk=kiosk.id)
     db.session.flush()
 

@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from . import audit, clock, signatures
+from . import audit, clock, kiosk_queue, signatures
 from .abuse import INVALIDATE_ACTION, RESTORE_ACTION
 from .extensions import db
 from .lifecycle import NOT_HANDED_IN, local_date
@@ -93,6 +93,7 @@ class PurgeReport:
     initiatives_anonymised: list[str] = field(default_factory=list)
     client_hashes_dropped: int = 0
     outbox_bodies_cleared: int = 0
+    kiosk_queue_keys_dropped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -378,6 +379,8 @@ def purge(actor: str = "system") -> PurgeReport:
     # goes on the same schedule as the hashes themselves.
     _scrub_review_hashes(now - _days("CLIENT_HASH_RETENTION_DAYS"))
     report.outbox_bodies_cleared = _clear_outbox(now)
+    # A re-enrolled kiosk's key for its previous binding's queue, past its time.
+    report.kiosk_queue_keys_dropped = kiosk_queue.prune_retired_keys(now)
 
     audit.record(PURGE_ACTION, actor=actor, **report.as_dict())
     db.session.flush()

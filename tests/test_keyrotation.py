@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
-from initiatives import keyrotation, outbox, signatures
+from initiatives import keyrotation, kiosks, outbox, signatures
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Initiative, OutboxMessage, Signature
 
 from .conftest import TEST_DATA_KEY
 from .privacy_support import Spec, add_signatures
+from .test_kiosk import enrolled_tablet
+from .test_kiosk_queue import queued_entry, same_tablet_on, send, sign_screen_key
 
 NEW_KEY = Fernet.generate_key().decode()
 PEOPLE = [
@@ -142,3 +144,28 @@ def test_an_address_signed_twice_during_the_rollout_is_reported_and_the_rest_rot
         # The row keeps the index it had: under the old key, still looked up.
         row = db.session.get(Signature, second)
         assert row.email_index in crypto().email_indexes("amira@example.org")[1:]
+
+
+def test_rotation_reencrypts_the_kiosks_queue_keys(make_app, make_initiative):
+    """A stand tablet's queue is sealed to a key pair whose private half is stored under
+    DATA_KEY: rotated like the rest, what the tablet queued still opens under the new key
+    alone."""
+    old_app = make_app(DATA_KEY=TEST_DATA_KEY)
+    make_initiative()
+    tablet = enrolled_tablet(old_app)
+    entry = queued_entry(sign_screen_key(tablet))
+
+    both = make_app(DATA_KEY=f"{NEW_KEY},{TEST_DATA_KEY}")
+    result = both.test_cli_runner().invoke(args=["rotate-data-key"])
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted kiosks.queue_keys_enc: 1" in result.output
+
+    new_only = make_app(DATA_KEY=NEW_KEY)
+    with new_only.app_context():
+        [kiosk] = db.session.scalars(sa.select(kiosks.Kiosk)).all()
+        Fernet(NEW_KEY).decrypt(kiosk.queue_keys_enc)  # under the new key alone
+    response = send(same_tablet_on(new_only, tablet), entry)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with new_only.app_context():
+        [row] = db.session.scalars(sa.select(Signature)).all()
+        assert crypto().decrypt(row.name_enc) == "Amira Hassan"

@@ -834,8 +834,9 @@ def test_the_privacy_notice_says_what_the_tablet_keeps_on_the_web_and_the_tablet
     app, make_initiative
 ):
     """The notice, on /privacy and on the tablet (its screen and over the form), says what
-    the tablet itself keeps: the device cookie, and signatures queued offline, unencrypted,
-    until the server has them; the next resident sees only how many wait."""
+    the tablet itself keeps: the device cookie, and signatures queued offline, sealed so
+    that only the server reads them, until the server has them or KIOSK_QUEUE_MAX_DAYS
+    have passed; the next resident sees only how many wait."""
     make_initiative()
     tablet = enrolled_tablet(app)
     web = app.test_client()
@@ -855,7 +856,9 @@ def test_the_privacy_notice_says_what_the_tablet_keeps_on_the_web_and_the_tablet
             for fact in (
                 "cookie",
                 f"{COOKIE_MAX_AGE // 86400} dagar",  # the cookie's lifetime in kiosk_device
-                "okrypterad",
+                "krypteras först med en nyckel som bara vår server kan öppna",
+                f"senast när den har väntat i {app.config['KIOSK_QUEUE_MAX_DAYS']} dagar",
+                "raderar vi nyckeln",
                 "så fort vi har tagit emot den",
                 "volontären raderar den",
                 "bara hur många underskrifter som väntar",
@@ -864,6 +867,7 @@ def test_the_privacy_notice_says_what_the_tablet_keeps_on_the_web_and_the_tablet
         else:
             assert public != swedish, code  # translated, not the Swedish text
             assert f"{COOKIE_MAX_AGE // 86400}" in public, code
+            assert f"{app.config['KIOSK_QUEUE_MAX_DAYS']}" in public, code
 
 
 # --- the command line ------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // The stand tablet's offline queue: signatures that could not be sent yet wait in
 // IndexedDB, each under the UUID the tablet gave it, until the server acknowledges them.
 // The server accepts a UUID at most once, so sending an entry again is always safe.
+// What a resident typed is sealed before it is stored (see seal): whoever holds the
+// tablet later cannot read who signed; only the server can open it.
 "use strict";
 
 (function () {
@@ -9,6 +11,12 @@
   const REJECTED_KEY = "initiatives-kiosk-rejected";
   const LOCK_NAME = "initiatives-kiosk-queue";
   const SEND_TIMEOUT_MS = 10000;
+  const DAY_MS = 24 * 60 * 60 * 1000;
+  // The same first element the server's associated data has (initiatives/kiosk_queue.py).
+  const AAD_PURPOSE = "initiatives.kiosk.queue/v1";
+  // The fields the queue itself needs, kept readable; everything else the form sent is
+  // sealed (so a personal field added to the form one day is sealed too).
+  const PLAIN_FIELDS = ["initiative", "text_version"];
 
   function openDb() {
     return new Promise(function (resolve, reject) {
@@ -45,7 +53,11 @@
     }
   }
 
+  // Only sealed entries are stored: never a resident's name or address in plain text.
   function add(entry) {
+    if (!entry.sealed) {
+      return Promise.reject(new Error("only sealed entries are queued"));
+    }
     return withStore("readwrite", function (store) {
       return store.put(entry);
     }).then(notify);
@@ -87,6 +99,92 @@
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
+  // --- sealing (WebCrypto only) -------------------------------------------------------
+
+  // WebCrypto exists in secure contexts only (https, or http on this machine itself).
+  function subtle() {
+    return window.isSecureContext && window.crypto && window.crypto.subtle
+      ? window.crypto.subtle
+      : null;
+  }
+
+  function canSeal() {
+    return Boolean(subtle());
+  }
+
+  function toBase64(buffer) {
+    const bytes = new Uint8Array(buffer);
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 1) {
+      text += String.fromCharCode(bytes[i]);
+    }
+    return btoa(text);
+  }
+
+  function fromBase64(text) {
+    const raw = atob(text);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i += 1) {
+      bytes[i] = raw.charCodeAt(i);
+    }
+    return bytes;
+  }
+
+  // The entry as it may be stored: its personal fields encrypted with a fresh AES-GCM
+  // key, bound to this kiosk, UUID, initiative and signing time, and that key wrapped
+  // with RSA-OAEP under the kiosk's public key (the sign screen's data-queue-key).
+  // Resolves with null where it cannot be sealed: then nothing is stored at all.
+  async function seal(entry, key) {
+    const box = subtle();
+    if (!box || !key || !key.publicKey || !key.keyId || !key.kioskId) {
+      return null;
+    }
+    const plain = {};
+    const personal = {};
+    Object.keys(entry.fields).forEach(function (name) {
+      (PLAIN_FIELDS.indexOf(name) >= 0 ? plain : personal)[name] = entry.fields[name];
+    });
+    const publicKey = await box.importKey(
+      "spki",
+      fromBase64(key.publicKey),
+      { name: "RSA-OAEP", hash: "SHA-256" },
+      false,
+      ["wrapKey"]
+    );
+    const aesKey = await box.generateKey({ name: "AES-GCM", length: 256 }, true, ["encrypt"]);
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const encoder = new TextEncoder();
+    const aad = encoder.encode(
+      JSON.stringify([
+        AAD_PURPOSE,
+        String(key.kioskId),
+        entry.uuid,
+        plain.initiative || "",
+        entry.signedAt,
+      ])
+    );
+    const data = await box.encrypt(
+      { name: "AES-GCM", iv: iv, additionalData: aad },
+      aesKey,
+      encoder.encode(JSON.stringify(personal))
+    );
+    const wrapped = await box.wrapKey("raw", aesKey, publicKey, { name: "RSA-OAEP" });
+    return {
+      uuid: entry.uuid,
+      fields: plain,
+      sealed: {
+        v: 1,
+        kid: key.keyId,
+        key: toBase64(wrapped),
+        iv: toBase64(iv),
+        data: toBase64(data),
+      },
+      signedAt: entry.signedAt,
+      lang: entry.lang,
+      queuedAt: entry.queuedAt,
+    };
+  }
+
   function token() {
     const meta = document.querySelector("meta[name='kiosk-token']");
     return meta ? meta.content : "";
@@ -97,6 +195,11 @@
   function classify(status, data) {
     if (status === 200 && data.status === "received") {
       return { kind: "ok" };
+    }
+    if (status === 422 && (data.status === "unreadable" || data.status === "too_old")) {
+      // Sealed to a key that is gone (the tablet was unbound, or bound to another
+      // kiosk), damaged, or waited too long: it can never be delivered.
+      return { kind: "undeliverable" };
     }
     if (
       (status === 400 || status === 413 || status === 422) &&
@@ -113,9 +216,16 @@
     return { kind: "retry" }; // 429, 5xx, a proxy's error page: try again later
   }
 
-  // Sends one entry.  Never rejects: a network failure or a timeout is "retry".
-  async function send(entry) {
+  // Sends one entry (queued: from the queue).  Never rejects: a network failure or a
+  // timeout is "retry".  A sealed entry goes sealed; the server opens it.
+  async function send(entry, queued) {
     const body = new URLSearchParams(entry.fields);
+    if (entry.sealed) {
+      body.set("sealed", JSON.stringify(entry.sealed));
+    }
+    if (queued || entry.sealed) {
+      body.set("queued", "1");
+    }
     body.set("client_uuid", entry.uuid);
     body.set("signed_at", entry.signedAt);
     body.set("lang", entry.lang);
@@ -213,15 +323,42 @@
     return work.finally(notify);
   }
 
+  // Entries wait KIOSK_QUEUE_MAX_DAYS at most (by the tablet's clock): the server would
+  // refuse them, and the privacy notice promises they are gone by then.
+  function expired(entry) {
+    const days = Number(document.body.dataset.queueMaxDays) || 30;
+    return Date.now() - entry.queuedAt > days * DAY_MS;
+  }
+
+  async function dropExpired() {
+    for (const entry of await all()) {
+      if (expired(entry)) {
+        countRejected(entry.uuid); // not delivered: the panel's count says so
+        await remove(entry.uuid);
+      }
+    }
+  }
+
+  // Also on a tablet that is not enrolled (any more): its queue is never sent.
+  function expire() {
+    const work = navigator.locks ? navigator.locks.request(LOCK_NAME, dropExpired) : dropExpired();
+    return work.catch(function () {}).then(notify);
+  }
+
   async function sendAll() {
     if (!token()) {
       return; // not an enrolled page: keep everything for when the tablet is enrolled
     }
+    await dropExpired();
     for (const entry of await all()) {
-      const result = await send(entry);
+      const result = await send(entry, true);
       if (result.kind === "ok") {
         await remove(entry.uuid); // only now: the server has acknowledged it
-      } else if (result.kind === "invalid" || result.kind === "closed") {
+      } else if (
+        result.kind === "invalid" ||
+        result.kind === "closed" ||
+        result.kind === "undeliverable"
+      ) {
         // The server will never take it (the collection closed meanwhile, say).
         countRejected(entry.uuid);
         await remove(entry.uuid);
@@ -275,11 +412,14 @@
   window.KioskQueue = {
     add: add,
     all: all,
+    canSeal: canSeal,
     count: count,
     discardStranded: discardStranded,
+    expire: expire,
     flush: flush,
     newUuid: newUuid,
     notify: notify,
+    seal: seal,
     send: send,
   };
 })();

@@ -225,17 +225,30 @@ window.KioskSignForm = function (form, settings, go) {
       return;
     }
     if (result.kind === "retry") {
+      // Kept for later, sealed: only the server can read it.  Where the tablet cannot
+      // seal (no WebCrypto without https, no key on this screen) nothing is kept, and
+      // the resident is told so; the form keeps what she typed, to try again.
       try {
-        await queue.add(entry);
-        leave(settings.savedUrl);
-        return;
+        const sealed = await queue.seal(entry, {
+          publicKey: settings.queueKey,
+          keyId: settings.queueKeyId,
+          kioskId: settings.kioskId,
+        });
+        if (sealed) {
+          await queue.add(sealed);
+          leave(settings.savedUrl);
+          return;
+        }
+        showMessage(form.dataset.notSavedMessage);
       } catch (error) {
-        showMessage(form.dataset.genericError);
+        showMessage(form.dataset.notSavedMessage);
       }
     } else if (result.kind === "invalid") {
       serverErrors(result.errors);
     } else if (result.kind === "closed") {
       showMessage(result.message || form.dataset.genericError);
+    } else if (result.kind === "undeliverable") {
+      showMessage(form.dataset.genericError); // a live send is never sealed or old
     } else {
       showMessage(form.dataset.lockedMessage);
     }

@@ -58,9 +58,16 @@
 
   // --- network and queue status (numbers only, never who) -------------------------------
 
+  // Without WebCrypto (plain http to another machine) nothing can be sealed, so nothing
+  // is saved offline: the footer says so instead of "saved on the tablet".
+  const insecure = Boolean(queue && enrolled && !queue.canSeal());
+  document.querySelectorAll("[data-insecure]").forEach(function (el) {
+    el.hidden = !insecure;
+  });
+
   function showNetwork() {
     document.querySelectorAll("[data-network]").forEach(function (el) {
-      el.hidden = navigator.onLine;
+      el.hidden = navigator.onLine || insecure;
     });
   }
 
@@ -131,7 +138,7 @@
   }
 
   if (queue) {
-    queue.notify();
+    queue.expire(); // also counts, for the screens (notify)
     if (enrolled) {
       queue.flush();
       window.addEventListener("online", function () {

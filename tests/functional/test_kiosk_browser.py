@@ -24,7 +24,7 @@ from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessa
 
 from ..conftest import create_initiative
 from ..test_signing import ADDRESS_NAMES, NO_ADDRESS, REAL_NAMES
-from .conftest import LiveServer
+from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
 TABLET = {"width": 1280, "height": 800}
 PIN = "2468"
@@ -601,6 +601,124 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
     for row in rows:
         # The device's signing time and the server's receipt time are both kept.
         assert row.device_signed_at is not None and row.created_at >= row.device_signed_at
+
+
+# Every record of the tablet's IndexedDB, read with the browser's own API (not through
+# the queue's script): what someone with the tablet and devtools would find.
+READ_INDEXED_DB = """async () => {
+  const names = (await indexedDB.databases()).map((d) => d.name);
+  const found = [];
+  for (const name of names) {
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    for (const store of Array.from(db.objectStoreNames)) {
+      const rows = await new Promise((ok, no) => {
+        const r = db.transaction(store).objectStore(store).getAll();
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+      });
+      found.push(...rows);
+    }
+    db.close();
+  }
+  return JSON.stringify(found);
+}"""
+
+
+def test_a_queued_signature_is_sealed_on_the_tablet_and_arrives_when_online(stand, tablet, smtp):
+    """Yusuf's tablet loses the network; Amira signs.  Whoever picks up the tablet later
+    and opens devtools finds her entry in IndexedDB, but neither her name nor her address
+    in any field: only the server can open it.  Back online, it arrives, and Amira gets
+    her confirmation mail."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    tablet.set_offline(True)
+    resident_signs_at_stand(page, "Amira Hassan", "amira.hassan@example.org", "العربية")
+    page.wait_for_url(re.compile(r"/kiosk/saved/"))
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+
+    [entry] = page.evaluate("() => KioskQueue.all()")
+    stored = page.evaluate(READ_INDEXED_DB)
+    assert entry["uuid"] in stored and "sealed" in entry
+    # ("amira" alone is in the initiative's slug, amiralsgatan.)
+    for secret in ("Amira Hassan", "Hassan", "amira.hassan", "example.org", "213 64", "21364"):
+        assert secret.lower() not in stored.lower(), secret
+    assert set(entry["fields"]) <= {"initiative", "text_version"}
+    assert kiosk_signatures(server) == []
+
+    tablet.set_offline(False)
+    queue_drains(page)
+    [row] = kiosk_signatures(server)
+    assert row.client_uuid == entry["uuid"] and row.locale == "ar"
+    with server.app.app_context():
+        from initiatives import outbox
+        from initiatives.mail import compose
+
+        assert outbox.deliver_due(server.app, compose).sent == 1
+    [mail] = smtp.wait_for(1)
+    assert mail["To"] == "amira.hassan@example.org"
+    assert page.evaluate(READ_INDEXED_DB) == "[]"
+
+
+@pytest.fixture
+def insecure_tablet(browser: Any) -> Iterator[Callable[[LiveServer], tuple[Any, str]]]:
+    """A tablet that reaches the stand's server by a name over plain http: not a secure
+    context, so the browser offers no WebCrypto (nor service workers).  A second Chromium
+    maps the name to loopback (127.0.0.1 itself would count as secure)."""
+    opened: list[Any] = []
+
+    def open_for(server: LiveServer) -> tuple[Any, str]:
+        other = browser.browser_type.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP stand.test 127.0.0.1"],
+            headless=True,
+        )
+        opened.append(other)
+        context = other.new_context(viewport=TABLET, locale="sv-SE")
+        return context, f"http://stand.test:{server.port}"
+
+    yield open_for
+    for other in opened:
+        other.close()
+
+
+def test_without_a_secure_connection_nothing_is_saved_in_plain_text(stand, insecure_tablet):
+    """Over plain http to another machine the tablet cannot seal: it must not keep the
+    signature in plain text instead.  The volunteer sees why; the resident is told that
+    her signature was not saved, and what she typed stays for another try."""
+    server = stand()
+    context, url = insecure_tablet(server)
+    page = context.new_page()
+    code = organiser_creates_kiosk(server)
+    page.goto(f"{url}/kiosk")
+    page.get_by_label("Kod", exact=True).fill(code)
+    page.get_by_label("Välj en PIN-kod").fill(PIN)
+    page.get_by_label("Skriv PIN-koden igen").fill(PIN)
+    page.get_by_role("button", name="Koppla surfplattan").click()
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    assert page.evaluate("() => window.isSecureContext") is False
+    notice = page.get_by_text("Anslutningen är inte säker (https)")
+    notice.wait_for()
+
+    resident_fills_in(page, "Amira Hassan", "amira@example.org")
+    context.set_offline(True)
+    page.locator("button.kiosk-submit").click()
+    message = page.locator("[data-form-message]")
+    message.wait_for()
+    assert "Din underskrift är inte sparad" in message.inner_text()
+    assert "/kiosk/sign/" in page.url
+    assert page.locator("#email").input_value() == "amira@example.org"
+    assert page.evaluate("() => KioskQueue.count()") == 0
+
+    context.set_offline(False)
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/thanks/"))
+    assert len(kiosk_signatures(server)) == 1
 
 
 def server_refuses(server: LiveServer, address: str) -> bool:
