@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
-from initiatives import catalogs, clock
+from initiatives import catalogs, clock, kiosks
 from initiatives.extensions import db
 from initiatives.kiosk_forms import SubmissionForm
 from initiatives.kiosks import Kiosk
@@ -663,6 +663,73 @@ def test_a_queued_signature_is_sealed_on_the_tablet_and_arrives_when_online(stan
     [mail] = smtp.wait_for(1)
     assert mail["To"] == "amira.hassan@example.org"
     assert page.evaluate(READ_INDEXED_DB) == "[]"
+
+
+def organiser_makes_a_new_code(server: LiveServer, name: str = "Stand 1") -> str:
+    result = server.app.test_cli_runner().invoke(args=["kiosk", "code", name, "--no-qr"])
+    assert result.exit_code == 0, result.output
+    return re.search(r"Enrolment code: (\S+)", result.output).group(1)
+
+
+def panel_counts_not_delivered(page: Any, count: int) -> None:
+    volunteer_unlocks(page)
+    page.wait_for_url(re.compile(r"/kiosk/volunteer/panel"))
+    page.wait_for_function("() => window.KioskQueue !== undefined")
+    queue_drains(page)
+    page.evaluate("() => KioskQueue.notify()")
+    page.locator("[data-queue-rejected]").wait_for(state="visible", timeout=10_000)
+    assert page.locator("[data-queue-rejected-count]").inner_text() == str(count)
+
+
+def test_a_tablet_unbound_with_a_queue_cannot_deliver_it_and_says_how_many(stand, tablet):
+    """The organiser unbinds the tablet (reported lost) while it holds a sealed entry:
+    the key is deleted, so nobody can read the entry.  Found again and enrolled with a
+    new code, the tablet hears from the server that the entry cannot be opened, deletes
+    it and shows the volunteer that one signature was not delivered."""
+    server = stand()
+    page = one_signature_queued_offline(server, tablet)
+    with server.app.app_context():
+        kiosk = db.session.scalars(sa.select(Kiosk)).one()
+        kiosks.unenrol(kiosk, actor="test")
+        db.session.commit()
+    tablet.set_offline(False)
+    volunteer_enrols_tablet(page, server, organiser_makes_a_new_code(server))
+    tablet_is_ready(page)
+    panel_counts_not_delivered(page, 1)
+    assert kiosk_signatures(server) == []
+
+
+def test_the_same_tablet_enrolled_again_still_delivers_its_queue(stand, tablet):
+    """The volunteer forgot the PIN: a new code for the same stand, typed on the same
+    tablet, which holds a signature from before.  It arrives."""
+    server = stand()
+    page = one_signature_queued_offline(server, tablet)
+    tablet.set_offline(False)
+    page.goto(f"{server.url}/kiosk/enrol/{organiser_makes_a_new_code(server).replace('-', '')}")
+    page.get_by_label("Välj en PIN-kod").fill(PIN)
+    page.get_by_label("Skriv PIN-koden igen").fill(PIN)
+    page.get_by_role("button", name="Koppla surfplattan").click()
+    tablet_is_ready(page)
+    queue_drains(page)
+    assert len(kiosk_signatures(server)) == 1
+
+
+def test_a_signature_older_than_the_queue_limit_is_dropped_by_the_tablet(stand, tablet):
+    """An entry that waited KIOSK_QUEUE_MAX_DAYS (the tablet stayed in a cupboard) is
+    deleted by the tablet itself, not sent, and counted as not delivered."""
+    server = stand(KIOSK_QUEUE_MAX_DAYS=2)
+    page = one_signature_queued_offline(server, tablet)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    page.evaluate(
+        """async () => {
+          const [entry] = await KioskQueue.all();
+          entry.queuedAt -= 2 * 24 * 60 * 60 * 1000 + 60 * 1000;
+          await KioskQueue.add(entry);
+        }"""
+    )
+    tablet.set_offline(False)
+    panel_counts_not_delivered(page, 1)
+    assert kiosk_signatures(server) == []
 
 
 @pytest.fixture
