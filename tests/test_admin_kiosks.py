@@ -181,10 +181,16 @@ def test_unenrol_and_revoke_lock_the_tablet_out(app, make_initiative):
     create_kiosk(admin)
     tablet: Tablet = enrolled_tablet(app, shown_code(admin, "/admin/kiosks/1"))
     assert tablet.client.get("/kiosk/sign/sv").status_code == 200
+    # The organiser is told what unbinding does to signatures still queued on the tablet.
+    page = admin.get("/admin/kiosks/1").get_data(as_text=True)
+    assert "Nyckeln som öppnar surfplattans kö raderas" in page
+    assert "skickas underskrifterna som väntar i dess kö ändå" in page
 
     assert post_form(admin, "/admin/kiosks/1", "/admin/kiosks/1/unenrol").status_code == 302
     assert tablet.client.get("/kiosk/sign/sv").status_code == 303  # back to enrolment
     assert kiosk_named(app).status == "waiting"
+    # The key that opens what the tablet queued is gone with the binding.
+    assert kiosk_named(app).queue_keys_enc is None
 
     # A new tablet enrols with a new code; then the kiosk is revoked for good.
     post_form(admin, "/admin/kiosks/1", "/admin/kiosks/1/code")
@@ -194,6 +200,7 @@ def test_unenrol_and_revoke_lock_the_tablet_out(app, make_initiative):
     assert second.client.get("/kiosk/sign/sv").status_code == 303
     assert second.send().status_code == 403
     assert kiosk_named(app).status == "revoked"
+    assert kiosk_named(app).queue_keys_enc is None and kiosk_named(app).queue_public_key is None
     # Gone from the list of active kiosks, shown with the revoked ones; no new code.
     listing = admin.get("/admin/kiosks").get_data(as_text=True)
     assert "Stand 1 är återkallad" in listing  # the flash message
