@@ -138,7 +138,8 @@
   }
 
   if (queue) {
-    queue.expire(); // also counts, for the screens (notify)
+    queue.notify();
+    queue.expire(); // entries past KIOSK_QUEUE_MAX_DAYS go, even on a tablet not enrolled
     if (enrolled) {
       queue.flush();
       window.addEventListener("online", function () {
