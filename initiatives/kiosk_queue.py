@@ -139,6 +139,8 @@ def new_binding_key(kiosk: Kiosk, now: datetime | None = None) -> None:
     try:
         kept = [k for k in _read(kiosk) if _usable(k, now)]
     except KeysUnavailable:
+        # Said in the log: it means DATA_KEY lost a key before rotate-data-key ran.
+        current_app.logger.warning("kiosk %s: earlier queue keys unreadable, dropped", kiosk.id)
         kept = []
     for key in kept:
         key.retired_at = key.retired_at or now
