@@ -66,8 +66,9 @@ class AdminUser(db.Model):
     # The last 30-second step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     active: Mapped[bool] = mapped_column(default=True)
-    # Part of the session's user id: changing it (new password, deactivation) ends every
-    # session of the account at once.
+    # Part of the session's user id: changing it (``end_sessions``: logging out, a new
+    # password, two-factor turned on or off, a new role, deactivation) ends every session
+    # of the account at once, copies of the session cookie included.
     session_nonce: Mapped[str] = mapped_column(sa.String(32), default=_new_nonce)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -189,11 +190,22 @@ def create_account(
     return user
 
 
+def end_sessions(user: AdminUser) -> None:
+    """End every session of the account, in every browser, now.
+
+    Flask's session is a cookie signed by us and kept by the browser: clearing it ends
+    nothing in a copy of it (a shared computer, a stolen cookie).  The account's nonce is
+    part of the user id in the session, so a new one makes every existing session nobody
+    (``load_session_user``).  A view that keeps its own browser logged in logs it in again.
+    """
+    user.session_nonce = _new_nonce()
+
+
 def set_password(user: AdminUser, password: str) -> None:
-    """A new password ends the account's other sessions."""
+    """A new password ends the account's sessions (the caller may keep its own)."""
     check_password_rules(password)
     user.password_hash = _hasher().hash(password)
-    user.session_nonce = _new_nonce()
+    end_sessions(user)
 
 
 def verify_password(user: AdminUser | None, password: str) -> bool:
@@ -434,7 +446,7 @@ def confirm_totp_enrolment(user: AdminUser, code: str) -> bool:
     user.totp_secret_enc = user.totp_pending_enc
     user.totp_pending_enc = None
     user.totp_last_step = step
-    user.session_nonce = _new_nonce()
+    end_sessions(user)
     db.session.flush()
     return True
 
@@ -464,15 +476,18 @@ def verify_totp(user: AdminUser, code: str, now: float | None = None) -> bool:
 
 
 def disable_totp(user: AdminUser) -> None:
+    """Two-factor off (her own choice, or a reset for a lost phone): the account's
+    sessions end, as when it is turned on; a lost phone may hold a logged-in browser."""
     user.totp_secret_enc = None
     user.totp_pending_enc = None
     user.totp_last_step = None
+    end_sessions(user)
     db.session.flush()
 
 
 def deactivate(user: AdminUser) -> None:
     user.active = False
-    user.session_nonce = _new_nonce()
+    end_sessions(user)
     db.session.flush()
 
 

@@ -41,6 +41,21 @@ def test_login_then_logout_by_post_only(app, client):
     assert client.get("/admin/").status_code == 302
 
 
+def test_a_session_cookie_copied_before_logout_is_logged_out_too(app, client):
+    # Flask's session is a signed cookie: clearing it in the browser that logs out does
+    # nothing to a copy (a shared computer, a stolen cookie).  Logging out must end it
+    # on the server.
+    create_admin(app)
+    assert login(client).status_code == 302
+    copy = app.test_client()
+    copy.set_cookie("initiatives_session", client.get_cookie("initiatives_session").value)
+    assert copy.get("/admin/").status_code == 200
+
+    post_form(client, "/admin/", "/admin/logout")
+    assert copy.get("/admin/").status_code == 302
+    assert login(client).status_code == 302  # she logs in again as usual
+
+
 def test_wrong_password_and_unknown_account_look_the_same(app, client):
     create_admin(app)
     wrong = login(client, password="inte rätt lösenord alls")
@@ -508,6 +523,47 @@ def test_an_admin_cannot_reset_their_own_second_factor_without_the_password(app)
     assert post_form(other, "/admin/accounts", f"/admin/accounts/{me}/reset-2fa").status_code == 302
     with app.app_context():
         assert not accounts.by_email("amal@example.org").has_totp
+
+
+def test_resetting_the_second_factor_ends_the_sessions_of_the_account(app):
+    # The phone was lost or stolen, and whoever holds it may hold a logged-in browser:
+    # the reset that lets her enrol again also ends every session of the account.
+    admin = logged_in(app)
+    organiser = logged_in(app, role="organiser", email="amal@example.org")
+    post_form(organiser, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        user = accounts.by_email("amal@example.org")
+        user_id, totp = user.id, pyotp.TOTP(accounts.pending_secret(user))
+    post_form(organiser, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    assert organiser.get("/admin/").status_code == 200
+
+    reset = post_form(admin, "/admin/accounts", f"/admin/accounts/{user_id}/reset-2fa")
+    assert reset.status_code == 302
+    assert organiser.get("/admin/").status_code == 302
+    assert admin.get("/admin/accounts").status_code == 200
+
+
+def test_turning_ones_own_second_factor_off_ends_the_other_sessions(app):
+    # As turning it on does: the browser she is in stays logged in, the others end.
+    laptop = logged_in(app, email="amal@example.org")
+    post_form(laptop, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    post_form(laptop, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    phone = app.test_client()
+    login(phone, "amal@example.org")
+    token = csrf_token(phone, "/admin/login/code")
+    later = time.time() + 30
+    second_step = phone.post(
+        "/admin/login/code", data={"code": totp.at(later), "csrf_token": token}
+    )
+    assert second_step.status_code == 302
+    assert phone.get("/admin/").status_code == 200
+
+    off = post_form(laptop, "/admin/account", "/admin/account/2fa/disable", password=PASSWORD)
+    assert off.status_code == 302
+    assert laptop.get("/admin/account").status_code == 200
+    assert phone.get("/admin/").status_code == 302
 
 
 def test_a_login_half_done_with_the_old_password_ends_when_the_password_is_set(app):

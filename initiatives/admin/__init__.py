@@ -1,8 +1,9 @@
 """The organisers' admin at /admin: accounts, initiatives, signatures, paper, exports.
 
 Everything here is behind a login (Flask-Login) except the login pages themselves.  A
-session ends after ``ADMIN_IDLE_MINUTES`` without a request, and when the account's
-password changes or it is deactivated (see ``accounts.load_session_user``).  Views are
+session ends after ``ADMIN_IDLE_MINUTES`` without a request; and every session of an
+account, in every browser, ends when she logs out, when its password, two-factor or role
+changes, or when it is deactivated (see ``accounts.end_sessions``).  Views are
 thin: the rules live in ``accounts``, ``lifecycle``, ``moderation``, ``paper`` and
 ``pack``.
 

@@ -126,11 +126,13 @@ def logout() -> Response:
     """POST only: a link or an image elsewhere can never log an organiser out."""
     if not ButtonForm().validate_on_submit():
         abort(400)
+    # Clearing this browser's cookie alone would leave any copy of it logged in.
+    accounts.end_sessions(current_user)
     audit.record("admin.logout", actor=actor())
     db.session.commit()
     logout_user()
     session.clear()
-    flash(_("Du är utloggad."), "info")
+    flash(_("Du är utloggad, i alla webbläsare där du var inloggad."), "info")
     return redirect(url_for("admin.login"))
 
 
@@ -247,6 +249,7 @@ def totp_disable() -> Any:
     accounts.disable_totp(current_user)
     audit.record("admin.two_factor_disabled", actor=actor())
     db.session.commit()
+    login_user(current_user)  # the nonce changed: keep this session, end the others
     flash(_("Tvåstegsverifiering är avstängd."), "success")
     return redirect(url_for("admin.account"))
 
@@ -323,7 +326,7 @@ def accounts_role(user_id: int) -> Response:
         flash(_("Det måste finnas minst en aktiv administratör."), "error")
         return redirect(url_for("admin.accounts_list"))
     user.role = form.role.data
-    user.session_nonce = accounts._new_nonce()
+    accounts.end_sessions(user)
     audit.record("admin.role_changed", actor=actor(), account=user.email, role=user.role)
     db.session.commit()
     flash(_("Rollen för %(email)s är ändrad.", email=user.email), "success")
