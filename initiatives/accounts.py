@@ -125,6 +125,9 @@ class AccountError(ValueError):
     """A request about accounts that cannot be carried out; the message says why."""
 
 
+ADDRESS_TAKEN = "Det finns redan ett konto med den e-postadressen."
+
+
 @cache
 def _hasher() -> PasswordHasher:
     # argon2-cffi's defaults follow RFC 9106's second recommendation (64 MiB, t=3).
@@ -180,13 +183,19 @@ def create_account(
     if len(email) > 254:
         raise AccountError("Skriv en giltig e-postadress.")
     if by_email(email) is not None:
-        raise AccountError("Det finns redan ett konto med den e-postadressen.")
+        raise AccountError(ADDRESS_TAKEN)
     check_password_rules(password)
     user = AdminUser(
         email=email, name=name.strip(), role=Role(role), password_hash=_hasher().hash(password)
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # Two admins (or two terminals) adding one address at the same moment both pass
+        # the check above; the second is told the same, not a database error.  Added in
+        # the savepoint, so that its rollback takes the row out of the session again.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except sa.exc.IntegrityError:
+        raise AccountError(ADDRESS_TAKEN) from None
     return user
 
 

@@ -826,3 +826,60 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
     assert outcome == ["Raden väntar inte längre på granskning."]
     with app.app_context():
         assert db.session.get(paper.PaperRow, row_id).review == "resolved"
+
+
+def _while_another_admin_creates_hodan(app, act: Callable[[], object]) -> list[object]:
+    """Run ``act`` while another admin's uncommitted request creates hodan@example.org."""
+    from initiatives import accounts
+
+    def hold(first: sa.orm.Session) -> None:
+        first.add(
+            accounts.AdminUser(email="hodan@example.org", password_hash="x", role="organiser")
+        )
+
+    return _while_held(app, hold, act)
+
+
+@PG
+def test_one_account_created_twice_at_once_in_the_admin_gets_a_message_not_an_error(app):
+    """Two admins add hodan@example.org at the same moment: both pass the "address
+    taken?" check; the second sees the form again with the usual message."""
+    from initiatives import accounts
+
+    from .admin_helpers import PASSWORD, logged_in
+
+    admin = logged_in(app)
+    token = csrf_token(admin, "/admin/accounts")
+    data = {"email": "Hodan@example.org", "password": PASSWORD, "role": "organiser"}
+
+    def create() -> tuple[int, str]:
+        response = admin.post("/admin/accounts", data=data | {"csrf_token": token})
+        return response.status_code, response.get_data(as_text=True)
+
+    outcome = _while_another_admin_creates_hodan(app, create)
+    assert len(outcome) == 1 and isinstance(outcome[0], tuple), outcome
+    status, page = outcome[0]
+    assert status == 400 and "Det finns redan ett konto med den e-postadressen." in page
+    assert admin.get("/admin/accounts").status_code == 200
+    with app.app_context():
+        count = sa.select(sa.func.count(accounts.AdminUser.id))
+        assert db.session.scalar(count.where(accounts.AdminUser.email == "hodan@example.org")) == 1
+
+
+@PG
+def test_one_account_created_twice_at_once_from_the_terminal_gets_a_message_not_a_traceback(app):
+    from .admin_helpers import PASSWORD
+
+    def create() -> tuple[int, str, str]:
+        result = app.test_cli_runner().invoke(
+            args=["admin", "create", "--email", "hodan@example.org", "--password-stdin"],
+            input=PASSWORD + "\n",
+        )
+        return result.exit_code, result.output, type(result.exception).__name__
+
+    outcome = _while_another_admin_creates_hodan(app, create)
+    assert len(outcome) == 1 and isinstance(outcome[0], tuple), outcome  # not a DB error
+    exit_code, output, error = outcome[0]
+    assert exit_code == 1 and error == "SystemExit", output
+    assert "Det finns redan ett konto med den e-postadressen." in output
+    assert "Traceback" not in output
