@@ -82,6 +82,18 @@ def test_next_is_never_an_open_redirect(app, client):
         data={"email": "samira@example.org", "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/admin/"
+    # Nor an action that only takes POST (an old link): that would answer 405.
+    for target, page in (
+        ("/admin/logout", "/admin/"),
+        ("/admin/accounts/1/role", "/admin/accounts"),
+    ):
+        client = app.test_client()
+        token = csrf_token(client, "/admin/login")
+        response = client.post(
+            f"/admin/login?next={target}",
+            data={"email": "samira@example.org", "password": PASSWORD, "csrf_token": token},
+        )
+        assert response.headers["Location"] == page, target
 
 
 def test_login_is_throttled_per_account_in_the_database(make_app):
@@ -320,6 +332,111 @@ def test_a_session_ends_after_idle_minutes(make_app):
     assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
     assert "inaktiv för länge" in client.get("/admin/login").get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
+
+
+def _objects_behind_every_admin_url(app, sign) -> dict[str, object]:
+    """One of each thing an admin URL names, so that each page above an action exists."""
+    from initiatives import clock, kiosks, paper
+    from initiatives.models import Initiative, Signature
+
+    assert sign().status_code == 303
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        kiosk, _code = kiosks.create("Stand 1", [initiative], actor="test")
+        sheet = paper.add_sheet(
+            initiative, "test", number="7", collected_on=clock.utcnow().date(), collected_by="H"
+        )
+        db.session.commit()
+        public_id = db.session.scalars(sa.select(Signature.public_id)).one()
+        return {
+            "slug": "amiralsgatan", "locale": "sv", "user_id": 1, "sheet_id": sheet.id,
+            "signature_id": 1, "public_id": public_id, "kiosk_id": kiosk.id, "event_id": 1,
+            "tag": "poster",
+        }  # fmt: skip
+
+
+def _log_in_again(client, login_page: str) -> str:
+    """Log in on the page a refused request was sent to: where the login leads."""
+    token = csrf_token(client, login_page)
+    data = {"email": "admin@example.org", "password": PASSWORD, "csrf_token": token}
+    response = client.post(login_page, data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+@pytest.mark.parametrize("how", ["idle", "ended elsewhere"])
+def test_a_form_sent_after_the_session_ended_leads_back_to_a_page_not_a_405(
+    make_app, make_initiative, sign, how
+):
+    # Her session ended while a form was open (idle too long, or logged out in another
+    # browser).  She is asked to log in, told that what she sent was not saved, and then
+    # sees a page: for an action that only takes POST, the page its form is on (never the
+    # action's URL by GET, a 405).
+    app = make_app(ADMIN_IDLE_MINUTES=30)
+    make_initiative()
+    values = _objects_behind_every_admin_url(app, sign)
+    client = logged_in(app)
+    other_browser = app.test_client()
+    posts = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/admin") and "POST" in (rule.methods or ())
+        if rule.endpoint not in ("admin.login", "admin.login_code", "admin.logout")
+    ]
+    assert len(posts) >= 30
+    slug, kiosk, public_id = values["slug"], values["kiosk_id"], values["public_id"]
+    form_pages = {
+        "/admin/accounts/1/role": "/admin/accounts",
+        f"/admin/initiatives/{slug}/publish": f"/admin/initiatives/{slug}/lifecycle",
+        f"/admin/kiosks/{kiosk}/revoke": f"/admin/kiosks/{kiosk}",
+        f"/admin/initiatives/{slug}/signatures/{public_id}/erase": (
+            f"/admin/initiatives/{slug}/signatures/{public_id}"
+        ),
+        f"/admin/initiatives/{slug}/campaign/tags/poster/remove": (
+            f"/admin/initiatives/{slug}/campaign"
+        ),
+    }
+    for rule in posts:
+        url = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+        token = csrf_token(client, "/admin/")
+        if how == "idle":
+            with client.session_transaction() as session:
+                session["admin_seen"] = int(time.time()) - 31 * 60
+        else:
+            login(other_browser, "admin@example.org")
+            post_form(other_browser, "/admin/", "/admin/logout")
+        response = client.post(url, data={"csrf_token": token})
+        assert response.status_code == 302, url
+        login_page = response.headers["Location"]
+        assert login_page.startswith("/admin/login?next="), url
+        assert "sparades inte" in client.get(login_page).get_data(as_text=True), url
+        page = _log_in_again(client, login_page)
+        assert page == form_pages.get(url, page), url
+        # (The two-factor page sends her on to "Mitt konto" when nothing is being enrolled.)
+        assert client.get(page, follow_redirects=True).status_code == 200, (url, page)
+
+
+def test_logging_out_after_the_session_ended_just_says_so(make_app):
+    app = make_app(ADMIN_IDLE_MINUTES=30)
+    client = logged_in(app)
+    token = csrf_token(client, "/admin/")
+    with client.session_transaction() as session:
+        session["admin_seen"] = int(time.time()) - 31 * 60
+    response = client.post("/admin/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    assert "Du är utloggad" in client.get("/admin/login").get_data(as_text=True)
+
+    # Logged out elsewhere meanwhile: her browser's logout button still just logs out.
+    client = app.test_client()
+    login(client, "admin@example.org")
+    token = csrf_token(client, "/admin/")
+    elsewhere = app.test_client()
+    login(elsewhere, "admin@example.org")
+    post_form(elsewhere, "/admin/", "/admin/logout")
+    response = client.post("/admin/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    assert "Du är utloggad" in client.get("/admin/login").get_data(as_text=True)
+    assert _log_in_again(client, "/admin/login") == "/admin/"
 
 
 def test_new_password_ends_other_sessions(app):

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -34,7 +35,9 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, RequestRedirect
+from werkzeug.wrappers import Response
 
 from .. import accounts
 
@@ -44,6 +47,19 @@ login_manager = LoginManager()
 # Reachable without a session: the two login steps and nothing else.
 OPEN_ENDPOINTS = {"admin.login", "admin.login_code"}
 SEEN_KEY = "admin_seen"
+
+# Actions (POST only) whose form is not on the page above them in the path: where a
+# login that interrupted one of them leads (see ``page_for``).
+FORM_PAGES = {
+    "admin.publish": "admin.lifecycle_page",
+    "admin.close": "admin.lifecycle_page",
+    "admin.submit": "admin.lifecycle_page",
+    "admin.answer": "admin.lifecycle_page",
+    "admin.withdraw": "admin.lifecycle_page",
+    "admin.totp_start": "admin.account",
+    "admin.totp_disable": "admin.account",
+}
+NOT_SAVED = _l("Det du skickade sparades inte. Logga in och gör det igen.")
 
 
 class AdminRequest(Request):
@@ -93,20 +109,69 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def _matches(adapter: Any, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
+    try:
+        return adapter.match(path, method=method)
+    except (HTTPException, RequestRedirect):  # no such page, not by this method, a redirect
+        return None
+
+
+def page_for(target: str) -> str:
+    """Where a login for ``target`` (an admin URL) leads: itself if it is a page.
+
+    An action that only takes POST is no page: opened after the login it would answer
+    405.  Its form's page instead (``FORM_PAGES``), else the nearest page above it in
+    the path (``.../accounts/3/role`` → ``.../accounts``), else the admin start page.
+    """
+    home = url_for("admin.index")
+    root = request.script_root
+    parts = urlsplit(target)
+    if not parts.path.startswith(f"{root}{bp.url_prefix}/"):
+        return home
+    adapter = current_app.create_url_adapter(request)
+    path = parts.path[len(root) :]
+    if _matches(adapter, path, "GET"):
+        return target
+    action = _matches(adapter, path, "POST")
+    if action and action[0] in FORM_PAGES:
+        return adapter.build(FORM_PAGES[action[0]], action[1])
+    while path.count("/") > 2:  # not above /admin/...
+        path = path.rsplit("/", 1)[0]
+        page = _matches(adapter, path, "GET")
+        if page and page[0] not in OPEN_ENDPOINTS:
+            return root + path
+    return home
+
+
+def _not_saved(why: object) -> Response:
+    """A form sent after the session ended: to the login page, saying that it was not
+    carried out, and after the login to the page it came from (``page_for``)."""
+    flash(f"{why} {NOT_SAVED}", "info")
+    return redirect(url_for("admin.login", next=page_for(request.path)))
+
+
 @bp.before_request
 def require_login() -> Any:
     if request.endpoint in OPEN_ENDPOINTS:
         return None
+    if request.endpoint == "admin.logout" and not current_user.is_authenticated:
+        # Already logged out (elsewhere, or idle in another tab): that is what she wanted.
+        flash(_l("Du är utloggad."), "info")
+        return redirect(url_for("admin.login"))
     if not current_user.is_authenticated:
-        return login_manager.unauthorized()
+        if request.method in ("GET", "HEAD"):
+            return login_manager.unauthorized()
+        return _not_saved(_l("Du hade loggats ut."))
     now = int(time.time())
     seen = session.get(SEEN_KEY)
     idle = current_app.config["ADMIN_IDLE_MINUTES"] * 60
-    if not isinstance(seen, int) or now - seen > idle:
+    if request.endpoint != "admin.logout" and (not isinstance(seen, int) or now - seen > idle):
         logout_user()
         session.clear()
-        flash(_l("Du var inaktiv för länge och har loggats ut. Logga in igen."), "info")
-        return redirect(url_for("admin.login"))
+        if request.method in ("GET", "HEAD"):
+            flash(_l("Du var inaktiv för länge och har loggats ut. Logga in igen."), "info")
+            return redirect(url_for("admin.login"))
+        return _not_saved(_l("Du var inaktiv för länge och har loggats ut."))
     session[SEEN_KEY] = now
     return None
 

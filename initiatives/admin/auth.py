@@ -15,7 +15,7 @@ from .. import accounts, audit
 from ..extensions import db
 from ..forms import ButtonForm
 from ..pages import safe_next
-from . import SEEN_KEY, actor, admin_only, bp
+from . import SEEN_KEY, actor, admin_only, bp, page_for
 from .forms import AccountForm, CodeForm, LoginForm, PasswordForm, RoleForm, TotpDisableForm
 
 PENDING_KEY = "admin_2fa"
@@ -41,7 +41,8 @@ def _throttled_page(form: Any, template: str) -> tuple[str, int]:
 
 
 def _finish_login(user: accounts.AdminUser, attempt: accounts.Attempt) -> Response:
-    next_url = safe_next(request.args.get("next"))
+    # A page, never a POST-only action (an old link, or one made before ``page_for``).
+    next_url = page_for(safe_next(request.args.get("next")))
     accounts.mark_logged_in(user, attempt)
     audit.record("admin.login", actor=user.label, two_factor=user.has_totp)
     db.session.commit()
@@ -49,7 +50,7 @@ def _finish_login(user: accounts.AdminUser, attempt: accounts.Attempt) -> Respon
     session.clear()
     login_user(user)
     session[SEEN_KEY] = int(time.time())
-    response = redirect(next_url if next_url.startswith("/admin") else url_for("admin.index"))
+    response = redirect(next_url)
     # This browser is now known to the account: strangers' guesses cannot lock it out.
     response.set_cookie(
         accounts.DEVICE_COOKIE,
