@@ -143,8 +143,9 @@ def canonical(email: str) -> str:
     """The form an account's address is stored and looked up in: case-folded, with an
     internationalised domain in its ASCII form (exämple.se and xn--exmple-cua.se are
     one address, as the account form stores it).  An address with letters beyond ASCII
-    before the @ (the command line takes one) has no ASCII form: it is kept composed
-    (NFC) with its domain in Unicode, however either was typed."""
+    before the @ (the command line took one before it applied ``check_address``) has no
+    ASCII form: it is kept composed (NFC) with its domain in Unicode, however either was
+    typed, so that such an account still logs in."""
     email = email.strip().casefold()
     if email.isascii():
         return email
@@ -153,6 +154,48 @@ def canonical(email: str) -> str:
     except email_validator.EmailNotValidError:
         return email
     return valid.ascii_email or valid.normalized
+
+
+# As ``forms.printable_text``: control characters (a terminal's escape sequences too)
+# and the replacement character left by undecodable bytes.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+MAX_NAME_LENGTH = 200
+INVALID_ADDRESS = "Skriv en giltig e-postadress."
+NON_ASCII_ADDRESS = (
+    "Vi kan inte skicka e-post till en adress med å, ä, ö eller andra tecken utanför a–z före @."
+)
+
+
+def check_address(email: str) -> str:
+    """The address as an account stores it, or AccountError saying what is wrong.
+
+    The account form's rules (``forms.DeliverableEmail``), for every way in (the
+    command line too): letters beyond ASCII before the @ need SMTPUTF8, which many mail
+    servers lack.
+    """
+    email = email.strip()
+    if _FORBIDDEN.search(email):
+        raise AccountError(INVALID_ADDRESS)
+    if not email.rpartition("@")[0].isascii():
+        raise AccountError(NON_ASCII_ADDRESS)
+    email = canonical(email)
+    try:
+        email_validator.validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except email_validator.EmailNotValidError:
+        raise AccountError(INVALID_ADDRESS) from None
+    if len(email) > 254:
+        raise AccountError(INVALID_ADDRESS)
+    return email
+
+
+def check_name(name: str) -> str:
+    """The display name as stored (trimmed), or AccountError (the account form's rules)."""
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise AccountError(f"Namnet får vara högst {MAX_NAME_LENGTH} tecken.")
+    if _FORBIDDEN.search(name):
+        raise AccountError("Namnet innehåller tecken som inte är tillåtna.")
+    return name
 
 
 def check_password_rules(password: str) -> None:
@@ -174,19 +217,15 @@ def by_email(email: str) -> AdminUser | None:
 def create_account(
     email: str, password: str, *, role: Role | str = Role.ORGANISER, name: str = ""
 ) -> AdminUser:
-    """A new active account; refuses a taken address or a short password."""
-    email = canonical(email)
-    try:
-        email_validator.validate_email(email, check_deliverability=False)
-    except email_validator.EmailNotValidError:
-        raise AccountError("Skriv en giltig e-postadress.") from None
-    if len(email) > 254:
-        raise AccountError("Skriv en giltig e-postadress.")
+    """A new active account; refuses a taken or unusable address, a name the account
+    form would refuse, or a short password."""
+    email = check_address(email)
+    name = check_name(name)
     if by_email(email) is not None:
         raise AccountError(ADDRESS_TAKEN)
     check_password_rules(password)
     user = AdminUser(
-        email=email, name=name.strip(), role=Role(role), password_hash=_hasher().hash(password)
+        email=email, name=name, role=Role(role), password_hash=_hasher().hash(password)
     )
     try:
         # Two admins (or two terminals) adding one address at the same moment both pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -21,15 +22,38 @@ from ..models import Initiative
 admin_cli = AppGroup("admin", help="Organiser accounts.")
 
 
+def _checked(check: Callable[[str], str]) -> Callable[[click.Context, click.Parameter, str], str]:
+    """An option callback applying one of the account form's rules: a value it refuses
+    is a usage error (exit status 2), said before the password is asked for."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        try:
+            return check(value)
+        except accounts.AccountError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+
+    return callback
+
+
 @admin_cli.command("create")
-@click.option("--email", required=True, help="The organiser's email address (their login).")
+@click.option(
+    "--email",
+    required=True,
+    callback=_checked(accounts.check_address),
+    help="The organiser's email address (their login): a–z before the @, as on the accounts page.",
+)
 @click.option(
     "--role",
     type=click.Choice([r.value for r in accounts.Role]),
     default=accounts.Role.ORGANISER.value,
     show_default=True,
 )
-@click.option("--name", default="", help="Display name.")
+@click.option(
+    "--name",
+    default="",
+    callback=_checked(accounts.check_name),
+    help=f"Display name (at most {accounts.MAX_NAME_LENGTH} characters).",
+)
 @click.option(
     "--password-stdin",
     is_flag=True,
