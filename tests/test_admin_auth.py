@@ -540,7 +540,7 @@ def test_cli_sets_a_forgotten_password_and_ends_the_old_sessions(app):
     create_admin(app, "samira@example.org")
     old_session = app.test_client()
     assert login(old_session, "samira@example.org").status_code == 302
-    new_password = "en helt ny lösenfras för samira"
+    new_password = "en helt ny lösenfras för kontot"
     runner = app.test_cli_runner()
     result = runner.invoke(
         args=["admin", "set-password", "--email", "Samira@Example.org", "--password-stdin"],
@@ -826,3 +826,68 @@ def test_guesses_from_elsewhere_do_not_lock_the_owner_out_of_a_browser_she_used_
     refused = login(owner)
     assert refused.status_code == 429
     assert "För många misslyckade försök" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Password1234!",
+        "lösenord123456",
+        "qwertyuiop123",
+        "passwordpassword",
+        "123456789012",
+        "aaaaaaaaaaaa",
+        "hodan.ali@example.org",
+        "Hodan2026sommar",
+        "mitt namn är Hodan Ali",
+    ],
+)
+def test_a_common_password_or_one_with_the_accounts_own_address_or_name_is_refused(app, password):
+    # Twelve characters are not enough when they are the first thing anyone guesses.
+    admin = logged_in(app)
+    response = post_form(
+        admin,
+        "/admin/accounts",
+        "/admin/accounts",
+        email="hodan.ali@example.org",
+        name="Hodan Ali",
+        role="organiser",
+        password=password,
+    )
+    assert response.status_code == 400, password
+    page = response.get_data(as_text=True)
+    error = re.search(r'<p[^>]*id="password-error"[^>]*>(.*?)</p>', page, re.S)
+    assert error and "Lösenordet" in error.group(1), page
+    with app.app_context():
+        assert accounts.by_email("hodan.ali@example.org") is None
+
+
+def test_a_common_new_password_is_refused_on_the_account_page_and_the_command_line(app):
+    client = logged_in(app, email="amal@example.org")
+    response = post_form(
+        client,
+        "/admin/account",
+        "/admin/account/password",
+        current=PASSWORD,
+        password="Password1234!",
+        repeat="Password1234!",
+    )
+    assert response.status_code == 400
+    assert "för vanligt" in response.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(
+        args=["admin", "set-password", "--email", "amal@example.org", "--password-stdin"],
+        input="amal@example.org\n",
+    )
+    assert result.exit_code == 1 and "e-postadress eller namn" in result.output
+    with app.app_context():
+        assert accounts.verify_password(accounts.by_email("amal@example.org"), PASSWORD)
+    # A long phrase of her own still does.
+    response = post_form(
+        client,
+        "/admin/account",
+        "/admin/account/password",
+        current=PASSWORD,
+        password="grön cykel under bron",
+        repeat="grön cykel under bron",
+    )
+    assert response.status_code == 302

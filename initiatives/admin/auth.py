@@ -184,7 +184,11 @@ def change_password() -> Any:
     refused = _refuse_own_password(form.current, _("Det nuvarande lösenordet stämmer inte."))
     if refused:
         return _account_page(form, refused)
-    accounts.set_password(current_user, form.password.data)
+    try:
+        accounts.set_password(current_user, form.password.data)
+    except accounts.PasswordError as exc:
+        form.password.errors = [str(exc)]
+        return _account_page(form, 400)
     audit.record("admin.password_changed", actor=actor())
     db.session.commit()
     # The new nonce ended every session, this one too: log in again with the new password.
@@ -290,6 +294,9 @@ def accounts_create() -> Any:
         user = accounts.create_account(
             form.email.data, form.password.data, role=form.role.data, name=form.name.data or ""
         )
+    except accounts.PasswordError as exc:
+        form.password.errors = [str(exc)]
+        return _accounts_page(form, 400)
     except accounts.AccountError as exc:
         form.email.errors = [str(exc)]
         return _accounts_page(form, 400)
