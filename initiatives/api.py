@@ -11,12 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from .extensions import db
 from .models import Initiative, InitiativeState
 from .public_cache import cached
-from .signing import PUBLIC_STATES, public_initiative_or_404
+from .lifecycle import local_date
+from .signing import PUBLIC_STATES, answer_pdf_id, public_initiative_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -59,7 +60,22 @@ def serialise(initiative: Initiative) -> dict[str, Any]:
         "opens_at": _iso(initiative.opens_at),
         "closes_at": _iso(initiative.closes_at),
         "target_body": initiative.target_body,
+        # What became of it: the days the list was handed in and the committee answered
+        # (Malmö dates, as the organisers recorded them), and the answer's PDF.
+        "submitted_on": _day(initiative.submitted_at),
+        "answered_on": _day(initiative.answered_at),
+        "answer_pdf": _answer_url(initiative),
     }
+
+
+def _day(moment: Any) -> str | None:
+    return local_date(moment).isoformat() if moment is not None else None
+
+
+def _answer_url(initiative: Initiative) -> str | None:
+    if answer_pdf_id(initiative) is None:
+        return None
+    return url_for("signing.answer_pdf", slug=initiative.slug, _external=True)
 
 
 def _encoded(payload: Any) -> tuple[bytes, list[tuple[str, str]]]:

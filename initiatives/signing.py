@@ -102,7 +102,7 @@ def _render_initiative(
             fallback=text is not None and text.locale != locale,
             form=form,
             problem=problem,
-            answer_pdf=_answer_pdf_id(initiative) is not None,
+            answer_pdf=answer_pdf_id(initiative) is not None,
             # After a refused POST the address is the form's: switching language returns
             # to the page, with the campaign tag the form carried.
             language_next=url_for(".initiative", slug=initiative.slug, src=form.src.data or None),
@@ -121,7 +121,7 @@ def initiative(slug: str) -> str:
     return cached_page(render)
 
 
-def _answer_pdf_id(initiative: Initiative) -> int | None:
+def answer_pdf_id(initiative: Initiative) -> int | None:
     """The answer PDF's id once the committee has answered, if one was uploaded (its
     content is loaded only to send it)."""
     if initiative.state != InitiativeState.ANSWERED:
@@ -141,7 +141,7 @@ ANSWER_MAX_AGE = 3600
 def answer_pdf(slug: str) -> Response:
     """The committee's answer as the city sent it: a public decision, for everyone who
     signed or reads the initiative's page."""
-    document_id = _answer_pdf_id(public_initiative_or_404(slug))
+    document_id = answer_pdf_id(public_initiative_or_404(slug))
     if document_id is None:
         abort(404)
     document = db.session.get_one(lifecycle.AnswerDocument, document_id)

@@ -120,6 +120,10 @@ def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
     submitted = _get(app)
     assert submitted.state == InitiativeState.SUBMITTED
     assert submitted.city_reference == "TN-2026-1"
+    # Partners' pages (the JSON) say it is handed in, and when; no answer yet.
+    public = app.test_client().get("/api/initiatives/amiralsgatan").get_json()
+    assert public["state"] == "submitted" and public["submitted_on"] == today
+    assert public["answered_on"] is None and public["answer_pdf"] is None
 
     # Submitted initiatives cannot be withdrawn.
     assert (
@@ -152,6 +156,10 @@ def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
     assert _get(app).state == InitiativeState.ANSWERED
     download = client.get("/admin/initiatives/amiralsgatan/answer.pdf")
     assert download.status_code == 200 and download.data == pdf
+    public = app.test_client().get("/api/initiatives/amiralsgatan").get_json()
+    assert public["answered_on"] == today and public["submitted_on"] == today
+    assert public["answer_pdf"] == "http://localhost/i/amiralsgatan/answer.pdf"
+    assert app.test_client().get("/i/amiralsgatan/answer.pdf").data == pdf
 
     actions = _actions(app)
     assert [a for a, _ in actions if a.startswith("initiative.")] == [
