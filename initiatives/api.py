@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from .extensions import db
+from .lifecycle import local_date
 from .models import Initiative, InitiativeState
 from .public_cache import cached
-from .lifecycle import local_date
 from .signing import PUBLIC_STATES, answer_pdf_id, public_initiative_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api")
