@@ -17,6 +17,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_utc(value: str | None) -> datetime | None:
+    """An ISO 8601 time with its offset ("…Z" included, as a browser's ``toISOString``
+    writes it), in UTC; None for nothing, a time without an offset, or no time at all
+    (a device's clock or script sent it: a reading, never a reason for an error)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one that UTC cannot hold
+        return None
+
+
 def add_months(start: datetime, months: int) -> datetime:
     """The same day and time in Malmö ``months`` calendar months later, clamped to the
     month's last day, in ``start``'s time zone.

@@ -26,7 +26,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -265,13 +265,5 @@ def too_old(signed_at: str | None, now: datetime | None = None) -> bool:
     The tablet drops such entries itself; this is for one that did not (an old script,
     a clock set back and forward).  A time that does not parse is not judged here.
     """
-    if not signed_at:
-        return False
-    try:
-        parsed = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            return False
-        parsed = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):  # not a time, or one UTC cannot hold
-        return False
-    return parsed < (now or clock.utcnow()) - _max_age()
+    parsed = clock.parse_utc(signed_at)
+    return parsed is not None and parsed < (now or clock.utcnow()) - _max_age()

@@ -87,14 +87,8 @@ def parse_device_time(value: str | None, now: datetime | None = None) -> datetim
     A tablet's clock may be wrong; the server's receipt time is what rules count on, so
     an unreadable or absurd device time is dropped rather than refusing the signature.
     """
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            return None
-        parsed = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):  # not a time, or one that UTC cannot hold
+    parsed = clock.parse_utc(value)
+    if parsed is None:
         return None
     now = now or clock.utcnow()
     if not now - timedelta(days=400) <= parsed <= now + timedelta(days=1):
