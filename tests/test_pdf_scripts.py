@@ -15,14 +15,12 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from initiatives import campaign, clock, printing
-from initiatives.crypto import crypto
-from initiatives.extensions import db
-from initiatives.models import Signature, SignatureState
+from initiatives import campaign, printing
 from initiatives.pdf import Document, covered, readable
 from initiatives.printing_layout import SHEETS
 
 from .print_tools import pdf_text, poppler, rasterise
+from .test_admin_pack import _exported, _stored_names
 
 # A name in each script a shipped font covers, and the font that must draw it.
 SCRIPTS = {
@@ -38,29 +36,6 @@ SCRIPTS = {
 }
 CHINESE = "王小明"
 EMOJI = "Amira 🌸 Hassan"
-
-
-def _stored_names(app, initiative, names: list[str]) -> None:
-    """Confirmed signatures with these names, listed in this order."""
-    with app.app_context():
-        box = crypto()
-        db.session.add_all(
-            Signature(
-                initiative_id=initiative.id,
-                state=SignatureState.CONFIRMED,
-                name_enc=box.encrypt(name),
-                confirmed_at=clock.utcnow(),
-            )
-            for name in names
-        )
-        db.session.commit()
-
-
-def _exported(app, tmp_path: Path) -> zipfile.ZipFile:
-    out = tmp_path / "out"
-    result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return zipfile.ZipFile(io.BytesIO(next(out.glob("*.zip")).read_bytes()))
 
 
 def _fonts(pdf: bytes, tmp_path: Path) -> set[str]:
