@@ -114,6 +114,8 @@ DEFAULTS: dict[str, Any] = {
     # Organiser admin: minutes without a request before a session ends, and login
     # throttling (failed attempts per account and per client within the window).
     "ADMIN_IDLE_MINUTES": 30,
+    # ... and hours after the login however busy (a working day; a copied cookie dies too).
+    "ADMIN_SESSION_HOURS": 12,
     "ADMIN_LOGIN_WINDOW_MINUTES": 15,
     "ADMIN_LOGIN_MAX_PER_ACCOUNT": 5,
     "ADMIN_LOGIN_MAX_PER_CLIENT": 20,

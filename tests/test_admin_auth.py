@@ -334,6 +334,45 @@ def test_a_session_ends_after_idle_minutes(make_app):
     assert client.get("/admin/").status_code == 302
 
 
+def test_a_busy_session_ends_hours_after_its_login_copies_of_its_cookie_too(make_app):
+    """The idle rule alone keeps a session alive as long as it is used, a copied cookie
+    included: ADMIN_SESSION_HOURS after the login it ends however busy.  A form sent then
+    is not carried out, and she is told so."""
+    app = make_app(ADMIN_IDLE_MINUTES=30, ADMIN_SESSION_HOURS=12)
+    client = logged_in(app)
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as session:
+        assert abs(session["admin_since"] - time.time()) < 60  # set at the login
+        session["admin_since"] = int(time.time()) - 11 * 3600  # busy all day: still in
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as session:
+        session["admin_since"] = int(time.time()) - 12 * 3600 - 60
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    assert "inloggad länge" in client.get("/admin/login").get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+    # The same for a form: not saved, and said so.
+    assert login(client, "admin@example.org").status_code == 302
+    token = csrf_token(client, "/admin/account")
+    with client.session_transaction() as session:
+        session["admin_since"] = int(time.time()) - 13 * 3600
+    response = client.post("/admin/account/2fa/start", data={"csrf_token": token})
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "inloggad länge" in page and "sparades inte" in page
+
+
+def test_a_session_from_before_the_login_time_was_kept_counts_from_now(make_app):
+    app = make_app()
+    client = logged_in(app)
+    with client.session_transaction() as session:
+        del session["admin_since"]
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as session:
+        assert abs(session["admin_since"] - time.time()) < 60
+
+
 def _objects_behind_every_admin_url(app, sign) -> dict[str, object]:
     """One of each thing an admin URL names, so that each page above an action exists."""
     from initiatives import clock, kiosks, paper

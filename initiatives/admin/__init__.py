@@ -1,7 +1,8 @@
 """The organisers' admin at /admin: accounts, initiatives, signatures, paper, exports.
 
 Everything here is behind a login (Flask-Login) except the login pages themselves.  A
-session ends after ``ADMIN_IDLE_MINUTES`` without a request; and every session of an
+session ends after ``ADMIN_IDLE_MINUTES`` without a request, and ``ADMIN_SESSION_HOURS``
+after its login however busy; and every session of an
 account, in every browser, ends when she logs out, when its password, two-factor or role
 changes, or when it is deactivated (see ``accounts.end_sessions``).  Views are
 thin: the rules live in ``accounts``, ``lifecycle``, ``moderation``, ``paper`` and
@@ -47,6 +48,7 @@ login_manager = LoginManager()
 # Reachable without a session: the two login steps and nothing else.
 OPEN_ENDPOINTS = {"admin.login", "admin.login_code"}
 SEEN_KEY = "admin_seen"
+SINCE_KEY = "admin_since"  # when this session logged in (ADMIN_SESSION_HOURS)
 
 # Actions (POST only) whose form is not on the page above them in the path: where a
 # login that interrupted one of them leads (see ``page_for``).
@@ -166,14 +168,33 @@ def require_login() -> Any:
     seen = session.get(SEEN_KEY)
     idle = current_app.config["ADMIN_IDLE_MINUTES"] * 60
     if request.endpoint != "admin.logout" and (not isinstance(seen, int) or now - seen > idle):
-        logout_user()
-        session.clear()
-        if request.method in ("GET", "HEAD"):
-            flash(_l("Du var inaktiv för länge och har loggats ut. Logga in igen."), "info")
-            return redirect(url_for("admin.login"))
-        return _not_saved(_l("Du var inaktiv för länge och har loggats ut."))
+        return _end_session(
+            _l("Du var inaktiv för länge och har loggats ut. Logga in igen."),
+            _l("Du var inaktiv för länge och har loggats ut."),
+        )
+    # However busy: a session (or a copy of its cookie, which the idle rule alone would keep
+    # alive as long as it is used) ends ADMIN_SESSION_HOURS after the login.  A session from
+    # before this rule has no login time: it counts from now.
+    since = session.setdefault(SINCE_KEY, now)
+    longest = current_app.config["ADMIN_SESSION_HOURS"] * 3600
+    if request.endpoint != "admin.logout" and (not isinstance(since, int) or now - since > longest):
+        return _end_session(
+            _l("Du har varit inloggad länge och har loggats ut. Logga in igen."),
+            _l("Du har varit inloggad länge och har loggats ut."),
+        )
     session[SEEN_KEY] = now
     return None
+
+
+def _end_session(page_message: Any, form_message: Any) -> Response:
+    """Log out this browser: to the login page with ``page_message`` (a page she asked
+    for), or ``form_message`` and "not saved" (a form she sent)."""
+    logout_user()
+    session.clear()
+    if request.method in ("GET", "HEAD"):
+        flash(page_message, "info")
+        return redirect(url_for("admin.login"))
+    return _not_saved(form_message)
 
 
 @bp.context_processor

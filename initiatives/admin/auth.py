@@ -15,7 +15,7 @@ from .. import accounts, audit
 from ..extensions import db
 from ..forms import ButtonForm
 from ..pages import safe_next
-from . import SEEN_KEY, actor, admin_only, bp, page_for
+from . import SEEN_KEY, SINCE_KEY, actor, admin_only, bp, page_for
 from .forms import AccountForm, CodeForm, LoginForm, PasswordForm, RoleForm, TotpDisableForm
 
 PENDING_KEY = "admin_2fa"
@@ -49,7 +49,7 @@ def _finish_login(user: accounts.AdminUser, attempt: accounts.Attempt) -> Respon
     # A fresh session at the privilege boundary: nothing from before the login survives.
     session.clear()
     login_user(user)
-    session[SEEN_KEY] = int(time.time())
+    session[SEEN_KEY] = session[SINCE_KEY] = int(time.time())
     response = redirect(next_url)
     # This browser is now known to the account: strangers' guesses cannot lock it out.
     response.set_cookie(
