@@ -328,10 +328,18 @@ def test_a_session_ends_after_idle_minutes(make_app):
     assert client.get("/admin/").status_code == 200
     with client.session_transaction() as session:
         session["admin_seen"] = int(time.time()) - 31 * 60
-    response = client.get("/admin/")
-    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    response = client.get("/admin/accounts?x=1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/login?next=/admin/accounts?x%3D1"
     assert "inaktiv för länge" in client.get("/admin/login").get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
+    # Logging in again leads back to the page she was on.
+    token = csrf_token(client, response.headers["Location"])
+    again = client.post(
+        response.headers["Location"],
+        data={"email": "admin@example.org", "password": PASSWORD, "csrf_token": token},
+    )
+    assert again.status_code == 302 and again.headers["Location"] == "/admin/accounts?x=1"
 
 
 def test_a_busy_session_ends_hours_after_its_login_copies_of_its_cookie_too(make_app):
@@ -348,7 +356,8 @@ def test_a_busy_session_ends_hours_after_its_login_copies_of_its_cookie_too(make
     with client.session_transaction() as session:
         session["admin_since"] = int(time.time()) - 12 * 3600 - 60
     response = client.get("/admin/")
-    assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/login?next=/admin/"
     assert "inloggad länge" in client.get("/admin/login").get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
 

@@ -187,13 +187,16 @@ def require_login() -> Any:
 
 
 def _end_session(page_message: Any, form_message: Any) -> Response:
-    """Log out this browser: to the login page with ``page_message`` (a page she asked
-    for), or ``form_message`` and "not saved" (a form she sent)."""
+    """Log out this browser: to the login page with ``page_message`` and after the login
+    back to the page she asked for, or with ``form_message`` and "not saved" (a form she
+    sent)."""
     logout_user()
     session.clear()
     if request.method in ("GET", "HEAD"):
         flash(page_message, "info")
-        return redirect(url_for("admin.login"))
+        query = request.query_string.decode("utf-8", "replace")
+        back = page_for(request.path) + (f"?{query}" if query else "")
+        return redirect(url_for("admin.login", next=back))
     return _not_saved(form_message)
 
 
