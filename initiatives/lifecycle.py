@@ -191,11 +191,22 @@ def _check_slug(slug: str, initiative_id: int | None = None) -> None:
         raise TransitionError(str(SLUG_TAKEN))
 
 
-def _flush_claiming_slug() -> None:
-    """Flush, telling an organiser whose address another took since ``_check_slug``
-    (two at the same moment) that it is taken, instead of a database error."""
+def _claim_slug(initiative: Initiative, changes: dict[str, Any]) -> None:
+    """Add ``initiative`` (a new draft) or make ``changes`` to it, telling an organiser
+    whose address another took since ``_check_slug`` (two at the same moment) that it is
+    taken, instead of a database error.
+
+    Both happen inside the savepoint: ``begin_nested`` flushes what is pending before it
+    begins, so a refused row added before it would fail the whole transaction (and the
+    refusal's page with it), and after a refusal nothing of the change is left in the
+    session to be flushed again by the next query.
+    """
     try:
         with db.session.begin_nested():
+            if sa.inspect(initiative).transient:
+                db.session.add(initiative)
+            for key, value in changes.items():
+                setattr(initiative, key, value)
             db.session.flush()
     except sa.exc.IntegrityError:
         raise TransitionError(str(SLUG_TAKEN)) from None
@@ -210,8 +221,7 @@ def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
             setattr(
                 initiative, key, settings[key] or None if key in ALWAYS_EDITABLE else settings[key]
             )
-    db.session.add(initiative)
-    _flush_claiming_slug()
+    _claim_slug(initiative, {})
     audit.record("initiative.created", actor=actor, initiative=initiative, slug=slug)
     return initiative
 
@@ -219,12 +229,11 @@ def create_draft(actor: str, *, slug: str, **settings: Any) -> Initiative:
 def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings: Any) -> None:
     """Drafts change freely; after publishing only the link and the contact may change."""
     lock(initiative)
-    changed: list[str] = []
+    changes: dict[str, Any] = {}
     if slug != initiative.slug:
         require(initiative, "edit_settings", _l("Adressen kan inte ändras efter publicering."))
         _check_slug(slug, initiative.id)
-        initiative.slug = slug
-        changed.append("slug")
+        changes["slug"] = slug
     for key in SETTINGS:
         if key not in settings:
             continue
@@ -237,10 +246,10 @@ def update_settings(initiative: Initiative, actor: str, *, slug: str, **settings
                 "edit_settings",
                 _l("Antal, insamlingstid och mottagare kan inte ändras efter publicering."),
             )
-        setattr(initiative, key, value)
-        changed.append(key)
+        changes[key] = value
+    changed = list(changes)
     if changed:
-        _flush_claiming_slug()
+        _claim_slug(initiative, changes)
         audit.record(
             "initiative.settings_changed", actor=actor, initiative=initiative, fields=changed
         )

@@ -628,6 +628,68 @@ def test_two_drafts_made_with_one_address_at_once_get_a_message_not_an_error(app
 
 
 @PG
+def test_the_new_draft_form_racing_another_draft_shows_the_message_not_an_error(app):
+    """The same race through the organiser's form: the page comes back with "the address
+    is taken" and what she typed, a 400, not a server error (the refused row must not be
+    flushed again by a query the page makes)."""
+    from .admin_helpers import logged_in, post_form
+
+    client = logged_in(app)
+    token_page = "/admin/initiatives/new"
+    client.get(token_page)
+    responses: list[object] = []
+
+    def create() -> None:
+        response = post_form(
+            client, token_page, "/admin/initiatives/new",
+            slug="amiralsgatan", threshold="100", period_months="6",
+            target_body="Tekniska nämnden",
+        )  # fmt: skip
+        responses.append(response)
+
+    assert _while_another_draft_takes_amiralsgatan(app, create) == ["done"]
+    [response] = responses
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400, page
+    assert "Adressen används redan av ett annat initiativ." in page
+    assert 'value="Tekniska nämnden"' in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Initiative.id))) == 1
+
+
+@PG
+def test_the_settings_form_renaming_into_a_race_shows_the_message_not_an_error(
+    app, make_initiative
+):
+    """A draft renamed through the settings form to the address another draft is taking:
+    the form comes back with the message (409, as every refusal of this form), and the
+    draft keeps its address."""
+    from .admin_helpers import logged_in, post_form
+
+    make_initiative("utkast-ett", state=InitiativeState.DRAFT)
+    client = logged_in(app)
+    page = "/admin/initiatives/utkast-ett/settings"
+    responses: list[object] = []
+
+    def rename() -> None:
+        responses.append(
+            post_form(
+                client, page, page,
+                slug="amiralsgatan", threshold="100", period_months="6",
+                target_body="Tekniska nämnden",
+            )
+        )  # fmt: skip
+
+    assert _while_another_draft_takes_amiralsgatan(app, rename) == ["done"]
+    [response] = responses
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert "Adressen används redan av ett annat initiativ." in response.get_data(as_text=True)
+    with app.app_context():
+        slugs = db.session.scalars(sa.select(Initiative.slug).order_by(Initiative.slug))
+        assert slugs.all() == ["amiralsgatan", "utkast-ett"]
+
+
+@PG
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
     """Samira demotes Bilal while Bilal demotes Samira: each saw two admins.  The second
     must count again once the first has committed, and be refused."""
