@@ -372,6 +372,26 @@ def test_a_busy_session_ends_hours_after_its_login_copies_of_its_cookie_too(make
     assert "inloggad länge" in page and "sparades inte" in page
 
 
+def test_a_form_sent_without_its_session_cookie_leads_to_the_login_not_a_400(app):
+    """The browser was closed with the page open (its session cookie went) or the cookies
+    were cleared: the form's token cannot be checked.  She is asked to log in, told the
+    form was not saved, and led back to the page it came from.  Logged in, a wrong token
+    stays a 400."""
+    client = logged_in(app)
+    token = csrf_token(client, "/admin/accounts")
+    client.delete_cookie(app.config["SESSION_COOKIE_NAME"])
+    response = client.post("/admin/accounts", data={"csrf_token": token, "email": "x@y.se"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/login?next=/admin/accounts"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Du hade loggats ut." in page and "sparades inte" in page
+
+    client = app.test_client()
+    assert login(client, "admin@example.org").status_code == 302
+    forged = client.post("/admin/accounts", data={"csrf_token": "forged", "email": "x@y.se"})
+    assert forged.status_code == 400
+
+
 def test_a_session_from_before_the_login_time_was_kept_counts_from_now(make_app):
     app = make_app()
     client = logged_in(app)

@@ -36,11 +36,13 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, RequestRedirect
 from werkzeug.wrappers import Response
 
 from .. import accounts
+from ..errors import CSRF_MESSAGE, error_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 login_manager = LoginManager()
@@ -198,6 +200,17 @@ def _end_session(page_message: Any, form_message: Any) -> Response:
         back = page_for(request.path) + (f"?{query}" if query else "")
         return redirect(url_for("admin.login", next=back))
     return _not_saved(form_message)
+
+
+@bp.errorhandler(CSRFError)
+def form_without_session(exc: CSRFError) -> Any:
+    """A form's token was refused.  With no one logged in the session is gone (the
+    browser was closed, or the cookie cleared): the login, saying it was not saved, as
+    for a session that ended (``require_login``, which CSRF runs before).  Logged in, a
+    stale or forged token: the usual 400."""
+    if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
+        return _not_saved(_l("Du hade loggats ut."))
+    return error_response(400, str(CSRF_MESSAGE))
 
 
 @bp.context_processor
