@@ -52,13 +52,15 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRM_RATE_LIMIT": "30 per minute",
     # Stand tablets: limits per enrolled device (a stand is one address behind mobile NAT,
     # so per-address limits would block it), PIN tries per device, enrolment tries per
-    # address; seconds before an idle form warns and then empties, before the thank-you
-    # screen returns to the start, and between sends of the offline queue.
+    # address; seconds before an idle form warns and then empties (longer while the
+    # signer has the whole proposal open, reading), before the thank-you screen returns
+    # to the start, and between sends of the offline queue.
     "KIOSK_RATE_LIMIT": "12 per minute;600 per hour",
     "KIOSK_PIN_RATE_LIMIT": "5 per 5 minutes",
     "KIOSK_ENROL_RATE_LIMIT": "10 per 10 minutes",
     "KIOSK_IDLE_SECONDS": 60,
     "KIOSK_IDLE_WARNING_SECONDS": 15,
+    "KIOSK_READING_IDLE_SECONDS": 180,
     "KIOSK_THANKS_SECONDS": 8,
     "KIOSK_FLUSH_SECONDS": 30,
     # Hours after the collection ended that a signature a tablet took before the end (and

@@ -12,6 +12,10 @@ window.KioskSignForm = function (form, settings, go) {
   const countdown = document.querySelector("[data-idle-countdown]");
   const idleSeconds = Number(settings.idleSeconds) || 60;
   const warningSeconds = Number(settings.idleWarningSeconds) || 15;
+  // A resident reading the whole proposal may not touch the screen for minutes: while it
+  // is open, the idle time is longer (never shorter), and only then.
+  const proposal = document.querySelector("[data-proposal]");
+  const readingSeconds = Math.max(Number(settings.readingIdleSeconds) || 0, idleSeconds);
   // The same shapes the server checks, so that nothing it would refuse is queued offline
   // as "saved"; the server still decides.  An address: letters, digits and
   // !#$%&'*+/=?^_`{|}~- before the @, in runs joined by single dots; after it, names of
@@ -296,16 +300,19 @@ window.KioskSignForm = function (form, settings, go) {
       return;
     }
     const idle = (performance.now() - lastActivity) / 1000;
-    if (!hasInput()) {
+    const reading = Boolean(proposal && proposal.open);
+    if (!hasInput() && !reading) {
       // Nothing typed: nothing to protect, but the next signer should find the start.
       if (idle >= idleSeconds * 3) {
         leave(settings.startUrl);
       }
       return;
     }
-    if (idle >= idleSeconds + warningSeconds) {
+    // Someone reading is warned too, typed or not, before the screen goes back.
+    const limit = reading ? readingSeconds : idleSeconds;
+    if (idle >= limit + warningSeconds) {
       leave(settings.startUrl);
-    } else if (idle >= idleSeconds) {
+    } else if (idle >= limit) {
       if (warning.hidden) {
         if (notice && notice.open) {
           notice.close(); // a modal dialog would sit above the warning
@@ -313,7 +320,7 @@ window.KioskSignForm = function (form, settings, go) {
         warning.hidden = false;
         warning.querySelector("[data-idle-continue]").focus();
       }
-      countdown.textContent = String(Math.ceil(idleSeconds + warningSeconds - idle));
+      countdown.textContent = String(Math.ceil(limit + warningSeconds - idle));
     }
   }, 250);
 };

@@ -309,6 +309,58 @@ def test_an_idle_form_empties_itself_even_when_the_tablets_clock_is_set_back(sta
     assert "amira@example.org" not in everything_on_screen(page)
 
 
+def test_a_resident_reading_the_whole_proposal_is_not_emptied_mid_reading(stand, tablet):
+    """Amira has typed her name and reads the whole proposal without touching the screen
+    for longer than the idle minute: the form emptied itself under her.  While the
+    proposal is open the idle time is KIOSK_READING_IDLE_SECONDS (three minutes), still
+    with the warning first; scrolling it counts as a touch, and closing it brings back
+    the minute.  The page's clock is paused and moved on by the test."""
+    server = stand(texts=AMIRALSGATAN_SV_AR)  # idle 60 s, reading 180 s, warning 15 s
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    page.clock.install()
+    resident_fills_in(page, "Amira Hassan", "amira@example.org")
+    page.clock.pause_at(page.evaluate("() => Date.now() / 1000") + 1)
+    warning = page.get_by_role("alertdialog", name="Är du kvar?")
+    toggle = page.locator("summary", has_text="Läs hela förslaget")
+    body = page.get_by_text(AMIRALSGATAN_SV_AR["sv"]["body"])
+    toggle.click()
+    body.wait_for()
+
+    page.clock.run_for(90_000)  # past the minute and its warning: she is still reading
+    assert warning.is_hidden()
+    assert page.locator("#name").input_value() == "Amira Hassan"
+
+    box = body.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    # The browser hands a wheel to the page at its next frame: wait until it has.
+    page.evaluate(
+        "() => { window.wheeled = new Promise((done) => document.addEventListener("
+        "'wheel', done, {once: true, capture: true})); }"
+    )
+    page.mouse.wheel(0, 120)  # she scrolls the text: a touch, as anywhere on the page
+    page.evaluate("() => window.wheeled.then(() => true)")
+    page.clock.run_for(179_000)
+    assert warning.is_hidden()
+    page.clock.run_for(1_500)  # three minutes without a touch: the warning, not a reset
+    warning.wait_for(state="visible")
+    assert page.locator("[data-idle-countdown]").inner_text() == "15"
+    assert page.locator("#name").input_value() == "Amira Hassan"
+
+    # She is there; she closes the proposal and leaves: the minute counts again.
+    warning.get_by_role("button", name="Jag är kvar").click()
+    toggle.click()
+    assert body.is_hidden()
+    page.clock.run_for(61_000)
+    warning.wait_for(state="visible")
+    page.clock.run_for(15_000)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    assert "Amira Hassan" not in everything_on_screen(page)
+    assert "amira@example.org" not in everything_on_screen(page)
+    assert kiosk_signatures(server) == []
+
+
 def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
     server = stand(KIOSK_IDLE_SECONDS=2)
     page = tablet.new_page()
