@@ -59,7 +59,9 @@
   // --- network and queue status (numbers only, never who) -------------------------------
 
   // Without WebCrypto (plain http to another machine) nothing can be sealed, so nothing
-  // is saved offline: the footer says so instead of "saved on the tablet".
+  // is saved offline: the footer does not say "saved on the tablet", and the start screen
+  // and the panel tell the volunteer why.  (The resident hears it only if her signature
+  // could not be sent: kiosk-sign.js.)
   const insecure = Boolean(queue && enrolled && !queue.canSeal());
   document.querySelectorAll("[data-insecure]").forEach(function (el) {
     el.hidden = !insecure;

@@ -808,8 +808,10 @@ def insecure_tablet(browser: Any) -> Iterator[Callable[[LiveServer], tuple[Any, 
 
 def test_without_a_secure_connection_nothing_is_saved_in_plain_text(stand, insecure_tablet):
     """Over plain http to another machine the tablet cannot seal: it must not keep the
-    signature in plain text instead.  The volunteer sees why; the resident is told that
-    her signature was not saved, and what she typed stays for another try."""
+    signature in plain text instead.  The volunteer sees why, on the start screen and the
+    panel (not in the footer of every screen, where residents read it as theirs); the
+    resident is told that her signature was not saved, and what she typed stays for
+    another try."""
     server = stand()
     context, url = insecure_tablet(server)
     page = context.new_page()
@@ -821,10 +823,10 @@ def test_without_a_secure_connection_nothing_is_saved_in_plain_text(stand, insec
     page.get_by_role("button", name="Koppla surfplattan").click()
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
     assert page.evaluate("() => window.isSecureContext") is False
-    notice = page.get_by_text("Anslutningen är inte säker (https)")
-    notice.wait_for()
+    page.get_by_text("Till volontären: anslutningen är inte säker (https)").wait_for()
 
     resident_fills_in(page, "Amira Hassan", "amira@example.org")
+    assert page.get_by_text("inte säker (https)").count() == 0
     context.set_offline(True)
     page.locator("button.kiosk-submit").click()
     message = page.locator("[data-form-message]")
@@ -838,6 +840,12 @@ def test_without_a_secure_connection_nothing_is_saved_in_plain_text(stand, insec
     page.locator("button.kiosk-submit").click()
     page.wait_for_url(re.compile(r"/kiosk/thanks/"))
     assert len(kiosk_signatures(server)) == 1
+    assert page.get_by_text("inte säker (https)").count() == 0
+
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    volunteer_unlocks(page)
+    page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+    page.get_by_text("Anslutningen är inte säker (https)").wait_for()
 
 
 def server_refuses(server: LiveServer, address: str) -> bool:
