@@ -199,7 +199,7 @@
     if (status === 422 && (data.status === "unreadable" || data.status === "too_old")) {
       // Sealed to a key that is gone (the tablet was unbound, or bound to another
       // kiosk), damaged, or waited too long: it can never be delivered.
-      return { kind: "undeliverable" };
+      return { kind: "undeliverable", reason: data.status };
     }
     if (
       (status === 400 || status === 413 || status === 422) &&
@@ -263,31 +263,46 @@
     return [now.getFullYear(), now.getMonth() + 1, now.getDate()].join("-");
   }
 
-  // Today's refused entries, by UUID: recorded before the entry is deleted, so a page
-  // left in between (the volunteer opening the panel) cannot lose the count, and an
-  // entry refused again after such a break is not counted twice.
+  // Today's refused entries, by UUID, with why (reasons: "closed", "too_old",
+  // "unreadable", "invalid", "discarded"; none for a count kept by an older release):
+  // recorded before the entry is deleted, so a page left in between (the volunteer
+  // opening the panel) cannot lose the count, and an entry refused again after such a
+  // break is not counted twice.  Only UUIDs and reasons: never who.
   function rejectedToday() {
+    const none = { uuids: [], reasons: {} };
     try {
       const stored = JSON.parse(localStorage.getItem(REJECTED_KEY) || "null");
-      if (!stored || stored.day !== today()) {
-        return [];
+      if (!stored || stored.day !== today() || !Array.isArray(stored.uuids)) {
+        return none;
       }
-      return Array.isArray(stored.uuids) ? stored.uuids : [];
+      const reasons = stored.reasons && typeof stored.reasons === "object" ? stored.reasons : {};
+      return { uuids: stored.uuids, reasons: reasons };
     } catch (error) {
-      return [];
+      return none;
     }
   }
 
-  function rejectedCount() {
-    return rejectedToday().length;
+  // How many per reason, for the volunteer's panel ("other": recorded without one).
+  function rejectedByReason() {
+    const stored = rejectedToday();
+    const counts = {};
+    stored.uuids.forEach(function (uuid) {
+      const reason = stored.reasons[uuid] || "other";
+      counts[reason] = (counts[reason] || 0) + 1;
+    });
+    return counts;
   }
 
-  function countRejected(uuid) {
-    const uuids = rejectedToday();
-    if (uuids.indexOf(uuid) < 0) {
-      uuids.push(uuid);
+  function countRejected(uuid, reason) {
+    const stored = rejectedToday();
+    if (stored.uuids.indexOf(uuid) < 0) {
+      stored.uuids.push(uuid);
+      stored.reasons[uuid] = reason;
     }
-    localStorage.setItem(REJECTED_KEY, JSON.stringify({ day: today(), uuids: uuids }));
+    localStorage.setItem(
+      REJECTED_KEY,
+      JSON.stringify({ day: today(), uuids: stored.uuids, reasons: stored.reasons })
+    );
   }
 
   // An entry the server answered "not_assigned" (the initiative was taken off this kiosk,
@@ -307,7 +322,7 @@
     let dropped = 0;
     for (const entry of await all()) {
       if (entry.stranded) {
-        countRejected(entry.uuid); // the server did not take it: the panel's count says so
+        countRejected(entry.uuid, "discarded"); // not delivered: the panel's count says so
         await remove(entry.uuid);
         dropped += 1;
       }
@@ -333,7 +348,7 @@
   async function dropExpired() {
     for (const entry of await all()) {
       if (expired(entry)) {
-        countRejected(entry.uuid); // not delivered: the panel's count says so
+        countRejected(entry.uuid, "too_old"); // not delivered: the panel's count says so
         await remove(entry.uuid);
       }
     }
@@ -360,7 +375,7 @@
         result.kind === "undeliverable"
       ) {
         // The server will never take it (the collection closed meanwhile, say).
-        countRejected(entry.uuid);
+        countRejected(entry.uuid, result.reason || result.kind);
         await remove(entry.uuid);
       } else if (result.kind === "not_assigned") {
         await markStranded(entry);
@@ -392,6 +407,7 @@
   async function notify() {
     let length = 0;
     let stranded = 0;
+    const rejected = rejectedByReason();
     try {
       const entries = await all();
       length = entries.length;
@@ -403,7 +419,12 @@
     }
     window.dispatchEvent(
       new CustomEvent("kioskqueue", {
-        detail: { length: length, rejected: rejectedCount(), stranded: stranded },
+        detail: {
+          length: length,
+          rejected: rejectedToday().uuids.length,
+          rejectedByReason: rejected,
+          stranded: stranded,
+        },
       })
     );
     return length;

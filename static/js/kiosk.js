@@ -87,6 +87,13 @@
     document.querySelectorAll("[data-queue-rejected-count]").forEach(function (el) {
       el.textContent = String(event.detail.rejected);
     });
+    // Why, per reason the tablet recorded (kiosk-queue.js): a line each, with its count.
+    const byReason = event.detail.rejectedByReason || {};
+    document.querySelectorAll("[data-rejected-reason]").forEach(function (el) {
+      const count = byReason[el.dataset.rejectedReason] || 0;
+      el.hidden = count === 0;
+      el.querySelector("[data-rejected-reason-count]").textContent = String(count);
+    });
     document.querySelectorAll("[data-queue-stranded]").forEach(function (el) {
       el.hidden = !event.detail.stranded;
     });

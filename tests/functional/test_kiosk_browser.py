@@ -723,7 +723,12 @@ def organiser_makes_a_new_code(server: LiveServer, name: str = "Stand 1") -> str
     return re.search(r"Enrolment code: (\S+)", result.output).group(1)
 
 
-def panel_counts_not_delivered(page: Any, count: int) -> None:
+def reasons_not_delivered(page: Any) -> list[str]:
+    """The panel's lines saying why signatures did not arrive, with their counts."""
+    return page.locator("[data-queue-rejected] [data-rejected-reason]:visible").all_inner_texts()
+
+
+def panel_counts_not_delivered(page: Any, count: int, reason: str) -> None:
     volunteer_unlocks(page)
     page.wait_for_url(re.compile(r"/kiosk/volunteer/panel"))
     page.wait_for_function("() => window.KioskQueue !== undefined")
@@ -731,13 +736,21 @@ def panel_counts_not_delivered(page: Any, count: int) -> None:
     page.evaluate("() => KioskQueue.notify()")
     page.locator("[data-queue-rejected]").wait_for(state="visible", timeout=10_000)
     assert page.locator("[data-queue-rejected-count]").inner_text() == str(count)
+    assert reasons_not_delivered(page) == [f"{reason} {count}"]
+
+
+UNREADABLE = (
+    "Gick inte att öppna (surfplattan hade kopplats bort från stationen eller till en "
+    "annan, eller underskriften var skadad):"
+)
+DISCARDED = "Raderade här, eftersom stationen inte längre samlar in till deras initiativ:"
 
 
 def test_a_tablet_unbound_with_a_queue_cannot_deliver_it_and_says_how_many(stand, tablet):
     """The organiser unbinds the tablet (reported lost) while it holds a sealed entry:
     the key is deleted, so nobody can read the entry.  Found again and enrolled with a
     new code, the tablet hears from the server that the entry cannot be opened, deletes
-    it and shows the volunteer that one signature was not delivered."""
+    it and shows the volunteer that one signature was not delivered, and why."""
     server = stand()
     page = one_signature_queued_offline(server, tablet)
     with server.app.app_context():
@@ -747,7 +760,7 @@ def test_a_tablet_unbound_with_a_queue_cannot_deliver_it_and_says_how_many(stand
     tablet.set_offline(False)
     volunteer_enrols_tablet(page, server, organiser_makes_a_new_code(server))
     tablet_is_ready(page)
-    panel_counts_not_delivered(page, 1)
+    panel_counts_not_delivered(page, 1, UNREADABLE)
     assert kiosk_signatures(server) == []
 
 
@@ -780,7 +793,7 @@ def test_a_signature_older_than_the_queue_limit_is_dropped_by_the_tablet(stand, 
         }"""
     )
     tablet.set_offline(False)
-    panel_counts_not_delivered(page, 1)
+    panel_counts_not_delivered(page, 1, "Väntade mer än 2 dagar på surfplattan:")
     assert kiosk_signatures(server) == []
 
 
@@ -1020,6 +1033,7 @@ def test_a_signature_the_server_refuses_is_counted_on_the_panel_for_that_day_onl
     # shell refresh) when the queue is already empty.
     notice.wait_for(state="visible", timeout=10_000)
     assert page.locator("[data-queue-rejected-count]").inner_text() == "1"
+    assert reasons_not_delivered(page) == ["Insamlingen hade stängt: 1"]
     assert kiosk_signatures(server) == []
 
     # The next day (the count was kept for yesterday): nothing to report.
@@ -1067,6 +1081,7 @@ def test_signatures_for_an_initiative_the_kiosk_lost_are_shown_and_can_be_discar
     stranded.wait_for(state="hidden", timeout=10_000)
     assert page.evaluate("() => KioskQueue.count()") == 0
     assert kiosk_signatures(server) == []
+    assert reasons_not_delivered(page) == [f"{DISCARDED} 1"]
 
     page.get_by_role("button", name="Lämna stationsläget").click()
     page.get_by_role("heading", name="Koppla surfplattan till en station").wait_for()
