@@ -4,8 +4,9 @@ Every request re-reads the device cookie and checks the kiosk in the database, s
 revoked tablet is locked out on its next request.  The loop never keeps a signer's data
 on a page the next signer can reach: each screen is a fresh page reached by replacing
 the history entry, pages are ``no-store``, fields are ``autocomplete="off"``.  The
-script (static/js/kiosk.js) sends signatures to ``/kiosk/api/submissions`` with a UUID
-and a device-bound token, and queues them in IndexedDB while the network is down.
+script (static/js/kiosk.js) sends signatures to ``/kiosk/api/submissions`` (kiosk_api)
+with a UUID and a device-bound token, and queues them in IndexedDB while the network is
+down.
 """
 
 from __future__ import annotations
@@ -31,13 +32,12 @@ from flask import (
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
 from . import kiosk_queue, kiosk_signatures, kiosks, names, signatures
 from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
-from .extensions import csrf, db, limiter
+from .extensions import db, limiter
 from .forms import DeliverableEmail
 from .i18n import DEFAULT, available_locales, native_name, text_direction
 from .kiosk_device import (
@@ -47,14 +47,13 @@ from .kiosk_device import (
     load_device,
     set_device_cookie,
 )
-from .kiosk_forms import EnrolForm, KioskSignForm, SubmissionForm
+from .kiosk_forms import EnrolForm, KioskSignForm
 from .security import UndecodableForm
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 bp.before_request(load_device)
 bp.after_request(forget_stale_cookie)
 
-TOKEN_HEADER = "X-Kiosk-Token"  # noqa: S105 (a header name, not a secret)
 UNLOCK_KEY = "kiosk_unlocked"
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "js" / "kiosk-sw.js"
 SHELL_ASSETS = (
@@ -248,11 +247,12 @@ def sign_page(lang: str) -> Any:
     return _initiative_for(_lang(lang), KioskSignForm())
 
 
-def _kiosk_limit() -> str:
+def kiosk_limit() -> str:
     return current_app.config["KIOSK_RATE_LIMIT"]
 
 
-def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosk_signatures.Submission:
+def form_submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosk_signatures.Submission:
+    """What the sign form holds, as the domain takes it (the API adds the queue's fields)."""
     return kiosk_signatures.Submission(
         name=form.name.data,
         email=form.email.data,
@@ -264,7 +264,7 @@ def _submission(form: KioskSignForm, lang: str, **extra: Any) -> kiosk_signature
 
 
 @bp.post("/sign/<lang>")
-@limiter.limit(_kiosk_limit, key_func=device_key)
+@limiter.limit(kiosk_limit, key_func=device_key)
 def sign(lang: str) -> Any:
     """The form without the script: the same rules, then POST-redirect-GET."""
     kiosk = enrolled_kiosk()
@@ -276,7 +276,7 @@ def sign(lang: str) -> Any:
         return _initiative_for(lang, form, 400)
     try:
         initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
-        kiosk_signatures.submit(kiosk, initiative, _submission(form, lang))
+        kiosk_signatures.submit(kiosk, initiative, form_submission(form, lang))
     except kiosks.NotAssignedError:
         abort(403)
     except signatures.InitiativeClosedError:
@@ -307,95 +307,6 @@ def privacy_notice(lang: str) -> Any:
     its link leads without the script."""
     enrolled_kiosk()
     return render("kiosk/privacy.html", _lang(lang))
-
-
-def _answer(status: str, code: int, **fields: Any) -> tuple[Response, int]:
-    return jsonify(status=status, **fields), code
-
-
-def _opened(kiosk: kiosks.Kiosk) -> MultiDict | tuple[Response, int]:
-    """The submission's fields, with a sealed entry from the queue opened; or the answer.
-
-    A queued entry past ``KIOSK_QUEUE_MAX_DAYS`` and a sealed one that cannot be opened
-    are refused with 422 and a status the script knows ("too_old", "unreadable"): it
-    deletes them and counts them as not delivered.  Keys that DATA_KEY cannot decrypt
-    are the server's fault: 503, and the tablet keeps the entry.
-    """
-    data = request.form
-    queued = data.get("queued") == "1" or "sealed" in data
-    if queued and kiosk_queue.too_old(data.get("signed_at")):
-        return _answer("too_old", 422, message=_("Underskriften väntade för länge på surfplattan."))
-    if "sealed" not in data:
-        return data
-    try:
-        personal = kiosk_queue.open_sealed(
-            kiosk,
-            data["sealed"],
-            client_uuid=data.get("client_uuid", ""),
-            initiative=data.get("initiative", ""),
-            signed_at=data.get("signed_at", ""),
-        )
-    except kiosk_queue.Unreadable as exc:
-        message = _("Underskriften från surfplattans kö gick inte att öppna.")
-        return _answer("unreadable", 422, reason=exc.reason, message=message)
-    except kiosk_queue.KeysUnavailable:
-        current_app.logger.error("kiosk %s: queue keys do not decrypt under DATA_KEY", kiosk.id)
-        return _answer("error", 503)
-    opened = MultiDict((k, v) for k, v in data.items(multi=True) if k not in personal)
-    opened.update(personal)
-    return opened
-
-
-@bp.post("/api/submissions")
-@limiter.limit(_kiosk_limit, key_func=device_key)
-def api_submit() -> tuple[Response, int]:
-    """A signature from the tablet's script, now or replayed from its offline queue.
-
-    Answers: 200 received (also for a repeat of a UUID already received, so a lost
-    acknowledgement is harmless), 422 invalid fields (or a queued entry too old or
-    unreadable: see ``_opened``), 409 initiative closed, 403 device or initiative not
-    allowed.  The script keeps a queued entry on 403, 429 and 5xx.  A queued entry
-    comes sealed (kiosk_queue); once opened it is treated exactly like a live one.
-    """
-    kiosk = g.kiosk
-    if kiosk is None or not kiosks.check_device_token(
-        kiosk, g.device_secret, request.headers.get(TOKEN_HEADER)
-    ):
-        return _answer("locked", 403)
-    lang = request.form.get("lang")
-    lang = lang if lang in available_locales() else DEFAULT
-    with force_locale(lang):
-        formdata = _opened(kiosk)
-        if not isinstance(formdata, MultiDict):
-            return formdata
-        form = SubmissionForm(formdata=formdata)
-        if not form.validate():
-            errors = {
-                name: str(field.errors[0]) for name, field in form._fields.items() if field.errors
-            }
-            return _answer("invalid", 422, errors=errors)
-        if kiosk_signatures.already_received(kiosk, form.client_uuid.data):
-            return _answer("received", 200, uuid=form.client_uuid.data)
-        try:
-            initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
-        except kiosks.NotAssignedError:
-            return _answer("not_assigned", 403)
-        submission = _submission(
-            form,
-            lang,
-            client_uuid=form.client_uuid.data,
-            device_signed_at=kiosk_signatures.parse_device_time(form.signed_at.data),
-        )
-        try:
-            kiosk_signatures.submit(kiosk, initiative, submission)
-        except signatures.InitiativeClosedError:
-            db.session.rollback()
-            return _answer("closed", 409, message=_("Insamlingen är stängd."))
-    db.session.commit()
-    return _answer("received", 200, uuid=form.client_uuid.data)
-
-
-csrf.exempt(api_submit)  # it checks the device-bound token instead (see the docstring)
 
 
 # --- offline shell -------------------------------------------------------------------------
@@ -469,5 +380,6 @@ def shell() -> Response:
     return jsonify(version=shell_version(g.kiosk), pages=pages, assets=assets)
 
 
-# The volunteer's controls are views of this blueprint too, kept in their own module.
-from . import kiosk_volunteer  # noqa: E402, F401
+# The script's submissions and the volunteer's controls are views of this blueprint too,
+# kept in their own modules.
+from . import kiosk_api, kiosk_volunteer  # noqa: E402, F401
