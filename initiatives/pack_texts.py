@@ -29,6 +29,12 @@ STATE_NOTES = {
 # What of the invalidated never counted, or was never a signer's at all.
 INVALIDATED_UNCONFIRMED_LABEL = "varav aldrig bekräftade (räknades aldrig)"
 INVALIDATED_OWN_LABEL = "varav felinmatade rader och testrader"
+# The same parts under the manifest's keys, so the machine-readable counts and the words
+# the clerk reads come from one place (``PackInfo.invalidated_parts``).
+INVALIDATED_LABELS = {
+    "invalidated_never_confirmed": INVALIDATED_UNCONFIRMED_LABEL,
+    "invalidated_own_entries": INVALIDATED_OWN_LABEL,
+}
 # Confirmed signatures that count and are listed, but whose names retention (or an
 # erasure on the signer's request) removed.
 ANONYMISED_LABEL = (
@@ -203,14 +209,20 @@ class PackInfo:
         return note
 
     @property
+    def invalidated_parts(self) -> dict[str, int]:
+        """What of the invalidated never counted or was the organisers' own entry, by the
+        manifest's key (the keys of INVALIDATED_LABELS)."""
+        return {
+            "invalidated_never_confirmed": self.invalidated_unconfirmed,
+            "invalidated_own_entries": self.invalidated_own,
+        }
+
+    @property
     def invalidated_breakdown(self) -> list[tuple[str, int]]:
-        """What of the invalidated never counted or was the organisers' own entry."""
+        """``invalidated_parts`` in the clerk's words, when any were invalidated."""
         if not self.invalidated:
             return []
-        return [
-            (INVALIDATED_UNCONFIRMED_LABEL, self.invalidated_unconfirmed),
-            (INVALIDATED_OWN_LABEL, self.invalidated_own),
-        ]
+        return [(INVALIDATED_LABELS[key], value) for key, value in self.invalidated_parts.items()]
 
     def summary(self) -> list[tuple[str, Any]]:
         """Key facts, for the spreadsheet's second sheet."""
@@ -266,6 +278,8 @@ def manifest(info: PackInfo, files: list[dict[str, Any]], *, generated_by: str) 
             "paper": info.counts["paper"],
             "paper_sheets": info.paper_sheets,
             "invalidated": info.invalidated,
+            # What the cover letter, the summary sheet and LÄS MIG.txt say of them.
+            **info.invalidated_parts,
             # Listed and counted, but their names were removed by retention.
             "anonymised": info.anonymised,
         },

@@ -161,7 +161,8 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["counts"] == {
         "confirmed_total": 5, "web": 4, "kiosk": 0, "paper": 1, "paper_sheets": 1,
-        "invalidated": 0, "anonymised": 0,
+        "invalidated": 0, "invalidated_never_confirmed": 0, "invalidated_own_entries": 0,
+        "anonymised": 0,
     }  # fmt: skip
     assert manifest["generated_by"] == "nadia@example.org"
     assert manifest["initiative"]["text_sha256"] == text_hash
@@ -634,6 +635,9 @@ def test_the_invalidated_count_says_what_never_counted_and_what_was_mistyped(
     archive = zipfile.ZipFile(result.path)
     counts = json.loads(archive.read("manifest.json"))["counts"]
     assert counts["invalidated"] == 3 and counts["confirmed_total"] == 2
+    # The manifest carries the same breakdown the clerk reads below, from the same counts.
+    assert counts["invalidated_never_confirmed"] == 1
+    assert counts["invalidated_own_entries"] == 1
 
     cover = " ".join(_pdf_text(archive.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
     assert "ogiltigförklarat 3 underskrifter" in cover
