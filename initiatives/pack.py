@@ -104,9 +104,11 @@ class Snapshot:
     # Signatures the organisers invalidated after review: not listed, but said so.
     invalidated: int = 0
     # Of those: never confirmed (they never counted), and, of the rest, rows the
-    # organisers themselves typed wrong or entered to try things out.
+    # organisers themselves typed wrong or entered to try things out, and signatures
+    # their signers withdrew while they were held.
     invalidated_unconfirmed: int = 0
     invalidated_own: int = 0
+    invalidated_withdrawn: int = 0
 
     @property
     def total(self) -> int:
@@ -185,12 +187,20 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
                 sheets.add(sheet)
     result.sheets = len(sheets)
     never = Signature.confirmed_at.is_(None)
-    own = sa.and_(~never, Signature.invalidation_reason.in_(OWN_ENTRY_REASONS))
-    invalidated, unconfirmed, mistyped = db.session.execute(
+    own_reason = Signature.invalidation_reason.in_(OWN_ENTRY_REASONS)
+    own = sa.and_(~never, own_reason)
+    # Withdrawn by its signer while held (signatures.mark_withdrawn_while_held): the state
+    # stays invalidated, so the address stays taken and the review's figures hold, but
+    # the signer has the last word (a restore makes it withdrawn).  One never confirmed
+    # is already said never to have counted; a row of the organisers' own is theirs.
+    withdrawn = sa.and_(~never, ~own_reason, Signature.withdrawn_at.is_not(None))
+    invalidated, unconfirmed, mistyped, taken_back = db.session.execute(
         sa.select(
             sa.func.count(Signature.id),
-            sa.func.coalesce(sa.func.sum(sa.case((never, 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((own, 1), else_=0)), 0),
+            *(
+                sa.func.coalesce(sa.func.sum(sa.case((part, 1), else_=0)), 0)
+                for part in (never, own, withdrawn)
+            ),
         ).where(
             Signature.initiative_id == initiative.id,
             Signature.state == SignatureState.INVALIDATED,
@@ -199,6 +209,7 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
     result.invalidated = int(invalidated)
     result.invalidated_unconfirmed = int(unconfirmed)
     result.invalidated_own = int(mistyped)
+    result.invalidated_withdrawn = int(taken_back)
     return result
 
 

@@ -29,11 +29,13 @@ STATE_NOTES = {
 # What of the invalidated never counted, or was never a signer's at all.
 INVALIDATED_UNCONFIRMED_LABEL = "varav aldrig bekräftade (räknades aldrig)"
 INVALIDATED_OWN_LABEL = "varav felinmatade rader och testrader"
+INVALIDATED_WITHDRAWN_LABEL = "varav återkallade av underskrivaren efter granskningen"
 # The same parts under the manifest's keys, so the machine-readable counts and the words
 # the clerk reads come from one place (``PackInfo.invalidated_parts``).
 INVALIDATED_LABELS = {
     "invalidated_never_confirmed": INVALIDATED_UNCONFIRMED_LABEL,
     "invalidated_own_entries": INVALIDATED_OWN_LABEL,
+    "invalidated_withdrawn": INVALIDATED_WITHDRAWN_LABEL,
 }
 # Confirmed signatures that count and are listed, but whose names retention (or an
 # erasure on the signer's request) removed.
@@ -106,6 +108,7 @@ class PackInfo:
     invalidated: int = 0
     invalidated_unconfirmed: int = 0
     invalidated_own: int = 0
+    invalidated_withdrawn: int = 0
     anonymised: int = 0
     # Nr of the names the list PDF cannot show whole (known once it is written).
     unreadable: list[int] = field(default_factory=list)
@@ -146,6 +149,7 @@ class PackInfo:
             invalidated=snap.invalidated,
             invalidated_unconfirmed=snap.invalidated_unconfirmed,
             invalidated_own=snap.invalidated_own,
+            invalidated_withdrawn=snap.invalidated_withdrawn,
             anonymised=snap.anonymised,
             amendments=[
                 {
@@ -192,21 +196,32 @@ class PackInfo:
             "exempel automatiserade eller dubbletter). De räknas inte "
             "och finns inte i listan."
         )
-        # Not every one was a signature that counted until the review: say which.
-        never = swedish_number(self.invalidated_unconfirmed)
-        own = swedish_number(self.invalidated_own)
+        # Not every one was a signature that counted until the review, or one its signer
+        # still stood behind: say which.  A part opening the sentence puts its verb first
+        # ("Av dem hade 1 ..."), a later one its number ("..., och 1 är ...").
         rows = "en rad" if self.invalidated_own == 1 else "rader"
-        typed = "som organisatörerna skrev in fel eller för att prova"
-        if self.invalidated_unconfirmed and self.invalidated_own:
-            note += (
-                f" Av dem hade {never} aldrig bekräftats och räknades aldrig, och {own} är "
-                f"{rows} {typed}."
-            )
-        elif self.invalidated_unconfirmed:
-            note += f" Av dem hade {never} aldrig bekräftats och räknades aldrig."
-        elif self.invalidated_own:
-            note += f" Av dem är {own} {rows} {typed}."
-        return note
+        signer = (
+            "underskrivaren själv" if self.invalidated_withdrawn == 1 else "underskrivarna själva"
+        )
+        parts = (
+            (self.invalidated_unconfirmed, "hade", "aldrig bekräftats och räknades aldrig"),
+            (
+                self.invalidated_own,
+                "är",
+                f"{rows} som organisatörerna skrev in fel eller för att prova",
+            ),
+            (self.invalidated_withdrawn, "har", f"sedan återkallats av {signer}"),
+        )
+        clauses: list[str] = []
+        for count, verb, rest in parts:
+            if count:
+                number = swedish_number(count)
+                clauses.append(f"{number} {verb} {rest}" if clauses else f"{verb} {number} {rest}")
+        if not clauses:
+            return note
+        if len(clauses) > 1:
+            clauses[-1] = "och " + clauses[-1]
+        return f"{note} Av dem {', '.join(clauses)}."
 
     @property
     def invalidated_parts(self) -> dict[str, int]:
@@ -215,6 +230,7 @@ class PackInfo:
         return {
             "invalidated_never_confirmed": self.invalidated_unconfirmed,
             "invalidated_own_entries": self.invalidated_own,
+            "invalidated_withdrawn": self.invalidated_withdrawn,
         }
 
     @property
@@ -298,7 +314,8 @@ def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
     anonymised = f"{ANONYMISED_LABEL}: {n(info.anonymised)}\n" if info.anonymised else ""
     breakdown = (
         f" (varav aldrig bekräftade: {n(info.invalidated_unconfirmed)}, felinmatade rader "
-        f"och testrader: {n(info.invalidated_own)})"
+        f"och testrader: {n(info.invalidated_own)}, återkallade av underskrivaren: "
+        f"{n(info.invalidated_withdrawn)})"
         if info.invalidated
         else ""
     )

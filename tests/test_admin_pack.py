@@ -162,7 +162,7 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
     assert manifest["counts"] == {
         "confirmed_total": 5, "web": 4, "kiosk": 0, "paper": 1, "paper_sheets": 1,
         "invalidated": 0, "invalidated_never_confirmed": 0, "invalidated_own_entries": 0,
-        "anonymised": 0,
+        "invalidated_withdrawn": 0, "anonymised": 0,
     }  # fmt: skip
     assert manifest["generated_by"] == "nadia@example.org"
     assert manifest["initiative"]["text_sha256"] == text_hash
@@ -648,6 +648,55 @@ def test_the_invalidated_count_says_what_never_counted_and_what_was_mistyped(
     assert summary["  varav felinmatade rader och testrader"] == 1
     readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
     assert (
-        "inte med i listan: 3 (varav aldrig bekräftade: 1, felinmatade rader och testrader: 1)"
-        in readme
+        "inte med i listan: 3 (varav aldrig bekräftade: 1, felinmatade rader och testrader: 1, "
+        "återkallade av underskrivaren: 0)" in readme
     )
+
+
+def test_a_signature_its_signer_withdrew_while_held_is_said_to_be_withdrawn(
+    app, make_initiative, tmp_path, poppler
+):
+    """Two confirmed signatures invalidated as one person's; then one signer withdraws
+    theirs with the link in their mail.  It stays among the invalidated (the review's
+    decision came first, the dashboard counts it so, and a withdrawal must not make a
+    caught duplicate vanish from the clerk's figures), but the clerk reads that its
+    signer withdrew it, as a restore would make it: withdrawn, never counted."""
+    from initiatives import abuse, signatures
+    from tests.privacy_support import Spec, add_signatures
+
+    make_initiative(opens_days_ago=20)
+    kept, held, withdrawn = add_signatures(
+        app,
+        "amiralsgatan",
+        [
+            Spec("amira@example.org", "Amira Hassan"),
+            Spec("bilal@example.org", "Bilal Said"),
+            Spec("bilal.s@example.org", "Bilal Said"),
+        ],
+    )
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        selection = abuse.Selection(initiative.id, signature_ids=[held, withdrawn])
+        abuse.invalidate(selection, reason=abuse.Reason.DUPLICATE_PERSON, actor="test")
+        db.session.commit()
+        signature = db.session.get(Signature, withdrawn)
+        assert signatures.withdraw(signature) == signatures.WithdrawOutcome.WITHDRAWN
+        db.session.commit()
+        assert signature.state == SignatureState.INVALIDATED and signature.withdrawn_at
+        result = pack.build(
+            initiative, tmp_path / "out", generated_by="test", organisation="N", contact="a@b.se"
+        )
+        db.session.commit()
+    archive = zipfile.ZipFile(result.path)
+    counts = json.loads(archive.read("manifest.json"))["counts"]
+    assert counts["confirmed_total"] == 1 and counts["invalidated"] == 2
+    assert counts["invalidated_withdrawn"] == 1
+    assert counts["invalidated_never_confirmed"] == 0
+
+    cover = " ".join(_pdf_text(archive.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
+    assert "ogiltigförklarat 2 underskrifter" in cover
+    assert "Av dem har 1 sedan återkallats av underskrivaren själv" in cover
+    summary = dict(load_workbook(archive.open("underskrifter.xlsx"))["Sammanfattning"].values)
+    assert summary["  varav återkallade av underskrivaren efter granskningen"] == 1
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    assert "återkallade av underskrivaren: 1)" in readme
