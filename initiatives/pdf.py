@@ -6,7 +6,8 @@ their names in (Ethiopic, Hebrew, Thai, Devanagari, Bengali, Tamil, Armenian, Ge
 with their own Noto fonts, and fetches nothing from the network; output does not depend on
 the fonts of the machine.  What no shipped font can draw (Chinese, Japanese and Korean:
 their fonts are tens of megabytes; emoji) fpdf2 would silently leave out: ``readable``
-writes it as Unicode codes instead, so a document can say so.  Why fpdf2 and not
+writes it as Unicode codes instead, so a document can say so, and ``Document`` does so
+with every text it draws.  Why fpdf2 and not
 WeasyPrint: it needs no system libraries (Pango, Cairo), so `make run` works on a bare
 machine, and it writes a 10,000-row list quickly with little memory.
 """
@@ -83,6 +84,13 @@ def covered() -> frozenset[int]:
     return frozenset().union(*map(_cmap, files))
 
 
+@cache
+def _kept() -> frozenset[int]:
+    """What ``readable`` leaves as it is: what a font draws, and the line breaks and tabs
+    fpdf2 lays out itself (a paragraph's line breaks are not missing characters)."""
+    return covered() | frozenset(map(ord, "\n\r\t"))
+
+
 def readable(text: str) -> tuple[str, bool]:
     """``text`` as a document can show it, and whether anything had to be replaced.
 
@@ -91,8 +99,8 @@ def readable(text: str) -> tuple[str, bool]:
     place (a name would lose letters, or disappear, without a sign); a code can be looked
     up, and tells the reader that something is there.
     """
-    have = covered()
-    if all(ord(char) in have for char in text):
+    have = _kept()
+    if have.issuperset(map(ord, text)):
         return text, False
     out: list[str] = []
     run: list[str] = []
@@ -125,6 +133,13 @@ class Document(FPDF):
         self.set_text_shaping(True)
         self.set_creator("initiatives")
         self.set_font(FAMILY, size=11)
+
+    def normalize_text(self, text: str) -> str:
+        # fpdf2 passes every text it measures or draws through here: a title, an
+        # organisation's name or a paragraph with an emoji or Chinese shows codes, as a
+        # name does, instead of losing characters without a sign (``readable``).  Only
+        # the list marks a name so changed; no other text is marked.
+        return readable(super().normalize_text(text))[0]
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
         # fpdf2 asks this for each character Noto Sans lacks; a script's font is added

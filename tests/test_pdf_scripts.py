@@ -170,3 +170,76 @@ def test_a_poster_shows_titles_in_these_scripts(app, make_initiative, tmp_path, 
     text = _joined(pdf_text(pdf, tmp_path))
     for title in titles.values():
         assert _joined(title) in text
+
+
+# An organisation's name in Chinese and a title with an emoji: no shipped font draws them.
+ORGANISATION = "瑞典 Rosengård"
+ORGANISATION_CODES = "[U+745E U+5178] Rosengård"
+BIKE_TITLE = "Tryggare Amiralsgatan 🚲"
+BIKE_CODES = "Tryggare Amiralsgatan [U+1F6B2]"
+
+
+def test_titles_and_other_texts_no_font_can_draw_are_shown_as_codes_in_the_pack(
+    app, make_initiative, tmp_path
+):
+    """The list's header, the cover letter and its footer lost the emoji and the Chinese
+    characters without a sign (the organisation read " Rosengård").  They show codes
+    now, like a name, but no row is marked and no note about names is added."""
+    from initiatives import pack
+    from initiatives.extensions import db
+
+    texts = {
+        "sv": {
+            "title": BIKE_TITLE,
+            "summary": "Säkra övergångar 🚸 och en cykelbana.",
+            "body": "Vi föreslår 🌳 träd.\nOch en cykelbana.",
+        }
+    }
+    initiative = make_initiative(opens_days_ago=5, texts=texts)
+    _stored_names(app, initiative, ["Åsa Öberg", "Hodan Ali"])
+    with app.app_context():
+        initiative = campaign.by_slug("amiralsgatan")
+        result = pack.build(
+            initiative,
+            tmp_path / "out",
+            generated_by="test",
+            organisation=ORGANISATION,
+            contact="kontakt@example.org",
+        )
+        db.session.commit()
+    archive = zipfile.ZipFile(result.path)
+    listing = pdf_text(archive.read("underskrifter.pdf"), tmp_path)
+    assert f"Underskrifter: {BIKE_CODES}" in listing
+    assert f"{ORGANISATION_CODES} · skapad" in listing
+    assert "*" not in listing and "namn innehåller tecken" not in listing
+    cover = pdf_text(archive.read("foljebrev.pdf"), tmp_path)
+    assert f"Medborgarinitiativet ”{BIKE_CODES}”".lower() in cover.lower()
+    assert cover.startswith(ORGANISATION_CODES)
+    assert f"Med vänliga hälsningar {ORGANISATION_CODES}" in cover
+    assert "Säkra övergångar [U+1F6B8] och en cykelbana." in cover
+    assert "Vi föreslår [U+1F333] träd. Och en cykelbana." in cover
+    assert "namn innehåller tecken" not in cover
+    # The spreadsheet keeps the title as it was written.
+    summary = dict(load_workbook(archive.open("underskrifter.xlsx"))["Sammanfattning"].values)
+    assert summary["Initiativ"] == BIKE_TITLE
+
+
+def test_a_poster_shows_a_title_and_organisation_no_font_can_draw_as_codes(
+    app, make_initiative, tmp_path
+):
+    app.config["ORGANISATION_NAME"] = ORGANISATION
+    texts = {
+        "sv": {"title": BIKE_TITLE, "summary": "Kort 🚸."},
+        "ar": {"title": "أمينة 🌸", "summary": ""},
+    }
+    make_initiative(texts=texts)
+    with app.app_context():
+        item = printing.material(campaign.by_slug("amiralsgatan"), "poster")
+    for sheet in ("poster", "flyer"):
+        text = pdf_text(printing.render(item, SHEETS[sheet]), tmp_path)
+        assert BIKE_CODES in text, sheet
+        assert f"{ORGANISATION_CODES} · Malmöinitiativ" in text, sheet
+        # Drawn as "[U+1F338] أمينة" (checked on the page); pdftotext reads the brackets
+        # of a left-to-right run inside a right-to-left line back in its own order.
+        assert "U+1F338" in text, sheet
+    assert "Kort [U+1F6B8]." in pdf_text(printing.render(item, SHEETS["poster"]), tmp_path)
