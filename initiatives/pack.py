@@ -227,7 +227,15 @@ def _local_day(hour: datetime) -> str:
 
 
 def write_csv(rows: Iterator[Row], handle: IO[bytes]) -> None:
-    """UTF-8 with BOM and ``;``: what Swedish Excel opens correctly by double-click."""
+    """UTF-8 with BOM and ``;``: å ä ö and the columns come out right in Swedish Excel.
+
+    Values stay as written, for the programs that import the list.  Excel still reads
+    some of them as dates when it opens a CSV file ("1-3", "3/4", "2026-11" in a sheet
+    number); no mark in the file stops it without changing the value for every other
+    program (an apostrophe stays in the text, ``="1-3"`` is a formula, which ``neutralise``
+    exists to keep out).  So the cover letter and LÄS MIG.txt send Excel users to the
+    XLSX, where every such value is a text cell.
+    """
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="", write_through=False)
     writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
     writer.writerow(COLUMNS)

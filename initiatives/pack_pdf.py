@@ -235,6 +235,14 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
         f"{swedish_number(info.total)} bekräftade {counted}. Den fullständiga listan finns "
         "bifogad som PDF, som kalkylblad (XLSX) och som CSV-fil med samma innehåll.",
     )
+    _para(
+        document,
+        "Öppna listan i Excel från kalkylbladet (XLSX): Excel gör om vissa värden i "
+        "CSV-filen till datum, till exempel listnumret 1-3. CSV-filen är till för andra "
+        "program och för import.",
+        size=9,
+        height=4.5,
+    )
     if info.state_note:
         _para(document, info.state_note)
     if info.city_reference:

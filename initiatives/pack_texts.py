@@ -333,9 +333,15 @@ Från: {info.organisation}
 FILERNA
   foljebrev.pdf       Följebrev med initiativtexten, perioden och antalen.
   underskrifter.pdf   Underskriftslistan för utskrift.
-  underskrifter.xlsx  Samma lista som kalkylblad (Excel).
-  underskrifter.csv   Samma lista som text (UTF-8, semikolonseparerad).
+  underskrifter.xlsx  Samma lista som kalkylblad: öppna den här i Excel.
+  underskrifter.csv   Samma lista som text (UTF-8, semikolonseparerad), för andra
+                      program och för import.
   manifest.json       Kontrollsummor och antal i maskinläsbar form.
+
+Öppna listan i Excel från underskrifter.xlsx, inte från CSV-filen: Excel gör om
+vissa värden i en CSV-fil till datum, till exempel listnumret 1-3 eller 3/4. I
+kalkylbladet står namn, postnummerområden och listnummer som text, precis som de
+skrevs.
 
 Listorna innehåller bara bekräftade underskrifter: på webben och på surfplattan
 bekräftade med en länk i ett mejl till underskrivarens egen adress, och rader från

@@ -700,3 +700,48 @@ def test_a_signature_its_signer_withdrew_while_held_is_said_to_be_withdrawn(
     assert summary["  varav återkallade av underskrivaren efter granskningen"] == 1
     readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
     assert "återkallade av underskrivaren: 1)" in readme
+
+
+def test_sheet_numbers_excel_takes_for_dates_stay_text_and_the_clerk_is_told_to_use_the_xlsx(
+    app, make_initiative, tmp_path
+):
+    """Paper sheets numbered "1-3", "3/4" and "2026-11": Excel opening the CSV turns them
+    into dates (1 mars, 3 april, nov-26), and the clerk could not find the sheets.  The
+    CSV keeps them as written (an apostrophe or a formula would change them for every
+    other program, and a formula is what the export refuses to write); the workbook holds
+    them as text, and the cover letter and LÄS MIG.txt say to open the list in Excel from
+    the XLSX and use the CSV for other programs."""
+    from initiatives import paper
+
+    make_initiative(opens_days_ago=20)
+    numbers = ["1-3", "3/4", "2026-11"]
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        today = clock.utcnow().date()
+        for number, name in zip(numbers, ["Amira Hassan", "Hodan Ali", "Bilal Said"], strict=True):
+            sheet = paper.add_sheet(
+                initiative, "test", number=number, collected_on=today, collected_by="Hodan"
+            )
+            paper.add_row(sheet, "test", name=name, postcode="214 32", signed_on=today)
+        db.session.commit()
+    archive = _exported(app, tmp_path)
+    rows = list(
+        csv.reader(
+            io.StringIO(archive.read("underskrifter.csv").decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert sorted(r[5] for r in rows[1:]) == sorted(numbers)
+    book = load_workbook(io.BytesIO(archive.read("underskrifter.xlsx")))
+    cells = [row[5] for row in book["Underskrifter"].iter_rows(min_row=2)]
+    assert sorted(c.value for c in cells) == sorted(numbers)
+    assert {c.data_type for c in cells} == {"s"}
+    area = [row[2] for row in book["Underskrifter"].iter_rows(min_row=2)]
+    assert {(c.value, c.data_type) for c in area} == {("214", "s")}
+
+    readme = " ".join(archive.read("LÄS MIG.txt").decode("utf-8-sig").split())
+    assert (
+        "Öppna listan i Excel från underskrifter.xlsx, inte från CSV-filen: Excel gör om "
+        "vissa värden i en CSV-fil till datum, till exempel listnumret 1-3 eller 3/4." in readme
+    )
+    cover = " ".join(_pdf_text(archive.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
+    assert "Öppna listan i Excel från kalkylbladet (XLSX)" in cover
