@@ -141,7 +141,7 @@ def measure(kind: str, database_url: str, instance: str) -> dict[str, Any]:
                 info = PackInfo.of(
                     initiative, snap, names="full", now=snap_now(), organisation="B", contact=""
                 )
-                pack_pdf.write_list(snap.rows(), work / "l.pdf", info)
+                pack_pdf.write_list(snap.rows, work / "l.pdf", info)
                 size = (work / "l.pdf").stat().st_size
         seconds = time.perf_counter() - start
         db.session.rollback()

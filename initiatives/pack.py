@@ -383,7 +383,7 @@ def build(
         with paths["csv"].open("wb") as handle:
             write_csv(snap.rows(), handle)
         write_xlsx(snap.rows(), paths["xlsx"], info.summary())
-        info.unreadable = pack_pdf.write_list(snap.rows(), paths["list_pdf"], info)
+        info.unreadable = pack_pdf.write_list(snap.rows, paths["list_pdf"], info)
         hashes = {key: sha256_of(paths[key]) for key in ("list_pdf", "xlsx", "csv")}
         pack_pdf.write_cover(paths["cover"], info, {FILES[k]: v for k, v in hashes.items()})
         hashes["cover"] = sha256_of(paths["cover"])

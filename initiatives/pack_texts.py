@@ -82,6 +82,14 @@ def unreadable_note(numbers: list[int], *, cover: bool = False) -> str:
     )
 
 
+def unreadable_pointer(count: int) -> str:
+    """The line on the list's first page pointing to ``unreadable_note`` after the rows."""
+    return (
+        f"{UNREADABLE_MARK} {swedish_number(count)} namn innehåller tecken som inte kan visas "
+        "i denna PDF och står som Unicode-koder; se anmärkningen sist i listan."
+    )
+
+
 @dataclass
 class PackInfo:
     """Everything the cover letter, the list headers and the manifest say."""

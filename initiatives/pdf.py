@@ -91,6 +91,11 @@ def _kept() -> frozenset[int]:
     return covered() | frozenset(map(ord, "\n\r\t"))
 
 
+def drawable(text: str) -> bool:
+    """Whether ``readable`` leaves ``text`` as it is (one set operation)."""
+    return _kept().issuperset(map(ord, text))
+
+
 def readable(text: str) -> tuple[str, bool]:
     """``text`` as a document can show it, and whether anything had to be replaced.
 
@@ -99,9 +104,9 @@ def readable(text: str) -> tuple[str, bool]:
     place (a name would lose letters, or disappear, without a sign); a code can be looked
     up, and tells the reader that something is there.
     """
-    have = _kept()
-    if have.issuperset(map(ord, text)):
+    if drawable(text):
         return text, False
+    have = _kept()
     out: list[str] = []
     run: list[str] = []
     for char in text:

@@ -243,3 +243,20 @@ def test_a_poster_shows_a_title_and_organisation_no_font_can_draw_as_codes(
         # of a left-to-right run inside a right-to-left line back in its own order.
         assert "U+1F338" in text, sheet
     assert "Kort [U+1F6B8]." in pdf_text(printing.render(item, SHEETS["poster"]), tmp_path)
+
+
+def test_the_first_page_says_up_front_that_names_are_shown_as_codes(app, make_initiative, tmp_path):
+    """The note saying which names show codes came only after the last row, pages away
+    from a clerk reading from the top; page 1 now points to it, once."""
+    names = [CHINESE, *(f"Person {n}" for n in range(1, 120)), EMOJI]
+    _stored_names(app, make_initiative(opens_days_ago=5), names)
+    archive = _exported(app, tmp_path)
+    text = pdf_text(archive.read("underskrifter.pdf"), tmp_path)
+    pointer = (
+        "* 2 namn innehåller tecken som inte kan visas i denna PDF och står som "
+        "Unicode-koder; se anmärkningen sist i listan."
+    )
+    assert text.count(pointer) == 1
+    assert text.index(pointer) < text.index("[U+738B U+5C0F U+660E] *")
+    assert "sida 2 av" in text and text.index("sida 1 av") > text.index(pointer)
+    assert "kolumnen Nr: 1 och 121." in text
