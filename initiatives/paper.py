@@ -105,11 +105,36 @@ def normalise_name(name: str) -> str:
     return _SPACE.sub(" ", bare.translate(_VARIANTS)).strip().casefold()
 
 
-def _open_for_paper(initiative: Initiative) -> None:
-    if initiative.state not in (InitiativeState.COLLECTING, InitiativeState.CLOSED):
+# While sheets may be typed in and corrected: until the hand-in.
+PAPER_STATES = (InitiativeState.COLLECTING, InitiativeState.CLOSED)
+
+
+def open_for_paper(initiative: Initiative) -> None:
+    """Refuse unless sheets may be typed in and corrected (``PAPER_STATES``)."""
+    if initiative.state not in PAPER_STATES:
         raise TransitionError(
             str(_l("Papperslistor kan bara föras in under insamlingen och innan inlämningen."))
         )
+
+
+def check_sheet(
+    initiative: Initiative, *, number: str, collected_on: date, sheet_id: int | None = None
+) -> None:
+    """Refuse a sheet's date in the future or before the collection opened, and a number
+    another sheet of the initiative has (``sheet_id``: the sheet being corrected)."""
+    # Sheets may come in after the collection closed.
+    opened = local_date(initiative.opens_at) if initiative.opens_at else None
+    if collected_on > local_date(clock.utcnow()) or (opened and collected_on < opened):
+        raise TransitionError(
+            str(_l("Datumet kan inte vara i framtiden eller före insamlingens början."))
+        )
+    query = sa.select(PaperSheet.id).where(
+        PaperSheet.initiative_id == initiative.id, PaperSheet.number == number
+    )
+    if sheet_id is not None:
+        query = query.where(PaperSheet.id != sheet_id)
+    if db.session.scalar(query) is not None:
+        raise TransitionError(str(_l("Det finns redan en lista med nummer %(n)s.", n=number)))
 
 
 def add_sheet(
@@ -117,21 +142,10 @@ def add_sheet(
 ) -> PaperSheet:
     # A second request for the same number (a double click) waits here, then finds it.
     lock(initiative)
-    _open_for_paper(initiative)
-    # A sheet cannot be changed once recorded: a mistyped year would stay on it (and be
-    # every row's starting date).  Sheets may come in after the collection closed.
-    opened = local_date(initiative.opens_at) if initiative.opens_at else None
-    if collected_on > local_date(clock.utcnow()) or (opened and collected_on < opened):
-        raise TransitionError(
-            str(_l("Datumet kan inte vara i framtiden eller före insamlingens början."))
-        )
-    exists = db.session.scalar(
-        sa.select(PaperSheet.id).where(
-            PaperSheet.initiative_id == initiative.id, PaperSheet.number == number
-        )
-    )
-    if exists is not None:
-        raise TransitionError(str(_l("Det finns redan en lista med nummer %(n)s.", n=number)))
+    open_for_paper(initiative)
+    # Checked here although a sheet can be corrected (``paper_corrections``): a mistyped
+    # year is every row's starting date, and is best refused before any row is typed.
+    check_sheet(initiative, number=number, collected_on=collected_on)
     sheet = PaperSheet(
         initiative_id=initiative.id,
         number=number,
@@ -232,7 +246,7 @@ def add_row(
     # One row at a time per initiative: a second request for the same sheet (a double
     # click) waits here, then reads the line the first one took.
     lock(initiative)
-    _open_for_paper(initiative)
+    open_for_paper(initiative)
     postcode = signatures.normalise_postcode(postcode)
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
     end = initiative.collection_ends_at  # an early close counts, as in the pack's period

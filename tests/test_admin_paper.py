@@ -410,3 +410,162 @@ def test_a_bad_note_on_a_duplicate_is_a_clear_400(app, make_initiative, sign):
         row = db.session.get(PaperRow, row_id)
         assert row.review == Review.PENDING
         assert row.signature.state == SignatureState.CONFIRMED
+
+
+# --- corrections -------------------------------------------------------------------------
+
+SEEN_RE = re.compile(r'name="seen" type="hidden" value="([0-9a-f]*)"')
+
+
+def _days_ago(days: int) -> str:
+    return lifecycle.local_date(clock.utcnow() - datetime.timedelta(days=days)).isoformat()
+
+
+def _correct(client, url, **data):
+    """Open the correction page (its CSRF token and what it shows), then send ``data``."""
+    page = client.get(url)
+    assert page.status_code == 200, url
+    html = page.get_data(as_text=True)
+    if "seen" not in data:
+        data["seen"] = SEEN_RE.search(html).group(1)
+    data["csrf_token"] = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)[1]
+    return client.post(url, data=data)
+
+
+def _events(app, action):
+    with app.app_context():
+        return db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        ).all()
+
+
+def _sheet_values(app, number):
+    with app.app_context():
+        sheet = db.session.scalars(sa.select(PaperSheet).where(PaperSheet.number == number)).one()
+        return sheet.number, sheet.collected_on.isoformat(), sheet.collected_by
+
+
+def test_an_organiser_corrects_a_sheets_number_date_and_collector(app, make_initiative):
+    """Sheet 21 typed as 12, on today's date, by a misspelt volunteer: corrected, logged
+    with the old and new number and date (the collector's name stays out of the log), and
+    the rows keep counting."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client, "12")
+    assert _row(client, sheet, "Åsa Öberg", signed_on=_days_ago(3)).status_code == 302
+    edit = f"{sheet}/edit"
+    assert "Rätta listans uppgifter" in client.get(sheet).get_data(as_text=True)
+    fields = {"number": "21", "collected_on": _days_ago(3), "collected_by": "Hodan Cali"}
+    done = _correct(client, edit, **fields)
+    assert done.status_code == 302 and done.headers["Location"].endswith(sheet)
+    assert "Listans uppgifter är rättade." in client.get(sheet).get_data(as_text=True)
+    assert _sheet_values(app, "21") == ("21", _days_ago(3), "Hodan Cali")
+    assert _state(app)[0] == 1
+    listing = client.get(BASE).get_data(as_text=True)
+    assert "Lista 21" in listing and "Hodan Cali" in listing and "Lista 12" not in listing
+
+    (event,) = _events(app, "paper.sheet_corrected")
+    assert event.actor == "organiser@example.org"
+    assert event.details["number"] == {"old": "12", "new": "21"}
+    assert event.details["collected_on"] == {"old": _today(), "new": _days_ago(3)}
+    assert event.details["collected_by_changed"] is True
+    assert "Hodan" not in str(event.details)
+    audit_page = client.get("/admin/initiatives/amiralsgatan/audit").get_data(as_text=True)
+    assert "Papperslista rättad" in audit_page
+
+    # The same form again (a double click, the browser's "resend"): nothing changes twice.
+    again = _correct(client, edit, **fields)
+    assert again.status_code == 302
+    assert len(_events(app, "paper.sheet_corrected")) == 1
+    assert _sheet_values(app, "21") == ("21", _days_ago(3), "Hodan Cali")
+
+
+def test_a_sheet_correction_is_refused_where_a_new_sheet_would_be(app, make_initiative):
+    """The rules of a new sheet: a number another sheet has, a date in the future or
+    before the collection opened; and no changes after the hand-in.  Each refusal says
+    why, keeps what was typed and changes nothing."""
+    make_initiative(opens_days_ago=5)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client, "1")
+    _sheet(client, "2")
+    edit = f"{sheet}/edit"
+    taken = _correct(client, edit, number="2", collected_on=_today(), collected_by="Hodan")
+    assert taken.status_code == 409
+    page = taken.get_data(as_text=True)
+    assert "Det finns redan en lista med nummer 2." in page
+    assert 'value="2"' in page and 'value="Hodan"' in page
+    for day in (-2, 30):
+        refused = _correct(
+            client, edit, number="1", collected_on=_days_ago(day), collected_by="Hodan"
+        )
+        assert refused.status_code == 409, day
+        page = refused.get_data(as_text=True)
+        assert "insamlingens början" in page and _days_ago(day) in page
+    assert _sheet_values(app, "1") == ("1", _today(), "Hodan, Zainab")
+
+    seen = SEEN_RE.search(client.get(edit).get_data(as_text=True)).group(1)
+    with app.app_context():
+        db.session.execute(sa.update(Initiative).values(state="submitted"))
+        db.session.commit()
+    late = _correct(
+        client, edit, number="3", collected_on=_today(), collected_by="Hodan", seen=seen
+    )
+    assert late.status_code == 409
+    assert "innan inlämningen" in late.get_data(as_text=True)
+    assert "Rätta listans uppgifter" not in client.get(sheet).get_data(as_text=True)
+    assert _sheet_values(app, "1") == ("1", _today(), "Hodan, Zainab")
+    assert _events(app, "paper.sheet_corrected") == []
+
+
+def test_bad_input_to_a_sheet_correction_is_a_clear_400(app, make_initiative):
+    """Binary, huge and impossible values, and a form without the page's version: the
+    page again saying what is wrong, what was typed kept, never a 500."""
+    make_initiative(opens_days_ago=5)
+    client = logged_in(app)
+    sheet = _sheet(client, "1")
+    edit = f"{sheet}/edit"
+    good = {"number": "1", "collected_on": _today(), "collected_by": "Hodan"}
+    cases = [
+        ({"number": "1\x002"}, "tecken som inte är tillåtna"),
+        ({"number": "9" * 5000}, "Fältet får inte vara längre än 32 tecken."),
+        ({"collected_by": "\x7f\x00\ufffe"}, "tecken som inte är tillåtna"),
+        ({"collected_by": ""}, "Skriv vem som samlade in listan."),
+        ({"collected_on": "2026-02-30"}, "Skriv ett datum som ÅÅÅÅ-MM-DD."),
+        ({"collected_on": "99999-01-01"}, "Skriv ett datum som ÅÅÅÅ-MM-DD."),
+        ({"collected_on": "\x00"}, "Skriv ett datum som ÅÅÅÅ-MM-DD."),
+        ({"seen": "x" * 100}, "Ladda om sidan"),
+        ({"seen": ""}, "Ladda om sidan"),
+    ]
+    for change, says in cases:
+        response = _correct(client, edit, **{**good, **change})
+        assert response.status_code == 400, change
+        page = response.get_data(as_text=True)
+        assert says in page, change
+    assert _sheet_values(app, "1") == ("1", _today(), "Hodan, Zainab")
+    assert _events(app, "paper.sheet_corrected") == []
+    assert client.get(f"{BASE}/999999999/edit").status_code == 404
+    assert client.get(f"{BASE}/9999999999/edit").status_code == 404
+
+
+def test_a_sheet_correction_sent_from_an_old_page_is_refused(app, make_initiative):
+    """Two organisers open the sheet's correction; the first saves 21, the second then 22
+    from the page that still shows 12: told that the sheet changed, shown what it holds
+    now, and nothing changes until she sends it again."""
+    make_initiative(opens_days_ago=5)
+    first, second = logged_in(app, email="nadia@example.org"), logged_in(app)
+    sheet = _sheet(first, "12")
+    edit = f"{sheet}/edit"
+    old = SEEN_RE.search(second.get(edit).get_data(as_text=True)).group(1)
+    fields = {"collected_on": _today(), "collected_by": "Hodan, Zainab"}
+    assert _correct(first, edit, number="21", **fields).status_code == 302
+    stale = _correct(second, edit, number="22", seen=old, **fields)
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "ändrats sedan du öppnade sidan" in page and 'value="22"' in page
+    assert "Lista 21" in page
+    assert _sheet_values(app, "21")[0] == "21"
+    # Sent again from the page that now shows 21: done.
+    fresh = SEEN_RE.search(page).group(1)
+    assert fresh != old
+    assert _correct(second, edit, number="22", seen=fresh, **fields).status_code == 302
+    assert _sheet_values(app, "22")[0] == "22"

@@ -854,6 +854,38 @@ def test_one_paper_sheet_added_twice_at_once_gets_a_message_not_an_error(app, ma
 
 
 @PG
+def test_a_paper_sheet_corrected_to_a_number_just_taken_gets_a_message(app, make_initiative):
+    """Sheet 7 corrected to 8 while another organiser adds sheet 8: the correction waits
+    for her, then finds sheet 8 and says so (not a database error, not two sheets 8)."""
+    from initiatives import paper, paper_corrections
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    with app.app_context():
+        seen = paper_corrections.sheet_version(db.session.get(paper.PaperSheet, sheet_id))
+
+    def hold(first: sa.orm.Session) -> None:
+        first.add(
+            paper.PaperSheet(
+                initiative_id=first.scalars(sa.select(Initiative.id)).one(), number="8",
+                collected_on=clock.utcnow().date(), collected_by="Hodan",
+                created_by="nadia@example.org",
+            )
+        )  # fmt: skip
+
+    def correct() -> bool:
+        return paper_corrections.correct_sheet(
+            db.session.get(paper.PaperSheet, sheet_id), "omar@example.org", seen=seen,
+            number="8", collected_on=clock.utcnow().date(), collected_by="Hodan",
+        )  # fmt: skip
+
+    outcome = _while_held(app, hold, correct)
+    assert outcome == ["Det finns redan en lista med nummer 8."]
+    with app.app_context():
+        numbers = db.session.scalars(sa.select(paper.PaperSheet.number).order_by("number"))
+        assert numbers.all() == ["7", "8"]
+
+
+@PG
 def test_different_people_answered_while_another_organiser_says_same_person(app, make_initiative):
     """Two organisers on the review page: one marks the row "same person" while the other
     presses "different people".  The second answer came after the row was taken out: it

@@ -8,6 +8,7 @@ from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -326,6 +327,14 @@ class SheetForm(FlaskForm):
             printable_text,
         ],
     )
+
+
+# The version of what a correction page showed (``paper_corrections``).
+VERSION_RE = r"^[0-9a-f]{64}$"
+
+
+class SheetCorrectionForm(SheetForm):
+    seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 
 class PaperRowForm(FlaskForm):

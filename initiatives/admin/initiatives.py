@@ -438,6 +438,7 @@ AUDIT_ACTIONS = {
     "paper.review_kept": "Flaggad pappersrad behölls",
     "paper.row_added": "Pappersrad inskriven",
     "paper.sheet_added": "Papperslista registrerad",
+    "paper.sheet_corrected": "Papperslista rättad",
     "privacy.data_request": "Begäran om registerutdrag",
     "retention.anonymise": "Namn och adresser raderade (gallring)",
     "retention.purge": "Gallring körd",

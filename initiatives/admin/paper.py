@@ -7,15 +7,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from .. import clock, names, paper
+from .. import clock, names, paper, paper_corrections
 from ..crypto import crypto
 from ..extensions import db
 from ..forms import ButtonForm
 from ..lifecycle import TransitionError, local_date
 from ..models import Initiative
 from . import actor, bp
-from .forms import DuplicateForm, PaperRowForm, SheetForm
+from .forms import DuplicateForm, PaperRowForm, SheetCorrectionForm, SheetForm
 from .initiatives import initiative_or_404
 
 
@@ -135,6 +136,69 @@ def paper_row_add(slug: str, sheet_id: int) -> Any:
         flash(_("Rad %(line)s sparad.", line=row.line), "success")
     # Ready for the next row, with the same date.
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id) + "#row-form")
+
+
+# A correction form without the version of the page it came from (or with a forged
+# one) cannot be checked against what the organiser saw.
+NO_VERSION = _l("Formuläret saknar uppgifter om vad sidan visade. Ladda om sidan och rätta igen.")
+
+
+def _form_problem(form: Any) -> str | None:
+    return str(NO_VERSION) if form.seen.errors else None
+
+
+def _sheet_edit_page(
+    initiative: Initiative,
+    sheet: paper.PaperSheet,
+    form: SheetCorrectionForm | None = None,
+    status: int = 200,
+    problem: str | None = None,
+) -> Any:
+    form = form or SheetCorrectionForm(formdata=None, obj=sheet)
+    # The version of what this page shows: sent back, it says what the correction was
+    # made from (after a refusal, what is stored now, shown above the form).
+    form.seen.data = paper_corrections.sheet_version(sheet)
+    return render_template(
+        "admin/paper_sheet_edit.html",
+        initiative=initiative,
+        sheet=sheet,
+        form=form,
+        open=initiative.state in paper.PAPER_STATES,
+        problem=problem,
+    ), status
+
+
+@bp.get("/initiatives/<slug>/paper/<id:sheet_id>/edit")
+def paper_sheet_edit(slug: str, sheet_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    return _sheet_edit_page(initiative, _sheet_or_404(initiative, sheet_id))
+
+
+@bp.post("/initiatives/<slug>/paper/<id:sheet_id>/edit")
+def paper_sheet_correct(slug: str, sheet_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    sheet = _sheet_or_404(initiative, sheet_id)
+    form = SheetCorrectionForm()
+    if not form.validate_on_submit():
+        return _sheet_edit_page(initiative, sheet, form, 400, _form_problem(form))
+    try:
+        changed = paper_corrections.correct_sheet(
+            sheet,
+            actor(),
+            seen=form.seen.data,
+            number=form.number.data,
+            collected_on=form.collected_on.data,
+            collected_by=form.collected_by.data,
+        )
+    except TransitionError as exc:
+        db.session.rollback()
+        return _sheet_edit_page(initiative, sheet, form, 409, str(exc))
+    db.session.commit()
+    if changed:
+        flash(_("Listans uppgifter är rättade."), "success")
+    else:
+        flash(_("Inget ändrades: listan har redan de uppgifterna."), "info")
+    return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
 
 
 @bp.get("/initiatives/<slug>/paper/review")
