@@ -1,10 +1,12 @@
 """Corrections of what an organiser typed from a paper sheet, until the hand-in.
 
-A sheet's number, date and collector can be corrected with the rules of a new sheet.
-Each correction is one audit event, and happens once: the same form sent twice (a double
+A sheet's number, date and collector can be corrected with the rules of a new sheet, a
+row's name and postcode with the rules of a typed row; the row is then compared for
+duplicates again, and its state (counted, or taken out) stays what it was.  Each
+correction is one audit event, and happens once: the same form sent twice (a double
 click) finds nothing left to change, and one sent from a page opened before someone
 else's correction is refused, so that it cannot undo that one unseen.  The page carries
-a version of what it showed (``sheet_version``) for that.
+a version of what it showed (``sheet_version``, ``row_version``) for that.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 
-from . import audit
+from . import audit, signatures
+from .crypto import crypto
 from .extensions import db
 from .lifecycle import TransitionError, lock
-from .models import Initiative
-from .paper import PaperSheet, check_sheet, open_for_paper
+from .models import Initiative, SignatureState
+from .paper import (
+    Match,
+    PaperRow,
+    PaperSheet,
+    Review,
+    check_sheet,
+    find_matches,
+    open_for_paper,
+)
 
+ERASED = _l("Personuppgifterna på raden är raderade och kan inte rättas.")
+BAD_POSTCODE = _l("Skriv postnumret som fem siffror, till exempel 212 14.")
 CHANGED_SINCE = _l(
     "Uppgifterna har ändrats sedan du öppnade sidan. Kontrollera det som är sparat nu "
     "och skicka igen om din rättelse fortfarande behövs."
@@ -78,3 +91,69 @@ def correct_sheet(
         "paper.sheet_corrected", actor=actor, initiative=initiative, sheet=number, **changes
     )
     return True
+
+
+def row_version(row: PaperRow) -> str:
+    """What a correction page showed of the row, as 64 hex digits.
+
+    A digest of the stored ciphertexts, not of the name: they change with every write
+    (each encryption has its own random IV), and no digest of a name is put on a page.
+    """
+    signature = row.signature
+    stored = (bytes(signature.name_enc or b""), bytes(signature.postcode_enc or b""))
+    return hashlib.sha256(b"\x1f".join(stored)).hexdigest()
+
+
+def correct_row(
+    row: PaperRow, actor: str, *, seen: str, name: str, postcode: str | None
+) -> tuple[bool, list[Match]]:
+    """Correct a row's name and postcode; whether anything changed, and the signatures
+    the row now matches (it is flagged for review if there are any)."""
+    signature = row.signature
+    initiative = db.session.get(Initiative, signature.initiative_id)
+    assert initiative is not None
+    # As a typed row: one organiser action at a time per initiative, so the duplicate
+    # check below sees a row typed or corrected at the same moment.
+    lock(initiative)
+    open_for_paper(initiative)
+    db.session.refresh(row)
+    db.session.refresh(signature)
+    if signature.anonymised_at is not None:
+        # Erased on the signer's request (or by retention): writing a name back would
+        # undo the erasure.
+        raise TransitionError(str(ERASED))
+    try:
+        postcode = signatures.normalise_postcode(postcode)
+    except ValueError:
+        raise TransitionError(str(BAD_POSTCODE)) from None
+    name = name.strip()
+    box = crypto()
+    was = {"name": box.decrypt(signature.name_enc), "postcode": box.decrypt(signature.postcode_enc)}
+    fields = [key for key, value in (("name", name), ("postcode", postcode)) if was[key] != value]
+    if not fields:
+        return False, []  # sent twice, or nothing changed: nothing to record
+    if seen != row_version(row):
+        raise TransitionError(str(CHANGED_SINCE))
+    signature.name_enc = box.encrypt(name)
+    signature.postcode_enc = box.encrypt(postcode)
+    signature.postcode_area = postcode[:3] if postcode else None
+    matches: list[Match] = []
+    if signature.state == SignatureState.CONFIRMED:
+        # Compared afresh, as a row typed now: "different people" was decided on what the
+        # row said before, and a flag raised by a typing error has nothing behind it.  A
+        # row taken out keeps its decision: it does not count, and nothing is asked.
+        matches = find_matches(initiative.id, name, postcode, exclude_id=signature.id)
+        row.review = Review.PENDING if matches else None
+        row.kept_at = None
+    db.session.flush()
+    audit.record(
+        "paper.row_corrected",
+        actor=actor,
+        initiative=initiative,
+        signature=signature,
+        sheet=row.sheet.number,
+        line=row.line,
+        fields=fields,
+        flagged=bool(matches),
+    )
+    return True, matches

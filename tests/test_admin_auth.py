@@ -414,12 +414,17 @@ def _objects_behind_every_admin_url(app, sign) -> dict[str, object]:
         sheet = paper.add_sheet(
             initiative, "test", number="7", collected_on=clock.utcnow().date(), collected_by="H"
         )
+        row, _matches = paper.add_row(
+            sheet, "test", name="Hodan Ali", postcode=None, signed_on=clock.utcnow().date()
+        )
         db.session.commit()
-        public_id = db.session.scalars(sa.select(Signature.public_id)).one()
+        public_id = db.session.scalars(
+            sa.select(Signature.public_id).where(Signature.channel == "web")
+        ).one()
         return {
             "slug": "amiralsgatan", "locale": "sv", "user_id": 1, "sheet_id": sheet.id,
-            "signature_id": 1, "public_id": public_id, "kiosk_id": kiosk.id, "event_id": 1,
-            "tag": "poster",
+            "signature_id": row.signature_id, "public_id": public_id, "kiosk_id": kiosk.id,
+            "event_id": 1, "tag": "poster",
         }  # fmt: skip
 
 

@@ -569,3 +569,213 @@ def test_a_sheet_correction_sent_from_an_old_page_is_refused(app, make_initiativ
     assert fresh != old
     assert _correct(second, edit, number="22", seen=fresh, **fields).status_code == 302
     assert _sheet_values(app, "22")[0] == "22"
+
+
+def _row_id(app, line=1):
+    with app.app_context():
+        return db.session.scalars(
+            sa.select(PaperRow.signature_id).where(PaperRow.line == line)
+        ).one()
+
+
+def _stored(app, row_id):
+    with app.app_context():
+        row = db.session.get(PaperRow, row_id)
+        box = crypto()
+        s = row.signature
+        return (
+            box.decrypt(s.name_enc),
+            box.decrypt(s.postcode_enc),
+            s.postcode_area,
+            s.state,
+            s.confirmed_at,
+            row.review,
+        )
+
+
+def test_an_organiser_corrects_a_mistyped_row(app, make_initiative):
+    """A row typed "Amira Hasan, 212 41": corrected to what the sheet says.  It still
+    counts, on the day it was signed; the log names the signature, never the name."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Amira Hasan", "212 41", signed_on=_days_ago(2)).status_code == 302
+    row_id = _row_id(app)
+    before = _stored(app, row_id)
+    url = f"{sheet}/rows/{row_id}"
+    assert url in client.get(sheet).get_data(as_text=True)
+    fields = {"name": " Amira\u202e Hassan ", "postcode": "21214"}
+    done = _correct(client, url, **fields)
+    assert done.status_code == 302 and done.headers["Location"].endswith(sheet)
+    page = client.get(sheet).get_data(as_text=True)
+    assert "Rad 1 är rättad." in page and "Amira Hassan" in page
+    after = _stored(app, row_id)
+    assert after[:3] == ("Amira Hassan", "212 14", "212")
+    assert after[3:] == before[3:] == (SignatureState.CONFIRMED, before[4], None)
+    cached, counted, numbers = _state(app)
+    assert cached == counted == 1 and numbers.by_channel["paper"]["confirmed"] == 1
+
+    (event,) = _events(app, "paper.row_corrected")
+    assert event.signature_id == row_id and event.actor == "organiser@example.org"
+    assert event.details == {
+        "sheet": "1",
+        "line": 1,
+        "fields": ["name", "postcode"],
+        "flagged": False,
+    }
+    assert "Pappersrad rättad" in client.get("/admin/initiatives/amiralsgatan/audit").get_data(
+        as_text=True
+    )
+    again = _correct(client, url, **fields)
+    assert again.status_code == 302
+    assert len(_events(app, "paper.row_corrected")) == 1
+
+
+def test_a_corrected_row_is_checked_for_duplicates_again(app, make_initiative, sign):
+    """Typed "Amira Hasan", it matched nobody; corrected to the name on the sheet, it is
+    the Amira Hassan who signed online: flagged.  Corrected again (it said Amina), the
+    flag goes.  A row kept as "different people" is compared afresh once its name changes."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hasan")
+    row_id = _row_id(app)
+    url = f"{sheet}/rows/{row_id}"
+    assert _stored(app, row_id)[5] is None
+    flagged = _correct(client, url, name="Amira Hassan", postcode="212 14")
+    assert flagged.status_code == 302
+    assert "behöver granskas" in client.get(sheet).get_data(as_text=True)
+    assert _stored(app, row_id)[5] == Review.PENDING
+    assert _events(app, "paper.row_corrected")[-1].details["flagged"] is True
+    assert _state(app)[0] == 2  # flagged rows count until someone decides
+
+    assert _correct(client, url, name="Amina Hassan", postcode="212 14").status_code == 302
+    assert _stored(app, row_id)[5] is None
+    with app.app_context():
+        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
+
+    _correct(client, url, name="Amira Hassan", postcode="212 14")
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+    assert _stored(app, row_id)[5] == Review.KEPT
+    # Kept for the name it had; a new postcode is a new comparison.
+    assert _correct(client, url, name="Amira Hassan", postcode="").status_code == 302
+    assert _stored(app, row_id)[5] == Review.PENDING
+    assert _state(app)[0] == 2
+
+
+def test_a_row_taken_out_keeps_its_state_when_corrected(app, make_initiative, sign):
+    """A row invalidated as a duplicate and then corrected: still out, still not
+    counted, its decision kept."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hassan")
+    row_id = _row_id(app)
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/duplicate", note="")
+    assert _state(app)[0] == 1
+    done = _correct(client, f"{sheet}/rows/{row_id}", name="Amina Hassan", postcode="212 14")
+    assert done.status_code == 302
+    after = _stored(app, row_id)
+    assert after[0] == "Amina Hassan"
+    assert after[3:] == (SignatureState.INVALIDATED, after[4], Review.RESOLVED)
+    assert after[4] is not None
+    assert _state(app)[0] == 1
+
+
+def test_bad_input_to_a_row_correction_is_a_clear_4xx(app, make_initiative):
+    """The rules of a typed row (the names rule, the postcode rule), binary and huge
+    values, an old page, an erased row, the hand-in: a clear message, what was typed
+    kept, the row unchanged, never a 500."""
+    make_initiative(opens_days_ago=5)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Hodan Ali", "212 14")
+    row_id = _row_id(app)
+    before = _stored(app, row_id)
+    url = f"{sheet}/rows/{row_id}"
+    cases = [
+        ({"name": "www.example.com"}, "Skriv bara namnet, utan webbadress eller e-postadress."),
+        ({"name": "Hodan\x00Ali"}, "tecken som inte är tillåtna"),
+        ({"name": "H" * 5000}, "Fältet får inte vara längre än 200 tecken."),
+        ({"name": "  "}, "Skriv namnet."),
+        ({"postcode": "ABC"}, "Skriv postnumret som fem siffror"),
+        ({"postcode": "\xff\xfe\x00"}, "Skriv postnumret som fem siffror"),
+        ({"seen": "'; DROP"}, "Ladda om sidan"),
+    ]
+    for change, says in cases:
+        response = _correct(client, url, **{"name": "Hodan Cali", "postcode": "213 63", **change})
+        assert response.status_code == 400, change
+        assert says in response.get_data(as_text=True), change
+    # Beyond any form's size: the app's own answer, not the database's.
+    huge = _correct(client, url, name="H" * 100_000, postcode="212 14")
+    assert huge.status_code == 413 and "För mycket text" in huge.get_data(as_text=True)
+    kept = _correct(client, url, name="Hodan Cali", postcode="ABC")
+    assert 'value="Hodan Cali"' in kept.get_data(as_text=True)
+    assert _stored(app, row_id) == before
+
+    # From a page opened before another organiser's correction.
+    old = SEEN_RE.search(client.get(url).get_data(as_text=True)).group(1)
+    assert _correct(client, url, name="Hodan Alí", postcode="212 14").status_code == 302
+    stale = _correct(client, url, name="Hodan Cali", postcode="212 14", seen=old)
+    assert stale.status_code == 409
+    assert "ändrats sedan du öppnade sidan" in stale.get_data(as_text=True)
+    assert _stored(app, row_id)[0] == "Hodan Alí"
+
+    # Another initiative's row, or this one under another sheet: no such page.
+    other = _sheet(client, "2")
+    assert client.get(f"{other}/rows/{row_id}").status_code == 404
+    assert client.get(f"{sheet}/rows/999999999").status_code == 404
+
+    # Erased on the signer's request: there is no name left to correct.
+    with app.app_context():
+        public_id = db.session.get(PaperRow, row_id).signature.public_id
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{public_id}"
+    erase = {"erase-received_via": "email", "erase-received_on": _today()}
+    erased = post_form(client, detail, f"{detail}/erase", **erase)
+    assert erased.status_code == 302, erased.get_data(as_text=True)
+    refused = _correct(client, url, name="Hodan Ali", postcode="", seen=old)
+    assert refused.status_code == 409
+    assert "raderade" in refused.get_data(as_text=True)
+    assert _stored(app, row_id)[0] is None
+    assert f"{sheet}/rows/{row_id}" not in client.get(sheet).get_data(as_text=True)
+
+
+def test_a_row_cannot_be_corrected_after_the_hand_in(app, make_initiative):
+    make_initiative(opens_days_ago=5)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Hodan Ali", "212 14")
+    row_id = _row_id(app)
+    url = f"{sheet}/rows/{row_id}"
+    seen = SEEN_RE.search(client.get(url).get_data(as_text=True)).group(1)
+    with app.app_context():
+        db.session.execute(sa.update(Initiative).values(state="submitted"))
+        db.session.commit()
+    refused = _correct(client, url, name="Hodan Cali", postcode="212 14", seen=seen)
+    assert refused.status_code == 409
+    assert "innan inlämningen" in refused.get_data(as_text=True)
+    assert _stored(app, row_id)[0] == "Hodan Ali"
+    assert url not in client.get(sheet).get_data(as_text=True)
+
+
+def test_corrections_reach_the_list_the_city_receives(app, make_initiative, tmp_path):
+    """The pack's list is read when it is made: the corrected sheet number, name and
+    postcode area are what the clerk gets, on the day the row was signed."""
+    from initiatives import pack
+
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client, "12")
+    _row(client, sheet, "Amira Hasan", "212 41", signed_on=_days_ago(2))
+    _correct(client, f"{sheet}/edit", number="21", collected_on=_today(), collected_by="Hodan")
+    _correct(client, f"{sheet}/rows/{_row_id(app)}", name="Amira Hassan", postcode="213 63")
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        rows = list(pack.snapshot(initiative, tmp_path / "list.csv").rows())
+    assert [(r.name, r.area, r.day, r.sheet) for r in rows] == [
+        ("Amira Hassan", "213", _days_ago(2), "21")
+    ]

@@ -886,6 +886,45 @@ def test_a_paper_sheet_corrected_to_a_number_just_taken_gets_a_message(app, make
 
 
 @PG
+def test_a_paper_row_corrected_while_the_same_name_signs_online_is_flagged(app, make_initiative):
+    """A row corrected to "Hodan Ali" while Hodan Ali's web signature is being saved: the
+    correction waits for it, then compares with it and flags the row."""
+    from initiatives import paper, paper_corrections
+    from initiatives.crypto import crypto
+    from initiatives.models import Channel
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    with app.app_context():
+        row, _ = paper.add_row(
+            db.session.get(paper.PaperSheet, sheet_id), "nadia@example.org", name="Hodan Alí",
+            postcode=None, signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        db.session.commit()
+        row_id, seen = row.signature_id, paper_corrections.row_version(row)
+
+    def hold(first: sa.orm.Session) -> None:
+        first.add(
+            Signature(
+                initiative_id=first.scalars(sa.select(Initiative.id)).one(),
+                state=SignatureState.PENDING, channel=Channel.WEB,
+                name_enc=crypto().encrypt("Hodan Ali"),
+            )
+        )  # fmt: skip
+
+    def correct() -> tuple[bool, int]:
+        changed, matches = paper_corrections.correct_row(
+            db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen,
+            name="Hodan Ali", postcode=None,
+        )  # fmt: skip
+        return changed, len(matches)
+
+    outcome = _while_held(app, hold, correct)
+    assert outcome == [(True, 1)]
+    with app.app_context():
+        assert db.session.get(paper.PaperRow, row_id).review == paper.Review.PENDING
+
+
+@PG
 def test_different_people_answered_while_another_organiser_says_same_person(app, make_initiative):
     """Two organisers on the review page: one marks the row "same person" while the other
     presses "different people".  The second answer came after the row was taken out: it

@@ -337,7 +337,9 @@ class SheetCorrectionForm(SheetForm):
     seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 
-class PaperRowForm(FlaskForm):
+class _RowFields(FlaskForm):
+    """What a typed row says of its signer: the name and the postcode."""
+
     name = StringField(
         _l("Namn"),
         filters=[names.clean],
@@ -361,10 +363,17 @@ class PaperRowForm(FlaskForm):
             ),
         ],
     )
+
+
+class PaperRowForm(_RowFields):
     signed_on = DateField(
         _l("Datum då raden skrevs under"),
         validators=[DataRequired(_l("Skriv ett datum som ÅÅÅÅ-MM-DD."))],
     )
+
+
+class PaperRowCorrectionForm(_RowFields):
+    seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 
 class DuplicateForm(FlaskForm):

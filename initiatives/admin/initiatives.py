@@ -437,6 +437,7 @@ AUDIT_ACTIONS = {
     "paper.rescanned": "Papperslistor kontrollerade igen",
     "paper.review_kept": "Flaggad pappersrad behölls",
     "paper.row_added": "Pappersrad inskriven",
+    "paper.row_corrected": "Pappersrad rättad",
     "paper.sheet_added": "Papperslista registrerad",
     "paper.sheet_corrected": "Papperslista rättad",
     "privacy.data_request": "Begäran om registerutdrag",

@@ -16,7 +16,13 @@ from ..forms import ButtonForm
 from ..lifecycle import TransitionError, local_date
 from ..models import Initiative
 from . import actor, bp
-from .forms import DuplicateForm, PaperRowForm, SheetCorrectionForm, SheetForm
+from .forms import (
+    DuplicateForm,
+    PaperRowCorrectionForm,
+    PaperRowForm,
+    SheetCorrectionForm,
+    SheetForm,
+)
 from .initiatives import initiative_or_404
 
 
@@ -95,6 +101,7 @@ def _sheet_page(
         sheet=sheet,
         rows=rows,
         form=form,
+        open=initiative.state in paper.PAPER_STATES,
         problem=problem,
     ), status
 
@@ -199,6 +206,75 @@ def paper_sheet_correct(slug: str, sheet_id: int) -> Any:
     else:
         flash(_("Inget ändrades: listan har redan de uppgifterna."), "info")
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
+
+
+def _sheet_row_or_404(sheet: paper.PaperSheet, signature_id: int) -> paper.PaperRow:
+    row = db.session.get(paper.PaperRow, signature_id)
+    if row is None or row.sheet_id != sheet.id:
+        abort(404)
+    return row
+
+
+def _row_edit_page(
+    initiative: Initiative,
+    row: paper.PaperRow,
+    form: PaperRowCorrectionForm | None = None,
+    status: int = 200,
+    problem: str | None = None,
+) -> Any:
+    box = crypto()
+    name = _shown(box.decrypt(row.signature.name_enc))
+    postcode = box.decrypt(row.signature.postcode_enc)
+    form = form or PaperRowCorrectionForm(formdata=None, name=name, postcode=postcode)
+    form.seen.data = paper_corrections.row_version(row)  # see _sheet_edit_page
+    return render_template(
+        "admin/paper_row_edit.html",
+        initiative=initiative,
+        sheet=row.sheet,
+        row=row,
+        name=name,
+        postcode=postcode,
+        form=form,
+        open=initiative.state in paper.PAPER_STATES,
+        problem=problem,
+    ), status
+
+
+@bp.get("/initiatives/<slug>/paper/<id:sheet_id>/rows/<id:signature_id>")
+def paper_row_edit(slug: str, sheet_id: int, signature_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    row = _sheet_row_or_404(_sheet_or_404(initiative, sheet_id), signature_id)
+    return _row_edit_page(initiative, row)
+
+
+@bp.post("/initiatives/<slug>/paper/<id:sheet_id>/rows/<id:signature_id>")
+def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
+    initiative = initiative_or_404(slug)
+    row = _sheet_row_or_404(_sheet_or_404(initiative, sheet_id), signature_id)
+    form = PaperRowCorrectionForm()
+    if not form.validate_on_submit():
+        return _row_edit_page(initiative, row, form, 400, _form_problem(form))
+    try:
+        changed, matches = paper_corrections.correct_row(
+            row, actor(), seen=form.seen.data, name=form.name.data, postcode=form.postcode.data
+        )
+    except TransitionError as exc:
+        db.session.rollback()
+        return _row_edit_page(initiative, row, form, 409, str(exc))
+    db.session.commit()
+    if not changed:
+        flash(_("Inget ändrades: raden har redan de uppgifterna."), "info")
+    elif matches:
+        flash(
+            _(
+                "Rad %(line)s är rättad, men den liknar en annan underskrift och behöver granskas.",
+                line=row.line,
+            ),
+            "warning",
+        )
+    else:
+        flash(_("Rad %(line)s är rättad.", line=row.line), "success")
+    return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet_id))
 
 
 @bp.get("/initiatives/<slug>/paper/review")
