@@ -55,7 +55,7 @@ def _world(app) -> dict[str, str]:
             collected_on=(clock.utcnow() - timedelta(days=2)).date(),
             collected_by="Volontär Sara",
         )
-        paper.add_row(
+        flagged, _matches = paper.add_row(
             sheet,
             "organiser@example.org",
             name="Amina Hassan",  # the same name as a web signature: flagged
@@ -75,7 +75,12 @@ def _world(app) -> dict[str, str]:
             sa.select(Signature).where(Signature.name_enc.is_not(None)).order_by(Signature.id)
         ).first()
         assert crypto().decrypt(web.name_enc)
-        return {"sheet": str(sheet.id), "signature": web.public_id, "kiosk": str(kiosk.id)}
+        return {
+            "sheet": str(sheet.id),
+            "row": str(flagged.signature_id),
+            "signature": web.public_id,
+            "kiosk": str(kiosk.id),
+        }
 
 
 def test_every_admin_page_passes_axe_under_the_csp(live_server, browser, artifacts):
@@ -104,6 +109,10 @@ def test_every_admin_page_passes_axe_under_the_csp(live_server, browser, artifac
         "review": "/admin/initiatives/amiralsgatan/review",
         "paper-sheets": "/admin/initiatives/amiralsgatan/paper",
         "paper-sheet": f"/admin/initiatives/amiralsgatan/paper/{ids['sheet']}",
+        "paper-sheet-edit": f"/admin/initiatives/amiralsgatan/paper/{ids['sheet']}/edit",
+        "paper-row-edit": (
+            f"/admin/initiatives/amiralsgatan/paper/{ids['sheet']}/rows/{ids['row']}"
+        ),
         "paper-review": "/admin/initiatives/amiralsgatan/paper/review",
         "pack-collecting": "/admin/initiatives/amiralsgatan/pack",
         "pack-closed": "/admin/initiatives/stangd/pack",
