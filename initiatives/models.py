@@ -257,6 +257,10 @@ class Signature(db.Model):
     # When a new confirmation link was last sent (signing again, an organiser's resend);
     # None: only the one sent on signing.  Expiry counts from the newest link.
     link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised when the signer corrects her name or postcode by signing again while
+    # pending: a confirmation link carries the version it was made for, and an older
+    # link no longer confirms (it greets the details before the change).
+    details_version: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

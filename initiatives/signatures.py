@@ -12,12 +12,13 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, mailcaps, outbox, signature_sql
+from . import clock, mailcaps, names, outbox, signature_sql
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -43,6 +44,9 @@ class InitiativeClosedError(Exception):
 class SignOutcome(enum.StrEnum):
     NEW = "new"  # a new pending signature, confirmation link sent
     RESENT = "resent"  # pending already: a fresh link sent
+    # pending, signed again with another name or postcode: the row now has those, and a
+    # link for them was sent (older links no longer confirm)
+    CORRECTED = "corrected"
     ALREADY = "already"  # confirmed (or held for review): told so by email
     MAIL_CAPPED = "mail_capped"  # too many mails to this address today: nothing sent
     LINK_JUST_SENT = "link_just_sent"  # pending, its link queued moments ago: nothing sent
@@ -100,7 +104,9 @@ def _live_signature(initiative_id: int, indexes: list[str]) -> Signature | None:
 def _mail(kind: str, signature: Signature, email: str, initiative: Initiative) -> None:
     context: dict[str, str] = {"name": crypto().decrypt(signature.name_enc) or ""}
     if kind == "confirm":
-        context["token"] = make_token(Purpose.CONFIRM, signature.public_id)
+        context["token"] = make_token(
+            Purpose.CONFIRM, signature.public_id, signature.details_version
+        )
         context["confirm_days"] = str(current_app.config["CONFIRM_DAYS"])
         # The mail says the link works for CONFIRM_DAYS: the signature waits as long.
         signature.link_sent_at = clock.utcnow()
@@ -170,6 +176,9 @@ def sign(
         raise InitiativeClosedError(initiative.state)
     box = crypto()
     indexes = box.email_indexes(email)
+    # As the forms read them (the form's filter may have run already: it changes
+    # nothing then), so that a repeat compares like with like.
+    name = names.clean(name) or ""
     postcode = normalise_postcode(postcode)
 
     now = clock.utcnow()
@@ -182,7 +191,7 @@ def sign(
         "source_tag": source_tag,
         "locale": locale,
         "text_hash": text_hash or initiative.text_hash or initiative.compute_text_hash(),
-        "name_enc": box.encrypt(name.strip()),
+        "name_enc": box.encrypt(name),
         "email_enc": box.encrypt(email.strip()),
         "postcode_enc": box.encrypt(postcode),
         "email_index": indexes[0],
@@ -208,7 +217,8 @@ def sign(
             # Somebody else's identical submission won: treat ours as a repeat.
             existing = _live_signature(initiative.id, indexes)
         if existing is not None:
-            again = _sign_again(initiative, existing, email, indexes)
+            details = Details(name, postcode, locale)
+            again = _sign_again(initiative, existing, email, indexes, details)
             if again is not None:
                 return again
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
@@ -225,7 +235,7 @@ def _signed(
 ) -> SignResult:
     """Queue the confirmation link of a new signature unless the address is capped."""
     context = {
-        "name": name.strip(),
+        "name": name,
         "token": make_token(Purpose.CONFIRM, public_id),
         "confirm_days": str(current_app.config["CONFIRM_DAYS"]),
     }
@@ -244,10 +254,32 @@ def _signed(
     return SignResult(outcome, signature_id=signature_id)
 
 
+class Details(NamedTuple):
+    """What a signer typed that a repeat while pending may correct: the name and
+    postcode as the forms read them (``names.clean``, ``normalise_postcode``), and the
+    language she now reads."""
+
+    name: str
+    postcode: str | None
+    locale: str
+
+
 def _sign_again(
-    initiative: Initiative, existing: Signature, email: str, indexes: list[str]
+    initiative: Initiative,
+    existing: Signature,
+    email: str,
+    indexes: list[str],
+    details: Details,
 ) -> SignResult | None:
     """The repeat path: a fresh link, or "you have signed", within the daily caps.
+
+    A pending signature signed again with another name or postcode takes them (a
+    misspelt name can fail the city's check), with its details version raised: the new
+    link carries the new version, and older links no longer confirm.  Otherwise anyone
+    who typed the address could rename the signature, and the link in its owner's
+    mailbox, greeting her own name, would confirm theirs.  Only if the new link can go
+    out (under the daily caps; the quiet minute does not hold it back, as the link
+    queued moments ago greets the old details): else nothing changes.
 
     None if ``existing`` is no longer live once locked (purge deleted or expired it
     since it was read): the caller signs afresh.
@@ -257,30 +289,45 @@ def _sign_again(
     # the daily cap holds.  (SQLite's writes are one at a time anyway.)  The address's
     # lock first, as an organiser's resend takes the two, or each could wait for the other.
     mailcaps.lock_address(indexes)
-    # Its state and newest link as of the lock, in the same statement: what was read
-    # before may be gone, or older than a link another request has queued since.
+    # Its state, newest link and details as of the lock, in the same statement: what was
+    # read before may be gone, or older than what another request has changed since.
     row = db.session.execute(
-        sa.select(Signature.state, Signature.link_sent().label("link_sent"))
+        sa.select(
+            Signature.state,
+            Signature.link_sent().label("link_sent"),
+            Signature.name_enc,
+            Signature.postcode_enc,
+            Signature.details_version,
+        )
         .where(Signature.id == existing.id)
         .with_for_update()
     ).one_or_none()
     if row is None or row.state not in LIVE_STATES:
         return None
     set_committed_value(existing, "state", row.state)
+    set_committed_value(existing, "details_version", row.details_version)
+    pending = row.state == SignatureState.PENDING
+    corrected = pending and _details_differ(row.name_enc, row.postcode_enc, details)
     quiet = timedelta(seconds=current_app.config["SIGN_AGAIN_QUIET_SECONDS"])
     now = clock.utcnow()
-    if row.state == SignatureState.PENDING and now - row.link_sent < quiet:
+    if pending and not corrected and now - row.link_sent < quiet:
         # A double tap: the link queued moments ago works; a second one would only
         # count against the address's cap.
         return SignResult(SignOutcome.LINK_JUST_SENT, existing)
     sent = mailcaps.sent_today(indexes, initiative.id, SIGN_ATTEMPT_KINDS, "already_signed")
-    if row.state != SignatureState.PENDING and sent.newest and now - sent.newest < quiet:
+    if not pending and sent.newest and now - sent.newest < quiet:
         # The same for a signer who has confirmed: the "you have already signed" mail
         # queued moments ago says it all.
         return SignResult(SignOutcome.ALREADY_JUST_SENT, existing)
     if not _has_room(sent):
+        # Corrected or not, nothing changes: the newest link sent still confirms what
+        # it greets.
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
-    if existing.state == SignatureState.PENDING:
+    if corrected:
+        _correct(existing, details, row.details_version + 1)
+        _mail("confirm", existing, email, initiative)
+        outcome = SignOutcome.CORRECTED
+    elif pending:
         _mail("confirm", existing, email, initiative)
         outcome = SignOutcome.RESENT
     else:
@@ -288,6 +335,24 @@ def _sign_again(
         outcome = SignOutcome.ALREADY
     db.session.flush()
     return SignResult(outcome, existing)
+
+
+def _details_differ(name_enc: bytes | None, postcode_enc: bytes | None, details: Details) -> bool:
+    """Whether the name or postcode typed now is not the one stored (exactly: both are
+    as the forms read them)."""
+    box = crypto()
+    return box.decrypt(name_enc) != details.name or box.decrypt(postcode_enc) != details.postcode
+
+
+def _correct(signature: Signature, details: Details, version: int) -> None:
+    """Give a pending signature the details typed now, under a new details version."""
+    box = crypto()
+    signature.name_enc = box.encrypt(details.name)
+    signature.postcode_enc = box.encrypt(details.postcode)
+    signature.postcode_area = details.postcode[:3] if details.postcode else None
+    # She reads this language now: the new link's mail, and those after it, are in it.
+    signature.locale = details.locale
+    signature.details_version = version
 
 
 class ListHandedInError(Exception):

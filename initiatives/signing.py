@@ -32,7 +32,7 @@ from .forms import ButtonForm, SignForm
 from .i18n import DEFAULT
 from .models import Initiative, InitiativeState, InitiativeText, Signature, SignatureState
 from .public_cache import cached_page, cached_skeleton
-from .tokens import Purpose, TokenError, read_token
+from .tokens import Purpose, TokenError, read_versioned_token
 
 bp = Blueprint("signing", __name__)
 
@@ -244,7 +244,8 @@ def check_email(slug: str) -> str:
 
 class LinkProblem(Exception):
     """A confirmation or withdrawal link that names no signature: its reason ("expired",
-    "invalid" or "gone") and its purpose."""
+    "invalid" or "gone"; "replaced": a confirmation link made before the signature's
+    name or postcode was corrected) and its purpose."""
 
     def __init__(self, reason: str, purpose: Purpose):
         super().__init__(reason)
@@ -254,7 +255,7 @@ class LinkProblem(Exception):
 
 @bp.errorhandler(LinkProblem)
 def link_problem(exc: LinkProblem) -> tuple[str, int]:
-    status = 410 if exc.reason in ("expired", "gone") else 400
+    status = 410 if exc.reason in ("expired", "gone", "replaced") else 400
     return (
         render_template("signing/token_problem.html", reason=exc.reason, purpose=exc.purpose.value),
         status,
@@ -265,7 +266,7 @@ def _linked_signature(purpose: Purpose, token: str) -> tuple[Signature, Initiati
     """The signature a link names, with its text in the visitor's language, else
     ``LinkProblem``."""
     try:
-        public_id = read_token(purpose, token)
+        public_id, version = read_versioned_token(purpose, token)
     except TokenError as exc:
         raise LinkProblem(exc.reason, purpose) from exc
     if request.method in ("GET", "HEAD"):
@@ -273,6 +274,11 @@ def _linked_signature(purpose: Purpose, token: str) -> tuple[Signature, Initiati
     found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
     if found is None:
         raise LinkProblem("gone", purpose)
+    if purpose is Purpose.CONFIRM and version != found[0].details_version:
+        # Made before the name or postcode was corrected: it greets the old details,
+        # and whoever holds it must not confirm the new ones (nor, with a stranger's
+        # correction, the stranger's).  The newest mail has the link that works.
+        raise LinkProblem("replaced", purpose)
     return found
 
 

@@ -56,12 +56,26 @@ def max_age(purpose: Purpose) -> int | None:
     return None
 
 
-def make_token(purpose: Purpose, public_id: str) -> str:
+def make_token(purpose: Purpose, public_id: str, version: int = 0) -> str:
+    """A link's token naming a signature, and for a confirmation link the version of
+    the signature's details it was made for (``Signature.details_version``).
+
+    Version 0 is the public id alone, as every link was before versions: links already
+    in mailboxes read as version 0, and so do new ones of a signature never corrected.
+    """
+    if version:
+        return _serializer(purpose).dumps([public_id, version])
     return _serializer(purpose).dumps(public_id)
 
 
 def read_token(purpose: Purpose, token: str) -> str:
     """The signature's public id, or TokenError("expired" | "invalid")."""
+    return read_versioned_token(purpose, token)[0]
+
+
+def read_versioned_token(purpose: Purpose, token: str) -> tuple[str, int]:
+    """The signature's public id and the details version the link was made for, or
+    TokenError("expired" | "invalid")."""
     if len(token) > 200 or not TOKEN_RE.fullmatch(token):
         raise TokenError("invalid")
     try:
@@ -70,6 +84,11 @@ def read_token(purpose: Purpose, token: str) -> str:
         raise TokenError("expired") from exc
     except BadSignature as exc:
         raise TokenError("invalid") from exc
+    version = 0
+    if isinstance(value, list) and len(value) == 2:
+        value, version = value
+        if type(version) is not int or version < 1:  # bool is an int too: not a version
+            raise TokenError("invalid")
     if not isinstance(value, str) or len(value) != 32:
         raise TokenError("invalid")
-    return value
+    return value, version

@@ -132,6 +132,29 @@ def test_resend_confirmation_respects_the_mail_cap(make_app, make_initiative, si
     assert "gränsen för mejl" in client.get(page).get_data(as_text=True)
 
 
+def test_a_resent_link_after_a_corrected_name_confirms_the_corrected_name(
+    app, make_initiative, sign, deliver, smtp
+):
+    """The organiser's resend carries the signature's details version: after Amira
+    corrected her name, the link the organiser sends her works (an older one would not)."""
+    from .conftest import csrf_token, link_path, links_in
+
+    make_initiative()
+    sign(email="amira@example.org", name="Amira Hasan")
+    sign(email="amira@example.org", name="Amira Hassan")
+    signature = _signature(app)
+    assert signature.details_version == 1
+    page = f"{BASE}/{signature.public_id}"
+    assert post_form(logged_in(app), page, f"{page}/resend").status_code == 302
+    deliver()
+    resent = smtp.wait_for(3)[2]
+    assert "Hej Amira Hassan," in resent.get_body(preferencelist=("plain",)).get_content()
+    link = link_path(next(u for u in links_in(resent) if "/confirm/" in u))
+    signer = app.test_client()
+    assert signer.post(link, data={"csrf_token": csrf_token(signer, link)}).status_code == 303
+    assert _signature(app).state == SignatureState.CONFIRMED
+
+
 def test_withdraw_on_written_request(app, make_initiative, sign):
     make_initiative()
     sign(email="amira@example.org")

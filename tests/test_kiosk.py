@@ -321,6 +321,36 @@ def test_a_repeat_for_an_address_that_signed_sends_one_mail_not_one_per_retry(
     assert mails(app, "confirm") == 2  # the first link, and one fresh link
 
 
+def test_a_corrected_name_at_the_stand_replaces_the_misspelt_one_and_its_link(
+    app, client, make_initiative, deliver, smtp
+):
+    """At the stand Amira sees she typed "Amira Hasan" and the volunteer lets her sign
+    again at once, in Arabic: as on the web, the row takes the corrected name and
+    language, the new mail greets it, and only the new link confirms."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    assert tablet.send(name="Amira Hasan").status_code == 200
+    assert tablet.send(name="Amira Hassan", postcode="21214", lang="ar").status_code == 200
+    [row] = kiosk_rows(app)
+    with app.app_context():
+        assert crypto().decrypt(row.name_enc) == "Amira Hassan"
+        assert crypto().decrypt(row.postcode_enc) == "212 14"
+    assert (row.postcode_area, row.locale, row.details_version) == ("212", "ar", 1)
+    assert row.channel == "kiosk" and row.kiosk_id == the_kiosk(app).id
+
+    deliver()
+    first, second = smtp.wait_for(2)
+    assert "Amira Hasan," in first.get_body(preferencelist=("plain",)).get_content()
+    assert "Amira Hassan" in second.get_body(preferencelist=("plain",)).get_content()
+    old, new = (
+        link_path(next(u for u in links_in(m) if "/confirm/" in u)) for m in (first, second)
+    )
+    token = csrf_token(client, "/i/amiralsgatan")
+    assert client.post(old, data={"csrf_token": token}).status_code == 410
+    assert client.post(new, data={"csrf_token": token}).status_code == 303
+    assert [r.state for r in kiosk_rows(app)] == ["confirmed"]
+
+
 def test_kiosk_signatures_follow_the_web_rules_and_keep_both_times(
     app, client, make_initiative, deliver, smtp
 ):

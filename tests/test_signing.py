@@ -6,6 +6,7 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import request
 
@@ -1080,3 +1081,224 @@ def test_an_initiative_no_longer_collecting_shows_no_days_left_and_its_real_end(
     # One still collecting counts its days as before.
     make_initiative("oppen", closes_in_days=10)
     assert "10 dagar kvar" in _page_text(client, "oppen")
+
+
+# --- signing again while pending, with a corrected name ---------------------------------
+
+REPLACED_LEAD = "Det finns en nyare länk."
+REPLACED = (
+    "Någon skrev under igen med den här e-postadressen och ändrade namnet eller "
+    "postnumret, så vi skickade en ny länk till samma adress. Den här länken gäller inte "
+    "längre. Använd länken i det senaste e-postmeddelandet och kontrollera att namnet "
+    "stämmer innan du bekräftar."
+)
+
+
+def stored_details(app) -> tuple[str, str | None, str | None, str, int]:
+    """The one signature's name, postcode, postcode area, language and details version."""
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        box = crypto()
+        return (
+            box.decrypt(signature.name_enc),
+            box.decrypt(signature.postcode_enc),
+            signature.postcode_area,
+            signature.locale,
+            signature.details_version,
+        )
+
+
+def confirm_link(mail) -> str:
+    return link_path(next(u for u in links_in(mail) if "/confirm/" in u))
+
+
+def greeting(mail) -> str:
+    return mail.get_body(preferencelist=("plain",)).get_content().splitlines()[0]
+
+
+def press(client, link: str):
+    """Open a confirmation link and press its button, as a person would."""
+    page = client.get(link)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    token = match.group(1) if match else csrf_token(client, "/i/amiralsgatan")
+    return client.post(link, data={"csrf_token": token})
+
+
+def test_a_corrected_name_signed_again_while_pending_replaces_the_misspelt_one(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """Amira typed "Amira Hasan" and the wrong postcode; she notices on the thanks page and
+    signs again at once, with her phone now in English.  Her signature carries the right
+    name for the clerk's check, the new mail greets her by it, in English, and the first
+    link (which greets the misspelt name) no longer confirms anything."""
+    make_initiative()
+    sign(name="Amira Hasan", postcode="212 14")
+    deliver()
+    [first] = smtp.wait_for(1)
+    assert greeting(first) == "Hej Amira Hasan,"
+    old_link = confirm_link(first)
+
+    client.set_cookie("lang", "en")
+    # Within the quiet minute: a changed name needs its new link now.
+    sign(name="  Amira Hassan\u200f ", postcode="21364")
+    assert stored_details(app) == ("Amira Hassan", "213 64", "213", "en", 1)
+    deliver()
+    second = smtp.wait_for(2)[1]
+    assert greeting(second) == "Hello Amira Hassan,"
+    new_link = confirm_link(second)
+    assert new_link.split("?")[0] != old_link.split("?")[0]
+
+    # The old link: a page that says a newer one was sent, and nothing is confirmed.
+    client.set_cookie("lang", "sv")
+    refused = client.get(old_link)
+    assert refused.status_code == 410
+    text = refused.get_data(as_text=True)
+    assert REPLACED_LEAD in text and escape_html(REPLACED) in text
+    assert "Bekräfta min underskrift" not in text
+    assert press(client, old_link).status_code == 410
+    assert [s.state for s in signatures_in_db(app)] == ["pending"]
+
+    # The new one confirms the corrected name.
+    assert press(client, new_link).status_code == 303
+    [signature] = signatures_in_db(app)
+    assert signature.state == "confirmed"
+    assert stored_details(app)[0] == "Amira Hassan"
+    assert count_shown(client) == 1
+
+
+@pytest.mark.parametrize("locale", ["en", "ar", "so", "bs", "fa"])
+def test_the_replaced_link_page_is_in_the_visitors_language(
+    app, client, make_initiative, sign, locale
+):
+    make_initiative()
+    sign(name="Amira Hasan")
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        old_link = f"/confirm/{make_token(Purpose.CONFIRM, signature.public_id)}"
+    sign(name="Amira Hassan")
+    client.set_cookie("lang", locale)
+    refused = client.get(old_link)
+    assert refused.status_code == 410
+    text = refused.get_data(as_text=True)
+    for msgid in (REPLACED_LEAD, REPLACED):
+        assert escape_html(translated(locale, msgid)) in text
+
+
+def test_signing_again_with_the_same_details_changes_nothing_and_the_first_link_works(
+    app, client, make_initiative, sign, deliver, smtp, a_minute_later
+):
+    """Outer spaces, an invisible mark, the postcode without its space, another language:
+    the same details as the form reads them.  No new version, the quiet minute holds, and
+    the first link still confirms."""
+    make_initiative()
+    sign(name="Amira Hassan", postcode="212 14")
+    sign(name=" Amira Hassan\u200e", postcode="21214")  # a double tap
+    assert confirm_mails_queued(app) == 1
+    a_minute_later()
+    client.set_cookie("lang", "en")
+    sign(name="Amira Hassan", postcode="212 14")
+    assert confirm_mails_queued(app) == 2
+    assert stored_details(app) == ("Amira Hassan", "212 14", "212", "sv", 0)
+    deliver()
+    first, second = smtp.wait_for(2)
+    assert greeting(first) == greeting(second) == "Hej Amira Hassan,"
+    assert press(client, confirm_link(first)).status_code == 303
+    assert [s.state for s in signatures_in_db(app)] == ["confirmed"]
+
+
+def test_a_postcode_given_or_taken_away_is_a_change_too(app, make_initiative, sign):
+    make_initiative()
+    sign(postcode=None)
+    sign(postcode="212 14")
+    assert stored_details(app)[1:3] == ("212 14", "212")
+    sign(postcode="")
+    assert stored_details(app)[1:3] == (None, None)
+    assert stored_details(app)[4] == 2
+    assert confirm_mails_queued(app) == 3
+
+
+def test_a_stranger_who_types_her_address_cannot_confirm_his_name_with_her_link(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """Why a corrected name gets a new link rather than only a new name on the row.
+
+    Amira signed and has the confirmation link in her mailbox, greeting "Amira Hassan".
+    A stranger types her address with his own name.  Were the row only renamed, her old
+    link would now confirm his name, under her address, and she would never know.  So his
+    change makes a new link to *her* mailbox, greeting *his* name (she can see it is not
+    hers, and ignore it), and her old link is refused.  He never sees a link, so he can
+    confirm nothing; all he can do is make her sign once more, within the address's daily
+    cap of mail.  Signing again with her own name gives her a link for her name.
+    """
+    make_initiative()
+    amira, stranger = client, app.test_client()
+    sign(who=amira, name="Amira Hassan")
+    sign(who=stranger, name="Mallory Stranger")
+    deliver()
+    hers, his = smtp.wait_for(2)
+    assert greeting(his) == "Hej Mallory Stranger,"  # to her address, not to him
+    assert his["To"] == hers["To"] == "amira@example.org"
+    assert press(amira, confirm_link(hers)).status_code == 410
+    assert [s.state for s in signatures_in_db(app)] == ["pending"]
+
+    sign(who=amira, name="Amira Hassan")
+    deliver()
+    mine = smtp.wait_for(3)[2]
+    assert greeting(mine) == "Hej Amira Hassan,"
+    assert press(amira, confirm_link(his)).status_code == 410
+    assert press(amira, confirm_link(mine)).status_code == 303
+    assert stored_details(app)[0] == "Amira Hassan"
+    assert [s.state for s in signatures_in_db(app)] == ["confirmed"]
+
+
+def test_when_the_daily_cap_is_reached_a_corrected_name_changes_nothing(
+    app, client, make_initiative, sign, deliver, smtp, a_minute_later
+):
+    """No new link can go out, so the row keeps the details the newest link greets, and
+    that link still confirms them."""
+    make_initiative()
+    cap = app.config["MAILS_PER_ADDRESS_PER_DAY"]
+    for _ in range(cap):
+        sign(name="Amira Hasan")
+        a_minute_later()
+    assert confirm_mails_queued(app) == cap
+    sign(name="Amira Hassan", postcode="213 64")
+    assert confirm_mails_queued(app) == cap
+    assert stored_details(app) == ("Amira Hasan", "212 14", "212", "sv", 0)
+    deliver()
+    newest = smtp.wait_for(cap)[-1]
+    assert press(client, confirm_link(newest)).status_code == 303
+    assert [s.state for s in signatures_in_db(app)] == ["confirmed"]
+
+
+def test_a_link_made_before_links_carried_a_version_confirms_a_signature_never_changed(
+    app, client, make_initiative, sign
+):
+    """Links already in mailboxes when this was deployed name the signature alone, signed
+    with the same salt: they confirm a signature whose details were never changed, and
+    are refused once they were."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    make_initiative()
+    sign(email="early@example.org")
+    sign(email="changed@example.org")
+    sign(email="changed@example.org", name="Amira Hassan-Ali")
+    early, changed = signatures_in_db(app)
+    assert (early.details_version, changed.details_version) == (0, 1)
+    old_style = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="initiatives.token.confirm")
+    assert press(client, f"/confirm/{old_style.dumps(early.public_id)}").status_code == 303
+    assert press(client, f"/confirm/{old_style.dumps(changed.public_id)}").status_code == 410
+    assert [s.state for s in signatures_in_db(app)] == ["confirmed", "pending"]
+
+
+def test_a_confirmed_signature_keeps_its_name_when_signed_again(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """Only a pending signature is corrected: a confirmed one is told "already signed"."""
+    make_initiative()
+    sign(name="Amira Hassan")
+    deliver()
+    assert press(client, confirm_link(smtp.wait_for(1)[0])).status_code == 303
+    sign(name="Someone Else")
+    assert stored_details(app)[0] == "Amira Hassan" and stored_details(app)[4] == 0
+    assert mails_queued(app, "already_signed") == 1
