@@ -21,6 +21,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import NotFound
 
@@ -29,7 +30,7 @@ from .crypto import crypto
 from .errors import CSRF_MESSAGE, error_response
 from .extensions import db, limiter, reads_only
 from .forms import ButtonForm, SignForm
-from .i18n import DEFAULT
+from .i18n import DEFAULT, isolate
 from .models import Initiative, InitiativeState, InitiativeText, Signature, SignatureState
 from .public_cache import cached_page, cached_skeleton
 from .tokens import Purpose, TokenError, read_versioned_token
@@ -319,6 +320,10 @@ def _confirm_page(
     else:
         problem = None
 
+    # The name and postcode being confirmed, on the pending page: made here, once, so
+    # that the cached page can be filled in with them (see ``live`` below).
+    signer = _signer_fragments(signature) if signature.state == SignatureState.PENDING else {}
+
     def render() -> str:
         # The button's form is made only when the page is rendered, not when its
         # skeleton comes from the cache.
@@ -330,15 +335,17 @@ def _confirm_page(
             form=ButtonForm(),
             closed=status == 409,
             problem=problem,
+            **signer,
         )
 
     if status != 200:
         return render(), status
     # Pending ("confirm?") or confirmed ("thank you, N of M"): the same page for every
-    # signature of the initiative in that state, apart from the tokens and, on the
-    # confirmed page, the count, which every confirmation moves: it is rendered alone
-    # and put into the cached page.
-    live = {}
+    # signature of the initiative in that state, apart from the tokens, the signer's
+    # name and postcode on the pending page (whether a postcode was given is in the
+    # key, as the names of the fragments), and, on the confirmed page, the count, which
+    # every confirmation moves: it is rendered alone and put into the cached page.
+    live: dict[str, str] = dict(signer)
     withdrawn = initiative.state == InitiativeState.WITHDRAWN
     if signature.state == SignatureState.CONFIRMED and not withdrawn:
         live["progress"] = str(get_template_attribute("macros/forms.html", "progress")(initiative))
@@ -352,6 +359,19 @@ def _confirm_page(
         text.title if text else None,
     )
     return cached_skeleton(shown, token, render, live), status
+
+
+def _signer_fragments(signature: Signature) -> dict[str, Markup]:
+    """The pending page's name (and postcode, if given) as the page shows them: escaped,
+    in ``<bdi>`` (a name in Arabic letters inside a Swedish sentence, or the reverse)
+    and the postcode left to right (else a right-to-left page shows "14 212").  Made
+    without a template, as each request of a cached page needs its own."""
+    box = crypto()
+    fragments = {"signer_name": isolate(box.decrypt(signature.name_enc) or "")}
+    postcode = box.decrypt(signature.postcode_enc)
+    if postcode:
+        fragments["signer_postcode"] = Markup('<bdi dir="ltr">{}</bdi>').format(postcode)
+    return fragments
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])

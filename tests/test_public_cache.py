@@ -209,6 +209,46 @@ def test_cached_confirmation_pages_carry_each_visitors_own_link_and_count(
     assert "<strong>2</strong>" in again and links[1].removeprefix("/confirm/") not in again
 
 
+def test_cached_confirmation_pages_show_each_signers_own_name_escaped(app, make_initiative, sign):
+    """The pending page names whom the button confirms: each visitor's own name goes
+    into the cached skeleton, escaped, and the page is rendered once per language and
+    whether a postcode was given, not once per signer."""
+    make_initiative()
+    people = [
+        ("<b>Hodan</b> & Ali", "hodan@example.org", "212 14"),
+        ("أميرة حسن", "amira@example.org", "213 64"),
+        ("Dženana Hodžić", "dzenana@example.org", None),
+        ("Bilal Saïd", "bilal@example.org", None),
+    ]
+    browsers = [app.test_client() for _ in people]
+    for browser, (name, email, postcode) in zip(browsers, people, strict=True):
+        assert sign(who=browser, name=name, email=email, postcode=postcode).status_code == 303
+    with app.app_context():
+        ids = list(db.session.scalars(sa.select(Signature.public_id).order_by(Signature.id)))
+        links = [f"/confirm/{make_token(Purpose.CONFIRM, public_id)}" for public_id in ids]
+
+    rendered = []
+
+    def note(_app, template, **_extra):
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(note, app):
+        pages = [
+            browser.get(link).get_data(as_text=True)
+            for browser, link in zip(browsers, links, strict=True)
+        ]
+    assert rendered.count("signing/confirm.html") == 2  # with a postcode, and without
+    escaped = ["&lt;b&gt;Hodan&lt;/b&gt; &amp; Ali", "أميرة حسن", "Dženana Hodžić", "Bilal Saïd"]
+    for n, page in enumerate(pages):
+        assert f"<bdi>{escaped[n]}</bdi>" in page and "\x00" not in page
+        others = [e for m, e in enumerate(escaped) if m != n]
+        assert not [e for e in others if e in page]
+        postcode = people[n][2]
+        assert (f'<bdi dir="ltr">{postcode}</bdi>' in page) == bool(postcode)
+        assert [p for _n, _e, p in people if p and p != postcode and p in page] == []
+    assert "<b>Hodan" not in pages[0]
+
+
 def test_a_link_with_characters_glued_on_never_puts_its_token_on_another_visitors_page(
     app, make_initiative, sign
 ):

@@ -1302,3 +1302,32 @@ def test_a_confirmed_signature_keeps_its_name_when_signed_again(
     sign(name="Someone Else")
     assert stored_details(app)[0] == "Amira Hassan" and stored_details(app)[4] == 0
     assert mails_queued(app, "already_signed") == 1
+
+
+def test_the_confirmation_page_shows_the_name_and_postcode_being_confirmed(
+    app, client, make_initiative, sign
+):
+    """The owner of the mailbox sees whose signature the button confirms (after a
+    stranger's correction, not hers), escaped, isolated for right-to-left scripts, and
+    how to put it right."""
+    make_initiative()
+    sign(name="<script>alert(1)</script> Ali", email="ali@example.org", postcode="212 14")
+    sign(name="أميرة حسن", email="amira@example.org", postcode=None)
+    ali, amira = signatures_in_db(app)
+    with app.app_context():
+        links = [f"/confirm/{make_token(Purpose.CONFIRM, s.public_id)}" for s in (ali, amira)]
+
+    page = client.get(links[0]).get_data(as_text=True)
+    assert "<bdi>&lt;script&gt;alert(1)&lt;/script&gt; Ali</bdi>" in page
+    assert "<script>alert" not in page
+    assert '<bdi dir="ltr">212 14</bdi>' in page and "<dt>Postnummer</dt>" in page
+    assert "Stämmer inte namnet eller postnumret?" in page
+
+    page = client.get(links[1]).get_data(as_text=True)
+    assert "<bdi>أميرة حسن</bdi>" in page
+    assert "Ali" not in page and "Postnummer" not in page
+
+    client.set_cookie("lang", "ar")
+    page = client.get(links[1]).get_data(as_text=True)
+    assert "<bdi>أميرة حسن</bdi>" in page and 'dir="rtl"' in page
+    assert f"<dt>{translated('ar', 'Namn')}</dt>" in page

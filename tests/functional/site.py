@@ -113,6 +113,7 @@ class Site:
                 initiative,
                 name="Amira Hassan",
                 email=f"amira-{uuid.uuid4().hex[:8]}@example.org",
+                postcode="212 14",
                 locale=locale,
             )
             if confirmed:
@@ -334,11 +335,12 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
 ]
 
 
-def postcode_reads_in_order(page: Any) -> bool:
-    """Inside right-to-left text the postcode example still reads 212 14, not 14 212."""
+def postcode_reads_in_order(page: Any, selector: str = "#postcode-hint") -> bool:
+    """Inside right-to-left text the postcode (the example by default) still reads
+    212 14, not 14 212."""
     positions = page.evaluate(
-        """() => {
-          const n = document.querySelector('#postcode-hint').firstChild;
+        """(selector) => {
+          const n = document.querySelector(selector).firstChild;
           const at = (s) => {
             const r = document.createRange();
             const i = n.data.indexOf(s);
@@ -347,7 +349,8 @@ def postcode_reads_in_order(page: Any) -> bool:
             return r.getBoundingClientRect().x;
           };
           return [at('212'), at('14')];
-        }"""
+        }""",
+        selector,
     )
     return positions[0] < positions[1]
 

@@ -265,6 +265,17 @@ def test_arabic_layout_is_mirrored(open_site):
     assert postcode_reads_in_order(arabic.page)
 
 
+def test_the_confirmation_page_in_arabic_names_the_signer_and_keeps_the_postcode_in_order(
+    open_site,
+):
+    """The name being confirmed is shown, and its postcode reads 212 14 in Arabic."""
+    site = open_site("ar")
+    confirm(site)
+    details = site.page.locator("dl.facts")
+    assert "Amira Hassan" in details.inner_text()
+    assert postcode_reads_in_order(site.page, "dl.facts bdi[dir=ltr]")
+
+
 def test_print_shows_the_proposal_without_navigation_or_form(open_site, artifacts):
     site = open_site("sv")
     initiative(site)

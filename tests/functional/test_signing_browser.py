@@ -29,6 +29,9 @@ def test_amira_scans_a_poster_signs_on_her_phone_and_confirms(live_server, page,
     [mail] = smtp.wait_for(1)
     confirm = next(u for u in links_in(mail) if "/confirm/" in u)
     page.goto(live_server.url + link_path(confirm))
+    # She sees whose signature the button confirms: hers, as she typed it.
+    expect(page.locator("dl.facts")).to_contain_text("Amira Hassan")
+    expect(page.locator("dl.facts")).to_contain_text("212 14")
     page.get_by_role("button", name="Bekräfta min underskrift").click()
     assert page.get_by_role("heading", name="Tack! Din underskrift räknas").is_visible()
     assert "1" in page.locator(".progress-count strong").inner_text()
