@@ -82,6 +82,27 @@ def move_one(
 
 
 @cache
+def confirm_one() -> sa.Update:
+    """A pending signature moved to confirmed, only while its details are still those
+    of the version the confirming request read (and checked the link against): a
+    correction committed in between gets a new link, and the old one must not confirm
+    it.  On PostgreSQL the WHERE is evaluated again on the row as the correction left it."""
+    table = Signature.__table__
+    return (
+        sa.update(table)
+        .where(
+            table.c.id == sa.bindparam("signature_id"),
+            table.c.state == SignatureState.PENDING.value,
+            table.c.details_version == sa.bindparam("read_version", type_=sa.Integer),
+        )
+        .values(
+            state=SignatureState.CONFIRMED.value,
+            confirmed_at=sa.bindparam("confirmed_at", type_=table.c.confirmed_at.type),
+        )
+    )
+
+
+@cache
 def with_text() -> sa.Select[tuple[Signature, InitiativeText]]:
     # Built once: the statement's cache key is then found without building it anew.
     return (

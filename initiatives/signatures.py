@@ -447,14 +447,17 @@ def confirm(signature: Signature) -> ConfirmOutcome:
     # The row first and the count last (not through move()): every confirmation of the
     # initiative updates its one counter row, and on PostgreSQL holds that row's lock
     # until COMMIT, so the mail is queued before the lock is taken, not while held.
-    statement = signature_sql.move_one(
-        SignatureState.PENDING, SignatureState.CONFIRMED, ("confirmed_at",)
-    )
     moved = db.session.execute(
-        statement, {"signature_id": signature.id, "confirmed_at": now}
+        signature_sql.confirm_one(),
+        {
+            "signature_id": signature.id,
+            "read_version": signature.details_version,
+            "confirmed_at": now,
+        },
     ).rowcount
     if not moved:
-        # A concurrent request got there first (or it changed under us).
+        # A concurrent request got there first, or it changed under us (a correction of
+        # its details: the link that brought us here was made for the old ones).
         db.session.refresh(signature)
         if signature.state == SignatureState.CONFIRMED:
             return ConfirmOutcome.ALREADY_CONFIRMED

@@ -1331,3 +1331,29 @@ def test_the_confirmation_page_shows_the_name_and_postcode_being_confirmed(
     page = client.get(links[1]).get_data(as_text=True)
     assert "<bdi>أميرة حسن</bdi>" in page and 'dir="rtl"' in page
     assert f"<dt>{translated('ar', 'Namn')}</dt>" in page
+
+
+def test_a_correction_committed_while_an_old_link_is_pressed_is_not_confirmed(
+    app, make_initiative, sign
+):
+    """The old link's POST read the signature (version 0: its link matched) just before
+    a correction committed: its UPDATE must not confirm the corrected details, whose
+    link went to the mailbox only now."""
+    from initiatives import signatures
+
+    make_initiative()
+    sign(name="Amira Hassan")
+    with app.app_context():
+        [signature] = db.session.scalars(sa.select(Signature)).all()
+        assert signature.details_version == 0  # what the old link's request loaded
+        # Meanwhile another request corrects it (no ORM sync: the loaded row stays as read).
+        db.session.execute(
+            sa.update(Signature)
+            .where(Signature.id == signature.id)
+            .values(details_version=1, name_enc=crypto().encrypt("Mallory Stranger"))
+            .execution_options(synchronize_session=False)
+        )
+        outcome = signatures.confirm(signature)
+        db.session.commit()
+    assert outcome == signatures.ConfirmOutcome.NOT_CONFIRMABLE
+    assert [s.state for s in signatures_in_db(app)] == ["pending"]
