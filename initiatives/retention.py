@@ -56,6 +56,7 @@ from .models import (
     Signature,
     SignatureState,
 )
+from .paper import PaperSheet
 
 PURGE_ACTION = "retention.purge"
 ANONYMISE_ACTION = "retention.anonymise"
@@ -238,11 +239,30 @@ def _anonymise_initiatives(now: datetime, report: PurgeReport, actor: str) -> No
             )
             .execution_options(synchronize_session=False)
         )
+        _forget_collectors(initiative.id)
         _scrub_review_criteria(initiative.id)
         if count:
             report.anonymised += count
             report.initiatives_anonymised.append(initiative.slug)
             audit.record(ANONYMISE_ACTION, actor=actor, initiative=initiative, signatures=count)
+
+
+# What a paper sheet says instead of who collected it, once its signers' names are gone.
+ANONYMISED_COLLECTOR = "(anonymiserad)"
+
+
+def _forget_collectors(initiative_id: int) -> None:
+    """The volunteers who collected the paper sheets are named on them: their names go
+    with the signers' (the sheet's number and date stay, so the list still adds up)."""
+    db.session.execute(
+        sa.update(PaperSheet)
+        .where(
+            PaperSheet.initiative_id == initiative_id,
+            PaperSheet.collected_by != ANONYMISED_COLLECTOR,
+        )
+        .values(collected_by=ANONYMISED_COLLECTOR)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # Abuse-review criteria that point at people: a client hash can be matched against

@@ -106,6 +106,47 @@ def test_answered_initiative_is_anonymised_after_the_period_keeping_counts_and_a
         assert [e.details["signatures"] for e in events] == [4]
 
 
+def test_the_volunteers_who_collected_paper_sheets_are_forgotten_with_the_signers(
+    app, make_initiative, travel
+):
+    """A paper sheet names the volunteer who collected it: a person, whose name must not
+    outlive the signers' (the sheet's number and date stay, so the list still adds up)."""
+    from initiatives import paper
+    from initiatives.paper import PaperSheet
+
+    initiative = make_initiative()
+    other = make_initiative("annan-gata")
+    with app.app_context():
+        for which in (initiative, other):
+            paper.add_sheet(
+                db.session.get(Initiative, which.id), "lina@example.org", number="7",
+                collected_on=clock.utcnow().date(), collected_by="Hodan Ali",
+            )  # fmt: skip
+        db.session.commit()
+    set_initiative(app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow())
+
+    def collectors() -> dict[str, tuple[str, str]]:
+        with app.app_context():
+            rows = db.session.execute(
+                sa.select(Initiative.slug, PaperSheet.number, PaperSheet.collected_by).join(
+                    Initiative, Initiative.id == PaperSheet.initiative_id
+                )
+            )
+            return {slug: (number, who) for slug, number, who in rows}
+
+    travel(89)
+    purge(app)
+    assert collectors()["amiralsgatan"] == ("7", "Hodan Ali")
+    travel(91)
+    purge(app)
+    assert collectors() == {
+        "amiralsgatan": ("7", "(anonymiserad)"),
+        "annan-gata": ("7", "Hodan Ali"),  # still collecting: kept
+    }
+    purge(app)  # idempotent
+    assert collectors()["amiralsgatan"] == ("7", "(anonymiserad)")
+
+
 def test_unconfirmed_signatures_are_deleted_after_the_retention_period(
     app, make_initiative, travel
 ):
