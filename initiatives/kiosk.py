@@ -323,10 +323,13 @@ def service_worker() -> Response:
     return response.make_conditional(request)
 
 
-# What the cached screens say that comes from the settings: the days to confirm, and
-# the privacy notice's controller and retention periods.
-NOTICE_SETTINGS = (
+# What the cached screens take from the settings: the days to confirm, the privacy
+# notice's controller and retention periods, and the screens' own timings (a changed
+# idle time must reach the tablets without a new release).  tests/test_kiosk.py finds
+# every ``config.X`` the screens' templates read and fails on one missing here.
+SCREEN_SETTINGS = (
     "CONFIRM_DAYS",
+    "MAILS_PER_ADDRESS_PER_DAY",
     "ORGANISATION_NAME",
     "ORGANISATION_EMAIL",
     "ANONYMISE_AFTER_DAYS",
@@ -334,6 +337,11 @@ NOTICE_SETTINGS = (
     "OUTBOX_RETENTION_DAYS",
     "UNCONFIRMED_RETENTION_DAYS",
     "KIOSK_QUEUE_MAX_DAYS",
+    "KIOSK_FLUSH_SECONDS",
+    "KIOSK_IDLE_SECONDS",
+    "KIOSK_IDLE_WARNING_SECONDS",
+    "KIOSK_READING_IDLE_SECONDS",
+    "KIOSK_THANKS_SECONDS",
 )
 
 
@@ -360,7 +368,7 @@ def shell_version(kiosk: kiosks.Kiosk) -> str:
         kiosk.queue_public_key or "",
         _build_stamp(),
         ",".join(available_locales()),
-        *(str(current_app.config[name]) for name in NOTICE_SETTINGS),
+        *(str(current_app.config[name]) for name in SCREEN_SETTINGS),
     ]
     if initiative is not None:
         parts += [str(initiative.id), initiative.state, initiative.compute_text_hash()]

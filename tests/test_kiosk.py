@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from initiatives import clock, kiosks, names, signatures
+from initiatives import kiosk as kiosk_module
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.i18n import available_locales, text_direction
@@ -806,6 +808,47 @@ def test_the_privacy_notice_is_kept_for_offline_use(app, make_initiative):
     # the old notice in its cache fetches it again.
     app.config["ANONYMISE_AFTER_DAYS"] += 1
     assert tablet.client.get("/kiosk/shell.json").json["version"] != shell["version"]
+
+
+def _screen_templates() -> set[Path]:
+    """The templates the tablet's kept screens are made of: the kiosk's own and all
+    they extend, include or import."""
+    root = Path(kiosk_module.__file__).resolve().parent.parent / "templates"
+    found: set[Path] = set()
+    todo = list((root / "kiosk").glob("*.html"))
+    while todo:
+        path = todo.pop()
+        if path in found:
+            continue
+        found.add(path)
+        for name in re.findall(
+            r'{%-?\s*(?:extends|include|import|from)\s+"([^"]+)"', path.read_text("utf-8")
+        ):
+            todo.append(root / name)
+    return found
+
+
+def test_a_changed_setting_the_kept_screens_show_refreshes_the_tablets_copy(app, make_initiative):
+    """The tablet keeps its screens offline and fetches them again only when their
+    fingerprint changes: every setting those screens read (an idle time, the days to
+    confirm, the notice's retention periods) must be part of it, or a changed setting
+    reaches the tablets only with the next release."""
+    templates = _screen_templates()
+    assert any(p.name == "_privacy_notice.html" for p in templates)  # followed includes
+    read = {
+        name
+        for path in templates
+        for name in re.findall(r"\bconfig\.([A-Z][A-Z0-9_]*)", path.read_text("utf-8"))
+    }
+    assert "KIOSK_IDLE_SECONDS" in read
+    assert sorted(read - set(kiosk_module.SCREEN_SETTINGS)) == []
+
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    for name in ("KIOSK_IDLE_SECONDS", "KIOSK_READING_IDLE_SECONDS", "KIOSK_THANKS_SECONDS"):
+        before = tablet.client.get("/kiosk/shell.json").json["version"]
+        app.config[name] += 5
+        assert tablet.client.get("/kiosk/shell.json").json["version"] != before, name
 
 
 PROPOSAL_SV_AR = {
