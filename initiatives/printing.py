@@ -26,7 +26,7 @@ from . import campaign, qrimage
 from .clock import LOCAL_TZ
 from .i18n import text_direction
 from .models import DEFAULT_LOCALE, Initiative
-from .pdf import Document
+from .pdf import FONTS, Document
 from .printing_layout import Sheet, draw_material
 
 # "Scan to sign" and "Last day to sign" in the languages of Rosengård.  An initiative text
@@ -136,13 +136,15 @@ def _language_order(locale: str) -> tuple[int, str]:
 
 @cache
 def _code_version() -> str:
-    """Changes whenever the drawing code or fpdf2 changes, so ETags do too."""
+    """Changes whenever the drawing code, the fonts or fpdf2 change, so ETags do too."""
     import fpdf
 
     digest = hashlib.sha256(fpdf.__version__.encode())
     here = Path(__file__).resolve().parent
     for name in ("printing.py", "printing_layout.py", "qrimage.py", "pdf.py"):
         digest.update((here / name).read_bytes())
+    for font in sorted(FONTS.glob("*.ttf")):  # read once per process (cached)
+        digest.update(font.name.encode() + font.read_bytes())
     return digest.hexdigest()[:16]
 
 

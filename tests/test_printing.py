@@ -260,6 +260,27 @@ def test_the_same_input_gives_the_same_file_and_etag(app, make_initiative):
     )
 
 
+def test_a_changed_font_changes_the_etag(app, make_initiative, tmp_path, monkeypatch):
+    """A poster drawn with another font is another file: a cache or a browser that kept
+    the old one must not be told it is still current."""
+    make_initiative()
+    item = material(app)
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    for font in printing.FONTS.glob("*.ttf"):
+        (fonts / font.name).write_bytes(font.read_bytes())
+    monkeypatch.setattr(printing, "FONTS", fonts)
+    printing._code_version.cache_clear()
+    try:
+        before = printing.fingerprint(item, SHEETS["poster"])
+        hebrew = fonts / "NotoSansHebrew-Regular.ttf"
+        hebrew.write_bytes(hebrew.read_bytes() + b"\0")  # a newer release of one font
+        printing._code_version.cache_clear()
+        assert printing.fingerprint(item, SHEETS["poster"]) != before
+    finally:
+        printing._code_version.cache_clear()  # the shipped fonts again afterwards
+
+
 def test_extracted_arabic_keeps_logical_order(app, make_initiative, tmp_path):
     make_initiative(texts={code: SEVEN[code] for code in ("sv", "ar", "fa")})
     pdf = printing.render(material(app), SHEETS["flyer"])
