@@ -155,6 +155,22 @@ def _decode_svg_qr(svg: str) -> str:
     return results[0].text
 
 
+def _second_factor_on(app, client, email: str = "amal@example.org") -> pyotp.TOTP:
+    """Turn two-factor login on for the account ``client`` is logged in to, as she would
+    on *Mitt konto*: the authenticator app she set up."""
+    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email(email)))
+    enrolled = post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    assert enrolled.status_code == 302
+    return totp
+
+
+def _user_id(app, email: str) -> int:
+    with app.app_context():
+        return accounts.by_email(email).id
+
+
 def test_two_factor_enrolment_and_login(app):
     client = logged_in(app, email="amal@example.org")
     post_form(client, "/admin/account", "/admin/account/2fa/start")
@@ -220,10 +236,7 @@ def test_a_session_alone_cannot_replace_the_second_factor(app):
     # someone at an unlocked laptop could take over the second factor (and end the
     # owner's other sessions) with two clicks.
     client = logged_in(app, email="amal@example.org")
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
-    with app.app_context():
-        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
-    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    _second_factor_on(app, client)
     with app.app_context():
         before = accounts.by_email("amal@example.org")
         secret, nonce = before.totp_secret_enc, before.session_nonce
@@ -537,10 +550,7 @@ def test_guessing_the_password_from_a_session_is_throttled_like_a_login(make_app
     # page: the password is what turns two-factor off and outlives the session.
     app = make_app(ADMIN_LOGIN_MAX_PER_ACCOUNT=3)
     client = logged_in(app, email="amal@example.org")
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
-    with app.app_context():
-        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
-    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    _second_factor_on(app, client)
     new = "ett helt nytt och långt lösenord"
     for guess in ("första gissningen", "andra gissningen"):
         wrong = post_form(
@@ -734,11 +744,8 @@ def test_an_admin_cannot_reset_their_own_second_factor_without_the_password(app)
     # laptop) would be enough to strip the second factor and enrol a new phone.
     client = logged_in(app, email="amal@example.org")
     create_admin(app, "samira@example.org")
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
-    with app.app_context():
-        user = accounts.by_email("amal@example.org")
-        me, totp = user.id, pyotp.TOTP(accounts.pending_secret(user))
-    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    _second_factor_on(app, client)
+    me = _user_id(app, "amal@example.org")
     page = client.get("/admin/accounts").get_data(as_text=True)
     assert f"/admin/accounts/{me}/reset-2fa" not in page
 
@@ -761,11 +768,8 @@ def test_resetting_the_second_factor_ends_the_sessions_of_the_account(app):
     # the reset that lets her enrol again also ends every session of the account.
     admin = logged_in(app)
     organiser = logged_in(app, role="organiser", email="amal@example.org")
-    post_form(organiser, "/admin/account", "/admin/account/2fa/start")
-    with app.app_context():
-        user = accounts.by_email("amal@example.org")
-        user_id, totp = user.id, pyotp.TOTP(accounts.pending_secret(user))
-    post_form(organiser, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    _second_factor_on(app, organiser)
+    user_id = _user_id(app, "amal@example.org")
     assert organiser.get("/admin/").status_code == 200
 
     reset = post_form(admin, "/admin/accounts", f"/admin/accounts/{user_id}/reset-2fa")
@@ -777,10 +781,7 @@ def test_resetting_the_second_factor_ends_the_sessions_of_the_account(app):
 def test_turning_ones_own_second_factor_off_ends_the_other_sessions(app):
     # As turning it on does: the browser she is in stays logged in, the others end.
     laptop = logged_in(app, email="amal@example.org")
-    post_form(laptop, "/admin/account", "/admin/account/2fa/start")
-    with app.app_context():
-        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
-    post_form(laptop, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    totp = _second_factor_on(app, laptop)
     phone = app.test_client()
     login(phone, "amal@example.org")
     token = csrf_token(phone, "/admin/login/code")
@@ -801,10 +802,7 @@ def test_a_login_half_done_with_the_old_password_ends_when_the_password_is_set(a
     # The password leaked: someone passed the first step with it.  Setting a new password
     # ends the account's sessions, and the one still waiting for its code too.
     client = logged_in(app, email="amal@example.org")
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
-    with app.app_context():
-        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
-    post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    totp = _second_factor_on(app, client)
     intruder = app.test_client()
     assert login(intruder, "amal@example.org").headers["Location"].startswith("/admin/login/code")
 
