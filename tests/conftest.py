@@ -269,7 +269,7 @@ def make_initiative(app: Flask) -> Callable[..., Initiative]:
 @pytest.fixture
 def burst_campaign(app: Flask, make_initiative: Callable[..., Initiative]) -> dict[str, list[int]]:
     """Six people spread over hours, and a bot's burst of twelve from one client (a third
-    of it pending): the signature ids of each."""
+    of it pending): the signature ids of each, and of the bot's pending ones."""
     make_initiative()
     people = add_signatures(
         app,
@@ -290,7 +290,7 @@ def burst_campaign(app: Flask, make_initiative: Callable[..., Initiative]) -> di
             for i in range(12)
         ],
     )
-    return {"people": people, "bot": bot}
+    return {"people": people, "bot": bot, "bot_pending": bot[::3]}
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -173,12 +173,8 @@ def test_restoring_an_unconfirmed_one_after_its_link_ran_out_makes_it_expired(ap
     from initiatives import clock, moderation
 
     actor = "organiser@example.org"
+    pending = burst_campaign["bot_pending"]
     with app.app_context():
-        pending = db.session.scalars(
-            sa.select(Signature.id)
-            .where(Signature.id.in_(burst_campaign["bot"]), Signature.state == "pending")
-            .order_by(Signature.id)
-        ).all()
         held = abuse.invalidate(
             abuse.Selection(initiative(app).id, signature_ids=pending[:3]),
             reason="automated",

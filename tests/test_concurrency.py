@@ -169,12 +169,8 @@ def test_a_review_racing_the_hand_in_changes_nothing(app, burst_campaign):
     from initiatives import abuse, moderation
     from initiatives.lifecycle import TransitionError
 
+    pending = burst_campaign["bot_pending"]
     with app.app_context():
-        pending = db.session.scalars(
-            sa.select(Signature.id)
-            .where(Signature.id.in_(burst_campaign["bot"]), Signature.state == "pending")
-            .order_by(Signature.id)
-        ).all()
         initiative_id = db.session.scalars(sa.select(Initiative.id)).one()
         held = abuse.invalidate(
             abuse.Selection(initiative_id, signature_ids=pending[:1]), reason="other", actor="x"
