@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import audit, clock, outbox, outbox_status, privacy_cli, retention, sendlimit, signatures
+from . import audit, clock, keycheck, outbox, outbox_status, privacy_cli, retention, sendlimit, signatures
 from .demo import load_examples
 from .extensions import db
 from .mail import compose
@@ -22,12 +22,25 @@ from .mail import compose
 outbox_cli = AppGroup("outbox", help="Deliver queued email.")
 
 
+def _require_readable_keys() -> None:
+    try:
+        keycheck.require()
+    except sa.exc.OperationalError:
+        # The database is not there yet: the worker waits for it, and checks the key on
+        # the first mail it cannot decrypt.
+        db.session.rollback()
+
+
 @outbox_cli.command("send")
 def outbox_send() -> None:
     """Deliver every message that is due, once, and report."""
     from flask import current_app
 
-    report = outbox.deliver_due(current_app._get_current_object(), compose)  # type: ignore[attr-defined]
+    try:
+        _require_readable_keys()
+        report = outbox.deliver_due(current_app._get_current_object(), compose)  # type: ignore[attr-defined]
+    except keycheck.DataKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"sent {report.sent}, retrying later {report.retried}, failed {report.failed}")
     if report.limited_by:
         click.echo(f"the rest waits for the send limit (OUTBOX_SEND_LIMIT: {report.limited_by})")
@@ -136,8 +149,14 @@ def outbox_work() -> None:
         if retention.purge_if_due(actor="worker") is not None:
             db.session.commit()
 
-    click.echo("outbox worker started", err=True)
-    outbox.work(app, compose, should_stop=lambda: stopping["now"], housekeeping=housekeeping)
+    try:
+        # Before anything is sent: a worker with the wrong DATA_KEY would give up every
+        # queued mail (see keycheck).  It stops, and says so, when that shows later.
+        _require_readable_keys()
+        click.echo("outbox worker started", err=True)
+        outbox.work(app, compose, should_stop=lambda: stopping["now"], housekeeping=housekeeping)
+    except keycheck.DataKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("outbox worker stopped", err=True)
 
 
@@ -154,6 +173,19 @@ def demo_command() -> None:
 def generate_data_key() -> None:
     """Print a fresh DATA_KEY (32 random bytes, URL-safe base64)."""
     sys.stdout.write(Fernet.generate_key().decode() + "\n")
+
+
+@click.command("check-keys")
+@with_appcontext
+def check_keys() -> None:
+    """Check that DATA_KEY decrypts the data stored in the database (after a restore)."""
+    result = keycheck.check()
+    if not result.ok:
+        raise click.ClickException(str(keycheck.DataKeyError(result)))
+    if result.checked == 0:
+        click.echo("nothing encrypted is stored yet: any DATA_KEY reads this database")
+    else:
+        click.echo(f"DATA_KEY reads the stored data ({result.checked} values checked)")
 
 
 # PostgreSQL's "relation does not exist": a database nobody has run `db upgrade` on.
@@ -206,6 +238,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(kiosk_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(generate_data_key)
+    app.cli.add_command(check_keys)
     campaign_cli.register(app)
     privacy_cli.register(app)
     for command in app.cli.commands.values():

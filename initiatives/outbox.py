@@ -27,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from . import clock, sendlimit
-from .crypto import crypto
+from . import clock, keycheck, sendlimit
+from .crypto import InvalidToken, crypto
 from .extensions import db
 from .logs import get_logger
 from .models import Initiative, OutboxMessage, OutboxStatus, Signature, SignatureState
@@ -304,6 +304,19 @@ def deliver_batch(
             prepared.append((message.id, message.attempts, exc))
     del initiatives
     db.session.commit()
+    if any(isinstance(email, InvalidToken) for _, _, email in prepared):
+        # A mail that cannot be decrypted is given up below, unless the key reads nothing
+        # else either: then this worker's DATA_KEY is wrong, not the mail, and giving up
+        # would lose every queued link.  The batch goes back to the queue untouched.
+        result = keycheck.check()
+        if not result.ok:
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(due_at=clock.utcnow())
+            )
+            db.session.commit()
+            raise keycheck.DataKeyError(result)
 
     outcomes: list[tuple[int, int, BaseException | None, bool]] = []
     held: list[int] = []

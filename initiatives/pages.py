@@ -17,7 +17,7 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from . import source
+from . import keycheck, source
 from .extensions import db
 from .i18n import available_locales, remember_language
 from .models import Initiative, InitiativeState
@@ -99,7 +99,12 @@ def set_language(code: str) -> Response:
 def healthz() -> tuple[Response, int]:
     try:
         db.session.execute(sa.text("SELECT 1"))
+        # A database next to the wrong DATA_KEY is no healthy instance: the duplicate
+        # check would miss earlier signatures (see keycheck).
+        key_ok = keycheck.readable_cached(current_app._get_current_object())  # type: ignore[attr-defined]
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok"), 200
+    if not key_ok:
+        return jsonify(status="error", database="ok", data_key="unreadable"), 503
+    return jsonify(status="ok", database="ok", data_key="ok"), 200

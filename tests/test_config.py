@@ -116,7 +116,7 @@ def test_environment_values_are_typed():
 def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "data_key": "ok"}
 
 
 def test_healthz_reports_an_unreachable_database(tmp_path):
