@@ -14,7 +14,17 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from . import audit, clock, keycheck, outbox, outbox_status, privacy_cli, retention, sendlimit, signatures
+from . import (
+    audit,
+    clock,
+    keycheck,
+    outbox,
+    outbox_status,
+    privacy_cli,
+    retention,
+    sendlimit,
+    signatures,
+)
 from .demo import load_examples
 from .extensions import db
 from .mail import compose

@@ -56,7 +56,10 @@ def test_a_wrong_key_is_reported_by_the_cli_and_health_check(make_app, make_init
     result = wrong.test_cli_runner().invoke(args=["check-keys"])
     assert result.exit_code == 1
     assert "DATA_KEY cannot decrypt data stored in this database" in result.output
-    assert "signatures.email_enc #" in result.output and "outbox_messages.payload_enc #" in result.output
+    assert (
+        "signatures.email_enc #" in result.output
+        and "outbox_messages.payload_enc #" in result.output
+    )
     assert "@" not in result.output.split("Unreadable:")[1]  # row numbers, never data
     health = wrong.test_client().get("/healthz")
     assert health.status_code == 503
