@@ -30,8 +30,9 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import names
-from ..accounts import MIN_PASSWORD_LENGTH, Role
+from ..accounts import Role
 from ..forms import DeliverableEmail, printable_text, strip
+from ..passwords import MIN_PASSWORD_LENGTH
 from ..texts import normalise
 
 
