@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from . import keycheck
+from .crypto import InvalidToken
 from .extensions import db
 from .logs import get_logger
 from .security import UndecodableForm
@@ -79,6 +81,19 @@ def configure_errors(app: Flask) -> None:
         # The list was handed in while this request ran: nothing of it may stay.
         db.session.rollback()
         return error_response(409)
+
+    @app.errorhandler(keycheck.DataKeyError)
+    @app.errorhandler(InvalidToken)
+    def unreadable_data(exc: Exception) -> tuple[Response, int]:
+        # DATA_KEY does not read the stored data (a restore next to the wrong key, a key
+        # dropped before rotate-data-key finished): the operator must act; nothing is
+        # stored meanwhile (see keycheck).
+        db.session.rollback()
+        log.error("DATA_KEY cannot decrypt stored data on %s %s", request.method, request.endpoint)
+        body, status = error_response(503)
+        response = app.make_response((body, status))
+        response.headers["Retry-After"] = "60"
+        return response, status
 
     @app.errorhandler(UndecodableForm)
     def undecodable(exc: UndecodableForm) -> tuple[Response | str, int]:

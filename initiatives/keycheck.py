@@ -90,12 +90,20 @@ def require() -> KeyCheck:
     return result
 
 
-def readable_cached(app: Flask) -> bool:
-    """``check().ok``, at most once a minute per process (for ``/healthz``)."""
+def cached(app: Flask) -> KeyCheck:
+    """``check()``, at most once a minute per process (``/healthz``, each signature)."""
     now = time.monotonic()
-    cached = app.extensions.get("keycheck")
-    if cached is not None and now - cached[0] < HEALTH_CHECK_SECONDS:
-        return cached[1]
-    ok = check().ok
-    app.extensions["keycheck"] = (now, ok)
-    return ok
+    last = app.extensions.get("keycheck")
+    if last is not None and now - last[0] < HEALTH_CHECK_SECONDS:
+        return last[1]
+    result = check()
+    app.extensions["keycheck"] = (now, result)
+    return result
+
+
+def guard(app: Flask) -> None:
+    """Refuse (``DataKeyError``, a 503) to store a signature whose duplicate check
+    would look under the wrong key."""
+    result = cached(app)
+    if not result.ok:
+        raise DataKeyError(result)

@@ -101,7 +101,7 @@ def healthz() -> tuple[Response, int]:
         db.session.execute(sa.text("SELECT 1"))
         # A database next to the wrong DATA_KEY is no healthy instance: the duplicate
         # check would miss earlier signatures (see keycheck).
-        key_ok = keycheck.readable_cached(current_app._get_current_object())  # type: ignore[attr-defined]
+        key_ok = keycheck.cached(current_app._get_current_object()).ok  # type: ignore[attr-defined]
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503

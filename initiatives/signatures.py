@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, mailcaps, names, outbox, signature_sql
+from . import clock, keycheck, mailcaps, names, outbox, signature_sql
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -174,6 +174,9 @@ def sign(
     """
     if not in_time and not initiative.accepts_signatures():
         raise InitiativeClosedError(initiative.state)
+    # Under the wrong DATA_KEY the duplicate check below would find nothing: a restore
+    # next to the wrong key would let everyone sign again (checked once a minute).
+    keycheck.guard(current_app._get_current_object())  # type: ignore[attr-defined]
     box = crypto()
     indexes = box.email_indexes(email)
     # As the forms read them (the form's filter may have run already: it changes

@@ -13,9 +13,9 @@ from cryptography.fernet import Fernet
 from initiatives import keycheck, outbox
 from initiatives.extensions import db
 from initiatives.mail import compose
-from initiatives.models import OutboxMessage, OutboxStatus
+from initiatives.models import OutboxMessage, OutboxStatus, Signature
 
-from .conftest import TEST_DATA_KEY
+from .conftest import TEST_DATA_KEY, csrf_token, sign_form
 from .privacy_support import Spec, add_signatures
 
 WRONG_KEY = Fernet.generate_key().decode()
@@ -126,3 +126,24 @@ def test_one_damaged_mail_is_given_up_and_the_rest_sent(make_app, make_initiativ
     statuses = [status for _, status, _ in outbox_rows(app)]
     assert statuses[1] == OutboxStatus.FAILED
     assert statuses.count(OutboxStatus.SENT) == len(ids) - 1
+
+
+def test_no_signature_is_taken_under_a_key_that_misses_duplicates(make_app, make_initiative):
+    """The blind index is keyed by DATA_KEY: under the wrong key the same address would
+    sign a second time, counted twice.  The signer gets the 503 page in her language."""
+    make_initiative()
+    add_signatures(make_app(DATA_KEY=TEST_DATA_KEY), "amiralsgatan", PEOPLE)
+    wrong = make_app(DATA_KEY=WRONG_KEY)
+    client = wrong.test_client()
+    page = client.get("/i/amiralsgatan?lang=ar")
+    assert page.status_code == 200
+    token = csrf_token(client, "/i/amiralsgatan?lang=ar")
+    response = client.post(
+        "/i/amiralsgatan/sign?lang=ar",
+        data=sign_form(csrf_token=token, name="Person 0", email="person0@example.org"),
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert 'lang="ar"' in response.get_data(as_text=True)
+    with wrong.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Signature)) == len(PEOPLE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
-from initiatives import keyrotation, kiosks, outbox, signatures
+from initiatives import keycheck, keyrotation, kiosks, outbox, signatures
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Initiative, OutboxMessage, Signature
@@ -124,6 +124,10 @@ def test_an_address_signed_twice_during_the_rollout_is_reported_and_the_rest_rot
     after) under the old key; it rotates the rest and names the row instead."""
     old_app = make_app(DATA_KEY=TEST_DATA_KEY)
     make_initiative()
+    # The old instance checked its key (keycheck) just before the first row under the
+    # new key was written: for up to a minute it signs on, as one without the check did.
+    with old_app.app_context():
+        assert keycheck.cached(old_app).ok
     both = make_app(DATA_KEY=f"{NEW_KEY},{TEST_DATA_KEY}")
     add_signatures(both, "amiralsgatan", [Spec("amira@example.org")])
     [second] = add_signatures(old_app, "amiralsgatan", [Spec("Amira@example.org")])
