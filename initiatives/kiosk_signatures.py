@@ -186,6 +186,7 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
         client_uuid=submission.client_uuid,
         device_signed_at=submission.device_signed_at,
         in_time=late,
+        actor=f"kiosk:{kiosk.name}",
     )
     ended = initiative.collection_ends_at
     if late and ended and result.signature.client_uuid == submission.client_uuid:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import clock, keycheck, mailcaps, names, outbox, signature_sql
+from . import audit, clock, keycheck, mailcaps, names, outbox, signature_sql
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -161,6 +161,7 @@ def sign(
     client_hash: str | None = None,
     text_hash: str | None = None,
     in_time: bool = False,
+    actor: str = "signer",
     **extra: object,
 ) -> SignResult:
     """Record a signature (pending until confirmed by email) and queue the right mail.
@@ -171,6 +172,8 @@ def sign(
     ``extra`` carries channel-specific columns (the kiosk's device, say).  ``in_time``:
     the caller has checked that it was signed while the collection was open, though it
     arrives after (a stand tablet's queue: ``kiosk_signatures.signed_in_time``).
+    ``actor`` is who the audit log names if a repeat corrects a pending signature (a
+    stand tablet's label; on the web, "signer").
     """
     if not in_time and not initiative.accepts_signatures():
         raise InitiativeClosedError(initiative.state)
@@ -220,7 +223,7 @@ def sign(
             # Somebody else's identical submission won: treat ours as a repeat.
             existing = _live_signature(initiative.id, indexes)
         if existing is not None:
-            details = Details(name, postcode, locale)
+            details = Details(name, postcode, locale, Channel(channel), actor)
             again = _sign_again(initiative, existing, email, indexes, details)
             if again is not None:
                 return again
@@ -260,11 +263,13 @@ def _signed(
 class Details(NamedTuple):
     """What a signer typed that a repeat while pending may correct: the name and
     postcode as the forms read them (``names.clean``, ``normalise_postcode``), and the
-    language she now reads."""
+    language she now reads; and where it was typed, for the audit log."""
 
     name: str
     postcode: str | None
     locale: str
+    channel: Channel
+    actor: str
 
 
 def _sign_again(
@@ -284,6 +289,9 @@ def _sign_again(
     out (under the daily caps; the quiet minute does not hold it back, as the link
     queued moments ago greets the old details): else nothing changes.
 
+    A correction is on the organisers' audit log (which fields, never their values):
+    it is what a stranger typing someone's address would do.
+
     None if ``existing`` is no longer live once locked (purge deleted or expired it
     since it was read): the caller signs afresh.
     """
@@ -300,6 +308,7 @@ def _sign_again(
             Signature.link_sent().label("link_sent"),
             Signature.name_enc,
             Signature.postcode_enc,
+            Signature.locale,
             Signature.details_version,
         )
         .where(Signature.id == existing.id)
@@ -310,7 +319,7 @@ def _sign_again(
     set_committed_value(existing, "state", row.state)
     set_committed_value(existing, "details_version", row.details_version)
     pending = row.state == SignatureState.PENDING
-    corrected = pending and _details_differ(row.name_enc, row.postcode_enc, details)
+    corrected = _changed_fields(row, details) if pending else []
     quiet = timedelta(seconds=current_app.config["SIGN_AGAIN_QUIET_SECONDS"])
     now = clock.utcnow()
     if pending and not corrected and now - row.link_sent < quiet:
@@ -329,6 +338,14 @@ def _sign_again(
     if corrected:
         _correct(existing, details, row.details_version + 1)
         _mail("confirm", existing, email, initiative)
+        audit.record(
+            "signature.details_corrected",
+            actor=details.actor,
+            initiative=initiative,
+            signature=existing,
+            channel=details.channel.value,
+            fields=corrected,
+        )
         outcome = SignOutcome.CORRECTED
     elif pending:
         _mail("confirm", existing, email, initiative)
@@ -340,11 +357,22 @@ def _sign_again(
     return SignResult(outcome, existing)
 
 
-def _details_differ(name_enc: bytes | None, postcode_enc: bytes | None, details: Details) -> bool:
-    """Whether the name or postcode typed now is not the one stored (exactly: both are
-    as the forms read them)."""
+def _changed_fields(row: sa.Row[tuple[object, ...]], details: Details) -> list[str]:
+    """Which of the name and postcode typed now are not the ones stored (exactly: both
+    are as the forms read them); with them, the language if it changed too.  Empty: no
+    correction (a language alone is not one)."""
     box = crypto()
-    return box.decrypt(name_enc) != details.name or box.decrypt(postcode_enc) != details.postcode
+    fields = [
+        field
+        for field, stored, typed in (
+            ("name", row.name_enc, details.name),
+            ("postcode", row.postcode_enc, details.postcode),
+        )
+        if box.decrypt(stored) != typed
+    ]
+    if fields and row.locale != details.locale:
+        fields.append("locale")
+    return fields
 
 
 def _correct(signature: Signature, details: Details, version: int) -> None:

@@ -339,6 +339,13 @@ def test_a_corrected_name_at_the_stand_replaces_the_misspelt_one_and_its_link(
         assert crypto().decrypt(row.postcode_enc) == "212 14"
     assert (row.postcode_area, row.locale, row.details_version) == ("212", "ar", 1)
     assert row.channel == "kiosk" and row.kiosk_id == the_kiosk(app).id
+    # The organisers' log says the stand changed a pending signature, never to what.
+    with app.app_context():
+        [event] = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "signature.details_corrected")
+        ).all()
+        assert (event.actor, event.signature_id) == ("kiosk:Stand 1", row.id)
+        assert event.details == {"channel": "kiosk", "fields": ["name", "postcode", "locale"]}
 
     deliver()
     first, second = smtp.wait_for(2)

@@ -13,10 +13,17 @@ from flask import request
 from initiatives import clock
 from initiatives.crypto import crypto
 from initiatives.extensions import db
-from initiatives.models import Initiative, InitiativeState, OutboxMessage, Signature
+from initiatives.models import (
+    AuditEvent,
+    Initiative,
+    InitiativeState,
+    OutboxMessage,
+    Signature,
+)
 from initiatives.signatures import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
+from .admin_helpers import logged_in
 from .conftest import (
     CSRF_RE,
     correct_the_text,
@@ -1251,6 +1258,54 @@ def test_a_stranger_who_types_her_address_cannot_confirm_his_name_with_her_link(
     assert [s.state for s in signatures_in_db(app)] == ["confirmed"]
 
 
+def corrections_logged(app) -> list[AuditEvent]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.action == "signature.details_corrected")
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_a_pending_name_changed_by_signing_again_is_on_the_organisers_log_without_the_name(
+    app, client, make_initiative, sign
+):
+    """A stranger who types Amira's address with his own name changes her pending
+    signature: the organisers' log says so (which signature, from where, which fields),
+    and holds neither name, postcode nor address.  Signing again unchanged, or the
+    first signature, logs nothing."""
+    initiative = make_initiative()
+    amira, stranger = client, app.test_client()
+    sign(who=amira, name="Amira Hassan", postcode="212 14")
+    sign(who=amira, name=" Amira Hassan", postcode="21214")  # the same details again
+    assert corrections_logged(app) == []
+
+    sign(who=stranger, name="Mallory Stranger")
+    stranger.set_cookie("lang", "en")
+    sign(who=stranger, name="Mallory Stranger", postcode="213 64")
+    [signature] = signatures_in_db(app)
+    events = corrections_logged(app)
+    assert [(e.actor, e.signature_id, e.initiative_id) for e in events] == [
+        ("signer", signature.id, initiative.id)
+    ] * 2
+    assert [e.details for e in events] == [
+        {"channel": "web", "fields": ["name"]},
+        {"channel": "web", "fields": ["postcode", "locale"]},
+    ]
+    with app.app_context():
+        stored = str(db.session.execute(sa.text("SELECT * FROM audit_events")).all())
+    for personal in ("Amira", "Mallory", "Stranger", "212 14", "213 64", "21364", "example.org"):
+        assert personal not in stored
+
+    page = logged_in(app).get(f"/admin/initiatives/{initiative.slug}/audit")
+    text = page.get_data(as_text=True)
+    assert "Namn eller postnummer ändrat när någon skrev under igen" in text
+    assert "channel: web; fields: postcode, locale" in text and f"(#{signature.id})" in text
+    assert "Mallory" not in text
+
+
 def test_when_the_daily_cap_is_reached_a_corrected_name_changes_nothing(
     app, client, make_initiative, sign, deliver, smtp, a_minute_later
 ):
@@ -1265,6 +1320,7 @@ def test_when_the_daily_cap_is_reached_a_corrected_name_changes_nothing(
     sign(name="Amira Hassan", postcode="213 64")
     assert confirm_mails_queued(app) == cap
     assert stored_details(app) == ("Amira Hasan", "212 14", "212", "sv", 0)
+    assert corrections_logged(app) == []
     deliver()
     newest = smtp.wait_for(cap)[-1]
     assert press(client, confirm_link(newest)).status_code == 303

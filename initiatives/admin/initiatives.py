@@ -444,6 +444,7 @@ AUDIT_ACTIONS = {
     "retention.anonymise": "Namn och adresser raderade (gallring)",
     "retention.purge": "Gallring körd",
     "signature.confirmation_resent": "Bekräftelselänk skickad igen",
+    "signature.details_corrected": "Namn eller postnummer ändrat när någon skrev under igen",
     "signature.erased_on_request": "Underskrift raderad på begäran",
     "signature.invalidated": "Underskrift ogiltigförklarad",
     "signature.restored": "Underskrift återställd",
