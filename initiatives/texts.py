@@ -25,6 +25,12 @@ from .models import DEFAULT_LOCALE, Initiative, InitiativeText, UTCDateTime
 HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
+class TextRefused(TransitionError):
+    """A text that cannot be saved as it was sent (no reason, nothing changed, a part
+    publishing requires left out): bad input, which the form answers with 400.  A plain
+    ``TransitionError`` is a state that moved on since the page was opened: 409."""
+
+
 class Amendment(db.Model):
     """A correction of a published text: what it was, what it became, who and why."""
 
@@ -95,7 +101,7 @@ def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
     lock(initiative)
     require(initiative, "edit_texts", _l("Texten är låst sedan insamlingen började."))
     if locale == DEFAULT_LOCALE:
-        raise TransitionError(str(_l("Den svenska texten behövs alltid.")))
+        raise TextRefused(str(_l("Den svenska texten behövs alltid.")))
     initiative.texts[:] = [t for t in initiative.texts if t.locale != locale]
     db.session.flush()
     audit.record("initiative.text_removed", actor=actor, initiative=initiative, locale=locale)
@@ -115,20 +121,20 @@ def amend(
     lock(initiative)
     require(initiative, "amend", _l("Rättelser går bara att göra under insamlingen."))
     if not note.strip():
-        raise TransitionError(str(_l("Skriv vad som rättas och varför.")))
+        raise TextRefused(str(_l("Skriv vad som rättas och varför.")))
     text = _text(initiative, locale)
     previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
     # Compared as stored from now on: a text saved before texts were normalised is not
     # "corrected" by the same text sent again.
     if previous and _fields(**previous) == _fields(title, summary, body):
-        raise TransitionError(str(_l("Texten är oförändrad; det finns inget att rätta.")))
+        raise TextRefused(str(_l("Texten är oförändrad; det finns inget att rätta.")))
     # As when publishing: every language's page needs the proposal itself.
     if not normalise(title) or not normalise(body):
-        raise TransitionError(str(_l("En rättad text behöver rubrik och förslag.")))
+        raise TextRefused(str(_l("En rättad text behöver rubrik och förslag.")))
     # The Swedish text keeps what publishing required of it: the list of initiatives,
     # the pack's cover and every language without a text of its own show its summary.
     if locale == DEFAULT_LOCALE and not normalise(summary):
-        raise TransitionError(str(_l("Den svenska texten behöver en sammanfattning.")))
+        raise TextRefused(str(_l("Den svenska texten behöver en sammanfattning.")))
     previous_hash = initiative.text_hash or initiative.compute_text_hash()
     _put_text(initiative, locale, title=title, summary=summary, body=body)
     initiative.text_hash = initiative.compute_text_hash()

@@ -296,7 +296,7 @@ def test_a_correction_cannot_blank_the_swedish_summary(app):
     frozen = _get(app).text_hash
 
     blanked = post_form(client, url, url, **(TEXT | {"summary": "  ", "note": "Kortare"}))
-    assert blanked.status_code == 409
+    assert blanked.status_code == 400  # bad input, as a form error: not a conflict
     assert "sammanfattning" in blanked.get_data(as_text=True)
     assert _get(app).text_hash == frozen
     with app.app_context():
@@ -307,6 +307,12 @@ def test_a_correction_cannot_blank_the_swedish_summary(app):
         note="Typo",
     )  # fmt: skip
     assert fixed.status_code == 302
+
+    # Closed since the page was opened (another organiser): that is a conflict.
+    token = csrf_token(client, url)
+    post_form(client, _page(client), "/admin/initiatives/amiralsgatan/close")
+    late = client.post(url, data=TEXT | {"note": "Stavfel", "csrf_token": token})
+    assert late.status_code == 409
 
 
 def test_published_text_cannot_be_edited_only_amended(app):
@@ -548,7 +554,7 @@ def test_a_translation_added_while_collecting_needs_the_proposal_too(app):
     somali = "/admin/initiatives/amiralsgatan/text/so"
     title_only = {"title": "Amiralsgatan oo badbaado leh", "summary": "", "body": ""}
     refused = post_form(client, somali, somali, **title_only, note="Tarjumaad")
-    assert refused.status_code == 409
+    assert refused.status_code == 400
     assert "rubrik och förslag" in refused.get_data(as_text=True)
     assert _get(app).locales == ["sv"]
     full = title_only | {"body": "Waxaan soo jeedinaynaa jid badbaado leh."}
@@ -640,7 +646,7 @@ def test_the_same_visible_text_is_one_text_and_one_hash(app):
         "body": "Första stycket.\n\nAndra stycket.\nTredje raden.  ",
     }
     unchanged = post_form(client, url, url, **again, note="Inget")
-    assert unchanged.status_code == 409
+    assert unchanged.status_code == 400
     assert "oförändrad" in unchanged.get_data(as_text=True)
     assert _get(app).text_hash == frozen
     with app.app_context():
@@ -650,7 +656,7 @@ def test_the_same_visible_text_is_one_text_and_one_hash(app):
         # same text sent again either.
         initiative.text("sv").body = "Första stycket.\r\n\r\nAndra stycket.\r\nTredje raden."
         db.session.commit()
-    assert post_form(client, url, url, **again, note="Inget").status_code == 409
+    assert post_form(client, url, url, **again, note="Inget").status_code == 400
     assert _get(app).text_hash == frozen
 
 

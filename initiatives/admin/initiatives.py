@@ -153,7 +153,7 @@ def text_edit(slug: str, locale: str) -> Any:
     amending = lifecycle.can(initiative, "amend")
     form_class = AmendForm if amending else TextForm
     form = form_class(obj=text)
-    problem = None
+    problem, conflict = None, False
     editable = lifecycle.can(initiative, "edit_texts") or amending
     if request.method == "POST":
         if not editable:
@@ -172,11 +172,14 @@ def text_edit(slug: str, locale: str) -> Any:
             except lifecycle.TransitionError as exc:
                 db.session.rollback()
                 problem = str(exc)
+                # A text that cannot be saved as sent is bad input; a state that moved
+                # on since the page was opened (published, closed) is a conflict.
+                conflict = not isinstance(exc, texts.TextRefused)
             else:
                 db.session.commit()
                 flash(_("Texten är sparad."), "success")
                 return redirect(url_for("admin.dashboard", slug=initiative.slug))
-    status = 409 if problem else 400 if form.errors else 200
+    status = 409 if conflict else 400 if problem or form.errors else 200
     return render_template(
         "admin/text_form.html",
         initiative=initiative,
