@@ -74,6 +74,12 @@ def configure_database(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    # The models kept in modules of their own, with the code that uses them: the metadata
+    # (create_all, Alembic, key rotation) sees every table.  Imported here, not at the
+    # end of models.py: they import models, and a first import of one of them (a script's
+    # "from initiatives import kiosks") then met itself half-imported.
+    from . import accounts, kiosk_signatures, kiosks, lifecycle, paper, texts  # noqa: F401
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     if uri.startswith("sqlite"):

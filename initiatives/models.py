@@ -337,8 +337,3 @@ class AuditEvent(db.Model):
         sa.ForeignKey("signatures.id", ondelete="SET NULL")
     )
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-
-
-# Models in modules of their own, imported here so that the metadata (and Alembic) sees
-# every table.
-from . import accounts, kiosk_signatures, kiosks, lifecycle, paper, texts  # noqa: E402, F401
