@@ -7,10 +7,11 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
@@ -18,7 +19,7 @@ from initiatives import abuse, kiosks, pack, signatures
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
-from .admin_helpers import logged_in, post_form
+from .admin_helpers import PASSWORD, logged_in, post_form
 from .conftest import csrf_token
 from .privacy_support import BOT, PERSON, Spec, add_signatures, count_is_exact, set_initiative
 
@@ -413,3 +414,72 @@ def test_to_and_including_a_minute_takes_the_whole_minute(app, burst_campaign):
     # With its seconds (a burst's link) the end is that second: 11:59:40 to 12:00:00.
     exact = organiser.get(query.replace("T12:00", "T12:00:00")).get_data(as_text=True)
     assert "<strong data-already>5</strong>" in exact
+
+
+def _idle(app, browser) -> None:
+    """Her session was idle longer than ADMIN_IDLE_MINUTES (the page stayed open)."""
+    with browser.session_transaction() as session:
+        session["admin_seen"] = int(time.time()) - (app.config["ADMIN_IDLE_MINUTES"] + 1) * 60
+
+
+def _log_in_again(browser, login_page: str) -> str:
+    """Log in on the page the refused form led to: where the login leads."""
+    token = csrf_token(browser, login_page)
+    data = {"email": "lina@example.org", "password": PASSWORD, "csrf_token": token}
+    response = browser.post(login_page, data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def test_an_invalidation_sent_after_the_session_ended_leads_back_to_its_preview(
+    app, burst_campaign
+):
+    """Lina previewed the bot's burst and was called away; her invalidation comes back
+    "not saved", and the login leads to the same preview (its selection taken from the
+    form she sent, to be looked at and sent again), not to the review's first page.  Only
+    the preview's own parameters are carried, inside the admin; a selection that cannot
+    be one (too long to be typed) leads to the review's page, as before."""
+    organiser = logged_in(app, role="organiser", email="lina@example.org")
+    links = preview_links(organiser.get(REVIEW).get_data(as_text=True))
+    by_client = next(link for link in links if "client=" in link)
+    page = organiser.get(by_client).get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    form = {k: html.unescape(v) for k, v in form.items()}
+    sent = form | {
+        "expected": "12",
+        "reason": "automated",
+        "note": "Tolv",
+        "next": "//evil.example",
+    }
+
+    def send_when_idle(**changed: str) -> str:
+        token = csrf_token(organiser, by_client)
+        _idle(app, organiser)
+        refused = organiser.post(
+            f"{REVIEW}/invalidate", data=sent | changed | {"csrf_token": token}
+        )
+        assert refused.status_code == 302
+        login_page = refused.headers["Location"]
+        assert login_page.startswith("/admin/login?next=")
+        assert "sparades inte" in organiser.get(login_page).get_data(as_text=True)
+        return _log_in_again(organiser, login_page)
+
+    back = urlsplit(send_when_idle())
+    wanted = urlsplit(by_client)
+    assert back.path == wanted.path == f"{REVIEW}/preview"
+    assert parse_qs(back.query) == parse_qs(wanted.query)  # client, since, until only
+    again = organiser.get(urlunsplit(back))
+    assert again.status_code == 200
+    text = again.get_data(as_text=True)
+    assert "<strong data-confirmed>8</strong>" in text and "<strong data-pending>4</strong>" in text
+    assert count_is_exact(app, "amiralsgatan") == 14  # nothing was invalidated
+
+    # A value that looks like a place to go is only a parameter of the preview, which
+    # selects by it (here: nothing).
+    back = urlsplit(send_when_idle(domain="//evil.example"))
+    assert (back.scheme, back.netloc, back.path) == ("", "", f"{REVIEW}/preview")
+    assert parse_qs(back.query)["domain"] == ["//evil.example"]
+    page = organiser.get(urlunsplit(back)).get_data(as_text=True)
+    assert "<strong data-confirmed>0</strong>" in page
+    assert send_when_idle(client="a" * 5000) == REVIEW
+    assert count_is_exact(app, "amiralsgatan") == 14

@@ -63,6 +63,16 @@ FORM_PAGES = {
     "admin.totp_start": "admin.account",
     "admin.totp_disable": "admin.account",
 }
+# Actions whose form is on a page that needs its query (the review's preview shows a
+# selection): that page, and the fields of the posted form that are its parameters.
+FORM_QUERIES = {
+    "admin.review_invalidate": (
+        "admin.review_preview",
+        ("client", "domain", "kiosk", "since", "until"),
+    ),
+}
+# Longer than any value such a page takes (an address's domain, a time): no query at all.
+QUERY_VALUE_MAX = 300
 NOT_SAVED = _l("Det du skickade sparades inte. Logga in och gör det igen.")
 
 
@@ -147,11 +157,30 @@ def page_for(target: str) -> str:
     return home
 
 
+def _form_page() -> str:
+    """The page a form sent to this request came from: ``page_for`` its action, or for
+    one in ``FORM_QUERIES`` its page with the parameters taken back from the form sent.
+
+    Only that page's own parameters, as its query (built by ``url_for``, so the page
+    stays the one named, inside the admin); the page checks them as ever.  Without
+    them, or with one longer than any it takes: ``page_for``'s page.
+    """
+    found = FORM_QUERIES.get(request.endpoint or "")
+    if found is None:
+        return page_for(request.path)
+    endpoint, fields = found
+    query = {name: request.form.get(name, "") for name in fields}
+    query = {name: value for name, value in query.items() if value}
+    if not query or any(len(value) > QUERY_VALUE_MAX for value in query.values()):
+        return page_for(request.path)
+    return url_for(endpoint, **(request.view_args or {}), **query)
+
+
 def _not_saved(why: object) -> Response:
     """A form sent after the session ended: to the login page, saying that it was not
-    carried out, and after the login to the page it came from (``page_for``)."""
+    carried out, and after the login to the page it came from (``_form_page``)."""
     flash(f"{why} {NOT_SAVED}", "info")
-    return redirect(url_for("admin.login", next=page_for(request.path)))
+    return redirect(url_for("admin.login", next=_form_page()))
 
 
 @bp.before_request
