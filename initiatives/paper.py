@@ -232,6 +232,19 @@ def _sheet_numbers(signature_ids: list[int]) -> dict[int, str]:
     return {signature_id: number for signature_id, number in rows}
 
 
+def check_signed_on(initiative: Initiative, signed_on: date) -> None:
+    """Refuse a row's date in the future, before the collection opened or after it
+    ended (an early close counts, as in the pack's period): for a typed row and a
+    corrected one alike."""
+    opened = local_date(initiative.opens_at) if initiative.opens_at else None
+    end = initiative.collection_ends_at
+    last = local_date(end) if end else None
+    if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
+        raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
+    if last and signed_on > last:
+        raise TransitionError(str(_l("Datumet är efter att insamlingen slutade.")))
+
+
 def add_row(
     sheet: PaperSheet,
     actor: str,
@@ -248,13 +261,7 @@ def add_row(
     lock(initiative)
     open_for_paper(initiative)
     postcode = signatures.normalise_postcode(postcode)
-    opened = local_date(initiative.opens_at) if initiative.opens_at else None
-    end = initiative.collection_ends_at  # an early close counts, as in the pack's period
-    last = local_date(end) if end else None
-    if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
-        raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
-    if last and signed_on > last:
-        raise TransitionError(str(_l("Datumet är efter att insamlingen slutade.")))
+    check_signed_on(initiative, signed_on)
     matches = find_matches(initiative.id, name, postcode)
     box = crypto()
     signature = Signature(

@@ -1,12 +1,13 @@
 """Corrections of what an organiser typed from a paper sheet, until the hand-in.
 
 A sheet's number, date and collector can be corrected with the rules of a new sheet, a
-row's name and postcode with the rules of a typed row; the row is then compared for
-duplicates again, and its state (counted, or taken out) stays what it was.  Each
-correction is one audit event, and happens once: the same form sent twice (a double
-click) finds nothing left to change, and one sent from a page opened before someone
-else's correction is refused, so that it cannot undo that one unseen.  The page carries
-a version of what it showed (``sheet_version``, ``row_version``) for that.
+row's name, postcode and signed date with the rules of a typed row; a row with a new name
+or postcode is then compared for duplicates again, and its state (counted, or taken out)
+stays what it was.  Each correction is one audit event, and happens once: the same form
+sent twice (a double click) finds nothing left to change, and one sent from a page
+opened before someone else's correction is refused, so that it cannot undo that one
+unseen.  The page carries a version of what it showed (``sheet_version``,
+``row_version``) for that.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from . import audit, signatures
 from .crypto import crypto
 from .extensions import db
-from .lifecycle import TransitionError, lock
+from .lifecycle import TransitionError, local_date, local_noon, lock
 from .models import Initiative, SignatureState
 from .paper import (
     Match,
@@ -27,6 +28,7 @@ from .paper import (
     PaperSheet,
     Review,
     check_sheet,
+    check_signed_on,
     find_matches,
     open_for_paper,
 )
@@ -98,17 +100,33 @@ def row_version(row: PaperRow) -> str:
 
     A digest of the stored ciphertexts, not of the name: they change with every write
     (each encryption has its own random IV), and no digest of a name is put on a page.
+    The signed date is in it as it is stored.
     """
     signature = row.signature
-    stored = (bytes(signature.name_enc or b""), bytes(signature.postcode_enc or b""))
+    stored = (
+        bytes(signature.name_enc or b""),
+        bytes(signature.postcode_enc or b""),
+        signature.confirmed_at.isoformat().encode() if signature.confirmed_at else b"",
+    )
     return hashlib.sha256(b"\x1f".join(stored)).hexdigest()
 
 
+def row_signed_on(row: PaperRow) -> date | None:
+    """The day the row says it was signed (its ``confirmed_at``, noon in Malmö)."""
+    confirmed_at = row.signature.confirmed_at
+    return local_date(confirmed_at) if confirmed_at else None
+
+
 def correct_row(
-    row: PaperRow, actor: str, *, seen: str, name: str, postcode: str | None
+    row: PaperRow, actor: str, *, seen: str, name: str, postcode: str | None, signed_on: date
 ) -> tuple[bool, list[Match]]:
-    """Correct a row's name and postcode; whether anything changed, and the signatures
-    the row now matches (it is flagged for review if there are any)."""
+    """Correct a row's name, postcode and signed date; whether anything changed, and the
+    signatures the row now matches (it is flagged for review if there are any).
+
+    The date moves the row to another day in the dashboard and the clerk's list, never
+    out of the count; it is no part of the duplicate check, so a new date alone leaves
+    the row's review as it was.
+    """
     signature = row.signature
     initiative = db.session.get(Initiative, signature.initiative_id)
     assert initiative is not None
@@ -128,17 +146,29 @@ def correct_row(
         raise TransitionError(str(BAD_POSTCODE)) from None
     name = name.strip()
     box = crypto()
-    was = {"name": box.decrypt(signature.name_enc), "postcode": box.decrypt(signature.postcode_enc)}
-    fields = [key for key, value in (("name", name), ("postcode", postcode)) if was[key] != value]
+    was = {
+        "name": box.decrypt(signature.name_enc),
+        "postcode": box.decrypt(signature.postcode_enc),
+        "signed_on": row_signed_on(row),
+    }
+    wanted = {"name": name, "postcode": postcode, "signed_on": signed_on}
+    fields = [key for key, value in wanted.items() if was[key] != value]
     if not fields:
         return False, []  # sent twice, or nothing changed: nothing to record
     if seen != row_version(row):
         raise TransitionError(str(CHANGED_SINCE))
-    signature.name_enc = box.encrypt(name)
-    signature.postcode_enc = box.encrypt(postcode)
-    signature.postcode_area = postcode[:3] if postcode else None
+    if "signed_on" in fields:
+        # Checked when it changes: the date a row has was checked when it was typed.
+        check_signed_on(initiative, signed_on)
+        # Not through ``signatures.move``: the state, and so the count, stay as they are.
+        signature.confirmed_at = local_noon(signed_on)
+    renamed = "name" in fields or "postcode" in fields
+    if renamed:
+        signature.name_enc = box.encrypt(name)
+        signature.postcode_enc = box.encrypt(postcode)
+        signature.postcode_area = postcode[:3] if postcode else None
     matches: list[Match] = []
-    if signature.state == SignatureState.CONFIRMED:
+    if renamed and signature.state == SignatureState.CONFIRMED:
         # Compared afresh, as a row typed now: "different people" was decided on what the
         # row said before, and a flag raised by a typing error has nothing behind it.  A
         # row taken out keeps its decision: it does not count, and nothing is asked.

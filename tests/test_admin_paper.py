@@ -415,6 +415,7 @@ def test_a_bad_note_on_a_duplicate_is_a_clear_400(app, make_initiative, sign):
 # --- corrections -------------------------------------------------------------------------
 
 SEEN_RE = re.compile(r'name="seen" type="hidden" value="([0-9a-f]*)"')
+SIGNED_ON_RE = re.compile(r'name="signed_on"[^>]* value="([^"]*)"')
 
 
 def _days_ago(days: int) -> str:
@@ -428,6 +429,10 @@ def _correct(client, url, **data):
     html = page.get_data(as_text=True)
     if "seen" not in data:
         data["seen"] = SEEN_RE.search(html).group(1)
+    # The date a row's page shows goes back with the form unless changed, as in a browser.
+    shown_date = SIGNED_ON_RE.search(html)
+    if shown_date and "signed_on" not in data:
+        data["signed_on"] = shown_date.group(1)
     data["csrf_token"] = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)[1]
     return client.post(url, data=data)
 
@@ -737,7 +742,8 @@ def test_bad_input_to_a_row_correction_is_a_clear_4xx(app, make_initiative):
     erase = {"erase-received_via": "email", "erase-received_on": _today()}
     erased = post_form(client, detail, f"{detail}/erase", **erase)
     assert erased.status_code == 302, erased.get_data(as_text=True)
-    refused = _correct(client, url, name="Hodan Ali", postcode="", seen=old)
+    # Sent from the old page, with the date it showed (this page has no form now).
+    refused = _correct(client, url, name="Hodan Ali", postcode="", signed_on=_today(), seen=old)
     assert refused.status_code == 409
     assert "raderade" in refused.get_data(as_text=True)
     assert _stored(app, row_id)[0] is None
@@ -755,7 +761,9 @@ def test_a_row_cannot_be_corrected_after_the_hand_in(app, make_initiative):
     with app.app_context():
         db.session.execute(sa.update(Initiative).values(state="submitted"))
         db.session.commit()
-    refused = _correct(client, url, name="Hodan Cali", postcode="212 14", seen=seen)
+    refused = _correct(
+        client, url, name="Hodan Cali", postcode="212 14", signed_on=_today(), seen=seen
+    )
     assert refused.status_code == 409
     assert "innan inlämningen" in refused.get_data(as_text=True)
     assert _stored(app, row_id)[0] == "Hodan Ali"

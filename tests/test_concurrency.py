@@ -910,7 +910,7 @@ def test_a_paper_row_corrected_while_the_same_name_signs_online_is_flagged(app, 
     def correct() -> tuple[bool, int]:
         changed, matches = paper_corrections.correct_row(
             db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen,
-            name="Hodan Ali", postcode=None,
+            name="Hodan Ali", postcode=None, signed_on=lifecycle.local_date(clock.utcnow()),
         )  # fmt: skip
         return changed, len(matches)
 

@@ -373,7 +373,7 @@ class PaperRowForm(_RowFields):
     )
 
 
-class PaperRowCorrectionForm(_RowFields):
+class PaperRowCorrectionForm(PaperRowForm):
     seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 

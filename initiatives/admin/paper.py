@@ -225,7 +225,12 @@ def _row_edit_page(
     box = crypto()
     name = _shown(box.decrypt(row.signature.name_enc))
     postcode = box.decrypt(row.signature.postcode_enc)
-    form = form or PaperRowCorrectionForm(formdata=None, name=name, postcode=postcode)
+    form = form or PaperRowCorrectionForm(
+        formdata=None,
+        name=name,
+        postcode=postcode,
+        signed_on=paper_corrections.row_signed_on(row),
+    )
     form.seen.data = paper_corrections.row_version(row)  # see _sheet_edit_page
     return render_template(
         "admin/paper_row_edit.html",
@@ -256,7 +261,12 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
         return _row_edit_page(initiative, row, form, 400, _form_problem(form))
     try:
         changed, matches = paper_corrections.correct_row(
-            row, actor(), seen=form.seen.data, name=form.name.data, postcode=form.postcode.data
+            row,
+            actor(),
+            seen=form.seen.data,
+            name=form.name.data,
+            postcode=form.postcode.data,
+            signed_on=form.signed_on.data,
         )
     except TransitionError as exc:
         db.session.rollback()

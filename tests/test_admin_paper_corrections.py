@@ -1,0 +1,180 @@
+"""Corrections of typed paper rows: the signed date, flags left over from what a row said
+before, and names typed with a space or a zero-width non-joiner."""
+
+from __future__ import annotations
+
+import datetime
+
+import sqlalchemy as sa
+
+from initiatives import clock, lifecycle, paper, stats
+from initiatives.extensions import db
+from initiatives.models import Initiative, SignatureState
+from initiatives.paper import PaperRow, Review
+
+from .admin_helpers import logged_in, post_form
+from .test_admin_paper import (
+    BASE,
+    SEEN_RE,
+    _confirm_all,
+    _correct,
+    _days_ago,
+    _events,
+    _row,
+    _row_id,
+    _sheet,
+    _state,
+    _stored,
+    _today,
+)
+
+
+def _day(app, row_id) -> str:
+    """The day a row says it was signed (its ``confirmed_at`` in Malmö)."""
+    return lifecycle.local_date(_stored(app, row_id)[4]).isoformat()
+
+
+def _per_day(app) -> dict[str, int]:
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        return {day.isoformat(): n for day, n in stats.per_day(initiative) if n}
+
+
+def test_an_organiser_corrects_the_date_a_row_was_signed(app, make_initiative, tmp_path):
+    """Signed five days ago, typed with the sheet's date two days ago: corrected, the row
+    counts as before, on the day it was signed, in the dashboard's days and the clerk's
+    list.  The log says the date was corrected, never which date."""
+    from initiatives import pack
+
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Amira Hassan", signed_on=_days_ago(2)).status_code == 302
+    row_id = _row_id(app)
+    url = f"{sheet}/rows/{row_id}"
+    assert f'value="{_days_ago(2)}"' in client.get(url).get_data(as_text=True)
+    assert _per_day(app) == {_days_ago(2): 1}
+
+    fields = {"name": "Amira Hassan", "postcode": "212 14", "signed_on": _days_ago(5)}
+    done = _correct(client, url, **fields)
+    assert done.status_code == 302 and done.headers["Location"].endswith(sheet)
+    page = client.get(sheet).get_data(as_text=True)
+    assert "Rad 1 är rättad." in page and _days_ago(5) in page
+    assert _day(app, row_id) == _days_ago(5)
+    stored = _stored(app, row_id)
+    assert stored[:4] == ("Amira Hassan", "212 14", "212", SignatureState.CONFIRMED)
+    assert stored[5] is None
+    cached, counted, numbers = _state(app)
+    assert cached == counted == 1 and numbers.by_channel["paper"]["confirmed"] == 1
+    assert _per_day(app) == {_days_ago(5): 1}
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        rows = list(pack.snapshot(initiative, tmp_path / "list.csv").rows())
+    assert [(r.name, r.day, r.sheet) for r in rows] == [("Amira Hassan", _days_ago(5), "1")]
+
+    (event,) = _events(app, "paper.row_corrected")
+    assert event.details == {"sheet": "1", "line": 1, "fields": ["signed_on"], "flagged": False}
+    # Sent again (a double click): nothing left to change, nothing logged twice.
+    assert _correct(client, url, **fields).status_code == 302
+    assert len(_events(app, "paper.row_corrected")) == 1
+
+
+def test_a_date_is_refused_where_a_typed_row_would_be(app, make_initiative):
+    """The rules of a typed row: not in the future, not before the collection opened,
+    not after it was closed early; an impossible date is a clear 400.  Each refusal says
+    why, keeps what was typed and changes nothing."""
+    now = clock.utcnow()
+    make_initiative(state="closed", opens_days_ago=10, closed_at=now - datetime.timedelta(days=3))
+    client = logged_in(app)
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Hodan Ali", signed_on=_days_ago(4)).status_code == 302
+    row_id = _row_id(app)
+    url = f"{sheet}/rows/{row_id}"
+    same = {"name": "Hodan Ali", "postcode": "212 14"}
+    for day, says in (
+        (_days_ago(-1), "under insamlingen och inte i framtiden"),
+        (_days_ago(30), "under insamlingen och inte i framtiden"),
+        (_days_ago(1), "efter att insamlingen slutade"),
+    ):
+        refused = _correct(client, url, **same, signed_on=day)
+        assert refused.status_code == 409, day
+        html = refused.get_data(as_text=True)
+        assert says in html and f'value="{day}"' in html, day
+    for bad in ("2026-02-30", "99999-01-01", "\x00", ""):
+        refused = _correct(client, url, **same, signed_on=bad)
+        assert refused.status_code == 400, bad
+        assert "Skriv ett datum som ÅÅÅÅ-MM-DD." in refused.get_data(as_text=True), bad
+    assert _day(app, row_id) == _days_ago(4)
+    assert _events(app, "paper.row_corrected") == []
+    # The name can still be corrected on a row whose date is left as it is.
+    assert _correct(client, url, name="Hodan Cali", postcode="212 14").status_code == 302
+    assert _correct(client, url, **same, signed_on=_days_ago(6)).status_code == 302
+    assert _day(app, row_id) == _days_ago(6)
+    assert [e.details["fields"] for e in _events(app, "paper.row_corrected")] == [
+        ["name"],
+        ["name", "signed_on"],
+    ]
+
+
+def test_a_date_correction_from_an_old_page_is_refused(app, make_initiative):
+    """Another organiser corrected the date while this page was open: the name sent from
+    it is refused, so that it cannot put the old date back unseen."""
+    make_initiative(opens_days_ago=10)
+    first, second = logged_in(app, email="nadia@example.org"), logged_in(app)
+    sheet = _sheet(first)
+    _row(first, sheet, "Hodan Ali", signed_on=_days_ago(2))
+    url = f"{sheet}/rows/{_row_id(app)}"
+    old_page = second.get(url).get_data(as_text=True)
+    old = SEEN_RE.search(old_page).group(1)
+    moved = _correct(first, url, name="Hodan Ali", postcode="212 14", signed_on=_days_ago(3))
+    assert moved.status_code == 302
+    stale = _correct(
+        second, url, name="Hodan Cali", postcode="212 14", signed_on=_days_ago(2), seen=old
+    )
+    assert stale.status_code == 409
+    assert "ändrats sedan du öppnade sidan" in stale.get_data(as_text=True)
+    assert _stored(app, _row_id(app))[0] == "Hodan Ali"
+    assert _day(app, _row_id(app)) == _days_ago(3)
+
+
+def test_a_new_date_keeps_the_rows_state_and_review(app, make_initiative, sign):
+    """The date is no part of the duplicate check: a row kept as "different people" stays
+    kept, one taken out stays out, and the count does not move."""
+    make_initiative(opens_days_ago=10)
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hassan", signed_on=_days_ago(2))
+    _row(client, sheet, "Hodan Ali", signed_on=_days_ago(2))
+    kept, out = _row_id(app, 1), _row_id(app, 2)
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{kept}/keep")
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{out}/duplicate", note="")
+    with app.app_context():
+        kept_at = db.session.get(PaperRow, kept).kept_at
+    assert _state(app)[0] == 3
+    for row_id, name in ((kept, "Amira Hassan"), (out, "Hodan Ali")):
+        url = f"{sheet}/rows/{row_id}"
+        done = _correct(client, url, name=name, postcode="212 14", signed_on=_days_ago(4))
+        assert done.status_code == 302
+        assert _day(app, row_id) == _days_ago(4)
+    assert _stored(app, kept)[3:6:2] == (SignatureState.CONFIRMED, Review.KEPT)
+    assert _stored(app, out)[3:6:2] == (SignatureState.INVALIDATED, Review.RESOLVED)
+    with app.app_context():
+        assert db.session.get(PaperRow, kept).kept_at == kept_at
+        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
+    cached, counted, _ = _state(app)
+    assert cached == counted == 3
+    assert _per_day(app).get(_days_ago(4)) == 1  # the kept row; the one taken out is not
+
+
+def test_today_is_a_date_a_row_can_be_corrected_to(app, make_initiative):
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Hodan Ali", signed_on=_days_ago(2))
+    url = f"{sheet}/rows/{_row_id(app)}"
+    done = _correct(client, url, name="Hodan Ali", postcode="212 14", signed_on=_today())
+    assert done.status_code == 302
+    assert _day(app, _row_id(app)) == _today()
