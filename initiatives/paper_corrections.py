@@ -13,15 +13,17 @@ unseen.  The page carries a version of what it showed (``sheet_version``,
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from . import audit, signatures
 from .crypto import crypto
 from .extensions import db
 from .lifecycle import TransitionError, local_date, local_noon, lock
-from .models import Initiative, SignatureState
+from .models import Initiative, Signature, SignatureState
 from .paper import (
     Match,
     PaperRow,
@@ -117,15 +119,71 @@ def row_signed_on(row: PaperRow) -> date | None:
     return local_date(confirmed_at) if confirmed_at else None
 
 
+@dataclass
+class RowCorrection:
+    """What a row correction did."""
+
+    changed: bool = False
+    # The signatures the row now matches: it is flagged for review if there are any.
+    matches: list[Match] = field(default_factory=list)
+    # Other rows flagged against what the row said before, which match nothing now.
+    cleared: int = 0
+
+
+def _flagged_against(matches: list[Match]) -> list[PaperRow]:
+    """The rows among ``matches`` that wait for review and still count, locked.
+
+    One an organiser is deciding on at this moment is left out, not waited for: that
+    decision locks the row and then the initiative, which this correction holds (the
+    two would wait for each other), and it is the organiser's to take anyway.
+    """
+    ids = [m.signature.id for m in matches]
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(PaperRow)
+            .join(Signature, Signature.id == PaperRow.signature_id)
+            .where(
+                PaperRow.signature_id.in_(ids),
+                PaperRow.review == Review.PENDING,
+                Signature.state == SignatureState.CONFIRMED,
+            )
+            .with_for_update(of=PaperRow, skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _clear_stale_flags(initiative_id: int, rows: list[PaperRow]) -> int:
+    """Unflag those of ``rows`` that match no signature now; how many.
+
+    As when a row is typed, a flag stands for a match there is: one raised by what a
+    corrected row said before has nothing behind it.  A decision an organiser took
+    (kept, resolved) is not in ``rows`` and stays.
+    """
+    box = crypto()
+    cleared = 0
+    for row in rows:
+        name = box.decrypt(row.signature.name_enc) or ""
+        postcode = box.decrypt(row.signature.postcode_enc)
+        if not find_matches(initiative_id, name, postcode, exclude_id=row.signature_id):
+            row.review = None
+            cleared += 1
+    return cleared
+
+
 def correct_row(
     row: PaperRow, actor: str, *, seen: str, name: str, postcode: str | None, signed_on: date
-) -> tuple[bool, list[Match]]:
-    """Correct a row's name, postcode and signed date; whether anything changed, and the
-    signatures the row now matches (it is flagged for review if there are any).
+) -> RowCorrection:
+    """Correct a row's name, postcode and signed date.
 
     The date moves the row to another day in the dashboard and the clerk's list, never
     out of the count; it is no part of the duplicate check, so a new date alone leaves
-    the row's review as it was.
+    the row's review, and the others', as they were.  A new name or postcode compares
+    the row afresh, and unflags the rows flagged only against what it said before.  As
+    when a row is typed, a row the corrected one now matches is not flagged itself: the
+    corrected row is, and the review page shows both.
     """
     signature = row.signature
     initiative = db.session.get(Initiative, signature.initiative_id)
@@ -154,7 +212,7 @@ def correct_row(
     wanted = {"name": name, "postcode": postcode, "signed_on": signed_on}
     fields = [key for key, value in wanted.items() if was[key] != value]
     if not fields:
-        return False, []  # sent twice, or nothing changed: nothing to record
+        return RowCorrection()  # sent twice, or nothing changed: nothing to record
     if seen != row_version(row):
         raise TransitionError(str(CHANGED_SINCE))
     if "signed_on" in fields:
@@ -162,19 +220,24 @@ def correct_row(
         check_signed_on(initiative, signed_on)
         # Not through ``signatures.move``: the state, and so the count, stay as they are.
         signature.confirmed_at = local_noon(signed_on)
-    renamed = "name" in fields or "postcode" in fields
-    if renamed:
+    stale: list[PaperRow] = []
+    matches: list[Match] = []
+    if "name" in fields or "postcode" in fields:
+        # The rows flagged against what this row said, found before it changes.
+        old = find_matches(initiative.id, was["name"] or "", was["postcode"], signature.id)
+        stale = _flagged_against(old)
         signature.name_enc = box.encrypt(name)
         signature.postcode_enc = box.encrypt(postcode)
         signature.postcode_area = postcode[:3] if postcode else None
-    matches: list[Match] = []
-    if renamed and signature.state == SignatureState.CONFIRMED:
-        # Compared afresh, as a row typed now: "different people" was decided on what the
-        # row said before, and a flag raised by a typing error has nothing behind it.  A
-        # row taken out keeps its decision: it does not count, and nothing is asked.
-        matches = find_matches(initiative.id, name, postcode, exclude_id=signature.id)
-        row.review = Review.PENDING if matches else None
-        row.kept_at = None
+        if signature.state == SignatureState.CONFIRMED:
+            # Compared afresh, as a row typed now: "different people" was decided on what
+            # the row said before, and a flag raised by a typing error has nothing behind
+            # it.  A row taken out keeps its decision: it does not count, nothing is asked.
+            matches = find_matches(initiative.id, name, postcode, exclude_id=signature.id)
+            row.review = Review.PENDING if matches else None
+            row.kept_at = None
+    db.session.flush()
+    cleared = _clear_stale_flags(initiative.id, stale)
     db.session.flush()
     audit.record(
         "paper.row_corrected",
@@ -185,5 +248,6 @@ def correct_row(
         line=row.line,
         fields=fields,
         flagged=bool(matches),
+        cleared=cleared,
     )
-    return True, matches
+    return RowCorrection(True, matches, cleared)

@@ -627,6 +627,7 @@ def test_an_organiser_corrects_a_mistyped_row(app, make_initiative):
         "line": 1,
         "fields": ["name", "postcode"],
         "flagged": False,
+        "cleared": 0,
     }
     assert "Pappersrad rättad" in client.get("/admin/initiatives/amiralsgatan/audit").get_data(
         as_text=True

@@ -73,7 +73,13 @@ def test_an_organiser_corrects_the_date_a_row_was_signed(app, make_initiative, t
     assert [(r.name, r.day, r.sheet) for r in rows] == [("Amira Hassan", _days_ago(5), "1")]
 
     (event,) = _events(app, "paper.row_corrected")
-    assert event.details == {"sheet": "1", "line": 1, "fields": ["signed_on"], "flagged": False}
+    assert event.details == {
+        "sheet": "1",
+        "line": 1,
+        "fields": ["signed_on"],
+        "flagged": False,
+        "cleared": 0,
+    }
     # Sent again (a double click): nothing left to change, nothing logged twice.
     assert _correct(client, url, **fields).status_code == 302
     assert len(_events(app, "paper.row_corrected")) == 1
@@ -178,3 +184,74 @@ def test_today_is_a_date_a_row_can_be_corrected_to(app, make_initiative):
     done = _correct(client, url, name="Hodan Ali", postcode="212 14", signed_on=_today())
     assert done.status_code == 302
     assert _day(app, _row_id(app)) == _today()
+
+
+def _reviews(app) -> dict[int, str | None]:
+    with app.app_context():
+        return dict(db.session.execute(sa.select(PaperRow.line, PaperRow.review)).all())
+
+
+def test_a_flag_raised_only_by_a_rows_old_name_goes_with_it(app, make_initiative):
+    """Line 1 typed "Amira Hassan" for Amina Hassan; line 2, the real Amira Hassan, was
+    flagged against it.  Line 1 corrected: line 2 matches nobody now, and no longer
+    waits for an organiser; the page and the log say one flag went."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hassan")
+    _row(client, sheet, "Amira Hassan")
+    assert _reviews(app) == {1: None, 2: Review.PENDING}
+    url = f"{sheet}/rows/{_row_id(app, 1)}"
+    done = _correct(client, url, name="Amina Hassan", postcode="212 14")
+    assert done.status_code == 302
+    page = client.get(sheet).get_data(as_text=True)
+    assert "Rad 1 är rättad." in page
+    assert "1 annan rad liknade bara det som stod förut och behöver inte längre granskas." in page
+    assert _reviews(app) == {1: None, 2: None}
+    assert "Inget att granska." in client.get(f"{BASE}/review").get_data(as_text=True)
+    (event,) = _events(app, "paper.row_corrected")
+    assert event.details["cleared"] == 1 and event.details["flagged"] is False
+    assert _state(app)[0] == 2
+
+
+def test_only_flags_with_nothing_left_behind_them_go(app, make_initiative, sign):
+    """Flagged against the old name and an online signature too: still flagged.  Kept
+    or resolved by an organiser: the decision stays.  A name the correction now matches:
+    the corrected row is flagged, the other is not, as when a row is typed."""
+    make_initiative(opens_days_ago=10)
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    for name in ("Hodan Ali", "Hodan Ali", "Hodan Ali", "Hodan Ali", "Dalia Nur"):
+        assert _row(client, sheet, name).status_code == 302
+    # Line 1 matches the online signature; lines 2 to 4 match it and the rows before.
+    assert _reviews(app) == {1: Review.PENDING, 2: Review.PENDING, 3: Review.PENDING,
+                             4: Review.PENDING, 5: None}  # fmt: skip
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{_row_id(app, 3)}/keep")
+    post_form(client, f"{BASE}/review", f"{BASE}/review/{_row_id(app, 4)}/duplicate", note="")
+    url = f"{sheet}/rows/{_row_id(app, 1)}"
+    done = _correct(client, url, name="Dalia Nur", postcode="212 14")
+    assert done.status_code == 302
+    page = client.get(sheet).get_data(as_text=True)
+    assert "behöver granskas" in page and "behöver inte längre granskas" not in page
+    assert _reviews(app) == {1: Review.PENDING, 2: Review.PENDING, 3: Review.KEPT,
+                             4: Review.RESOLVED, 5: None}  # fmt: skip
+    assert _events(app, "paper.row_corrected")[-1].details["cleared"] == 0
+
+
+def test_several_flags_can_go_with_one_correction(app, make_initiative):
+    """Line 1 without a postcode matches the same name in every area: lines 2 and 3 were
+    flagged against it alone (their areas differ).  Corrected, both flags go."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    for postcode in ("", "212 14", "213 63"):
+        assert _row(client, sheet, "علی رضایی", postcode=postcode).status_code == 302
+    assert _reviews(app) == {1: None, 2: Review.PENDING, 3: Review.PENDING}
+    done = _correct(client, f"{sheet}/rows/{_row_id(app, 1)}", name="رضا علوی", postcode="")
+    assert done.status_code == 302
+    page = client.get(sheet).get_data(as_text=True)
+    assert "2 andra rader liknade bara det som stod förut och behöver inte längre granskas." in page
+    assert _reviews(app) == {1: None, 2: None, 3: None}
+    assert _events(app, "paper.row_corrected")[-1].details["cleared"] == 2

@@ -908,16 +908,73 @@ def test_a_paper_row_corrected_while_the_same_name_signs_online_is_flagged(app, 
         )  # fmt: skip
 
     def correct() -> tuple[bool, int]:
-        changed, matches = paper_corrections.correct_row(
+        done = paper_corrections.correct_row(
             db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen,
             name="Hodan Ali", postcode=None, signed_on=lifecycle.local_date(clock.utcnow()),
         )  # fmt: skip
-        return changed, len(matches)
+        return done.changed, len(done.matches)
 
     outcome = _while_held(app, hold, correct)
     assert outcome == [(True, 1)]
     with app.app_context():
         assert db.session.get(paper.PaperRow, row_id).review == paper.Review.PENDING
+
+
+@PG
+def test_a_correction_does_not_wait_for_a_decision_on_a_row_it_would_unflag(app, make_initiative):
+    """Line 2 was flagged against line 1's old name.  An organiser answers "same person"
+    on line 2 (that locks the row, then the initiative) while line 1 is corrected (that
+    locks the initiative, and would then unflag line 2): the correction does not wait for
+    her, so neither waits for the other, and line 2 is left to her answer."""
+    from initiatives import paper, paper_corrections
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    today = lifecycle.local_date(clock.utcnow())
+    with app.app_context():
+        sheet = db.session.get(paper.PaperSheet, sheet_id)
+        rows = [
+            paper.add_row(sheet, "nadia@example.org", name="Hodan Ali", postcode=None,
+                          signed_on=today)[0]
+            for _ in range(2)
+        ]  # fmt: skip
+        db.session.commit()
+        first, second = (row.signature_id for row in rows)
+        seen = paper_corrections.row_version(rows[0])
+        assert rows[1].review == paper.Review.PENDING
+    outcome: list[object] = []
+
+    def correct() -> None:
+        with app.app_context():
+            done = paper_corrections.correct_row(
+                db.session.get(paper.PaperRow, first), "omar@example.org", seen=seen,
+                name="Hodan Cali", postcode=None, signed_on=today,
+            )  # fmt: skip
+            db.session.commit()
+            outcome.append(done.cleared)
+
+    with app.app_context(), sa.orm.Session(db.engine) as deciding, db.engine.connect() as watcher:
+        deciding.execute(
+            sa.select(paper.PaperRow.signature_id)
+            .where(paper.PaperRow.signature_id == second)
+            .with_for_update()
+        )
+        deciding.execute(sa.select(Signature.id).where(Signature.id == second).with_for_update())
+        thread = threading.Thread(target=correct)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1, unless=lambda: not thread.is_alive())
+        waited = thread.is_alive()
+        deciding.execute(sa.select(Initiative.id).with_for_update())  # her next step
+        deciding.execute(
+            sa.update(paper.PaperRow)
+            .where(paper.PaperRow.signature_id == second)
+            .values(review="resolved")
+        )
+        deciding.commit()
+    thread.join(timeout=120)
+    assert not waited
+    assert outcome == [0]
+    with app.app_context():
+        assert db.session.get(paper.PaperRow, second).review == "resolved"
 
 
 @PG

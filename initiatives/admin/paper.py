@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from .. import clock, names, paper, paper_corrections
 from ..crypto import crypto
@@ -260,7 +261,7 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
     if not form.validate_on_submit():
         return _row_edit_page(initiative, row, form, 400, _form_problem(form))
     try:
-        changed, matches = paper_corrections.correct_row(
+        done = paper_corrections.correct_row(
             row,
             actor(),
             seen=form.seen.data,
@@ -272,9 +273,9 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
         db.session.rollback()
         return _row_edit_page(initiative, row, form, 409, str(exc))
     db.session.commit()
-    if not changed:
+    if not done.changed:
         flash(_("Inget ändrades: raden har redan de uppgifterna."), "info")
-    elif matches:
+    elif done.matches:
         flash(
             _(
                 "Rad %(line)s är rättad, men den liknar en annan underskrift och behöver granskas.",
@@ -284,6 +285,17 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
         )
     else:
         flash(_("Rad %(line)s är rättad.", line=row.line), "success")
+    if done.cleared:
+        flash(
+            ngettext(
+                "%(num)s annan rad liknade bara det som stod förut och behöver inte längre "
+                "granskas.",
+                "%(num)s andra rader liknade bara det som stod förut och behöver inte längre "
+                "granskas.",
+                done.cleared,
+            ),
+            "info",
+        )
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet_id))
 
 
