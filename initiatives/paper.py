@@ -105,6 +105,18 @@ def normalise_name(name: str) -> str:
     return _SPACE.sub(" ", bare.translate(_VARIANTS)).strip().casefold()
 
 
+def match_key(name: str) -> str:
+    """What two names are compared by: ``normalise_name`` without its spaces.
+
+    Persian writes the parts of a name with a space, a zero-width non-joiner or joined
+    (محمد رضا, محمد‌رضا, محمدرضا), and the signer and the organiser each chose one; the
+    joiner is dropped already, so the space goes too.  Latin names then match the same
+    way ("Ann Marie" and "Annmarie"), which is acceptable for a flag: an organiser looks
+    at it and decides, and no row is dropped.
+    """
+    return normalise_name(name).replace(" ", "")
+
+
 # While sheets may be typed in and corrected: until the hand-in.
 PAPER_STATES = (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
@@ -182,7 +194,7 @@ def find_matches(
     postcode (it is optional online) the name alone decides: a false alarm costs a look,
     a missed duplicate costs trust.
     """
-    wanted = normalise_name(name)
+    wanted = match_key(name)
     if not wanted:
         return []  # an anonymised row has no name left to compare
     query = sa.select(Signature).where(
@@ -211,7 +223,7 @@ def find_matches(
     box = crypto()
     found = []
     for candidate in db.session.scalars(query):
-        if normalise_name(box.decrypt(candidate.name_enc) or "") != wanted:
+        if match_key(box.decrypt(candidate.name_enc) or "") != wanted:
             continue
         theirs = box.decrypt(candidate.postcode_enc)
         if postcode and theirs and theirs != postcode:

@@ -255,3 +255,47 @@ def test_several_flags_can_go_with_one_correction(app, make_initiative):
     assert "2 andra rader liknade bara det som stod förut och behöver inte längre granskas." in page
     assert _reviews(app) == {1: None, 2: None, 3: None}
     assert _events(app, "paper.row_corrected")[-1].details["cleared"] == 2
+
+
+def test_a_persian_name_typed_with_a_space_or_a_non_joiner_is_still_flagged(
+    app, make_initiative, sign
+):
+    """Persian writes the parts of a name joined, with a zero-width non-joiner, or with a
+    space (محمدرضا, محمد‌رضا, محمد رضا), and the signer and the organiser each chose one.
+    The same person, counted twice unless the row is flagged."""
+    make_initiative()
+    online = {
+        "محمدرضا کریمی": ("محمد رضا کریمی", "محمد\u200cرضا کریمی"),
+        "زهرا احمدی\u200cنژاد": ("زهرا احمدی نژاد", "زهرا احمدینژاد", "زهرا احمدي نژاد"),
+        "علی اکبر": ("علی\u200cاکبر", "علیاکبر"),
+        # A Latin name the same way: a flag an organiser looks at, never a row dropped.
+        "Ann Marie Svensson": ("Annmarie Svensson",),
+    }
+    for i, name in enumerate(online):
+        sign(name=name, email=f"s{i}@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    typed = [name for names in online.values() for name in names]
+    for name in typed:
+        assert _row(client, sheet, name, postcode="212 14").status_code == 302, name
+    # Other people: another family name, a first name alone, a name in the same letters.
+    for name in ("محمد رضایی", "محمد کریمی", "زهرا احمدی", "علی اکبری"):
+        assert _row(client, sheet, name, postcode="212 14").status_code == 302, name
+    reviews = _reviews(app)
+    assert [line for line, review in sorted(reviews.items()) if review] == list(
+        range(1, len(typed) + 1)
+    )
+    # The review page compares the same way: each row shows what it matched.
+    review_page = client.get(f"{BASE}/review").get_data(as_text=True)
+    assert review_page.count("Liknar:") == len(typed)
+    assert "finns inte längre kvar" not in review_page
+
+
+def test_the_match_key_leaves_out_spaces_and_joiners_only():
+    assert paper.normalise_name(" محمد\u200cرضا  کریمی ") == "محمدرضا كريمي"
+    keys = {paper.match_key(n) for n in ("محمدرضا کریمی", "محمد رضا كريمي", "محمد\u200dرضا کریمی")}
+    assert keys == {"محمدرضاكريمي"}
+    assert paper.match_key("Emina Hadžić") == "eminahadzic"
+    assert paper.match_key("Ann-Marie") != paper.match_key("Ann Marie")
+    assert paper.match_key(" \u200c ") == ""
