@@ -117,6 +117,9 @@ def match_key(name: str) -> str:
     return normalise_name(name).replace(" ", "")
 
 
+# The form's message: only a row that did not come through the form meets this one.
+BAD_POSTCODE = _l("Skriv postnumret som fem siffror, till exempel 212 14.")
+
 # While sheets may be typed in and corrected: until the hand-in.
 PAPER_STATES = (InitiativeState.COLLECTING, InitiativeState.CLOSED)
 
@@ -272,7 +275,10 @@ def add_row(
     # click) waits here, then reads the line the first one took.
     lock(initiative)
     open_for_paper(initiative)
-    postcode = signatures.normalise_postcode(postcode)
+    try:
+        postcode = signatures.normalise_postcode(postcode)
+    except ValueError:
+        raise TransitionError(str(BAD_POSTCODE)) from None
     check_signed_on(initiative, signed_on)
     matches = find_matches(initiative.id, name, postcode)
     box = crypto()

@@ -25,6 +25,7 @@ from .extensions import db
 from .lifecycle import TransitionError, local_date, local_noon, lock
 from .models import Initiative, Signature, SignatureState
 from .paper import (
+    BAD_POSTCODE,
     Match,
     PaperRow,
     PaperSheet,
@@ -36,7 +37,6 @@ from .paper import (
 )
 
 ERASED = _l("Personuppgifterna på raden är raderade och kan inte rättas.")
-BAD_POSTCODE = _l("Skriv postnumret som fem siffror, till exempel 212 14.")
 CHANGED_SINCE = _l(
     "Uppgifterna har ändrats sedan du öppnade sidan. Kontrollera det som är sparat nu "
     "och skicka igen om din rättelse fortfarande behövs."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from initiatives import clock, lifecycle, paper, signatures, stats
@@ -125,6 +126,25 @@ def test_rows_outside_the_period_and_bad_postcodes_are_refused(app, make_initiat
     assert _state(app)[0] == 0
     again = post_form(client, BASE, BASE, number="1", collected_on=_today(), collected_by="X")
     assert again.status_code == 409  # the sheet number is taken
+
+
+def test_a_postcode_past_the_form_is_refused_in_swedish(app, make_initiative):
+    """The form lets only five digits through; a postcode that reaches ``add_row``
+    another way is refused with the form's Swedish message, not an English one."""
+    make_initiative(opens_days_ago=2)
+    client = logged_in(app)
+    sheet_id = int(_sheet(client).rsplit("/", 1)[1])
+    with app.app_context():
+        sheet = db.session.get(PaperSheet, sheet_id)
+        for postcode in ("ABC", "2121", "212 14 5"):
+            with pytest.raises(lifecycle.TransitionError) as refused:
+                paper.add_row(
+                    sheet, "test", name="Hodan Ali", postcode=postcode,
+                    signed_on=lifecycle.local_date(clock.utcnow()),
+                )  # fmt: skip
+            assert str(refused.value) == "Skriv postnumret som fem siffror, till exempel 212 14."
+        db.session.rollback()
+    assert _state(app)[0] == 0
 
 
 def test_duplicates_of_online_signatures_are_flagged_not_dropped(app, make_initiative, sign):

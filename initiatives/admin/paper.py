@@ -128,7 +128,7 @@ def paper_row_add(slug: str, sheet_id: int) -> Any:
             postcode=form.postcode.data,
             signed_on=form.signed_on.data,
         )
-    except (TransitionError, ValueError) as exc:
+    except TransitionError as exc:
         db.session.rollback()
         return _sheet_page(initiative, sheet, form, 409, str(exc))
     db.session.commit()
