@@ -14,7 +14,7 @@ from fpdf.enums import MethodReturnValue
 
 from . import qrimage
 from .i18n import text_direction
-from .pdf import FAMILY
+from .pdf import FAMILY, readable
 
 if TYPE_CHECKING:
     from .printing import Material, OtherLanguage
@@ -36,7 +36,10 @@ class Layout:
     height: float
     margin: float
     kicker: float
-    # (size, most lines) tried in order: a short title is set big, a long one smaller.
+    # (size, most lines) tried in order: a short title is set big, a long one smaller and
+    # on more lines.  The last ones hold a title of 200 characters (the database's limit)
+    # whole, in the languages of Rosengård, in wide scripts (Tamil) and in capitals: a
+    # cut title on a noticeboard misstates the proposal.
     title: tuple[tuple[float, int], ...]
     summary: float
     summary_lines: int
@@ -45,6 +48,9 @@ class Layout:
     url: float
     other_call: float
     other_text: float
+    # The title in another language, whole up to 200 characters (Tamil, the widest, takes
+    # 6 lines on the poster and 8 on the flyer); when the page has no room for it,
+    # draw_material leaves the titles out rather than cut them.
     other_title_lines: int
     footer: float
     qr_max: float
@@ -52,17 +58,25 @@ class Layout:
     gap: float
 
 
+# The smallest title sizes are the legible minimum: on the poster 16 pt, still larger than
+# its 15 pt summary so that the title reads as the title; on the flyer, read in the hand,
+# 10 pt.  Their 8 and 7 lines leave the QR code more than its minimum even with every
+# other block at its largest (two lines each).  A word is never broken while a smaller
+# size keeps it on one line: at 10 pt a flyer's line holds about 45 letters.  Only a title
+# that fits at none of these sizes is set at the smallest, a longer word (a web address)
+# broken at the line's end, and what is beyond the last line cut with an ellipsis.
 POSTER = Layout(
     width=210, height=297, margin=13, kicker=13,
-    title=((48, 2), (42, 2), (36, 3), (32, 3), (28, 3), (24, 3)),
+    title=((48, 2), (42, 2), (36, 3), (32, 3), (28, 3), (24, 4), (22, 5), (20, 6), (18, 7),
+           (16, 8)),
     summary=15, summary_lines=4, deadline=17, call=28, url=18, other_call=12, other_text=10,
-    other_title_lines=3, footer=9.5, qr_max=130, qr_min=70, gap=4.5,
+    other_title_lines=8, footer=9.5, qr_max=130, qr_min=70, gap=4.5,
 )  # fmt: skip
 FLYER = Layout(
     width=105, height=148, margin=6.5, kicker=7,
-    title=((20, 2), (17, 2), (15, 3), (13.5, 3), (12, 3), (11, 3)),
+    title=((20, 2), (17, 2), (15, 3), (13.5, 3), (12, 3), (11, 6), (10, 7)),
     summary=8, summary_lines=2, deadline=8.5, call=12, url=8.5, other_call=7, other_text=6.5,
-    other_title_lines=2, footer=6, qr_max=66, qr_min=40, gap=2,
+    other_title_lines=10, footer=6, qr_max=66, qr_min=40, gap=2,
 )  # fmt: skip
 
 
@@ -152,14 +166,33 @@ def wrap(
     return kept
 
 
-def fitted_title(pdf: Any, text: str, width: float, layout: Layout, rtl: bool = False) -> Block:
-    """The title at the largest size at which it fits (else cut at the smallest)."""
+def whole_words(lines: list[str], text: str) -> bool:
+    """Whether ``lines`` break ``text`` only between words: fpdf2 breaks a word wider
+    than the line in the middle, without a hyphen ("trafiksäkerhets" / "åtgärder").
+    The lines hold what is drawn: an emoji as its code (``readable``)."""
+    drawn = readable(" ".join(text.split()))[0]
+    return " ".join(line.strip() for line in lines) == drawn
+
+
+def fitted_title(
+    pdf: Any,
+    text: str,
+    width: float,
+    layout: Layout,
+    rtl: bool = False,
+    room: float = float("inf"),
+) -> Block:
+    """The title at the largest size at which it fits whole, every word on one line and
+    no taller than ``room`` (else at the smallest, cut to its lines and ``room``)."""
     align = "R" if rtl else "L"
     for size, most in layout.title:
         lines = wrap(pdf, text, width, size, bold=True, rtl=rtl)
-        if len(lines) <= most:
-            return Block(lines, size, True, align, rtl=rtl)
+        block = Block(lines, size, True, align, rtl=rtl)
+        if len(lines) <= most and block.height <= room and whole_words(lines, text):
+            return block
     size, most = layout.title[-1]
+    if room < most * size * PT * LEADING:
+        most = max(1, int(room / (size * PT * LEADING)))
     return Block(wrap(pdf, text, width, size, True, most, rtl), size, True, align, rtl=rtl)
 
 
@@ -243,13 +276,11 @@ def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict
     # Swedish in practice; a main text in Arabic (no Swedish text yet) sets from the right.
     rtl = text_direction(item.locale) == "rtl"
     start = "R" if rtl else "L"
-    title = fitted_title(pdf, item.title, width, layout, rtl)
-    return {
+    blocks = {
         "kicker": Block(
             wrap_to(kicker, size=layout.kicker, bold=True, max_lines=1),
             layout.kicker, True, color=BRAND,
         ),
-        "title": title,
         "deadline": Block(
             wrap_to(item.last_day or "", size=layout.deadline, bold=True, max_lines=2, rtl=rtl),
             layout.deadline, True, start, rtl=rtl,
@@ -264,6 +295,16 @@ def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict
             layout.footer, color=MUTED,
         ),
     }  # fmt: skip
+    # The title may take what the QR code's minimum and the other blocks leave: the
+    # summary and the other languages give way to it (see draw_material), the code not.
+    room = layout.height - 2 * layout.margin - layout.qr_min - _fixed_height(blocks, layout)
+    return {**blocks, "title": fitted_title(pdf, item.title, width, layout, rtl, room)}
+
+
+def _fixed_height(blocks: dict[str, Block], layout: Layout) -> float:
+    """The height of the blocks always drawn, and the gaps between them."""
+    gaps = layout.gap * (AFTER_KICKER + BEFORE_DEADLINE + AFTER_URL)
+    return sum(b.height for b in blocks.values()) + gaps
 
 
 # Vertical space between blocks, in multiples of the layout's gap.
@@ -278,8 +319,7 @@ def draw_material(
     left, top = x0 + layout.margin, y0 + layout.margin
     bottom = y0 + layout.height - layout.margin
     blocks = _text_blocks(pdf, item, layout, width)
-    fixed = sum(b.height for b in blocks.values())
-    fixed += gap * (AFTER_KICKER + BEFORE_DEADLINE + AFTER_URL)
+    fixed = _fixed_height(blocks, layout)
 
     # Give up text in order of importance until the QR code gets its minimum size.
     rtl = blocks["title"].rtl

@@ -64,3 +64,29 @@ def page_size_mm(pdf: bytes, tmp_path: Path) -> tuple[float, float]:
     ).stdout.decode()
     width, height = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups()
     return round(float(width) * 25.4 / 72), round(float(height) * 25.4 / 72)
+
+
+def word_boxes(pdf: bytes, tmp_path: Path) -> list[tuple[str, float, float, float, float]]:
+    """(word, xMin, yMin, xMax, yMax) in points for every word poppler finds."""
+    source = tmp_path / "boxes.pdf"
+    source.write_bytes(pdf)
+    html = subprocess.run(
+        [poppler("pdftotext"), "-bbox", str(source), "-"], check=True, capture_output=True
+    ).stdout.decode()
+    number = r'"([\d.]+)"'
+    pattern = rf"<word xMin={number} yMin={number} xMax={number} yMax={number}>([^<]*)</word>"
+    return [
+        (word, float(x0), float(y0), float(x1), float(y1))
+        for x0, y0, x1, y1, word in re.findall(pattern, html)
+    ]
+
+
+def qr_boxes(image: Image.Image, dpi: int) -> list[tuple[float, float, float, float]]:
+    """(xMin, yMin, xMax, yMax) in points of every QR code a real decoder finds."""
+    boxes = []
+    for result in zxingcpp.read_barcodes(image):
+        corners = result.position
+        points = [corners.top_left, corners.top_right, corners.bottom_left, corners.bottom_right]
+        xs, ys = [p.x * 72 / dpi for p in points], [p.y * 72 / dpi for p in points]
+        boxes.append((min(xs), min(ys), max(xs), max(ys)))
+    return boxes
