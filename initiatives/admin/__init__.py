@@ -269,6 +269,16 @@ def configure_admin(app: Flask) -> None:
     app.request_class = AdminRequest
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import auth, campaign, exports, initiatives, kiosks, paper, review, signatures  # noqa: F401  (routes)
+    from . import (  # noqa: F401  (routes)
+        auth,
+        campaign,
+        exports,
+        initiatives,
+        kiosks,
+        paper,
+        review,
+        signatures,
+        texts,
+    )
 
     app.register_blueprint(bp)
