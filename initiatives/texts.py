@@ -4,10 +4,17 @@ collecting has begun corrected only on the record.
 A correction is an ``Amendment`` that keeps the previous texts and hash and records the
 new one, so every signature's ``text_hash`` still names the text it was given.  Functions
 flush, never commit.
+
+Two organisers may open one language's page at once.  The page carries a version of the
+text it showed (``text_version``), so that a save made from it after someone else's
+cannot overwrite that one unseen, and an amendment never records as its "previous text"
+one its author did not see.  The same form sent twice (a double click) finds its text
+already stored: nothing is recorded the second time, and nothing is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import datetime
@@ -23,12 +30,25 @@ from .lifecycle import TransitionError, lock, require
 from .models import DEFAULT_LOCALE, Initiative, InitiativeText, UTCDateTime
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
+CHANGED_SINCE = _l(
+    "Texten har ändrats sedan du öppnade sidan. Den som är sparad nu visas ovanför "
+    "formuläret och det du skrev finns kvar i det: jämför, för över det som ska med och "
+    "spara igen om din ändring fortfarande behövs."
+)
+REMOVE_CHANGED = _l(
+    "Texten har ändrats sedan du öppnade sidan och är inte borttagen. Så här lyder den nu: "
+    "ta bort den igen om den fortfarande ska bort."
+)
 
 
 class TextRefused(TransitionError):
     """A text that cannot be saved as it was sent (no reason, nothing changed, a part
     publishing requires left out): bad input, which the form answers with 400.  A plain
     ``TransitionError`` is a state that moved on since the page was opened: 409."""
+
+
+class TextChanged(TransitionError):
+    """The language's text is no longer the one the page showed (``text_version``)."""
 
 
 class Amendment(db.Model):
@@ -63,8 +83,43 @@ def _fields(title: str, summary: str, body: str) -> dict[str, str]:
     return {"title": normalise(title), "summary": normalise(summary), "body": normalise(body)}
 
 
-def _text(initiative: Initiative, locale: str) -> InitiativeText | None:
+def stored_text(initiative: Initiative, locale: str) -> InitiativeText | None:
+    """The language's own text (``Initiative.text`` falls back to the Swedish one)."""
     return next((t for t in initiative.texts if t.locale == locale), None)
+
+
+def text_version(initiative: Initiative, locale: str) -> str:
+    """What a text page shows of the language's stored text, as 64 hex digits: a digest
+    of its title, summary and body, or of its absence (two organisers adding the same
+    language are two edits of one text)."""
+    text = stored_text(initiative, locale)
+    parts = (
+        ["absent", locale]
+        if text is None
+        else ["text", locale, text.title, text.summary, text.body]
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _unchanged(text: InitiativeText | None, title: str, summary: str, body: str) -> bool:
+    """Whether the language's text already says what was sent (compared as stored from
+    now on: a text saved before texts were normalised is the same text sent again)."""
+    if text is None:
+        return False
+    return _fields(text.title, text.summary, text.body) == _fields(title, summary, body)
+
+
+def _check_seen(
+    initiative: Initiative, locale: str, seen: str | None, message: Any = CHANGED_SINCE
+) -> None:
+    """Refuse (409) a change made from a page that showed another text than the one
+    stored now.  ``seen`` None: not made from a page (a script, a test).
+
+    Called under ``lock``, which read the texts afresh: one another organiser saved
+    while this request waited for the lock is compared with, not the one it loaded.
+    """
+    if seen is not None and seen != text_version(initiative, locale):
+        raise TextChanged(str(message))
 
 
 def _put_text(
@@ -72,7 +127,7 @@ def _put_text(
 ) -> InitiativeText:
     """Replace one language's text, or add it (normalised), and flush."""
     title, summary, body = _fields(title, summary, body).values()
-    text = _text(initiative, locale)
+    text = stored_text(initiative, locale)
     if text is None:
         text = InitiativeText(locale=locale, title=title, summary=summary, body=body)
         initiative.texts.append(text)
@@ -83,28 +138,48 @@ def _put_text(
 
 
 def set_text(
-    initiative: Initiative, actor: str, locale: str, *, title: str, summary: str, body: str
-) -> InitiativeText:
-    """Write one language's text of a draft.  Published texts change only by ``amend``."""
+    initiative: Initiative,
+    actor: str,
+    locale: str,
+    *,
+    title: str,
+    summary: str,
+    body: str,
+    seen: str | None = None,
+) -> bool:
+    """Write one language's text of a draft; whether it changed (not when it already
+    said this: sent twice).  Published texts change only by ``amend``."""
     lock(initiative)
     require(
         initiative,
         "edit_texts",
         _l("Texten är låst sedan insamlingen började. Gör en rättelse i stället."),
     )
-    text = _put_text(initiative, locale, title=title, summary=summary, body=body)
+    if _unchanged(stored_text(initiative, locale), title, summary, body):
+        return False
+    _check_seen(initiative, locale, seen)
+    _put_text(initiative, locale, title=title, summary=summary, body=body)
     audit.record("initiative.text_saved", actor=actor, initiative=initiative, locale=locale)
-    return text
+    return True
 
 
-def remove_text(initiative: Initiative, actor: str, locale: str) -> None:
+def remove_text(
+    initiative: Initiative, actor: str, locale: str, *, seen: str | None = None
+) -> bool:
+    """Remove a language's text from a draft; whether there was one (not when it is
+    already gone: sent twice)."""
     lock(initiative)
     require(initiative, "edit_texts", _l("Texten är låst sedan insamlingen började."))
     if locale == DEFAULT_LOCALE:
         raise TextRefused(str(_l("Den svenska texten behövs alltid.")))
+    if stored_text(initiative, locale) is None:
+        return False
+    # A text changed since the page was opened is not what its remover decided on.
+    _check_seen(initiative, locale, seen, REMOVE_CHANGED)
     initiative.texts[:] = [t for t in initiative.texts if t.locale != locale]
     db.session.flush()
     audit.record("initiative.text_removed", actor=actor, initiative=initiative, locale=locale)
+    return True
 
 
 def amend(
@@ -116,18 +191,25 @@ def amend(
     summary: str,
     body: str,
     note: str,
-) -> Amendment:
-    """Correct a published text, on the record: the old text and hash are kept."""
+    seen: str | None = None,
+) -> Amendment | None:
+    """Correct a published text, on the record: the old text and hash are kept.
+
+    None when the text already says this since the page ``seen`` was opened (the same
+    correction sent twice, or made by another organiser meanwhile): nothing to record.
+    """
     lock(initiative)
     require(initiative, "amend", _l("Rättelser går bara att göra under insamlingen."))
     if not note.strip():
         raise TextRefused(str(_l("Skriv vad som rättas och varför.")))
-    text = _text(initiative, locale)
+    text = stored_text(initiative, locale)
     previous = {"title": text.title, "summary": text.summary, "body": text.body} if text else {}
-    # Compared as stored from now on: a text saved before texts were normalised is not
-    # "corrected" by the same text sent again.
-    if previous and _fields(**previous) == _fields(title, summary, body):
+    if _unchanged(text, title, summary, body):
+        if seen is not None and seen != text_version(initiative, locale):
+            return None
+        # The text the page showed, sent back as it was.
         raise TextRefused(str(_l("Texten är oförändrad; det finns inget att rätta.")))
+    _check_seen(initiative, locale, seen)
     # As when publishing: every language's page needs the proposal itself.
     if not normalise(title) or not normalise(body):
         raise TextRefused(str(_l("En rättad text behöver rubrik och förslag.")))

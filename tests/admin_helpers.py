@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
@@ -10,7 +11,9 @@ from flask.testing import FlaskClient
 from initiatives import accounts
 from initiatives.extensions import db
 
-from .conftest import csrf_token
+from .conftest import CSRF_RE, csrf_token
+
+SEEN_RE = re.compile(r'name="seen" type="hidden" value="([0-9a-f]{64})"')
 
 PASSWORD = "korrekt häst batteri häftklammer"
 
@@ -47,3 +50,18 @@ def post_form(client: FlaskClient, page: str, action: str, **data: Any) -> Any:
     """Load ``page`` for its CSRF token, then post ``data`` to ``action``."""
     data["csrf_token"] = csrf_token(client, page)
     return client.post(action, data=data)
+
+
+def opened(client: FlaskClient, page: str) -> dict[str, str]:
+    """The hidden fields of the first form on ``page`` as it showed them: the CSRF token
+    and the version of what the page showed (``seen``), as a browser would send them
+    back however long after."""
+    html = client.get(page).get_data(as_text=True)
+    token, seen = CSRF_RE.search(html), SEEN_RE.search(html)
+    assert token and seen, f"no CSRF token or version on {page}"
+    return {"csrf_token": token.group(1), "seen": seen.group(1)}
+
+
+def post_text(client: FlaskClient, page: str, **data: Any) -> Any:
+    """Open a text page (or any page whose form carries ``seen``) and send its form."""
+    return client.post(page, data=opened(client, page) | data)

@@ -13,7 +13,7 @@ from initiatives import clock, lifecycle, texts
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState
 
-from .admin_helpers import logged_in, post_form
+from .admin_helpers import logged_in, opened, post_form, post_text
 from .conftest import csrf_token
 
 TEXT = {
@@ -64,9 +64,8 @@ def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
     refused = post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
     assert refused.status_code == 409
     assert "på svenska" in refused.get_data(as_text=True)
-    saved = post_form(
+    saved = post_text(
         client,
-        "/admin/initiatives/amiralsgatan/text/sv",
         "/admin/initiatives/amiralsgatan/text/sv",
         **TEXT,
     )
@@ -289,29 +288,29 @@ def test_a_correction_cannot_blank_the_swedish_summary(app):
     client = logged_in(app)
     _draft(client)
     url = "/admin/initiatives/amiralsgatan/text/sv"
-    post_form(client, url, url, **TEXT)
+    post_text(client, url, **TEXT)
     english = "/admin/initiatives/amiralsgatan/text/en"
-    post_form(client, english, english, title="Safer Amiralsgatan", summary="", body="We propose.")
+    post_text(client, english, title="Safer Amiralsgatan", summary="", body="We propose.")
     post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
     frozen = _get(app).text_hash
 
-    blanked = post_form(client, url, url, **(TEXT | {"summary": "  ", "note": "Kortare"}))
+    blanked = post_text(client, url, **(TEXT | {"summary": "  ", "note": "Kortare"}))
     assert blanked.status_code == 400  # bad input, as a form error: not a conflict
     assert "sammanfattning" in blanked.get_data(as_text=True)
     assert _get(app).text_hash == frozen
     with app.app_context():
         assert texts.amendments(db.session.get(Initiative, _get(app).id)) == []
 
-    fixed = post_form(
-        client, english, english, title="Safer Amiralsgatan", summary="", body="We propose it.",
+    fixed = post_text(
+        client, english, title="Safer Amiralsgatan", summary="", body="We propose it.",
         note="Typo",
     )  # fmt: skip
     assert fixed.status_code == 302
 
     # Closed since the page was opened (another organiser): that is a conflict.
-    token = csrf_token(client, url)
+    form = opened(client, url)
     post_form(client, _page(client), "/admin/initiatives/amiralsgatan/close")
-    late = client.post(url, data=TEXT | {"note": "Stavfel", "csrf_token": token})
+    late = client.post(url, data=TEXT | {"note": "Stavfel"} | form)
     assert late.status_code == 409
 
 
@@ -319,7 +318,7 @@ def test_published_text_cannot_be_edited_only_amended(app):
     client = logged_in(app)
     _draft(client)
     url = "/admin/initiatives/amiralsgatan/text/sv"
-    post_form(client, url, url, **TEXT)
+    post_text(client, url, **TEXT)
     post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
     frozen = _get(app).text_hash
 
@@ -334,10 +333,10 @@ def test_published_text_cannot_be_edited_only_amended(app):
         db.session.rollback()
 
     # In the admin the same page now records an amendment, which needs a reason.
-    no_note = post_form(client, url, url, **(TEXT | {"body": TEXT["body"] + " Och träd."}))
+    no_note = post_text(client, url, **(TEXT | {"body": TEXT["body"] + " Och träd."}))
     assert no_note.status_code == 400
-    amended = post_form(
-        client, url, url, **(TEXT | {"body": TEXT["body"] + " Och träd.", "note": "Stavfel"})
+    amended = post_text(
+        client, url, **(TEXT | {"body": TEXT["body"] + " Och träd.", "note": "Stavfel"})
     )
     assert amended.status_code == 302
     after = _get(app)
@@ -463,7 +462,7 @@ def test_a_draft_withdrawn_before_publishing_never_becomes_public(app):
     client = logged_in(app)
     _draft(client)
     url = "/admin/initiatives/amiralsgatan/text/sv"
-    post_form(client, url, url, **(TEXT | {"title": "Ett utkast ingen har sett"}))
+    post_text(client, url, **(TEXT | {"title": "Ett utkast ingen har sett"}))
     withdrawn = post_form(
         client, _page(client), "/admin/initiatives/amiralsgatan/withdraw", reason="Vi väntar"
     )
@@ -507,9 +506,9 @@ def test_control_characters_in_admin_texts_are_refused_not_a_500(app, make_initi
     client = logged_in(app)
     _draft(client)
     text_url = "/admin/initiatives/amiralsgatan/text/sv"
-    assert post_form(client, text_url, text_url, **TEXT).status_code == 302
+    assert post_text(client, text_url, **TEXT).status_code == 302
     for field in ("title", "summary", "body"):
-        refused = post_form(client, text_url, text_url, **(TEXT | {field: "Säkra\x00 gator"}))
+        refused = post_text(client, text_url, **(TEXT | {field: "Säkra\x00 gator"}))
         assert refused.status_code == 400, field
         assert "tecken som inte är tillåtna" in refused.get_data(as_text=True)
     settings = "/admin/initiatives/amiralsgatan/settings"
@@ -526,7 +525,7 @@ def test_control_characters_in_admin_texts_are_refused_not_a_500(app, make_initi
         == 302
     )
     amend = TEXT | {"body": "Nytt förslag.", "note": "Rättat\x00"}
-    assert post_form(client, text_url, text_url, **amend).status_code == 400
+    assert post_text(client, text_url, **amend).status_code == 400
     with app.app_context():
         initiative = db.session.get(Initiative, _get(app).id)
         assert initiative.text("sv").body == TEXT["body"]
@@ -549,16 +548,16 @@ def test_a_translation_added_while_collecting_needs_the_proposal_too(app):
     client = logged_in(app)
     _draft(client)
     url = "/admin/initiatives/amiralsgatan/text/sv"
-    post_form(client, url, url, **TEXT)
+    post_text(client, url, **TEXT)
     post_form(client, _page(client), "/admin/initiatives/amiralsgatan/publish")
     somali = "/admin/initiatives/amiralsgatan/text/so"
     title_only = {"title": "Amiralsgatan oo badbaado leh", "summary": "", "body": ""}
-    refused = post_form(client, somali, somali, **title_only, note="Tarjumaad")
+    refused = post_text(client, somali, **title_only, note="Tarjumaad")
     assert refused.status_code == 400
     assert "rubrik och förslag" in refused.get_data(as_text=True)
     assert _get(app).locales == ["sv"]
     full = title_only | {"body": "Waxaan soo jeedinaynaa jid badbaado leh."}
-    assert post_form(client, somali, somali, **full, note="Tarjumaad").status_code == 302
+    assert post_text(client, somali, **full, note="Tarjumaad").status_code == 302
     assert _get(app).locales == ["so", "sv"]
 
 
@@ -631,7 +630,7 @@ def test_the_same_visible_text_is_one_text_and_one_hash(app):
         "summary": "Säkra övergångar.  \r\nOch träd.",
         "body": "Första stycket. \r\n\r\nAndra stycket.\rTredje raden.",
     }
-    assert post_form(client, url, url, **typed).status_code == 302
+    assert post_text(client, url, **typed).status_code == 302
     stored = _get(app).text("sv")
     assert stored.title == unicodedata.normalize("NFC", "Tryggare gator i Malmö")
     assert stored.summary == "Säkra övergångar.\nOch träd."
@@ -645,7 +644,7 @@ def test_the_same_visible_text_is_one_text_and_one_hash(app):
         "summary": "Säkra övergångar.\nOch träd.",
         "body": "Första stycket.\n\nAndra stycket.\nTredje raden.  ",
     }
-    unchanged = post_form(client, url, url, **again, note="Inget")
+    unchanged = post_text(client, url, **again, note="Inget")
     assert unchanged.status_code == 400
     assert "oförändrad" in unchanged.get_data(as_text=True)
     assert _get(app).text_hash == frozen
@@ -656,7 +655,7 @@ def test_the_same_visible_text_is_one_text_and_one_hash(app):
         # same text sent again either.
         initiative.text("sv").body = "Första stycket.\r\n\r\nAndra stycket.\r\nTredje raden."
         db.session.commit()
-    assert post_form(client, url, url, **again, note="Inget").status_code == 400
+    assert post_text(client, url, **again, note="Inget").status_code == 400
     assert _get(app).text_hash == frozen
 
 

@@ -1069,3 +1069,65 @@ def test_one_account_created_twice_at_once_from_the_terminal_gets_a_message_not_
     assert exit_code == 1 and error == "SystemExit", output
     assert "Det finns redan ett konto med den e-postadressen." in output
     assert "Traceback" not in output
+
+
+TEXT = {"title": "Tryggare Amiralsgatan", "summary": "Säkra övergångar.", "body": "Vi föreslår."}
+
+
+def _save_text_from_an_older_page(locale: str) -> Callable[[], object]:
+    """An organiser's save of ``locale``, made from a page that showed the text as it is
+    committed when the save begins (read before the save waits for the lock)."""
+    from initiatives import texts
+
+    def save() -> object:
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        seen = texts.text_version(initiative, locale)
+        return texts.set_text(
+            initiative, "omar@example.org", locale, seen=seen,
+            title="Omars rubrik", summary="", body="Omars förslag.",
+        )  # fmt: skip
+
+    return save
+
+
+@PG
+def test_a_text_saved_while_another_organiser_saves_it_is_refused_not_overwritten(
+    app, make_initiative
+):
+    """Omar's page showed the text before Nadia's save, which commits while his waits:
+    his save compares with her text, read afresh after the wait, and is refused."""
+    from initiatives import texts
+    from initiatives.models import InitiativeText
+
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT})
+
+    def hold(first: sa.orm.Session) -> None:
+        first.execute(sa.select(Initiative.id).with_for_update())
+        first.execute(sa.update(InitiativeText).values(body="Nadias förslag."))
+
+    outcome = _while_held(app, hold, _save_text_from_an_older_page("sv"))
+    assert outcome == [str(texts.CHANGED_SINCE)]
+    with app.app_context():
+        assert db.session.scalars(sa.select(InitiativeText.body)).all() == ["Nadias förslag."]
+
+
+@PG
+def test_one_language_added_by_two_organisers_at_once_gets_a_message_not_an_error(
+    app, make_initiative
+):
+    """Both pages showed no English text; Nadia's is added while Omar's save waits: his
+    finds it (not a unique-constraint error, not hers overwritten)."""
+    from initiatives import texts
+    from initiatives.models import InitiativeText
+
+    initiative_id = make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT}).id
+
+    def hold(first: sa.orm.Session) -> None:
+        first.execute(sa.select(Initiative.id).with_for_update())
+        first.add(InitiativeText(initiative_id=initiative_id, locale="en", **TEXT))
+
+    outcome = _while_held(app, hold, _save_text_from_an_older_page("en"))
+    assert outcome == [str(texts.CHANGED_SINCE)]
+    with app.app_context():
+        english = db.session.scalars(sa.select(InitiativeText).where(InitiativeText.locale == "en"))
+        assert [t.title for t in english] == [TEXT["title"]]

@@ -43,6 +43,9 @@ def normalised(value: str | None) -> str | None:
 
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
+# The version of what a page showed of what its form changes (``texts.text_version``,
+# ``paper_corrections``): sent back, it says what the change was made from.
+VERSION_RE = r"^[0-9a-f]{64}$"
 
 
 class LoginForm(FlaskForm):
@@ -218,6 +221,7 @@ class TextForm(FlaskForm):
         filters=[normalised],
         validators=[Optional(), Length(max=20000), printable_text],
     )
+    seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 
 class AmendForm(TextForm):
@@ -230,6 +234,13 @@ class AmendForm(TextForm):
             printable_text,
         ],
     )
+
+
+class TextRemoveForm(FlaskForm):
+    """The button that removes a language's text from a draft, with the version of the
+    text its page showed."""
+
+    seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 
 def without_names_field() -> BooleanField:
@@ -328,10 +339,6 @@ class SheetForm(FlaskForm):
             printable_text,
         ],
     )
-
-
-# The version of what a correction page showed (``paper_corrections``).
-VERSION_RE = r"^[0-9a-f]{64}$"
 
 
 class SheetCorrectionForm(SheetForm):

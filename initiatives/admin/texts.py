@@ -7,13 +7,14 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import lifecycle, texts
 from ..extensions import db
-from ..forms import ButtonForm
 from ..i18n import available_locales, native_name
+from ..models import Initiative
 from . import actor, bp
-from .forms import AmendForm, TextForm
+from .forms import AmendForm, TextForm, TextRemoveForm
 from .initiatives import initiative_or_404
 
 
@@ -23,42 +24,38 @@ def _locale_or_404(locale: str) -> str:
     return locale
 
 
-@bp.route("/initiatives/<slug>/text/<locale>", methods=["GET", "POST"])
-def text_edit(slug: str, locale: str) -> Any:
-    """Drafts: write the text.  Collecting: an amendment, on the record.  Else: read only."""
-    initiative = initiative_or_404(slug)
-    _locale_or_404(locale)
-    text = next((t for t in initiative.texts if t.locale == locale), None)
+# A form without the version of the text its page showed (or with a forged one) cannot
+# be checked against what the organiser saw.
+NO_VERSION = _l(
+    "Formuläret saknar uppgifter om vilken text sidan visade. Den som är sparad nu visas "
+    "ovanför formuläret: jämför och spara igen."
+)
+
+REMOVE_NO_VERSION = _l(
+    "Formuläret saknar uppgifter om vilken text sidan visade, och texten är inte borttagen. "
+    "Så här lyder den nu: ta bort den igen om den ska bort."
+)
+
+
+def _text_page(
+    initiative: Initiative,
+    locale: str,
+    form: TextForm,
+    status: int = 200,
+    problem: str | None = None,
+    *,
+    compare: bool = True,
+) -> Any:
+    """The text page.  ``compare``: the form holds what the organiser sent (not the
+    stored text), so a refusal shows the stored text beside it."""
     amending = lifecycle.can(initiative, "amend")
-    form_class = AmendForm if amending else TextForm
-    form = form_class(obj=text)
-    problem, conflict = None, False
-    editable = lifecycle.can(initiative, "edit_texts") or amending
-    if request.method == "POST":
-        if not editable:
-            abort(409)
-        if form.validate_on_submit():
-            fields = {
-                "title": form.title.data,
-                "summary": form.summary.data or "",
-                "body": form.body.data or "",
-            }
-            try:
-                if amending:
-                    texts.amend(initiative, actor(), locale, note=form.note.data, **fields)
-                else:
-                    texts.set_text(initiative, actor(), locale, **fields)
-            except lifecycle.TransitionError as exc:
-                db.session.rollback()
-                problem = str(exc)
-                # A text that cannot be saved as sent is bad input; a state that moved
-                # on since the page was opened (published, closed) is a conflict.
-                conflict = not isinstance(exc, texts.TextRefused)
-            else:
-                db.session.commit()
-                flash(_("Texten är sparad."), "success")
-                return redirect(url_for("admin.dashboard", slug=initiative.slug))
-    status = 409 if conflict else 400 if problem or form.errors else 200
+    # What is stored now, shown above the form when what the organiser sent was made
+    # from another text (or from no known one): she merges by hand.
+    show_stored = compare and (status == 409 or bool(form.seen.errors))
+    if show_stored or not form.seen.data:
+        # Sent back, the version says the next save was made from what is shown now.
+        # After a form error it stays the one the organiser's page was opened with.
+        form.seen.data = texts.text_version(initiative, locale)
     return render_template(
         "admin/text_form.html",
         initiative=initiative,
@@ -66,24 +63,82 @@ def text_edit(slug: str, locale: str) -> Any:
         locale=locale,
         language=native_name(locale),
         amending=amending,
-        editable=editable,
+        editable=lifecycle.can(initiative, "edit_texts") or amending,
         amendments=texts.amendments(initiative),
         problem=problem,
-        remove_form=ButtonForm(),
+        stored=texts.stored_text(initiative, locale) if show_stored else None,
+        show_stored=show_stored,
+        remove_form=TextRemoveForm(formdata=None, seen=form.seen.data),
     ), status
+
+
+@bp.route("/initiatives/<slug>/text/<locale>", methods=["GET", "POST"])
+def text_edit(slug: str, locale: str) -> Any:
+    """Drafts: write the text.  Collecting: an amendment, on the record.  Else: read only."""
+    initiative = initiative_or_404(slug)
+    _locale_or_404(locale)
+    amending = lifecycle.can(initiative, "amend")
+    form_class = AmendForm if amending else TextForm
+    form = form_class(obj=texts.stored_text(initiative, locale))
+    if request.method == "GET":
+        return _text_page(initiative, locale, form)
+    if not (lifecycle.can(initiative, "edit_texts") or amending):
+        abort(409)
+    if not form.validate_on_submit():
+        problem = str(NO_VERSION) if form.seen.errors else None
+        return _text_page(initiative, locale, form, 400, problem)
+    fields = {
+        "title": form.title.data,
+        "summary": form.summary.data or "",
+        "body": form.body.data or "",
+        "seen": form.seen.data,
+    }
+    try:
+        if amending:
+            done = texts.amend(initiative, actor(), locale, note=form.note.data, **fields)
+            changed = done is not None
+        else:
+            changed = texts.set_text(initiative, actor(), locale, **fields)
+    except lifecycle.TransitionError as exc:
+        db.session.rollback()
+        # A text that cannot be saved as sent is bad input; a text changed or a state
+        # that moved on since the page was opened (published, closed) is a conflict.
+        status = 400 if isinstance(exc, texts.TextRefused) else 409
+        return _text_page(initiative, locale, form, status, str(exc))
+    db.session.commit()
+    if changed:
+        flash(_("Texten är sparad."), "success")
+    elif amending:
+        flash(_("Inget ändrades: texten lyder redan så, rättelsen är redan sparad."), "info")
+    else:
+        flash(_("Inget ändrades: texten lyder redan så."), "info")
+    return redirect(url_for("admin.dashboard", slug=initiative.slug))
 
 
 @bp.post("/initiatives/<slug>/text/<locale>/remove")
 def text_remove(slug: str, locale: str) -> Any:
     initiative = initiative_or_404(slug)
     _locale_or_404(locale)
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    form = TextRemoveForm()
+
+    def page(status: int, problem: str) -> Any:
+        # The text page, with the text as it is stored now in its form.
+        shown = TextForm(formdata=None, obj=texts.stored_text(initiative, locale))
+        return _text_page(initiative, locale, shown, status, problem, compare=False)
+
+    if not form.validate_on_submit():
+        return page(400, str(REMOVE_NO_VERSION))
     try:
-        texts.remove_text(initiative, actor(), locale)
+        removed = texts.remove_text(initiative, actor(), locale, seen=form.seen.data)
+    except texts.TextChanged as exc:
+        db.session.rollback()
+        return page(409, str(exc))
     except lifecycle.TransitionError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.text_edit", slug=slug, locale=locale))
     db.session.commit()
-    flash(_("Texten på %(lang)s är borttagen.", lang=native_name(locale)), "success")
+    if removed:
+        flash(_("Texten på %(lang)s är borttagen.", lang=native_name(locale)), "success")
+    else:
+        flash(_("Texten på %(lang)s var redan borttagen.", lang=native_name(locale)), "info")
     return redirect(url_for("admin.dashboard", slug=slug))

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, kiosks, paper, signatures
+from initiatives import clock, kiosks, paper, signatures, texts
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Initiative, InitiativeState, Signature
@@ -125,15 +125,37 @@ def test_every_admin_page_passes_axe_under_the_csp(live_server, browser, artifac
     folder = artifacts / "admin-pages"
     folder.mkdir(exist_ok=True)
     problems = []
-    for name, path in paths.items():
-        response = page.goto(live_server.url + path)
-        assert response is not None and response.status == 200, (name, path)
+
+    def check(name: str, path: str) -> None:
         assert page.locator("html").get_attribute("lang") == "sv"
         assert page.locator("main h1").count() == 1, f"{name}: one main heading"
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
         violations = AXE.run(page).response["violations"]
         if violations:
             problems.append(f"{name} ({path}):\n{describe(violations)}")
+
+    for name, path in paths.items():
+        response = page.goto(live_server.url + path)
+        assert response is not None and response.status == 200, (name, path)
+        check(name, path)
+
+    # A text saved by another organiser since the page was opened: the refused save
+    # shows the stored text above what was typed.
+    path = "/admin/initiatives/utkast/text/sv"
+    page.goto(live_server.url + path)
+    with app.app_context():
+        draft = db.session.scalars(sa.select(Initiative).where(Initiative.slug == "utkast")).one()
+        texts.set_text(
+            draft, "omar@example.org", "sv", title="Omars rubrik",
+            summary="Omars sammanfattning.", body="Omars förslag.\n\nOch ett stycke till.",
+        )  # fmt: skip
+        db.session.commit()
+    page.get_by_label("Förslaget").fill("Nadias förslag.")
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Spara texten").click()
+    assert sent.value.status == 409
+    page.wait_for_load_state()
+    check("text-conflict", path)
     assert not problems, "\n\n".join(problems)
     assert csp_violations == []
     page.context.close()

@@ -1,0 +1,271 @@
+"""Two organisers on one language's text: a save made from a page that showed a text no
+longer stored (changed, added or removed by the other since) is refused with 409, with
+what is stored now shown above what she typed, never overwriting the other's unseen.
+The same form sent twice (a double click) is neither refused nor recorded twice."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from initiatives import texts
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, InitiativeState
+
+from .admin_helpers import SEEN_RE, logged_in, opened, post_text
+
+TEXT = {
+    "title": "Tryggare Amiralsgatan",
+    "summary": "Säkra övergångar.",
+    "body": "Vi föreslår att Tekniska nämnden bygger säkra övergångar.",
+}
+SV = "/admin/initiatives/amiralsgatan/text/sv"
+EN = "/admin/initiatives/amiralsgatan/text/en"
+ENGLISH = {"title": "Safer Amiralsgatan", "summary": "", "body": "We propose safe crossings."}
+CHANGED = "Texten har ändrats sedan du öppnade sidan"
+
+
+def _organisers(app):
+    return {
+        "nadia": logged_in(app, role="organiser", email="nadia@example.org"),
+        "omar": logged_in(app, role="organiser", email="omar@example.org"),
+    }
+
+
+def _stored(app, locale: str) -> dict[str, str] | None:
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        text = texts.stored_text(initiative, locale)
+        return None if text is None else {k: getattr(text, k) for k in TEXT}
+
+
+def _logged(app, action: str) -> list[str]:
+    """Who did ``action``, in order."""
+    with app.app_context():
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
+        return [e.actor for e in events]
+
+
+def _amendments(app) -> list[texts.Amendment]:
+    with app.app_context():
+        found = texts.amendments(db.session.scalars(sa.select(Initiative)).one())
+        db.session.expunge_all()
+        return found
+
+
+def _stored_panel(page: str) -> str:
+    """The "stored now" panel of a refused text page (empty when there is none)."""
+    found = re.search(
+        r'<section class="panel[^"]*" aria-labelledby="stored-heading">.*?</section>', page, re.S
+    )
+    return html.unescape(found.group(0)) if found else ""
+
+
+def _form(page: str) -> str:
+    """The text form of a page: what the organiser typed, as sent back to her."""
+    found = re.search(r'<form method="post" novalidate>.*?</form>', page, re.S)
+    assert found, "no text form"
+    return html.unescape(found.group(0))
+
+
+def _again(page: str) -> dict[str, str]:
+    """The hidden fields of a refused page, to send its form again after merging."""
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    seen = SEEN_RE.search(page)
+    assert token and seen
+    return {"csrf_token": token.group(1), "seen": seen.group(1)}
+
+
+@pytest.mark.parametrize("first", ["nadia", "omar"])
+def test_two_organisers_saving_one_draft_text_the_second_sees_the_first_before_saving(
+    app, make_initiative, first
+):
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT})
+    clients = _organisers(app)
+    second = "omar" if first == "nadia" else "nadia"
+    typed = {
+        "nadia": TEXT | {"body": "Vi föreslår säkra övergångar och träd."},
+        "omar": TEXT | {"title": "Tryggare och grönare Amiralsgatan"},
+    }
+    forms = {who: opened(client, SV) for who, client in clients.items()}
+
+    assert clients[first].post(SV, data=forms[first] | typed[first]).status_code == 302
+    refused = clients[second].post(SV, data=forms[second] | typed[second])
+
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert CHANGED in page
+    # The first one's text is shown as stored now; the second one's is kept in her form.
+    panel, form = _stored_panel(page), _form(page)
+    assert typed[first]["title"] in panel and typed[first]["body"] in panel
+    assert typed[second]["title"] in form and typed[second]["body"] in form
+    assert _stored(app, "sv") == typed[first]
+    assert _logged(app, "initiative.text_saved") == [f"{first}@example.org"]
+
+    # Merged by hand and sent from the refused page: saved, made from what it showed.
+    merged = typed[first] | {"title": typed["omar"]["title"], "body": typed["nadia"]["body"]}
+    again = clients[second].post(SV, data=_again(page) | merged)
+    assert again.status_code == 302
+    assert _stored(app, "sv") == merged
+    assert _logged(app, "initiative.text_saved") == [
+        f"{first}@example.org",
+        f"{second}@example.org",
+    ]
+
+
+@pytest.mark.parametrize("first", ["nadia", "omar"])
+def test_two_organisers_correcting_one_published_text_the_second_sees_the_first(
+    app, make_initiative, first
+):
+    """Both corrections recorded, the second against a text it never saw, made its
+    "previous text" on the record one its author had not read."""
+    make_initiative(texts={"sv": TEXT})
+    clients = _organisers(app)
+    second = "omar" if first == "nadia" else "nadia"
+    typed = {
+        "nadia": TEXT | {"body": TEXT["body"] + " Och träd.", "note": "Träden fattades"},
+        "omar": TEXT | {"summary": "Säkra övergångar för alla.", "note": "Tydligare"},
+    }
+    forms = {who: opened(client, SV) for who, client in clients.items()}
+
+    assert clients[first].post(SV, data=forms[first] | typed[first]).status_code == 302
+    refused = clients[second].post(SV, data=forms[second] | typed[second])
+
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert CHANGED in page
+    assert typed[first]["summary"] in _stored_panel(page)
+    assert typed[second]["summary"] in _form(page) and typed[second]["note"] in _form(page)
+    (only,) = _amendments(app)
+    assert only.actor == f"{first}@example.org" and only.previous_text == TEXT
+
+    again = clients[second].post(SV, data=_again(page) | typed[second])
+    assert again.status_code == 302
+    earlier, later = _amendments(app)
+    assert later.actor == f"{second}@example.org"
+    # Its previous text is the one the refused page showed her: the first correction.
+    assert later.previous_text == {k: typed[first][k] for k in TEXT}
+    assert later.previous_hash == earlier.new_hash
+
+
+@pytest.mark.parametrize("state", [InitiativeState.DRAFT, InitiativeState.COLLECTING])
+def test_two_organisers_adding_the_same_language_the_second_sees_the_first(
+    app, make_initiative, state
+):
+    make_initiative(state=state, texts={"sv": TEXT})
+    clients = _organisers(app)
+    note = {"note": "Engelsk översättning"} if state == InitiativeState.COLLECTING else {}
+    forms = {who: opened(client, EN) for who, client in clients.items()}
+    theirs = ENGLISH | {"title": "A safer Amiralsgatan", "body": "We ask for safe crossings."}
+
+    assert clients["nadia"].post(EN, data=forms["nadia"] | ENGLISH | note).status_code == 302
+    refused = clients["omar"].post(EN, data=forms["omar"] | theirs | note)
+
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert ENGLISH["body"] in _stored_panel(page) and theirs["body"] in _form(page)
+    assert _stored(app, "en") == ENGLISH
+    saved = "initiative.amended" if note else "initiative.text_saved"
+    assert _logged(app, saved) == ["nadia@example.org"]
+
+
+@pytest.mark.parametrize("state", [InitiativeState.DRAFT, InitiativeState.COLLECTING])
+def test_a_text_form_sent_twice_is_saved_once_and_not_refused(app, make_initiative, state):
+    """A double click: the second request finds the text it sends already stored."""
+    make_initiative(state=state, texts={"sv": TEXT})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    note = {"note": "Stavfel"} if state == InitiativeState.COLLECTING else {}
+    form = opened(client, SV) | TEXT | {"body": "Vi föreslår säkra övergångar."} | note
+
+    assert client.post(SV, data=form).status_code == 302
+    twice = client.post(SV, data=form)
+    assert twice.status_code == 302
+    dashboard = client.get(twice.headers["Location"]).get_data(as_text=True)
+    assert "Inget ändrades: texten lyder redan så" in dashboard
+    assert _stored(app, "sv")["body"] == "Vi föreslår säkra övergångar."
+    if note:
+        assert "rättelsen är redan sparad" in dashboard
+        assert len(_amendments(app)) == 1
+        assert _logged(app, "initiative.amended") == ["nadia@example.org"]
+    else:
+        assert _logged(app, "initiative.text_saved") == ["nadia@example.org"]
+
+
+def test_a_correction_that_changes_nothing_on_the_page_it_showed_is_still_bad_input(
+    app, make_initiative
+):
+    """Not a double click: the text the page showed, sent back unchanged."""
+    make_initiative(texts={"sv": TEXT})
+    client = logged_in(app, role="organiser")
+    unchanged = post_text(client, SV, **TEXT, note="Inget")
+    assert unchanged.status_code == 400
+    assert "oförändrad" in unchanged.get_data(as_text=True)
+    assert _amendments(app) == []
+
+
+def test_removing_a_language_changed_since_the_page_was_opened_is_refused(app, make_initiative):
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT, "en": ENGLISH})
+    clients = _organisers(app)
+    remove = EN + "/remove"
+    shown = opened(clients["nadia"], EN)
+    better = ENGLISH | {"body": "We propose safe crossings and trees."}
+    assert post_text(clients["omar"], EN, **better).status_code == 302
+
+    refused = clients["nadia"].post(remove, data=shown)
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "inte borttagen" in page and better["body"] in _form(page)
+    assert _stored(app, "en") == better
+
+    # From the refused page (it showed the text as it is now): removed, once.
+    again = _again(page)
+    assert clients["nadia"].post(remove, data=again).status_code == 302
+    assert _stored(app, "en") is None
+    twice = clients["nadia"].post(remove, data=again)
+    assert twice.status_code == 302
+    assert "redan borttagen" in clients["nadia"].get(twice.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert _logged(app, "initiative.text_removed") == ["nadia@example.org"]
+
+
+def test_saving_a_language_removed_since_the_page_was_opened_is_refused(app, make_initiative):
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT, "en": ENGLISH})
+    clients = _organisers(app)
+    shown = opened(clients["nadia"], EN)
+    assert clients["omar"].post(EN + "/remove", data=opened(clients["omar"], EN)).status_code == 302
+
+    typed = ENGLISH | {"title": "Safer streets"}
+    refused = clients["nadia"].post(EN, data=shown | typed)
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "Ingen text på" in _stored_panel(page) and typed["title"] in _form(page)
+    assert _stored(app, "en") is None
+
+
+@pytest.mark.parametrize("seen", [None, "", "0" * 63, "x" * 64])
+def test_a_text_form_without_the_version_of_its_page_is_refused(app, make_initiative, seen):
+    """A page from before the version existed, or a forged one: nothing to compare
+    with, so nothing is saved nor removed; the stored text is shown."""
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT, "en": ENGLISH})
+    client = logged_in(app, role="organiser")
+    form = opened(client, EN)
+    if seen is None:
+        del form["seen"]
+    else:
+        form["seen"] = seen
+
+    saved = client.post(EN, data=form | ENGLISH | {"title": "Changed"})
+    assert saved.status_code == 400
+    page = saved.get_data(as_text=True)
+    assert "saknar uppgifter om vilken text sidan visade" in page
+    assert ENGLISH["body"] in _stored_panel(page)
+    removed = client.post(EN + "/remove", data=form)
+    assert removed.status_code == 400
+    assert "saknar uppgifter om vilken text sidan visade" in removed.get_data(as_text=True)
+    assert _stored(app, "en") == ENGLISH
