@@ -269,3 +269,13 @@ def test_a_text_form_without_the_version_of_its_page_is_refused(app, make_initia
     assert removed.status_code == 400
     assert "saknar uppgifter om vilken text sidan visade" in removed.get_data(as_text=True)
     assert _stored(app, "en") == ENGLISH
+
+
+def test_the_page_names_the_language_in_swedish(app, make_initiative):
+    """The admin is in Swedish: "Text på arabiska", not the language's own name inside a
+    Swedish sentence ("Text på العربية")."""
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT})
+    client = _organisers(app)["nadia"]
+    for code, name in (("sv", "svenska"), ("ar", "arabiska"), ("fa", "persiska")):
+        page = client.get(f"/admin/initiatives/amiralsgatan/text/{code}").get_data(as_text=True)
+        assert f"Text på {name}" in page

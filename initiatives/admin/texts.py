@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import Locale
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import lifecycle, texts
 from ..extensions import db
-from ..i18n import available_locales, native_name
+from ..i18n import available_locales
 from ..models import Initiative
 from . import actor, bp
 from .forms import AmendForm, TextForm, TextRemoveForm
 from .initiatives import initiative_or_404
+
+
+def language_in_swedish(code: str) -> str:
+    """The language's Swedish name, as a Swedish sentence writes it: "Text på arabiska"
+    (its own name, "العربية", inside a Swedish sentence reads as a typing error)."""
+    return Locale.parse(code).get_display_name("sv") or code
 
 
 def _locale_or_404(locale: str) -> str:
@@ -61,7 +68,7 @@ def _text_page(
         initiative=initiative,
         form=form,
         locale=locale,
-        language=native_name(locale),
+        language=language_in_swedish(locale),
         amending=amending,
         editable=lifecycle.can(initiative, "edit_texts") or amending,
         amendments=texts.amendments(initiative),
@@ -137,8 +144,9 @@ def text_remove(slug: str, locale: str) -> Any:
         flash(str(exc), "error")
         return redirect(url_for("admin.text_edit", slug=slug, locale=locale))
     db.session.commit()
+    language = language_in_swedish(locale)
     if removed:
-        flash(_("Texten på %(lang)s är borttagen.", lang=native_name(locale)), "success")
+        flash(_("Texten på %(lang)s är borttagen.", lang=language), "success")
     else:
-        flash(_("Texten på %(lang)s var redan borttagen.", lang=native_name(locale)), "info")
+        flash(_("Texten på %(lang)s var redan borttagen.", lang=language), "info")
     return redirect(url_for("admin.dashboard", slug=slug))
