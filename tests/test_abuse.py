@@ -34,6 +34,12 @@ def test_bursts_show_the_bot_by_client_and_by_domain_but_not_the_people(app, bur
     }
     client = next(b for b in found if b.signal == bursts.Signal.CLIENT)
     assert (client.confirmed, client.pending) == (8, 4)
+    with app.app_context():
+        bot = sa.select(Signature.created_at).where(Signature.id.in_(burst_campaign["bot"]))
+        times = db.session.scalars(bot).all()
+    # In UTC, to the microsecond: the preview a burst links to starts and ends there.
+    assert (client.start, client.end) == (min(times), max(times))
+    assert client.start.tzinfo is not None
     # The people are spread out: a lower threshold is needed to see them as a group.
     with app.app_context():
         wide = bursts.find(initiative(app), window=timedelta(hours=3), threshold=6)
