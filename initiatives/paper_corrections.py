@@ -26,15 +26,14 @@ from .lifecycle import TransitionError, local_date, local_noon, lock
 from .models import Initiative, Signature, SignatureState
 from .paper import (
     BAD_POSTCODE,
-    Match,
     PaperRow,
     PaperSheet,
     Review,
     check_sheet,
     check_signed_on,
-    find_matches,
     open_for_paper,
 )
+from .paper_matching import Match, find_matches
 
 ERASED = _l("Personuppgifterna på raden är raderade och kan inte rättas.")
 CHANGED_SINCE = _l(

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from .. import clock, names, paper, paper_corrections
+from .. import clock, names, paper, paper_corrections, paper_matching
 from ..crypto import crypto
 from ..extensions import db
 from ..forms import ButtonForm
@@ -310,7 +310,9 @@ def _review_page(initiative: Initiative, status: int = 200, problem: str | None 
     for row in paper.to_review(initiative):
         name = _shown(box.decrypt(row.signature.name_enc)) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
-        matches = paper.find_matches(initiative.id, name, postcode, exclude_id=row.signature_id)
+        matches = paper_matching.find_matches(
+            initiative.id, name, postcode, exclude_id=row.signature_id
+        )
         items.append((row, name, postcode, matches))
     return render_template(
         "admin/paper_review.html",
