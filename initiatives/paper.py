@@ -5,6 +5,12 @@ is its own confirmation) through ``signatures.move`` so the count stays exact, w
 name and postcode encrypted like every other signer's.  Its ``confirmed_at`` is the day
 it was signed, so lists and charts place it on that day.  A row whose name and postcode
 match another live signature is flagged for review, never dropped: an organiser decides.
+
+Every paper action takes its locks in one order, so that no two wait for each other: a
+row's signature first (as a confirmation, an invalidation on the signature's page and an
+abuse review take it), then the initiative's row (``lifecycle.lock``), then paper rows.
+A typed row, a rescan and a sheet's correction start at the initiative; a decision on a
+row or its correction at its signature (``hold_row``).
 """
 
 from __future__ import annotations
@@ -224,6 +230,8 @@ def rescan(initiative: Initiative, actor: str) -> int:
     A row an organiser kept was compared with the signatures there were then; it is
     flagged again only by one made after that.
     """
+    # Before the rows are read: a decision or correction under way is waited for and seen.
+    lock(initiative)
     flagged = 0
     box = crypto()
     rows = db.session.scalars(
@@ -283,12 +291,16 @@ def review_count(initiative_id: int) -> int:
     )
 
 
-def _awaiting_review(row: PaperRow) -> None:
-    """A decision is taken once: sent again from an old page, it would undo the first.
-
-    Read afresh under the row's lock: another organiser's decision, committed while
-    this one was on its way, is the one this sees.
-    """
+def hold_row(row: PaperRow) -> Initiative:
+    """Lock a row for a decision or a correction, in the module's order (its signature,
+    the initiative, the row), and read it afresh: what another organiser committed while
+    this request was on its way is what this one sees.  The row's initiative."""
+    db.session.execute(
+        sa.select(Signature.id).where(Signature.id == row.signature_id).with_for_update()
+    )
+    initiative = db.session.get(Initiative, row.signature.initiative_id)
+    assert initiative is not None
+    lock(initiative)
     db.session.execute(
         sa.select(PaperRow.signature_id)
         .where(PaperRow.signature_id == row.signature_id)
@@ -296,6 +308,16 @@ def _awaiting_review(row: PaperRow) -> None:
     )
     db.session.refresh(row)
     db.session.refresh(row.signature)
+    return initiative
+
+
+def _awaiting_review(row: PaperRow) -> None:
+    """A decision is taken once: sent again from an old page, it would undo the first.
+
+    Checked under ``hold_row``: another organiser's decision, or a correction that
+    unflagged the row, committed while this one was on its way, is the one this sees.
+    """
+    hold_row(row)
     if row.review != Review.PENDING or row.signature.state != SignatureState.CONFIRMED:
         raise TransitionError(str(_l("Raden väntar inte längre på granskning.")))
 

@@ -31,6 +31,7 @@ from .paper import (
     Review,
     check_sheet,
     check_signed_on,
+    hold_row,
     open_for_paper,
 )
 from .paper_matching import Match, find_matches
@@ -132,9 +133,10 @@ class RowCorrection:
 def _flagged_against(matches: list[Match]) -> list[PaperRow]:
     """The rows among ``matches`` that wait for review and still count, locked.
 
-    One an organiser is deciding on at this moment is left out, not waited for: that
-    decision locks the row and then the initiative, which this correction holds (the
-    two would wait for each other), and it is the organiser's to take anyway.
+    Waited for, not skipped, if another request holds one: a decision on a row takes
+    the initiative's lock before the row's (``paper.hold_row``), which this correction
+    holds, so a holder never waits for it; skipped, a row would keep a flag with
+    nothing behind it.
     """
     ids = [m.signature.id for m in matches]
     if not ids:
@@ -148,7 +150,7 @@ def _flagged_against(matches: list[Match]) -> list[PaperRow]:
                 PaperRow.review == Review.PENDING,
                 Signature.state == SignatureState.CONFIRMED,
             )
-            .with_for_update(of=PaperRow, skip_locked=True)
+            .with_for_update(of=PaperRow)
             .execution_options(populate_existing=True)
         )
     )
@@ -184,15 +186,12 @@ def correct_row(
     when a row is typed, a row the corrected one now matches is not flagged itself: the
     corrected row is, and the review page shows both.
     """
-    signature = row.signature
-    initiative = db.session.get(Initiative, signature.initiative_id)
-    assert initiative is not None
     # As a typed row: one organiser action at a time per initiative, so the duplicate
-    # check below sees a row typed or corrected at the same moment.
-    lock(initiative)
+    # check below sees a row typed or corrected at the same moment; the row's signature
+    # before that, in the paper module's order.
+    initiative = hold_row(row)
     open_for_paper(initiative)
-    db.session.refresh(row)
-    db.session.refresh(signature)
+    signature = row.signature
     if signature.anonymised_at is not None:
         # Erased on the signer's request (or by retention): writing a name back would
         # undo the erasure.

@@ -920,61 +920,172 @@ def test_a_paper_row_corrected_while_the_same_name_signs_online_is_flagged(app, 
         assert db.session.get(paper.PaperRow, row_id).review == paper.Review.PENDING
 
 
-@PG
-def test_a_correction_does_not_wait_for_a_decision_on_a_row_it_would_unflag(app, make_initiative):
-    """Line 2 was flagged against line 1's old name.  An organiser answers "same person"
-    on line 2 (that locks the row, then the initiative) while line 1 is corrected (that
-    locks the initiative, and would then unflag line 2): the correction does not wait for
-    her, so neither waits for the other, and line 2 is left to her answer."""
-    from initiatives import paper, paper_corrections
+def _queued_behind_a_paper_action(app, actions: list[Callable[[], object]]) -> list[object]:
+    """Run ``actions`` (organisers' requests, each in its own app context and transaction)
+    while a third organiser's paper action holds the initiative: each starts once the
+    ones before it wait, and the third commits once all of them wait (or have ended).
+    What each was told, in order: what it returned, a refusal's message, or the name of
+    any other error (the driver's: a deadlock the database broke is DeadlockDetected)."""
+    from initiatives.lifecycle import TransitionError
+
+    outcome: list[object] = [None] * len(actions)
+
+    def run(i: int) -> None:
+        with app.app_context():
+            try:
+                result = actions[i]()
+                db.session.commit()
+                outcome[i] = result
+            except TransitionError as exc:
+                db.session.rollback()
+                outcome[i] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - reported in the outcome
+                db.session.rollback()
+                outcome[i] = type(getattr(exc, "orig", exc)).__name__
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    with app.app_context(), db.engine.connect() as third, db.engine.connect() as watcher:
+        third.execute(sa.select(Initiative.id).with_for_update())
+        for n, thread in enumerate(threads, start=1):
+            thread.start()
+            _wait_for_lock_waiters(watcher, n, unless=lambda t=thread: not t.is_alive())
+        third.commit()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcome
+
+
+def _two_hodans(app, make_initiative) -> tuple[int, int]:
+    """Lines 1 and 2 of a sheet, both "Hodan Ali" (line 2 is flagged): their ids."""
+    from initiatives import paper
 
     sheet_id = _paper_sheet(app, make_initiative)
-    today = lifecycle.local_date(clock.utcnow())
     with app.app_context():
         sheet = db.session.get(paper.PaperSheet, sheet_id)
+        today = lifecycle.local_date(clock.utcnow())
         rows = [
             paper.add_row(sheet, "nadia@example.org", name="Hodan Ali", postcode=None,
                           signed_on=today)[0]
             for _ in range(2)
         ]  # fmt: skip
         db.session.commit()
-        first, second = (row.signature_id for row in rows)
-        seen = paper_corrections.row_version(rows[0])
-        assert rows[1].review == paper.Review.PENDING
-    outcome: list[object] = []
+        assert [row.review for row in rows] == [None, paper.Review.PENDING]
+        return rows[0].signature_id, rows[1].signature_id
 
-    def correct() -> None:
-        with app.app_context():
-            done = paper_corrections.correct_row(
-                db.session.get(paper.PaperRow, first), "omar@example.org", seen=seen,
-                name="Hodan Cali", postcode=None, signed_on=today,
-            )  # fmt: skip
-            db.session.commit()
-            outcome.append(done.cleared)
 
-    with app.app_context(), sa.orm.Session(db.engine) as deciding, db.engine.connect() as watcher:
-        deciding.execute(
+def _correct_to_cali(app, row_id: int) -> Callable[[], object]:
+    """A correction of the row to "Hodan Cali", sent from its page as it is now: what it
+    did (how many signatures the row matches, how many other rows it unflagged)."""
+    from initiatives import paper, paper_corrections
+
+    with app.app_context():
+        seen = paper_corrections.row_version(db.session.get(paper.PaperRow, row_id))
+
+    def correct() -> object:
+        done = paper_corrections.correct_row(
+            db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen,
+            name="Hodan Cali", postcode=None, signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        return ("corrected", len(done.matches), done.cleared)
+
+    return correct
+
+
+def _same_person(row_id: int) -> Callable[[], object]:
+    from initiatives import paper
+
+    def resolve() -> object:
+        paper.resolve_duplicate(db.session.get(paper.PaperRow, row_id), "lina@example.org", "")
+        return "resolved"
+
+    return resolve
+
+
+NO_LONGER_AWAITING = "Raden väntar inte längre på granskning."
+
+
+@PG
+def test_a_row_corrected_while_another_organiser_says_same_person_gets_no_error(
+    app, make_initiative
+):
+    """Line 2 (flagged) is corrected to "Hodan Cali" by one organiser while another marks
+    it "same person"; both wait behind a third organiser's typing.  Neither waits for the
+    other (a deadlock, a 500): the correction is saved, and the answer, which came
+    second, finds the row no longer waiting for review."""
+    from initiatives import paper
+
+    _, second = _two_hodans(app, make_initiative)
+    actions = [_correct_to_cali(app, second), _same_person(second)]
+    outcome = _queued_behind_a_paper_action(app, actions)
+    assert outcome == [("corrected", 0, 0), NO_LONGER_AWAITING]
+    with app.app_context():
+        row = db.session.get(paper.PaperRow, second)
+        assert row.review is None and row.signature.state == SignatureState.CONFIRMED
+
+
+@PG
+def test_a_row_corrected_while_it_is_taken_out_on_its_signatures_page_gets_no_error(
+    app, make_initiative
+):
+    """Line 2 is corrected by one organiser while another invalidates it on its
+    signature's page (which holds the signature, then the initiative, as a confirmation
+    does): neither waits for the other; the invalidation comes second."""
+    from initiatives import moderation
+
+    _, second = _two_hodans(app, make_initiative)
+
+    def invalidate() -> object:
+        moderation.invalidate(
+            db.session.get(Signature, second), "lina@example.org", reason="entry_error", note=""
+        )
+        return "invalidated"
+
+    outcome = _queued_behind_a_paper_action(app, [_correct_to_cali(app, second), invalidate])
+    assert outcome == [("corrected", 0, 0), "invalidated"]
+    with app.app_context():
+        assert db.session.get(Signature, second).state == SignatureState.INVALIDATED
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert initiative.confirmed_count == confirmed_count(initiative.id) == 1
+
+
+@PG
+def test_a_decision_on_a_row_another_correction_unflags_is_refused_after_it(app, make_initiative):
+    """Line 1 is corrected (its old name flagged line 2) while another organiser marks
+    line 2 "same person": the answer waits for the correction, then finds line 2 no
+    longer waiting for review; line 2 counts."""
+    from initiatives import paper
+
+    first, second = _two_hodans(app, make_initiative)
+    actions = [_correct_to_cali(app, first), _same_person(second)]
+    outcome = _queued_behind_a_paper_action(app, actions)
+    assert outcome == [("corrected", 0, 1), NO_LONGER_AWAITING]
+    with app.app_context():
+        row = db.session.get(paper.PaperRow, second)
+        assert row.review is None and row.signature.state == SignatureState.CONFIRMED
+
+
+@PG
+def test_a_correction_waits_for_whoever_holds_a_row_it_unflags_rather_than_skip_it(
+    app, make_initiative
+):
+    """Line 2 was flagged against line 1's old name, and something holds line 2's row
+    while line 1 is corrected (no paper action does without the initiative's lock, which
+    it takes first; here a bare lock).  The correction waits for it, then unflags line 2:
+    skipped, line 2 would wait for a review with nothing behind it."""
+    from initiatives import paper
+
+    first, second = _two_hodans(app, make_initiative)
+
+    def hold(holder: sa.orm.Session) -> None:
+        holder.execute(
             sa.select(paper.PaperRow.signature_id)
             .where(paper.PaperRow.signature_id == second)
             .with_for_update()
         )
-        deciding.execute(sa.select(Signature.id).where(Signature.id == second).with_for_update())
-        thread = threading.Thread(target=correct)
-        thread.start()
-        _wait_for_lock_waiters(watcher, 1, unless=lambda: not thread.is_alive())
-        waited = thread.is_alive()
-        deciding.execute(sa.select(Initiative.id).with_for_update())  # her next step
-        deciding.execute(
-            sa.update(paper.PaperRow)
-            .where(paper.PaperRow.signature_id == second)
-            .values(review="resolved")
-        )
-        deciding.commit()
-    thread.join(timeout=120)
-    assert not waited
-    assert outcome == [0]
+
+    assert _while_held(app, hold, _correct_to_cali(app, first)) == [("corrected", 0, 1)]
     with app.app_context():
-        assert db.session.get(paper.PaperRow, second).review == "resolved"
+        assert db.session.get(paper.PaperRow, second).review is None
 
 
 @PG
@@ -1009,7 +1120,7 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
         return "kept"
 
     outcome = _while_held(app, hold, keep)
-    assert outcome == ["Raden väntar inte längre på granskning."]
+    assert outcome == [NO_LONGER_AWAITING]
     with app.app_context():
         assert db.session.get(paper.PaperRow, row_id).review == "resolved"
 
