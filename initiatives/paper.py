@@ -16,6 +16,7 @@ row or its correction at its signature (``hold_row``).
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -224,15 +225,25 @@ def add_row(
     return row, matches
 
 
-def rescan(initiative: Initiative, actor: str) -> int:
-    """Flag paper rows that now match another signature (signed online later).
+@dataclass
+class Rescan:
+    """What a rescan did: rows flagged, and flags taken off."""
+
+    flagged: int = 0
+    cleared: int = 0
+
+
+def rescan(initiative: Initiative, actor: str) -> Rescan:
+    """Flag paper rows that now match another signature (signed online later), and
+    unflag those still waiting for review that match none now (``unflag_if_stale``).
 
     A row an organiser kept was compared with the signatures there were then; it is
-    flagged again only by one made after that.
+    flagged again only by one made after that.  A decision (kept, resolved) is never
+    undone here.
     """
     # Before the rows are read: a decision or correction under way is waited for and seen.
     lock(initiative)
-    flagged = 0
+    done = Rescan()
     box = crypto()
     rows = db.session.scalars(
         sa.select(PaperRow)
@@ -241,10 +252,14 @@ def rescan(initiative: Initiative, actor: str) -> int:
             Signature.initiative_id == initiative.id,
             Signature.state == SignatureState.CONFIRMED,
             Signature.anonymised_at.is_(None),
-            sa.or_(PaperRow.review.is_(None), PaperRow.review == Review.KEPT),
         )
     ).all()
     for row in rows:
+        if row.review == Review.PENDING:
+            done.cleared += unflag_if_stale(row)
+            continue
+        if row.review not in (None, Review.KEPT):
+            continue
         name = box.decrypt(row.signature.name_enc) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
         made_after = row.kept_at if row.review == Review.KEPT else None
@@ -252,10 +267,40 @@ def rescan(initiative: Initiative, actor: str) -> int:
             initiative.id, name, postcode, exclude_id=row.signature_id, made_after=made_after
         ):
             row.review = Review.PENDING
-            flagged += 1
+            done.flagged += 1
     db.session.flush()
-    audit.record("paper.rescanned", actor=actor, initiative=initiative, flagged=flagged)
-    return flagged
+    audit.record(
+        "paper.rescanned",
+        actor=actor,
+        initiative=initiative,
+        flagged=done.flagged,
+        cleared=done.cleared,
+    )
+    return done
+
+
+def unflag_if_stale(row: PaperRow) -> bool:
+    """Take the flag off a row waiting for review that matches no signature now (the
+    one it matched was withdrawn, ran out, was taken out as a duplicate or a typing
+    error, or was corrected); whether it did.
+
+    A row an organiser kept is compared, as when it was flagged again, with the
+    signatures made since (``kept_at``) only, and goes back to kept: it was answered
+    about the older ones.  An anonymised row has no name to compare, and stays.
+    """
+    signature = row.signature
+    if row.review != Review.PENDING or signature.anonymised_at is not None:
+        return False
+    box = crypto()
+    name = box.decrypt(signature.name_enc) or ""
+    postcode = box.decrypt(signature.postcode_enc)
+    if find_matches(
+        signature.initiative_id, name, postcode, exclude_id=row.signature_id,
+        made_after=row.kept_at,
+    ):  # fmt: skip
+        return False
+    row.review = Review.KEPT if row.kept_at else None
+    return True
 
 
 def _awaiting(initiative_id: int) -> sa.ColumnElement[bool]:

@@ -33,6 +33,7 @@ from .paper import (
     check_signed_on,
     hold_row,
     open_for_paper,
+    unflag_if_stale,
 )
 from .paper_matching import Match, find_matches
 
@@ -156,22 +157,15 @@ def _flagged_against(matches: list[Match]) -> list[PaperRow]:
     )
 
 
-def _clear_stale_flags(initiative_id: int, rows: list[PaperRow]) -> int:
-    """Unflag those of ``rows`` that match no signature now; how many.
+def _clear_stale_flags(rows: list[PaperRow]) -> int:
+    """Unflag those of ``rows`` that match no signature now (``paper.unflag_if_stale``);
+    how many.
 
     As when a row is typed, a flag stands for a match there is: one raised by what a
     corrected row said before has nothing behind it.  A decision an organiser took
     (kept, resolved) is not in ``rows`` and stays.
     """
-    box = crypto()
-    cleared = 0
-    for row in rows:
-        name = box.decrypt(row.signature.name_enc) or ""
-        postcode = box.decrypt(row.signature.postcode_enc)
-        if not find_matches(initiative_id, name, postcode, exclude_id=row.signature_id):
-            row.review = None
-            cleared += 1
-    return cleared
+    return sum(unflag_if_stale(row) for row in rows)
 
 
 def correct_row(
@@ -235,7 +229,7 @@ def correct_row(
             row.review = Review.PENDING if matches else None
             row.kept_at = None
     db.session.flush()
-    cleared = _clear_stale_flags(initiative.id, stale)
+    cleared = _clear_stale_flags(stale)
     db.session.flush()
     audit.record(
         "paper.row_corrected",

@@ -408,6 +408,82 @@ def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_
     assert _state(app)[0] == 2
 
 
+def _web_signatures(app) -> list[Signature]:
+    """The online signatures, in the order they were made."""
+    with app.app_context():
+        return db.session.scalars(
+            sa.select(Signature).where(Signature.channel == Channel.WEB).order_by(Signature.id)
+        ).all()
+
+
+def _withdraw(app, signature_id) -> None:
+    with app.app_context():
+        outcome = signatures.withdraw(db.session.get(Signature, signature_id))
+        assert outcome == signatures.WithdrawOutcome.WITHDRAWN
+        db.session.commit()
+
+
+def test_a_rescan_unflags_rows_whose_match_no_longer_counts(
+    app, make_initiative, sign, monkeypatch
+):
+    """Rows flagged against online signatures that were then withdrawn, ran out, or were
+    taken out as duplicates have nothing left to review: a rescan takes their flags off
+    and says how many.  A row still matching stays flagged, a decision stays, and a row
+    kept earlier goes back to kept, not to a new comparison with what it was kept
+    against."""
+    make_initiative()
+    people = ("Hodan Ali", "Samira Yusuf", "Amira Hassan", "Lina Berg", "Omar Farah")
+    for n, name in enumerate(people):
+        sign(name=name, email=f"signer{n}@example.org", postcode="212 14")
+    _confirm_all(app)
+    sign(name="Zainab Omar", email="zainab@example.org", postcode="212 14")  # never confirmed
+    client = logged_in(app)
+    sheet = _sheet(client)
+    for name in (*people, "Zainab Omar"):
+        assert _row(client, sheet, name).status_code == 302
+    hodan, samira, amira, lina, omar, zainab = (_row_id(app, line) for line in range(1, 7))
+    review = f"{BASE}/review"
+    assert post_form(client, review, f"{review}/{amira}/keep").status_code == 302
+    assert post_form(client, review, f"{review}/{omar}/duplicate").status_code == 302
+    # A second Amira Hassan signs online after the row was kept: flagged again.
+    sign(name="Amira Hassan", email="amira.h@example.org", postcode="212 14")
+    post_form(client, review, f"{review}/rescan")
+    assert _stored(app, amira)[5] == Review.PENDING
+
+    web = _web_signatures(app)
+    _withdraw(app, web[0].id)  # Hodan
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{web[1].public_id}"
+    post_form(client, detail, f"{detail}/invalidate", reason="duplicate", note="även på papper")
+    _withdraw(app, web[6].id)  # the second Amira
+    _withdraw(app, web[4].id)  # Omar, whose paper row was taken out
+    later = clock.utcnow() + datetime.timedelta(days=app.config["CONFIRM_DAYS"] + 1)
+    with monkeypatch.context() as patched, app.app_context():
+        patched.setattr(clock, "utcnow", lambda: later)
+        assert signatures.expire_unconfirmed() == 1  # Zainab's link ran out
+        db.session.commit()
+
+    rescan = post_form(client, review, f"{review}/rescan")
+    assert rescan.status_code == 302
+    page = client.get(review).get_data(as_text=True)
+    assert (
+        "0 nya rader att granska. 4 rader liknar inte längre någon annan underskrift och "
+        "behöver inte granskas." in page
+    )
+    reviews = {row_id: _stored(app, row_id)[5] for row_id in (hodan, samira, zainab)}
+    assert reviews == {hodan: None, samira: None, zainab: None}
+    assert _stored(app, amira)[5] == Review.KEPT  # as answered, against the first Amira
+    assert _stored(app, lina)[5] == Review.PENDING  # Lina Berg's web signature counts
+    assert _stored(app, omar)[3:6:2] == (SignatureState.INVALIDATED, Review.RESOLVED)
+    assert _events(app, "paper.rescanned")[-1].details == {"flagged": 0, "cleared": 4}
+    assert _state(app)[0] == 7  # online Amira and Lina, and five rows (not Omar's)
+
+    # Nothing is flagged back: the kept row is compared with newer signatures only.
+    post_form(client, review, f"{review}/rescan")
+    assert "0 nya rader att granska. 0 rader liknar" in client.get(review).get_data(as_text=True)
+    with app.app_context():
+        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 1
+
+
 def test_a_bad_note_on_a_duplicate_is_a_clear_400(app, make_initiative, sign):
     """A note too long, or holding a NUL (PostgreSQL stores no NUL in text: a database
     error, answered 500): the review page again, saying what is wrong, the row untouched."""

@@ -1065,6 +1065,49 @@ def test_a_decision_on_a_row_another_correction_unflags_is_refused_after_it(app,
 
 
 @PG
+def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, sign):
+    """Hodan's web signature, which a typed row was flagged against, was withdrawn; an
+    organiser answers "same person" on the row (from the page she had open) while
+    another presses "Sök efter nya dubbletter".  The rescan waits for the answer and
+    leaves it: it does not take the flag off a row taken out as a duplicate."""
+    from initiatives import paper, signatures
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="")
+    with app.app_context():
+        sheet = db.session.get(paper.PaperSheet, sheet_id)
+        row, _ = paper.add_row(
+            sheet, "nadia@example.org", name="Hodan Ali", postcode=None,
+            signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        assert row.review == paper.Review.PENDING
+        web = db.session.scalars(sa.select(Signature).where(Signature.channel == "web")).one()
+        assert signatures.withdraw(web) == signatures.WithdrawOutcome.WITHDRAWN
+        db.session.commit()
+        row_id = row.signature_id
+    outcome: list[object] = []
+
+    def rescan() -> None:
+        with app.app_context():
+            done = paper.rescan(db.session.scalars(sa.select(Initiative)).one(), "omar@example.org")
+            db.session.commit()
+            outcome.append((done.flagged, done.cleared))
+
+    with app.app_context(), db.engine.connect() as watcher:
+        paper.resolve_duplicate(db.session.get(paper.PaperRow, row_id), "lina@example.org", "")
+        thread = threading.Thread(target=rescan)
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1, unless=lambda: not thread.is_alive())
+        db.session.commit()
+    thread.join(timeout=120)
+    assert outcome == [(0, 0)]
+    with app.app_context():
+        row = db.session.get(paper.PaperRow, row_id)
+        assert row.review == paper.Review.RESOLVED
+        assert row.signature.state == SignatureState.INVALIDATED
+
+
+@PG
 def test_a_correction_waits_for_whoever_holds_a_row_it_unflags_rather_than_skip_it(
     app, make_initiative
 ):

@@ -370,9 +370,14 @@ def paper_rescan(slug: str) -> Any:
     initiative = initiative_or_404(slug)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    flagged = paper.rescan(initiative, actor())
+    done = paper.rescan(initiative, actor())
     db.session.commit()
-    flash(_("%(n)s nya rader att granska.", n=flagged), "success")
+    cleared = ngettext(
+        "%(num)s rad liknar inte längre någon annan underskrift och behöver inte granskas.",
+        "%(num)s rader liknar inte längre någon annan underskrift och behöver inte granskas.",
+        done.cleared,
+    )
+    flash(f"{_('%(n)s nya rader att granska.', n=done.flagged)} {cleared}", "success")
     return redirect(url_for("admin.paper_review", slug=slug))
 
 
