@@ -28,6 +28,11 @@ _SPACE = re.compile(r"\s+")
 _VARIANTS = str.maketrans(
     {"ی": "ي", "ى": "ي", "ک": "ك", "ة": "ه", "ـ": None, "\u200c": None, "\u200d": None}
 )
+# What joins the parts of a name, left out of the match key: spaces, and the hyphen in
+# every form a keyboard or phone types it (non-breaking, en dash, minus); a soft hyphen
+# is gone already (``without_invisible``).  Arabic script joins with the zero-width
+# (non-)joiner and tatweel, dropped with the variants.
+_JOINS = re.compile(r"[ \-\u2010-\u2015\u2212]")
 
 
 def normalise_name(name: str) -> str:
@@ -43,15 +48,16 @@ def normalise_name(name: str) -> str:
 
 
 def match_key(name: str) -> str:
-    """What two names are compared by: ``normalise_name`` without its spaces.
+    """What two names are compared by: ``normalise_name`` without its spaces and hyphens.
 
     Persian writes the parts of a name with a space, a zero-width non-joiner or joined
     (محمد رضا, محمد‌رضا, محمدرضا), and the signer and the organiser each chose one; the
-    joiner is dropped already, so the space goes too.  Latin names then match the same
-    way ("Ann Marie" and "Annmarie"), which is acceptable for a flag: an organiser looks
-    at it and decides, and no row is dropped.
+    joiner is dropped already, so the space goes too.  A double name is signed with a
+    hyphen and typed from the sheet without it ("Ann-Marie", "Ann Marie"), or the other
+    way round.  Latin names then also match joined ("Annmarie"), which is acceptable for
+    a flag: an organiser looks at it and decides, and no row is dropped.
     """
-    return normalise_name(name).replace(" ", "")
+    return _JOINS.sub("", normalise_name(name))
 
 
 @dataclass
