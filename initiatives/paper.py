@@ -362,7 +362,8 @@ def _awaiting_review(row: PaperRow) -> None:
     Checked under ``hold_row``: another organiser's decision, or a correction that
     unflagged the row, committed while this one was on its way, is the one this sees.
     """
-    hold_row(row)
+    # A list handed in is final: its flags stay as the committee received them.
+    open_for_paper(hold_row(row))
     if row.review != Review.PENDING or row.signature.state != SignatureState.CONFIRMED:
         raise TransitionError(str(_l("Raden väntar inte längre på granskning.")))
 

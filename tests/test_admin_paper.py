@@ -884,3 +884,27 @@ def test_corrections_reach_the_list_the_city_receives(app, make_initiative, tmp_
     assert [(r.name, r.area, r.day, r.sheet) for r in rows] == [
         ("Amira Hassan", "213", _days_ago(2), "21")
     ]
+
+
+def test_no_review_decision_after_the_hand_in(app, make_initiative, sign):
+    """The list handed to the committee is final: a row still flagged then keeps its flag
+    ("different people" changed it after the hand-in; "same person" was refused)."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    _row(client, _sheet(client), "Amira Hassan")
+    with app.app_context():
+        row_id = db.session.scalars(sa.select(PaperRow.signature_id)).one()
+        db.session.execute(sa.update(Initiative).values(state="submitted"))
+        db.session.commit()
+    review = f"{BASE}/review"
+    for action in ("keep", "duplicate"):
+        refused = post_form(client, review, f"{review}/{row_id}/{action}")
+        assert refused.status_code == 409, action
+        assert "innan inlämningen" in refused.get_data(as_text=True), action
+    with app.app_context():
+        row = db.session.get(PaperRow, row_id)
+        assert row.review == Review.PENDING and row.kept_at is None
+        assert row.signature.state == SignatureState.CONFIRMED
+    assert _events(app, "paper.review_kept") == []
