@@ -78,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     # (public_cache.py); 0 turns that off.
     "PUBLIC_CACHE_SECONDS": 2.0,
     "OUTBOX_POLL_SECONDS": 1.0,
+    # Seconds the outbox waits on the SMTP server (connecting, each reply) before it counts
+    # the server as unreachable and pauses (outbox.SERVER_PAUSE).
+    "SMTP_TIMEOUT_SECONDS": 30,
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_MAX_ATTEMPTS": 12,
     # Mail that has waited this long (minutes) means the outbox is behind: the admin start

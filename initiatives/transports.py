@@ -13,7 +13,7 @@ from flask import Flask
 
 from . import clock
 
-SMTP_TIMEOUT = 30
+SMTP_TIMEOUT = 30  # seconds; the app's SMTP_TIMEOUT_SECONDS
 
 
 class Transport(Protocol):
@@ -24,7 +24,7 @@ class Transport(Protocol):
 class SMTPTransport:
     """One connection per batch; ``smtp://user:pass@host:port``, ``?starttls=1`` or smtps."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout: float = SMTP_TIMEOUT):
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise ValueError("SMTP_URL must start with smtp:// or smtps://")
@@ -35,16 +35,17 @@ class SMTPTransport:
         self.starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
         self._conn: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
         if self.implicit_tls:
             conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=SMTP_TIMEOUT, context=context
+                self.host, self.port, timeout=self.timeout, context=context
             )
         else:
-            conn = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             if self.starttls:
                 conn.starttls(context=context)
         if self.username:
@@ -85,7 +86,7 @@ class DirectoryTransport:
 def transport_for(app: Flask) -> Transport:
     url = app.config["SMTP_URL"]
     if url:
-        return SMTPTransport(url)
+        return SMTPTransport(url, app.config["SMTP_TIMEOUT_SECONDS"])
     if app.config["APP_ENV"] in ("development", "testing"):
         return DirectoryTransport(Path(app.instance_path) / "mail")
     raise RuntimeError("SMTP_URL is not set: the outbox has nowhere to deliver mail.")

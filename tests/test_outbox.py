@@ -591,3 +591,37 @@ def test_a_subject_in_plain_ascii_is_sent_unencoded(app, client, make_initiative
     assert b"\nSubject: Confirm your signature: Tryggare Amiralsgatan\n" in english
     assert b"\nSubject: =?utf-8?b?" in swedish  # "Bekräfta"
     assert b"\nSubject: =?utf-8?b?" in somali and b"\nBcc:" not in somali
+
+
+def test_a_server_that_accepts_and_never_answers_costs_smtp_timeout_seconds(
+    make_app, make_initiative, sign, smtp
+):
+    """A relay that takes the connection and then says nothing (overloaded, a firewall
+    half-open) holds the worker for SMTP_TIMEOUT_SECONDS, then counts as down: the mail
+    keeps its place, and every other mail waits for the pause, not for its own timeout."""
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts; never sends a greeting
+    try:
+        port = silent.getsockname()[1]
+        app = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}", SMTP_TIMEOUT_SECONDS=1)
+        make_initiative()
+        sign(email="one@example.org")
+        sign(email="two@example.org")
+        with app.app_context():
+            report = outbox.deliver_due(app, compose)
+        assert report.server_down and report.sent == 0
+        assert [(r.status, r.attempts) for r in outbox_rows(app)] == [
+            ("pending", 1),
+            ("pending", 0),
+        ]
+    finally:
+        silent.close()
+
+    # The setting reaches the connection (a real one, to the loopback server).
+    app.config["SMTP_URL"] = smtp.url
+    with app.app_context():
+        transport = outbox.transport_for(app)
+        transport.send(compose(db.session.scalars(sa.select(OutboxMessage)).first()))
+        assert transport._conn.sock.gettimeout() == 1
+        transport.close()
