@@ -20,7 +20,7 @@ from initiatives.pdf import Document, strip_bidi_marks
 from initiatives.printing_layout import SHEETS
 
 from .conftest import create_initiative
-from .print_tools import decode, pdf_text, poppler, rasterise
+from .print_tools import decode, pdf_text, poppler, rasterise, word_boxes
 
 TITLES = {
     "sv": "Gör Amiralsgatan tryggare och grönare för den som går och cyklar",
@@ -41,13 +41,7 @@ def material(app: Flask, tag: str = "poster", slug: str = "amiralsgatan") -> pri
 
 def words_with_boxes(pdf: bytes, tmp_path: Path) -> list[tuple[str, float, float]]:
     """(word, xMin, xMax) in points for every word poppler finds."""
-    source = tmp_path / "boxes.pdf"
-    source.write_bytes(pdf)
-    html = subprocess.run(
-        [poppler("pdftotext"), "-bbox", str(source), "-"], check=True, capture_output=True
-    ).stdout.decode()
-    pattern = r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>'
-    return [(w, float(a), float(b)) for a, b, w in re.findall(pattern, html)]
+    return [(word, x0, x1) for word, x0, _, x1, _ in word_boxes(pdf, tmp_path)]
 
 
 def pages(pdf: bytes, tmp_path: Path) -> int:
