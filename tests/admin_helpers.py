@@ -14,6 +14,7 @@ from initiatives.extensions import db
 from .conftest import CSRF_RE, csrf_token
 
 SEEN_RE = re.compile(r'name="seen" type="hidden" value="([0-9a-f]{64})"')
+OPENED_AS_RE = re.compile(r'name="opened_as" type="hidden" value="([a-z]+)"')
 
 PASSWORD = "korrekt häst batteri häftklammer"
 
@@ -53,13 +54,16 @@ def post_form(client: FlaskClient, page: str, action: str, **data: Any) -> Any:
 
 
 def opened(client: FlaskClient, page: str) -> dict[str, str]:
-    """The hidden fields of the first form on ``page`` as it showed them: the CSRF token
-    and the version of what the page showed (``seen``), as a browser would send them
-    back however long after."""
+    """The hidden fields of the first form on ``page`` as it showed them: the CSRF token,
+    the version of what the page showed (``seen``) and, on a text page, which form it
+    showed (``opened_as``), as a browser would send them back however long after."""
     html = client.get(page).get_data(as_text=True)
     token, seen = CSRF_RE.search(html), SEEN_RE.search(html)
     assert token and seen, f"no CSRF token or version on {page}"
-    return {"csrf_token": token.group(1), "seen": seen.group(1)}
+    fields = {"csrf_token": token.group(1), "seen": seen.group(1)}
+    if opened_as := OPENED_AS_RE.search(html):
+        fields["opened_as"] = opened_as.group(1)
+    return fields
 
 
 def post_text(client: FlaskClient, page: str, **data: Any) -> Any:

@@ -15,7 +15,7 @@ from initiatives import texts
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState
 
-from .admin_helpers import SEEN_RE, logged_in, opened, post_text
+from .admin_helpers import OPENED_AS_RE, SEEN_RE, logged_in, opened, post_form, post_text
 
 TEXT = {
     "title": "Tryggare Amiralsgatan",
@@ -58,6 +58,11 @@ def _amendments(app) -> list[texts.Amendment]:
         return found
 
 
+def _text_hash(app) -> str | None:
+    with app.app_context():
+        return db.session.scalars(sa.select(Initiative)).one().text_hash
+
+
 def _stored_panel(page: str) -> str:
     """The "stored now" panel of a refused text page (empty when there is none)."""
     found = re.search(
@@ -76,9 +81,9 @@ def _form(page: str) -> str:
 def _again(page: str) -> dict[str, str]:
     """The hidden fields of a refused page, to send its form again after merging."""
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    seen = SEEN_RE.search(page)
-    assert token and seen
-    return {"csrf_token": token.group(1), "seen": seen.group(1)}
+    seen, opened_as = SEEN_RE.search(page), OPENED_AS_RE.search(page)
+    assert token and seen and opened_as
+    return {"csrf_token": token.group(1), "seen": seen.group(1), "opened_as": opened_as.group(1)}
 
 
 @pytest.mark.parametrize("first", ["nadia", "omar"])
@@ -279,3 +284,40 @@ def test_the_page_names_the_language_in_swedish(app, make_initiative):
     for code, name in (("sv", "svenska"), ("ar", "arabiska"), ("fa", "persiska")):
         page = client.get(f"/admin/initiatives/amiralsgatan/text/{code}").get_data(as_text=True)
         assert f"Text på {name}" in page
+
+
+PUBLISHED_SINCE = "Initiativet har publicerats sedan du öppnade sidan"
+
+
+def test_a_draft_text_saved_after_another_organiser_published_it_is_refused_as_a_conflict(
+    app, make_initiative
+):
+    """Nadia edits the draft's text while Omar publishes it: her page had no reason field
+    (a draft needs none), so her save is not bad input but a conflict.  Nothing is
+    stored; her text comes back with the reason field a correction needs."""
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT})
+    clients = _organisers(app)
+    shown = opened(clients["nadia"], SV)
+    lifecycle = "/admin/initiatives/amiralsgatan/lifecycle"
+    published = post_form(clients["omar"], lifecycle, "/admin/initiatives/amiralsgatan/publish")
+    assert published.status_code == 302
+    frozen = _text_hash(app)
+
+    typed = TEXT | {"body": "Vi föreslår säkra övergångar och träd."}
+    refused = clients["nadia"].post(SV, data=shown | typed)
+
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert PUBLISHED_SINCE in page and "Skriv vad som rättas och varför." not in page
+    form = _form(page)
+    assert typed["body"] in form and 'name="note"' in form
+    assert TEXT["body"] in _stored_panel(page)
+    assert _stored(app, "sv") == TEXT and _text_hash(app) == frozen
+    assert _amendments(app) == [] and _logged(app, "initiative.text_saved") == []
+
+    # From the refused page, with a reason: a correction, on the record.
+    again = clients["nadia"].post(SV, data=_again(page) | typed | {"note": "Träden fattades"})
+    assert again.status_code == 302
+    (amendment,) = _amendments(app)
+    assert amendment.actor == "nadia@example.org" and amendment.previous_text == TEXT
+    assert _stored(app, "sv") == typed

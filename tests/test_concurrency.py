@@ -686,6 +686,44 @@ def test_the_settings_form_renaming_into_a_race_shows_the_message_not_an_error(
 
 
 @PG
+def test_a_draft_text_saved_while_it_is_published_comes_back_with_the_reason_field(
+    app, make_initiative
+):
+    """Nadia saves the draft's text while Omar's publishing holds the initiative: her
+    request read a draft, then finds it collecting.  A conflict (409) with her text kept
+    and the reason field a correction needs, not a server error; nothing is stored."""
+    from initiatives import texts
+
+    from .admin_helpers import logged_in, opened
+
+    text = {"title": "Tryggare Amiralsgatan", "summary": "Säkra övergångar.", "body": "Förslag."}
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": text})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    page = "/admin/initiatives/amiralsgatan/text/sv"
+    typed = text | {"body": "Vi föreslår säkra övergångar och träd."}
+    shown = opened(client, page)
+    responses: list[object] = []
+
+    def publish(first: sa.orm.Session) -> None:
+        first.execute(sa.update(Initiative).values(state=InitiativeState.COLLECTING))
+
+    def save() -> None:
+        responses.append(client.post(page, data=shown | typed))
+
+    assert _while_held(app, publish, save) == [None]
+    [response] = responses
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409, body
+    assert "Initiativet har publicerats sedan du öppnade sidan" in body
+    assert 'name="note"' in body and typed["body"] in body
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        stored = texts.stored_text(initiative, "sv")
+        assert {k: getattr(stored, k) for k in text} == text
+        assert texts.amendments(initiative) == []
+
+
+@PG
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app):
     """Samira demotes Bilal while Bilal demotes Samira: each saw two admins.  The second
     must count again once the first has committed, and be refused."""

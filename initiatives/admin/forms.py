@@ -222,6 +222,10 @@ class TextForm(FlaskForm):
         validators=[Optional(), Length(max=20000), printable_text],
     )
     seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
+    # Which form the page showed ("draft" or "amendment"): a draft's page has no reason
+    # field, so its save after another organiser published is a conflict, not bad input.
+    # Only compared, never stored: any other value counts as no page.
+    opened_as = HiddenField()
 
 
 class AmendForm(TextForm):

@@ -38,6 +38,14 @@ NO_VERSION = _l(
     "ovanför formuläret: jämför och spara igen."
 )
 
+# The draft's page asked for no reason; a published text changes only with one.
+PUBLISHED_SINCE = _l(
+    "Initiativet har publicerats sedan du öppnade sidan, så texten sparades inte. En "
+    "publicerad text ändras bara med en rättelse där du anger skälet. Den text som är "
+    "sparad nu visas ovanför formuläret och det du skrev finns kvar i det: skriv vad som "
+    "rättas och varför och spara rättelsen om ändringen fortfarande behövs."
+)
+
 REMOVE_NO_VERSION = _l(
     "Formuläret saknar uppgifter om vilken text sidan visade, och texten är inte borttagen. "
     "Så här lyder den nu: ta bort den igen om den ska bort."
@@ -63,6 +71,7 @@ def _text_page(
         # Sent back, the version says the next save was made from what is shown now.
         # After a form error it stays the one the organiser's page was opened with.
         form.seen.data = texts.text_version(initiative, locale)
+    form.opened_as.data = "amendment" if amending else "draft"
     return render_template(
         "admin/text_form.html",
         initiative=initiative,
@@ -91,6 +100,10 @@ def text_edit(slug: str, locale: str) -> Any:
         return _text_page(initiative, locale, form)
     if not (lifecycle.can(initiative, "edit_texts") or amending):
         abort(409)
+    if amending and form.opened_as.data == "draft":
+        # Sent from a draft's page, published since: without a reason field it could
+        # not be a correction.  What was typed comes back, now with the reason field.
+        return _text_page(initiative, locale, form, 409, str(PUBLISHED_SINCE))
     if not form.validate_on_submit():
         problem = str(NO_VERSION) if form.seen.errors else None
         return _text_page(initiative, locale, form, 400, problem)
@@ -108,6 +121,10 @@ def text_edit(slug: str, locale: str) -> Any:
             changed = texts.set_text(initiative, actor(), locale, **fields)
     except lifecycle.TransitionError as exc:
         db.session.rollback()
+        if not amending and lifecycle.can(initiative, "amend"):
+            # Published while this save waited for the initiative's lock: as above, and
+            # the page needs the correction's form (with its reason field).
+            return _text_page(initiative, locale, AmendForm(), 409, str(PUBLISHED_SINCE))
         # A text that cannot be saved as sent is bad input; a text changed or a state
         # that moved on since the page was opened (published, closed) is a conflict.
         status = 400 if isinstance(exc, texts.TextRefused) else 409

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, kiosks, paper, signatures, texts
+from initiatives import clock, kiosks, lifecycle, paper, signatures, texts
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Initiative, InitiativeState, Signature
@@ -156,6 +156,21 @@ def test_every_admin_page_passes_axe_under_the_csp(live_server, browser, artifac
     assert sent.value.status == 409
     page.wait_for_load_state()
     check("text-conflict", path)
+
+    # Published by another organiser while the draft's page was open: the save is refused
+    # and the page comes back with the reason field a correction needs.
+    with app.app_context():
+        draft = db.session.scalars(sa.select(Initiative).where(Initiative.slug == "utkast")).one()
+        lifecycle.publish(draft, "omar@example.org")
+        db.session.commit()
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Spara texten").click()
+    assert sent.value.status == 409
+    page.wait_for_load_state()
+    assert page.get_by_text("Initiativet har publicerats sedan du öppnade sidan").is_visible()
+    assert page.get_by_label("Förslaget").input_value() == "Nadias förslag."
+    assert page.get_by_label("Vad rättas och varför").is_visible()
+    check("text-published-since", path)
     assert not problems, "\n\n".join(problems)
     assert csp_violations == []
     page.context.close()
