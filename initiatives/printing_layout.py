@@ -151,7 +151,14 @@ def wrap(
     rtl: bool = False,
 ) -> list[str]:
     """``text`` broken into lines of ``width``; beyond ``max_lines`` cut with an ellipsis."""
-    text = " ".join(text.split())
+    return _broken(pdf, " ".join(text.split()), width, size, bold, max_lines, rtl)
+
+
+def _broken(
+    pdf: Any, text: str, width: float, size: float, bold: bool, max_lines: int, rtl: bool
+) -> list[str]:
+    """``wrap`` of a text whose spaces are as they should be: a no-break space (U+00A0)
+    keeps the words on either side on one line (fpdf2 draws it as a space)."""
     if not text:
         return []
     _font(pdf, size, bold, rtl)
@@ -164,6 +171,15 @@ def wrap(
         last = last.rsplit(" ", 1)[0] if " " in last else last[:-1]
     kept[-1] = last.rstrip(" ,.;:–-") + ELLIPSIS
     return kept
+
+
+def kicker_lines(pdf: Any, organisation: str, width: float, size: float) -> list[str]:
+    """The line above the title, "{organisation} · Malmöinitiativ": on two lines when the
+    name is long (cut beyond: the title needs the room).  No-break spaces hold the dot
+    between the name's last word and "Malmöinitiativ": no line ends or starts with it."""
+    name = " ".join(organisation.split())
+    text = f"{name}\u00a0·\u00a0Malmöinitiativ" if name else "Malmöinitiativ"
+    return _broken(pdf, text, width, size, True, 2, False)
 
 
 def whole_words(lines: list[str], text: str) -> bool:
@@ -272,13 +288,12 @@ def _row_height(row: Row, gap: float) -> float:
 
 def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict[str, Block]:
     wrap_to = partial(wrap, pdf, width=width)
-    kicker = f"{item.organisation} · Malmöinitiativ"
     # Swedish in practice; a main text in Arabic (no Swedish text yet) sets from the right.
     rtl = text_direction(item.locale) == "rtl"
     start = "R" if rtl else "L"
     blocks = {
         "kicker": Block(
-            wrap_to(kicker, size=layout.kicker, bold=True, max_lines=1),
+            kicker_lines(pdf, item.organisation, width, layout.kicker),
             layout.kicker, True, color=BRAND,
         ),
         "deadline": Block(

@@ -1,6 +1,7 @@
 """Long titles on posters and flyers: a title is printed whole up to the 200 characters the
 database takes, in every format and language, with the QR code still scanning and no text
 drawn over other text.  A poster with a cut title on a noticeboard misstates the proposal.
+The organisation's name above the title is printed whole on two lines beside it.
 """
 
 from __future__ import annotations
@@ -227,3 +228,31 @@ def test_a_short_title_is_set_as_large_as_before(pdf, kind):
     with_code = fitted_title(pdf, "Tryggare Amiralsgatan [U+1F6B2]", width, layout)
     assert fitted_title(pdf, "Tryggare Amiralsgatan 🚲", width, layout) == with_code
     assert with_code.size > layout.title[-1][0]
+
+
+ORGANISATION = "Rosengårds grannskapsnätverk för trygghet, kultur och gemenskap i Malmö"
+
+
+@SQLITE
+@pytest.mark.parametrize("kind", list(SHEETS))
+@pytest.mark.parametrize("locale", ["sv", "ar"])
+def test_a_long_organisation_name_is_printed_whole(
+    app, make_initiative, tmp_path, artifacts, kind, locale
+):
+    """The line above the title names who collects: it was cut with an ellipsis after one
+    line, so a longer name lost its end.  It takes two lines, beside a title of 200
+    characters, with nothing drawn over anything else or off the page."""
+    app.config["ORGANISATION_NAME"] = ORGANISATION
+    make_initiative(texts={locale: {"title": LONG[locale], "summary": SUMMARY[locale]}})
+    sheet = SHEETS[kind]
+    pdf, item = render(app, sheet)
+    text = pdf_text(pdf, tmp_path)
+    assert "…" not in text
+    assert text.count(f"{ORGANISATION} · Malmöinitiativ") == len(sheet.origins)
+    assert text.count(as_poppler_reads(LONG[locale])) == len(sheet.origins)
+    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
+    image.save(artifacts / f"{sheet.name}-long-organisation-{locale}.png")
+    assert decode(image) == [f"http://localhost/i/amiralsgatan?src={sheet.tag}"] * len(
+        sheet.origins
+    )
+    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
