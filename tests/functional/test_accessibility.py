@@ -14,6 +14,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from .site import (
     home,
     initiative,
     initiative_answered,
+    kiosk_sign_form_with_errors,
     not_found,
     postcode_reads_in_order,
     privacy,
@@ -240,6 +242,27 @@ def test_touch_targets_are_at_least_44_px(open_site, lang):
         if small:
             problems.append(f"{build.__name__}: {small}")
     assert not problems, "\n".join(problems)
+
+
+ERROR_LINKS_JS = """() => [...document.querySelectorAll('.error-summary li a')].map((a) => {
+  const r = a.getBoundingClientRect();
+  return [r.top, r.bottom];
+})"""
+
+
+@pytest.mark.parametrize(
+    "build", [sign_form_with_errors, kiosk_sign_form_with_errors], ids=["phone", "tablet"]
+)
+def test_the_error_summary_keeps_its_links_apart(open_site, build):
+    """Most messages take two or three lines in Somali: with no space between them the
+    list reads as one block of red text, and a tap near a line's edge opens the wrong
+    field."""
+    site = open_site("so", width=360, height=740)
+    build(site)
+    boxes = site.page.evaluate(ERROR_LINKS_JS)
+    assert len(boxes) == 4  # name, email, resident, consent
+    gaps = [round(below[0] - above[1]) for above, below in pairwise(boxes)]
+    assert min(gaps) >= 8, f"space between the links: {gaps} px"
 
 
 # --- right to left, print, screenshots -----------------------------------------------------
