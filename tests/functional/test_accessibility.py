@@ -288,6 +288,27 @@ def test_arabic_layout_is_mirrored(open_site):
     assert postcode_reads_in_order(arabic.page)
 
 
+@pytest.mark.parametrize("lang", ["ar", "fa", "bs"])
+def test_the_note_on_a_swedish_text_starts_where_the_reader_starts(open_site, lang):
+    """Wider than a phone the note is narrower than the page.  The Swedish title and
+    summary under it start at the left; the note, in the reader's language, starts at
+    the right in Arabic and Persian (at the left it sat beside nothing, its bar in the
+    middle of the page)."""
+    site = open_site(lang, width=1280, height=800)
+    site.examples()
+    site.goto("/i/ljus-i-rosengardsparken")  # Swedish and English texts only
+    page = site.page
+    text = page.locator(".initiative-text").bounding_box()
+    note = page.locator(".initiative-text .notice").bounding_box()
+    title = page.locator(".initiative-text h1").bounding_box()
+    assert note["width"] < text["width"] - 100, "narrower than the text: its side shows"
+    assert abs(title["x"] - text["x"]) < 2, "the Swedish title starts at the left"
+    if text_direction(lang) == "rtl":
+        assert abs((note["x"] + note["width"]) - (text["x"] + text["width"])) < 2
+    else:
+        assert abs(note["x"] - text["x"]) < 2
+
+
 def test_the_confirmation_page_in_arabic_names_the_signer_and_keeps_the_postcode_in_order(
     open_site,
 ):
