@@ -64,7 +64,7 @@ def signer_email_field() -> StringField:
             Length(max=254, message=_l("E-postadressen får vara högst 254 tecken.")),
             printable_text,
             DeliverableEmail(
-                message=_l("Skriv en giltig e-postadress, till exempel namn@exempel.se."),
+                message=_l("Skriv en giltig e-postadress, till exempel namn@example.com."),
                 non_ascii_message=_l(
                     "Vi kan inte skicka e-post till en adress med å, ä, ö eller andra "
                     "tecken utanför a–z före @. Skriv en annan adress."

@@ -65,6 +65,25 @@ def template() -> Catalog:
 
 # --- catalogs ------------------------------------------------------------------------------
 
+# Addresses a message may name: the reserved example domain (RFC 2606: nobody's inbox) and
+# the data protection authority's real one.  A made-up example ("namn@exempel.se") may be
+# somebody's domain: a resident who copies it sends mail there.
+ADDRESS = re.compile(r"[^\s@,;:()<>]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+NAMED_DOMAINS = {"example.com", "imy.se"}
+
+
+@pytest.mark.parametrize("locale", ["sv", *REQUIRED])
+def test_example_addresses_are_on_the_reserved_example_domain(locale, template):
+    if locale == "sv":
+        texts = [text for m in template if m.id for text in catalogs._ids(m)]
+    else:
+        texts = [
+            text for m in catalogs.load_catalog(locale) if m.id for text in catalogs._strings(m)
+        ]
+    domains = {domain.lower() for text in texts for domain in ADDRESS.findall(text)}
+    assert "example.com" in domains  # the form's message names one
+    assert domains <= NAMED_DOMAINS, domains - NAMED_DOMAINS
+
 
 def test_english_arabic_and_somali_catalogs_exist():
     assert set(REQUIRED) <= set(catalogs.catalog_locales())
@@ -327,7 +346,7 @@ def test_validation_messages_are_in_the_signers_language(client, make_initiative
     for msgid in (
         "Det finns ett problem",
         "Skriv ditt namn.",
-        "Skriv en giltig e-postadress, till exempel namn@exempel.se.",
+        "Skriv en giltig e-postadress, till exempel namn@example.com.",
         "Du behöver vara folkbokförd i Malmö för att skriva under.",
         "Vi behöver ditt samtycke för att ta emot underskriften.",
     ):
