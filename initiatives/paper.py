@@ -86,6 +86,12 @@ class PaperRow(db.Model):
     signature: Mapped[Signature] = relationship(lazy="joined")
 
 
+class PaperRefused(TransitionError):
+    """A sheet or row that cannot be saved as sent (a row dated after its sheet was
+    collected, a sheet dated before a row on it): bad input, which the admin page
+    answers with 400, as it does ``texts.TextRefused``."""
+
+
 # The form's message: only a row that did not come through the form meets this one.
 BAD_POSTCODE = _l("Skriv postnumret som fem siffror, till exempel 212 14.")
 
@@ -143,10 +149,14 @@ def add_sheet(
     return sheet
 
 
-def check_signed_on(initiative: Initiative, signed_on: date) -> None:
+def check_signed_on(initiative: Initiative, sheet: PaperSheet, signed_on: date) -> None:
     """Refuse a row's date in the future, before the collection opened or after it
-    ended (an early close counts, as in the pack's period): for a typed row and a
-    corrected one alike."""
+    ended (an early close counts, as in the pack's period), or after its sheet was
+    collected: for a typed row and a corrected one alike.
+
+    ``sheet`` is read under the initiative's lock, so that a correction of its date
+    committed meanwhile is the one compared with.
+    """
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
     end = initiative.collection_ends_at
     last = local_date(end) if end else None
@@ -154,6 +164,17 @@ def check_signed_on(initiative: Initiative, signed_on: date) -> None:
         raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
     if last and signed_on > last:
         raise TransitionError(str(_l("Datumet är efter att insamlingen slutade.")))
+    # Nobody signs a sheet once it is collected: such a date is mistyped (the row's, or
+    # the sheet's, which can be corrected first).
+    if signed_on > sheet.collected_on:
+        raise PaperRefused(
+            str(
+                _l(
+                    "Datumet är efter att listan samlades in (%(date)s).",
+                    date=sheet.collected_on.isoformat(),
+                )
+            )
+        )
 
 
 def add_row(
@@ -171,11 +192,12 @@ def add_row(
     # click) waits here, then reads the line the first one took.
     lock(initiative)
     open_for_paper(initiative)
+    db.session.refresh(sheet)  # its date as it is now (see ``check_signed_on``)
     try:
         postcode = signatures.normalise_postcode(postcode)
     except ValueError:
         raise TransitionError(str(BAD_POSTCODE)) from None
-    check_signed_on(initiative, signed_on)
+    check_signed_on(initiative, sheet, signed_on)
     matches = find_matches(initiative.id, name, postcode)
     box = crypto()
     signature = Signature(

@@ -1,13 +1,13 @@
 """Corrections of what an organiser typed from a paper sheet, until the hand-in.
 
-A sheet's number, date and collector can be corrected with the rules of a new sheet, a
-row's name, postcode and signed date with the rules of a typed row; a row with a new name
-or postcode is then compared for duplicates again, and its state (counted, or taken out)
-stays what it was.  Each correction is one audit event, and happens once: the same form
-sent twice (a double click) finds nothing left to change, and one sent from a page
-opened before someone else's correction is refused, so that it cannot undo that one
-unseen.  The page carries a version of what it showed (``sheet_version``,
-``row_version``) for that.
+A sheet's number, date and collector can be corrected with the rules of a new sheet (and
+its date never to a day before a row on it), a row's name, postcode and signed date with
+the rules of a typed row; a row with a new name or postcode is then compared for
+duplicates again, and its state (counted, or taken out) stays what it was.  Each
+correction is one audit event, and happens once: the same form sent twice (a double
+click) finds nothing left to change, and one sent from a page opened before someone
+else's correction is refused, so that it cannot undo that one unseen.  The page carries
+a version of what it showed (``sheet_version``, ``row_version``) for that.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 
 from . import audit, signatures
 from .crypto import crypto
@@ -26,6 +27,7 @@ from .lifecycle import TransitionError, local_date, local_noon, lock
 from .models import Initiative, Signature, SignatureState
 from .paper import (
     BAD_POSTCODE,
+    PaperRefused,
     PaperRow,
     PaperSheet,
     Review,
@@ -80,6 +82,10 @@ def correct_sheet(
     if seen != sheet_version(sheet):
         raise TransitionError(str(CHANGED_SINCE))
     check_sheet(initiative, number=number, collected_on=collected_on, sheet_id=sheet.id)
+    if collected_on != sheet.collected_on:
+        # Checked when it changes, as a row's date is: a number or a collector corrected
+        # on a sheet typed before this rule held is not held up by its rows.
+        _check_rows_signed_by(sheet, collected_on)
     changes: dict[str, object] = {}
     if number != sheet.number:
         changes["number"] = {"old": sheet.number, "new": number}
@@ -96,6 +102,32 @@ def correct_sheet(
         "paper.sheet_corrected", actor=actor, initiative=initiative, sheet=number, **changes
     )
     return True
+
+
+def _check_rows_signed_by(sheet: PaperSheet, collected_on: date) -> None:
+    """Refuse a sheet's new date if a row on it is dated later: nobody signed it after
+    it was collected, so one of the two dates is mistyped.  Every row is counted, one
+    taken out too (its date can be corrected), and the message says how many and the
+    latest date, so that the organiser can find them on the sheet."""
+    stored = db.session.scalars(
+        sa.select(Signature.confirmed_at)
+        .join(PaperRow, PaperRow.signature_id == Signature.id)
+        .where(PaperRow.sheet_id == sheet.id, Signature.confirmed_at.is_not(None))
+    )
+    later = sorted(day for day in map(local_date, stored) if day > collected_on)
+    if later:
+        raise PaperRefused(
+            str(
+                lazy_ngettext(
+                    "En rad på listan är daterad senare (%(date)s): ingen kan skriva under "
+                    "en lista efter att den samlades in.",
+                    "%(num)s rader på listan är daterade senare, den senaste %(date)s: ingen "
+                    "kan skriva under en lista efter att den samlades in.",
+                    len(later),
+                    date=later[-1].isoformat(),
+                )
+            )
+        )
 
 
 def row_version(row: PaperRow) -> str:
@@ -185,6 +217,7 @@ def correct_row(
     # before that, in the paper module's order.
     initiative = hold_row(row)
     open_for_paper(initiative)
+    db.session.refresh(row.sheet)  # its date as it is now (see ``check_signed_on``)
     signature = row.signature
     if signature.anonymised_at is not None:
         # Erased on the signer's request (or by retention): writing a name back would
@@ -209,7 +242,7 @@ def correct_row(
         raise TransitionError(str(CHANGED_SINCE))
     if "signed_on" in fields:
         # Checked when it changes: the date a row has was checked when it was typed.
-        check_signed_on(initiative, signed_on)
+        check_signed_on(initiative, row.sheet, signed_on)
         # Not through ``signatures.move``: the state, and so the count, stay as they are.
         signature.confirmed_at = local_noon(signed_on)
     stale: list[PaperRow] = []

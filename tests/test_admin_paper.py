@@ -23,10 +23,11 @@ def _today() -> str:
     return lifecycle.local_date(clock.utcnow()).isoformat()
 
 
-def _sheet(client, number="1") -> str:
+def _sheet(client, number="1", collected_on=None) -> str:
     response = post_form(
-        client, BASE, BASE, number=number, collected_on=_today(), collected_by="Hodan, Zainab"
-    )
+        client, BASE, BASE, number=number, collected_on=collected_on or _today(),
+        collected_by="Hodan, Zainab",
+    )  # fmt: skip
     assert response.status_code == 302, response.get_data(as_text=True)
     return response.headers["Location"]
 
@@ -264,6 +265,31 @@ def test_a_row_dated_after_an_early_close_is_refused(app, make_initiative):
     before = lifecycle.local_date(now - datetime.timedelta(days=4)).isoformat()
     assert _row(client, sheet, "Tidig Person", signed_on=before).status_code == 302
     assert _state(app)[0] == 1
+
+
+def test_a_row_dated_after_its_sheet_was_collected_is_refused(app, make_initiative):
+    """Nobody signs a sheet after it was collected: a row dated later (a day mistyped) is
+    refused as bad input, saying the sheet's date, with what was typed kept, and nothing
+    is stored.  The day the sheet was collected is a day a row can be signed."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client, collected_on=_days_ago(3))
+    for day in (_days_ago(2), _today()):
+        late = _row(client, sheet, "Hodan Ali", postcode="213 63", signed_on=day)
+        assert late.status_code == 400, day
+        html = late.get_data(as_text=True)
+        assert f"Datumet är efter att listan samlades in ({_days_ago(3)})." in html, day
+        assert 'value="Hodan Ali"' in html and 'value="213 63"' in html, day
+        assert f'value="{day}"' in html, day
+    assert _state(app)[0] == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Signature)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PaperRow)) == 0
+    assert _events(app, "paper.row_added") == []
+
+    assert _row(client, sheet, "Hodan Ali", signed_on=_days_ago(3)).status_code == 302
+    assert _row(client, sheet, "Amira Hassan", signed_on=_days_ago(5)).status_code == 302
+    assert _state(app)[0] == 2
 
 
 def test_a_decision_sent_again_from_an_old_page_is_refused(app, make_initiative, sign):

@@ -1,5 +1,6 @@
-"""Corrections of typed paper rows: the signed date, flags left over from what a row said
-before, and names typed with a space or a zero-width non-joiner."""
+"""Corrections of typed paper rows: the signed date (never after the sheet's), flags left
+over from what a row said before, and names typed with a space or a zero-width non-joiner;
+a sheet's date never before its rows'."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .test_admin_paper import (
     _row,
     _row_id,
     _sheet,
+    _sheet_values,
     _state,
     _stored,
     _today,
@@ -120,6 +122,64 @@ def test_a_date_is_refused_where_a_typed_row_would_be(app, make_initiative):
         ["name"],
         ["name", "signed_on"],
     ]
+
+
+def test_a_row_cannot_be_corrected_to_a_day_after_its_sheet_was_collected(app, make_initiative):
+    """The sheet was collected three days ago: a row corrected to a later day is refused
+    as bad input, saying the sheet's date, with what was typed kept and the row as it
+    was.  The sheet's own day is accepted."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client, collected_on=_days_ago(3))
+    assert _row(client, sheet, "Hodan Ali", signed_on=_days_ago(4)).status_code == 302
+    row_id = _row_id(app)
+    url = f"{sheet}/rows/{row_id}"
+    before = _stored(app, row_id)
+    for day in (_days_ago(2), _today()):
+        refused = _correct(client, url, name="Hodan Cali", postcode="213 63", signed_on=day)
+        assert refused.status_code == 400, day
+        html = refused.get_data(as_text=True)
+        assert f"Datumet är efter att listan samlades in ({_days_ago(3)})." in html, day
+        assert 'value="Hodan Cali"' in html and f'value="{day}"' in html, day
+    assert _stored(app, row_id) == before
+    assert _events(app, "paper.row_corrected") == []
+
+    done = _correct(client, url, name="Hodan Ali", postcode="212 14", signed_on=_days_ago(3))
+    assert done.status_code == 302
+    assert _day(app, row_id) == _days_ago(3)
+
+
+def test_a_sheet_cannot_be_dated_before_a_row_on_it(app, make_initiative):
+    """Rows signed one, two and five days ago: the sheet cannot have been collected
+    before the latest of them.  The refusal says how many rows are dated later and the
+    latest date, keeps what was typed, and changes nothing; the latest row's day is
+    accepted."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client, "4")
+    for name, days in (("Hodan Ali", 5), ("Amira Hassan", 1), ("Samira Yusuf", 2)):
+        assert _row(client, sheet, name, signed_on=_days_ago(days)).status_code == 302
+    edit = f"{sheet}/edit"
+    for days, says in (
+        (3, f"2 rader på listan är daterade senare, den senaste {_days_ago(1)}: ingen kan"),
+        (2, f"En rad på listan är daterad senare ({_days_ago(1)}): ingen kan skriva under"),
+    ):
+        refused = _correct(
+            client, edit, number="40", collected_on=_days_ago(days), collected_by="Hodan"
+        )
+        assert refused.status_code == 400, days
+        html = refused.get_data(as_text=True)
+        assert says in html, days
+        assert 'value="40"' in html and f'value="{_days_ago(days)}"' in html, days
+    assert _sheet_values(app, "4") == ("4", _today(), "Hodan, Zainab")
+    assert _events(app, "paper.sheet_corrected") == []
+    assert [_day(app, _row_id(app, line)) for line in (1, 2, 3)] == [
+        _days_ago(5), _days_ago(1), _days_ago(2)
+    ]  # fmt: skip
+
+    fields = {"number": "4", "collected_on": _days_ago(1), "collected_by": "Hodan"}
+    assert _correct(client, edit, **fields).status_code == 302
+    assert _sheet_values(app, "4") == ("4", _days_ago(1), "Hodan")
 
 
 def test_a_date_correction_from_an_old_page_is_refused(app, make_initiative):

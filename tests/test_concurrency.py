@@ -817,8 +817,9 @@ def _paper_sheet(app, make_initiative) -> int:
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
         sheet = paper.add_sheet(
-            initiative, "nadia@example.org", number="7", collected_on=clock.utcnow().date(),
-            collected_by="Hodan",
+            initiative, "nadia@example.org", number="7",
+            # Malmö's day, as the rows' (the UTC date is a day behind before 1 or 2 am).
+            collected_on=lifecycle.local_date(clock.utcnow()), collected_by="Hodan",
         )  # fmt: skip
         db.session.commit()
         return sheet.id
@@ -855,6 +856,39 @@ def test_one_paper_row_saved_twice_at_once_gets_the_next_line_not_an_error(app, 
     with app.app_context():
         lines = db.session.scalars(sa.select(paper.PaperRow.line).order_by(paper.PaperRow.line))
         assert lines.all() == [1, 2]
+
+
+@PG
+def test_a_paper_row_typed_while_its_sheet_is_redated_meets_the_new_date(app, make_initiative):
+    """Another organiser corrects the sheet's date to yesterday while a row signed today
+    is typed: the row waits for her, then is refused against the date she saved, not
+    the one its request read before."""
+    from datetime import timedelta
+
+    from initiatives import paper
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    today = lifecycle.local_date(clock.utcnow())
+    yesterday = today - timedelta(days=1)
+
+    def hold(first: sa.orm.Session) -> None:
+        first.execute(sa.select(Initiative.id).with_for_update())  # as correct_sheet does
+        first.execute(
+            sa.update(paper.PaperSheet).where(paper.PaperSheet.id == sheet_id)
+            .values(collected_on=yesterday)
+        )  # fmt: skip
+
+    def add() -> str:
+        paper.add_row(
+            db.session.get(paper.PaperSheet, sheet_id), "omar@example.org", name="Hodan Ali",
+            postcode=None, signed_on=today,
+        )  # fmt: skip
+        return "added"
+
+    outcome = _while_held(app, hold, add)
+    assert outcome == [f"Datumet är efter att listan samlades in ({yesterday.isoformat()})."]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(paper.PaperRow)) == 0
 
 
 @PG

@@ -70,6 +70,12 @@ def paper_sheet_add(slug: str) -> Any:
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
 
 
+def _status(exc: TransitionError) -> int:
+    """The status of a refusal: 400 for a sheet or row that cannot be saved as sent
+    (``paper.PaperRefused``), 409 for the others, as before."""
+    return 400 if isinstance(exc, paper.PaperRefused) else 409
+
+
 def _shown(name: str | None) -> str | None:
     """A name for the organiser's eyes: without direction controls, also in one stored
     before the form removed them (see names.INVISIBLE)."""
@@ -130,7 +136,7 @@ def paper_row_add(slug: str, sheet_id: int) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _sheet_page(initiative, sheet, form, 409, str(exc))
+        return _sheet_page(initiative, sheet, form, _status(exc), str(exc))
     db.session.commit()
     if matches:
         flash(
@@ -200,7 +206,7 @@ def paper_sheet_correct(slug: str, sheet_id: int) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _sheet_edit_page(initiative, sheet, form, 409, str(exc))
+        return _sheet_edit_page(initiative, sheet, form, _status(exc), str(exc))
     db.session.commit()
     if changed:
         flash(_("Listans uppgifter är rättade."), "success")
@@ -271,7 +277,7 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _row_edit_page(initiative, row, form, 409, str(exc))
+        return _row_edit_page(initiative, row, form, _status(exc), str(exc))
     db.session.commit()
     if not done.changed:
         flash(_("Inget ändrades: raden har redan de uppgifterna."), "info")
