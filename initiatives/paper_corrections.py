@@ -272,7 +272,10 @@ def correct_row(
         sheet=row.sheet.number,
         line=row.line,
         fields=fields,
-        flagged=bool(matches),
+        # Whether the row waits for review now, as for a typed row: a new date alone
+        # leaves a flagged row flagged, which its ``matches`` (found only for a new
+        # name or postcode) do not say.
+        flagged=row.review == Review.PENDING and signature.state == SignatureState.CONFIRMED,
         cleared=cleared,
     )
     return RowCorrection(True, matches, cleared)

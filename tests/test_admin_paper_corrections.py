@@ -235,6 +235,61 @@ def test_a_new_date_keeps_the_rows_state_and_review(app, make_initiative, sign):
     assert _per_day(app).get(_days_ago(4)) == 1  # the kept row; the one taken out is not
 
 
+def test_the_log_says_whether_the_corrected_row_waits_for_review(app, make_initiative, sign):
+    """A row correction's ``flagged`` says whether the row waits for an organiser's
+    review once corrected, whatever was changed: a flagged row whose date alone is
+    corrected still does (the log said it did not), as after a new postcode it still
+    matches with; after a name and date that match nobody it does not; a row that was
+    never flagged, or was kept, does not after a new date; one corrected to a name
+    signed online does."""
+    make_initiative(opens_days_ago=10)
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    sign(name="Hodan Ali", email="hodan@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    for name in ("Amira Hassan", "Hodan Ali", "Dalia Nur"):
+        assert _row(client, sheet, name, signed_on=_days_ago(2)).status_code == 302
+    amira, hodan, dalia = (_row_id(app, line) for line in (1, 2, 3))
+    assert post_form(client, f"{BASE}/review", f"{BASE}/review/{hodan}/keep").status_code == 302
+    assert _reviews(app) == {1: Review.PENDING, 2: Review.KEPT, 3: None}
+
+    cases = [
+        (amira, {"name": "Amira Hassan", "postcode": "212 14", "signed_on": _days_ago(3)},
+         ["signed_on"], True),
+        (amira, {"name": "Amira Hassan", "postcode": "", "signed_on": _days_ago(3)},
+         ["postcode"], True),
+        (amira, {"name": "Amina Hassan", "postcode": "", "signed_on": _days_ago(4)},
+         ["name", "signed_on"], False),
+        (dalia, {"name": "Dalia Nur", "postcode": "212 14", "signed_on": _days_ago(3)},
+         ["signed_on"], False),
+        (hodan, {"name": "Hodan Ali", "postcode": "212 14", "signed_on": _days_ago(3)},
+         ["signed_on"], False),
+        (dalia, {"name": "Hodan Ali", "postcode": "212 14", "signed_on": _days_ago(4)},
+         ["name", "signed_on"], True),
+    ]  # fmt: skip
+    for row_id, fields, changed, flagged in cases:
+        assert _correct(client, f"{sheet}/rows/{row_id}", **fields).status_code == 302
+        details = _events(app, "paper.row_corrected")[-1].details
+        assert (details["fields"], details["flagged"]) == (changed, flagged), fields
+        assert (_stored(app, row_id)[5] == Review.PENDING) is flagged, fields
+    assert len(_events(app, "paper.row_corrected")) == len(cases)
+
+    # Flagged, then taken out on its signature's page as a typing error: its flag is
+    # left, but nothing waits for a decision (``paper.review_count``), nor after a date.
+    assert _row(client, sheet, "Amira Hassan", signed_on=_days_ago(2)).status_code == 302
+    out = _row_id(app, 4)
+    with app.app_context():
+        public_id = db.session.get(PaperRow, out).signature.public_id
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{public_id}"
+    taken = post_form(client, detail, f"{detail}/invalidate", reason="entry_error", note="")
+    assert taken.status_code == 302
+    fields = {"name": "Amira Hassan", "postcode": "212 14", "signed_on": _days_ago(3)}
+    assert _correct(client, f"{sheet}/rows/{out}", **fields).status_code == 302
+    assert _events(app, "paper.row_corrected")[-1].details["flagged"] is False
+    assert _stored(app, out)[3:6:2] == (SignatureState.INVALIDATED, Review.PENDING)
+
+
 def test_today_is_a_date_a_row_can_be_corrected_to(app, make_initiative):
     make_initiative(opens_days_ago=10)
     client = logged_in(app)
