@@ -255,18 +255,58 @@ class Rescan:
     cleared: int = 0
 
 
+@dataclass
+class _Typed:
+    """Of a paper row another one matches, what says whether their pair has a flag."""
+
+    waiting: bool  # flagged and counting when the rescan began
+    kept_at: datetime | None
+
+
+def _typed_rows(initiative_id: int) -> dict[int, _Typed]:
+    """Every paper row of the initiative, taken out or not, by its signature's id."""
+    found = db.session.execute(
+        sa.select(PaperRow.signature_id, PaperRow.review, PaperRow.kept_at, Signature.state)
+        .join(Signature, Signature.id == PaperRow.signature_id)
+        .where(Signature.initiative_id == initiative_id)
+    )
+    return {
+        signature_id: _Typed(
+            review == Review.PENDING and state == SignatureState.CONFIRMED, kept_at
+        )
+        for signature_id, review, kept_at, state in found
+    }
+
+
+def _pair_answered(row: PaperRow, other_id: int, other: _Typed) -> bool:
+    """Whether ``row`` needs no flag of its own for a paper row it matches, since their
+    pair has, or had, an organiser's look through the other: typed after ``row``, the
+    other was compared with it then (and flagged, as typing flags the later row, or
+    decided on since); waiting for review, its page shows ``row``; kept since ``row``
+    was typed, it was answered about the two."""
+    return (
+        other_id > row.signature_id
+        or other.waiting
+        or (other.kept_at is not None and other.kept_at > row.signature.created_at)
+    )
+
+
 def rescan(initiative: Initiative, actor: str) -> Rescan:
     """Flag paper rows that now match another signature (signed online later), and
     unflag those still waiting for review that match none now (``unflag_if_stale``).
 
     A row an organiser kept was compared with the signatures there were then; it is
-    flagged again only by one made after that.  A decision (kept, resolved) is never
-    undone here.
+    flagged again only by one made after that.  Of two paper rows that match, the one
+    typing flagged is the only one flagged (``_pair_answered``): a rescan flagged the
+    earlier row too, asking twice about one pair, or again about one an organiser had
+    kept.  A decision (kept, resolved) is never undone here.
     """
     # Before the rows are read: a decision or correction under way is waited for and seen.
     lock(initiative)
     done = Rescan()
     box = crypto()
+    # Read before any flag changes, so that the order the rows come in decides nothing.
+    typed = _typed_rows(initiative.id)
     rows = db.session.scalars(
         sa.select(PaperRow)
         .join(Signature, Signature.id == PaperRow.signature_id)
@@ -285,8 +325,13 @@ def rescan(initiative: Initiative, actor: str) -> Rescan:
         name = box.decrypt(row.signature.name_enc) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
         made_after = row.kept_at if row.review == Review.KEPT else None
-        if find_matches(
+        matches = find_matches(
             initiative.id, name, postcode, exclude_id=row.signature_id, made_after=made_after
+        )
+        if any(
+            m.signature.id not in typed
+            or not _pair_answered(row, m.signature.id, typed[m.signature.id])
+            for m in matches
         ):
             row.review = Review.PENDING
             done.flagged += 1

@@ -434,6 +434,64 @@ def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_
     assert _state(app)[0] == 2
 
 
+def _reviews(app) -> dict[int, str | None]:
+    """Each row's review by its line (the tests that read it type a single sheet)."""
+    with app.app_context():
+        return dict(db.session.execute(sa.select(PaperRow.line, PaperRow.review)).all())
+
+
+def test_a_rescan_flags_what_typing_flags(app, make_initiative, sign):
+    """Typed one after the other, the later row of a pair is flagged and the review page
+    shows both.  "Sök efter nya dubbletter" over the same rows flagged the earlier row
+    too (all three rows of one person), and asked again about rows an organiser had kept
+    as another person.  Now it flags what typing flagged: nothing more over typed rows,
+    and the same flags over the same rows without any."""
+    make_initiative()
+    sign(name="Lina Berg", email="lina@example.org", postcode="212 14")
+    sign(name="Zainab Omar", email="zainab@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    review = f"{BASE}/review"
+    names = (
+        "Hodan Ali", "Hodan Ali", "Hodan Ali",  # one person three times
+        "Amira Hassan", "Amira Hassan",  # the second kept: another person
+        "Samira Yusuf", "Samira Yusuf",  # the second taken out: the same person
+        "Lina Berg",  # signed online too
+        "Omar Farah",  # nobody else
+        "Zainab Omar",  # signed online too; kept: another person
+    )  # fmt: skip
+    for name in names:
+        assert _row(client, sheet, name).status_code == 302, name
+    for line, decision in ((5, "keep"), (7, "duplicate"), (10, "keep")):
+        done = post_form(client, review, f"{review}/{_row_id(app, line)}/{decision}")
+        assert done.status_code == 302, line
+    # The Zainab Omar kept on line 10 signs the sheet again: compared with her, flagged.
+    assert _row(client, sheet, "Zainab Omar").status_code == 302
+    typed = _reviews(app)
+    pending, kept = Review.PENDING, Review.KEPT
+    assert typed == {1: None, 2: pending, 3: pending, 4: None, 5: kept, 6: None,
+                     7: Review.RESOLVED, 8: pending, 9: None, 10: kept,
+                     11: pending}  # fmt: skip
+
+    assert post_form(client, review, f"{review}/rescan").status_code == 302
+    assert "0 nya rader att granska. 0 rader liknar" in client.get(review).get_data(as_text=True)
+    assert _reviews(app) == typed
+    assert _events(app, "paper.rescanned")[-1].details == {"flagged": 0, "cleared": 0}
+
+    # The same rows with no flag waiting (as if typed before the check existed): the
+    # rescan raises those typing raised, and none other.
+    with app.app_context():
+        db.session.execute(
+            sa.update(PaperRow).where(PaperRow.review == Review.PENDING).values(review=None)
+        )
+        db.session.commit()
+    assert post_form(client, review, f"{review}/rescan").status_code == 302
+    assert "4 nya rader att granska." in client.get(review).get_data(as_text=True)
+    assert _reviews(app) == typed
+    assert _state(app)[0] == 12  # two online, and every row but line 7
+
+
 def _web_signatures(app) -> list[Signature]:
     """The online signatures, in the order they were made."""
     with app.app_context():

@@ -21,6 +21,7 @@ from .test_admin_paper import (
     _correct,
     _days_ago,
     _events,
+    _reviews,
     _row,
     _row_id,
     _sheet,
@@ -301,11 +302,6 @@ def test_today_is_a_date_a_row_can_be_corrected_to(app, make_initiative):
     assert _day(app, _row_id(app)) == _today()
 
 
-def _reviews(app) -> dict[int, str | None]:
-    with app.app_context():
-        return dict(db.session.execute(sa.select(PaperRow.line, PaperRow.review)).all())
-
-
 def test_a_flag_raised_only_by_a_rows_old_name_goes_with_it(app, make_initiative):
     """Line 1 typed "Amira Hassan" for Amina Hassan; line 2, the real Amira Hassan, was
     flagged against it.  Line 1 corrected: line 2 matches nobody now, and no longer
@@ -327,6 +323,28 @@ def test_a_flag_raised_only_by_a_rows_old_name_goes_with_it(app, make_initiative
     (event,) = _events(app, "paper.row_corrected")
     assert event.details["cleared"] == 1 and event.details["flagged"] is False
     assert _state(app)[0] == 2
+
+
+def test_a_rescan_leaves_one_flag_on_a_pair_a_correction_made(app, make_initiative):
+    """Line 1, typed "Amira Hasan", is corrected to the name of line 2, typed after it:
+    the corrected row is flagged, as it is.  A rescan flags line 2 no more than the
+    correction did, nor once line 1 is kept as another person: that was the question."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Amira Hasan")
+    _row(client, sheet, "Amira Hassan")
+    assert _reviews(app) == {1: None, 2: None}
+    first = _row_id(app, 1)
+    assert _correct(client, f"{sheet}/rows/{first}", name="Amira Hassan").status_code == 302
+    assert _reviews(app) == {1: Review.PENDING, 2: None}
+    review = f"{BASE}/review"
+    post_form(client, review, f"{review}/rescan")
+    assert _reviews(app) == {1: Review.PENDING, 2: None}
+    assert post_form(client, review, f"{review}/{first}/keep").status_code == 302
+    post_form(client, review, f"{review}/rescan")
+    assert _reviews(app) == {1: Review.KEPT, 2: None}
+    assert [e.details["flagged"] for e in _events(app, "paper.rescanned")] == [0, 0]
 
 
 def test_only_flags_with_nothing_left_behind_them_go(app, make_initiative, sign):
