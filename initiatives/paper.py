@@ -87,9 +87,11 @@ class PaperRow(db.Model):
 
 
 class PaperRefused(TransitionError):
-    """A sheet or row that cannot be saved as sent (a row dated after its sheet was
-    collected, a sheet dated before a row on it): bad input, which the admin page
-    answers with 400, as it does ``texts.TextRefused``."""
+    """A sheet or row that cannot be saved as sent (a date outside the collection or in
+    the future, a row dated after its sheet was collected, a sheet dated before a row on
+    it): bad input, which the admin page answers with 400, as it does
+    ``texts.TextRefused``.  A state that moved on, or a sheet number another sheet took,
+    stays a ``TransitionError``: 409."""
 
 
 # The form's message: only a row that did not come through the form meets this one.
@@ -115,7 +117,7 @@ def check_sheet(
     # Sheets may come in after the collection closed.
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
     if collected_on > local_date(clock.utcnow()) or (opened and collected_on < opened):
-        raise TransitionError(
+        raise PaperRefused(
             str(_l("Datumet kan inte vara i framtiden eller före insamlingens början."))
         )
     query = sa.select(PaperSheet.id).where(
@@ -161,9 +163,9 @@ def check_signed_on(initiative: Initiative, sheet: PaperSheet, signed_on: date) 
     end = initiative.collection_ends_at
     last = local_date(end) if end else None
     if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
-        raise TransitionError(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
+        raise PaperRefused(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
     if last and signed_on > last:
-        raise TransitionError(str(_l("Datumet är efter att insamlingen slutade.")))
+        raise PaperRefused(str(_l("Datumet är efter att insamlingen slutade.")))
     # Nobody signs a sheet once it is collected: such a date is mistyped (the row's, or
     # the sheet's, which can be corrected first).
     if signed_on > sheet.collected_on:

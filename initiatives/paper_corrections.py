@@ -108,11 +108,16 @@ def _check_rows_signed_by(sheet: PaperSheet, collected_on: date) -> None:
     """Refuse a sheet's new date if a row on it is dated later: nobody signed it after
     it was collected, so one of the two dates is mistyped.  Every row is counted, one
     taken out too (its date can be corrected), and the message says how many and the
-    latest date, so that the organiser can find them on the sheet."""
+    latest date, so that the organiser can find them on the sheet.  Not an erased row:
+    its date can no longer be corrected, so it would hold the sheet's date for good."""
     stored = db.session.scalars(
         sa.select(Signature.confirmed_at)
         .join(PaperRow, PaperRow.signature_id == Signature.id)
-        .where(PaperRow.sheet_id == sheet.id, Signature.confirmed_at.is_not(None))
+        .where(
+            PaperRow.sheet_id == sheet.id,
+            Signature.confirmed_at.is_not(None),
+            Signature.anonymised_at.is_(None),
+        )
     )
     later = sorted(day for day in map(local_date, stored) if day > collected_on)
     if later:

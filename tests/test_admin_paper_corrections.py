@@ -106,7 +106,7 @@ def test_a_date_is_refused_where_a_typed_row_would_be(app, make_initiative):
         (_days_ago(1), "efter att insamlingen slutade"),
     ):
         refused = _correct(client, url, **same, signed_on=day)
-        assert refused.status_code == 409, day
+        assert refused.status_code == 400, day
         html = refused.get_data(as_text=True)
         assert says in html and f'value="{day}"' in html, day
     for bad in ("2026-02-30", "99999-01-01", "\x00", ""):
@@ -181,6 +181,27 @@ def test_a_sheet_cannot_be_dated_before_a_row_on_it(app, make_initiative):
     fields = {"number": "4", "collected_on": _days_ago(1), "collected_by": "Hodan"}
     assert _correct(client, edit, **fields).status_code == 302
     assert _sheet_values(app, "4") == ("4", _days_ago(1), "Hodan")
+
+
+def test_an_erased_row_does_not_hold_its_sheets_date(app, make_initiative):
+    """A row erased on the signer's request can no longer be corrected, its date neither:
+    were it dated after the sheet's true day, it would hold the sheet's date for good."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app)
+    sheet = _sheet(client, "5")
+    assert _row(client, sheet, "Hodan Ali", signed_on=_days_ago(5)).status_code == 302
+    assert _row(client, sheet, "Amira Hassan", signed_on=_days_ago(1)).status_code == 302
+    edit = f"{sheet}/edit"
+    fields = {"number": "5", "collected_on": _days_ago(3), "collected_by": "Hodan"}
+    assert _correct(client, edit, **fields).status_code == 400
+    with app.app_context():
+        public_id = db.session.get(PaperRow, _row_id(app, 2)).signature.public_id
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{public_id}"
+    erase = {"erase-received_via": "email", "erase-received_on": _today()}
+    assert post_form(client, detail, f"{detail}/erase", **erase).status_code == 302
+
+    assert _correct(client, edit, **fields).status_code == 302
+    assert _sheet_values(app, "5") == ("5", _days_ago(3), "Hodan")
 
 
 def test_a_date_correction_from_an_old_page_is_refused(app, make_initiative):

@@ -65,7 +65,7 @@ def paper_sheet_add(slug: str) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _sheets_page(initiative, form, 409, str(exc))
+        return _sheets_page(initiative, form, _status(exc), str(exc))
     db.session.commit()
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
 
