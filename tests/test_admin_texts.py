@@ -321,3 +321,91 @@ def test_a_draft_text_saved_after_another_organiser_published_it_is_refused_as_a
     (amendment,) = _amendments(app)
     assert amendment.actor == "nadia@example.org" and amendment.previous_text == TEXT
     assert _stored(app, "sv") == typed
+
+
+MOVED_ON = "Initiativet har bytt läge sedan du öppnade sidan och är nu"
+
+
+def _moved_to(app, state: InitiativeState) -> None:
+    """The initiative's state changed by someone else (its own test covers the how)."""
+    with app.app_context():
+        db.session.scalars(sa.select(Initiative)).one().state = state
+        db.session.commit()
+
+
+def _everything_logged(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id))
+        return [(e.action, e.actor) for e in events]
+
+
+@pytest.mark.parametrize(
+    ("opened_in", "now", "named"),
+    [
+        (InitiativeState.DRAFT, InitiativeState.WITHDRAWN, "tillbakadraget"),
+        # Published and closed since: the draft's page had not seen either.
+        (InitiativeState.DRAFT, InitiativeState.CLOSED, "stängt"),
+        (InitiativeState.COLLECTING, InitiativeState.CLOSED, "stängt"),
+        (InitiativeState.COLLECTING, InitiativeState.SUBMITTED, "inlämnat"),
+        (InitiativeState.COLLECTING, InitiativeState.WITHDRAWN, "tillbakadraget"),
+    ],
+)
+def test_a_text_saved_after_the_initiative_moved_on_is_refused_with_what_was_typed_kept(
+    app, make_initiative, opened_in, now, named
+):
+    """Nadia writes a draft's text or a correction while the initiative leaves the states
+    its text can change in.  Her save is a conflict, told as such with the state it is
+    in now; the stored text is shown and what she typed (her reason too) comes back to
+    be copied, not lost behind a bare error page.  Sent again, it is refused again."""
+    make_initiative(state=opened_in, texts={"sv": TEXT})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    shown = opened(client, SV)
+    note = {"note": "Träden fattades"} if opened_in == InitiativeState.COLLECTING else {}
+    typed = TEXT | {"body": "Vi föreslår säkra övergångar och träd."} | note
+    _moved_to(app, now)
+    frozen, logged = _text_hash(app), _everything_logged(app)
+
+    refused = client.post(SV, data=shown | typed)
+
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert f"{MOVED_ON} {named}" in html.unescape(page)
+    assert "Det här går inte att göra i initiativets nuvarande läge" not in page
+    form = _form(page)
+    assert typed["body"] in form and TEXT["title"] in form
+    if note:
+        assert note["note"] in form
+    assert TEXT["body"] in _stored_panel(page)
+    assert _stored(app, "sv") == TEXT and _text_hash(app) == frozen
+    assert _amendments(app) == [] and _everything_logged(app) == logged
+
+    # From the refused page: refused again, nothing changed.
+    again = client.post(SV, data=_again(page) | typed)
+    assert again.status_code == 409
+    assert MOVED_ON in html.unescape(again.get_data(as_text=True))
+    assert _stored(app, "sv") == TEXT and _text_hash(app) == frozen
+    assert _amendments(app) == [] and _everything_logged(app) == logged
+
+
+def test_a_correction_saved_after_another_organiser_closed_the_collection_keeps_its_text(
+    app, make_initiative
+):
+    """The same through the admin: Omar closes the collection while Nadia writes."""
+    make_initiative(texts={"sv": TEXT})
+    clients = _organisers(app)
+    shown = opened(clients["nadia"], SV)
+    lifecycle = "/admin/initiatives/amiralsgatan/lifecycle"
+    closed = post_form(clients["omar"], lifecycle, "/admin/initiatives/amiralsgatan/close")
+    assert closed.status_code == 302
+    frozen, logged = _text_hash(app), _everything_logged(app)
+
+    typed = TEXT | {"summary": "Säkra övergångar för alla.", "note": "Tydligare"}
+    refused = clients["nadia"].post(SV, data=shown | typed)
+
+    assert refused.status_code == 409
+    page = html.unescape(refused.get_data(as_text=True))
+    assert f"{MOVED_ON} stängt" in page
+    assert typed["summary"] in _form(page) and typed["note"] in _form(page)
+    assert TEXT["summary"] in _stored_panel(page)
+    assert _stored(app, "sv") == TEXT and _text_hash(app) == frozen
+    assert _amendments(app) == [] and _everything_logged(app) == logged

@@ -16,7 +16,7 @@ from ..i18n import available_locales
 from ..models import Initiative
 from . import actor, bp
 from .forms import AmendForm, TextForm, TextRemoveForm
-from .initiatives import initiative_or_404
+from .initiatives import initiative_or_404, state_label
 
 
 def language_in_swedish(code: str) -> str:
@@ -46,6 +46,14 @@ PUBLISHED_SINCE = _l(
     "rättas och varför och spara rättelsen om ändringen fortfarande behövs."
 )
 
+# Closed, handed in or withdrawn since the page was opened: no form can change the text
+# now, but what was typed is worth keeping (copied into a note, or a later initiative).
+MOVED_ON = _l(
+    "Initiativet har bytt läge sedan du öppnade sidan och är nu %(state)s, så texten kan "
+    "inte längre ändras och det du skrev sparades inte. Den text som är sparad visas "
+    "ovanför formuläret och det du skrev finns kvar i det, så att du kan kopiera det."
+)
+
 REMOVE_NO_VERSION = _l(
     "Formuläret saknar uppgifter om vilken text sidan visade, och texten är inte borttagen. "
     "Så här lyder den nu: ta bort den igen om den ska bort."
@@ -71,7 +79,9 @@ def _text_page(
         # Sent back, the version says the next save was made from what is shown now.
         # After a form error it stays the one the organiser's page was opened with.
         form.seen.data = texts.text_version(initiative, locale)
-    form.opened_as.data = "amendment" if amending else "draft"
+    # The form shown, not the state: a page refused after the collection closed still
+    # shows the correction's reason that was typed.
+    form.opened_as.data = "amendment" if isinstance(form, AmendForm) else "draft"
     return render_template(
         "admin/text_form.html",
         initiative=initiative,
@@ -88,6 +98,20 @@ def _text_page(
     ), status
 
 
+def _texts_open(initiative: Initiative) -> bool:
+    """Whether a text page can change the text now (a draft's edit or a correction)."""
+    return lifecycle.can(initiative, "edit_texts") or lifecycle.can(initiative, "amend")
+
+
+def _moved_on_page(initiative: Initiative, locale: str) -> Any:
+    """409: the initiative left the states its text can change in since the page was
+    opened.  What was typed comes back in the form the page showed (a correction's with
+    its reason), the stored text above it."""
+    sent_as = AmendForm if request.form.get("opened_as") == "amendment" else TextForm
+    problem = MOVED_ON % {"state": state_label(initiative.state)}
+    return _text_page(initiative, locale, sent_as(), 409, problem)
+
+
 @bp.route("/initiatives/<slug>/text/<locale>", methods=["GET", "POST"])
 def text_edit(slug: str, locale: str) -> Any:
     """Drafts: write the text.  Collecting: an amendment, on the record.  Else: read only."""
@@ -98,8 +122,8 @@ def text_edit(slug: str, locale: str) -> Any:
     form = form_class(obj=texts.stored_text(initiative, locale))
     if request.method == "GET":
         return _text_page(initiative, locale, form)
-    if not (lifecycle.can(initiative, "edit_texts") or amending):
-        abort(409)
+    if not _texts_open(initiative):
+        return _moved_on_page(initiative, locale)
     if amending and form.opened_as.data == "draft":
         # Sent from a draft's page, published since: without a reason field it could
         # not be a correction.  What was typed comes back, now with the reason field.
@@ -125,8 +149,11 @@ def text_edit(slug: str, locale: str) -> Any:
             # Published while this save waited for the initiative's lock: as above, and
             # the page needs the correction's form (with its reason field).
             return _text_page(initiative, locale, AmendForm(), 409, str(PUBLISHED_SINCE))
-        # A text that cannot be saved as sent is bad input; a text changed or a state
-        # that moved on since the page was opened (published, closed) is a conflict.
+        if not _texts_open(initiative):
+            # Closed or withdrawn while this save waited for the initiative's lock.
+            return _moved_on_page(initiative, locale)
+        # A text that cannot be saved as sent is bad input; a text changed since the
+        # page was opened is a conflict.
         status = 400 if isinstance(exc, texts.TextRefused) else 409
         return _text_page(initiative, locale, form, status, str(exc))
     db.session.commit()

@@ -1,0 +1,101 @@
+"""Races on an initiative's texts: a save or a removal that waits for the initiative's
+lock while another organiser's transition moves the initiative on.
+
+PostgreSQL only: there the requests run at once and the second one finds, once it holds
+the lock, a state its page never showed; on SQLite every writing request runs alone.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+
+from initiatives import texts
+from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, InitiativeState
+
+from .admin_helpers import logged_in, opened
+
+PG = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+TEXT = {"title": "Tryggare Amiralsgatan", "summary": "Säkra övergångar.", "body": "Förslag."}
+MOVED_ON = "Initiativet har bytt läge sedan du öppnade sidan och är nu"
+
+
+def _wait_for_lock_waiters(connection: sa.Connection, n: int) -> None:
+    """Until ``n`` other sessions of this database wait for a row lock (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while connection.execute(query).scalar_one() < n:
+        connection.rollback()  # the activity view is a snapshot per transaction
+        assert time.monotonic() < deadline, "the request never reached the lock"
+        time.sleep(0.05)
+
+
+def _while_moved_on(app, state: InitiativeState, request: Callable[[], object]) -> object:
+    """What ``request`` answered when it ran while another transaction, holding the
+    initiative's row, moved it to ``state``: that one commits once ``request`` waits."""
+    answered: list[object] = []
+    thread = threading.Thread(target=lambda: answered.append(request()))
+    with app.app_context(), sa.orm.Session(db.engine) as first, db.engine.connect() as watcher:
+        first.execute(sa.update(Initiative).values(state=state))
+        first.flush()
+        thread.start()
+        _wait_for_lock_waiters(watcher, 1)
+        first.commit()
+    thread.join(timeout=120)
+    [response] = answered
+    return response
+
+
+def _stored(app, locale: str) -> tuple[dict[str, str] | None, str | None, int, list[str]]:
+    """The language's text, the text hash, the corrections and the log, as stored."""
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        text = texts.stored_text(initiative, locale)
+        return (
+            None if text is None else {k: getattr(text, k) for k in TEXT},
+            initiative.text_hash,
+            len(texts.amendments(initiative)),
+            list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id))),
+        )
+
+
+@PG
+@pytest.mark.parametrize(
+    ("opened_in", "now", "named"),
+    [
+        (InitiativeState.COLLECTING, InitiativeState.CLOSED, "stängt"),
+        (InitiativeState.DRAFT, InitiativeState.WITHDRAWN, "tillbakadraget"),
+    ],
+)
+def test_a_text_saved_while_the_initiative_moves_on_comes_back_with_what_was_typed(
+    app, make_initiative, opened_in, now, named
+):
+    """Nadia saves a correction (or a draft's text) while Omar's closing (or withdrawal)
+    holds the initiative: her request read a state the text could change in, then finds
+    one it cannot.  A conflict (409) saying so, with her text and reason kept, not a
+    server error nor another state's message; nothing is stored."""
+    make_initiative(state=opened_in, texts={"sv": TEXT})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    page = "/admin/initiatives/amiralsgatan/text/sv"
+    note = {"note": "Träden fattades"} if opened_in == InitiativeState.COLLECTING else {}
+    typed = TEXT | {"body": "Vi föreslår säkra övergångar och träd."} | note
+    shown = opened(client, page)
+    before = _stored(app, "sv")
+
+    response = _while_moved_on(app, now, lambda: client.post(page, data=shown | typed))
+
+    body = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 409, body
+    assert f"{MOVED_ON} {named}" in body
+    assert typed["body"] in body and (not note or note["note"] in body)
+    assert _stored(app, "sv") == before
