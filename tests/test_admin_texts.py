@@ -409,3 +409,34 @@ def test_a_correction_saved_after_another_organiser_closed_the_collection_keeps_
     assert TEXT["summary"] in _stored_panel(page)
     assert _stored(app, "sv") == TEXT and _text_hash(app) == frozen
     assert _amendments(app) == [] and _everything_logged(app) == logged
+
+
+@pytest.mark.parametrize(
+    ("now", "named"),
+    [
+        (InitiativeState.COLLECTING, "under insamling"),
+        (InitiativeState.WITHDRAWN, "tillbakadraget"),
+    ],
+)
+def test_removing_a_language_after_the_initiative_moved_on_is_refused_with_the_text_shown(
+    app, make_initiative, now, named
+):
+    """Nadia removes the English text of a draft that was published (or withdrawn) since
+    she opened its page: refused as a conflict naming the state, the text still there
+    and shown; the page is the one of that state (a correction's, with its reason)."""
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT, "en": ENGLISH})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    remove = EN + "/remove"
+    shown = opened(client, EN)
+    _moved_to(app, now)
+    logged = _everything_logged(app)
+
+    for sent in (shown, {"csrf_token": shown["csrf_token"]}):
+        refused = client.post(remove, data=sent)
+        assert refused.status_code == 409
+        page = html.unescape(refused.get_data(as_text=True))
+        assert f"{MOVED_ON} {named}, så texten kan inte tas bort" in page
+        form = _form(page)
+        assert ENGLISH["body"] in form
+        assert ('name="note"' in form) == (now == InitiativeState.COLLECTING)
+        assert _stored(app, "en") == ENGLISH and _everything_logged(app) == logged

@@ -99,3 +99,27 @@ def test_a_text_saved_while_the_initiative_moves_on_comes_back_with_what_was_typ
     assert f"{MOVED_ON} {named}" in body
     assert typed["body"] in body and (not note or note["note"] in body)
     assert _stored(app, "sv") == before
+
+
+@PG
+def test_a_language_removed_while_the_draft_is_withdrawn_stays_with_a_conflict(
+    app, make_initiative
+):
+    """Nadia removes the English text while Omar's withdrawal holds the draft: refused
+    (409) naming the state, the text shown as it stays; nothing removed nor logged."""
+    english = {"title": "Safer Amiralsgatan", "summary": "", "body": "We propose crossings."}
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT, "en": english})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    page = "/admin/initiatives/amiralsgatan/text/en"
+    shown = opened(client, page)
+    before = _stored(app, "en")
+
+    response = _while_moved_on(
+        app, InitiativeState.WITHDRAWN, lambda: client.post(page + "/remove", data=shown)
+    )
+
+    body = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 409, body
+    assert f"{MOVED_ON} tillbakadraget, så texten kan inte tas bort" in body
+    assert english["body"] in body
+    assert _stored(app, "en") == before

@@ -54,6 +54,11 @@ MOVED_ON = _l(
     "ovanför formuläret och det du skrev finns kvar i det, så att du kan kopiera det."
 )
 
+REMOVE_MOVED_ON = _l(
+    "Initiativet har bytt läge sedan du öppnade sidan och är nu %(state)s, så texten kan "
+    "inte tas bort. Den är kvar och lyder så här."
+)
+
 REMOVE_NO_VERSION = _l(
     "Formuläret saknar uppgifter om vilken text sidan visade, och texten är inte borttagen. "
     "Så här lyder den nu: ta bort den igen om den ska bort."
@@ -173,10 +178,18 @@ def text_remove(slug: str, locale: str) -> Any:
     form = TextRemoveForm()
 
     def page(status: int, problem: str) -> Any:
-        # The text page, with the text as it is stored now in its form.
-        shown = TextForm(formdata=None, obj=texts.stored_text(initiative, locale))
+        # The text page of the state the initiative is in now (a correction's, with its
+        # reason field, once published), with the text as it is stored now in its form.
+        shown_as = AmendForm if lifecycle.can(initiative, "amend") else TextForm
+        shown = shown_as(formdata=None, obj=texts.stored_text(initiative, locale))
         return _text_page(initiative, locale, shown, status, problem, compare=False)
 
+    def moved_on() -> Any:
+        # Published, closed or withdrawn since the page with the button was opened.
+        return page(409, REMOVE_MOVED_ON % {"state": state_label(initiative.state)})
+
+    if not lifecycle.can(initiative, "edit_texts"):
+        return moved_on()
     if not form.validate_on_submit():
         return page(400, str(REMOVE_NO_VERSION))
     try:
@@ -185,6 +198,11 @@ def text_remove(slug: str, locale: str) -> Any:
         db.session.rollback()
         return page(409, str(exc))
     except lifecycle.TransitionError as exc:
+        db.session.rollback()
+        if not lifecycle.can(initiative, "edit_texts"):
+            # The same, while this removal waited for the initiative's lock.
+            return moved_on()
+        # The Swedish text, which every initiative needs (its page has no such button).
         flash(str(exc), "error")
         return redirect(url_for("admin.text_edit", slug=slug, locale=locale))
     db.session.commit()
