@@ -15,7 +15,7 @@ from urllib.request import urlopen
 import sqlalchemy as sa
 from flask import Flask
 
-from initiatives import config, create_app, signatures
+from initiatives import config, create_app, signature_states, signatures
 from initiatives.extensions import db
 from initiatives.models import Initiative, Signature, SignatureState
 from initiatives.tokens import Purpose, make_token
@@ -73,7 +73,7 @@ def count_check(app: Flask, port: int, settle: float) -> tuple[bool, str]:
     time.sleep(settle)
     with app.app_context():
         initiative = _initiative(app)
-        rows = signatures.confirmed_count(initiative.id)
+        rows = signature_states.confirmed_count(initiative.id)
         column = initiative.confirmed_count
         db.session.remove()
         db.engine.dispose()

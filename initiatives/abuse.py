@@ -4,7 +4,7 @@ Nothing here acts on its own.  ``bursts.py`` points at clusters that deserve a l
 signatures in a short window from one client (the keyed, daily-salted ``client_hash``),
 one email domain, or one kiosk.  An organiser previews how many signatures a selection
 matches, then invalidates it with a reason code.  Invalidated signatures stay in the
-database, stop counting (through ``signatures.move``, so ``confirmed_count`` stays
+database, stop counting (through ``signature_states.move``, so ``confirmed_count`` stays
 exact), and can be restored; every change is an audit event that lists the signatures
 it touched.  Signers whose signature is held see so on their confirmation page.
 """
@@ -24,7 +24,7 @@ from . import audit, clock, lifecycle
 from .bursts import REVIEWABLE, domain_of, kiosk_column
 from .extensions import db
 from .models import AuditEvent, Initiative, Signature, SignatureState
-from .signatures import link_ran_out, move
+from .signature_states import link_ran_out, move
 
 INVALIDATE_ACTION = "abuse.invalidate"
 RESTORE_ACTION = "abuse.restore"

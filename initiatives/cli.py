@@ -23,7 +23,7 @@ from . import (
     privacy_cli,
     retention,
     sendlimit,
-    signatures,
+    signature_states,
 )
 from .demo import load_examples
 from .extensions import db
@@ -153,7 +153,7 @@ def outbox_work() -> None:
     signal.signal(signal.SIGINT, stop)
 
     def housekeeping() -> None:
-        if signatures.expire_unconfirmed():
+        if signature_states.expire_unconfirmed():
             db.session.commit()
         # Retention once a day (cron running `purge` as well is harmless).
         if retention.purge_if_due(actor="worker") is not None:

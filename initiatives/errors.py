@@ -13,7 +13,7 @@ from .crypto import InvalidToken
 from .extensions import db
 from .logs import get_logger
 from .security import UndecodableForm
-from .signatures import ListHandedInError
+from .signature_states import ListHandedInError
 
 log = get_logger(__name__)
 

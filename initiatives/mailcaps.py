@@ -34,7 +34,7 @@ def lock_address(email_indexes: list[str]) -> None:
     moment (a script on many machines) each found room under the cap.  A transaction
     lock on the address's blind index makes them count one after the other.  SQLite
     lets one writer in at a time already.  Taken before any row lock that another holder
-    of this lock may want (the signature's, see ``signatures._sign_again``).
+    of this lock may want (the signature's, see ``signature_repeat.sign_again``).
     """
     if db.engine.dialect.name != "postgresql":
         return

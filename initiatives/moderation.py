@@ -1,9 +1,10 @@
 """What organisers do to single signatures: find, invalidate, restore, resend, withdraw.
 
-Every change goes through ``signatures.move`` (the count stays exact) and is written to
-the audit log with who, when and why; the audit log never holds the signer's name or
-address, only the signature's id.  Nothing changes once the list is handed in: the pack
-the clerk received and the counts here must keep agreeing.  Functions flush, never commit.
+Every change goes through ``signature_states.move`` (the count stays exact) and is
+written to the audit log with who, when and why; the audit log never holds the signer's
+name or address, only the signature's id.  Nothing changes once the list is handed in:
+the pack the clerk received and the counts here must keep agreeing.  Functions flush,
+never commit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import abuse, audit, clock, names, signatures
+from . import abuse, audit, clock, names, signature_repeat, signature_states
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -176,7 +177,7 @@ def invalidate(signature: Signature, actor: str, *, reason: str, note: str) -> N
     # The state it moved from, not the one read earlier: a confirmation may have come
     # in between, and the log must say whether what was held out had counted.
     for previous in (SignatureState.CONFIRMED, SignatureState.PENDING):
-        moved = signatures.move(
+        moved = signature_states.move(
             Signature.id == signature.id,
             signature.initiative_id,
             previous,
@@ -216,12 +217,12 @@ def restore(signature: Signature, actor: str) -> None:
     elif signature.confirmed_at:
         target = SignatureState.CONFIRMED
     elif db.session.scalar(
-        sa.select(signatures.link_ran_out()).where(Signature.id == signature.id)
+        sa.select(signature_states.link_ran_out()).where(Signature.id == signature.id)
     ):
         target, expired = SignatureState.EXPIRED, {"expired_at": clock.utcnow()}
     else:
         target = SignatureState.PENDING
-    moved = signatures.move(
+    moved = signature_states.move(
         Signature.id == signature.id,
         signature.initiative_id,
         SignatureState.INVALIDATED,
@@ -246,9 +247,9 @@ def resend_confirmation(signature: Signature, actor: str) -> bool:
         raise TransitionError(str(_l("Initiativet tar inte emot bekräftelser nu.")))
     email = crypto().decrypt(signature.email_enc) or ""
     # The same cap as a signer re-submitting the form: an organiser cannot flood anyone.
-    if not signatures._under_mail_cap(initiative, crypto().email_indexes(email)):
+    if not signature_repeat.under_mail_cap(initiative, crypto().email_indexes(email)):
         return False
-    signatures._mail("confirm", signature, email, initiative)
+    signature_states.queue_mail("confirm", signature, email, initiative)
     db.session.flush()
     _record(signature, actor, "signature.confirmation_resent")
     return True
@@ -273,11 +274,13 @@ def withdraw_on_request(
     so the audit log cannot end up holding the signer's name or address.
     """
     request = _request(received_via, received_on)
-    outcome = signatures.withdraw(signature)
-    if outcome != signatures.WithdrawOutcome.WITHDRAWN:
+    outcome = signature_states.withdraw(signature)
+    if outcome != signature_states.WithdrawOutcome.WITHDRAWN:
         messages = {
-            signatures.WithdrawOutcome.ALREADY_WITHDRAWN: _l("Underskriften är redan återkallad."),
-            signatures.WithdrawOutcome.CLOSED: _l(
+            signature_states.WithdrawOutcome.ALREADY_WITHDRAWN: _l(
+                "Underskriften är redan återkallad."
+            ),
+            signature_states.WithdrawOutcome.CLOSED: _l(
                 "Listan är inlämnad; underskriften kan inte längre återkallas."
             ),
         }
@@ -320,13 +323,13 @@ def erase_on_request(
     # Held for review and never confirmed: marked withdrawn, so a restore cannot make
     # it pending (and confirmable) again.  A held confirmed one is not: erasure is not
     # a withdrawal, and a restore makes it count like any erased confirmed signature.
-    withdrawn = signatures.move(
+    withdrawn = signature_states.move(
         signature.id,
         signature.initiative_id,
         SignatureState.PENDING,
         SignatureState.WITHDRAWN,
         withdrawn_at=now,
-    ) or signatures.mark_withdrawn_while_held(
+    ) or signature_states.mark_withdrawn_while_held(
         sa.and_(Signature.id == signature.id, Signature.confirmed_at.is_(None)), now
     )
     db.session.execute(

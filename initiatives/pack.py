@@ -189,8 +189,8 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
     never = Signature.confirmed_at.is_(None)
     own_reason = Signature.invalidation_reason.in_(OWN_ENTRY_REASONS)
     own = sa.and_(~never, own_reason)
-    # Withdrawn by its signer while held (signatures.mark_withdrawn_while_held): the state
-    # stays invalidated, so the address stays taken and the review's figures hold, but
+    # Withdrawn by its signer while held (signature_states.mark_withdrawn_while_held): the
+    # state stays invalidated, so the address stays taken and the review's figures hold, but
     # the signer has the last word (a restore makes it withdrawn).  One never confirmed
     # is already said never to have counted; a row of the organisers' own is theirs.
     withdrawn = sa.and_(~never, ~own_reason, Signature.withdrawn_at.is_not(None))

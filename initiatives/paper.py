@@ -1,7 +1,7 @@
 """Paper sheets: signatures collected on paper and typed in by an organiser.
 
 A row becomes a ``Signature`` with channel ``paper``, confirmed (a handwritten signature
-is its own confirmation) through ``signatures.move`` so the count stays exact, with the
+is its own confirmation) through ``signature_states.move`` so the count stays exact, with the
 name and postcode encrypted like every other signer's.  Its ``confirmed_at`` is the day
 it was signed, so lists and charts place it on that day.  A row whose name and postcode
 match another live signature is flagged for review, never dropped: an organiser decides.
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import audit, clock, signatures
+from . import audit, clock, signature_states, signatures
 from .crypto import crypto
 from .extensions import db
 from .lifecycle import TransitionError, local_date, local_noon, lock
@@ -215,7 +215,7 @@ def add_row(
     db.session.add(signature)
     db.session.flush()
     # Through ``move``, like every state change, so the cached count stays exact.
-    signatures.move(
+    signature_states.move(
         Signature.id == signature.id,
         initiative.id,
         SignatureState.PENDING,

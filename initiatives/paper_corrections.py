@@ -248,7 +248,7 @@ def correct_row(
     if "signed_on" in fields:
         # Checked when it changes: the date a row has was checked when it was typed.
         check_signed_on(initiative, row.sheet, signed_on)
-        # Not through ``signatures.move``: the state, and so the count, stay as they are.
+        # Not through ``signature_states.move``: the state, and so the count, stay as they are.
         signature.confirmed_at = local_noon(signed_on)
     stale: list[PaperRow] = []
     matches: list[Match] = []

@@ -213,7 +213,7 @@ def _note_flush(session: Session, _context: UOWTransaction, _instances: Any) -> 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_statement(state: ORMExecuteState) -> None:
-    # Bulk UPDATEs (the count kept by signatures.move) do not pass through a flush.
+    # Bulk UPDATEs (the count kept by signature_states.move) do not pass through a flush.
     if state.is_select:
         return
     table = getattr(state.statement, "table", None)

@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from . import audit, clock, kiosk_queue, signatures
+from . import audit, clock, kiosk_queue, signature_states
 from .abuse import INVALIDATE_ACTION, RESTORE_ACTION
 from .extensions import db
 from .lifecycle import NOT_HANDED_IN, local_date
@@ -347,7 +347,7 @@ def purge(actor: str = "system") -> PurgeReport:
     """Apply every retention rule once and audit-log the counts (flushes, never commits)."""
     now = clock.utcnow()
     report = PurgeReport()
-    report.expired = signatures.expire_unconfirmed()
+    report.expired = signature_states.expire_unconfirmed()
 
     unconfirmed = (SignatureState.PENDING, SignatureState.EXPIRED)
     result = db.session.execute(

@@ -3,7 +3,8 @@
 A statement built once has its SQLAlchemy cache key found without being built anew on
 every request.  The writes (a new signature, a state move, the counter row) are plain
 Core on the tables, with no ORM bookkeeping; ``with_text`` is the one ORM query, what a
-confirmation or withdrawal page loads.  ``signatures`` runs them.
+confirmation or withdrawal page loads.  ``signatures`` and ``signature_states`` run
+them.
 """
 
 from __future__ import annotations

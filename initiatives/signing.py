@@ -25,7 +25,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import NotFound
 
-from . import campaign, clock, lifecycle, signatures, texts
+from . import campaign, clock, lifecycle, signature_states, signatures, texts
 from .crypto import crypto
 from .errors import CSRF_MESSAGE, error_response
 from .extensions import db, limiter, reads_only
@@ -272,7 +272,7 @@ def _linked_signature(purpose: Purpose, token: str) -> tuple[Signature, Initiati
         raise LinkProblem(exc.reason, purpose) from exc
     if request.method in ("GET", "HEAD"):
         reads_only()  # a link's page is one query (a mail scanner's prefetch too)
-    found = signatures.with_text(public_id, str(get_locale() or DEFAULT))
+    found = signature_states.with_text(public_id, str(get_locale() or DEFAULT))
     if found is None:
         raise LinkProblem("gone", purpose)
     if purpose is Purpose.CONFIRM and version != found[0].details_version:
@@ -295,9 +295,9 @@ def confirm(token: str) -> Response | tuple[str, int]:
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
-        outcome = signatures.confirm(signature)
+        outcome = signature_states.confirm(signature)
         db.session.commit()
-        if outcome != signatures.ConfirmOutcome.CLOSED:
+        if outcome != signature_states.ConfirmOutcome.CLOSED:
             return redirect(url_for(".confirm", token=token), code=303)
     return _confirm_page(signature, text, token)
 
@@ -382,9 +382,12 @@ def withdraw(token: str) -> Response | tuple[str, int]:
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
-        outcome = signatures.withdraw(signature)
+        outcome = signature_states.withdraw(signature)
         db.session.commit()
-        refused = (signatures.WithdrawOutcome.CLOSED, signatures.WithdrawOutcome.NOT_WITHDRAWABLE)
+        refused = (
+            signature_states.WithdrawOutcome.CLOSED,
+            signature_states.WithdrawOutcome.NOT_WITHDRAWABLE,
+        )
         if outcome in refused:
             return _withdraw_page(signature, text, 409)
         return redirect(url_for(".withdraw", token=token), code=303)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask
 
-from initiatives import clock, signatures
+from initiatives import clock, signature_states, signatures
 from initiatives.extensions import db
 from initiatives.models import Channel, Initiative, Signature, SignatureState
 
@@ -47,9 +47,9 @@ def add_signatures(app: Flask, slug: str, specs: list[Spec]) -> list[int]:
             )
             signature = result.signature
             if spec.state in (SignatureState.CONFIRMED, SignatureState.WITHDRAWN):
-                signatures.confirm(signature)
+                signature_states.confirm(signature)
             if spec.state == SignatureState.WITHDRAWN:
-                signatures.withdraw(signature)
+                signature_states.withdraw(signature)
             ids.append(signature.id)
         db.session.commit()
     return ids
@@ -78,7 +78,7 @@ def count_is_exact(app: Flask, slug: str) -> int:
     """Asserts the cached count equals COUNT(*) of confirmed rows, and returns it."""
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative).where(Initiative.slug == slug)).one()
-        assert initiative.confirmed_count == signatures.confirmed_count(initiative.id)
+        assert initiative.confirmed_count == signature_states.confirmed_count(initiative.id)
         return initiative.confirmed_count
 
 

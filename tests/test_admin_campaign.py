@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 
-from initiatives import signatures
+from initiatives import signature_states
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
@@ -20,7 +20,7 @@ DASHBOARD = "/admin/initiatives/amiralsgatan"
 def confirm_all(app) -> None:
     with app.app_context():
         for signature in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(signature)
+            signature_states.confirm(signature)
         db.session.commit()
 
 

@@ -48,13 +48,13 @@ def poppler() -> None:
 
 
 def _confirm_all(app) -> None:
-    from initiatives import signatures
+    from initiatives import signature_states
 
     with app.app_context():
         for signature in db.session.scalars(
             sa.select(Signature).where(Signature.state == SignatureState.PENDING)
         ).all():
-            signatures.confirm(signature)
+            signature_states.confirm(signature)
         db.session.commit()
 
 
@@ -67,14 +67,14 @@ def campaign(app, make_initiative, sign):
     _confirm_all(app)
     sign(name="Väntar Fortfarande", email="pending@example.org")
     sign(name="Ångrade Sig", email="withdrawn@example.org")
-    from initiatives import signatures
+    from initiatives import signature_states
 
     with app.app_context():
         box = crypto()
         for s in db.session.scalars(sa.select(Signature)).all():
             if box.decrypt(s.name_enc) == "Ångrade Sig":
-                signatures.confirm(s)
-                signatures.withdraw(s)
+                signature_states.confirm(s)
+                signature_states.withdraw(s)
         db.session.commit()
     client = logged_in(app, role="organiser", email="nadia@example.org")
     sheet = post_form(
@@ -661,7 +661,7 @@ def test_a_signature_its_signer_withdrew_while_held_is_said_to_be_withdrawn(
     decision came first, the dashboard counts it so, and a withdrawal must not make a
     caught duplicate vanish from the clerk's figures), but the clerk reads that its
     signer withdrew it, as a restore would make it: withdrawn, never counted."""
-    from initiatives import abuse, signatures
+    from initiatives import abuse, signature_states
     from tests.privacy_support import Spec, add_signatures
 
     make_initiative(opens_days_ago=20)
@@ -680,7 +680,7 @@ def test_a_signature_its_signer_withdrew_while_held_is_said_to_be_withdrawn(
         abuse.invalidate(selection, reason=abuse.Reason.DUPLICATE_PERSON, actor="test")
         db.session.commit()
         signature = db.session.get(Signature, withdrawn)
-        assert signatures.withdraw(signature) == signatures.WithdrawOutcome.WITHDRAWN
+        assert signature_states.withdraw(signature) == signature_states.WithdrawOutcome.WITHDRAWN
         db.session.commit()
         assert signature.state == SignatureState.INVALIDATED and signature.withdrawn_at
         result = pack.build(

@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, lifecycle, paper, signatures, stats
+from initiatives import clock, lifecycle, paper, signature_states, stats
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
@@ -41,7 +41,7 @@ def _row(client, sheet_url, name, postcode="212 14", signed_on=None):
 def _confirm_all(app) -> None:
     with app.app_context():
         for signature in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(signature)
+            signature_states.confirm(signature)
         db.session.commit()
 
 
@@ -50,7 +50,7 @@ def _state(app):
         initiative = db.session.scalars(sa.select(Initiative)).one()
         return (
             initiative.confirmed_count,
-            signatures.confirmed_count(initiative.id),
+            signature_states.confirmed_count(initiative.id),
             stats.dashboard(initiative),
         )
 
@@ -502,8 +502,8 @@ def _web_signatures(app) -> list[Signature]:
 
 def _withdraw(app, signature_id) -> None:
     with app.app_context():
-        outcome = signatures.withdraw(db.session.get(Signature, signature_id))
-        assert outcome == signatures.WithdrawOutcome.WITHDRAWN
+        outcome = signature_states.withdraw(db.session.get(Signature, signature_id))
+        assert outcome == signature_states.WithdrawOutcome.WITHDRAWN
         db.session.commit()
 
 
@@ -543,7 +543,7 @@ def test_a_rescan_unflags_rows_whose_match_no_longer_counts(
     later = clock.utcnow() + datetime.timedelta(days=app.config["CONFIRM_DAYS"] + 1)
     with monkeypatch.context() as patched, app.app_context():
         patched.setattr(clock, "utcnow", lambda: later)
-        assert signatures.expire_unconfirmed() == 1  # Zainab's link ran out
+        assert signature_states.expire_unconfirmed() == 1  # Zainab's link ran out
         db.session.commit()
 
     rescan = post_form(client, review, f"{review}/rescan")

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from initiatives import abuse, kiosks, pack, signatures
+from initiatives import abuse, kiosks, pack, signature_states
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
@@ -332,7 +332,7 @@ def test_a_selection_with_other_signatures_but_as_many_is_not_acted_on(app, burs
     selected = re.search(r'name="selected" type="hidden" value="([0-9a-f]{64})"', page).group(1)
     with app.app_context():
         gone = db.session.get(Signature, burst_campaign["bot"][0])
-        assert signatures.withdraw(gone) == signatures.WithdrawOutcome.WITHDRAWN
+        assert signature_states.withdraw(gone) == signature_states.WithdrawOutcome.WITHDRAWN
         db.session.commit()
     late = add_signatures(app, "amiralsgatan", [Spec("late@mailbot.example", client_hash=BOT)])
     response = submit(

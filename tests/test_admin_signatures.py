@@ -6,7 +6,7 @@ import re
 
 import sqlalchemy as sa
 
-from initiatives import moderation, signatures
+from initiatives import moderation, signature_states
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
 
@@ -30,7 +30,7 @@ def _signature(app, **where) -> Signature:
 def _counts(app) -> tuple[int, int]:
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
-        return initiative.confirmed_count, signatures.confirmed_count(initiative.id)
+        return initiative.confirmed_count, signature_states.confirmed_count(initiative.id)
 
 
 def _erase(client, page: str):
@@ -46,7 +46,7 @@ def _erase(client, page: str):
 def _confirm_all(app) -> None:
     with app.app_context():
         for signature in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(signature)
+            signature_states.confirm(signature)
         db.session.commit()
 
 
@@ -415,7 +415,7 @@ def test_an_erased_signature_held_for_review_never_counts_after_a_restore(app, m
     with app.app_context():
         row = _held_erased_restored(signature_id)
         assert row.state == SignatureState.WITHDRAWN and row.email_enc is None
-        assert signatures.confirm(row) == signatures.ConfirmOutcome.NOT_CONFIRMABLE
+        assert signature_states.confirm(row) == signature_states.ConfirmOutcome.NOT_CONFIRMABLE
         db.session.commit()
     assert _counts(app) == (0, 0)
 

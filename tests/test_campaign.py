@@ -8,7 +8,7 @@ import threading
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from initiatives import campaign, signatures
+from initiatives import campaign, signature_states, signatures
 from initiatives.extensions import db
 from initiatives.models import Channel, Initiative, Signature, SignatureState
 
@@ -153,7 +153,7 @@ def test_a_removed_tag_is_no_longer_recorded_but_keeps_its_count(
         result = signatures.sign(
             initiative, name="A", email="a@example.org", locale="sv", source_tag="festival"
         )
-        signatures.confirm(result.signature)
+        signature_states.confirm(result.signature)
         campaign.remove_tag(initiative, "festival")
         db.session.commit()
     sign(src="festival", email="b@example.org")
@@ -214,7 +214,7 @@ def test_stats_count_per_tag_and_channel_without_personal_data(app, make_initiat
                 channel=channel,
                 source_tag=tag,
             )
-            signatures.confirm(result.signature)
+            signature_states.confirm(result.signature)
         signatures.sign(initiative, name="P", email="pending@example.org", locale="sv")
         db.session.commit()
 

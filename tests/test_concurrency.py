@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from initiatives import clock, lifecycle
 from initiatives.extensions import db
 from initiatives.models import Initiative, InitiativeState, Signature, SignatureState
-from initiatives.signatures import confirmed_count
+from initiatives.signature_states import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
 from .conftest import csrf_token, sign_form
@@ -129,7 +129,7 @@ def test_a_confirmation_or_withdrawal_racing_the_submission_changes_nothing(
 ):
     """The state was checked, then the list was handed in, then the count would move:
     the count the audit log recorded for the submission must stay the count."""
-    from initiatives import signatures
+    from initiatives import signature_states
 
     make_initiative()
     sign(email="late@example.org")
@@ -138,15 +138,15 @@ def test_a_confirmation_or_withdrawal_racing_the_submission_changes_nothing(
         early = db.session.scalars(
             sa.select(Signature).order_by(Signature.id.desc()).limit(1)
         ).one()
-        signatures.confirm(early)
+        signature_states.confirm(early)
         db.session.commit()
-    for act in (signatures.confirm, signatures.withdraw):
+    for act in (signature_states.confirm, signature_states.withdraw):
         with app.app_context():
             rows = db.session.scalars(sa.select(Signature).order_by(Signature.id)).all()
-            target = rows[0] if act is signatures.confirm else rows[1]
+            target = rows[0] if act is signature_states.confirm else rows[1]
             assert target.initiative.state == "collecting"  # checked, in this request
             _handed_in_behind_our_back(target.initiative_id)
-            with pytest.raises(signatures.ListHandedInError):
+            with pytest.raises(signature_states.ListHandedInError):
                 act(target)
             db.session.rollback()
         with app.app_context():
@@ -462,13 +462,13 @@ def test_a_restore_racing_the_signers_withdrawal_leaves_it_withdrawn(app, make_i
     """The organiser opened a held signature's page and restores it; its signer withdrew
     in between (committed).  A restored review makes a withdrawn signature withdrawn,
     never counted, whatever the organiser's page had read."""
-    from initiatives import moderation, signatures
+    from initiatives import moderation, signature_states
 
     make_initiative()
     sign()
     with app.app_context():
         held = db.session.scalars(sa.select(Signature)).one()
-        signatures.confirm(held)
+        signature_states.confirm(held)
         moderation.invalidate(held, "lina@example.org", reason="abuse", note="")
         db.session.commit()
     with app.app_context():
@@ -476,7 +476,7 @@ def test_a_restore_racing_the_signers_withdrawal_leaves_it_withdrawn(app, make_i
         assert seen.withdrawn_at is None
         with app.app_context():  # the signer's request, on its own connection
             mine = db.session.scalars(sa.select(Signature)).one()
-            assert signatures.withdraw(mine) == signatures.WithdrawOutcome.WITHDRAWN
+            assert signature_states.withdraw(mine) == signature_states.WithdrawOutcome.WITHDRAWN
             db.session.commit()
         moderation.restore(seen, "lina@example.org")
         db.session.commit()
@@ -492,7 +492,7 @@ def test_an_invalidation_racing_the_confirmation_logs_the_state_it_moved_from(
 ):
     """The organiser's page read the signature pending; its signer confirmed before the
     click.  The log says it was confirmed when held out: it had counted."""
-    from initiatives import moderation, signatures
+    from initiatives import moderation, signature_states
     from initiatives.models import AuditEvent
 
     make_initiative()
@@ -501,7 +501,7 @@ def test_an_invalidation_racing_the_confirmation_logs_the_state_it_moved_from(
         seen = db.session.scalars(sa.select(Signature)).one()  # the organiser's page
         assert seen.state == "pending"
         with app.app_context():  # the signer's request, on its own connection
-            signatures.confirm(db.session.scalars(sa.select(Signature)).one())
+            signature_states.confirm(db.session.scalars(sa.select(Signature)).one())
             db.session.commit()
         moderation.invalidate(seen, "lina@example.org", reason="abuse", note="")
         db.session.commit()
@@ -1142,7 +1142,7 @@ def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, si
     organiser answers "same person" on the row (from the page she had open) while
     another presses "Sök efter nya dubbletter".  The rescan waits for the answer and
     leaves it: it does not take the flag off a row taken out as a duplicate."""
-    from initiatives import paper, signatures
+    from initiatives import paper, signature_states
 
     sheet_id = _paper_sheet(app, make_initiative)
     sign(name="Hodan Ali", email="hodan@example.org", postcode="")
@@ -1154,7 +1154,7 @@ def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, si
         )  # fmt: skip
         assert row.review == paper.Review.PENDING
         web = db.session.scalars(sa.select(Signature).where(Signature.channel == "web")).one()
-        assert signatures.withdraw(web) == signatures.WithdrawOutcome.WITHDRAWN
+        assert signature_states.withdraw(web) == signature_states.WithdrawOutcome.WITHDRAWN
         db.session.commit()
         row_id = row.signature_id
     outcome: list[object] = []

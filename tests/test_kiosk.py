@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from initiatives import clock, kiosks, names, signatures
+from initiatives import clock, kiosks, names, signature_states
 from initiatives import kiosk as kiosk_module
 from initiatives.crypto import crypto
 from initiatives.extensions import db
@@ -1237,7 +1237,7 @@ def test_the_clerks_list_dates_a_late_kiosk_signature_the_day_the_tablet_took_it
     assert response.status_code == 200
     with app.app_context():
         row = db.session.scalars(sa.select(Signature)).one()
-        assert signatures.confirm(row) == signatures.ConfirmOutcome.CONFIRMED
+        assert signature_states.confirm(row) == signature_states.ConfirmOutcome.CONFIRMED
         db.session.commit()
         signed_on = local_date(row.device_signed_at).isoformat()
     result = app.test_cli_runner().invoke(args=["export", "amiralsgatan", "--out", str(tmp_path)])

@@ -225,7 +225,7 @@ def test_a_signature_withdrawn_while_held_for_review_is_not_offered_for_withdraw
     """Its signer withdrew it while it was held (it stays invalidated, with the date of
     the withdrawal): the report shows that date, and no link that would only answer
     "this signature cannot be withdrawn"."""
-    from initiatives import abuse, signatures
+    from initiatives import abuse, signature_states
 
     from .privacy_support import BOT, Spec, add_signatures
 
@@ -237,7 +237,7 @@ def test_a_signature_withdrawn_while_held_for_review_is_not_offered_for_withdraw
             abuse.Selection(initiative_id, client_hash=BOT), reason="automated", actor="x"
         )
         signature = db.session.get(Signature, held)
-        assert signatures.withdraw(signature) == signatures.WithdrawOutcome.WITHDRAWN
+        assert signature_states.withdraw(signature) == signature_states.WithdrawOutcome.WITHDRAWN
         db.session.commit()
         [entry] = subject_access.report_for("amira@example.org", "sv")["entries"]
     assert entry["state"] == "invalidated" and entry["withdrawn"]

@@ -16,7 +16,7 @@ from flask_wtf.i18n import translations
 from initiatives import i18n, public_cache
 from initiatives.extensions import db
 from initiatives.models import Initiative, Signature
-from initiatives.signatures import confirmed_count
+from initiatives.signature_states import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
 from .conftest import CSRF_RE, csrf_token

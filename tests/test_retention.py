@@ -224,7 +224,7 @@ def test_a_held_signature_its_signer_withdrew_loses_its_personal_data_too(app, m
     """Withdrawn while held for review, it stays invalidated, so that its address stays
     taken and signing again cannot get round the review; name, address and postcode
     go at the next run like any withdrawn signature's, the blind index stays."""
-    from initiatives import moderation, signatures
+    from initiatives import moderation, signature_states, signatures
 
     make_initiative()
     add_signatures(
@@ -235,7 +235,7 @@ def test_a_held_signature_its_signer_withdrew_loses_its_personal_data_too(app, m
     with app.app_context():
         [held] = db.session.scalars(sa.select(Signature)).all()
         moderation.invalidate(held, "lina@example.org", reason="abuse", note="")
-        assert signatures.withdraw(held) == signatures.WithdrawOutcome.WITHDRAWN
+        assert signature_states.withdraw(held) == signature_states.WithdrawOutcome.WITHDRAWN
         db.session.commit()
     report = purge(app)
     assert report.anonymised_withdrawn == 1
@@ -258,14 +258,14 @@ def test_the_blind_index_a_held_withdrawn_signature_kept_goes_with_its_initiativ
     """The index kept the address taken while the review could change the list; when
     the initiative's signers are anonymised nothing may link the row to the address
     any more (a data request found it for ever)."""
-    from initiatives import moderation, signatures, subject_access
+    from initiatives import moderation, signature_states, subject_access
 
     make_initiative()
     add_signatures(app, "amiralsgatan", [Spec("held@example.org"), Spec("other@example.org")])
     with app.app_context():
         held = db.session.scalars(sa.select(Signature).order_by(Signature.id)).first()
         moderation.invalidate(held, "lina@example.org", reason="abuse", note="")
-        signatures.withdraw(held)
+        signature_states.withdraw(held)
         db.session.commit()
     assert purge(app).anonymised_withdrawn == 1
     set_initiative(app, "amiralsgatan", state=InitiativeState.ANSWERED, answered_at=clock.utcnow())

@@ -27,7 +27,7 @@ from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, bu
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, config, create_app, signatures
+from initiatives import clock, config, create_app, signature_states, signatures
 from initiatives.extensions import db
 from initiatives.models import (
     Initiative,
@@ -268,7 +268,7 @@ def test_a_visitor_may_move_between_instances(topology: Topology, smtp: SMTPServ
     visitor = Visitor()
     with topology.database():
         initiative_id = db.session.scalars(sa.select(Initiative.id)).one()
-        before = signatures.confirmed_count(initiative_id)
+        before = signature_states.confirmed_count(initiative_id)
 
     # The page comes from one instance, the POST goes to the other.
     token = visitor.token(f"{first}/i/amiralsgatan")
@@ -287,7 +287,7 @@ def test_a_visitor_may_move_between_instances(topology: Topology, smtp: SMTPServ
     assert status == 200 and "Din underskrift räknas" in html
 
     with topology.database():
-        assert signatures.confirmed_count(initiative_id) == before + 1
+        assert signature_states.confirmed_count(initiative_id) == before + 1
     # Each instance may serve its count from memory for PUBLIC_CACHE_SECONDS; then both
     # show the confirmation.
     expected = before + 1

@@ -20,7 +20,7 @@ from initiatives.models import (
     OutboxMessage,
     Signature,
 )
-from initiatives.signatures import confirmed_count
+from initiatives.signature_states import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
 from .admin_helpers import logged_in
@@ -361,7 +361,7 @@ def test_an_expired_signature_can_be_withdrawn_from_a_data_reports_link(
 ):
     """A data report carries a withdrawal link for a pending signature; once it has
     expired the link still withdraws it (and never says the list was handed in)."""
-    from initiatives import signatures
+    from initiatives import signature_states
 
     make_initiative()
     sign()
@@ -371,7 +371,7 @@ def test_an_expired_signature_can_be_withdrawn_from_a_data_reports_link(
         link = f"/withdraw/{make_token(Purpose.WITHDRAW, signature.public_id)}"
     monkeypatch.setattr(clock, "utcnow", lambda: later)
     with app.app_context():
-        assert signatures.expire_unconfirmed() == 1
+        assert signature_states.expire_unconfirmed() == 1
         db.session.commit()
     page = client.get(link)
     assert page.status_code == 200
@@ -737,14 +737,14 @@ def test_initiative_page_shows_text_target_period_and_official_link(client, make
 
 
 def test_unconfirmed_signatures_expire(app, client, make_initiative, sign, monkeypatch):
-    from initiatives import signatures
+    from initiatives import signature_states
 
     make_initiative()
     sign()
     later = clock.utcnow() + timedelta(days=app.config["CONFIRM_DAYS"] + 1)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
     with app.app_context():
-        assert signatures.expire_unconfirmed() == 1
+        assert signature_states.expire_unconfirmed() == 1
         db.session.commit()
     assert signatures_in_db(app)[0].state == "expired"
 
@@ -754,7 +754,7 @@ def test_a_link_sent_again_works_as_long_as_its_mail_says(
 ):
     """The first mail went to spam; on day 6 she signs again and gets a new link that
     "works for 7 days".  On day 8, after the worker's expiry run, it still confirms."""
-    from initiatives import retention, signatures
+    from initiatives import retention, signature_states
 
     make_initiative()
     start = clock.utcnow()
@@ -769,7 +769,7 @@ def test_a_link_sent_again_works_as_long_as_its_mail_says(
 
     monkeypatch.setattr(clock, "utcnow", lambda: start + timedelta(days=days + 1))
     with app.app_context():
-        assert signatures.expire_unconfirmed() == 0
+        assert signature_states.expire_unconfirmed() == 0
         retention.purge()
         db.session.commit()
     page = client.get(confirm)
@@ -782,7 +782,7 @@ def test_a_link_sent_again_works_as_long_as_its_mail_says(
     sign(email="once@example.org")
     monkeypatch.setattr(clock, "utcnow", lambda: start + timedelta(days=2 * days + 2))
     with app.app_context():
-        assert signatures.expire_unconfirmed() == 1
+        assert signature_states.expire_unconfirmed() == 1
         db.session.commit()
     assert [s.state for s in signatures_in_db(app)] == ["confirmed", "expired"]
 
@@ -1395,7 +1395,7 @@ def test_a_correction_committed_while_an_old_link_is_pressed_is_not_confirmed(
     """The old link's POST read the signature (version 0: its link matched) just before
     a correction committed: its UPDATE must not confirm the corrected details, whose
     link went to the mailbox only now."""
-    from initiatives import signatures
+    from initiatives import signature_states
 
     make_initiative()
     sign(name="Amira Hassan")
@@ -1409,7 +1409,7 @@ def test_a_correction_committed_while_an_old_link_is_pressed_is_not_confirmed(
             .values(details_version=1, name_enc=crypto().encrypt("Mallory Stranger"))
             .execution_options(synchronize_session=False)
         )
-        outcome = signatures.confirm(signature)
+        outcome = signature_states.confirm(signature)
         db.session.commit()
-    assert outcome == signatures.ConfirmOutcome.NOT_CONFIRMABLE
+    assert outcome == signature_states.ConfirmOutcome.NOT_CONFIRMABLE
     assert [s.state for s in signatures_in_db(app)] == ["pending"]

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 
-from initiatives import kiosks, signatures
+from initiatives import kiosks, signature_states, signatures
 from initiatives.demo import load_examples
 from initiatives.extensions import db
 from initiatives.i18n import native_name
@@ -117,7 +117,7 @@ class Site:
                 locale=locale,
             )
             if confirmed:
-                signatures.confirm(result.signature)
+                signature_states.confirm(result.signature)
             db.session.commit()
             public_id = result.signature.public_id
             return {

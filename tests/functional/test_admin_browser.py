@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 
-from initiatives import accounts, clock, signatures
+from initiatives import accounts, clock, signature_states
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import OutboxMessage, OutboxStatus, Signature, SignatureState
@@ -44,7 +44,7 @@ def confirmed_signatures(app, rows: list[dict[str, str | None]]) -> int:
             )
         db.session.commit()
         for signature in db.session.scalars(sa.select(Signature)).all():
-            signatures.confirm(signature)
+            signature_states.confirm(signature)
         db.session.commit()
     return initiative_id
 
@@ -171,7 +171,7 @@ def test_the_review_and_campaign_pages_under_the_csp_and_axe(live_server, browse
     page.screenshot(path=str(artifacts / "admin-review.png"), full_page=True)
     assert AXE.run(page).response["violations"] == []
     with app.app_context():
-        assert signatures.confirmed_count(initiative_id) == 0
+        assert signature_states.confirmed_count(initiative_id) == 0
 
     page.get_by_role("link", name="Kampanjmaterial").click()
     page.get_by_label("Ny tagg").fill("bibliotek")

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, kiosks, lifecycle, paper, signatures, texts
+from initiatives import clock, kiosks, lifecycle, paper, signature_states, signatures, texts
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Initiative, InitiativeState, Signature
@@ -47,7 +47,7 @@ def _world(app) -> dict[str, str]:
             )
         db.session.flush()
         for signature in db.session.scalars(sa.select(Signature)).all()[:3]:
-            signatures.confirm(signature)
+            signature_states.confirm(signature)
         sheet = paper.add_sheet(
             initiative,
             "organiser@example.org",
