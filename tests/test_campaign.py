@@ -12,8 +12,8 @@ from initiatives import campaign, signature_states, signatures
 from initiatives.extensions import db
 from initiatives.models import Channel, Initiative, Signature, SignatureState
 
+from .concurrency_helpers import PG, wait_for_lock_waiters
 from .conftest import CSRF_RE, link_path, links_in
-from .test_concurrency import PG, _wait_for_lock_waiters
 
 
 def load(slug: str = "amiralsgatan") -> Initiative:
@@ -118,7 +118,7 @@ def test_two_organisers_changing_tags_at_once_keep_both_changes(app, make_initia
         )
         thread = threading.Thread(target=add)
         thread.start()
-        _wait_for_lock_waiters(watcher, 1)
+        wait_for_lock_waiters(watcher, 1)
         first.commit()
     thread.join(timeout=120)
     assert not errors, errors

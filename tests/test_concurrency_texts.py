@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -20,24 +19,10 @@ from initiatives.extensions import db
 from initiatives.models import AuditEvent, Initiative, InitiativeState
 
 from .admin_helpers import logged_in, opened
-
-PG = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+from .concurrency_helpers import PG, wait_for_lock_waiters, while_held
 
 TEXT = {"title": "Tryggare Amiralsgatan", "summary": "Säkra övergångar.", "body": "Förslag."}
 MOVED_ON = "Initiativet har bytt läge sedan du öppnade sidan och är nu"
-
-
-def _wait_for_lock_waiters(connection: sa.Connection, n: int) -> None:
-    """Until ``n`` other sessions of this database wait for a row lock (at most 60 s)."""
-    deadline = time.monotonic() + 60
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    while connection.execute(query).scalar_one() < n:
-        connection.rollback()  # the activity view is a snapshot per transaction
-        assert time.monotonic() < deadline, "the request never reached the lock"
-        time.sleep(0.05)
 
 
 def _while_moved_on(app, state: InitiativeState, request: Callable[[], object]) -> object:
@@ -49,7 +34,7 @@ def _while_moved_on(app, state: InitiativeState, request: Callable[[], object]) 
         first.execute(sa.update(Initiative).values(state=state))
         first.flush()
         thread.start()
-        _wait_for_lock_waiters(watcher, 1)
+        wait_for_lock_waiters(watcher, 1)
         first.commit()
     thread.join(timeout=120)
     [response] = answered
@@ -123,3 +108,36 @@ def test_a_language_removed_while_the_draft_is_withdrawn_stays_with_a_conflict(
     assert f"{MOVED_ON} tillbakadraget, så texten kan inte tas bort" in body
     assert english["body"] in body
     assert _stored(app, "en") == before
+
+
+@PG
+def test_a_draft_text_saved_while_it_is_published_comes_back_with_the_reason_field(
+    app, make_initiative
+):
+    """Nadia saves the draft's text while Omar's publishing holds the initiative: her
+    request read a draft, then finds it collecting.  A conflict (409) with her text kept
+    and the reason field a correction needs, not a server error; nothing is stored."""
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT})
+    client = logged_in(app, role="organiser", email="nadia@example.org")
+    page = "/admin/initiatives/amiralsgatan/text/sv"
+    typed = TEXT | {"body": "Vi föreslår säkra övergångar och träd."}
+    shown = opened(client, page)
+    responses: list[object] = []
+
+    def publish(first: sa.orm.Session) -> None:
+        first.execute(sa.update(Initiative).values(state=InitiativeState.COLLECTING))
+
+    def save() -> None:
+        responses.append(client.post(page, data=shown | typed))
+
+    assert while_held(app, publish, save) == [None]
+    [response] = responses
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409, body
+    assert "Initiativet har publicerats sedan du öppnade sidan" in body
+    assert 'name="note"' in body and typed["body"] in body
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        stored = texts.stored_text(initiative, "sv")
+        assert {k: getattr(stored, k) for k in TEXT} == TEXT
+        assert texts.amendments(initiative) == []

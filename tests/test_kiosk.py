@@ -42,6 +42,7 @@ from initiatives.models import (
     Signature,
 )
 
+from .concurrency_helpers import run_at_once
 from .conftest import (
     correct_the_text,
     create_initiative,
@@ -50,7 +51,6 @@ from .conftest import (
     links_in,
     shown_text_version,
 )
-from .test_concurrency import run_at_once
 
 PIN = "2468"
 TOKEN_RE = re.compile(r'<meta name="kiosk-token" content="([0-9a-f]+)">')
@@ -1020,8 +1020,8 @@ def test_cli_create_that_lost_the_race_for_a_name_says_so_without_a_traceback(
     app, make_initiative, monkeypatch
 ):
     """Another ``kiosk create`` with the same name committed after this one checked the
-    name (on PostgreSQL they truly overlap: test_concurrency): the database's unique
-    index refuses the second, and the terminal says why, exiting non-zero."""
+    name (on PostgreSQL they truly overlap: test_concurrency_initiatives): the database's
+    unique index refuses the second, and the terminal says why, exiting non-zero."""
     from initiatives import kiosks
 
     make_initiative()

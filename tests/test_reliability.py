@@ -1,6 +1,6 @@
 """Faults against real servers on loopback: SMTP down while people sign, and a
 PostgreSQL server restarted under load.  (Two confirmations of one token at once are
-in test_concurrency.py.)
+in test_concurrency_signing.py.)
 """
 
 from __future__ import annotations
