@@ -166,6 +166,8 @@ class RowCorrection:
     matches: list[Match] = field(default_factory=list)
     # Other rows flagged against what the row said before, which match nothing now.
     cleared: int = 0
+    # The row waits for review once corrected (flagged before, and still).
+    waiting: bool = False
 
 
 def _flagged_against(matches: list[Match]) -> list[PaperRow]:
@@ -269,6 +271,10 @@ def correct_row(
     db.session.flush()
     cleared = _clear_stale_flags(stale)
     db.session.flush()
+    # Whether the row waits for review now, as for a typed row: a new date alone leaves
+    # a flagged row flagged, which its ``matches`` (found only for a new name or
+    # postcode) do not say.
+    waiting = row.review == Review.PENDING and signature.state == SignatureState.CONFIRMED
     audit.record(
         "paper.row_corrected",
         actor=actor,
@@ -277,10 +283,7 @@ def correct_row(
         sheet=row.sheet.number,
         line=row.line,
         fields=fields,
-        # Whether the row waits for review now, as for a typed row: a new date alone
-        # leaves a flagged row flagged, which its ``matches`` (found only for a new
-        # name or postcode) do not say.
-        flagged=row.review == Review.PENDING and signature.state == SignatureState.CONFIRMED,
+        flagged=waiting,
         cleared=cleared,
     )
-    return RowCorrection(True, matches, cleared)
+    return RowCorrection(True, matches, cleared, waiting)

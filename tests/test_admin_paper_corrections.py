@@ -37,6 +37,11 @@ def _day(app, row_id) -> str:
     return lifecycle.local_date(_stored(app, row_id)[4]).isoformat()
 
 
+def _row_line(app, row_id) -> int:
+    with app.app_context():
+        return db.session.get(PaperRow, row_id).line
+
+
 def _per_day(app) -> dict[str, int]:
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
@@ -291,7 +296,13 @@ def test_the_log_says_whether_the_corrected_row_waits_for_review(app, make_initi
          ["name", "signed_on"], True),
     ]  # fmt: skip
     for row_id, fields, changed, flagged in cases:
-        assert _correct(client, f"{sheet}/rows/{row_id}", **fields).status_code == 302
+        done = _correct(client, f"{sheet}/rows/{row_id}", **fields)
+        assert done.status_code == 302
+        told = client.get(done.headers["Location"]).get_data(as_text=True)
+        # A flagged row given a new date alone is told it still waits (a new name or
+        # postcode is compared again, and a match says so in a message of its own).
+        still = f"Rad {_row_line(app, row_id)} är rättad och väntar fortfarande på granskning."
+        assert (still in told) is (flagged and changed == ["signed_on"]), fields
         details = _events(app, "paper.row_corrected")[-1].details
         assert (details["fields"], details["flagged"]) == (changed, flagged), fields
         assert (_stored(app, row_id)[5] == Review.PENDING) is flagged, fields

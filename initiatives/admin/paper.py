@@ -289,6 +289,11 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
             ),
             "warning",
         )
+    elif done.waiting:
+        # A new date leaves its flag: the organiser should not think it went with it.
+        flash(
+            _("Rad %(line)s är rättad och väntar fortfarande på granskning.", line=row.line), "info"
+        )
     else:
         flash(_("Rad %(line)s är rättad.", line=row.line), "success")
     if done.cleared:
