@@ -106,12 +106,6 @@ class ConfirmOutcome(enum.StrEnum):
     CLOSED = "closed"
 
 
-def by_public_id(public_id: str) -> Signature | None:
-    return db.session.scalars(
-        sa.select(Signature).where(Signature.public_id == public_id)
-    ).one_or_none()
-
-
 def with_text(public_id: str, locale: str) -> tuple[Signature, InitiativeText | None] | None:
     """A signature, its initiative and the initiative's text in ``locale`` (else the
     Swedish one), in one query: what a confirmation or withdrawal page shows.
