@@ -276,6 +276,25 @@ def test_a_text_form_without_the_version_of_its_page_is_refused(app, make_initia
     assert _stored(app, "en") == ENGLISH
 
 
+def test_the_swedish_text_cannot_be_removed(app, make_initiative):
+    """Its page has no such button; a form sent anyway is bad input (400), says why, and
+    leaves the text and the log as they were."""
+    make_initiative(state=InitiativeState.DRAFT, texts={"sv": TEXT})
+    client = logged_in(app, role="organiser")
+    form = opened(client, SV)
+    logged = _actions(app)
+    refused = client.post(SV + "/remove", data=form)
+    assert refused.status_code == 400
+    assert "Den svenska texten behövs alltid." in refused.get_data(as_text=True)
+    assert _stored(app, "sv") == TEXT
+    assert _actions(app) == logged
+
+
+def _actions(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
 def test_the_page_names_the_language_in_swedish(app, make_initiative):
     """The admin is in Swedish: "Text på arabiska", not the language's own name inside a
     Swedish sentence ("Text på العربية")."""

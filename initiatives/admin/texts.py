@@ -202,9 +202,9 @@ def text_remove(slug: str, locale: str) -> Any:
         if not lifecycle.can(initiative, "edit_texts"):
             # The same, while this removal waited for the initiative's lock.
             return moved_on()
-        # The Swedish text, which every initiative needs (its page has no such button).
-        flash(str(exc), "error")
-        return redirect(url_for("admin.text_edit", slug=slug, locale=locale))
+        # The Swedish text, which every initiative needs (its page has no such button,
+        # so only a forged form asks): bad input, the text as it stays.
+        return page(400, str(exc))
     db.session.commit()
     language = language_in_swedish(locale)
     if removed:
