@@ -124,11 +124,18 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_LOGIN_WINDOW_MINUTES": 15,
     "ADMIN_LOGIN_MAX_PER_ACCOUNT": 5,
     "ADMIN_LOGIN_MAX_PER_CLIENT": 20,
+    # The Argon2id cost of organisers' passwords, as a profile of argon2-cffi
+    # (``argon2.profiles``): RFC_9106_LOW_MEMORY (64 MiB, 3 passes; RFC 9106's second
+    # recommendation) or RFC_9106_HIGH_MEMORY (2 GiB a login).  The test suite runs with
+    # CHEAPEST, which only APP_ENV=testing accepts.
+    "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
     # Largest upload (the committee's answer as PDF), in bytes.
     "ADMIN_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
 }
 
 MIN_SECRET_KEY_LENGTH = 32
+# The argon2-cffi profiles a site may hash passwords with (see PASSWORD_HASH_PROFILE).
+PASSWORD_HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY")
 RATE_LIMIT_KEYS = (*(k for k in DEFAULTS if k.endswith("_RATE_LIMIT")), "OUTBOX_SEND_LIMIT")
 
 
@@ -250,6 +257,13 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
                 "in confirmation and withdrawal mail are built from it."
             )
     config["DATA_KEYS"] = data_keys(config["DATA_KEY"])
+    profiles = PASSWORD_HASH_PROFILES + (("CHEAPEST",) if env == "testing" else ())
+    if config["PASSWORD_HASH_PROFILE"] not in profiles:
+        # A cheap hash would let a stolen database give up its passwords in hours.
+        raise ConfigError(
+            f"PASSWORD_HASH_PROFILE must be one of {', '.join(PASSWORD_HASH_PROFILES)}, "
+            f"not {config['PASSWORD_HASH_PROFILE']!r}."
+        )
 
     url = config["DATABASE_URL"] or f"sqlite:///{instance_path / 'initiatives.sqlite3'}"
     if url.startswith("postgres://"):

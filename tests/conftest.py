@@ -165,6 +165,10 @@ def _test_config(database_url: str, instance: Path, **overrides: Any) -> dict[st
         "RATELIMIT_ENABLED": False,
         "MAIL_FROM": "Malmöinitiativ <noreply@example.org>",
         "SMTP_URL": "",
+        # Argon2id with the least memory and one pass: hundreds of logins a run at the real
+        # cost (64 MiB, 3 passes; ~0.3 s each here) took minutes.  test_passwords.py checks
+        # the default.
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
     }
     config.update(overrides)
     return config
