@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from initiatives import catalogs, clock, kiosks
 from initiatives.extensions import db
@@ -414,7 +415,7 @@ def test_volontar_tapped_while_the_network_is_down_keeps_the_tablet_in_the_loop(
     tablet.set_offline(True)
     page.get_by_role("link", name="Volontär").click()
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
-    assert page.get_by_text("Utan nät: underskrifter sparas på surfplattan").is_visible()
+    expect(page.get_by_text("Utan nät: underskrifter sparas på surfplattan")).to_be_visible()
     resident_signs_at_stand(page, *RESIDENTS[0][:2])
     page.wait_for_url(re.compile(r"/kiosk/saved/"))
     assert page.evaluate("() => KioskQueue.count()") == 1
@@ -623,7 +624,7 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
         resident_signs_at_stand(page, name, email, language)
         page.wait_for_url(re.compile(r"/kiosk/saved/"))
         if language == "Svenska":
-            assert page.get_by_text("Din underskrift är sparad på surfplattan").is_visible()
+            expect(page.get_by_text("Din underskrift är sparad på surfplattan")).to_be_visible()
             page.screenshot(path=str(artifacts / "kiosk-saved-offline-sv.png"))
         page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
         assert name not in everything_on_screen(page)
@@ -1107,7 +1108,7 @@ def test_volunteer_sees_todays_count_switches_initiative_and_leaves(stand, table
     page.get_by_role("link", name="Volontär").click()
     page.get_by_label("PIN-kod").fill("0000")
     page.get_by_role("button", name="Fortsätt").click()
-    assert page.locator(".error-summary").get_by_text("PIN-koden stämmer inte").is_visible()
+    expect(page.locator(".error-summary").get_by_text("PIN-koden stämmer inte")).to_be_visible()
     page.get_by_label("PIN-kod").fill(PIN)
     page.get_by_role("button", name="Fortsätt").click()
     assert page.locator("[data-today-received]").inner_text() == "1"
@@ -1152,7 +1153,7 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     page.get_by_role("link", name="Svenska", exact=True).click()
     look("sign-sv")
     page.locator("button.kiosk-submit").click()  # empty: the errors are shown
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     look("errors-sv")
     page.get_by_role("link", name="Avbryt").click()
     page.get_by_role("link", name="العربية").click()
