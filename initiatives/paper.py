@@ -261,22 +261,25 @@ class Rescan:
 class _Typed:
     """Of a paper row another one matches, what says whether their pair has a flag."""
 
-    waiting: bool  # flagged and counting when the rescan began
+    waiting: bool  # flagged and counting (when a rescan began, in ``_pair_answered``)
     kept_at: datetime | None
 
 
-def _typed_rows(initiative_id: int) -> dict[int, _Typed]:
-    """Every paper row of the initiative, taken out or not, by its signature's id."""
-    found = db.session.execute(
+def _typed_rows(initiative_id: int, among: list[int] | None = None) -> dict[int, _Typed]:
+    """Every paper row of the initiative (or those of ``among``), taken out or not, by
+    its signature's id."""
+    query = (
         sa.select(PaperRow.signature_id, PaperRow.review, PaperRow.kept_at, Signature.state)
         .join(Signature, Signature.id == PaperRow.signature_id)
         .where(Signature.initiative_id == initiative_id)
     )
+    if among is not None:
+        query = query.where(PaperRow.signature_id.in_(among))
     return {
         signature_id: _Typed(
             review == Review.PENDING and state == SignatureState.CONFIRMED, kept_at
         )
-        for signature_id, review, kept_at, state in found
+        for signature_id, review, kept_at, state in db.session.execute(query)
     }
 
 
@@ -293,9 +296,46 @@ def _pair_answered(row: PaperRow, other_id: int, other: _Typed) -> bool:
     )
 
 
+def _carried(row: PaperRow, other_id: int, other: _Typed) -> bool:
+    """Whether a paper row that ``row`` matches, typed after it, asks or answered the
+    question of the two, so that ``row``, the one that counts, needs no flag for it:
+    waiting for review and never kept (its flag then stands while ``row`` matches it,
+    and its page shows ``row``), or kept after ``row`` was (so after ``row`` last
+    changed, as a correction clears ``kept_at``: that keep answered about the two).
+
+    Not a later row waiting after a keep (it compares only what came after, so its
+    flag can go while ``row`` matches), nor one kept when ``row`` never was (``row``
+    may have been corrected to its name since).  Stricter than ``_pair_answered``,
+    which raises flags: this one takes them off.
+    """
+    if other_id < row.signature_id:
+        return False
+    if other.waiting and other.kept_at is None:
+        return True
+    return row.kept_at is not None and other.kept_at is not None and other.kept_at > row.kept_at
+
+
+def needs_flag(row: PaperRow, matches: list[Match]) -> bool:
+    """Whether ``row`` must wait for review for one of ``matches``: a signature made
+    online or at a stand (only a paper row is flagged, so the question is its own,
+    whenever the other was made), a paper row typed before it (it is the later one of
+    the two), or one typed after it that does not carry the question (``_carried``).
+
+    "Before" is typing's order, the signatures' ids, as in ``_pair_answered``.  A kept
+    row's ``matches`` are those made since its keep (``unflag_if_stale``).
+    """
+    if not matches:
+        return False
+    typed = _typed_rows(row.signature.initiative_id, [m.signature.id for m in matches])
+    return any(
+        m.signature.id not in typed or not _carried(row, m.signature.id, typed[m.signature.id])
+        for m in matches
+    )
+
+
 def rescan(initiative: Initiative, actor: str) -> Rescan:
     """Flag paper rows that now match another signature (signed online later), and
-    unflag those still waiting for review that match none now (``unflag_if_stale``).
+    unflag those still waiting for review that need it no longer (``unflag_if_stale``).
 
     A row an organiser kept was compared with the signatures there were then; it is
     flagged again only by one made after that.  Of two paper rows that match, the one
@@ -318,10 +358,8 @@ def rescan(initiative: Initiative, actor: str) -> Rescan:
             Signature.anonymised_at.is_(None),
         )
     ).all()
+    waiting = [row for row in rows if row.review == Review.PENDING]
     for row in rows:
-        if row.review == Review.PENDING:
-            done.cleared += unflag_if_stale(row)
-            continue
         if row.review not in (None, Review.KEPT):
             continue
         name = box.decrypt(row.signature.name_enc) or ""
@@ -338,6 +376,12 @@ def rescan(initiative: Initiative, actor: str) -> Rescan:
             row.review = Review.PENDING
             done.flagged += 1
     db.session.flush()
+    # Then the flags there were, the latest row first: whether a row keeps its flag
+    # depends on the rows typed after it (``_carried``), flagged just now too, and on
+    # nothing else that changes here.
+    for row in sorted(waiting, key=lambda row: row.signature_id, reverse=True):
+        done.cleared += unflag_if_stale(row)
+    db.session.flush()
     audit.record(
         "paper.rescanned",
         actor=actor,
@@ -349,13 +393,18 @@ def rescan(initiative: Initiative, actor: str) -> Rescan:
 
 
 def unflag_if_stale(row: PaperRow) -> bool:
-    """Take the flag off a row waiting for review that matches no signature now (the
-    one it matched was withdrawn, ran out, was taken out as a duplicate or a typing
-    error, or was corrected); whether it did.
+    """Take the flag off a row waiting for review that needs it no longer
+    (``needs_flag``); whether it did.  What it matched was withdrawn, ran out, was
+    taken out as a duplicate or a typing error, or was corrected; or all it matches
+    now are rows typed after it that carry the question (its earlier flag was for an
+    online signature since withdrawn, say): the earlier row is the one that counts.
 
     A row an organiser kept is compared, as when it was flagged again, with the
     signatures made since (``kept_at``) only, and goes back to kept: it was answered
     about the older ones.  An anonymised row has no name to compare, and stays.
+
+    Decided for the rows typed after this one first (``rescan``, the corrections), since
+    it reads whether they wait for review.
     """
     signature = row.signature
     if row.review != Review.PENDING or signature.anonymised_at is not None:
@@ -363,12 +412,14 @@ def unflag_if_stale(row: PaperRow) -> bool:
     box = crypto()
     name = box.decrypt(signature.name_enc) or ""
     postcode = box.decrypt(signature.postcode_enc)
-    if find_matches(
+    matches = find_matches(
         signature.initiative_id, name, postcode, exclude_id=row.signature_id,
         made_after=row.kept_at,
-    ):  # fmt: skip
+    )  # fmt: skip
+    if needs_flag(row, matches):
         return False
     row.review = Review.KEPT if row.kept_at else None
+    db.session.flush()  # read by the earlier rows decided next
     return True
 
 

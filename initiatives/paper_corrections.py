@@ -34,6 +34,7 @@ from .paper import (
     check_sheet,
     check_signed_on,
     hold_row,
+    needs_flag,
     open_for_paper,
     unflag_if_stale,
 )
@@ -162,11 +163,14 @@ class RowCorrection:
     """What a row correction did."""
 
     changed: bool = False
-    # The signatures the row now matches: it is flagged for review if there are any.
+    # The signatures the row now matches (for a new name or postcode): it is flagged for
+    # review if one is its to answer for (``paper.needs_flag``), not for a later row
+    # alone that waits for review itself.
     matches: list[Match] = field(default_factory=list)
-    # Other rows flagged against what the row said before, which match nothing now.
+    # Other rows flagged against what the row said before whose flags went: they match
+    # nothing now, or only later rows that carry the question.
     cleared: int = 0
-    # The row waits for review once corrected (flagged before, and still).
+    # The row waits for review once corrected.
     waiting: bool = False
 
 
@@ -196,15 +200,25 @@ def _flagged_against(matches: list[Match]) -> list[PaperRow]:
     )
 
 
-def _clear_stale_flags(rows: list[PaperRow]) -> int:
-    """Unflag those of ``rows`` that match no signature now (``paper.unflag_if_stale``);
-    how many.
+def _settle_flags(row: PaperRow, matches: list[Match] | None, stale: list[PaperRow]) -> int:
+    """Flag the corrected ``row`` if it needs it for its new ``matches`` (``None``: it
+    was not compared again), and unflag those of ``stale`` that need it no longer
+    (``paper.unflag_if_stale``); how many.
 
-    As when a row is typed, a flag stands for a match there is: one raised by what a
-    corrected row said before has nothing behind it.  A decision an organiser took
-    (kept, resolved) is not in ``rows`` and stays.
+    As when a row is typed, a flag stands for a question there is: one raised by what
+    the row said before has nothing behind it, and of two paper rows that match, the
+    later one asks it (``paper.needs_flag``).  The latest row first, as in a rescan:
+    whether a row needs its flag depends on the rows typed after it.  A decision an
+    organiser took (kept, resolved) on another row is not in ``stale`` and stays.
     """
-    return sum(unflag_if_stale(row) for row in rows)
+    cleared = 0
+    for other in sorted([*stale, row], key=lambda r: r.signature_id, reverse=True):
+        if other is not row:
+            cleared += unflag_if_stale(other)
+        elif matches is not None:
+            row.review = Review.PENDING if needs_flag(row, matches) else None
+            db.session.flush()
+    return cleared
 
 
 def correct_row(
@@ -215,9 +229,11 @@ def correct_row(
     The date moves the row to another day in the dashboard and the clerk's list, never
     out of the count; it is no part of the duplicate check, so a new date alone leaves
     the row's review, and the others', as they were.  A new name or postcode compares
-    the row afresh, and unflags the rows flagged only against what it said before.  As
-    when a row is typed, a row the corrected one now matches is not flagged itself: the
-    corrected row is, and the review page shows both.
+    the row afresh, and unflags the rows flagged against what it said before that need
+    it no longer.  As when a row is typed, a row the corrected one now matches is not
+    flagged itself: the corrected row is, and the review page shows both; unless that
+    row was typed after it and already waits for review (``paper.needs_flag``), which
+    then asks about the two, as a rescan would have it.
     """
     # As a typed row: one organiser action at a time per initiative, so the duplicate
     # check below sees a row typed or corrected at the same moment; the row's signature
@@ -254,6 +270,7 @@ def correct_row(
         signature.confirmed_at = local_noon(signed_on)
     stale: list[PaperRow] = []
     matches: list[Match] = []
+    compared = False
     if "name" in fields or "postcode" in fields:
         # The rows flagged against what this row said, found before it changes.
         old = find_matches(initiative.id, was["name"] or "", was["postcode"], signature.id)
@@ -266,10 +283,10 @@ def correct_row(
             # the row said before, and a flag raised by a typing error has nothing behind
             # it.  A row taken out keeps its decision: it does not count, nothing is asked.
             matches = find_matches(initiative.id, name, postcode, exclude_id=signature.id)
-            row.review = Review.PENDING if matches else None
             row.kept_at = None
+            compared = True
     db.session.flush()
-    cleared = _clear_stale_flags(stale)
+    cleared = _settle_flags(row, matches if compared else None, stale)
     db.session.flush()
     # Whether the row waits for review now, as for a typed row: a new date alone leaves
     # a flagged row flagged, which its ``matches`` (found only for a new name or

@@ -475,7 +475,9 @@ def test_a_rescan_flags_what_typing_flags(app, make_initiative, sign):
                      11: pending}  # fmt: skip
 
     assert post_form(client, review, f"{review}/rescan").status_code == 302
-    assert "0 nya rader att granska. 0 rader liknar" in client.get(review).get_data(as_text=True)
+    assert "0 nya rader att granska. 0 rader behöver inte längre" in client.get(review).get_data(
+        as_text=True
+    )
     assert _reviews(app) == typed
     assert _events(app, "paper.rescanned")[-1].details == {"flagged": 0, "cleared": 0}
 
@@ -550,8 +552,8 @@ def test_a_rescan_unflags_rows_whose_match_no_longer_counts(
     assert rescan.status_code == 302
     page = client.get(review).get_data(as_text=True)
     assert (
-        "0 nya rader att granska. 4 rader liknar inte längre någon annan underskrift och "
-        "behöver inte granskas." in page
+        "0 nya rader att granska. 4 rader behöver inte längre granskas: de liknar ingen "
+        "annan underskrift längre, eller bara rader inskrivna senare" in page
     )
     reviews = {row_id: _stored(app, row_id)[5] for row_id in (hodan, samira, zainab)}
     assert reviews == {hodan: None, samira: None, zainab: None}
@@ -563,7 +565,9 @@ def test_a_rescan_unflags_rows_whose_match_no_longer_counts(
 
     # Nothing is flagged back: the kept row is compared with newer signatures only.
     post_form(client, review, f"{review}/rescan")
-    assert "0 nya rader att granska. 0 rader liknar" in client.get(review).get_data(as_text=True)
+    assert "0 nya rader att granska. 0 rader behöver inte längre" in client.get(review).get_data(
+        as_text=True
+    )
     with app.app_context():
         assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 1
 

@@ -349,7 +349,7 @@ def test_a_flag_raised_only_by_a_rows_old_name_goes_with_it(app, make_initiative
     assert done.status_code == 302
     page = client.get(sheet).get_data(as_text=True)
     assert "Rad 1 är rättad." in page
-    assert "1 annan rad liknade bara det som stod förut och behöver inte längre granskas." in page
+    assert "1 annan rad behöver inte längre granskas: den liknade bara det som stod" in page
     assert _reviews(app) == {1: None, 2: None}
     assert "Inget att granska." in client.get(f"{BASE}/review").get_data(as_text=True)
     (event,) = _events(app, "paper.row_corrected")
@@ -417,7 +417,7 @@ def test_several_flags_can_go_with_one_correction(app, make_initiative):
     done = _correct(client, f"{sheet}/rows/{_row_id(app, 1)}", name="رضا علوی", postcode="")
     assert done.status_code == 302
     page = client.get(sheet).get_data(as_text=True)
-    assert "2 andra rader liknade bara det som stod förut och behöver inte längre granskas." in page
+    assert "2 andra rader behöver inte längre granskas: de liknade bara det som stod" in page
     assert _reviews(app) == {1: None, 2: None, 3: None}
     assert _events(app, "paper.row_corrected")[-1].details["cleared"] == 2
 

@@ -281,7 +281,7 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
     db.session.commit()
     if not done.changed:
         flash(_("Inget ändrades: raden har redan de uppgifterna."), "info")
-    elif done.matches:
+    elif done.waiting and done.matches:
         flash(
             _(
                 "Rad %(line)s är rättad, men den liknar en annan underskrift och behöver granskas.",
@@ -294,15 +294,27 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
         flash(
             _("Rad %(line)s är rättad och väntar fortfarande på granskning.", line=row.line), "info"
         )
+    elif done.matches:
+        # It matches only rows typed after it that wait for review: they ask about it.
+        flash(
+            _(
+                "Rad %(line)s är rättad. Den liknar bara rader inskrivna senare, som väntar på "
+                "granskning.",
+                line=row.line,
+            ),
+            "info",
+        )
     else:
         flash(_("Rad %(line)s är rättad.", line=row.line), "success")
     if done.cleared:
         flash(
             ngettext(
-                "%(num)s annan rad liknade bara det som stod förut och behöver inte längre "
-                "granskas.",
-                "%(num)s andra rader liknade bara det som stod förut och behöver inte längre "
-                "granskas.",
+                "%(num)s annan rad behöver inte längre granskas: den liknade bara det som "
+                "stod förut, eller liknar nu bara rader inskrivna senare, som själva "
+                "granskas eller har granskats.",
+                "%(num)s andra rader behöver inte längre granskas: de liknade bara det som "
+                "stod förut, eller liknar nu bara rader inskrivna senare, som själva "
+                "granskas eller har granskats.",
                 done.cleared,
             ),
             "info",
@@ -383,9 +395,12 @@ def paper_rescan(slug: str) -> Any:
         abort(400)
     done = paper.rescan(initiative, actor())
     db.session.commit()
+    # A row unflagged may still match a later row, which asks about the two instead.
     cleared = ngettext(
-        "%(num)s rad liknar inte längre någon annan underskrift och behöver inte granskas.",
-        "%(num)s rader liknar inte längre någon annan underskrift och behöver inte granskas.",
+        "%(num)s rad behöver inte längre granskas: den liknar ingen annan underskrift "
+        "längre, eller bara rader inskrivna senare, som själva granskas eller har granskats.",
+        "%(num)s rader behöver inte längre granskas: de liknar ingen annan underskrift "
+        "längre, eller bara rader inskrivna senare, som själva granskas eller har granskats.",
         done.cleared,
     )
     flash(f"{_('%(n)s nya rader att granska.', n=done.flagged)} {cleared}", "success")
