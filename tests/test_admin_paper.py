@@ -352,6 +352,10 @@ def test_a_flagged_row_taken_out_on_its_own_page_no_longer_awaits_review(
     assert "inte granskad" not in client.get(pack_page).get_data(as_text=True)
     review = client.get(f"{BASE}/review").get_data(as_text=True)
     assert "Inget att granska." in review
+    # The sheet says what became of the row, in Swedish, not that it waits for review.
+    line = client.get(sheet).get_data(as_text=True).split("Amira Hassan", 1)[1].split("</tr>")[0]
+    assert ">ogiltig<" in line
+    assert "granskas" not in line and "invalidated<" not in line
     kept = post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
     assert kept.status_code == 409
     assert _state(app)[0] == 1
