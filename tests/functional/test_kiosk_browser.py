@@ -137,6 +137,9 @@ def everything_on_screen(page: Any) -> str:
 
 def queue_drains(page: Any, seconds: float = 15) -> None:
     """Wait until the tablet's offline queue is empty (the server acknowledged all)."""
+    # A screen's heading is there once the page is parsed; its deferred scripts, which
+    # define KioskQueue, run after that.
+    page.wait_for_function("() => window.KioskQueue !== undefined")
     for _ in range(int(seconds * 5)):
         if page.evaluate("() => KioskQueue.count()") == 0:
             return
@@ -634,7 +637,8 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
     page.reload()
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
     assert page.evaluate("() => KioskQueue.count()") == 2
-    assert page.locator("[data-queue-status] [data-queue-length]").inner_text() == "2"
+    # The footer's count is filled in once kiosk.js has read the queue (asynchronously).
+    expect(page.locator("[data-queue-status] [data-queue-length]")).to_have_text("2")
     queued = page.evaluate("() => KioskQueue.all()")
     assert kiosk_signatures(server) == []
 
@@ -694,6 +698,7 @@ def test_a_queued_signature_is_sealed_on_the_tablet_and_arrives_when_online(stan
     resident_signs_at_stand(page, "Amira Hassan", "amira.hassan@example.org", "العربية")
     page.wait_for_url(re.compile(r"/kiosk/saved/"))
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    page.wait_for_function("() => window.KioskQueue !== undefined")
 
     [entry] = page.evaluate("() => KioskQueue.all()")
     stored = page.evaluate(READ_INDEXED_DB)
@@ -786,6 +791,7 @@ def test_a_signature_older_than_the_queue_limit_is_dropped_by_the_tablet(stand, 
     server = stand(KIOSK_QUEUE_MAX_DAYS=2)
     page = one_signature_queued_offline(server, tablet)
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    page.wait_for_function("() => window.KioskQueue !== undefined")
     page.evaluate(
         """async () => {
           const [entry] = await KioskQueue.all();
@@ -965,6 +971,7 @@ def test_an_answer_that_is_not_the_servers_acknowledgement_keeps_the_entry(stand
     server = stand()
     page = one_signature_queued_offline(server, tablet)
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    page.wait_for_function("() => window.KioskQueue !== undefined")
     maintenance = "<!doctype html><title>Underhåll</title><p>Tillbaka snart.</p>"
     tablet.route(
         "**/kiosk/api/submissions",
