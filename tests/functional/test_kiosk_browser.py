@@ -176,7 +176,7 @@ def test_volunteer_enrols_the_tablet_with_a_one_time_code(stand, tablet):
     other = tablet.browser.new_context(viewport=TABLET)
     second = other.new_page()
     volunteer_enrols_tablet(second, server, code)
-    assert second.locator(".error-summary").get_by_text("Koden stämmer inte").is_visible()
+    expect(second.locator(".error-summary").get_by_text("Koden stämmer inte")).to_be_visible()
     other.close()
 
 
@@ -185,14 +185,14 @@ def test_a_wrong_or_expired_code_is_refused(stand, tablet):
     code = organiser_creates_kiosk(server)
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, "ABCD-EFGH")
-    assert page.locator(".error-summary").get_by_text("Koden stämmer inte").is_visible()
+    expect(page.locator(".error-summary").get_by_text("Koden stämmer inte")).to_be_visible()
 
     with server.app.app_context():
         kiosk = db.session.scalars(sa.select(Kiosk)).one()
         kiosk.code_expires_at = clock.utcnow() - timedelta(minutes=1)
         db.session.commit()
     volunteer_enrols_tablet(page, server, code)
-    assert page.locator(".error-summary").get_by_text("Koden har gått ut").is_visible()
+    expect(page.locator(".error-summary").get_by_text("Koden har gått ut")).to_be_visible()
     assert page.locator("form#sign").count() == 0
     assert not [c for c in tablet.cookies() if c["name"] == "kiosk_device"]
 
@@ -447,6 +447,9 @@ def test_touch_targets_are_at_least_44_pixels(stand, tablet):
     for box in [e.bounding_box() for e in page.locator(f"main :is({targets})").all()]:
         assert box["height"] >= 44, box
     page.get_by_role("link", name="Svenska", exact=True).click()
+    # Measured once the form is all there and styled (the click returns when the page
+    # starts to load).
+    page.wait_for_url(re.compile(r"/kiosk/sign/sv$"))
     for element in page.locator("form#sign :is(button, input:not([type=hidden]))").all():
         box = element.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 44, box
@@ -1157,13 +1160,17 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
     look("start-sv")
+    # Each screen is looked at once it has loaded: a click returns when the next page
+    # starts to load, before all of it is there and styled.
     page.get_by_role("link", name="Svenska", exact=True).click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/sv$"))
     look("sign-sv")
     page.locator("button.kiosk-submit").click()  # empty: the errors are shown
     expect(page.locator(".error-summary")).to_be_visible()
     look("errors-sv")
     page.get_by_role("link", name="Avbryt").click()
     page.get_by_role("link", name="العربية").click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/ar$"))
     assert page.locator("html").get_attribute("dir") == "rtl"
     # The whole screen is in Arabic, not only the initiative's text.
     page.get_by_role("heading", name=arabic("Om dina uppgifter")).wait_for()
@@ -1188,8 +1195,10 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     look("thanks-ar")
     page.get_by_role("link", name=arabic("Klar")).click()
     page.get_by_role("link", name="Volontär").click()
+    page.wait_for_url(re.compile(r"/kiosk/volunteer$"))
     look("pin-sv")
     page.get_by_label("PIN-kod").fill(PIN)
     page.get_by_role("button", name="Fortsätt").click()
+    page.wait_for_url(re.compile(r"/kiosk/volunteer/panel$"))
     page.locator("[data-today-received]").wait_for()
     look("panel-sv")
