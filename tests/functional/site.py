@@ -298,6 +298,8 @@ def kiosk_volunteer_pin(site: Site) -> str:
     site.enrolled_tablet()
     site.page.locator(".kiosk-volunteer").click()
     site.page.locator("#pin").wait_for()
+    # The field is there before the rest of the page and its stylesheets (axe is next).
+    site.page.wait_for_load_state()
     return "sv"
 
 
@@ -306,6 +308,7 @@ def kiosk_volunteer_panel(site: Site) -> str:
     site.page.locator("#pin").fill(PIN)
     site.page.locator("main form button[type=submit]").click()
     site.page.locator("[data-today-received]").wait_for()
+    site.page.wait_for_load_state()
     return "sv"
 
 
