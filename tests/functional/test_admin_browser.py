@@ -11,6 +11,7 @@ import pyotp
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
+from playwright.sync_api import expect
 
 from initiatives import accounts, clock, signature_states
 from initiatives.crypto import crypto
@@ -67,6 +68,9 @@ def test_nadia_turns_on_two_factor_and_watches_the_count(live_server, browser, a
 
     page.get_by_role("link", name="Mitt konto").click()
     page.get_by_role("button", name="Slå på tvåstegsverifiering").click()
+    # A click returns when the next page starts to load: what is read, measured and
+    # screenshotted on it is waited for (the whole page, or expect()).
+    page.wait_for_url(re.compile(r"/admin/account/2fa$"))
     qr = page.locator("svg.qr")
     assert qr.is_visible() and qr.bounding_box()["width"] > 150
     page.screenshot(path=str(artifacts / "admin-two-factor.png"), full_page=True)
@@ -74,10 +78,11 @@ def test_nadia_turns_on_two_factor_and_watches_the_count(live_server, browser, a
         secret = accounts.pending_secret(accounts.by_email("nadia@example.org"))
     page.get_by_label("Kod från appen").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Slå på").click()
-    assert page.get_by_text("Tvåstegsverifiering är på.").is_visible()
+    expect(page.get_by_text("Tvåstegsverifiering är på.")).to_be_visible()
 
     page.get_by_role("link", name="Initiativ", exact=True).click()
     page.get_by_role("link", name="Tryggare Amiralsgatan").click()
+    page.wait_for_url(re.compile(r"/admin/initiatives/amiralsgatan$"))
     chart = page.locator("svg.chart")
     assert chart.is_visible()
     assert chart.locator("rect.bar").count() >= 1
@@ -104,6 +109,9 @@ def test_samira_sets_up_a_stand_tablet_that_enrols_by_scanning_the_code(
     page.get_by_label("Namn").fill("Stand 1")
     page.get_by_label("Tryggare Amiralsgatan").check()
     page.get_by_role("button", name="Skapa och visa koden").click()
+    # Read, decoded and screenshotted once the page has loaded (a click returns when it
+    # starts to load).
+    page.wait_for_url(re.compile(r"/admin/kiosks/\d+$"))
     code = page.locator(".enrol-code code").inner_text()
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", code)
     qr = page.get_by_role("img", name=re.compile("QR-kod till"))
@@ -125,11 +133,13 @@ def test_samira_sets_up_a_stand_tablet_that_enrols_by_scanning_the_code(
 
     # The organiser's list now says the tablet is enrolled; the code is gone.
     page.get_by_role("link", name="Alla surfplattor").click()
+    page.wait_for_url(re.compile(r"/admin/kiosks$"))
     row = page.get_by_role("row", name=re.compile("Stand 1"))
     assert "ja" in row.inner_text() and "Tryggare Amiralsgatan" in row.inner_text()
     page.screenshot(path=str(artifacts / "admin-kiosks.png"), full_page=True)
     assert AXE.run(page).response["violations"] == []
     page.get_by_role("link", name="Stand 1").click()
+    page.wait_for_url(re.compile(r"/admin/kiosks/\d+$"))
     assert page.locator(".enrol-code").count() == 0
     page.get_by_role("button", name="Återkalla Stand 1").click()
     screen.reload()
@@ -158,16 +168,20 @@ def test_the_review_and_campaign_pages_under_the_csp_and_axe(live_server, browse
     page.get_by_role("link", name="Tryggare Amiralsgatan").click()
 
     page.get_by_role("link", name="Granskning").click()
+    # Read and checked by axe once each page has loaded (a click returns when it starts).
+    page.wait_for_url(re.compile(r"/review$"))
     assert page.get_by_role("cell", name="mailbot.example").is_visible()
     assert AXE.run(page).response["violations"] == []
     page.get_by_role("row", name=re.compile("mailbot.example")).get_by_role(
         "link", name="Förhandsgranska"
     ).click()
+    page.wait_for_url(re.compile(r"/review/preview"))
     assert page.locator("[data-confirmed]").inner_text() == "12"
     assert AXE.run(page).response["violations"] == []
     page.get_by_label("Anledning").select_option("automated")
     page.get_by_role("button", name="Ogiltigförklara 12 underskrifter").click()
     page.get_by_text("12 underskrifter är ogiltigförklarade och räknas inte").wait_for()
+    page.wait_for_load_state()
     page.screenshot(path=str(artifacts / "admin-review.png"), full_page=True)
     assert AXE.run(page).response["violations"] == []
     with app.app_context():
@@ -176,7 +190,8 @@ def test_the_review_and_campaign_pages_under_the_csp_and_axe(live_server, browse
     page.get_by_role("link", name="Kampanjmaterial").click()
     page.get_by_label("Ny tagg").fill("bibliotek")
     page.get_by_role("button", name="Lägg till").click()
-    assert page.get_by_role("link", name="QR-kod (SVG) för bibliotek").is_visible()
+    expect(page.get_by_role("link", name="QR-kod (SVG) för bibliotek")).to_be_visible()
+    page.wait_for_load_state()
     page.screenshot(path=str(artifacts / "admin-campaign.png"), full_page=True)
     assert AXE.run(page).response["violations"] == []
     assert violations == []
