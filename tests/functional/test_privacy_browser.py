@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from initiatives import outbox
 from initiatives.mail import compose
@@ -40,7 +41,10 @@ def test_hodan_asks_what_is_stored_and_withdraws_from_the_report(
 
     page.get_by_role("link", name="Få veta vad vi sparar om dig (registerutdrag)").click()
     page.get_by_role("button", name="Skicka mina uppgifter").click()
-    assert page.locator(".error-summary").is_visible()  # no address given
+    # A click returns when the next page starts to load: its content is waited for, and
+    # the whole page (stylesheets too) before axe looks at it.
+    expect(page.locator(".error-summary")).to_be_visible()  # no address given
+    page.wait_for_load_state()
     assert_accessible(page, "data request with errors")
 
     page.get_by_label("E-postadress").fill("hodan@example.org")
@@ -56,4 +60,4 @@ def test_hodan_asks_what_is_stored_and_withdraws_from_the_report(
     withdraw = next(u for u in links_in(report) if "/withdraw/" in u)
     page.goto(live_server.url + link_path(withdraw))
     page.get_by_role("button", name="Återkalla min underskrift").click()
-    assert page.get_by_role("heading", name="Din underskrift är återkallad").is_visible()
+    expect(page.get_by_role("heading", name="Din underskrift är återkallad")).to_be_visible()
