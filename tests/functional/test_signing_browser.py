@@ -33,8 +33,9 @@ def test_amira_scans_a_poster_signs_on_her_phone_and_confirms(live_server, page,
     expect(page.locator("dl.facts")).to_contain_text("Amira Hassan")
     expect(page.locator("dl.facts")).to_contain_text("212 14")
     page.get_by_role("button", name="Bekräfta min underskrift").click()
-    assert page.get_by_role("heading", name="Tack! Din underskrift räknas").is_visible()
-    assert "1" in page.locator(".progress-count strong").inner_text()
+    # expect() waits: the click returns when the next page starts to load.
+    expect(page.get_by_role("heading", name="Tack! Din underskrift räknas")).to_be_visible()
+    expect(page.locator(".progress-count strong")).to_contain_text("1")
 
 
 def test_errors_are_summarised_and_focus_moves_to_the_summary(live_server, page):
