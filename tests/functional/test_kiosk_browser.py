@@ -270,23 +270,31 @@ def test_three_residents_sign_in_a_row_and_none_can_reach_the_previous_one(stand
 
 
 def test_an_idle_form_warns_then_empties_itself(stand, tablet, artifacts):
-    server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=4)
+    server = stand()  # idle 60 s, then the warning for 15 s
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
+    # The page's clock is paused and moved on by the test: on the wall clock (a warning
+    # of a few seconds) a loaded machine could see the warning too late to answer it.
+    page.clock.install()
     page.get_by_role("link", name="Svenska", exact=True).click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/sv$"))
+    page.clock.pause_at(page.evaluate("() => Date.now() / 1000") + 1)
     page.locator("#name").fill("Amira Hassan")
 
     warning = page.get_by_role("alertdialog", name="Är du kvar?")
-    warning.wait_for(state="visible", timeout=10000)
+    page.clock.run_for(61_000)
+    warning.wait_for(state="visible")
     warning.get_by_role("button", name="Jag är kvar").click()
     assert warning.is_hidden()
     assert page.locator("#name").input_value() == "Amira Hassan"
 
     page.locator("#email").fill("amira@example.org")
-    warning.wait_for(state="visible", timeout=10000)
+    page.clock.run_for(61_000)
+    warning.wait_for(state="visible")
     page.screenshot(path=str(artifacts / "kiosk-idle-warning-sv.png"))
-    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    page.clock.run_for(15_000)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
     assert "Amira Hassan" not in everything_on_screen(page)
     assert "amira@example.org" not in everything_on_screen(page)
     assert kiosk_signatures(server) == []
@@ -295,20 +303,24 @@ def test_an_idle_form_warns_then_empties_itself(stand, tablet, artifacts):
 def test_an_idle_form_empties_itself_even_when_the_tablets_clock_is_set_back(stand, tablet):
     """The tablet's clock was an hour fast and is corrected (as when the network returns)
     while a resident types: the form still warns and empties itself for the next one."""
-    server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=2)
+    server = stand()  # idle 60 s, then the warning for 15 s
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
+    # The page's clock is paused and moved on by the test (as in the test above); the
+    # wall clock alone is set back.
     page.clock.install()
-    page.clock.resume()  # time flows as usual; only the wall clock will be set
     page.get_by_role("link", name="Svenska", exact=True).click()
     page.wait_for_url(re.compile(r"/kiosk/sign/sv"))
+    page.clock.pause_at(page.evaluate("() => Date.now() / 1000") + 1)
     page.locator("#name").fill("Amira Hassan")
     page.locator("#email").fill("amira@example.org")
     page.clock.set_system_time(page.evaluate("() => Date.now() / 1000") - 3600)  # seconds
 
-    page.get_by_role("alertdialog", name="Är du kvar?").wait_for(state="visible", timeout=10000)
-    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    page.clock.run_for(61_000)
+    page.get_by_role("alertdialog", name="Är du kvar?").wait_for(state="visible")
+    page.clock.run_for(15_000)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
     assert "Amira Hassan" not in everything_on_screen(page)
     assert "amira@example.org" not in everything_on_screen(page)
 
@@ -366,12 +378,16 @@ def test_a_resident_reading_the_whole_proposal_is_not_emptied_mid_reading(stand,
 
 
 def test_the_volunteer_panel_locks_itself_when_left_alone(stand, tablet):
-    server = stand(KIOSK_IDLE_SECONDS=2)
+    server = stand()  # the volunteer's pages lock after KIOSK_IDLE_SECONDS, 60 here
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
+    # The test moves the page's clock past the idle time once it has seen the panel: on
+    # the wall clock (2 s) a loaded machine saw the panel only after it had locked itself.
+    page.clock.install()
     volunteer_unlocks(page)
     page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
+    page.clock.fast_forward(61_000)
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=10000)
     page.goto(f"{server.url}/kiosk/volunteer/panel")
     assert page.url.endswith("/kiosk/volunteer")  # the PIN is needed again
@@ -382,13 +398,15 @@ def test_the_panel_left_alone_while_the_network_is_down_returns_to_the_loop(stan
     (a form sent to the server) ended on the browser's own "no internet" page, where
     nobody could sign until the network returned: it returns to the tablet's start
     screen, and residents sign offline as on any other screen."""
-    server = stand(KIOSK_IDLE_SECONDS=2)
+    server = stand()  # idle 60 s, passed on the page's clock when the test says
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
+    page.clock.install()
     volunteer_unlocks(page)
     page.get_by_role("heading", name="Volontär: Stand 1").wait_for()
     tablet.set_offline(True)
+    page.clock.fast_forward(61_000)
     page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
     resident_signs_at_stand(page, *RESIDENTS[0][:2])
     page.wait_for_url(re.compile(r"/kiosk/saved/"))
@@ -585,25 +603,31 @@ def test_a_resident_reads_the_whole_proposal_and_signs_with_what_she_typed(
 
 
 def test_a_notice_left_open_returns_to_the_start_and_empties_the_form(stand, tablet):
-    server = stand(KIOSK_IDLE_SECONDS=2, KIOSK_IDLE_WARNING_SECONDS=2)
+    server = stand()  # idle 60 s, then the warning for 15 s
     page = tablet.new_page()
     volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
     tablet_is_ready(page)
+    # The page's clock is paused and moved on by the test: on the wall clock (2 s) a
+    # loaded machine could miss the notice or the warning before the screen moved on.
+    page.clock.install()
     resident_fills_in(page, "Amira Hassan", "amira@example.org")
+    page.clock.pause_at(page.evaluate("() => Date.now() / 1000") + 1)
     page.get_by_role("link", name="Läs integritetspolicyn").click()
     notice = page.get_by_role("dialog", name="Integritet och personuppgifter")
     notice.wait_for()
 
     # The warning is not hidden behind the notice: it can be answered.
     warning = page.get_by_role("alertdialog", name="Är du kvar?")
-    warning.wait_for(state="visible", timeout=10000)
+    page.clock.run_for(61_000)
+    warning.wait_for(state="visible")
     assert notice.is_hidden()
     warning.get_by_role("button", name="Jag är kvar").click()
     assert page.locator("#name").input_value() == "Amira Hassan"
 
     page.get_by_role("link", name="Läs integritetspolicyn").click()
     notice.wait_for()
-    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    page.clock.run_for(76_000)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
     assert "Amira Hassan" not in everything_on_screen(page)
     assert "amira@example.org" not in everything_on_screen(page)
     assert kiosk_signatures(server) == []
@@ -611,7 +635,8 @@ def test_a_notice_left_open_returns_to_the_start_and_empties_the_form(stand, tab
     # The notice's own screen, left open, returns to the start too.
     page.goto(f"{server.url}/kiosk/privacy/sv")
     page.get_by_role("heading", name="Rättslig grund").wait_for()
-    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for(timeout=15000)
+    page.clock.run_for(61_000)
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
 
 
 # --- offline ---------------------------------------------------------------------------------
