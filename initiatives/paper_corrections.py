@@ -269,8 +269,7 @@ def correct_row(
         # Not through ``signature_states.move``: the state, and so the count, stay as they are.
         signature.confirmed_at = local_noon(signed_on)
     stale: list[PaperRow] = []
-    matches: list[Match] = []
-    compared = False
+    matches: list[Match] | None = None  # compared again only for a new name or postcode
     if "name" in fields or "postcode" in fields:
         # The rows flagged against what this row said, found before it changes.
         old = find_matches(initiative.id, was["name"] or "", was["postcode"], signature.id)
@@ -284,9 +283,8 @@ def correct_row(
             # it.  A row taken out keeps its decision: it does not count, nothing is asked.
             matches = find_matches(initiative.id, name, postcode, exclude_id=signature.id)
             row.kept_at = None
-            compared = True
     db.session.flush()
-    cleared = _settle_flags(row, matches if compared else None, stale)
+    cleared = _settle_flags(row, matches, stale)
     db.session.flush()
     # Whether the row waits for review now, as for a typed row: a new date alone leaves
     # a flagged row flagged, which its ``matches`` (found only for a new name or
@@ -303,4 +301,4 @@ def correct_row(
         flagged=waiting,
         cleared=cleared,
     )
-    return RowCorrection(True, matches, cleared, waiting)
+    return RowCorrection(True, matches or [], cleared, waiting)
