@@ -20,6 +20,7 @@ from .runner import ScenarioResult, run
 from .servers import (
     PG_ADMIN_URL,
     Gunicorn,
+    Target,
     app_root,
     free_port,
     gunicorn,
@@ -108,26 +109,32 @@ def run_target(
     results = [before]
     port = free_port()
     make_target = sqlite_target if backend == "sqlite" else postgres_target
-    with (
-        make_target(tmp, port) as target,
-        gunicorn("wsgi:app", port, target.env, args.workers, "/healthz", app_root()) as server,
-    ):
-        app = build_app(target.env)
-        settle = float(app.config.get("PUBLIC_CACHE_SECONDS", 0)) + 0.5
-        sign_rate = 300.0
-        for name in args.scenarios.split(","):
-            tokens = None
-            if name == "confirm":
-                wanted = int(max(sign_rate, 300) * (args.warmup + args.duration) * 3)
-                tokens = confirmation_tokens(app, wanted, run_id)
-            result = measure(
-                server, name, backend, args, run_id, pg_database=target.pg_database, tokens=tokens
-            )
-            if name == "sign":
-                sign_rate = result.flows_per_s
-            ok, detail = count_check(app, port, settle)
-            result.checks.append(("ok: " if ok else "MISMATCH: ") + detail)
-            results.append(result)
+    scenarios = args.scenarios.split(",")
+    with make_target(tmp, port) as target:
+        with gunicorn("wsgi:app", port, target.env, args.workers, "/healthz", app_root()) as server:
+            app = build_app(target.env)
+            settle = float(app.config.get("PUBLIC_CACHE_SECONDS", 0)) + 0.5
+            sign_rate = 300.0
+            for name in scenarios:
+                tokens = None
+                if name == "confirm":
+                    wanted = int(max(sign_rate, 300) * (args.warmup + args.duration) * 3)
+                    tokens = confirmation_tokens(app, wanted, run_id)
+                result = measure(
+                    server,
+                    name,
+                    backend,
+                    args,
+                    run_id,
+                    pg_database=target.pg_database,
+                    tokens=tokens,
+                )
+                if name == "sign":
+                    sign_rate = result.flows_per_s
+                ok, detail = count_check(app, port, settle)
+                result.checks.append(("ok: " if ok else "MISMATCH: ") + detail)
+                results.append(result)
+        results += floors(target, scenarios, args, run_id)
     after = hello(backend, args, run_id, "hello_after")
     results.append(after)
     ceiling = (before.requests_per_s + after.requests_per_s) / 2
@@ -135,6 +142,49 @@ def run_target(
         result.ceiling = ceiling
     for result in results:
         print(report.row(result), flush=True)
+    return results
+
+
+def floors(
+    target: Target, scenarios: list[str], args: argparse.Namespace, run_id: str
+) -> list[ScenarioResult]:
+    """The sign and confirm flows against ``bench/floor.py``: the stack alone, on the
+    target's database, with the app stopped (see that module)."""
+    from . import floor
+
+    wanted = [name for name in ("sign", "confirm") if name in scenarios]
+    if not wanted:
+        return []
+    database_url, secret = target.database_url, target.env["SECRET_KEY"]
+    floor.create_tables(database_url)
+    env = {"FLOOR_DATABASE_URL": database_url, "SECRET_KEY": secret}
+    results = []
+    with gunicorn("bench.floor:wsgi()", free_port(), env, args.workers, "/floor-health") as server:
+        for name in wanted:
+            tokens = None
+            if name == "confirm":
+                stored, _ = floor.counts(database_url)
+                tokens = floor.confirmation_tokens(
+                    database_url, secret, max(stored, int(300 * (args.warmup + args.duration)))
+                )
+            result = measure(
+                server,
+                name,
+                target.name,
+                args,
+                run_id,
+                pg_database=target.pg_database,
+                tokens=tokens,
+                label=f"floor_{name}",
+            )
+            result.name = f"floor_{name}"
+            stored, confirmed = floor.counts(database_url)
+            # Every accepted POST stored its row (the warm-up's and the measured window's).
+            done = stored if name == "sign" else confirmed
+            fine = done >= result.flows and result.errors == 0
+            what = "rows stored" if name == "sign" else "rows confirmed"
+            result.checks.append(("ok: " if fine else "MISMATCH: ") + f"{done} {what}")
+            results.append(result)
     return results
 
 

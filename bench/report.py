@@ -42,6 +42,8 @@ WHAT = {
     "count": "JSON count",
     "sign": "sign: page + POST + thanks",
     "confirm": "confirm: GET + POST + result",
+    "floor_sign": "sign floor: the same flow on the stack alone (bench/floor.py)",
+    "floor_confirm": "confirm floor: the same flow on the stack alone (bench/floor.py)",
 }
 
 
@@ -69,15 +71,21 @@ HEADER = (
 RULE = "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|"
 
 
+def _target_text(name: str) -> str:
+    target = TARGETS.get(name)
+    if target is not None:
+        return target.describe()
+    return "reference" if name.startswith("floor") else "ceiling"
+
+
 def row(result: ScenarioResult) -> str:
     ratio = f"{result.ratio:.3f}" if result.ratio is not None else "1"
-    target = TARGETS.get(result.name)
     per = result.duration
     cpu = f"{result.server_cpu / per:.2f} / {result.client_cpu / per:.2f} / {result.other_cpu:.2f}"
     return (
         f"| {result.target} | {WHAT.get(result.name, result.name)} | {result.flows_per_s:,.0f} "
         f"| {result.requests_per_s:,.0f} | {ratio} | {_ms(result.p(0.5))} | {_ms(result.p(0.99))} "
-        f"| {result.errors} | {target.describe() if target else 'ceiling'} | {verdict(result)} "
+        f"| {result.errors} | {_target_text(result.name)} | {verdict(result)} "
         f"| {result.server_cpu_per_flow * 1000:.2f} | {cpu} |"
     )
 

@@ -45,6 +45,8 @@ def test_the_load_benchmark_runs_and_its_counts_check_out():
     )
     for scenario in ("sign", "confirm"):
         assert f"postgres {scenario}: count check ok" in out
+        # The same flow on the stack alone (bench/floor.py), the reference for the app.
+        assert f"postgres floor_{scenario}: count check ok" in out
     assert "| postgres | 1 |" in out  # the outbox row of one worker
 
 
