@@ -10,6 +10,10 @@ would otherwise count).  On PostgreSQL the database backend's own CPU is not cou
 Beside each figure: what a flow sends to the database (statements, BEGIN, COMMIT or
 ROLLBACK, and the pool's pings), each a round trip on PostgreSQL.
 
+After the app's flows, the same sign and confirm flows against ``bench/floor.py`` (the
+least app the project's stack allows, on the same database): the app's figures over the
+floor's are what the app does beyond it.  The sign flow is also given request by request.
+
 ``--app-root DIR`` measures the app of another checkout (an older revision) with this
 script, as ``python -m bench --app-root`` does.
 """
@@ -145,15 +149,8 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
     def step_count(_i: int) -> None:
         expect(client.get(f"/api/initiatives/{SLUG}"), 200)
 
-    post_times: list[float] = []
-
-    def step_sign(i: int) -> None:
-        token = csrf_token(expect(client.get(page), 200).data)
-        data = {**FORM, "csrf_token": token, "email": f"inproc-{i}@example.org"}
-        start = time.process_time()
-        redirect = expect(client.post(f"{page}/sign", data=data), 303)
-        post_times.append(time.process_time() - start)
-        expect(client.get(redirect.headers["Location"]), 200)
+    parts: dict[str, list[float]] = {"page": [], "POST": [], "thanks": []}
+    step_sign = sign_step(client, parts)
 
     # Tokens for pending signatures, signed through the web form as a visitor would.
     tokens: list[str] = []
@@ -192,15 +189,74 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
                 raise SystemExit("not enough pending signatures for the confirm rounds")
         if args.profile:
             profile(args.profile, key, step, n)
-            post_times.clear()
+        for times in parts.values():
+            times.clear()
         results[key] = best(label, rounds, n, step)
         if key == "sign":
-            # The POST alone: the best round's mean, rounds split as ``best`` ran them
-            # (after its warm-up and the one step whose statements it counts).
-            skip = min(n, 20) + 1
-            per_round = [post_times[skip + r * n : skip + (r + 1) * n] for r in range(rounds)]
-            results["sign_post"] = min(sum(r) / len(r) for r in per_round) * 1e6
-            print(f"{'  of which the sign POST':<38} {results['sign_post']:>9,.0f} µs")
+            results.update(print_parts(parts, rounds, n))
+    floor_flows(env, args)
+
+
+def sign_step(client: Any, parts: dict[str, list[float]]) -> Callable[[int], None]:
+    """One sign flow (page, POST, thanks) with the CPU time of each request kept."""
+    page = f"/i/{SLUG}"
+
+    def step(i: int) -> None:
+        start = time.process_time()
+        token = csrf_token(expect(client.get(page), 200).data)
+        parts["page"].append(time.process_time() - start)
+        data = {**FORM, "csrf_token": token, "email": f"inproc-{i}@example.org"}
+        start = time.process_time()
+        redirect = expect(client.post(f"{page}/sign", data=data), 303)
+        parts["POST"].append(time.process_time() - start)
+        start = time.process_time()
+        expect(client.get(redirect.headers["Location"]), 200)
+        parts["thanks"].append(time.process_time() - start)
+
+    return step
+
+
+def print_parts(parts: dict[str, list[float]], rounds: int, n: int) -> dict[str, float]:
+    """Each request of the sign flow alone: the best round's mean, rounds split as
+    ``best`` ran them (after its warm-up and the one step whose statements it counts)."""
+    skip = min(n, 20) + 1
+    figures = {}
+    for part, times in parts.items():
+        per_round = [times[skip + r * n : skip + (r + 1) * n] for r in range(rounds)]
+        figures[f"sign_{part}"] = min(sum(r) / len(r) for r in per_round) * 1e6
+        print(f"{'  of which the ' + part:<38} {figures[f'sign_{part}']:>9,.0f} µs")
+    return figures
+
+
+def floor_flows(env: dict[str, str], args: argparse.Namespace) -> None:
+    """The same flows against ``bench/floor.py`` (the least app the stack allows), on the
+    same database, so that the app's figures read against what no app avoids."""
+    import os
+
+    from . import floor
+
+    os.environ.setdefault("SECRET_KEY", env["SECRET_KEY"])
+    database_url = env["DATABASE_URL"]
+    floor.create_tables(database_url)
+    floor_app = floor.create_app(database_url)
+    with floor_app.app_context():
+        count_statements(floor.db.engine, pre_ping=False)
+    client = floor_app.test_client()
+    rounds, n = args.rounds, args.n
+    parts: dict[str, list[float]] = {"page": [], "POST": [], "thanks": []}
+    best("floor: sign flow (page + POST + thanks)", rounds, n, sign_step(client, parts))
+    print_parts(parts, rounds, n)
+    tokens = floor.confirmation_tokens(
+        database_url, os.environ["SECRET_KEY"], rounds * n + min(n, 20) + 1
+    )
+
+    def step_confirm(_i: int) -> None:
+        path = f"/confirm/{tokens.pop()}"
+        csrf = csrf_token(expect(client.get(path), 200).data)
+        redirect = expect(client.post(path, data={"csrf_token": csrf}), 303)
+        expect(client.get(redirect.headers["Location"]), 200)
+
+    best("floor: confirm flow (GET + POST + result)", rounds, n, step_confirm)
 
 
 def profile(directory: Path, key: str, step: Callable[[int], None], n: int) -> None:
