@@ -57,6 +57,8 @@ def test_the_in_process_benchmark_runs(backend, request):
     out = run_bench("bench.inproc", "--rounds=1", "--n=3", f"--backend={backend}")
     assert "sign flow (page + POST + thanks)" in out
     assert "confirm flow (GET + POST + result)" in out
+    assert "floor: sign flow (page + POST + thanks)" in out
+    assert "floor: confirm flow (GET + POST + result)" in out
 
 
 def test_the_pack_benchmark_runs():
