@@ -81,6 +81,9 @@ class PaperRow(db.Model):
     review: Mapped[str | None] = mapped_column(sa.String(16))
     # When an organiser last kept the row: signatures made after it were not compared.
     kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the row last changed: typed, its name or postcode corrected, kept or resolved.
+    # A keep of another row after it was an answer about this row as it reads now.
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
 
     sheet: Mapped[PaperSheet] = relationship(back_populates="rows")
     signature: Mapped[Signature] = relationship(lazy="joined")
@@ -288,11 +291,13 @@ def _pair_answered(row: PaperRow, other_id: int, other: _Typed) -> bool:
     pair has, or had, an organiser's look through the other: typed after ``row``, the
     other was compared with it then (and flagged, as typing flags the later row, or
     decided on since); waiting for review, its page shows ``row``; kept since ``row``
-    was typed, it was answered about the two."""
+    last changed (``changed_at``: typed, corrected), it was answered about the two as
+    they read now.  Not kept since ``row`` was typed alone: ``row`` may have been
+    corrected to its name since."""
     return (
         other_id > row.signature_id
         or other.waiting
-        or (other.kept_at is not None and other.kept_at > row.signature.created_at)
+        or (other.kept_at is not None and other.kept_at > row.changed_at)
     )
 
 
@@ -492,7 +497,7 @@ def keep(row: PaperRow, actor: str) -> None:
     """Reviewed: a different person after all; the row keeps counting."""
     _awaiting_review(row)
     row.review = Review.KEPT
-    row.kept_at = clock.utcnow()
+    row.kept_at = row.changed_at = clock.utcnow()
     db.session.flush()
     audit.record(
         "paper.review_kept",
@@ -509,6 +514,7 @@ def resolve_duplicate(row: PaperRow, actor: str, note: str) -> None:
     _awaiting_review(row)
     moderation.invalidate(row.signature, actor, reason="duplicate", note=note)
     row.review = Review.RESOLVED
+    row.changed_at = clock.utcnow()
     db.session.flush()
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 
-from . import audit, signatures
+from . import audit, clock, signatures
 from .crypto import crypto
 from .extensions import db
 from .lifecycle import TransitionError, local_date, local_noon, lock
@@ -277,6 +277,8 @@ def correct_row(
         signature.name_enc = box.encrypt(name)
         signature.postcode_enc = box.encrypt(postcode)
         signature.postcode_area = postcode[:3] if postcode else None
+        # A keep of another row before now answered about what this one said then.
+        row.changed_at = clock.utcnow()
         if signature.state == SignatureState.CONFIRMED:
             # Compared afresh, as a row typed now: "different people" was decided on what
             # the row said before, and a flag raised by a typing error has nothing behind

@@ -53,6 +53,14 @@ def _taken_out_as_a_typing_error(app, client, signature_id) -> None:
     assert done.status_code == 302
 
 
+def _restored(client, signature_id, app) -> None:
+    """Undo the row's invalidation on its signature's page."""
+    with app.app_context():
+        public_id = db.session.get(Signature, signature_id).public_id
+    detail = f"/admin/initiatives/amiralsgatan/signatures/{public_id}"
+    assert post_form(client, detail, f"{detail}/restore").status_code == 302
+
+
 def _expired(app, monkeypatch) -> None:
     later = clock.utcnow() + datetime.timedelta(days=app.config["CONFIRM_DAYS"] + 1)
     with monkeypatch.context() as patched, app.app_context():
@@ -224,3 +232,33 @@ def test_a_row_corrected_to_the_name_of_a_later_kept_row_stays_flagged(app, make
     page = _rescan(client)
     assert _reviews(app) == {1: PENDING, 2: KEPT}
     assert "0 nya rader att granska. 0 rader behöver inte längre" in page
+
+
+def test_a_row_corrected_after_an_earlier_row_was_kept_is_flagged_by_a_rescan(
+    app, make_initiative, sign
+):
+    """Line 1 is kept as another person than Amina online after line 2 ("Hodan Ali") was
+    typed.  Line 1 is taken out as a typing error, Amina withdraws, and line 2 is
+    corrected to her name: it matches nothing that counts, and is not flagged.  Line 1
+    restored matches it, and nobody was asked about the two: line 1's keep came before
+    line 2 read "Amina Hassan", though after it was typed.  A rescan flags line 2, as
+    typing it now would."""
+    make_initiative()
+    client = logged_in(app)
+    online = _online(app, sign, "amina@example.org")
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    assert _row(client, sheet, "Hodan Ali").status_code == 302
+    first, second = _row_id(app, 1), _row_id(app, 2)
+    assert post_form(client, REVIEW, f"{REVIEW}/{first}/keep").status_code == 302
+    _taken_out_as_a_typing_error(app, client, first)
+    _withdraw(app, online)
+    assert _correct(client, f"{sheet}/rows/{second}", name="Amina Hassan").status_code == 302
+    assert _reviews(app) == {1: KEPT, 2: None}
+    _restored(client, first, app)
+    assert _state(app)[0] == 2
+
+    page = _rescan(client)
+    assert _reviews(app) == {1: KEPT, 2: PENDING}
+    assert "1 nya rader att granska. 0 rader behöver inte längre" in page
+    assert page.count("Samma person") == 1 and "Lista 1, rad 2" in page

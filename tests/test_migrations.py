@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from initiatives import create_app
+from initiatives import audit, create_app, paper
 from initiatives.extensions import db
+from initiatives.models import AuditEvent, Initiative, Signature
 
-from .conftest import _test_config
+from .conftest import _test_config, create_initiative
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -56,4 +58,58 @@ def test_downgrade_to_base_and_up_again(empty_database: str, tmp_path: Path):
         upgrade()
     assert _diff(app) == []
     with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_paper_rows_changed_at_is_the_last_change_on_record(empty_database: str, tmp_path: Path):
+    """Rows there were before ``changed_at`` get the latest of their signature's
+    ``created_at``, their ``kept_at`` and their last correction on the audit log; the
+    audit events of other actions count for nothing."""
+    app = create_app(_test_config(empty_database, tmp_path / "instance"))
+    with app.app_context():
+        upgrade()
+    create_initiative(app)
+    at = {day: datetime(2026, 11, day, 12, tzinfo=UTC) for day in range(1, 6)}
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        sheet = paper.add_sheet(
+            initiative, "admin", number="1", collected_on=date.today(), collected_by="Lina"
+        )
+        rows = [
+            paper.add_row(sheet, "admin", name=name, postcode=None, signed_on=date.today())[0]
+            for name in ("Amina Hassan", "Hodan Ali", "Omar Farah", "Samira Yusuf")
+        ]
+        typed, kept, corrected, corrected_then_kept = (row.signature_id for row in rows)
+        db.session.execute(sa.update(Signature).values(created_at=at[1]))
+        db.session.execute(sa.update(AuditEvent).values(at=at[5]))  # typed: not a change
+        for row, kept_at in ((kept, at[3]), (corrected_then_kept, at[4])):
+            db.session.execute(
+                sa.update(paper.PaperRow)
+                .where(paper.PaperRow.signature_id == row)
+                .values(review=paper.Review.KEPT, kept_at=kept_at)
+            )
+        for row, days in ((corrected, (2, 3)), (corrected_then_kept, (2,))):
+            for day in days:
+                event = audit.record(
+                    "paper.row_corrected", actor="admin", signature=db.session.get(Signature, row)
+                )
+                event.at = at[day]
+        db.session.commit()
+        db.session.remove()
+
+        downgrade(revision="0010_details_version")
+        upgrade()
+        query = sa.select(paper.PaperRow.signature_id, paper.PaperRow.changed_at)
+        changed = {row_id: when for row_id, when in db.session.execute(query)}
+        assert changed == {
+            typed: at[1],
+            kept: at[3],
+            corrected: at[3],
+            corrected_then_kept: at[4],
+        }
+        db.session.remove()
+        downgrade(revision="0010_details_version")
+        assert "changed_at" not in {
+            c["name"] for c in sa.inspect(db.engine).get_columns("paper_rows")
+        }
         db.engine.dispose()
