@@ -305,19 +305,20 @@ def _carried(row: PaperRow, other_id: int, other: _Typed) -> bool:
     """Whether a paper row that ``row`` matches, typed after it, asks or answered the
     question of the two, so that ``row``, the one that counts, needs no flag for it:
     waiting for review and never kept (its flag then stands while ``row`` matches it,
-    and its page shows ``row``), or kept after ``row`` was (so after ``row`` last
-    changed, as a correction clears ``kept_at``: that keep answered about the two).
+    and its page shows ``row``), or kept since ``row`` last changed (``changed_at``:
+    typed, corrected, kept), so that keep answered about the two as they read now, and
+    ``row`` has nothing left to ask about it, flagged or kept.
 
-    Not a later row waiting after a keep (it compares only what came after, so its
-    flag can go while ``row`` matches), nor one kept when ``row`` never was (``row``
-    may have been corrected to its name since).  Stricter than ``_pair_answered``,
-    which raises flags: this one takes them off.
+    Not a later row waiting after a keep before that (it compares only what came after,
+    so its flag can go while ``row`` matches), nor one kept before ``row`` was corrected
+    to its name.  Stricter than ``_pair_answered``, which raises flags: this one takes
+    them off.
     """
     if other_id < row.signature_id:
         return False
     if other.waiting and other.kept_at is None:
         return True
-    return row.kept_at is not None and other.kept_at is not None and other.kept_at > row.kept_at
+    return other.kept_at is not None and other.kept_at > row.changed_at
 
 
 def needs_flag(row: PaperRow, matches: list[Match]) -> bool:

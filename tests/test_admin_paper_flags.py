@@ -234,6 +234,34 @@ def test_a_row_corrected_to_the_name_of_a_later_kept_row_stays_flagged(app, make
     assert "0 nya rader att granska. 0 rader behöver inte längre" in page
 
 
+@pytest.mark.parametrize("line_1", ["as typed", "corrected before the keep"])
+def test_the_earlier_row_is_unflagged_once_a_later_row_was_kept_after_it(
+    app, make_initiative, sign, line_1
+):
+    """Amina signs online, then the sheet twice; an organiser keeps line 2 as another
+    person, on a review page that showed her online signature and line 1.  Once the
+    online signature is withdrawn, line 1 matches only line 2, and that keep answered
+    about the two: it came after line 1 last changed (typed, or corrected to no
+    postcode: still Amina).  Line 1 needs no review, and counts."""
+    make_initiative()
+    client = logged_in(app)
+    online, sheet = _amina_typed_twice(app, client, sign)
+    if line_1 == "corrected before the keep":
+        done = _correct(client, f"{sheet}/rows/{_row_id(app, 1)}", name="Amina Hassan", postcode="")
+        assert done.status_code == 302
+        assert _reviews(app) == {1: PENDING, 2: PENDING}
+    assert post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
+    _withdraw(app, online)
+
+    page = _rescan(client)
+    assert _reviews(app) == {1: None, 2: KEPT}
+    assert "0 nya rader att granska. 1 rad behöver inte längre granskas" in page
+    assert _events(app, "paper.rescanned")[-1].details == {"flagged": 0, "cleared": 1}
+    assert _state(app)[0] == 2
+    assert "0 nya rader att granska. 0 rader behöver inte längre" in _rescan(client)
+    assert _reviews(app) == {1: None, 2: KEPT}
+
+
 def test_a_row_corrected_after_an_earlier_row_was_kept_is_flagged_by_a_rescan(
     app, make_initiative, sign
 ):
