@@ -37,7 +37,7 @@ from .models import (
     UTCDateTime,
     _enum_check,
 )
-from .paper_matching import Match, find_matches
+from .paper_matching import NOT_SECOND_SIGNATURES, Match, find_matches
 
 
 class Review(enum.StrEnum):
@@ -81,8 +81,9 @@ class PaperRow(db.Model):
     review: Mapped[str | None] = mapped_column(sa.String(16))
     # When an organiser last kept the row: signatures made after it were not compared.
     kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the row last changed: typed, its name or postcode corrected, kept or resolved.
-    # A keep of another row after it was an answer about this row as it reads now.
+    # When the row last changed: typed, its name or postcode corrected, kept or resolved,
+    # or counted again after it was taken out (``before_restore``).  A keep of another row
+    # after it was an answer about this row as it reads now.
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
 
     sheet: Mapped[PaperSheet] = relationship(back_populates="rows")
@@ -291,7 +292,7 @@ def _pair_answered(row: PaperRow, other_id: int, other: _Typed) -> bool:
     pair has, or had, an organiser's look through the other: typed after ``row``, the
     other was compared with it then (and flagged, as typing flags the later row, or
     decided on since); waiting for review, its page shows ``row``; kept since ``row``
-    last changed (``changed_at``: typed, corrected), it was answered about the two as
+    last changed (``changed_at``: typed, corrected, restored), it was answered about the two as
     they read now.  Not kept since ``row`` was typed alone: ``row`` may have been
     corrected to its name since."""
     return (
@@ -306,7 +307,7 @@ def _carried(row: PaperRow, other_id: int, other: _Typed) -> bool:
     question of the two, so that ``row``, the one that counts, needs no flag for it:
     waiting for review and never kept (its flag then stands while ``row`` matches it,
     and its page shows ``row``), or kept since ``row`` last changed (``changed_at``:
-    typed, corrected, kept), so that keep answered about the two as they read now, and
+    typed, corrected, kept, restored), so that keep answered about the two as they read now, and
     ``row`` has nothing left to ask about it, flagged or kept.
 
     Not a later row waiting after a keep before that (it compares only what came after,
@@ -517,6 +518,23 @@ def resolve_duplicate(row: PaperRow, actor: str, note: str) -> None:
     row.review = Review.RESOLVED
     row.changed_at = clock.utcnow()
     db.session.flush()
+
+
+def before_restore(signatures: sa.ColumnElement[bool]) -> None:
+    """Called as an invalidation of ``signatures`` is undone, before it is: the paper
+    rows among them taken out as a duplicate or a typing error matched nothing
+    (``find_matches``), so a keep of another row meanwhile answered nothing about them.
+    Counted again, they change (``changed_at``) as a corrected row does."""
+    taken_out = sa.select(Signature.id).where(
+        signatures,
+        Signature.state == SignatureState.INVALIDATED,
+        Signature.invalidation_reason.in_(NOT_SECOND_SIGNATURES),
+    )
+    db.session.execute(
+        sa.update(PaperRow)
+        .where(PaperRow.signature_id.in_(taken_out))
+        .values(changed_at=clock.utcnow())
+    )
 
 
 def sheets(initiative: Initiative) -> list[tuple[PaperSheet, int, int]]:

@@ -8,7 +8,7 @@ import datetime
 
 import pytest
 
-from initiatives import clock, signature_states
+from initiatives import abuse, clock, signature_states
 from initiatives.extensions import db
 from initiatives.models import Signature
 
@@ -290,3 +290,34 @@ def test_a_row_corrected_after_an_earlier_row_was_kept_is_flagged_by_a_rescan(
     assert _reviews(app) == {1: KEPT, 2: PENDING}
     assert "1 nya rader att granska. 0 rader behöver inte längre" in page
     assert page.count("Samma person") == 1 and "Lista 1, rad 2" in page
+
+
+@pytest.mark.parametrize("restored_by", ["its page", "abuse review"])
+def test_a_row_restored_after_a_later_row_was_kept_stays_flagged(
+    app, make_initiative, sign, restored_by
+):
+    """Amina signs online, then the sheet twice.  Line 1 is taken out as a typing error,
+    and line 2 kept as another person on a page that showed her online signature alone.
+    Line 1 counts again (restored on its signature's page, or with a selection of
+    signatures in abuse review) and matches line 2, and nobody was asked about the two:
+    once the online signature is withdrawn, line 1 still waits for review."""
+    make_initiative()
+    client = logged_in(app)
+    online, _ = _amina_typed_twice(app, client, sign)
+    first = _row_id(app, 1)
+    _taken_out_as_a_typing_error(app, client, first)
+    assert post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
+    if restored_by == "its page":
+        _restored(client, first, app)
+    else:
+        with app.app_context():
+            initiative_id = db.session.get(Signature, first).initiative_id
+            selection = abuse.Selection(initiative_id, signature_ids=[first])
+            assert abuse.restore(selection, actor="admin").confirmed == 1
+            db.session.commit()
+    _withdraw(app, online)
+
+    page = _rescan(client)
+    assert _reviews(app) == {1: PENDING, 2: KEPT}
+    assert "0 nya rader att granska. 0 rader behöver inte längre" in page
+    assert page.count("Samma person") == 1 and "Lista 1, rad 1" in page

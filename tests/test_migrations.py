@@ -63,8 +63,8 @@ def test_downgrade_to_base_and_up_again(empty_database: str, tmp_path: Path):
 
 def test_a_paper_rows_changed_at_is_the_last_change_on_record(empty_database: str, tmp_path: Path):
     """Rows there were before ``changed_at`` get the latest of their signature's
-    ``created_at``, their ``kept_at`` and their last correction on the audit log; the
-    audit events of other actions count for nothing."""
+    ``created_at``, their ``kept_at`` and their last correction or restore on the audit
+    log; the audit events of other actions count for nothing."""
     app = create_app(_test_config(empty_database, tmp_path / "instance"))
     with app.app_context():
         upgrade()
@@ -77,9 +77,9 @@ def test_a_paper_rows_changed_at_is_the_last_change_on_record(empty_database: st
         )
         rows = [
             paper.add_row(sheet, "admin", name=name, postcode=None, signed_on=date.today())[0]
-            for name in ("Amina Hassan", "Hodan Ali", "Omar Farah", "Samira Yusuf")
+            for name in ("Amina Hassan", "Hodan Ali", "Omar Farah", "Samira Yusuf", "Lina Berg")
         ]
-        typed, kept, corrected, corrected_then_kept = (row.signature_id for row in rows)
+        typed, kept, corrected, corrected_then_kept, restored = (r.signature_id for r in rows)
         db.session.execute(sa.update(Signature).values(created_at=at[1]))
         db.session.execute(sa.update(AuditEvent).values(at=at[5]))  # typed: not a change
         for row, kept_at in ((kept, at[3]), (corrected_then_kept, at[4])):
@@ -88,10 +88,15 @@ def test_a_paper_rows_changed_at_is_the_last_change_on_record(empty_database: st
                 .where(paper.PaperRow.signature_id == row)
                 .values(review=paper.Review.KEPT, kept_at=kept_at)
             )
-        for row, days in ((corrected, (2, 3)), (corrected_then_kept, (2,))):
+        events = (
+            (corrected, "paper.row_corrected", (2, 3)),
+            (corrected_then_kept, "paper.row_corrected", (2,)),
+            (restored, "signature.restored", (4,)),
+        )
+        for row, action, days in events:
             for day in days:
                 event = audit.record(
-                    "paper.row_corrected", actor="admin", signature=db.session.get(Signature, row)
+                    action, actor="admin", signature=db.session.get(Signature, row)
                 )
                 event.at = at[day]
         db.session.commit()
@@ -106,6 +111,7 @@ def test_a_paper_rows_changed_at_is_the_last_change_on_record(empty_database: st
             kept: at[3],
             corrected: at[3],
             corrected_then_kept: at[4],
+            restored: at[4],
         }
         db.session.remove()
         downgrade(revision="0010_details_version")

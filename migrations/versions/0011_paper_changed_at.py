@@ -4,13 +4,16 @@ Whether an organiser's keep of one paper row answered about another depends on t
 other row reading then what it reads now: "kept since the row was typed" missed a row
 corrected after the keep, and an earlier row stayed flagged although a later row kept
 after it had answered about the two.  A row's ``changed_at`` is set when it is typed,
-when its name or postcode is corrected, and when an organiser keeps it or takes it out
-as the same person.
+when its name or postcode is corrected, when an organiser keeps it or takes it out as
+the same person, and when it counts again after it was taken out (a keep of another row
+meanwhile did not see it).
 
 Existing rows get the latest of what is recorded: their signature's ``created_at``,
 their ``kept_at`` (a correction clears it, so a row kept has not been corrected since),
-and their last correction on the audit log (any correction, of the date too: a later
-time only ever asks an organiser more, never less).
+and their last correction or restore of one on the audit log (any correction, of the
+date too, any restore, whatever the reason was: a later time only ever asks an
+organiser more, never less).  A restore in abuse review lists its signatures in its
+details, not by signature id, and is not looked for.
 
 Revision ID: 0011_paper_changed_at
 Revises: 0010_details_version
@@ -49,7 +52,7 @@ def upgrade():
     corrected = (
         "SELECT max(audit_events.at) FROM audit_events"
         " WHERE audit_events.signature_id = paper_rows.signature_id"
-        " AND audit_events.action = 'paper.row_corrected'"
+        " AND audit_events.action IN ('paper.row_corrected', 'signature.restored')"
     )
     bind.execute(
         sa.text(
