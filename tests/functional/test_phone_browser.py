@@ -8,7 +8,19 @@ import pytest
 
 from initiatives.i18n import native_name, text_direction
 
-from .site import AXE, describe, initiative
+from .site import (
+    AXE,
+    broken_link,
+    check_your_email,
+    confirmed,
+    data_request,
+    data_request_sent,
+    describe,
+    initiative,
+    privacy,
+    sign_form_with_errors,
+)
+from .test_kiosk_browser import translated
 
 pytestmark = pytest.mark.browser
 
@@ -100,3 +112,96 @@ def test_the_header_on_a_wide_screen_stays_one_row(open_site, lang):
         assert brand["x"] > max(link["x"] for link in links)
     else:
         assert brand["x"] < min(link["x"] for link in links)
+
+
+# --- "e-mail" in Bosnian ---------------------------------------------------------------------
+
+# Every "e-mail" (either hyphen) in the page's text: whether its "e" and its "mail" are on
+# one line, and the width of its hyphen next to an ordinary hyphen's in the same font
+# (a font without U+2011 would leave a box or a gap).
+E_MAIL_JS = r"""() => {
+  const found = [];
+  const canvas = document.createElement('canvas').getContext('2d');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const parent = n.parentElement;
+    if (parent.closest('.visually-hidden, .honeypot, script, style')) continue;
+    for (const m of n.data.matchAll(/e([-\u2011])mail/gi)) {
+      const box = (at) => {
+        const r = document.createRange();
+        r.setStart(n, m.index + at);
+        r.setEnd(n, m.index + at + 1);
+        return r.getBoundingClientRect();
+      };
+      const [e, hyphen, mail] = [box(0), box(1), box(2)];
+      if (e.width === 0 && e.height === 0) continue;  // not shown
+      canvas.font = getComputedStyle(parent).font;
+      found.push({
+        text: n.data.slice(Math.max(0, m.index - 20), m.index + 12),
+        hyphen: m[1],
+        oneLine: Math.abs(e.top - mail.top) < 1,
+        width: hyphen.width,
+        ascii: canvas.measureText('-').width,
+      });
+    }
+  }
+  return found;
+}"""
+
+BOSNIAN_PAGES = [
+    initiative,
+    sign_form_with_errors,
+    check_your_email,
+    confirmed,
+    broken_link,
+    privacy,
+    data_request,
+    data_request_sent,
+]
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_e_mail_in_bosnian_never_breaks_at_its_hyphen(open_site, width):
+    """A line ending in "E-" with "mail" on the next reads as two words: in Bosnian the
+    word keeps a non-breaking hyphen (U+2011) on every public page, drawn as wide as an
+    ordinary one."""
+    site = open_site("bs", width=width, height=640)
+    broken, seen = [], 0
+    for build in BOSNIAN_PAGES:
+        build(site)
+        site.page.wait_for_load_state()
+        for found in site.page.evaluate(E_MAIL_JS):
+            seen += 1
+            where = f"{build.__name__}: {found['text']!r}"
+            if not found["oneLine"]:
+                broken.append(f"{where} breaks at its hyphen")
+            elif found["hyphen"] != "\u2011":
+                broken.append(f"{where} may break at its hyphen (U+002D)")
+            assert abs(found["width"] - found["ascii"]) < 0.5, (where, found)
+    assert seen >= 20, seen  # the form, its errors, the headings, the privacy notice
+    assert not broken, "\n".join(broken)
+
+
+def test_the_bosnian_e_mail_label_stays_one_line_and_names_its_field(open_site):
+    site = open_site("bs", width=320, height=568)
+    initiative(site)
+    page = site.page
+    page.wait_for_load_state()
+    label = page.locator("label[for=email]")
+    assert label.inner_text() == "E\u2011mail adresa"
+    lines = page.evaluate(
+        """(label) => {
+          const r = document.createRange();
+          r.selectNodeContents(label);
+          return new Set([...r.getClientRects()].map((rect) => Math.round(rect.top))).size;
+        }""",
+        label.element_handle(),
+    )
+    assert lines == 1
+    # Still the field's label, by the catalog's text: what a screen reader announces.
+    field = page.get_by_role("textbox", name=translated("bs", "E-postadress"), exact=True)
+    assert field.get_attribute("id") == "email"
+    assert (
+        page.get_by_label(translated("bs", "E-postadress"), exact=True).get_attribute("type")
+        == "email"
+    )
