@@ -16,6 +16,7 @@ row or its correction at its signature (``hold_row``).
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -483,21 +484,94 @@ def hold_row(row: PaperRow) -> Initiative:
     return initiative
 
 
-def _awaiting_review(row: PaperRow) -> None:
-    """A decision is taken once: sent again from an old page, it would undo the first.
+# A decision sent from a review page that showed the row, or what it matches, otherwise
+# than they are now (``review_version``).
+CHANGED_ON_PAGE = _l("Raden har ändrats sedan sidan öppnades: titta på den igen.")
 
-    Checked under ``hold_row``: another organiser's decision, or a correction that
-    unflagged the row, committed while this one was on its way, is the one this sees.
+
+class PageChanged(TransitionError):
+    """A decision about a row from a page that showed it otherwise: nothing was done."""
+
+
+def review_matches(row: PaperRow) -> list[Match]:
+    """What the review page shows a flagged row matches: every live signature with its
+    name and postcode (not only those made since a keep: the organiser compares all)."""
+    box = crypto()
+    signature = row.signature
+    name = box.decrypt(signature.name_enc) or ""
+    postcode = box.decrypt(signature.postcode_enc)
+    return find_matches(signature.initiative_id, name, postcode, exclude_id=row.signature_id)
+
+
+def review_version(row: PaperRow, matches: list[Match]) -> str:
+    """What the review page showed of a flagged row and the signatures it matches
+    (``review_matches``), as 64 hex digits: sent back with a decision, it says what the
+    decision was about.
+
+    The row's last change (``changed_at``: typed, corrected, kept, restored), its review
+    and state; each match's id, state and, for a paper row, its sheet and last change.
+    A row typed or corrected to match, one corrected that still matches, a signature
+    gone, withdrawn or confirmed since all give another version.  No name, nor a digest
+    of one, is put on the page.
+    """
+    ids = sorted(m.signature.id for m in matches)
+    changed: dict[int, datetime] = {}
+    if ids:
+        changed = dict(
+            db.session.execute(
+                sa.select(PaperRow.signature_id, PaperRow.changed_at).where(
+                    PaperRow.signature_id.in_(ids)
+                )
+            ).all()
+        )
+    signature = row.signature
+
+    def at(moment: datetime | None) -> str:
+        return moment.isoformat() if moment else ""
+
+    parts = [
+        str(row.signature_id),
+        at(row.changed_at),
+        row.review or "",
+        at(row.kept_at),
+        signature.state,
+        "anonymised" if signature.anonymised_at else "",
+    ]
+    for match in sorted(matches, key=lambda m: m.signature.id):
+        other = match.signature
+        parts += [
+            str(other.id),
+            other.state,
+            other.invalidation_reason or "",
+            match.sheet_number or "",
+            at(changed.get(other.id)),
+        ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _awaiting_review(row: PaperRow, seen: str) -> None:
+    """A decision is taken once, and about what its page showed: sent again from an old
+    page, it would undo the first; sent from a page that showed the row or what it
+    matches otherwise (``seen``, the page's ``review_version``), it would answer about
+    rows nobody looked at (a keep after a row was typed answers about the two,
+    ``_pair_answered``).  A page that sent no version is refused alike: nothing says
+    what it showed.
+
+    Checked under ``hold_row``: another organiser's decision, a row typed, or a
+    correction committed while this one was on its way, is the one this sees.
     """
     # A list handed in is final: its flags stay as the committee received them.
     open_for_paper(hold_row(row))
     if row.review != Review.PENDING or row.signature.state != SignatureState.CONFIRMED:
         raise TransitionError(str(_l("Raden väntar inte längre på granskning.")))
+    if seen != review_version(row, review_matches(row)):
+        raise PageChanged(str(CHANGED_ON_PAGE))
 
 
-def keep(row: PaperRow, actor: str) -> None:
-    """Reviewed: a different person after all; the row keeps counting."""
-    _awaiting_review(row)
+def keep(row: PaperRow, actor: str, *, seen: str) -> None:
+    """Reviewed: a different person after all; the row keeps counting.  ``seen``: what
+    the page showed (``review_version``)."""
+    _awaiting_review(row, seen)
     row.review = Review.KEPT
     row.kept_at = row.changed_at = clock.utcnow()
     db.session.flush()
@@ -509,11 +583,12 @@ def keep(row: PaperRow, actor: str) -> None:
     )
 
 
-def resolve_duplicate(row: PaperRow, actor: str, note: str) -> None:
-    """Reviewed: the same person signed twice; this paper row stops counting."""
+def resolve_duplicate(row: PaperRow, actor: str, note: str, *, seen: str) -> None:
+    """Reviewed: the same person signed twice; this paper row stops counting.  ``seen``:
+    what the page showed (``review_version``)."""
     from . import moderation
 
-    _awaiting_review(row)
+    _awaiting_review(row, seen)
     moderation.invalidate(row.signature, actor, reason="duplicate", note=note)
     row.review = Review.RESOLVED
     row.changed_at = clock.utcnow()

@@ -69,3 +69,23 @@ def opened(client: FlaskClient, page: str) -> dict[str, str]:
 def post_text(client: FlaskClient, page: str, **data: Any) -> Any:
     """Open a text page (or any page whose form carries ``seen``) and send its form."""
     return client.post(page, data=opened(client, page) | data)
+
+
+FORM_RE = re.compile(r'<form\b[^>]*\baction="([^"]*)"[^>]*>(.*?)</form>', re.S)
+HIDDEN_RE = re.compile(r'<input name="([^"]+)" type="hidden" value="([^"]*)"')
+
+
+def form_as_shown(client: FlaskClient, page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the form on ``page`` that posts to ``action``, as the page
+    showed them (its CSRF token and, on the paper review page, ``seen``): what a browser
+    sends back however long after."""
+    html = client.get(page).get_data(as_text=True)
+    for target, body in FORM_RE.findall(html):
+        if target == action:
+            return dict(HIDDEN_RE.findall(body))
+    raise AssertionError(f"no form to {action} on {page}")
+
+
+def decide(client: FlaskClient, page: str, action: str, **data: Any) -> Any:
+    """Open ``page`` and send its form to ``action`` at once, with ``data``."""
+    return client.post(action, data=form_as_shown(client, page, action) | data)

@@ -14,7 +14,7 @@ from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
 from initiatives.paper import PaperRow, PaperSheet, Review
 
-from .admin_helpers import logged_in, post_form
+from .admin_helpers import decide, form_as_shown, logged_in, post_form
 
 BASE = "/admin/initiatives/amiralsgatan/paper"
 
@@ -169,7 +169,7 @@ def test_duplicates_of_online_signatures_are_flagged_not_dropped(app, make_initi
             sa.select(PaperRow).where(PaperRow.review == Review.PENDING)
         ).one()
         flagged_id = flagged.signature_id
-    done = post_form(
+    done = decide(
         client, f"{BASE}/review", f"{BASE}/review/{flagged_id}/duplicate", note="Skrev även online"
     )
     assert done.status_code == 302
@@ -217,7 +217,7 @@ def test_rescan_flags_rows_signed_online_later_and_keep_clears(app, make_initiat
         row = db.session.scalars(sa.select(PaperRow)).one()
         assert row.review == Review.PENDING
         row_id = row.signature_id
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
     with app.app_context():
         assert db.session.get(PaperRow, row_id).review == Review.KEPT
         assert db.session.get(PaperRow, row_id).signature.state == SignatureState.CONFIRMED
@@ -305,13 +305,16 @@ def test_a_decision_sent_again_from_an_old_page_is_refused(app, make_initiative,
     with app.app_context():
         row_id = db.session.scalars(sa.select(PaperRow.signature_id)).one()
     review = f"{BASE}/review"
-    assert post_form(client, review, f"{review}/{row_id}/duplicate").status_code == 302
+    # Both forms as one page showed them, sent one after the other.
+    keep, same = f"{review}/{row_id}/keep", f"{review}/{row_id}/duplicate"
+    keep_form, same_form = (form_as_shown(client, review, action) for action in (keep, same))
+    assert client.post(same, data=same_form).status_code == 302
     assert _state(app)[0] == 1
 
-    kept = post_form(client, review, f"{review}/{row_id}/keep")
+    kept = client.post(keep, data=keep_form)
     assert kept.status_code == 409
     assert "inte längre på granskning" in kept.get_data(as_text=True)
-    again = post_form(client, review, f"{review}/{row_id}/duplicate")
+    again = client.post(same, data=same_form)
     assert again.status_code == 409
     with app.app_context():
         row = db.session.get(PaperRow, row_id)
@@ -344,6 +347,8 @@ def test_a_flagged_row_taken_out_on_its_own_page_no_longer_awaits_review(
         ).one()
     pack_page = "/admin/initiatives/amiralsgatan/pack"
     assert "inte granskad och räknas med" in client.get(pack_page).get_data(as_text=True)
+    keep = f"{BASE}/review/{row_id}/keep"
+    keep_form = form_as_shown(client, f"{BASE}/review", keep)
     detail = f"/admin/initiatives/amiralsgatan/signatures/{public_id}"
     done = post_form(client, detail, f"{detail}/invalidate", reason="entry_error", note="")
     assert done.status_code == 302
@@ -356,7 +361,7 @@ def test_a_flagged_row_taken_out_on_its_own_page_no_longer_awaits_review(
     line = client.get(sheet).get_data(as_text=True).split("Amira Hassan", 1)[1].split("</tr>")[0]
     assert ">ogiltig<" in line
     assert "granskas" not in line and "invalidated<" not in line
-    kept = post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+    kept = client.post(keep, data=keep_form)  # from the review page opened before
     assert kept.status_code == 409
     assert _state(app)[0] == 1
 
@@ -418,7 +423,7 @@ def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_
             sa.select(PaperRow.signature_id).where(PaperRow.review == Review.PENDING)
         ).one()
     review = f"{BASE}/review"
-    assert post_form(client, review, f"{review}/{flagged}/duplicate").status_code == 302
+    assert decide(client, review, f"{review}/{flagged}/duplicate").status_code == 302
     assert _state(app)[0] == 1
 
     post_form(client, review, f"{review}/rescan")
@@ -468,7 +473,7 @@ def test_a_rescan_flags_what_typing_flags(app, make_initiative, sign):
     for name in names:
         assert _row(client, sheet, name).status_code == 302, name
     for line, decision in ((5, "keep"), (7, "duplicate"), (10, "keep")):
-        done = post_form(client, review, f"{review}/{_row_id(app, line)}/{decision}")
+        done = decide(client, review, f"{review}/{_row_id(app, line)}/{decision}")
         assert done.status_code == 302, line
     # The Zainab Omar kept on line 10 signs the sheet again: compared with her, flagged.
     assert _row(client, sheet, "Zainab Omar").status_code == 302
@@ -533,8 +538,8 @@ def test_a_rescan_unflags_rows_whose_match_no_longer_counts(
         assert _row(client, sheet, name).status_code == 302
     hodan, samira, amira, lina, omar, zainab = (_row_id(app, line) for line in range(1, 7))
     review = f"{BASE}/review"
-    assert post_form(client, review, f"{review}/{amira}/keep").status_code == 302
-    assert post_form(client, review, f"{review}/{omar}/duplicate").status_code == 302
+    assert decide(client, review, f"{review}/{amira}/keep").status_code == 302
+    assert decide(client, review, f"{review}/{omar}/duplicate").status_code == 302
     # A second Amira Hassan signs online after the row was kept: flagged again.
     sign(name="Amira Hassan", email="amira.h@example.org", postcode="212 14")
     post_form(client, review, f"{review}/rescan")
@@ -591,7 +596,7 @@ def test_a_bad_note_on_a_duplicate_is_a_clear_400(app, make_initiative, sign):
         ("a\x00b", "tecken som inte är tillåtna"),
         ("x" * 1001, "högst 1 000 tecken"),
     ):
-        refused = post_form(client, review, f"{review}/{row_id}/duplicate", note=note)
+        refused = decide(client, review, f"{review}/{row_id}/duplicate", note=note)
         assert refused.status_code == 400
         assert says in refused.get_data(as_text=True)
     with app.app_context():
@@ -851,7 +856,7 @@ def test_a_corrected_row_is_checked_for_duplicates_again(app, make_initiative, s
         assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
 
     _correct(client, url, name="Amira Hassan", postcode="212 14")
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")
     assert _stored(app, row_id)[5] == Review.KEPT
     # Kept for the name it had; a new postcode is a new comparison.
     assert _correct(client, url, name="Amira Hassan", postcode="").status_code == 302
@@ -869,7 +874,7 @@ def test_a_row_taken_out_keeps_its_state_when_corrected(app, make_initiative, si
     sheet = _sheet(client)
     _row(client, sheet, "Amira Hassan")
     row_id = _row_id(app)
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{row_id}/duplicate", note="")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{row_id}/duplicate", note="")
     assert _state(app)[0] == 1
     done = _correct(client, f"{sheet}/rows/{row_id}", name="Amina Hassan", postcode="212 14")
     assert done.status_code == 302
@@ -992,7 +997,7 @@ def test_no_review_decision_after_the_hand_in(app, make_initiative, sign):
         db.session.commit()
     review = f"{BASE}/review"
     for action in ("keep", "duplicate"):
-        refused = post_form(client, review, f"{review}/{row_id}/{action}")
+        refused = decide(client, review, f"{review}/{row_id}/{action}")
         assert refused.status_code == 409, action
         assert "innan inlämningen" in refused.get_data(as_text=True), action
     with app.app_context():

@@ -13,7 +13,7 @@ from initiatives.extensions import db
 from initiatives.models import Initiative, SignatureState
 from initiatives.paper import PaperRow, Review
 
-from .admin_helpers import logged_in, post_form
+from .admin_helpers import decide, logged_in, post_form
 from .test_admin_paper import (
     BASE,
     SEEN_RE,
@@ -242,8 +242,8 @@ def test_a_new_date_keeps_the_rows_state_and_review(app, make_initiative, sign):
     _row(client, sheet, "Amira Hassan", signed_on=_days_ago(2))
     _row(client, sheet, "Hodan Ali", signed_on=_days_ago(2))
     kept, out = _row_id(app, 1), _row_id(app, 2)
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{kept}/keep")
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{out}/duplicate", note="")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{kept}/keep")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{out}/duplicate", note="")
     with app.app_context():
         kept_at = db.session.get(PaperRow, kept).kept_at
     assert _state(app)[0] == 3
@@ -278,7 +278,7 @@ def test_the_log_says_whether_the_corrected_row_waits_for_review(app, make_initi
     for name in ("Amira Hassan", "Hodan Ali", "Dalia Nur"):
         assert _row(client, sheet, name, signed_on=_days_ago(2)).status_code == 302
     amira, hodan, dalia = (_row_id(app, line) for line in (1, 2, 3))
-    assert post_form(client, f"{BASE}/review", f"{BASE}/review/{hodan}/keep").status_code == 302
+    assert decide(client, f"{BASE}/review", f"{BASE}/review/{hodan}/keep").status_code == 302
     assert _reviews(app) == {1: Review.PENDING, 2: Review.KEPT, 3: None}
 
     cases = [
@@ -373,7 +373,7 @@ def test_a_rescan_leaves_one_flag_on_a_pair_a_correction_made(app, make_initiati
     review = f"{BASE}/review"
     post_form(client, review, f"{review}/rescan")
     assert _reviews(app) == {1: Review.PENDING, 2: None}
-    assert post_form(client, review, f"{review}/{first}/keep").status_code == 302
+    assert decide(client, review, f"{review}/{first}/keep").status_code == 302
     post_form(client, review, f"{review}/rescan")
     assert _reviews(app) == {1: Review.KEPT, 2: None}
     assert [e.details["flagged"] for e in _events(app, "paper.rescanned")] == [0, 0]
@@ -393,8 +393,8 @@ def test_only_flags_with_nothing_left_behind_them_go(app, make_initiative, sign)
     # Line 1 matches the online signature; lines 2 to 4 match it and the rows before.
     assert _reviews(app) == {1: Review.PENDING, 2: Review.PENDING, 3: Review.PENDING,
                              4: Review.PENDING, 5: None}  # fmt: skip
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{_row_id(app, 3)}/keep")
-    post_form(client, f"{BASE}/review", f"{BASE}/review/{_row_id(app, 4)}/duplicate", note="")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{_row_id(app, 3)}/keep")
+    decide(client, f"{BASE}/review", f"{BASE}/review/{_row_id(app, 4)}/duplicate", note="")
     url = f"{sheet}/rows/{_row_id(app, 1)}"
     done = _correct(client, url, name="Dalia Nur", postcode="212 14")
     assert done.status_code == 302

@@ -12,7 +12,7 @@ from initiatives import abuse, clock, signature_states
 from initiatives.extensions import db
 from initiatives.models import Signature
 
-from .admin_helpers import logged_in, post_form
+from .admin_helpers import decide, logged_in, post_form
 from .test_admin_paper import (
     BASE,
     _correct,
@@ -177,7 +177,7 @@ def test_three_rows_of_one_person(app, make_initiative, sign):
     assert _reviews(app) == {1: None, 2: PENDING, 3: PENDING, 4: None}
     assert "0 nya rader att granska. 1 rad behöver inte längre granskas" in page
 
-    third = post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 3)}/duplicate", note="")
+    third = decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 3)}/duplicate", note="")
     assert third.status_code == 302
     assert "0 nya rader att granska. 0 rader behöver inte längre" in _rescan(client)
     assert _reviews(app) == {1: None, 2: PENDING, 3: RESOLVED, 4: None}
@@ -199,13 +199,13 @@ def test_a_kept_row_flagged_again_goes_back_to_kept_when_a_later_row_carries_it(
     sheet = _sheet(client)
     assert _row(client, sheet, "Amina Hassan").status_code == 302
     first = _row_id(app, 1)
-    assert post_form(client, REVIEW, f"{REVIEW}/{first}/keep").status_code == 302
+    assert decide(client, REVIEW, f"{REVIEW}/{first}/keep").status_code == 302
     second_online = _online(app, sign, "amina.h@example.org", confirmed=False)
     assert "1 nya rader att granska." in _rescan(client)
     assert _row(client, sheet, "Amina Hassan").status_code == 302
     assert _reviews(app) == {1: PENDING, 2: PENDING}
     if later_row == "kept":
-        assert post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
+        assert decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
 
     _withdraw(app, second_online)
     page = _rescan(client)
@@ -224,7 +224,7 @@ def test_a_row_corrected_to_the_name_of_a_later_kept_row_stays_flagged(app, make
     sheet = _sheet(client)
     assert _row(client, sheet, "Amina Hasan").status_code == 302
     assert _row(client, sheet, "Amina Hassan").status_code == 302
-    assert post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
+    assert decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
     done = _correct(client, f"{sheet}/rows/{_row_id(app, 1)}", name="Amina Hassan")
     assert done.status_code == 302
     assert _reviews(app) == {1: PENDING, 2: KEPT}
@@ -250,7 +250,7 @@ def test_the_earlier_row_is_unflagged_once_a_later_row_was_kept_after_it(
         done = _correct(client, f"{sheet}/rows/{_row_id(app, 1)}", name="Amina Hassan", postcode="")
         assert done.status_code == 302
         assert _reviews(app) == {1: PENDING, 2: PENDING}
-    assert post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
+    assert decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
     _withdraw(app, online)
 
     page = _rescan(client)
@@ -278,7 +278,7 @@ def test_a_row_corrected_after_an_earlier_row_was_kept_is_flagged_by_a_rescan(
     assert _row(client, sheet, "Amina Hassan").status_code == 302
     assert _row(client, sheet, "Hodan Ali").status_code == 302
     first, second = _row_id(app, 1), _row_id(app, 2)
-    assert post_form(client, REVIEW, f"{REVIEW}/{first}/keep").status_code == 302
+    assert decide(client, REVIEW, f"{REVIEW}/{first}/keep").status_code == 302
     _taken_out_as_a_typing_error(app, client, first)
     _withdraw(app, online)
     assert _correct(client, f"{sheet}/rows/{second}", name="Amina Hassan").status_code == 302
@@ -306,7 +306,7 @@ def test_a_row_restored_after_a_later_row_was_kept_stays_flagged(
     online, _ = _amina_typed_twice(app, client, sign)
     first = _row_id(app, 1)
     _taken_out_as_a_typing_error(app, client, first)
-    assert post_form(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
+    assert decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
     if restored_by == "its page":
         _restored(client, first, app)
     else:

@@ -237,9 +237,13 @@ def _queued_behind_a_paper_action(app, actions: list[Callable[[], object]]) -> l
 
 def _two_hodans(app, make_initiative) -> tuple[int, int]:
     """Lines 1 and 2 of a sheet, both "Hodan Ali" (line 2 is flagged): their ids."""
+    return _two_hodans_on(app, _paper_sheet(app, make_initiative))
+
+
+def _two_hodans_on(app, sheet_id: int) -> tuple[int, int]:
+    """Lines 1 and 2 of the sheet, both "Hodan Ali" (line 2 is flagged): their ids."""
     from initiatives import paper
 
-    sheet_id = _paper_sheet(app, make_initiative)
     with app.app_context():
         sheet = db.session.get(paper.PaperSheet, sheet_id)
         today = lifecycle.local_date(clock.utcnow())
@@ -271,11 +275,24 @@ def _correct_to_cali(app, row_id: int) -> Callable[[], object]:
     return correct
 
 
-def _same_person(row_id: int) -> Callable[[], object]:
+def _seen(app, row_id: int) -> str:
+    """What the review page shows of the row now (``paper.review_version``)."""
     from initiatives import paper
 
+    with app.app_context():
+        row = db.session.get(paper.PaperRow, row_id)
+        return paper.review_version(row, paper.review_matches(row))
+
+
+def _same_person(app, row_id: int) -> Callable[[], object]:
+    """The "same person" answer on the row, sent from the review page as it is now."""
+    from initiatives import paper
+
+    seen = _seen(app, row_id)
+
     def resolve() -> object:
-        paper.resolve_duplicate(db.session.get(paper.PaperRow, row_id), "lina@example.org", "")
+        row = db.session.get(paper.PaperRow, row_id)
+        paper.resolve_duplicate(row, "lina@example.org", "", seen=seen)
         return "resolved"
 
     return resolve
@@ -295,7 +312,7 @@ def test_a_row_corrected_while_another_organiser_says_same_person_gets_no_error(
     from initiatives import paper
 
     _, second = _two_hodans(app, make_initiative)
-    actions = [_correct_to_cali(app, second), _same_person(second)]
+    actions = [_correct_to_cali(app, second), _same_person(app, second)]
     outcome = _queued_behind_a_paper_action(app, actions)
     assert outcome == [("corrected", 0, 0), NO_LONGER_AWAITING]
     with app.app_context():
@@ -336,7 +353,7 @@ def test_a_decision_on_a_row_another_correction_unflags_is_refused_after_it(app,
     from initiatives import paper
 
     first, second = _two_hodans(app, make_initiative)
-    actions = [_correct_to_cali(app, first), _same_person(second)]
+    actions = [_correct_to_cali(app, first), _same_person(app, second)]
     outcome = _queued_behind_a_paper_action(app, actions)
     assert outcome == [("corrected", 0, 1), NO_LONGER_AWAITING]
     with app.app_context():
@@ -347,7 +364,7 @@ def test_a_decision_on_a_row_another_correction_unflags_is_refused_after_it(app,
 @PG
 def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, sign):
     """Hodan's web signature, which a typed row was flagged against, was withdrawn; an
-    organiser answers "same person" on the row (from the page she had open) while
+    organiser answers "same person" on the row (from the page she opened after that) while
     another presses "Sök efter nya dubbletter".  The rescan waits for the answer and
     leaves it: it does not take the flag off a row taken out as a duplicate."""
     from initiatives import paper, signature_states
@@ -374,7 +391,9 @@ def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, si
             outcome.append((done.flagged, done.cleared))
 
     with app.app_context(), db.engine.connect() as watcher:
-        paper.resolve_duplicate(db.session.get(paper.PaperRow, row_id), "lina@example.org", "")
+        row = db.session.get(paper.PaperRow, row_id)
+        seen = paper.review_version(row, paper.review_matches(row))
+        paper.resolve_duplicate(row, "lina@example.org", "", seen=seen)
         thread = threading.Thread(target=rescan)
         thread.start()
         wait_for_lock_waiters(watcher, 1, unless=lambda: not thread.is_alive())
@@ -438,11 +457,46 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
             sa.update(Signature).where(Signature.id == row_id).values(state="invalidated")
         )
 
+    seen = _seen(app, row_id)  # the page the second organiser opened before
+
     def keep() -> str:
-        paper.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org")
+        paper.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen)
         return "kept"
 
     outcome = while_held(app, hold, keep)
     assert outcome == [NO_LONGER_AWAITING]
     with app.app_context():
         assert db.session.get(paper.PaperRow, row_id).review == "resolved"
+
+
+@PG
+def test_different_people_answered_while_a_matching_row_is_typed_is_refused_after_it(
+    app, make_initiative
+):
+    """Line 2 (Hodan, flagged against line 1) is on one organiser's review page while a
+    volunteer types line 3, Hodan again; "different people" waits for the typing, then
+    finds line 2 matching a row its page never showed.  Kept, it would count as an answer
+    about lines 2 and 3 too.  It is refused; line 2 still waits for review."""
+    from initiatives import paper
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    _, second = _two_hodans_on(app, sheet_id)
+    seen = _seen(app, second)
+
+    def type_line_3() -> object:
+        sheet = db.session.get(paper.PaperSheet, sheet_id)
+        row, matches = paper.add_row(
+            sheet, "nadia@example.org", name="Hodan Ali", postcode=None,
+            signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        return ("typed", row.line, len(matches))
+
+    def keep() -> object:
+        paper.keep(db.session.get(paper.PaperRow, second), "omar@example.org", seen=seen)
+        return "kept"
+
+    outcome = _queued_behind_a_paper_action(app, [type_line_3, keep])
+    assert outcome == [("typed", 3, 2), str(paper.CHANGED_ON_PAGE)]
+    with app.app_context():
+        row = db.session.get(paper.PaperRow, second)
+        assert row.review == paper.Review.PENDING and row.kept_at is None

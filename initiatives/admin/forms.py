@@ -388,7 +388,18 @@ class PaperRowCorrectionForm(PaperRowForm):
     seen = HiddenField(validators=[DataRequired(), Regexp(VERSION_RE)])
 
 
-class DuplicateForm(FlaskForm):
+class PaperDecisionForm(FlaskForm):
+    """A decision on the paper review page ("different people"), with what the page
+    showed of the row and its matches (``paper.review_version``).  Not validated here:
+    missing, it is refused with its own message, and any other value than the row's
+    version now is a page that showed something else (409 either way)."""
+
+    seen = HiddenField()
+
+
+class DuplicateForm(PaperDecisionForm):
+    """The "same person" button, with the organiser's note."""
+
     note = TextAreaField(
         _l("Anteckning"),
         filters=[strip],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from .. import clock, names, paper, paper_corrections, paper_matching
+from .. import clock, names, paper, paper_corrections
 from ..crypto import crypto
 from ..extensions import db
 from ..forms import ButtonForm
@@ -19,6 +20,7 @@ from ..models import Initiative
 from . import actor, bp
 from .forms import (
     DuplicateForm,
+    PaperDecisionForm,
     PaperRowCorrectionForm,
     PaperRowForm,
     SheetCorrectionForm,
@@ -328,23 +330,46 @@ def paper_review(slug: str) -> Any:
 
 
 def _review_page(initiative: Initiative, status: int = 200, problem: str | None = None) -> Any:
+    """The rows waiting for review, each with what it matches and the version of the two
+    (``paper.review_version``) its forms send back: after a refusal, as they are now."""
     box = crypto()
     items = []
     for row in paper.to_review(initiative):
         name = _shown(box.decrypt(row.signature.name_enc)) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
-        matches = paper_matching.find_matches(
-            initiative.id, name, postcode, exclude_id=row.signature_id
-        )
-        items.append((row, name, postcode, matches))
+        matches = paper.review_matches(row)
+        items.append((row, name, postcode, matches, paper.review_version(row, matches)))
     return render_template(
         "admin/paper_review.html",
         initiative=initiative,
         items=items,
-        form=DuplicateForm(formdata=None),
-        button=ButtonForm(),
         problem=problem,
     ), status
+
+
+# A decision from a review page loaded before its forms sent what it showed (open across
+# the deploy): answered like a page that showed something else, never taken.
+NO_REVIEW_VERSION = _l("Formuläret saknar uppgifter om vad sidan visade: titta på raden igen.")
+
+
+def _decide(
+    initiative: Initiative,
+    row: paper.PaperRow,
+    form: PaperDecisionForm,
+    decision: Callable[[str], None],
+) -> Any:
+    """Take ``decision`` about ``row`` if the page showed it as it is now; otherwise (or
+    refused: the row decided meanwhile, the list handed in) show the review page again
+    with a 409 and nothing changed.  None once taken (the caller commits)."""
+    try:
+        decision(form.seen.data or "")
+    except paper.PageChanged as exc:
+        db.session.rollback()
+        return _review_page(initiative, 409, str(exc if form.seen.data else NO_REVIEW_VERSION))
+    except TransitionError as exc:
+        db.session.rollback()
+        return _review_page(initiative, 409, str(exc))
+    return None
 
 
 def _row_or_404(initiative: Initiative, signature_id: int) -> paper.PaperRow:
@@ -358,13 +383,12 @@ def _row_or_404(initiative: Initiative, signature_id: int) -> paper.PaperRow:
 def paper_keep(slug: str, signature_id: int) -> Any:
     initiative = initiative_or_404(slug)
     row = _row_or_404(initiative, signature_id)
-    if not ButtonForm().validate_on_submit():
+    form = PaperDecisionForm()
+    if not form.validate_on_submit():
         abort(400)
-    try:
-        paper.keep(row, actor())
-    except TransitionError as exc:
-        db.session.rollback()
-        return _review_page(initiative, 409, str(exc))
+    refused = _decide(initiative, row, form, lambda seen: paper.keep(row, actor(), seen=seen))
+    if refused is not None:
+        return refused
     db.session.commit()
     flash(_("Raden räknas: det är olika personer."), "success")
     return redirect(url_for("admin.paper_review", slug=slug))
@@ -378,11 +402,12 @@ def paper_duplicate(slug: str, signature_id: int) -> Any:
     if not form.validate_on_submit():
         problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return _review_page(initiative, 400, problem)
-    try:
-        paper.resolve_duplicate(row, actor(), form.note.data or "")
-    except TransitionError as exc:
-        db.session.rollback()
-        return _review_page(initiative, 409, str(exc))
+    note = form.note.data or ""
+    refused = _decide(
+        initiative, row, form, lambda seen: paper.resolve_duplicate(row, actor(), note, seen=seen)
+    )
+    if refused is not None:
+        return refused
     db.session.commit()
     flash(_("Raden är markerad som dubblett och räknas inte."), "success")
     return redirect(url_for("admin.paper_review", slug=slug))
