@@ -176,3 +176,26 @@ def test_a_decision_without_what_the_page_showed_is_refused(
     assert (NO_PAGE if not seen else CHANGED) in page
     assert _reviews(app) == {1: PENDING}
     assert 'name="seen" type="hidden"' in page
+
+
+def test_a_refused_same_person_keeps_the_note_the_organiser_typed(app, make_initiative, sign):
+    """The organiser wrote why the two are the same person; the page had changed, so the
+    decision is refused and she looks again: her note is still in the form, for that
+    row only, not typed again from memory."""
+    make_initiative()
+    client = logged_in(app)
+    _online(app, sign, "amina@example.org")
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    first = _row_id(app, 1)
+    stale = form_as_shown(client, REVIEW, _same_person(first))
+
+    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    note = "Samma handstil & adress som webbunderskriften <b>"
+    before = _state(app)
+    response = client.post(_same_person(first), data=stale | {"note": note})
+    page = _decided_on_nothing(app, response, before)
+    escaped = "Samma handstil &amp; adress som webbunderskriften &lt;b&gt;"
+    assert f'id="note-{first}" name="note" type="text" value="{escaped}"' in page
+    assert page.count(escaped) == 1  # not in line 2's form (flagged too, on the page)
+    assert f'id="note-{_row_id(app, 2)}" name="note" type="text" value=""' in page

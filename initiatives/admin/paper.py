@@ -329,9 +329,15 @@ def paper_review(slug: str) -> Any:
     return _review_page(initiative_or_404(slug))
 
 
-def _review_page(initiative: Initiative, status: int = 200, problem: str | None = None) -> Any:
+def _review_page(
+    initiative: Initiative,
+    status: int = 200,
+    problem: str | None = None,
+    notes: dict[int, str] | None = None,
+) -> Any:
     """The rows waiting for review, each with what it matches and the version of the two
-    (``paper.review_version``) its forms send back: after a refusal, as they are now."""
+    (``paper.review_version``) its forms send back: after a refusal, as they are now,
+    with the note an organiser typed for a refused "same person" (``notes``, by row)."""
     box = crypto()
     items = []
     for row in paper.to_review(initiative):
@@ -344,6 +350,7 @@ def _review_page(initiative: Initiative, status: int = 200, problem: str | None 
         initiative=initiative,
         items=items,
         problem=problem,
+        notes=notes or {},
     ), status
 
 
@@ -357,6 +364,7 @@ def _decide(
     row: paper.PaperRow,
     form: PaperDecisionForm,
     decision: Callable[[str], None],
+    notes: dict[int, str] | None = None,
 ) -> Any:
     """Take ``decision`` about ``row`` if the page showed it as it is now; otherwise (or
     refused: the row decided meanwhile, the list handed in) show the review page again
@@ -365,10 +373,11 @@ def _decide(
         decision(form.seen.data or "")
     except paper.PageChanged as exc:
         db.session.rollback()
-        return _review_page(initiative, 409, str(exc if form.seen.data else NO_REVIEW_VERSION))
+        problem = str(exc if form.seen.data else NO_REVIEW_VERSION)
+        return _review_page(initiative, 409, problem, notes)
     except TransitionError as exc:
         db.session.rollback()
-        return _review_page(initiative, 409, str(exc))
+        return _review_page(initiative, 409, str(exc), notes)
     return None
 
 
@@ -401,10 +410,14 @@ def paper_duplicate(slug: str, signature_id: int) -> Any:
     form = DuplicateForm()
     if not form.validate_on_submit():
         problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return _review_page(initiative, 400, problem)
+        return _review_page(initiative, 400, problem, {row.signature_id: form.note.data or ""})
     note = form.note.data or ""
     refused = _decide(
-        initiative, row, form, lambda seen: paper.resolve_duplicate(row, actor(), note, seen=seen)
+        initiative,
+        row,
+        form,
+        lambda seen: paper.resolve_duplicate(row, actor(), note, seen=seen),
+        {row.signature_id: note},
     )
     if refused is not None:
         return refused
