@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Signature
@@ -50,6 +51,19 @@ def _public_id(app, signature_id: int) -> str:
         return db.session.get(Signature, signature_id).public_id
 
 
+def _amina_on_paper(app, make_initiative, sign, *names: str) -> tuple[FlaskClient, str, int]:
+    """Amina Hassan signs online, then an organiser types a sheet with her on line 1
+    (flagged against the online signature) and ``names`` on the lines after: the
+    organiser's client, the sheet's address and the online signature's id."""
+    make_initiative()
+    client = logged_in(app)
+    online = _online(app, sign, "amina@example.org")
+    sheet = _sheet(client)
+    for name in ("Amina Hassan", *names):
+        assert _row(client, sheet, name).status_code == 302
+    return client, sheet, online
+
+
 @pytest.mark.parametrize("decision", ["keep", "same person"])
 def test_a_decision_from_a_page_opened_before_a_matching_row_was_typed_is_refused(
     app, make_initiative, sign, decision
@@ -59,11 +73,7 @@ def test_a_decision_from_a_page_opened_before_a_matching_row_was_typed_is_refuse
     was would count as an answer about lines 1 and 2 too (kept after line 2 was typed),
     though nobody saw line 2 next to line 1.  It is refused, nothing changes, and the
     page shows line 1 with line 2 now, its forms sending what it shows now."""
-    make_initiative()
-    client = logged_in(app)
-    _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    client, sheet, _online_id = _amina_on_paper(app, make_initiative, sign)
     first = _row_id(app, 1)
     action = _keep(first) if decision == "keep" else _same_person(first)
     stale = form_as_shown(client, REVIEW, action)
@@ -94,12 +104,9 @@ def test_a_keep_from_a_page_opened_before_a_matched_row_was_corrected_is_refused
     what the page showed of line 1 is no longer what it says), or line 3 (Hodan) to
     Amina, a match the page never showed.  Kept from the page as it was, it would count
     as an answer about line 2 and the corrected row as they read now."""
-    make_initiative()
-    client = logged_in(app)
-    _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    for name in ("Amina Hassan", "Amina Hassan", "Hodan Ali"):
-        assert _row(client, sheet, name).status_code == 302
+    client, sheet, _online_id = _amina_on_paper(
+        app, make_initiative, sign, "Amina Hassan", "Hodan Ali"
+    )
     second = _row_id(app, 2)
     stale = form_as_shown(client, REVIEW, _keep(second))
 
@@ -123,11 +130,7 @@ def test_same_person_from_a_page_opened_before_the_match_went_is_refused(
     """Line 1 is on the review page against Amina's online signature, which she then
     withdraws: "same person" sent from the page as it was answers about a match that is no
     longer there.  Refused; the page shows that the other signature is gone."""
-    make_initiative()
-    client = logged_in(app)
-    online = _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    client, _sheet_path, online = _amina_on_paper(app, make_initiative, sign)
     first = _row_id(app, 1)
     stale = form_as_shown(client, REVIEW, _same_person(first))
 
@@ -142,11 +145,7 @@ def test_same_person_from_a_page_opened_before_the_match_went_is_refused(
 
 @pytest.mark.parametrize("decision", ["keep", "same person"])
 def test_a_decision_from_a_fresh_page_is_taken(app, make_initiative, sign, decision):
-    make_initiative()
-    client = logged_in(app)
-    _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    client, _sheet_path, _online_id = _amina_on_paper(app, make_initiative, sign)
     first = _row_id(app, 1)
     action = _keep(first) if decision == "keep" else _same_person(first)
     assert decide(client, REVIEW, action, note="").status_code == 302
@@ -163,11 +162,7 @@ def test_a_decision_without_what_the_page_showed_is_refused(
     a deploy), or with a value that is not what the row matches now: nothing says what the
     organiser looked at, so it is refused like a stale page rather than taken as an
     answer about whatever the row matches now."""
-    make_initiative()
-    client = logged_in(app)
-    _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    client, _sheet_path, _online_id = _amina_on_paper(app, make_initiative, sign)
     first = _row_id(app, 1)
     action = _keep(first) if decision == "keep" else _same_person(first)
     data = {"note": ""} if seen is None else {"note": "", "seen": seen}
@@ -182,11 +177,7 @@ def test_a_refused_same_person_keeps_the_note_the_organiser_typed(app, make_init
     """The organiser wrote why the two are the same person; the page had changed, so the
     decision is refused and she looks again: her note is still in the form, for that
     row only, not typed again from memory."""
-    make_initiative()
-    client = logged_in(app)
-    _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    client, sheet, _online_id = _amina_on_paper(app, make_initiative, sign)
     first = _row_id(app, 1)
     stale = form_as_shown(client, REVIEW, _same_person(first))
 
