@@ -75,6 +75,16 @@ def _rescan(client) -> str:
     return client.get(REVIEW).get_data(as_text=True)
 
 
+def _amina_online_then_typed(app, client, sign, *names: str) -> tuple[int, str]:
+    """Amina Hassan, 212 14, signs online; then an organiser types ``names`` on a new
+    sheet, a line each.  The online signature's id, and the sheet."""
+    online = _online(app, sign, "amina@example.org")
+    sheet = _sheet(client)
+    for name in names:
+        assert _row(client, sheet, name).status_code == 302
+    return online, sheet
+
+
 def _amina_typed_twice(app, client, sign, *, confirmed=True) -> tuple[int, str]:
     """Amina signs online, then on a sheet twice: line 1 is flagged against her online
     signature, line 2 against both.  The online signature's id, and the sheet."""
@@ -167,10 +177,9 @@ def test_three_rows_of_one_person(app, make_initiative, sign):
     2 still does once line 3 is taken out as the same person."""
     make_initiative()
     client = logged_in(app)
-    online = _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    for name in ("Amina Hassan", "Amina Hassan", "Amina Hassan", "Hodan Ali"):
-        assert _row(client, sheet, name).status_code == 302
+    online, sheet = _amina_online_then_typed(
+        app, client, sign, "Amina Hassan", "Amina Hassan", "Amina Hassan", "Hodan Ali"
+    )
     assert _reviews(app) == {1: PENDING, 2: PENDING, 3: PENDING, 4: None}
     _withdraw(app, online)
     page = _rescan(client)
@@ -220,10 +229,7 @@ def test_a_row_corrected_to_the_name_of_a_later_kept_row_stays_flagged(app, make
     online signature is withdrawn."""
     make_initiative()
     client = logged_in(app)
-    online = _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hasan").status_code == 302
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    online, sheet = _amina_online_then_typed(app, client, sign, "Amina Hasan", "Amina Hassan")
     assert decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 2)}/keep").status_code == 302
     done = _correct(client, f"{sheet}/rows/{_row_id(app, 1)}", name="Amina Hassan")
     assert done.status_code == 302
@@ -273,10 +279,7 @@ def test_a_row_corrected_after_an_earlier_row_was_kept_is_flagged_by_a_rescan(
     typing it now would."""
     make_initiative()
     client = logged_in(app)
-    online = _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    assert _row(client, sheet, "Amina Hassan").status_code == 302
-    assert _row(client, sheet, "Hodan Ali").status_code == 302
+    online, sheet = _amina_online_then_typed(app, client, sign, "Amina Hassan", "Hodan Ali")
     first, second = _row_id(app, 1), _row_id(app, 2)
     assert decide(client, REVIEW, f"{REVIEW}/{first}/keep").status_code == 302
     _taken_out_as_a_typing_error(app, client, first)

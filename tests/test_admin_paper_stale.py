@@ -13,8 +13,8 @@ from initiatives.extensions import db
 from initiatives.models import AuditEvent, Signature
 
 from .admin_helpers import decide, form_as_shown, logged_in, post_form
-from .test_admin_paper import _correct, _reviews, _row, _row_id, _sheet, _state, _withdraw
-from .test_admin_paper_flags import PENDING, REVIEW, _online
+from .test_admin_paper import _correct, _reviews, _row, _row_id, _state, _withdraw
+from .test_admin_paper_flags import PENDING, REVIEW, _amina_online_then_typed
 
 CHANGED = "Raden har ändrats sedan sidan öppnades: titta på den igen."
 NO_PAGE = "Formuläret saknar uppgifter om vad sidan visade: titta på raden igen."
@@ -57,10 +57,7 @@ def _amina_on_paper(app, make_initiative, sign, *names: str) -> tuple[FlaskClien
     organiser's client, the sheet's address and the online signature's id."""
     make_initiative()
     client = logged_in(app)
-    online = _online(app, sign, "amina@example.org")
-    sheet = _sheet(client)
-    for name in ("Amina Hassan", *names):
-        assert _row(client, sheet, name).status_code == 302
+    online, sheet = _amina_online_then_typed(app, client, sign, "Amina Hassan", *names)
     return client, sheet, online
 
 
