@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import audit, clock, lifecycle, signatures, texts
+from . import audit, clock, signatures, texts
 from .clock import LOCAL_TZ
 from .extensions import db
 from .kiosks import Kiosk, assigned_initiative
@@ -161,13 +161,10 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
     if already_received(kiosk, submission.client_uuid):
         return False
     assigned_initiative(kiosk, initiative.slug)
-    late = False
-    if not initiative.accepts_signatures():
-        # A hand-in or withdrawal at this moment waits for us, or we see its state.
-        lifecycle.lock(initiative)
-        late = signed_in_time(kiosk, initiative, submission.device_signed_at)
-        if not late:
-            raise signatures.InitiativeClosedError(initiative.state)
+    # A close, hand-in or withdrawal at this moment waits for us, or we see its state.
+    late = not signatures.hold_open(initiative)
+    if late and not signed_in_time(kiosk, initiative, submission.device_signed_at):
+        raise signatures.InitiativeClosedError(initiative.state)
     if submission.client_uuid:
         try:
             with db.session.begin_nested():
@@ -185,7 +182,7 @@ def submit(kiosk: Kiosk, initiative: Initiative, submission: Submission) -> bool
         kiosk_id=kiosk.id,
         client_uuid=submission.client_uuid,
         device_signed_at=submission.device_signed_at,
-        in_time=late,
+        in_time=True,  # checked just now, under the hold
         actor=f"kiosk:{kiosk.name}",
     )
     ended = initiative.collection_ends_at

@@ -68,6 +68,20 @@ def adjust_count() -> sa.Update:
 
 
 @cache
+def hold_initiative() -> sa.Select[tuple[str, object]]:
+    """The initiative's state and end, its row held: ``signatures.hold_open``.
+
+    ``FOR KEY SHARE`` on PostgreSQL: it waits for ``FOR UPDATE`` (``lifecycle.lock``)
+    and only that, not for other signers nor for ``adjust_count``."""
+    table = Initiative.__table__
+    return (
+        sa.select(table.c.state, table.c.closes_at)
+        .where(table.c.id == sa.bindparam("initiative_id"))
+        .with_for_update(read=True, key_share=True)
+    )
+
+
+@cache
 def move_one(
     from_state: SignatureState, to_state: SignatureState, columns: tuple[str, ...]
 ) -> sa.Update:

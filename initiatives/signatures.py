@@ -112,8 +112,9 @@ def sign(
     must be the same whatever it is, so that nobody learns whether an address signed.
     ``text_hash`` is the text version the signer was shown, if not the current one.
     ``extra`` carries channel-specific columns (the kiosk's device, say).  ``in_time``:
-    the caller has checked that it was signed while the collection was open, though it
-    arrives after (a stand tablet's queue: ``kiosk_signatures.signed_in_time``).
+    the caller holds the initiative (``hold_open``) and has checked that it may be
+    signed: open, or signed while it was though it arrives after (a stand tablet's
+    queue: ``kiosk_signatures.signed_in_time``).
     ``actor`` is who the audit log names if a repeat corrects a pending signature (a
     stand tablet's label; on the web, "signer").
     """
@@ -129,7 +130,6 @@ def sign(
     name = names.clean(name) or ""
     postcode = normalise_postcode(postcode)
 
-    now = clock.utcnow()
     public_id = new_public_id()
     values: dict[str, object] = {
         "public_id": public_id,
@@ -145,7 +145,6 @@ def sign(
         "email_index": indexes[0],
         "postcode_area": postcode[:3] if postcode else None,
         "client_hash": client_hash,
-        "created_at": now,
         **extra,
     }
     db.session.flush()  # anything the caller added comes first (a kiosk's receipt)
@@ -157,6 +156,12 @@ def sign(
         # rotation is under way may a live signature carry an older key's index.
         existing = _live_signature(initiative.id, indexes[1:]) if len(indexes) > 1 else None
         if existing is None:
+            if not in_time and not hold_open(initiative):
+                raise InitiativeClosedError(initiative.state)
+            # After the hold: a paper row kept, or the collection closed, before this
+            # signature is seen must be older than it (``paper.rescan`` compares a kept
+            # row with the signatures made after it).
+            values["created_at"] = clock.utcnow()
             signature_id = db.session.execute(
                 signature_sql.insert_signature(db.engine.dialect.name, tuple(values)), values
             ).scalar()
@@ -170,6 +175,27 @@ def sign(
             if again is not None:
                 return again
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
+
+
+def hold_open(initiative: Initiative) -> bool:
+    """Hold the initiative's row until this transaction ends, and whether it takes
+    signatures as of now.
+
+    A close, a hand-in, a withdrawal and an organiser's decision on a paper row hold it
+    too (``lifecycle.lock``): one under way is waited for and its state seen here, and
+    one that starts later waits for this signature to commit and then sees it.  Without
+    it a signature could be written just after the collection closed, or after a paper
+    row was kept yet be dated before, and never be compared with it.  A key-share lock
+    (on PostgreSQL; SQLite lets one writer in at a time already): signers do not wait
+    for each other, nor for a confirmation moving the count.  Taken before the insert,
+    not before the repeat path's row locks, which an organiser takes before this one.
+    """
+    state, closes_at = db.session.execute(
+        signature_sql.hold_initiative(), {"initiative_id": initiative.id}
+    ).one()
+    if (state, closes_at) != (initiative.state, initiative.closes_at):
+        db.session.refresh(initiative)  # changed since the request read it: rare
+    return initiative.accepts_signatures()
 
 
 def _signed(

@@ -185,16 +185,21 @@ def sign(slug: str) -> Response | tuple[str, int]:
         # nothing is stored.
         return redirect(url_for(".check_email", slug=slug), code=303)
     remote = request.remote_addr or "unknown"
-    signatures.sign(
-        initiative,
-        name=form.name.data,
-        email=form.email.data,
-        postcode=form.postcode.data,
-        locale=str(get_locale() or DEFAULT),
-        source_tag=source_tag(initiative, form.src.data),
-        text_hash=texts.version_shown(initiative, form.text_version.data),
-        client_hash=crypto().client_hash(remote, clock.utcnow().date()),
-    )
+    try:
+        signatures.sign(
+            initiative,
+            name=form.name.data,
+            email=form.email.data,
+            postcode=form.postcode.data,
+            locale=str(get_locale() or DEFAULT),
+            source_tag=source_tag(initiative, form.src.data),
+            text_hash=texts.version_shown(initiative, form.text_version.data),
+            client_hash=crypto().client_hash(remote, clock.utcnow().date()),
+        )
+    except signatures.InitiativeClosedError:
+        # Closed (or handed in, or withdrawn) while this request was on its way.
+        db.session.rollback()
+        return render_template("signing/closed.html", initiative=initiative), 409
     db.session.commit()
     return redirect(url_for(".check_email", slug=slug), code=303)
 

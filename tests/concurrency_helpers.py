@@ -17,6 +17,24 @@ from initiatives.models import Initiative
 PG = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
 
+def prepared_signers(app, emails: list[str], **fields: str) -> list[Callable[[], int]]:
+    """One browser per signer, each with its CSRF token fetched before the race; the
+    sign form's status code when called.  ``fields`` (a name, a postcode) for all."""
+    from .conftest import csrf_token, sign_form
+
+    actions = []
+    for email in emails:
+        browser = app.test_client()
+        data = sign_form(**{"name": f"Signer {email.split('@')[0]}", **fields, "email": email})
+        data["csrf_token"] = csrf_token(browser, "/i/amiralsgatan")
+
+        def act(browser=browser, data=data) -> int:
+            return browser.post("/i/amiralsgatan/sign", data=data).status_code
+
+        actions.append(act)
+    return actions
+
+
 def run_at_once(actions: list[Callable[[], int]]) -> list[int]:
     """Run each action in its own thread, released together by a barrier."""
     barrier = threading.Barrier(len(actions))

@@ -15,7 +15,7 @@ from initiatives.extensions import db
 from initiatives.models import Initiative, Signature, SignatureState
 from initiatives.signature_states import confirmed_count
 
-from .concurrency_helpers import PG, wait_for_lock_waiters, while_held
+from .concurrency_helpers import PG, prepared_signers, wait_for_lock_waiters, while_held
 
 
 def _paper_sheet(app, make_initiative) -> int:
@@ -500,3 +500,44 @@ def test_different_people_answered_while_a_matching_row_is_typed_is_refused_afte
     with app.app_context():
         row = db.session.get(paper.PaperRow, second)
         assert row.review == paper.Review.PENDING and row.kept_at is None
+
+
+@PG
+def test_a_web_signature_waiting_behind_a_keep_is_compared_with_the_kept_row(
+    app, make_initiative, sign
+):
+    """Amina's typed row was flagged against her web signature and an organiser keeps it
+    ("different people") just as a second Amina Hassan of 212 14 signs on the web.  Her
+    signature waits for the keep; made after it, it is compared with the kept row at the
+    next rescan.  Dated before the keep yet written after it, no rescan would see it."""
+    from initiatives import paper
+
+    sheet_id = _paper_sheet(app, make_initiative)
+    sign(name="Amina Hassan", email="amina@example.org", postcode="212 14")
+    with app.app_context():
+        row, _ = paper.add_row(
+            db.session.get(paper.PaperSheet, sheet_id), "nadia@example.org",
+            name="Amina Hassan", postcode="212 14", signed_on=lifecycle.local_date(clock.utcnow()),
+        )  # fmt: skip
+        assert row.review == paper.Review.PENDING
+        db.session.commit()
+        row_id = row.signature_id
+    [second] = prepared_signers(app, ["amina.h@example.org"], name="Amina Hassan")
+    statuses: list[int] = []
+    signer = threading.Thread(target=lambda: statuses.append(second()))
+
+    with app.app_context(), db.engine.connect() as watcher:
+        row = db.session.get(paper.PaperRow, row_id)
+        seen = paper.review_version(row, paper.review_matches(row))
+        paper.hold_row(row)  # the keep's locks, taken as it takes them, and first
+        signer.start()
+        wait_for_lock_waiters(watcher, 1, unless=lambda: not signer.is_alive())
+        paper.keep(row, "lina@example.org", seen=seen)
+        db.session.commit()
+    signer.join(timeout=120)
+    assert statuses == [303]
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        assert paper.rescan(initiative, "omar@example.org").flagged == 1
+        db.session.commit()
+        assert db.session.get(paper.PaperRow, row_id).review == paper.Review.PENDING

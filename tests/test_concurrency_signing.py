@@ -18,25 +18,10 @@ from initiatives.models import Initiative, Signature, SignatureState
 from initiatives.signature_states import confirmed_count
 from initiatives.tokens import Purpose, make_token
 
-from .concurrency_helpers import PG, handed_in_behind_our_back, run_at_once
-from .conftest import csrf_token, sign_form
+from .concurrency_helpers import PG, handed_in_behind_our_back, prepared_signers, run_at_once
+from .conftest import csrf_token
 
 THREADS = 20
-
-
-def prepared_signers(app, emails: list[str]) -> list[Callable[[], int]]:
-    """One browser per signer, each with its CSRF token fetched before the race."""
-    actions = []
-    for email in emails:
-        browser = app.test_client()
-        data = sign_form(email=email, name=f"Signer {email.split('@')[0]}")
-        data["csrf_token"] = csrf_token(browser, "/i/amiralsgatan")
-
-        def act(browser=browser, data=data) -> int:
-            return browser.post("/i/amiralsgatan/sign", data=data).status_code
-
-        actions.append(act)
-    return actions
 
 
 def live_rows(app) -> int:
@@ -230,3 +215,25 @@ def test_one_address_submitted_twice_at_once_gets_one_link(app, make_initiative)
         kinds = db.session.scalars(sa.select(OutboxMessage.kind)).all()
     assert kinds == ["confirm"]
     assert live_rows(app) == 1
+
+
+@PG
+def test_a_signature_racing_the_close_is_refused_not_written_after_it(app, make_initiative):
+    """The sign form was checked against an open collection, then an organiser's close
+    committed: the signature must not be written after the close (it would be
+    confirmed and counted on a list that had stopped).  The signer gets the closed page."""
+    from .concurrency_helpers import while_held
+
+    make_initiative()
+    [signer] = prepared_signers(app, ["late@example.org"])
+
+    def close(first: sa.orm.Session) -> None:
+        # As ``lifecycle.close`` does, on another connection: the row held, then closed.
+        initiative = first.scalars(sa.select(Initiative).with_for_update()).one()
+        initiative.state = "closed"
+        initiative.closed_at = clock.utcnow()
+
+    assert while_held(app, close, signer) == [409]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Signature.id))) == 0
+        assert db.session.scalars(sa.select(Initiative.state)).one() == "closed"
