@@ -186,10 +186,14 @@ def hold_open(initiative: Initiative) -> bool:
     one that starts later waits for this signature to commit and then sees it.  Without
     it a signature could be written just after the collection closed, or after a paper
     row was kept yet be dated before, and never be compared with it.  A key-share lock
-    (on PostgreSQL; SQLite lets one writer in at a time already): signers do not wait
+    on PostgreSQL (SQLite lets one writer in at a time already): signers do not wait
     for each other, nor for a confirmation moving the count.  Taken before the insert,
     not before the repeat path's row locks, which an organiser takes before this one.
     """
+    if db.engine.dialect.name != "postgresql":
+        # The request's first query began a write transaction (BEGIN IMMEDIATE): what it
+        # read of the initiative is as of now, and nobody else writes until we commit.
+        return initiative.accepts_signatures()
     state, closes_at = db.session.execute(
         signature_sql.hold_initiative(), {"initiative_id": initiative.id}
     ).one()
