@@ -259,6 +259,13 @@ def data_request(site: Site) -> None:
     site.goto("/privacy/request")
 
 
+def data_request_with_errors(site: Site) -> None:
+    data_request(site)
+    site.page.locator("main form button[type=submit]").click()
+    site.page.locator(".error-summary").wait_for()
+    site.page.wait_for_load_state()  # its stylesheets too, before axe looks
+
+
 def data_request_sent(site: Site) -> None:
     site.goto("/privacy/request/sent")
 
@@ -327,6 +334,9 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("broken-link", broken_link),
     ("not-found", not_found),
     ("privacy", privacy),
+    ("data-request", data_request),
+    ("data-request-with-errors", data_request_with_errors),
+    ("data-request-sent", data_request_sent),
     ("accessibility", accessibility),
     ("kiosk-enrolment", kiosk_enrolment),
     ("kiosk-start", kiosk_start),
