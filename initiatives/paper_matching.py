@@ -16,12 +16,15 @@ import sqlalchemy as sa
 
 from .crypto import crypto
 from .extensions import db
-from .models import Signature, SignatureState
+from .models import AuditEvent, Signature, SignatureState
 from .names import without_invisible
 
 # Invalidation reasons (organisers' and abuse review's) that say a signature was never a
 # signature of its own: a duplicate of one that counts, or a row typed wrong.
 NOT_SECOND_SIGNATURES = ("duplicate", "duplicate_person", "entry_error")
+# The audit event of a pending signature's name or postcode corrected by its signer
+# (``signature_repeat.sign_again``).
+CORRECTED = "signature.details_corrected"
 _SPACE = re.compile(r"\s+")
 # Letters one keyboard writes and another does not: Persian yeh and kaf (ی ک) against
 # Arabic (ي ك), alef maqsura, taa marbuta; tatweel and the zero-width (non-)joiner drop.
@@ -76,7 +79,9 @@ def find_matches(
     made_after: datetime | None = None,
 ) -> list[Match]:
     """Live signatures (pending, confirmed, invalidated but for ``NOT_SECOND_SIGNATURES``)
-    with this name and postcode, only those made after ``made_after`` if given.
+    with this name and postcode, only those made after ``made_after`` if given, or whose
+    name or postcode a signer corrected since (signing again while pending): a row kept
+    then was never compared with what they read now.
 
     Names are encrypted, so candidates are narrowed by postcode area in SQL and compared
     decrypted here; at a neighbourhood's scale this is quick.  Where either side has no
@@ -108,7 +113,12 @@ def find_matches(
     if exclude_id is not None:
         query = query.where(Signature.id != exclude_id)
     if made_after is not None:
-        query = query.where(Signature.created_at > made_after)
+        corrected = sa.select(AuditEvent.signature_id).where(
+            AuditEvent.initiative_id == initiative_id,
+            AuditEvent.action == CORRECTED,
+            AuditEvent.at > made_after,
+        )
+        query = query.where(sa.or_(Signature.created_at > made_after, Signature.id.in_(corrected)))
     box = crypto()
     found = []
     for candidate in db.session.scalars(query):

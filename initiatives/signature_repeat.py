@@ -70,6 +70,8 @@ def sign_again(
     email: str,
     indexes: list[str],
     details: Details,
+    *,
+    held: bool = False,
 ) -> SignResult | None:
     """The repeat path: a fresh link, or "you have signed", within the daily caps.
 
@@ -84,12 +86,17 @@ def sign_again(
     A correction is on the organisers' audit log (which fields, never their values):
     it is what a stranger typing someone's address would do.
 
+    A correction is dated under the initiative's hold (``signatures.hold_open``, taken
+    after the signature's row, as an organiser takes the two; ``held``: the caller holds
+    it already): a paper row an organiser keeps meanwhile is older than it, and is
+    compared with it at the next rescan (``paper_matching.find_matches``).
+
     None if ``existing`` is no longer live once locked (purge deleted or expired it
     since it was read): the caller signs afresh.
     """
     # Imported here, not at the top: ``signatures`` imports this module (``sign`` comes
     # here), and either may be the first one imported.
-    from .signatures import SignOutcome, SignResult
+    from .signatures import InitiativeClosedError, SignOutcome, SignResult, hold_open
 
     # The same address submitted many times at once: one at a time from here on (the
     # signature's row lock until commit), so each sees the mails the others queued and
@@ -132,6 +139,8 @@ def sign_again(
         # it greets.
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if corrected:
+        if not held and not hold_open(initiative):
+            raise InitiativeClosedError(initiative.state)
         _correct(existing, details, row.details_version + 1)
         queue_mail("confirm", existing, email, initiative)
         audit.record(

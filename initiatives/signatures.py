@@ -171,7 +171,7 @@ def sign(
             existing = _live_signature(initiative.id, indexes)
         if existing is not None:
             details = Details(name, postcode, locale, Channel(channel), actor)
-            again = sign_again(initiative, existing, email, indexes, details)
+            again = sign_again(initiative, existing, email, indexes, details, held=in_time)
             if again is not None:
                 return again
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover

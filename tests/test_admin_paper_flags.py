@@ -324,3 +324,26 @@ def test_a_row_restored_after_a_later_row_was_kept_stays_flagged(
     assert _reviews(app) == {1: PENDING, 2: KEPT}
     assert "0 nya rader att granska. 0 rader behöver inte längre" in page
     assert page.count("Samma person") == 1 and "Lista 1, rad 1" in page
+
+
+def test_a_kept_row_is_flagged_again_by_a_pending_signature_corrected_to_its_name(
+    app, make_initiative, sign
+):
+    """Amina signed online as "Amina H" and has not confirmed yet.  Line 1, Amina Hassan,
+    was flagged against another Amina Hassan online and kept as another person.  Then
+    Amina signs again with her full name: her pending signature now carries it (a
+    correction), and nobody has compared it with line 1.  The next rescan asks, though
+    the signature was made before the keep."""
+    make_initiative()
+    client = logged_in(app)
+    sign(name="Amina H", email="amina.h@example.org", postcode="212 14")
+    _online(app, sign, "amina@example.org")
+    sheet = _sheet(client)
+    assert _row(client, sheet, "Amina Hassan").status_code == 302
+    assert decide(client, REVIEW, f"{REVIEW}/{_row_id(app, 1)}/keep").status_code == 302
+    assert "0 nya rader att granska." in _rescan(client)
+
+    sign(name="Amina Hassan", email="amina.h@example.org", postcode="212 14")
+    assert _events(app, "signature.details_corrected")
+    assert "1 nya rader att granska." in _rescan(client)
+    assert _reviews(app) == {1: PENDING}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
 
 from initiatives import clock, lifecycle
@@ -503,16 +504,20 @@ def test_different_people_answered_while_a_matching_row_is_typed_is_refused_afte
 
 
 @PG
+@pytest.mark.parametrize("second_amina", ["new", "corrected"])
 def test_a_web_signature_waiting_behind_a_keep_is_compared_with_the_kept_row(
-    app, make_initiative, sign
+    app, make_initiative, sign, second_amina
 ):
     """Amina's typed row was flagged against her web signature and an organiser keeps it
-    ("different people") just as a second Amina Hassan of 212 14 signs on the web.  Her
-    signature waits for the keep; made after it, it is compared with the kept row at the
-    next rescan.  Dated before the keep yet written after it, no rescan would see it."""
+    ("different people") just as a second Amina Hassan of 212 14 signs on the web (or
+    corrects her pending "Amina H" to it by signing again).  Her signature waits for the
+    keep; made (or corrected) after it, it is compared with the kept row at the next
+    rescan.  Dated before the keep yet written after it, no rescan would see it."""
     from initiatives import paper
 
     sheet_id = _paper_sheet(app, make_initiative)
+    if second_amina == "corrected":
+        sign(name="Amina H", email="amina.h@example.org", postcode="212 14")
     sign(name="Amina Hassan", email="amina@example.org", postcode="212 14")
     with app.app_context():
         row, _ = paper.add_row(
