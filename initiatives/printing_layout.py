@@ -6,6 +6,7 @@ All lengths are millimetres, font sizes points.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,9 @@ class Layout:
     width: float
     height: float
     margin: float
-    kicker: float
+    # (size, most lines) of the line above the title, tried in order: a long name of the
+    # organisation is set smaller rather than cut (see fitted_kicker).
+    kicker: tuple[tuple[float, int], ...]
     # (size, most lines) tried in order: a short title is set big, a long one smaller and
     # on more lines.  The last ones hold a title of 200 characters (the database's limit)
     # whole, in the languages of Rosengård, in wide scripts (Tamil) and in capitals: a
@@ -65,15 +68,22 @@ class Layout:
 # size keeps it on one line: at 10 pt a flyer's line holds about 45 letters.  Only a title
 # that fits at none of these sizes is set at the smallest, a longer word (a web address)
 # broken at the line's end, and what is beyond the last line cut with an ellipsis.
+#
+# The organisation's full name is what the city's clerk and the residents know it by.  A
+# name too long for two lines at the kicker's size (13 pt on the poster, 7 on the flyer:
+# about 120 letters) is set smaller, down to the smallest text elsewhere on the material
+# (the poster's other languages, 10 pt; the flyer's footer, 6 pt), and at that size on
+# a third line: a name of 180 letters is printed whole, even in capitals.  The third
+# line costs the title under 2 mm of the more than 20 it has to spare at its smallest.
 POSTER = Layout(
-    width=210, height=297, margin=13, kicker=13,
+    width=210, height=297, margin=13, kicker=((13, 2), (12, 2), (11, 2), (10, 2), (10, 3)),
     title=((48, 2), (42, 2), (36, 3), (32, 3), (28, 3), (24, 4), (22, 5), (20, 6), (18, 7),
            (16, 8)),
     summary=15, summary_lines=4, deadline=17, call=28, url=18, other_call=12, other_text=10,
     other_title_lines=8, footer=9.5, qr_max=130, qr_min=70, gap=4.5,
 )  # fmt: skip
 FLYER = Layout(
-    width=105, height=148, margin=6.5, kicker=7,
+    width=105, height=148, margin=6.5, kicker=((7, 2), (6.5, 2), (6, 2), (6, 3)),
     title=((20, 2), (17, 2), (15, 3), (13.5, 3), (12, 3), (11, 6), (10, 7)),
     summary=8, summary_lines=2, deadline=8.5, call=12, url=8.5, other_call=7, other_text=6.5,
     other_title_lines=10, footer=6, qr_max=66, qr_min=40, gap=2,
@@ -173,13 +183,52 @@ def _broken(
     return kept
 
 
-def kicker_lines(pdf: Any, organisation: str, width: float, size: float) -> list[str]:
-    """The line above the title, "{organisation} · Malmöinitiativ": on two lines when the
-    name is long (cut beyond: the title needs the room).  No-break spaces hold the dot
-    between the name's last word and "Malmöinitiativ": no line ends or starts with it."""
+def fitted_kicker(pdf: Any, organisation: str, width: float, layout: Layout) -> Block:
+    """The line above the title, "{organisation} · Malmöinitiativ", at the largest size at
+    which the name fits whole, every word on one line.  Else at the smallest size, a word
+    wider than the line broken at its end, and a name that still does not fit cut with an
+    ellipsis: the reader sees that the name goes on, and "Malmöinitiativ" still follows."""
     name = " ".join(organisation.split())
-    text = f"{name}\u00a0·\u00a0Malmöinitiativ" if name else "Malmöinitiativ"
-    return _broken(pdf, text, width, size, True, 2, False)
+    for size, most in layout.kicker:
+        lines = _broken(pdf, _kicker_text(name), width, size, True, 99, False)
+        if len(lines) <= most and whole_words(lines, _kicker_text(name)):
+            return Block(lines, size, True, color=BRAND)
+    size, most = layout.kicker[-1]
+
+    def fits(shown: str) -> bool:
+        return len(_broken(pdf, _kicker_text(shown), width, size, True, 99, False)) <= most
+
+    shown = name if fits(name) else _longest(name, fits)
+    lines = _broken(pdf, _kicker_text(shown), width, size, True, most, False)
+    return Block(lines, size, True, color=BRAND)
+
+
+def _kicker_text(name: str) -> str:
+    """No-break spaces hold the dot between the name's last word and "Malmöinitiativ":
+    no line ends or starts with it."""
+    return f"{name}\u00a0·\u00a0Malmöinitiativ" if name else "Malmöinitiativ"
+
+
+def _longest(name: str, fits: Callable[[str], bool]) -> str:
+    """The longest beginning of ``name`` that ``fits`` with an ellipsis after it: whole
+    words if the first one fits, else letters.  Binary searches: a longer beginning never
+    takes fewer lines."""
+
+    def cut(text: str) -> str:
+        return text.rstrip(" ,.;:–-") + ELLIPSIS
+
+    words = name.split(" ")
+    low, high = 0, len(words)  # fits(low words), not fits(high words)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(cut(" ".join(words[:middle]))) else (low, middle)
+    if low:
+        return cut(" ".join(words[:low]))
+    low, high = 0, len(words[0])
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(cut(words[0][:middle])) else (low, middle)
+    return cut(words[0][:low])
 
 
 def whole_words(lines: list[str], text: str) -> bool:
@@ -292,10 +341,7 @@ def _text_blocks(pdf: Any, item: Material, layout: Layout, width: float) -> dict
     rtl = text_direction(item.locale) == "rtl"
     start = "R" if rtl else "L"
     blocks = {
-        "kicker": Block(
-            kicker_lines(pdf, item.organisation, width, layout.kicker),
-            layout.kicker, True, color=BRAND,
-        ),
+        "kicker": fitted_kicker(pdf, item.organisation, width, layout),
         "deadline": Block(
             wrap_to(item.last_day or "", size=layout.deadline, bold=True, max_lines=2, rtl=rtl),
             layout.deadline, True, start, rtl=rtl,
@@ -360,7 +406,7 @@ def draw_material(
 
     y = draw_block(pdf, blocks["kicker"], left, top, width)
     pdf.set_draw_color(*BRAND)
-    pdf.set_line_width(layout.kicker * PT * 0.12)
+    pdf.set_line_width(layout.kicker[0][0] * PT * 0.12)  # as thick for any name
     pdf.line(left, y + gap * 0.4, left + width, y + gap * 0.4)
     y = draw_block(pdf, blocks["title"], left, y + gap * AFTER_KICKER, width)
     if summary.lines:

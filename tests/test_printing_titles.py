@@ -1,7 +1,8 @@
 """Long titles on posters and flyers: a title is printed whole up to the 200 characters the
 database takes, in every format and language, with the QR code still scanning and no text
 drawn over other text.  A poster with a cut title on a noticeboard misstates the proposal.
-The organisation's name above the title is printed whole on two lines beside it.
+The organisation's name above the title is printed whole beside it, up to about 150
+characters, smaller the longer it is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import Flask
 
 from initiatives import campaign, printing
 from initiatives.pdf import Document
-from initiatives.printing_layout import SHEETS, Sheet, fitted_title
+from initiatives.printing_layout import SHEETS, Sheet, fitted_kicker, fitted_title
 
 from .print_tools import decode, pdf_text, qr_boxes, rasterise, word_boxes
 from .test_pdf_scripts import _joined
@@ -256,3 +257,103 @@ def test_a_long_organisation_name_is_printed_whole(
         sheet.origins
     )
     assert_nothing_overlaps(pdf, image, sheet, tmp_path)
+
+
+# Full names of neighbourhood networks, about 150 characters, in the languages of
+# Rosengård: the name the city's clerk and the residents know the network by.
+ORGANISATIONS = {
+    "sv": (
+        "Föreningen Rosengårds grannskapsnätverk för trygghet, kultur, idrott och gemenskap "
+        "bland barn, unga, vuxna och äldre i stadsdelarna Rosengård och Fosie"
+    ),
+    "en": (
+        "Rosengård Neighbourhood Network for Safety, Culture, Sport and Community among "
+        "Children, Young People, Adults and Older Residents of Rosengård and Fosie"
+    ),
+    "so": (
+        "Shabakadda Deriskii Rosengård ee Nabadgelyada, Dhaqanka, Ciyaaraha iyo Bulshada ee "
+        "Carruurta, Dhallinyarada, Dadka Waaweyn iyo Waayeelka Rosengård iyo Fosie"
+    ),
+    "bs": (
+        "Mreža susjeda Rosengårda za sigurnost, kulturu, sport i zajedništvo djece, mladih, "
+        "odraslih i starijih stanovnika četvrti Rosengård i Fosie u gradu Malmöu"
+    ),
+}
+# The longest titles the database takes, in each of those languages.
+TITLES = MORE | {"sv": LONG["sv"], "ar": LONG["ar"]}
+
+
+@SQLITE
+@pytest.mark.parametrize("kind", list(SHEETS))
+@pytest.mark.parametrize("locale", list(ORGANISATIONS))
+def test_an_organisation_name_of_150_characters_is_printed_whole(
+    app, make_initiative, tmp_path, artifacts, kind, locale
+):
+    """Beyond two lines at the kicker's size the name was cut with an ellipsis, and
+    "Malmöinitiativ" with it; it is set smaller instead, beside a title of 200 characters
+    in the same language, with nothing drawn over anything else or off the page."""
+    name = ORGANISATIONS[locale]
+    assert 145 <= len(name) <= 160
+    app.config["ORGANISATION_NAME"] = name
+    make_initiative(texts={locale: {"title": TITLES[locale], "summary": SUMMARY.get(locale, "")}})
+    sheet = SHEETS[kind]
+    pdf, _ = render(app, sheet)
+    text = pdf_text(pdf, tmp_path)
+    assert "…" not in text
+    # Every word, in order, none split at a line's end.
+    assert text.count(f"{name} · Malmöinitiativ") == len(sheet.origins)
+    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
+    image.save(artifacts / f"{sheet.name}-organisation-150-{locale}.png")
+    assert decode(image) == [f"http://localhost/i/amiralsgatan?src={sheet.tag}"] * len(
+        sheet.origins
+    )
+    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
+
+
+# A word of 77 letters: wider than a line at the kicker's full size, on the poster and
+# on the flyer, narrower at a smaller one.
+WORDY = "Rosengårdsgrannskapsnätverksföreningsstyrelsesammanträdesprotokollsjusterarna i Malmö"
+
+
+@SQLITE
+@pytest.mark.parametrize("kind", list(SHEETS))
+def test_a_long_word_in_the_organisation_name_is_not_broken(app, make_initiative, tmp_path, kind):
+    """fpdf2 broke a word wider than the line in the middle, without a hyphen."""
+    app.config["ORGANISATION_NAME"] = WORDY
+    make_initiative(texts={"sv": {"title": LONG["sv"], "summary": SUMMARY["sv"]}})
+    sheet = SHEETS[kind]
+    pdf, _ = render(app, sheet)
+    assert pdf_text(pdf, tmp_path).count(f"{WORDY} · Malmöinitiativ") == len(sheet.origins)
+
+
+@SQLITE
+@pytest.mark.parametrize("kind", list(SHEETS))
+def test_a_name_too_long_for_the_smallest_size_is_cut_visibly_and_keeps_malmoinitiativ(
+    app, make_initiative, pdf, tmp_path, kind
+):
+    """Only a name that does not fit even at the smallest size is cut, with an ellipsis
+    where the rest would be; "Malmöinitiativ" still follows it."""
+    name = " ".join([ORGANISATIONS["sv"]] * 2)
+    layout = SHEETS[kind].layout
+    block = fitted_kicker(pdf, name, layout.width - 2 * layout.margin, layout)
+    assert (block.size, len(block.lines)) == layout.kicker[-1]
+    assert block.lines[-1].endswith("… · Malmöinitiativ")
+    app.config["ORGANISATION_NAME"] = name
+    make_initiative(texts={"sv": {"title": LONG["sv"], "summary": SUMMARY["sv"]}})
+    printed, _ = render(app, SHEETS[kind])
+    text = pdf_text(printed, tmp_path)
+    assert ORGANISATIONS["sv"] in text
+    assert re.search(r"\w… · Malmöinitiativ", text)
+
+
+@pytest.mark.parametrize("kind", ["poster", "flyer"])
+def test_a_short_organisation_name_is_set_as_before(pdf, kind):
+    """At the kicker's full size: on one line, or two for a name of 70 characters."""
+    layout = SHEETS[kind].layout
+    width = layout.width - 2 * layout.margin
+    short = fitted_kicker(pdf, "Rosengård Samverkan", width, layout)
+    # Lines as drawn: fpdf2 gives the no-break spaces back as spaces.
+    assert short.lines == ["Rosengård Samverkan · Malmöinitiativ"]
+    assert short.size == layout.kicker[0][0] == (13 if kind == "poster" else 7)
+    two = fitted_kicker(pdf, ORGANISATION, width, layout)
+    assert (two.size, len(two.lines)) == (layout.kicker[0][0], 2)
