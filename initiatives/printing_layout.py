@@ -15,7 +15,7 @@ from fpdf.enums import MethodReturnValue
 
 from . import qrimage
 from .i18n import text_direction
-from .pdf import FAMILY, readable
+from .pdf import FAMILY, is_rtl, readable
 
 if TYPE_CHECKING:
     from .printing import Material, OtherLanguage
@@ -187,20 +187,25 @@ def fitted_kicker(pdf: Any, organisation: str, width: float, layout: Layout) -> 
     """The line above the title, "{organisation} · Malmöinitiativ", at the largest size at
     which the name fits whole, every word on one line.  Else at the smallest size, a word
     wider than the line broken at its end, and a name that still does not fit cut with an
-    ellipsis: the reader sees that the name goes on, and "Malmöinitiativ" still follows."""
+    ellipsis: the reader sees that the name goes on, and "Malmöinitiativ" still follows.
+
+    A name in Arabic or Persian is set from the right margin, so that on every line its
+    reader starts with the name and ends with "Malmöinitiativ".  The name's own letters
+    decide (the first that has a direction): nothing says which language it is in."""
     name = " ".join(organisation.split())
+    rtl = is_rtl(name)
+    block = partial(Block, bold=True, align="R" if rtl else "L", color=BRAND, rtl=rtl)
     for size, most in layout.kicker:
-        lines = _broken(pdf, _kicker_text(name), width, size, True, 99, False)
+        lines = _broken(pdf, _kicker_text(name), width, size, True, 99, rtl)
         if len(lines) <= most and whole_words(lines, _kicker_text(name)):
-            return Block(lines, size, True, color=BRAND)
+            return block(lines, size)
     size, most = layout.kicker[-1]
 
     def fits(shown: str) -> bool:
-        return len(_broken(pdf, _kicker_text(shown), width, size, True, 99, False)) <= most
+        return len(_broken(pdf, _kicker_text(shown), width, size, True, 99, rtl)) <= most
 
     shown = name if fits(name) else _longest(name, fits)
-    lines = _broken(pdf, _kicker_text(shown), width, size, True, most, False)
-    return Block(lines, size, True, color=BRAND)
+    return block(_broken(pdf, _kicker_text(shown), width, size, True, most, rtl), size)
 
 
 def _kicker_text(name: str) -> str:
