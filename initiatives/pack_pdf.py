@@ -22,7 +22,7 @@ from .pack_texts import (
     unreadable_note,
     unreadable_pointer,
 )
-from .pdf import FAMILY, Document, drawable, is_rtl, readable
+from .pdf import FAMILY, Document, drawable, is_rtl, readable, shortened
 
 # Column widths in mm; A4 less 15 mm margins is 180 mm.
 WIDTHS = (14, 76, 26, 24, 20, 20)
@@ -33,6 +33,10 @@ MIN_FONT_SIZE = 7.0
 # Names this short always fit at full size (measuring every name would cost time).
 SURELY_FITS = 26
 GREY = (242, 242, 240)
+# The footer's text beside the page number when the organisation's name is long (mm),
+# and its line height on two lines.
+FOOTER_TEXT = 145
+FOOTER_LINE = 3.4
 
 
 def needs_shaping(text: str) -> bool:
@@ -91,8 +95,30 @@ class ListDocument(Document):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(FAMILY, "", 8)
-        self.cell(120, 5, f"{self.info.organisation} · skapad {self.info.generated_local}")
-        self.cell(60, 5, f"sida {self.page_no()} av {{nb}}", align="R")
+        name, made = self.info.organisation, f" · skapad {self.info.generated_local}"
+        page = f"sida {self.page_no()} av {{nb}}"
+        if self.get_string_width(name + made) <= 120 - 2:
+            self.cell(120, 5, name + made)
+            self.cell(60, 5, page, align="R")
+            return
+        # The organisation's whole name, the one the clerk knows it by: smaller, then on
+        # two lines, rather than over the page number and off the page.  Only a name too
+        # long even for that is cut, visibly, and the date still follows it.
+        top, height = self.get_y(), 5.0
+        self._fit(name + made, FOOTER_TEXT, 8, MIN_FONT_SIZE)
+        if self.get_string_width(name + made) <= FOOTER_TEXT - 2:
+            self.cell(FOOTER_TEXT, height, name + made)
+        else:
+            made, height = made.replace(" ", "\u00a0"), FOOTER_LINE  # the date kept whole
+
+            def fits(shown: str) -> bool:
+                return self._lines(shown + made, FOOTER_TEXT) <= 2
+
+            shown = name if fits(name) else shortened(name, fits)
+            self.multi_cell(FOOTER_TEXT, height, shown + made, align="L")
+            self.set_xy(self.l_margin + FOOTER_TEXT, top)
+        self.set_font_size(8)
+        self.cell(180 - FOOTER_TEXT, height, page, align="R")
 
     def _fit(self, text: str, width: float, size: float, smallest: float) -> float:
         """Shrink the current font until ``text`` fits ``width``; returns the size."""
@@ -234,10 +260,16 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
     document.add_page()
     document.set_draw_color(190, 190, 185)
 
+    # The organisation's whole name, the one the clerk knows it by: a long one wraps
+    # beside the date rather than running over it and off the page.
+    top = document.get_y()
     document.set_font(FAMILY, "B", 11)
-    document.cell(120, 6, info.organisation)
+    document.multi_cell(140, 6, info.organisation, align="L", new_x="LMARGIN", new_y="NEXT")
+    below = document.get_y()
     document.set_font(FAMILY, "", 10)
-    document.cell(60, 6, info.generated_local[:10], align="R", new_x="LMARGIN", new_y="NEXT")
+    document.set_xy(document.l_margin + 140, top)
+    document.cell(40, 6, info.generated_local[:10], align="R")
+    document.set_xy(document.l_margin, below)
     if info.contact:
         _para(document, info.contact, size=9.5, height=4.6)
     document.ln(4)

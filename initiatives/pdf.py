@@ -14,6 +14,7 @@ machine, and it writes a 10,000-row list quickly with little memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,31 @@ def readable(text: str) -> tuple[str, bool]:
     if run:
         out.append(f"[{' '.join(run)}]")
     return "".join(out), True
+
+
+ELLIPSIS = "…"
+
+
+def shortened(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest beginning of ``text`` that ``fits`` with an ellipsis after it: whole
+    words if the first one fits, else letters.  Binary searches: a longer beginning never
+    takes fewer lines."""
+
+    def cut(beginning: str) -> str:
+        return beginning.rstrip(" ,.;:–-") + ELLIPSIS
+
+    words = text.split(" ")
+    low, high = 0, len(words)  # fits(low words), not fits(high words)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(cut(" ".join(words[:middle]))) else (low, middle)
+    if low:
+        return cut(" ".join(words[:low]))
+    low, high = 0, len(words[0])
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(cut(words[0][:middle])) else (low, middle)
+    return cut(words[0][:low])
 
 
 class Document(FPDF):

@@ -6,7 +6,6 @@ All lengths are millimetres, font sizes points.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from fpdf.enums import MethodReturnValue
 
 from . import qrimage
 from .i18n import text_direction
-from .pdf import FAMILY, is_rtl, readable
+from .pdf import ELLIPSIS, FAMILY, is_rtl, readable, shortened
 
 if TYPE_CHECKING:
     from .printing import Material, OtherLanguage
@@ -26,7 +25,6 @@ INK = (29, 29, 27)
 MUTED = (74, 74, 69)
 BRAND = (11, 93, 75)
 RULE = (160, 156, 146)
-ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -204,7 +202,7 @@ def fitted_kicker(pdf: Any, organisation: str, width: float, layout: Layout) -> 
     def fits(shown: str) -> bool:
         return len(_broken(pdf, _kicker_text(shown), width, size, True, 99, rtl)) <= most
 
-    shown = name if fits(name) else _longest(name, fits)
+    shown = name if fits(name) else shortened(name, fits)
     return block(_broken(pdf, _kicker_text(shown), width, size, True, most, rtl), size)
 
 
@@ -212,28 +210,6 @@ def _kicker_text(name: str) -> str:
     """No-break spaces hold the dot between the name's last word and "Malmöinitiativ":
     no line ends or starts with it."""
     return f"{name}\u00a0·\u00a0Malmöinitiativ" if name else "Malmöinitiativ"
-
-
-def _longest(name: str, fits: Callable[[str], bool]) -> str:
-    """The longest beginning of ``name`` that ``fits`` with an ellipsis after it: whole
-    words if the first one fits, else letters.  Binary searches: a longer beginning never
-    takes fewer lines."""
-
-    def cut(text: str) -> str:
-        return text.rstrip(" ,.;:–-") + ELLIPSIS
-
-    words = name.split(" ")
-    low, high = 0, len(words)  # fits(low words), not fits(high words)
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if fits(cut(" ".join(words[:middle]))) else (low, middle)
-    if low:
-        return cut(" ".join(words[:low]))
-    low, high = 0, len(words[0])
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if fits(cut(words[0][:middle])) else (low, middle)
-    return cut(words[0][:low])
 
 
 def whole_words(lines: list[str], text: str) -> bool:

@@ -56,6 +56,12 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     return " ".join(strip_bidi_marks(out).split())
 
 
+def as_poppler_reads(text: str) -> str:
+    """``text`` as pdftotext gives it back: it reads the two letters of a ligature of lam
+    and an alef (لا, لأ, لى: one glyph) in reverse order inside right-to-left text."""
+    return re.sub("ل([اأإآى])", r"\1ل", text)
+
+
 def page_size_mm(pdf: bytes, tmp_path: Path) -> tuple[float, float]:
     source = tmp_path / "info.pdf"
     source.write_bytes(pdf)

@@ -27,6 +27,7 @@ from initiatives.pdf import strip_bidi_marks
 
 from .admin_helpers import logged_in, post_form
 from .conftest import skip_or_fail
+from .print_tools import as_poppler_reads, pdf_text
 
 SWEDISH = "Åsa Öberg"
 ARABIC = "أمينة حسن"
@@ -745,3 +746,90 @@ def test_sheet_numbers_excel_takes_for_dates_stay_text_and_the_clerk_is_told_to_
     )
     cover = " ".join(_pdf_text(archive.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
     assert "Öppna listan i Excel från kalkylbladet (XLSX)" in cover
+
+
+# A neighbourhood network's full name, of 150 characters; the clerk knows it by that name.
+LONG_ORGANISATIONS = {
+    "sv": (
+        "Föreningen Rosengårds grannskapsnätverk för trygghet, kultur, idrott och gemenskap "
+        "bland barn, unga, vuxna och äldre i stadsdelarna Rosengård och Fosie"
+    ),
+    "ar": (
+        "شبكة الجيران في روزنغورد من أجل الأمان والثقافة والرياضة والمجتمع بين الأطفال "
+        "والشباب والكبار وكبار السن في أحياء روزنغورد وفوسيه بمدينة مالمو السويدية"
+    ),
+}
+
+
+def _words_drawn_over_others(pdf: Path) -> list[tuple[str, str]]:
+    """Pairs of words on one line whose boxes overlap: text drawn over other text."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    number = r'"([\d.]+)"'
+    pattern = rf"<word xMin={number} yMin={number} xMax={number} yMax={number}>([^<]*)</word>"
+    words = [
+        (w, float(a), (float(b) + float(d)) / 2, float(c))
+        for a, b, c, d, w in re.findall(pattern, out)
+    ]
+    return [
+        (a, b)
+        for n, (a, ax0, ay, ax1) in enumerate(words)
+        for b, bx0, by, bx1 in words[n + 1 :]
+        if abs(ay - by) < 4 and min(ax1, bx1) - max(ax0, bx0) > 0.5
+    ]
+
+
+@pytest.mark.parametrize("locale", list(LONG_ORGANISATIONS))
+def test_a_long_organisation_name_is_printed_whole_in_the_pack(
+    app, make_initiative, tmp_path, poppler, locale
+):
+    """The cover letter's letterhead and the list's footer gave the name one line of
+    120 mm: a long name ran over the date and the page number and off the page."""
+    name = LONG_ORGANISATIONS[locale]
+    app.config["ORGANISATION_NAME"] = name
+    _stored_names(app, make_initiative(opens_days_ago=5), ["Amira Hassan", "Hodan Ali"])
+    with _exported(app, tmp_path) as archive:
+        files = {f: archive.read(f) for f in ("foljebrev.pdf", "underskrifter.pdf")}
+    for file, data in files.items():
+        pdf = tmp_path / file
+        pdf.write_bytes(data)
+        assert _words_past_the_margin(pdf) == [], file
+        assert _words_drawn_over_others(pdf) == [], file
+        # The name's letters in their order (poppler reads right-to-left lines back in
+        # pieces), on the letterhead and under the greeting, and on the list's one page.
+        # Left out what poppler reads into the name's lines: the date beside it on the
+        # letterhead, "· skapad" with the date and time after it in the list's foot.
+        letters = "".join(pdf_text(data, tmp_path).split())
+        letters = re.sub(r"\d{4}-\d\d-\d\d|\d\d:\d\d|skapad|·", "", letters)
+        whole = "".join(as_poppler_reads(name).split())
+        assert letters.count(whole) == (2 if file == "foljebrev.pdf" else 1), file
+
+
+# Too long for the foot's line at its size, short enough for it at a smaller one.
+SEVENTY = "Rosengårds grannskapsnätverk för trygghet, kultur och gemenskap i Malmö"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "name", [SEVENTY, " ".join([LONG_ORGANISATIONS["sv"]] * 3)], ids=["one-line", "cut"]
+)
+def test_the_lists_foot_holds_a_name_of_any_length(app, make_initiative, tmp_path, poppler, name):
+    """Smaller on one line, or on two lines at the smallest size; only beyond them cut
+    with an ellipsis, the date still after it.  Never over the page number or off the
+    page."""
+    app.config["ORGANISATION_NAME"] = name
+    _stored_names(app, make_initiative(opens_days_ago=5), ["Amira Hassan"])
+    with _exported(app, tmp_path) as archive:
+        data = archive.read("underskrifter.pdf")
+    pdf = tmp_path / "list.pdf"
+    pdf.write_bytes(data)
+    assert _words_past_the_margin(pdf) == []
+    assert _words_drawn_over_others(pdf) == []
+    text = pdf_text(data, tmp_path)
+    assert "sida 1 av 1" in text
+    if name == SEVENTY:
+        assert re.search(rf"{SEVENTY} · skapad \d{{4}}-\d\d-\d\d \d\d:\d\d", text)
+    else:
+        assert f"{LONG_ORGANISATIONS['sv']} Föreningen" in text
+        assert re.search(r"\w… · skapad \d{4}-\d\d-\d\d \d\d:\d\d", text)

@@ -18,7 +18,7 @@ from initiatives import campaign, printing
 from initiatives.pdf import Document
 from initiatives.printing_layout import SHEETS, Sheet, fitted_kicker, fitted_title
 
-from .print_tools import decode, pdf_text, qr_boxes, rasterise, word_boxes
+from .print_tools import as_poppler_reads, decode, pdf_text, qr_boxes, rasterise, word_boxes
 from .test_pdf_scripts import _joined
 
 # The longest titles the database takes (200 characters), words of realistic length; one
@@ -47,12 +47,6 @@ SUMMARY = {
 
 # Drawing does not depend on the database.
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-def as_poppler_reads(text: str) -> str:
-    """``text`` as pdftotext gives it back: it reads the two letters of a ligature of lam
-    and an alef (لا, لأ, لى: one glyph) in reverse order inside right-to-left text."""
-    return re.sub("ل([اأإآى])", r"\1ل", text)
 
 
 def render(app: Flask, sheet: Sheet) -> tuple[bytes, printing.Material]:
