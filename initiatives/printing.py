@@ -43,7 +43,6 @@ PHRASES: dict[str, dict[str, str]] = {
     "fa": {"call": "برای امضا اسکن کنید", "last_day": "آخرین روز برای امضا: {date}"},
     "tr": {"call": "İmzalamak için tarayın", "last_day": "İmza için son gün: {date}"},
 }
-KICKER_SV = "Malmöinitiativ"
 TARGET_SV = "Underskrifterna lämnas till {body}."
 CONTACT_SV = "Frågor: {email}"
 
