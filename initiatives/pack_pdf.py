@@ -229,14 +229,16 @@ def write_list(rows: Callable[[], Iterator[Row]], path: Path, info: PackInfo) ->
 def _heading(document: Document, text: str, size: float = 12) -> None:
     document.ln(3)
     document.set_font(FAMILY, "B", size)
-    document.multi_cell(180, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    document.multi_cell(180, size * 0.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
     document.ln(1)
     document.set_font(FAMILY, "", 10)
 
 
 def _para(document: Document, text: str, size: float = 10, height: float = 5) -> None:
+    """A paragraph of the letter, flush left: justified, a short line beside a long word
+    (a hash) would spread its words apart, and plain-language letters are not set so."""
     document.set_font(FAMILY, "", size)
-    document.multi_cell(180, height, text, new_x="LMARGIN", new_y="NEXT")
+    document.multi_cell(180, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
     document.ln(2)
 
 
@@ -330,7 +332,7 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
 
     _heading(document, "Initiativtexten")
     document.set_font(FAMILY, "B", 10)
-    document.multi_cell(180, 5, info.title, new_x="LMARGIN", new_y="NEXT")
+    document.multi_cell(180, 5, info.title, align="L", new_x="LMARGIN", new_y="NEXT")
     if info.summary_text:
         _para(document, info.summary_text)
     _para(document, info.body)

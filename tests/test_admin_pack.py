@@ -27,7 +27,7 @@ from initiatives.pdf import strip_bidi_marks
 
 from .admin_helpers import logged_in, post_form
 from .conftest import skip_or_fail
-from .print_tools import as_poppler_reads, pdf_text
+from .print_tools import as_poppler_reads, pdf_text, word_boxes
 
 SWEDISH = "Åsa Öberg"
 ARABIC = "أمينة حسن"
@@ -204,6 +204,24 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
         check=True,
     )  # fmt: skip
     assert (artifacts / "pack-list-page-1.png").stat().st_size > 10_000
+
+
+def test_the_cover_letter_is_set_ragged_right_not_justified(campaign, tmp_path, poppler):
+    """A justified line that holds a few words and a 64-letter hash spreads the words a
+    centimetre apart ("SHA-256    för    initiativtexten"): the letter is set flush left,
+    its word spaces as the font has them, as Swedish plain-language letters are."""
+    cover = _download(campaign).read("foljebrev.pdf")
+    lines: dict[float, list[tuple[float, float]]] = {}
+    for _word, x0, y0, x1, _y1 in word_boxes(cover, tmp_path):
+        lines.setdefault(round(y0), []).append((x0, x1))
+    gaps = [
+        after[0] - before[1]
+        for words in lines.values()
+        for before, after in zip(sorted(words), sorted(words)[1:], strict=False)
+        if after[0] - before[1] < 60  # not the date beside the name, a figure in its column
+    ]
+    assert len(gaps) > 100
+    assert max(gaps) < 5, max(gaps)  # points: a space at 8.5–12 pt is 2–4
 
 
 def test_shortened_names_for_publication(app, campaign):
