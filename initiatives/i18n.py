@@ -17,7 +17,7 @@ from babel import Locale, support
 from babel.lists import format_list
 from flask import Flask, Response, current_app, has_app_context, has_request_context, request
 from markupsafe import Markup
-from werkzeug.datastructures import LanguageAccept
+from werkzeug.datastructures import LanguageAccept, MultiDict
 from wtforms.i18n import messages_path
 
 from .clock import LOCAL_ZONE_NAME
@@ -62,8 +62,9 @@ def _known_locale(code: str) -> bool:
 
 def translation_directories() -> tuple[str, ...]:
     """Where this app's catalogs live (Flask-Babel resolves the configured list)."""
-    if has_app_context() and "babel" in current_app.extensions:
-        return tuple(current_app.extensions["babel"].translation_directories)
+    configured = current_app.extensions.get("babel") if has_app_context() else None
+    if configured is not None:
+        return tuple(configured.translation_directories)
     return (str(TRANSLATIONS),)
 
 
@@ -119,20 +120,48 @@ def select_locale() -> str:
     if not has_request_context() or request.blueprint == "admin":
         return DEFAULT
     available = available_locales()
-    chosen = request.cookies.get(LANG_COOKIE)
+    chosen = _present(request.cookies, LANG_COOKIE)
     if chosen in available:
         return chosen
-    return link_language() or negotiate(request.accept_languages, available)
+    return link_language(available) or negotiate(request.accept_languages, available)
 
 
-def link_language() -> str | None:
-    """The language a link names (``?lang=``), if we have it.
+# Only what select_locale answers reaches it (a language we have): a few entries.
+@cache
+def _parsed_locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def selected_locale() -> Locale:
+    """Flask-Babel's locale selector: ``select_locale``'s choice, parsed once per language.
+
+    Flask-Babel parses whatever the selector returns, on every request, unless it is
+    already a ``Locale``; a Locale is never changed by use, so every request in a
+    language can share one (and the locale data it loads on first use).
+    """
+    return _parsed_locale(select_locale())
+
+
+def link_language(available: tuple[str, ...] | None = None) -> str | None:
+    """The language a link names (``?lang=``), if we have it (``available``, when the
+    caller has looked them up already).
 
     The parameter ends a mail's links, so a mail program that makes links of plain text
     may glue on what follows (a full stop, the ">" of "<https://…>"): it is left out.
     """
-    code = LINK_TAIL.sub("", request.args.get(LANG_PARAMETER) or "")
-    return code if code in available_locales() else None
+    named = _present(request.args, LANG_PARAMETER)
+    if not named:
+        return None  # most requests: no link, nothing to look up
+    code = LINK_TAIL.sub("", named)
+    if available is None:
+        available = available_locales()
+    return code if code in available else None
+
+
+def _present(values: MultiDict[str, str], name: str) -> str | None:
+    """``values.get(name)``, without the exception Werkzeug raises and catches inside
+    ``get`` when the name is missing, as it is on most requests (a microsecond each)."""
+    return values.get(name) if name in values else None
 
 
 def remember_language(response: Response, code: str) -> None:
@@ -153,7 +182,7 @@ def remember_link_language(response: Response) -> Response:
     initiative's own page) stays in it.  Never over a choice made on this device, and
     never on a response shared with every visitor."""
     if (
-        request.args.get(LANG_PARAMETER)
+        _present(request.args, LANG_PARAMETER)
         and LANG_COOKIE not in request.cookies
         and request.blueprint not in NO_LINK_LANGUAGE
         and not response.cache_control.public
@@ -219,7 +248,7 @@ def configure_i18n(app: Flask) -> None:
 
     babel.init_app(
         app,
-        locale_selector=select_locale,
+        locale_selector=selected_locale,
         default_locale=DEFAULT,
         default_translation_directories=str(TRANSLATIONS),
         default_timezone=LOCAL_ZONE_NAME,
