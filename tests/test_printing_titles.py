@@ -84,6 +84,16 @@ def assert_nothing_overlaps(pdf: bytes, image, sheet: Sheet, tmp_path: Path) -> 
                 assert apart >= ((ay1 - ay0) + (by1 - by0)) / 4, f"{a!r} over {b!r}"
 
 
+def assert_looks_right(pdf: bytes, sheet: Sheet, tmp_path: Path, picture: Path) -> None:
+    """Rendered (kept as ``picture``, to look at), every QR code on the sheet scans to
+    its piece's link, and nothing is drawn over anything else or off the page."""
+    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
+    image.save(picture)
+    link = f"http://localhost/i/amiralsgatan?src={sheet.tag}"
+    assert decode(image) == [link] * len(sheet.origins)
+    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
+
+
 @SQLITE
 @pytest.mark.parametrize("kind", list(SHEETS))
 @pytest.mark.parametrize("case", list(LONG))
@@ -102,12 +112,7 @@ def test_a_title_of_200_characters_is_printed_whole(
     assert "…" not in text
     # Every word, in order, on every piece of the sheet (and no word split at a line end).
     assert text.count(as_poppler_reads(title)) == len(sheet.origins)
-    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
-    image.save(artifacts / f"{sheet.name}-title-200-{case}.png")
-    assert decode(image) == [f"http://localhost/i/amiralsgatan?src={sheet.tag}"] * len(
-        sheet.origins
-    )
-    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
+    assert_looks_right(pdf, sheet, tmp_path, artifacts / f"{sheet.name}-title-200-{case}.png")
 
 
 ENGLISH = (
@@ -133,12 +138,9 @@ def test_titles_of_200_characters_in_other_languages_are_printed_whole(
     assert "…" not in text
     for title in (LONG["sv"], ENGLISH, as_poppler_reads(LONG["ar"])):
         assert text.count(title) == len(sheet.origins)
-    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
-    image.save(artifacts / f"{sheet.name}-titles-200-three-languages.png")
-    assert decode(image) == [f"http://localhost/i/amiralsgatan?src={sheet.tag}"] * len(
-        sheet.origins
+    assert_looks_right(
+        pdf, sheet, tmp_path, artifacts / f"{sheet.name}-titles-200-three-languages.png"
     )
-    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
 
 
 # Titles of up to 200 characters in the other languages of Rosengård and in scripts pdf.py
@@ -249,12 +251,9 @@ def test_a_long_organisation_name_is_printed_whole(
     assert "…" not in text
     assert text.count(f"{ORGANISATION} · Malmöinitiativ") == len(sheet.origins)
     assert text.count(as_poppler_reads(LONG[locale])) == len(sheet.origins)
-    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
-    image.save(artifacts / f"{sheet.name}-long-organisation-{locale}.png")
-    assert decode(image) == [f"http://localhost/i/amiralsgatan?src={sheet.tag}"] * len(
-        sheet.origins
+    assert_looks_right(
+        pdf, sheet, tmp_path, artifacts / f"{sheet.name}-long-organisation-{locale}.png"
     )
-    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
 
 
 # Full names of neighbourhood networks, about 150 characters, in the languages of
@@ -311,12 +310,9 @@ def test_an_organisation_name_of_150_characters_is_printed_whole(
         assert as_read_back(text).count(as_read_back(kicker)) == len(sheet.origins)
     else:  # every word, in order, none split at a line's end
         assert text.count(kicker) == len(sheet.origins)
-    image = rasterise(pdf, tmp_path, dpi=dpi_for(sheet))
-    image.save(artifacts / f"{sheet.name}-organisation-150-{locale}.png")
-    assert decode(image) == [f"http://localhost/i/amiralsgatan?src={sheet.tag}"] * len(
-        sheet.origins
+    assert_looks_right(
+        pdf, sheet, tmp_path, artifacts / f"{sheet.name}-organisation-150-{locale}.png"
     )
-    assert_nothing_overlaps(pdf, image, sheet, tmp_path)
 
 
 # A word of 77 letters: wider than a line at the kicker's full size, on the poster and
