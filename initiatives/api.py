@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 
+from .campaign import page_url
 from .extensions import db
 from .lifecycle import local_date
 from .models import Initiative, InitiativeState
@@ -75,7 +76,10 @@ def _day(moment: Any) -> str | None:
 def _answer_url(initiative: Initiative) -> str | None:
     if answer_pdf_id(initiative) is None:
         return None
-    return url_for("signing.answer_pdf", slug=initiative.slug, _external=True)
+    # From BASE_URL, as every link we hand out, never from the request's Host: this JSON
+    # is kept for everyone (``cached_json``, and any CDN), so one request with a forged
+    # Host or X-Forwarded-Host would put another site's address before every reader.
+    return f"{page_url(initiative)}/answer.pdf"
 
 
 def _encoded(payload: Any) -> tuple[bytes, list[tuple[str, str]]]:

@@ -263,3 +263,37 @@ def test_links_already_mailed_and_tablets_follow_a_secret_key_rotation(app, make
         fresh = make_token(Purpose.WITHDRAW, "e" * 32)
         app.config["SECRET_KEY_FALLBACKS"] = []
         assert read_token(Purpose.WITHDRAW, fresh) == "e" * 32  # new ones: the new key
+
+
+def test_links_in_the_public_json_come_from_base_url_never_the_host_header(
+    make_app, make_initiative
+):
+    """The counts JSON is kept for everyone (in each worker, and by any CDN): a request
+    with a forged Host (or X-Forwarded-Host) must not put another site's address in the
+    link to the committee's answer that every partner page then shows."""
+    from initiatives import clock
+    from initiatives.lifecycle import AnswerDocument
+    from initiatives.models import Initiative
+
+    app = make_app(TRUSTED_PROXIES=1, BASE_URL="https://initiativ.example.org")
+    make_initiative(state=InitiativeState.ANSWERED, answered_at=clock.utcnow())
+    with app.app_context():
+        initiative_id = db.session.scalar(sa.select(Initiative.id))
+        db.session.add(
+            AnswerDocument(
+                initiative_id=initiative_id,
+                filename="svar.pdf",
+                content=b"%PDF-1.4\n%%EOF\n",
+                sha256="0" * 64,
+                uploaded_by="samira@example.org",
+            )
+        )
+        db.session.commit()
+    expected = "https://initiativ.example.org/i/amiralsgatan/answer.pdf"
+    forged = ({"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"}, {})
+    for headers in forged:
+        client = app.test_client()
+        listing = client.get("/api/initiatives", headers=headers).get_json()
+        detail = client.get("/api/initiatives/amiralsgatan", headers=headers).get_json()
+        assert listing["initiatives"][0]["answer_pdf"] == expected, headers
+        assert detail["answer_pdf"] == expected, headers
