@@ -12,6 +12,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import kiosks
+from .extensions import hashed_client_address
 from .tokens import signing_keys
 
 COOKIE = "kiosk_device"
@@ -41,10 +42,15 @@ def _read_cookie() -> tuple[int, str] | None:
 
 
 def device_key() -> str:
-    """Rate-limit key: the enrolled device, not the address (a stand shares one NAT)."""
+    """Rate-limit key: the enrolled device, not the address (a stand shares one NAT).
+
+    A browser without a tablet's cookie is counted by its address, hashed as every
+    other limit's key is (``hashed_client_address``): the key is stored in Redis and
+    written to the log when the limit is hit, and an address is personal data.
+    """
     found = _read_cookie()
     if found is None:
-        return f"kiosk-addr:{request.remote_addr}"
+        return f"kiosk-addr:{hashed_client_address()}"
     return f"kiosk-device:{found[0]}:{kiosks.device_hash(found[1])[:24]}"
 
 

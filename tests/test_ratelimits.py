@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from flask_babel import force_locale, gettext
 
@@ -128,6 +130,39 @@ def test_redis_counters_are_shared_by_instances_and_hold_no_client_address(
     keys = [k.decode() for k in store.scan_iter(match=f"*{prefix}*")]
     assert keys, "no rate-limit counters in Redis"
     assert not any("198.51.100.23" in k or "127.0.0.1" in k for k in keys)
+
+
+def test_a_browser_that_is_no_tablet_is_limited_at_the_kiosk_without_its_address(
+    make_app, redis_prefix, caplog
+):
+    """The tablet's limits count per device; a browser without a tablet's cookie falls
+    back to its address, which must be hashed there too: neither the counters in Redis
+    nor the log line of a breached limit may carry it."""
+    store, prefix = redis_prefix
+    app = limited_app(
+        make_app,
+        REDIS_URL=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=prefix,
+        KIOSK_RATE_LIMIT="1 per minute",
+        KIOSK_PIN_RATE_LIMIT="1 per minute",
+    )
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.23"
+    caplog.set_level(logging.INFO)
+    submissions = [client.post("/kiosk/api/submissions", data={}).status_code for _ in range(2)]
+    assert submissions == [403, 429]
+    token = csrf_token(client, "/kiosk")
+    pins = [
+        client.post("/kiosk/volunteer", data={"csrf_token": token, "pin": "1234"}).status_code
+        for _ in range(2)
+    ]
+    assert pins == [303, 429]
+
+    keys = [k.decode() for k in store.scan_iter(match=f"*{prefix}*")]
+    assert len(keys) >= 2, keys
+    assert not any("198.51.100.23" in k for k in keys), keys
+    assert "exceeded" in caplog.text  # the breach is logged, so the check below can fail
+    assert "198.51.100.23" not in caplog.text
 
 
 def test_when_redis_is_down_signing_still_works_with_limits_in_memory(make_app, make_initiative):
