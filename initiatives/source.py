@@ -26,6 +26,9 @@ INCLUDED_FILES = ("wsgi.py", "pyproject.toml", "Makefile", "README.md", "LICENSE
 # Built from the files beside them (compiled catalogs, bytecode), or not ours to ship.
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".mo")
 SKIPPED_DIRECTORIES = ("__pycache__", "node_modules")
+# What a test or benchmark run writes into the checkout (git ignores it): screenshots,
+# PDFs and results made from test data, neither source nor the operator's to publish.
+SKIPPED_OUTPUTS = (Path("tests/artifacts"), Path("bench/out"))
 
 
 def source_files(root: Path = ROOT) -> list[Path]:
@@ -43,6 +46,8 @@ def source_files(root: Path = ROOT) -> list[Path]:
         for path in top.rglob("*"):
             relative = path.relative_to(root)
             if any(part.startswith(".") or part in SKIPPED_DIRECTORIES for part in relative.parts):
+                continue
+            if any(relative.is_relative_to(output) for output in SKIPPED_OUTPUTS):
                 continue
             if path.is_symlink() or not path.is_file() or path.suffix in SKIPPED_SUFFIXES:
                 continue

@@ -75,6 +75,22 @@ def test_the_archive_holds_the_application_and_nothing_private(tmp_path):
     assert source.build_archive(root) == source.build_archive(root)
 
 
+def test_the_outputs_of_tests_and_benchmarks_are_not_source(tmp_path):
+    """Screenshots, PDFs and result files that a test or benchmark run left in the
+    checkout (git ignores them) are neither source nor the operator's to publish."""
+    root = tmp_path / "checkout"
+    for name in ("tests/test_x.py", "tests/artifacts/pack-list.pdf", "bench/run.py",
+                 "bench/out/run.json", "bench/RESULTS.md"):  # fmt: skip
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+
+    assert sorted(_members(source.build_archive(root))) == [
+        "initiatives-source/bench/RESULTS.md",
+        "initiatives-source/bench/run.py",
+        "initiatives-source/tests/test_x.py",
+    ]
+
+
 def test_an_operator_can_point_to_their_repository_instead(make_app, make_initiative):
     app = make_app(SOURCE_URL="https://git.example.org/rosengard/initiatives")
     client = app.test_client()
