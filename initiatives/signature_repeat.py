@@ -86,10 +86,11 @@ def sign_again(
     A correction is on the organisers' audit log (which fields, never their values):
     it is what a stranger typing someone's address would do.
 
-    A correction is dated under the initiative's hold (``signatures.hold_open``, taken
-    after the signature's row, as an organiser takes the two; ``held``: the caller holds
-    it already): a paper row an organiser keeps meanwhile is older than it, and is
-    compared with it at the next rescan (``paper_matching.find_matches``).
+    Decided under the initiative's hold (``signatures.hold_open``, taken after the
+    signature's row, as an organiser takes the two; ``held``: the caller holds it
+    already): a close committed meanwhile is refused as for a new signature, and a
+    correction is dated after a paper row an organiser keeps meanwhile, and compared
+    with it at the next rescan (``paper_matching.find_matches``).
 
     None if ``existing`` is no longer live once locked (purge deleted or expired it
     since it was read): the caller signs afresh.
@@ -119,6 +120,10 @@ def sign_again(
     ).one_or_none()
     if row is None or row.state not in LIVE_STATES:
         return None
+    # A close committed since the caller looked: refused as a new signature would be, so
+    # that the answer does not tell whether the address had signed.
+    if not held and not hold_open(initiative):
+        raise InitiativeClosedError(initiative.state)
     set_committed_value(existing, "state", row.state)
     set_committed_value(existing, "details_version", row.details_version)
     pending = row.state == SignatureState.PENDING
@@ -139,8 +144,6 @@ def sign_again(
         # it greets.
         return SignResult(SignOutcome.MAIL_CAPPED, existing)
     if corrected:
-        if not held and not hold_open(initiative):
-            raise InitiativeClosedError(initiative.state)
         _correct(existing, details, row.details_version + 1)
         queue_mail("confirm", existing, email, initiative)
         audit.record(

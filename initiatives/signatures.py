@@ -151,13 +151,15 @@ def sign(
     # Three tries: the live signature that made ours a repeat may go (purge deleting it,
     # or expiring it) before the repeat path locks it, and another identical submission
     # may then win the insert again.
+    held = in_time
     for _attempt in range(3):
         # The unique index on the current key's blind index decides; only while a key
         # rotation is under way may a live signature carry an older key's index.
         existing = _live_signature(initiative.id, indexes[1:]) if len(indexes) > 1 else None
         if existing is None:
-            if not in_time and not hold_open(initiative):
+            if not held and not hold_open(initiative):
                 raise InitiativeClosedError(initiative.state)
+            held = True
             # After the hold: a paper row kept, or the collection closed, before this
             # signature is seen must be older than it (``paper.rescan`` compares a kept
             # row with the signatures made after it).
@@ -171,7 +173,7 @@ def sign(
             existing = _live_signature(initiative.id, indexes)
         if existing is not None:
             details = Details(name, postcode, locale, Channel(channel), actor)
-            again = sign_again(initiative, existing, email, indexes, details, held=in_time)
+            again = sign_again(initiative, existing, email, indexes, details, held=held)
             if again is not None:
                 return again
     raise RuntimeError("unique index conflict without a live signature")  # pragma: no cover
@@ -187,8 +189,13 @@ def hold_open(initiative: Initiative) -> bool:
     it a signature could be written just after the collection closed, or after a paper
     row was kept yet be dated before, and never be compared with it.  A key-share lock
     on PostgreSQL (SQLite lets one writer in at a time already): signers do not wait
-    for each other, nor for a confirmation moving the count.  Taken before the insert,
-    not before the repeat path's row locks, which an organiser takes before this one.
+    for each other, nor for a confirmation moving the count.
+
+    Taken before the insert.  An address that turns out to have signed then takes the
+    repeat path, which locks that signature's row after this hold: the reverse of an
+    organiser's order (the row, then the initiative).  Should an organiser invalidate
+    or keep that very signature in the same instant, PostgreSQL breaks the deadlock by
+    refusing one of the two; that request answers 503, nothing stored, and is sent again.
     """
     if db.engine.dialect.name != "postgresql":
         # The request's first query began a write transaction (BEGIN IMMEDIATE): what it
