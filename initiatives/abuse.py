@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import audit, clock, lifecycle, paper
+from . import audit, clock, lifecycle, paper_review
 from .bursts import REVIEWABLE, domain_of, kiosk_column
 from .extensions import db
 from .models import AuditEvent, Initiative, Signature, SignatureState
@@ -285,7 +285,7 @@ def restore(selection: Selection, *, actor: str, event_id: int | None = None) ->
     ]
     counts = {target: 0 for target, _, _ in targets}
     for chunk in _chunks(ids):
-        paper.before_restore(Signature.id.in_(chunk))
+        paper_review.before_restore(Signature.id.in_(chunk))
         for target, condition, values in targets:
             counts[target] += move(
                 sa.and_(Signature.id.in_(chunk), condition),

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import abuse, audit, clock, names, paper, signature_repeat, signature_states
+from . import abuse, audit, clock, names, paper_review, signature_repeat, signature_states
 from .crypto import crypto
 from .extensions import db
 from .i18n import ascii_digits
@@ -222,7 +222,7 @@ def restore(signature: Signature, actor: str) -> None:
         target, expired = SignatureState.EXPIRED, {"expired_at": clock.utcnow()}
     else:
         target = SignatureState.PENDING
-    paper.before_restore(Signature.id == signature.id)
+    paper_review.before_restore(Signature.id == signature.id)
     moved = signature_states.move(
         Signature.id == signature.id,
         signature.initiative_id,

@@ -34,11 +34,10 @@ from .paper import (
     check_sheet,
     check_signed_on,
     hold_row,
-    needs_flag,
     open_for_paper,
-    unflag_if_stale,
 )
 from .paper_matching import Match, find_matches
+from .paper_review import needs_flag, unflag_if_stale
 
 ERASED = _l("Personuppgifterna på raden är raderade och kan inte rättas.")
 CHANGED_SINCE = _l(
@@ -164,7 +163,7 @@ class RowCorrection:
 
     changed: bool = False
     # The signatures the row now matches (for a new name or postcode): it is flagged for
-    # review if one is its to answer for (``paper.needs_flag``), not for a later row
+    # review if one is its to answer for (``paper_review.needs_flag``), not for a later row
     # alone that waits for review itself.
     matches: list[Match] = field(default_factory=list)
     # Other rows flagged against what the row said before whose flags went: they match
@@ -203,11 +202,11 @@ def _flagged_against(matches: list[Match]) -> list[PaperRow]:
 def _settle_flags(row: PaperRow, matches: list[Match] | None, stale: list[PaperRow]) -> int:
     """Flag the corrected ``row`` if it needs it for its new ``matches`` (``None``: it
     was not compared again), and unflag those of ``stale`` that need it no longer
-    (``paper.unflag_if_stale``); how many.
+    (``paper_review.unflag_if_stale``); how many.
 
     As when a row is typed, a flag stands for a question there is: one raised by what
     the row said before has nothing behind it, and of two paper rows that match, the
-    later one asks it (``paper.needs_flag``).  The latest row first, as in a rescan:
+    later one asks it (``paper_review.needs_flag``).  The latest row first, as in a rescan:
     whether a row needs its flag depends on the rows typed after it.  A decision an
     organiser took (kept, resolved) on another row is not in ``stale`` and stays.
     """
@@ -232,7 +231,7 @@ def correct_row(
     the row afresh, and unflags the rows flagged against what it said before that need
     it no longer.  As when a row is typed, a row the corrected one now matches is not
     flagged itself: the corrected row is, and the review page shows both; unless that
-    row was typed after it and already waits for review (``paper.needs_flag``), which
+    row was typed after it and already waits for review (``paper_review.needs_flag``), which
     then asks about the two, as a rescan would have it.
     """
     # As a typed row: one organiser action at a time per initiative, so the duplicate

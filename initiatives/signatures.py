@@ -161,7 +161,7 @@ def sign(
                 raise InitiativeClosedError(initiative.state)
             held = True
             # After the hold: a paper row kept, or the collection closed, before this
-            # signature is seen must be older than it (``paper.rescan`` compares a kept
+            # signature is seen must be older than it (``paper_review.rescan`` compares a kept
             # row with the signatures made after it).
             values["created_at"] = clock.utcnow()
             signature_id = db.session.execute(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from babel.dates import format_date
 from openpyxl import load_workbook
 
-from initiatives import clock, pack_texts, paper, paper_matching, retention
+from initiatives import clock, pack_texts, paper, paper_matching, paper_review, retention
 from initiatives.extensions import db
 from initiatives.lifecycle import local_date
 from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
@@ -102,7 +102,7 @@ def test_paper_pages_cope_and_the_rescan_flags_nothing_new(app, anonymised):
     assert rescan.status_code == 302
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
-        assert paper.review_count(initiative.id) == 1  # the one flagged before
+        assert paper_review.review_count(initiative.id) == 1  # the one flagged before
         assert paper_matching.find_matches(initiative.id, "", "214 32") == []
 
 

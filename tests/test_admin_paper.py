@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, lifecycle, paper, signature_states, stats
+from initiatives import clock, lifecycle, paper, paper_review, signature_states, stats
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
@@ -439,7 +439,7 @@ def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_
     post_form(client, detail, f"{detail}/invalidate", reason="entry_error", note="fel datum")
     assert _row(client, first, "Zainab Omar", postcode="213 63").status_code == 302
     with app.app_context():
-        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
+        assert paper_review.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
     assert _state(app)[0] == 2
 
 
@@ -578,7 +578,7 @@ def test_a_rescan_unflags_rows_whose_match_no_longer_counts(
         as_text=True
     )
     with app.app_context():
-        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 1
+        assert paper_review.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 1
 
 
 def test_a_bad_note_on_a_duplicate_is_a_clear_400(app, make_initiative, sign):
@@ -853,7 +853,7 @@ def test_a_corrected_row_is_checked_for_duplicates_again(app, make_initiative, s
     assert _correct(client, url, name="Amina Hassan", postcode="212 14").status_code == 302
     assert _stored(app, row_id)[5] is None
     with app.app_context():
-        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
+        assert paper_review.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
 
     _correct(client, url, name="Amira Hassan", postcode="212 14")
     decide(client, f"{BASE}/review", f"{BASE}/review/{row_id}/keep")

@@ -8,7 +8,7 @@ import datetime
 
 import sqlalchemy as sa
 
-from initiatives import clock, lifecycle, paper, paper_matching, stats
+from initiatives import clock, lifecycle, paper_matching, paper_review, stats
 from initiatives.extensions import db
 from initiatives.models import Initiative, SignatureState
 from initiatives.paper import PaperRow, Review
@@ -256,7 +256,7 @@ def test_a_new_date_keeps_the_rows_state_and_review(app, make_initiative, sign):
     assert _stored(app, out)[3:6:2] == (SignatureState.INVALIDATED, Review.RESOLVED)
     with app.app_context():
         assert db.session.get(PaperRow, kept).kept_at == kept_at
-        assert paper.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
+        assert paper_review.review_count(db.session.scalars(sa.select(Initiative.id)).one()) == 0
     cached, counted, _ = _state(app)
     assert cached == counted == 3
     assert _per_day(app).get(_days_ago(4)) == 1  # the kept row; the one taken out is not
@@ -309,7 +309,7 @@ def test_the_log_says_whether_the_corrected_row_waits_for_review(app, make_initi
     assert len(_events(app, "paper.row_corrected")) == len(cases)
 
     # Flagged, then taken out on its signature's page as a typing error: its flag is
-    # left, but nothing waits for a decision (``paper.review_count``), nor after a date.
+    # left, but nothing waits for a decision (``paper_review.review_count``), nor after a date.
     assert _row(client, sheet, "Amira Hassan", signed_on=_days_ago(2)).status_code == 302
     out = _row_id(app, 4)
     with app.app_context():

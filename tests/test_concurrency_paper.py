@@ -277,23 +277,23 @@ def _correct_to_cali(app, row_id: int) -> Callable[[], object]:
 
 
 def _seen(app, row_id: int) -> str:
-    """What the review page shows of the row now (``paper.review_version``)."""
-    from initiatives import paper
+    """What the review page shows of the row now (``paper_review.review_version``)."""
+    from initiatives import paper, paper_review
 
     with app.app_context():
         row = db.session.get(paper.PaperRow, row_id)
-        return paper.review_version(row, paper.review_matches(row))
+        return paper_review.review_version(row, paper_review.review_matches(row))
 
 
 def _same_person(app, row_id: int) -> Callable[[], object]:
     """The "same person" answer on the row, sent from the review page as it is now."""
-    from initiatives import paper
+    from initiatives import paper, paper_review
 
     seen = _seen(app, row_id)
 
     def resolve() -> object:
         row = db.session.get(paper.PaperRow, row_id)
-        paper.resolve_duplicate(row, "lina@example.org", "", seen=seen)
+        paper_review.resolve_duplicate(row, "lina@example.org", "", seen=seen)
         return "resolved"
 
     return resolve
@@ -368,7 +368,7 @@ def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, si
     organiser answers "same person" on the row (from the page she opened after that) while
     another presses "Sök efter nya dubbletter".  The rescan waits for the answer and
     leaves it: it does not take the flag off a row taken out as a duplicate."""
-    from initiatives import paper, signature_states
+    from initiatives import paper, paper_review, signature_states
 
     sheet_id = _paper_sheet(app, make_initiative)
     sign(name="Hodan Ali", email="hodan@example.org", postcode="")
@@ -387,14 +387,16 @@ def test_a_rescan_during_a_decision_leaves_the_decision(app, make_initiative, si
 
     def rescan() -> None:
         with app.app_context():
-            done = paper.rescan(db.session.scalars(sa.select(Initiative)).one(), "omar@example.org")
+            done = paper_review.rescan(
+                db.session.scalars(sa.select(Initiative)).one(), "omar@example.org"
+            )
             db.session.commit()
             outcome.append((done.flagged, done.cleared))
 
     with app.app_context(), db.engine.connect() as watcher:
         row = db.session.get(paper.PaperRow, row_id)
-        seen = paper.review_version(row, paper.review_matches(row))
-        paper.resolve_duplicate(row, "lina@example.org", "", seen=seen)
+        seen = paper_review.review_version(row, paper_review.review_matches(row))
+        paper_review.resolve_duplicate(row, "lina@example.org", "", seen=seen)
         thread = threading.Thread(target=rescan)
         thread.start()
         wait_for_lock_waiters(watcher, 1, unless=lambda: not thread.is_alive())
@@ -436,7 +438,7 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
     """Two organisers on the review page: one marks the row "same person" while the other
     presses "different people".  The second answer came after the row was taken out: it
     must be refused, not recorded as kept (its message said the row counted)."""
-    from initiatives import paper
+    from initiatives import paper, paper_review
 
     sheet_id = _paper_sheet(app, make_initiative)
     with app.app_context():
@@ -461,7 +463,7 @@ def test_different_people_answered_while_another_organiser_says_same_person(app,
     seen = _seen(app, row_id)  # the page the second organiser opened before
 
     def keep() -> str:
-        paper.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen)
+        paper_review.keep(db.session.get(paper.PaperRow, row_id), "omar@example.org", seen=seen)
         return "kept"
 
     outcome = while_held(app, hold, keep)
@@ -478,7 +480,7 @@ def test_different_people_answered_while_a_matching_row_is_typed_is_refused_afte
     volunteer types line 3, Hodan again; "different people" waits for the typing, then
     finds line 2 matching a row its page never showed.  Kept, it would count as an answer
     about lines 2 and 3 too.  It is refused; line 2 still waits for review."""
-    from initiatives import paper
+    from initiatives import paper, paper_review
 
     sheet_id = _paper_sheet(app, make_initiative)
     _, second = _two_hodans_on(app, sheet_id)
@@ -493,11 +495,11 @@ def test_different_people_answered_while_a_matching_row_is_typed_is_refused_afte
         return ("typed", row.line, len(matches))
 
     def keep() -> object:
-        paper.keep(db.session.get(paper.PaperRow, second), "omar@example.org", seen=seen)
+        paper_review.keep(db.session.get(paper.PaperRow, second), "omar@example.org", seen=seen)
         return "kept"
 
     outcome = _queued_behind_a_paper_action(app, [type_line_3, keep])
-    assert outcome == [("typed", 3, 2), str(paper.CHANGED_ON_PAGE)]
+    assert outcome == [("typed", 3, 2), str(paper_review.CHANGED_ON_PAGE)]
     with app.app_context():
         row = db.session.get(paper.PaperRow, second)
         assert row.review == paper.Review.PENDING and row.kept_at is None
@@ -513,7 +515,7 @@ def test_a_web_signature_waiting_behind_a_keep_is_compared_with_the_kept_row(
     corrects her pending "Amina H" to it by signing again).  Her signature waits for the
     keep; made (or corrected) after it, it is compared with the kept row at the next
     rescan.  Dated before the keep yet written after it, no rescan would see it."""
-    from initiatives import paper
+    from initiatives import paper, paper_review
 
     sheet_id = _paper_sheet(app, make_initiative)
     if second_amina == "corrected":
@@ -533,16 +535,16 @@ def test_a_web_signature_waiting_behind_a_keep_is_compared_with_the_kept_row(
 
     with app.app_context(), db.engine.connect() as watcher:
         row = db.session.get(paper.PaperRow, row_id)
-        seen = paper.review_version(row, paper.review_matches(row))
+        seen = paper_review.review_version(row, paper_review.review_matches(row))
         paper.hold_row(row)  # the keep's locks, taken as it takes them, and first
         signer.start()
         wait_for_lock_waiters(watcher, 1, unless=lambda: not signer.is_alive())
-        paper.keep(row, "lina@example.org", seen=seen)
+        paper_review.keep(row, "lina@example.org", seen=seen)
         db.session.commit()
     signer.join(timeout=120)
     assert statuses == [303]
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
-        assert paper.rescan(initiative, "omar@example.org").flagged == 1
+        assert paper_review.rescan(initiative, "omar@example.org").flagged == 1
         db.session.commit()
         assert db.session.get(paper.PaperRow, row_id).review == paper.Review.PENDING

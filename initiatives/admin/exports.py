@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, render_template, send_file
 
-from .. import pack, paper, retention
+from .. import pack, paper_review, retention
 from ..extensions import db
 from ..lifecycle import NOT_HANDED_IN, NamesGone, TransitionError
 from . import actor, bp
@@ -23,7 +23,7 @@ def _page(initiative: Any, form: PackForm, status: int = 200, problem: str | Non
         "admin/pack.html",
         initiative=initiative,
         form=form,
-        to_review=paper.review_count(initiative.id),
+        to_review=paper_review.review_count(initiative.id),
         names=names,
         # The confirmation pack.build asks for when names have gone before the hand-in.
         ask_without_names=bool(names.removed) and initiative.state in NOT_HANDED_IN,

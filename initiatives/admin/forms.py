@@ -390,7 +390,7 @@ class PaperRowCorrectionForm(PaperRowForm):
 
 class PaperDecisionForm(FlaskForm):
     """A decision on the paper review page ("different people"), with what the page
-    showed of the row and its matches (``paper.review_version``).  Not validated here:
+    showed of the row and its matches (``paper_review.review_version``).  Not validated here:
     missing, it is refused with its own message, and any other value than the row's
     version now is a page that showed something else (409 either way)."""
 

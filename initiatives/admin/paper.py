@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from .. import clock, names, paper, paper_corrections
+from .. import paper_review as review_rules  # ``paper_review`` is the review page's view
 from ..crypto import crypto
 from ..extensions import db
 from ..forms import ButtonForm
@@ -41,7 +42,7 @@ def _sheets_page(
         initiative=initiative,
         sheets=paper.sheets(initiative),
         form=form,
-        to_review=paper.review_count(initiative.id),
+        to_review=review_rules.review_count(initiative.id),
         problem=problem,
     ), status
 
@@ -336,15 +337,15 @@ def _review_page(
     notes: dict[int, str] | None = None,
 ) -> Any:
     """The rows waiting for review, each with what it matches and the version of the two
-    (``paper.review_version``) its forms send back: after a refusal, as they are now,
+    (``paper_review.review_version``) its forms send back: after a refusal, as they are now,
     with the note an organiser typed for a refused "same person" (``notes``, by row)."""
     box = crypto()
     items = []
-    for row in paper.to_review(initiative):
+    for row in review_rules.to_review(initiative):
         name = _shown(box.decrypt(row.signature.name_enc)) or ""
         postcode = box.decrypt(row.signature.postcode_enc)
-        matches = paper.review_matches(row)
-        items.append((row, name, postcode, matches, paper.review_version(row, matches)))
+        matches = review_rules.review_matches(row)
+        items.append((row, name, postcode, matches, review_rules.review_version(row, matches)))
     return render_template(
         "admin/paper_review.html",
         initiative=initiative,
@@ -371,7 +372,7 @@ def _decide(
     with a 409 and nothing changed.  None once taken (the caller commits)."""
     try:
         decision(form.seen.data or "")
-    except paper.PageChanged as exc:
+    except review_rules.PageChanged as exc:
         db.session.rollback()
         problem = str(exc if form.seen.data else NO_REVIEW_VERSION)
         return _review_page(initiative, 409, problem, notes)
@@ -395,7 +396,9 @@ def paper_keep(slug: str, signature_id: int) -> Any:
     form = PaperDecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    refused = _decide(initiative, row, form, lambda seen: paper.keep(row, actor(), seen=seen))
+    refused = _decide(
+        initiative, row, form, lambda seen: review_rules.keep(row, actor(), seen=seen)
+    )
     if refused is not None:
         return refused
     db.session.commit()
@@ -416,7 +419,7 @@ def paper_duplicate(slug: str, signature_id: int) -> Any:
         initiative,
         row,
         form,
-        lambda seen: paper.resolve_duplicate(row, actor(), note, seen=seen),
+        lambda seen: review_rules.resolve_duplicate(row, actor(), note, seen=seen),
         {row.signature_id: note},
     )
     if refused is not None:
@@ -431,7 +434,7 @@ def paper_rescan(slug: str) -> Any:
     initiative = initiative_or_404(slug)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    done = paper.rescan(initiative, actor())
+    done = review_rules.rescan(initiative, actor())
     db.session.commit()
     # A row unflagged may still match a later row, which asks about the two instead.
     cleared = ngettext(
