@@ -157,8 +157,8 @@ def _decode_svg_qr(svg: str) -> str:
 
 def _second_factor_on(app, client, email: str = "amal@example.org") -> pyotp.TOTP:
     """Turn two-factor login on for the account ``client`` is logged in to, as she would
-    on *Mitt konto*: the authenticator app she set up."""
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    on *Mitt konto*: her password, then the authenticator app she set up."""
+    post_form(client, "/admin/account", "/admin/account/2fa/start", totp_password=PASSWORD)
     with app.app_context():
         totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email(email)))
     enrolled = post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
@@ -173,7 +173,7 @@ def _user_id(app, email: str) -> int:
 
 def test_two_factor_enrolment_and_login(app):
     client = logged_in(app, email="amal@example.org")
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    post_form(client, "/admin/account", "/admin/account/2fa/start", totp_password=PASSWORD)
     page = client.get("/admin/account/2fa")
     html = page.get_data(as_text=True)
     svg = html[html.index("<svg") : html.index("</svg>") + 6]
@@ -214,7 +214,7 @@ def test_two_factor_enrolment_and_login(app):
 def test_a_code_typed_in_arabic_or_persian_digits_is_the_same_code(app):
     # A phone or laptop keyboard set to Arabic types ٣ for 3, one set to Persian ۳.
     client = logged_in(app, email="amal@example.org")
-    post_form(client, "/admin/account", "/admin/account/2fa/start")
+    post_form(client, "/admin/account", "/admin/account/2fa/start", totp_password=PASSWORD)
     with app.app_context():
         totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
     arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -248,6 +248,83 @@ def test_a_session_alone_cannot_replace_the_second_factor(app):
         after = accounts.by_email("amal@example.org")
         assert after.totp_pending_enc is None
         assert (after.totp_secret_enc, after.session_nonce) == (secret, nonce)
+
+
+def _enrolling(app, email: str = "amal@example.org") -> bool:
+    with app.app_context():
+        user = accounts.by_email(email)
+        return user.totp_pending_enc is not None or user.has_totp
+
+
+def test_turning_two_factor_on_takes_the_password(app):
+    # Else someone at an unlocked laptop could put the second factor on their own phone
+    # for an account that had none: the owner is locked out until an admin resets it.
+    client = logged_in(app, email="amal@example.org")
+    page = client.get("/admin/account").get_data(as_text=True)
+    assert 'action="/admin/account/2fa/start"' in page and 'name="totp_password"' in page
+    # Its own id: the password change form on the same page has an input "password".
+    for target in re.findall(r'<label for="([^"]+)"', page):
+        assert page.count(f'id="{target}"') == 1, target
+
+    missing = post_form(client, "/admin/account", "/admin/account/2fa/start")
+    assert missing.status_code == 400
+    assert "Skriv ditt lösenord." in missing.get_data(as_text=True)
+    wrong = post_form(
+        client, "/admin/account", "/admin/account/2fa/start", totp_password="inte mitt lösenord"
+    )
+    assert wrong.status_code == 400
+    html = wrong.get_data(as_text=True)
+    assert "Lösenordet stämmer inte." in html and 'href="#totp_password"' in html
+    assert not _enrolling(app)
+    assert client.get("/admin/account/2fa").headers["Location"] == "/admin/account"
+
+    right = post_form(client, "/admin/account", "/admin/account/2fa/start", totp_password=PASSWORD)
+    assert right.status_code == 302 and right.headers["Location"] == "/admin/account/2fa"
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    on = post_form(client, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    assert on.status_code == 302
+    with app.app_context():
+        assert accounts.by_email("amal@example.org").has_totp
+
+
+def test_guessing_the_password_to_turn_two_factor_on_is_throttled_like_a_login(make_app):
+    app = make_app(ADMIN_LOGIN_MAX_PER_ACCOUNT=3)
+    client = logged_in(app, email="amal@example.org")
+    for guess in ("första", "andra", "tredje"):
+        wrong = post_form(client, "/admin/account", "/admin/account/2fa/start", totp_password=guess)
+        assert wrong.status_code == 400
+    refused = post_form(
+        client, "/admin/account", "/admin/account/2fa/start", totp_password=PASSWORD
+    )
+    assert refused.status_code == 429
+    assert "För många misslyckade försök" in refused.get_data(as_text=True)
+    assert not _enrolling(app)
+    # The guesses count for the account, as at the login.
+    assert login(app.test_client(), "amal@example.org").status_code == 429
+
+
+def test_an_enrolment_left_half_done_is_not_finished_by_a_later_session(app):
+    # She typed her password and got the QR code, then left it: the secret waits in the
+    # database.  A later session (someone at her laptop after she logged in again) must
+    # not pick it up without typing the password itself.
+    first = logged_in(app, email="amal@example.org")
+    post_form(first, "/admin/account", "/admin/account/2fa/start", totp_password=PASSWORD)
+    with app.app_context():
+        totp = pyotp.TOTP(accounts.pending_secret(accounts.by_email("amal@example.org")))
+    later = app.test_client()
+    assert login(later, "amal@example.org").status_code == 302
+    assert later.get("/admin/account/2fa").headers["Location"] == "/admin/account"
+    sent = post_form(later, "/admin/account", "/admin/account/2fa", code=totp.now())
+    assert sent.status_code == 302 and sent.headers["Location"] == "/admin/account"
+    with app.app_context():
+        assert not accounts.by_email("amal@example.org").has_totp
+
+    # The session that typed the password finishes it as before.
+    done = post_form(first, "/admin/account/2fa", "/admin/account/2fa", code=totp.now())
+    assert done.status_code == 302
+    with app.app_context():
+        assert accounts.by_email("amal@example.org").has_totp
 
 
 def test_code_step_without_password_step_goes_back_to_login(app, client):

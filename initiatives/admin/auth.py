@@ -16,9 +16,19 @@ from ..extensions import db
 from ..forms import ButtonForm
 from ..pages import safe_next
 from . import SEEN_KEY, SINCE_KEY, actor, admin_only, bp, page_for
-from .forms import AccountForm, CodeForm, LoginForm, PasswordForm, RoleForm, TotpDisableForm
+from .forms import (
+    AccountForm,
+    CodeForm,
+    LoginForm,
+    PasswordForm,
+    RoleForm,
+    TotpDisableForm,
+    TotpEnableForm,
+)
 
 PENDING_KEY = "admin_2fa"
+# Set when this session typed the password to turn two-factor on (see ``totp_enrol``).
+ENROL_KEY = "admin_2fa_enrol"
 # How long the second step may follow the first.
 CODE_STEP_SECONDS = 300
 
@@ -159,13 +169,20 @@ def _refuse_own_password(field: Any, wrong: str) -> int | None:
     return None
 
 
-def _account_page(password_form: PasswordForm | None = None, status: int = 200) -> Any:
+def _account_page(
+    password_form: PasswordForm | None = None,
+    status: int = 200,
+    *,
+    enable_form: TotpEnableForm | None = None,
+    disable_form: TotpDisableForm | None = None,
+) -> Any:
     return (
         render_template(
             "admin/account.html",
             password_form=password_form or PasswordForm(formdata=None),
             button=ButtonForm(),
-            disable_form=TotpDisableForm(formdata=None),
+            enable_form=enable_form or TotpEnableForm(formdata=None),
+            disable_form=disable_form or TotpDisableForm(formdata=None),
         ),
         status,
     )
@@ -198,22 +215,32 @@ def change_password() -> Any:
 
 
 @bp.post("/account/2fa/start")
-def totp_start() -> Response:
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+def totp_start() -> Any:
+    """Takes the password, as turning it off does: else someone at an unlocked laptop
+    could put the second factor on their own phone, and the owner is locked out until
+    an admin resets it."""
     if current_user.has_totp:
         # A second factor in place is replaced only by turning it off, which takes the
         # password: a session alone must not be enough to move it to another phone.
         return redirect(url_for("admin.account"))
+    form = TotpEnableForm()
+    if not form.validate_on_submit():
+        return _account_page(enable_form=form, status=400)
+    refused = _refuse_own_password(form.totp_password, _("Lösenordet stämmer inte."))
+    if refused:
+        return _account_page(enable_form=form, status=refused)
     accounts.start_totp_enrolment(current_user)
     db.session.commit()
+    session[ENROL_KEY] = True
     return redirect(url_for("admin.totp_enrol"))
 
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
 def totp_enrol() -> Any:
     secret = accounts.pending_secret(current_user)
-    if secret is None:
+    # A secret left pending in the database by an enrolment not finished is not for a
+    # later session (a login clears the session): that one types the password again.
+    if secret is None or not session.get(ENROL_KEY):
         return redirect(url_for("admin.account"))
     form = CodeForm()
     status = 200
@@ -221,6 +248,7 @@ def totp_enrol() -> Any:
         if accounts.confirm_totp_enrolment(current_user, form.code.data):
             audit.record("admin.two_factor_enabled", actor=actor())
             db.session.commit()
+            session.pop(ENROL_KEY, None)
             login_user(current_user)  # the nonce changed: keep this session
             flash(_("Tvåstegsverifiering är på."), "success")
             return redirect(url_for("admin.account"))
@@ -242,15 +270,7 @@ def totp_disable() -> Any:
         abort(400)
     refused = _refuse_own_password(form.password, _("Lösenordet stämmer inte."))
     if refused:
-        return (
-            render_template(
-                "admin/account.html",
-                password_form=PasswordForm(formdata=None),
-                button=ButtonForm(),
-                disable_form=form,
-            ),
-            refused,
-        )
+        return _account_page(disable_form=form, status=refused)
     accounts.disable_totp(current_user)
     audit.record("admin.two_factor_disabled", actor=actor())
     db.session.commit()

@@ -144,6 +144,18 @@ class TotpDisableForm(FlaskForm):
     password = PasswordField(_l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord."))])
 
 
+class TotpEnableForm(FlaskForm):
+    """Turning two-factor on takes the password, as turning it off does.
+
+    The field has its own name: the password change form on the same page already has
+    an input with the id ``password``.
+    """
+
+    totp_password = PasswordField(
+        _l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord."))]
+    )
+
+
 # --- initiatives ---------------------------------------------------------------------------
 
 

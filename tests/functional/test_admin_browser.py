@@ -18,6 +18,7 @@ from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import OutboxMessage, OutboxStatus, Signature, SignatureState
 
+from ..admin_helpers import PASSWORD
 from ..conftest import create_initiative
 from ..print_tools import decode
 from ..privacy_support import Spec, add_signatures
@@ -67,6 +68,12 @@ def test_nadia_turns_on_two_factor_and_watches_the_count(live_server, browser, a
     page, violations = organiser_logs_in(browser, live_server, "nadia@example.org")
 
     page.get_by_role("link", name="Mitt konto").click()
+    # Her password first: a session alone must not put a second factor on the account.
+    page.get_by_label("Lösenord", exact=True).fill("inte mitt lösenord")
+    page.get_by_role("button", name="Slå på tvåstegsverifiering").click()
+    expect(page.get_by_role("link", name="Lösenordet stämmer inte.")).to_be_visible()
+    assert AXE.run(page).response["violations"] == []
+    page.get_by_label("Lösenord", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Slå på tvåstegsverifiering").click()
     # A click returns when the next page starts to load: what is read, measured and
     # screenshotted on it is waited for (the whole page, or expect()).
