@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, timedelta
 from urllib.parse import unquote
 
@@ -453,6 +454,54 @@ def test_only_the_answer_upload_may_be_large(app, make_initiative):
         client, _page(client), "/admin/initiatives/amiralsgatan/withdraw", reason="x" * 100_000
     )
     assert too_big.status_code == 413
+    assert _get(app).state == InitiativeState.COLLECTING
+
+
+def _answer_upload(client, token: str | None) -> object:
+    """The committee's answer with a PDF over MAX_CONTENT_LENGTH (64 KiB)."""
+    from io import BytesIO
+
+    pdf = b"%PDF-1.4\n%" + b"0" * 200_000 + b"\n%%EOF\n"
+    data = {"answered_on": date.today().isoformat(), "text": "Nämnden bifaller förslaget."}
+    data["document"] = (BytesIO(pdf), "svar.pdf")
+    if token is not None:
+        data["csrf_token"] = token
+    return client.post(
+        "/admin/initiatives/amiralsgatan/answer", data=data, content_type="multipart/form-data"
+    )
+
+
+def test_a_large_answer_upload_needs_an_organisers_session(app, make_initiative):
+    """The answer's larger limit is for organisers only.  Anyone else's large body is
+    refused by its length before the CSRF check would read (and spool) it: with no
+    session at all, or with one that never logged in (the login page's)."""
+    make_initiative()
+    for client, token in (
+        (app.test_client(), None),
+        (stranger := app.test_client(), csrf_token(stranger, "/admin/login")),
+    ):
+        response = _answer_upload(client, token)
+        assert response.status_code == 413
+        assert "för stort" in response.get_data(as_text=True)
+    assert _get(app).state == InitiativeState.COLLECTING
+
+
+def test_a_large_answer_sent_after_the_session_went_idle_is_not_saved_and_said_so(
+    app, make_initiative
+):
+    """Her session ended while she chose the file: the usual "you were logged out, not
+    saved" and back to the page after the login, not a 413."""
+    make_initiative()
+    client = logged_in(app)
+    token = csrf_token(client, _page(client))
+    with client.session_transaction() as session:
+        session["admin_seen"] = int(time.time()) - (app.config["ADMIN_IDLE_MINUTES"] + 1) * 60
+    response = _answer_upload(client, token)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+    assert unquote(response.headers["Location"]).endswith(_page(client))
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "inaktiv för länge" in page and "sparades inte" in page
     assert _get(app).state == InitiativeState.COLLECTING
 
 

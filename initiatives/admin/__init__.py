@@ -73,6 +73,8 @@ FORM_QUERIES = {
 }
 # Longer than any value such a page takes (an address's domain, a time): no query at all.
 QUERY_VALUE_MAX = 300
+# Where Flask-Login keeps the id of the user a session logged in (until she logs out).
+LOGIN_SESSION_KEY = "_user_id"
 NOT_SAVED = _l("Det du skickade sparades inte. Logga in och gör det igen.")
 
 
@@ -80,13 +82,21 @@ class AdminRequest(Request):
     """Allows one larger body: the committee's answer as PDF (everything else stays small).
 
     The limit must be known before the CSRF check reads the form, which runs before any
-    blueprint hook, hence here.
+    blueprint hook, hence here.  And only for a session an organiser logged in to: else
+    anyone could make the server read and spool a large body, which the CSRF check reads
+    before the login check refuses it.  The session is enough (no query): one whose
+    login has since ended (idle, logged out elsewhere) still gets the larger limit, so
+    that the login check tells her that her answer was not saved, rather than a 413.
     """
 
     @property
     def max_content_length(self) -> int | None:  # type: ignore[override]
         limit = super().max_content_length
-        if self.path.startswith("/admin/") and self.path.endswith("/answer"):
+        if (
+            self.path.startswith("/admin/")
+            and self.path.endswith("/answer")
+            and session.get(LOGIN_SESSION_KEY) is not None
+        ):
             return max(limit or 0, current_app.config["ADMIN_UPLOAD_MAX_BYTES"])
         return limit
 
