@@ -288,6 +288,27 @@ def test_turning_two_factor_on_takes_the_password(app):
         assert accounts.by_email("amal@example.org").has_totp
 
 
+def test_turning_two_factor_off_labels_its_own_field_and_says_what_is_missing(app):
+    """With two-factor on, the page holds the form that turns it off beside the password
+    change: each label names one field (else "Nytt lösenord" points at the other form's),
+    and an empty password is said on the field, not as a bare error page."""
+    client = logged_in(app, email="amal@example.org")
+    _second_factor_on(app, client)
+    page = client.get("/admin/account").get_data(as_text=True)
+    assert 'action="/admin/account/2fa/disable"' in page
+    targets = re.findall(r'<label for="([^"]+)"', page)
+    assert "password" in targets
+    for target in targets:
+        assert page.count(f'id="{target}"') == 1, target
+
+    missing = post_form(client, "/admin/account", "/admin/account/2fa/disable")
+    assert missing.status_code == 400
+    html = missing.get_data(as_text=True)
+    assert "Skriv ditt lösenord." in html and 'href="#totp_password"' in html
+    with app.app_context():
+        assert accounts.by_email("amal@example.org").has_totp
+
+
 def test_guessing_the_password_to_turn_two_factor_on_is_throttled_like_a_login(make_app):
     app = make_app(ADMIN_LOGIN_MAX_PER_ACCOUNT=3)
     client = logged_in(app, email="amal@example.org")
@@ -639,12 +660,14 @@ def test_guessing_the_password_from_a_session_is_throttled_like_a_login(make_app
             repeat=new,
         )
         assert wrong.status_code == 400
-    wrong = post_form(client, "/admin/account", "/admin/account/2fa/disable", password="tredje")
+    wrong = post_form(
+        client, "/admin/account", "/admin/account/2fa/disable", totp_password="tredje"
+    )
     assert wrong.status_code == 400
 
     for action, data in (
         ("/admin/account/password", {"current": PASSWORD, "password": new, "repeat": new}),
-        ("/admin/account/2fa/disable", {"password": PASSWORD}),
+        ("/admin/account/2fa/disable", {"totp_password": PASSWORD}),
     ):
         refused = post_form(client, "/admin/account", action, **data)
         assert refused.status_code == 429, action
@@ -869,7 +892,7 @@ def test_turning_ones_own_second_factor_off_ends_the_other_sessions(app):
     assert second_step.status_code == 302
     assert phone.get("/admin/").status_code == 200
 
-    off = post_form(laptop, "/admin/account", "/admin/account/2fa/disable", password=PASSWORD)
+    off = post_form(laptop, "/admin/account", "/admin/account/2fa/disable", totp_password=PASSWORD)
     assert off.status_code == 302
     assert laptop.get("/admin/account").status_code == 200
     assert phone.get("/admin/").status_code == 302

@@ -267,8 +267,8 @@ def totp_enrol() -> Any:
 def totp_disable() -> Any:
     form = TotpDisableForm()
     if not form.validate_on_submit():
-        abort(400)
-    refused = _refuse_own_password(form.password, _("Lösenordet stämmer inte."))
+        return _account_page(disable_form=form, status=400)
+    refused = _refuse_own_password(form.totp_password, _("Lösenordet stämmer inte."))
     if refused:
         return _account_page(disable_form=form, status=refused)
     accounts.disable_totp(current_user)

@@ -141,7 +141,11 @@ class PasswordForm(FlaskForm):
 
 
 class TotpDisableForm(FlaskForm):
-    password = PasswordField(_l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord."))])
+    # Its own name, as the enabling form's: the password change form on the same page
+    # has an input with the id ``password``, and a label must name one field.
+    totp_password = PasswordField(
+        _l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord."))]
+    )
 
 
 class TotpEnableForm(FlaskForm):
