@@ -180,7 +180,6 @@ def _account_page(
         render_template(
             "admin/account.html",
             password_form=password_form or PasswordForm(formdata=None),
-            button=ButtonForm(),
             enable_form=enable_form or TotpEnableForm(formdata=None),
             disable_form=disable_form or TotpDisableForm(formdata=None),
         ),
@@ -292,7 +291,6 @@ def _accounts_page(form: AccountForm | None = None, status: int = 200) -> Any:
             users=users,
             form=form or AccountForm(formdata=None),
             role_form=RoleForm,
-            button=ButtonForm(),
         ),
         status,
     )

@@ -33,7 +33,6 @@ def _page(initiative: Initiative, form: TagForm | None = None, status: int = 200
         public=initiative.state != InitiativeState.DRAFT and initiative.opens_at is not None,
         printable=printable(initiative),
         links={tag: campaign.sign_url(initiative, tag) for tag in campaign.tags(initiative)},
-        button=ButtonForm(),
     ), status
 
 

@@ -153,7 +153,6 @@ def _page(
         reasons=REASONS,
         invalidated=invalidated,
         open_for_review=initiative.open_for_review(),
-        button=ButtonForm(),
         problem=problem,
     ), status
 
