@@ -231,3 +231,38 @@ def test_the_start_page_warns_when_mail_is_behind_and_failing(live_server, brows
     assert AXE.run(page).response["violations"] == []
     assert violations == []
     page.context.close()
+
+
+def test_an_arabic_title_on_the_dashboard_reads_after_its_language(live_server, browser):
+    """The dashboard lists each language, a colon, then the title written in it.  Beside
+    the Arabic name, an Arabic title used to join it in one right-to-left run, so the
+    title stood first on the line and the colon after the language's name."""
+    title = "ملعب آمن في شارع فنتيل"
+    create_initiative(
+        live_server.app,
+        texts={
+            "sv": {"title": "En trygg lekplats", "summary": "Kort.", "body": "Text."},
+            "ar": {"title": title, "summary": "قصير.", "body": "نص."},
+        },
+    )
+    page, violations = organiser_logs_in(browser, live_server, "fatima@example.org")
+    page.get_by_role("link", name="En trygg lekplats").click()
+    page.wait_for_url(re.compile(r"/admin/initiatives/amiralsgatan$"))
+    item = page.get_by_role("listitem").filter(has=page.get_by_role("link", name="العربية"))
+    # Where the language's name and the title are drawn, from the left, on an LTR page.
+    lefts = item.evaluate(
+        """(li, title) => {
+            const link = li.querySelector("a").getBoundingClientRect();
+            const walker = document.createTreeWalker(li, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode()) && !node.data.includes(title)) {}
+            const range = document.createRange();
+            range.setStart(node, node.data.indexOf(title));
+            range.setEnd(node, node.data.indexOf(title) + title.length);
+            return [link.left, range.getBoundingClientRect().left];
+        }""",
+        title,
+    )
+    assert lefts[0] < lefts[1], lefts
+    assert violations == []
+    page.context.close()
