@@ -64,6 +64,10 @@ SHELL_ASSETS = (
     "js/kiosk.js",
     "img/logo.svg",
     "img/favicon.svg",
+    # The Arabic and Persian screens use them (site.css); without them kept here, an
+    # offline tablet would draw those screens in whatever font it has, or in boxes.
+    "fonts/NotoSansArabic-Regular.ttf",
+    "fonts/NotoSansArabic-Bold.ttf",
 )
 
 

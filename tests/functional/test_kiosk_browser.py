@@ -688,6 +688,30 @@ def test_offline_signatures_are_kept_and_sent_once_when_the_network_returns(
         assert row.device_signed_at is not None and row.created_at >= row.device_signed_at
 
 
+def test_an_arabic_signer_offline_reads_the_form_in_the_shipped_arabic_font(stand, tablet):
+    """The tablet keeps the Arabic font with its screens: without the network, an Arabic
+    or Persian signer's form would otherwise fall back to whatever font the tablet has,
+    boxes on one without Arabic letters."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+
+    tablet.set_offline(True)
+    page.get_by_role("link", name="العربية", exact=True).click()
+    page.wait_for_url(re.compile(r"/kiosk/sign/ar$"))
+    faces = page.evaluate(
+        """async () => {
+            await document.fonts.ready;
+            return [...document.fonts]
+                .filter((face) => face.family.includes("Noto Sans Arabic"))
+                .map((face) => [face.weight, face.status]);
+        }"""
+    )
+    # Regular for the text, bold for the headings and labels.
+    assert sorted(faces) == [["400", "loaded"], ["700", "loaded"]], faces
+
+
 # Every record of the tablet's IndexedDB, read with the browser's own API (not through
 # the queue's script): what someone with the tablet and devtools would find.
 READ_INDEXED_DB = """async () => {
