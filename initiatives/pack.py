@@ -52,6 +52,11 @@ FILES = {
 # organisers typed wrong (moderation's "entry_error"), or their own test entry (abuse
 # review's "test").  The pack says how many of the invalidated are such rows.
 OWN_ENTRY_REASONS = ("entry_error", "test")
+# Reasons that say the person had signed already: a single signature or a paper row taken
+# out as a duplicate (moderation's and the paper review's "duplicate"), or one person's
+# several addresses (abuse review's "duplicate_person").  Every other reason (automated,
+# not resident, false name, other, ...) is counted as "other", so the parts always add up.
+DUPLICATE_REASONS = ("duplicate", "duplicate_person")
 # Characters that make a spreadsheet treat a cell as a formula (or, after the leading
 # whitespace Excel strips, as one).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -103,12 +108,15 @@ class Snapshot:
     anonymised: int = 0
     # Signatures the organisers invalidated after review: not listed, but said so.
     invalidated: int = 0
-    # Of those: never confirmed (they never counted), and, of the rest, rows the
-    # organisers themselves typed wrong or entered to try things out, and signatures
-    # their signers withdrew while they were held.
+    # Of those, each in exactly one part, so the parts add up to ``invalidated``: never
+    # confirmed (they never counted), and, of the rest, rows the organisers themselves
+    # typed wrong or entered to try things out, signatures their signers withdrew while
+    # they were held, duplicates, and those taken out for any other reason.
     invalidated_unconfirmed: int = 0
     invalidated_own: int = 0
     invalidated_withdrawn: int = 0
+    invalidated_duplicates: int = 0
+    invalidated_other: int = 0
 
     @property
     def total(self) -> int:
@@ -186,30 +194,35 @@ def snapshot(initiative: Initiative, path: Path, *, names: str = "full") -> Snap
             if sheet:
                 sheets.add(sheet)
     result.sheets = len(sheets)
-    never = Signature.confirmed_at.is_(None)
-    own_reason = Signature.invalidation_reason.in_(OWN_ENTRY_REASONS)
-    own = sa.and_(~never, own_reason)
+    # Each invalidated signature in one part, the first that fits: one never confirmed
+    # is already said never to have counted; a row of the organisers' own is theirs.
     # Withdrawn by its signer while held (signature_states.mark_withdrawn_while_held): the
     # state stays invalidated, so the address stays taken and the review's figures hold, but
-    # the signer has the last word (a restore makes it withdrawn).  One never confirmed
-    # is already said never to have counted; a row of the organisers' own is theirs.
-    withdrawn = sa.and_(~never, ~own_reason, Signature.withdrawn_at.is_not(None))
-    invalidated, unconfirmed, mistyped, taken_back = db.session.execute(
-        sa.select(
-            sa.func.count(Signature.id),
-            *(
-                sa.func.coalesce(sa.func.sum(sa.case((part, 1), else_=0)), 0)
-                for part in (never, own, withdrawn)
-            ),
-        ).where(
-            Signature.initiative_id == initiative.id,
-            Signature.state == SignatureState.INVALIDATED,
-        )
-    ).one()
-    result.invalidated = int(invalidated)
-    result.invalidated_unconfirmed = int(unconfirmed)
-    result.invalidated_own = int(mistyped)
-    result.invalidated_withdrawn = int(taken_back)
+    # the signer has the last word (a restore makes it withdrawn).  What is left is a
+    # duplicate or was taken out for another reason; ``else_`` makes the parts exhaustive.
+    part = sa.case(
+        (Signature.confirmed_at.is_(None), "unconfirmed"),
+        (Signature.invalidation_reason.in_(OWN_ENTRY_REASONS), "own"),
+        (Signature.withdrawn_at.is_not(None), "withdrawn"),
+        (Signature.invalidation_reason.in_(DUPLICATE_REASONS), "duplicates"),
+        else_="other",
+    ).label("part")
+    parts = dict(
+        db.session.execute(
+            sa.select(part, sa.func.count(Signature.id))
+            .where(
+                Signature.initiative_id == initiative.id,
+                Signature.state == SignatureState.INVALIDATED,
+            )
+            .group_by(part)
+        ).all()
+    )
+    result.invalidated = sum(parts.values())
+    result.invalidated_unconfirmed = parts.get("unconfirmed", 0)
+    result.invalidated_own = parts.get("own", 0)
+    result.invalidated_withdrawn = parts.get("withdrawn", 0)
+    result.invalidated_duplicates = parts.get("duplicates", 0)
+    result.invalidated_other = parts.get("other", 0)
     return result
 
 

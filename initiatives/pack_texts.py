@@ -26,16 +26,23 @@ STATE_NOTES = {
 }
 
 
-# What of the invalidated never counted, or was never a signer's at all.
+# What the invalidated were, in parts that add up to them all: what never counted, what
+# was never a signer's at all, what its signer withdrew, duplicates, and the rest.
 INVALIDATED_UNCONFIRMED_LABEL = "varav aldrig bekräftade (räknades aldrig)"
 INVALIDATED_OWN_LABEL = "varav felinmatade rader och testrader"
 INVALIDATED_WITHDRAWN_LABEL = "varav återkallade av underskrivaren efter granskningen"
+INVALIDATED_DUPLICATES_LABEL = "varav dubbletter (samma person hade redan skrivit under)"
+INVALIDATED_OTHER_LABEL = (
+    "varav av andra skäl (till exempel automatiserade, inte folkbokförda i Malmö eller falskt namn)"
+)
 # The same parts under the manifest's keys, so the machine-readable counts and the words
 # the clerk reads come from one place (``PackInfo.invalidated_parts``).
 INVALIDATED_LABELS = {
     "invalidated_never_confirmed": INVALIDATED_UNCONFIRMED_LABEL,
     "invalidated_own_entries": INVALIDATED_OWN_LABEL,
     "invalidated_withdrawn": INVALIDATED_WITHDRAWN_LABEL,
+    "invalidated_duplicates": INVALIDATED_DUPLICATES_LABEL,
+    "invalidated_other": INVALIDATED_OTHER_LABEL,
 }
 # Confirmed signatures that count and are listed, but whose names retention (or an
 # erasure on the signer's request) removed.
@@ -117,6 +124,8 @@ class PackInfo:
     invalidated_unconfirmed: int = 0
     invalidated_own: int = 0
     invalidated_withdrawn: int = 0
+    invalidated_duplicates: int = 0
+    invalidated_other: int = 0
     anonymised: int = 0
     # Nr of the names the list PDF cannot show whole (known once it is written).
     unreadable: list[int] = field(default_factory=list)
@@ -158,6 +167,8 @@ class PackInfo:
             invalidated_unconfirmed=snap.invalidated_unconfirmed,
             invalidated_own=snap.invalidated_own,
             invalidated_withdrawn=snap.invalidated_withdrawn,
+            invalidated_duplicates=snap.invalidated_duplicates,
+            invalidated_other=snap.invalidated_other,
             anonymised=snap.anonymised,
             amendments=[
                 {
@@ -205,11 +216,17 @@ class PackInfo:
             "och finns inte i listan."
         )
         # Not every one was a signature that counted until the review, or one its signer
-        # still stood behind: say which.  A part opening the sentence puts its verb first
-        # ("Av dem hade 1 ..."), a later one its number ("..., och 1 är ...").
+        # still stood behind: say which, every part, so that they add up to the total.
+        # A part opening the sentence puts its verb first ("Av dem hade 1 ..."), a later
+        # one its number ("..., och 1 är ...").
         rows = "en rad" if self.invalidated_own == 1 else "rader"
         signer = (
             "underskrivaren själv" if self.invalidated_withdrawn == 1 else "underskrivarna själva"
+        )
+        duplicates = (
+            "en dubblett (samma person hade redan skrivit under)"
+            if self.invalidated_duplicates == 1
+            else "dubbletter (samma personer hade redan skrivit under)"
         )
         parts = (
             (self.invalidated_unconfirmed, "hade", "aldrig bekräftats och räknades aldrig"),
@@ -219,6 +236,13 @@ class PackInfo:
                 f"{rows} som organisatörerna skrev in fel eller för att prova",
             ),
             (self.invalidated_withdrawn, "har", f"sedan återkallats av {signer}"),
+            (self.invalidated_duplicates, "är", duplicates),
+            (
+                self.invalidated_other,
+                "ogiltigförklarades",
+                "av andra skäl (till exempel automatiserade, inte folkbokförda i Malmö "
+                "eller falskt namn)",
+            ),
         )
         clauses: list[str] = []
         for count, verb, rest in parts:
@@ -233,12 +257,14 @@ class PackInfo:
 
     @property
     def invalidated_parts(self) -> dict[str, int]:
-        """What of the invalidated never counted or was the organisers' own entry, by the
-        manifest's key (the keys of INVALIDATED_LABELS)."""
+        """What the invalidated were, by the manifest's key (the keys of
+        INVALIDATED_LABELS); every one is in exactly one part, so they add up."""
         return {
             "invalidated_never_confirmed": self.invalidated_unconfirmed,
             "invalidated_own_entries": self.invalidated_own,
             "invalidated_withdrawn": self.invalidated_withdrawn,
+            "invalidated_duplicates": self.invalidated_duplicates,
+            "invalidated_other": self.invalidated_other,
         }
 
     @property
@@ -323,7 +349,8 @@ def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
     breakdown = (
         f" (varav aldrig bekräftade: {n(info.invalidated_unconfirmed)}, felinmatade rader "
         f"och testrader: {n(info.invalidated_own)}, återkallade av underskrivaren: "
-        f"{n(info.invalidated_withdrawn)})"
+        f"{n(info.invalidated_withdrawn)}, dubbletter: {n(info.invalidated_duplicates)}, "
+        f"andra skäl: {n(info.invalidated_other)})"
         if info.invalidated
         else ""
     )

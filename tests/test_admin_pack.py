@@ -163,7 +163,8 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
     assert manifest["counts"] == {
         "confirmed_total": 5, "web": 4, "kiosk": 0, "paper": 1, "paper_sheets": 1,
         "invalidated": 0, "invalidated_never_confirmed": 0, "invalidated_own_entries": 0,
-        "invalidated_withdrawn": 0, "anonymised": 0,
+        "invalidated_withdrawn": 0, "invalidated_duplicates": 0, "invalidated_other": 0,
+        "anonymised": 0,
     }  # fmt: skip
     assert manifest["generated_by"] == "nadia@example.org"
     assert manifest["initiative"]["text_sha256"] == text_hash
@@ -662,13 +663,14 @@ def test_the_invalidated_count_says_what_never_counted_and_what_was_mistyped(
     assert "ogiltigförklarat 3 underskrifter" in cover
     assert "Av dem hade 1 aldrig bekräftats och räknades aldrig" in cover
     assert "1 är en rad som organisatörerna skrev in fel eller för att prova" in cover
+    assert "och 1 är en dubblett (samma person hade redan skrivit under)" in cover
     summary = dict(load_workbook(archive.open("underskrifter.xlsx"))["Sammanfattning"].values)
     assert summary["  varav aldrig bekräftade (räknades aldrig)"] == 1
     assert summary["  varav felinmatade rader och testrader"] == 1
     readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
     assert (
         "inte med i listan: 3 (varav aldrig bekräftade: 1, felinmatade rader och testrader: 1, "
-        "återkallade av underskrivaren: 0)" in readme
+        "återkallade av underskrivaren: 0, dubbletter: 1, andra skäl: 0)" in readme
     )
 
 
@@ -718,7 +720,95 @@ def test_a_signature_its_signer_withdrew_while_held_is_said_to_be_withdrawn(
     summary = dict(load_workbook(archive.open("underskrifter.xlsx"))["Sammanfattning"].values)
     assert summary["  varav återkallade av underskrivaren efter granskningen"] == 1
     readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
-    assert "återkallade av underskrivaren: 1)" in readme
+    # The other of the two is still a caught duplicate: the parts add up to the 2.
+    assert "återkallade av underskrivaren: 1, dubbletter: 1, andra skäl: 0)" in readme
+
+
+def test_the_invalidated_breakdown_adds_up_to_the_total_in_every_file(
+    app, make_initiative, tmp_path, poppler
+):
+    """One signature invalidated for every reason an organiser can give (one at a time or
+    in the abuse review), one never confirmed, one withdrawn by its signer while held, and
+    a paper row taken out as a duplicate (as the paper review does).  The clerk must be able
+    to trust the numbers: in the manifest, the summary sheet, LÄS MIG.txt and the cover
+    letter the parts of the invalidated add up to the total, and duplicates are named."""
+    from initiatives import abuse, moderation, paper, paper_review, signature_states
+    from tests.privacy_support import Spec, add_signatures
+
+    make_initiative(opens_days_ago=20)
+    single = sorted(moderation.REASONS)
+    review = [reason.value for reason in abuse.Reason]
+    specs = [Spec(f"single-{r}@example.org", f"Ett {r}") for r in single]
+    specs += [Spec(f"review-{r}@example.org", f"Två {r}") for r in review]
+    specs += [
+        Spec("never@example.org", "Aldrig Bekräftad", state=SignatureState.PENDING),
+        Spec("held@example.org", "Återkallar Sedan"),
+        Spec("kept@example.org", "Räknas Fortfarande"),
+    ]
+    ids = add_signatures(app, "amiralsgatan", specs)
+    by_single = dict(zip(single, ids, strict=False))
+    by_review = dict(zip(review, ids[len(single) :], strict=False))
+    never, held = ids[len(single) + len(review) :][:2]
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        for reason, signature_id in by_single.items():
+            moderation.invalidate(db.session.get(Signature, signature_id), "test",
+                                  reason=reason, note="")  # fmt: skip
+        for reason, signature_id in by_review.items():
+            selection = abuse.Selection(initiative.id, signature_ids=[signature_id])
+            abuse.invalidate(selection, reason=reason, actor="test")
+        moderation.invalidate(db.session.get(Signature, never), "test", reason="abuse", note="")
+        moderation.invalidate(db.session.get(Signature, held), "test", reason="other", note="")
+        today = clock.utcnow().date()
+        sheet = paper.add_sheet(
+            initiative, "test", number="1", collected_on=today, collected_by="Hodan"
+        )
+        paper.add_row(sheet, "test", name="Ruth Pappersson", postcode="214 32", signed_on=today)
+        row, _matches = paper.add_row(
+            sheet, "test", name="Ruth Pappersson", postcode="214 32", signed_on=today
+        )
+        db.session.commit()
+        seen = paper_review.review_version(row, paper_review.review_matches(row))
+        paper_review.resolve_duplicate(row, "test", "", seen=seen)
+        db.session.commit()
+        signature_states.withdraw(db.session.get(Signature, held))
+        db.session.commit()
+        total = len(single) + len(review) + 3
+        result = pack.build(
+            initiative, tmp_path / "out", generated_by="test", organisation="N", contact="a@b.se"
+        )
+        db.session.commit()
+    archive = zipfile.ZipFile(result.path)
+
+    counts = json.loads(archive.read("manifest.json"))["counts"]
+    assert counts["invalidated"] == total
+    parts = {key: value for key, value in counts.items() if key.startswith("invalidated_")}
+    assert sum(parts.values()) == total
+    # The paper duplicate, the single duplicate and the review's duplicate_person.
+    assert parts["invalidated_duplicates"] == 3
+    assert parts["invalidated_never_confirmed"] == 1
+    assert parts["invalidated_own_entries"] == 2  # entry_error, test
+    assert parts["invalidated_withdrawn"] == 1
+
+    summary = list(load_workbook(archive.open("underskrifter.xlsx"))["Sammanfattning"].values)
+    labels = [label for label, _value in summary]
+    start = labels.index("Ogiltigförklarade efter granskning (finns inte i listan)")
+    assert summary[start][1] == total
+    lines = [value for label, value in summary[start + 1 :] if label.startswith("  varav")]
+    assert len(lines) == len(parts) and sum(lines) == total
+    assert dict(summary)["  varav dubbletter (samma person hade redan skrivit under)"] == 3
+
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    said = re.search(r"inte med i listan: (\d+) \(varav ([^)]*)\)", readme)
+    assert said and int(said[1]) == total
+    assert "dubbletter: 3" in said[2]
+    assert sum(int(n) for n in re.findall(r"\d+", said[2])) == total
+
+    cover = " ".join(_pdf_text(archive.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
+    assert f"ogiltigförklarat {total} underskrifter" in cover
+    sentence = re.search(r"Av dem ([^.]*)\.", cover)
+    assert sentence and "3 är dubbletter" in sentence[1]
+    assert sum(int(n) for n in re.findall(r"\d+", sentence[1])) == total
 
 
 def test_sheet_numbers_excel_takes_for_dates_stay_text_and_the_clerk_is_told_to_use_the_xlsx(
