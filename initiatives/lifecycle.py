@@ -136,6 +136,12 @@ def can(initiative: Initiative, action: str) -> bool:
     return initiative.state in ACTIONS[action]
 
 
+def below_threshold(initiative: Initiative) -> bool:
+    """Fewer confirmed signatures than the threshold: the list cannot be handed in yet
+    (``submit`` refuses), and the lifecycle page warns before closing such a collection."""
+    return initiative.confirmed_count < initiative.threshold
+
+
 def lock(initiative: Initiative) -> None:
     """Hold the initiative's row until this transaction ends, and read it afresh.
 
@@ -312,7 +318,7 @@ def submit(
     # transaction none can change it (signature_sql.adjust_count).
     lock(initiative)
     require(initiative, "submit", _l("Stäng insamlingen innan du markerar den inlämnad."))
-    if initiative.confirmed_count < initiative.threshold:
+    if below_threshold(initiative):
         raise TransitionError(
             str(
                 _l(

@@ -739,3 +739,34 @@ def test_an_empty_answer_file_is_refused_not_silently_left_out(app, make_initiat
     with app.app_context():
         document = lifecycle.answer_document(db.session.get(Initiative, _get(app).id))
         assert document is not None and document.filename == "svar.pdf"
+
+
+@pytest.mark.parametrize(("confirmed", "warned"), [(11, True), (50, False), (51, False)])
+def test_closing_below_the_threshold_warns_and_the_hand_in_shows_the_count(
+    app, make_initiative, confirmed, warned
+):
+    """Closed below its threshold, a list cannot be handed in (lifecycle.submit refuses)
+    and a closed collection cannot be reopened: the organiser is told so before pressing
+    "Stäng insamlingen", and sees the count beside the hand-in form, not only in its
+    refusal.  At or above the threshold the warning would only alarm, so it is not shown."""
+    make_initiative(threshold=50, opens_days_ago=30, confirmed_count=confirmed)
+    client = logged_in(app)
+    warning = "Initiativet har 11 av 50 bekräftade underskrifter som behövs."
+    page = " ".join(client.get(_page(client)).get_data(as_text=True).split())
+    close_panel = page[page.index("<h3>Stäng insamlingen</h3>") :]
+    assert (warning in close_panel) is warned
+    assert (
+        "kan listan inte markeras som inlämnad förrän 50 har bekräftats" in close_panel
+    ) is warned
+    assert ("En stängd insamling kan inte öppnas igen." in close_panel) is warned
+
+    with app.app_context():
+        initiative = db.session.scalars(sa.select(Initiative)).one()
+        lifecycle.close(initiative, "test")
+        db.session.commit()
+    page = " ".join(client.get(_page(client)).get_data(as_text=True).split())
+    submit_panel = page[page.index("<h3>Markera som inlämnat</h3>") :]
+    assert f"Bekräftade underskrifter: {confirmed} (50 behövs)." in submit_panel
+    assert ("Listan kan inte markeras som inlämnad förrän 50 har bekräftats" in submit_panel) is (
+        warned
+    )

@@ -190,6 +190,7 @@ def _lifecycle_page(initiative: Initiative, status: int = 200, **forms: Any) -> 
         "admin/lifecycle.html",
         initiative=initiative,
         can=lifecycle.can,
+        below_threshold=lifecycle.below_threshold(initiative),
         names=names,
         # The confirmation lifecycle.submit asks for when names have gone before it.
         ask_without_names=bool(names.removed) and initiative.state in lifecycle.NOT_HANDED_IN,
