@@ -100,7 +100,16 @@ class PaperRefused(TransitionError):
     the future, a row dated after its sheet was collected, a sheet dated before a row on
     it): bad input, which the admin page answers with 400, as it does
     ``texts.TextRefused``.  A state that moved on, or a sheet number another sheet took,
-    stays a ``TransitionError``: 409."""
+    stays a ``TransitionError``: 409.
+
+    ``field`` names the form field the refusal is about (``collected_on`` of a sheet,
+    ``signed_on`` of a row), so that the page says it at that field, with the error
+    summary linking to it, as it does a date it cannot read.
+    """
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 # The form's message: only a row that did not come through the form meets this one.
@@ -127,7 +136,8 @@ def check_sheet(
     opened = local_date(initiative.opens_at) if initiative.opens_at else None
     if collected_on > local_date(clock.utcnow()) or (opened and collected_on < opened):
         raise PaperRefused(
-            str(_l("Datumet kan inte vara i framtiden eller före insamlingens början."))
+            str(_l("Datumet kan inte vara i framtiden eller före insamlingens början.")),
+            field="collected_on",
         )
     query = sa.select(PaperSheet.id).where(
         PaperSheet.initiative_id == initiative.id, PaperSheet.number == number
@@ -172,9 +182,12 @@ def check_signed_on(initiative: Initiative, sheet: PaperSheet, signed_on: date) 
     end = initiative.collection_ends_at
     last = local_date(end) if end else None
     if signed_on > local_date(clock.utcnow()) or (opened and signed_on < opened):
-        raise PaperRefused(str(_l("Datumet måste vara under insamlingen och inte i framtiden.")))
+        raise PaperRefused(
+            str(_l("Datumet måste vara under insamlingen och inte i framtiden.")),
+            field="signed_on",
+        )
     if last and signed_on > last:
-        raise PaperRefused(str(_l("Datumet är efter att insamlingen slutade.")))
+        raise PaperRefused(str(_l("Datumet är efter att insamlingen slutade.")), field="signed_on")
     # Nobody signs a sheet once it is collected: such a date is mistyped (the row's, or
     # the sheet's, which can be corrected first).
     if signed_on > sheet.collected_on:
@@ -184,7 +197,8 @@ def check_signed_on(initiative: Initiative, sheet: PaperSheet, signed_on: date) 
                     "Datumet är efter att listan samlades in (%(date)s).",
                     date=sheet.collected_on.isoformat(),
                 )
-            )
+            ),
+            field="signed_on",
         )
 
 

@@ -131,7 +131,8 @@ def _check_rows_signed_by(sheet: PaperSheet, collected_on: date) -> None:
                     len(later),
                     date=later[-1].isoformat(),
                 )
-            )
+            ),
+            field="collected_on",
         )
 
 

@@ -409,6 +409,42 @@ def test_a_sheet_dated_in_the_future_or_before_the_collection_is_refused(app, ma
         assert db.session.scalar(sa.select(sa.func.count(PaperSheet.id))) == 1
 
 
+def _date_refused_at_the_field(response, field: str, says: str) -> None:
+    """A date the rules refuse is the date field's error, as a format error is: said at
+    the field and in the summary at the top linking to it, not only in a banner."""
+    assert response.status_code == 400
+    html = " ".join(response.get_data(as_text=True).split())
+    assert f'<a href="#{field}">{says}</a>' in html, field
+    inline = re.search(rf'<p class="error-message" id="{field}-error">(.*?)</p>', html)
+    assert inline and says in inline[1], field
+    tag = re.search(rf'<input[^>]*\bid="{field}"[^>]*>', html)[0]
+    assert 'aria-invalid="true"' in tag and f"{field}-error" in tag, field
+    assert "Det gick inte" not in html, field
+
+
+def test_a_date_the_collection_refuses_is_shown_at_the_date_field(app, make_initiative):
+    """A new sheet dated before the collection started, and the same for a typed row and
+    the two correction forms: the organiser is taken to the date that is wrong."""
+    make_initiative(opens_days_ago=5)
+    client = logged_in(app)
+    before = _days_ago(30)
+    sheet_said = "Datumet kan inte vara i framtiden eller före insamlingens början."
+    new_sheet = post_form(client, BASE, BASE, number="7", collected_on=before, collected_by="X")
+    _date_refused_at_the_field(new_sheet, "collected_on", sheet_said)
+
+    sheet = _sheet(client, "1")
+    row_said = "Datumet måste vara under insamlingen och inte i framtiden."
+    _date_refused_at_the_field(_row(client, sheet, "Hodan Ali", signed_on=before), "signed_on",
+                               row_said)  # fmt: skip
+    corrected = _correct(client, f"{sheet}/edit", number="1", collected_on=before,
+                         collected_by="Hodan")  # fmt: skip
+    _date_refused_at_the_field(corrected, "collected_on", sheet_said)
+    _row(client, sheet, "Hodan Ali")
+    row_url = f"{sheet}/rows/{_row_id(app)}"
+    corrected = _correct(client, row_url, name="Hodan Ali", postcode="212 14", signed_on=before)
+    _date_refused_at_the_field(corrected, "signed_on", row_said)
+
+
 def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_initiative):
     """Hodan signed two sheets; the second row was marked "same person".  A later rescan
     flagged the first row against that invalidated duplicate, inviting the organiser to

@@ -68,7 +68,7 @@ def paper_sheet_add(slug: str) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _sheets_page(initiative, form, _status(exc), str(exc))
+        return _sheets_page(initiative, form, _status(exc), _refused(form, exc))
     db.session.commit()
     return redirect(url_for("admin.paper_sheet", slug=slug, sheet_id=sheet.id))
 
@@ -77,6 +77,16 @@ def _status(exc: TransitionError) -> int:
     """The status of a refusal: 400 for a sheet or row that cannot be saved as sent
     (``paper.PaperRefused``), 409 for the others, as before."""
     return 400 if isinstance(exc, paper.PaperRefused) else 409
+
+
+def _refused(form: Any, exc: TransitionError) -> str | None:
+    """Put a refused date on its field (the inline error, and the error summary that
+    links to it, as for a date the form cannot read); return what is left for the
+    page's banner: a refusal about no one field (the state moved on, a number taken)."""
+    if isinstance(exc, paper.PaperRefused) and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, str(exc)]
+        return None
+    return str(exc)
 
 
 def _shown(name: str | None) -> str | None:
@@ -139,7 +149,7 @@ def paper_row_add(slug: str, sheet_id: int) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _sheet_page(initiative, sheet, form, _status(exc), str(exc))
+        return _sheet_page(initiative, sheet, form, _status(exc), _refused(form, exc))
     db.session.commit()
     if matches:
         flash(
@@ -209,7 +219,7 @@ def paper_sheet_correct(slug: str, sheet_id: int) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _sheet_edit_page(initiative, sheet, form, _status(exc), str(exc))
+        return _sheet_edit_page(initiative, sheet, form, _status(exc), _refused(form, exc))
     db.session.commit()
     if changed:
         flash(_("Listans uppgifter är rättade."), "success")
@@ -280,7 +290,7 @@ def paper_row_correct(slug: str, sheet_id: int, signature_id: int) -> Any:
         )
     except TransitionError as exc:
         db.session.rollback()
-        return _row_edit_page(initiative, row, form, _status(exc), str(exc))
+        return _row_edit_page(initiative, row, form, _status(exc), _refused(form, exc))
     db.session.commit()
     if not done.changed:
         flash(_("Inget ändrades: raden har redan de uppgifterna."), "info")
