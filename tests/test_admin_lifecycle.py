@@ -770,3 +770,25 @@ def test_closing_below_the_threshold_warns_and_the_hand_in_shows_the_count(
     assert ("Listan kan inte markeras som inlämnad förrän 50 har bekräftats" in submit_panel) is (
         warned
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        (InitiativeState.DRAFT, "Utkastet publiceras aldrig."),
+        (InitiativeState.COLLECTING, "Insamlingen avbryts och sidan visar"),
+        (InitiativeState.CLOSED, "Listan kan inte längre markeras som inlämnad och sidan visar"),
+    ],
+)
+def test_the_withdraw_panel_says_what_withdrawing_ends_in_each_state(
+    app, make_initiative, state, says
+):
+    """Withdrawing a closed initiative cancels no collection (it has ended): it ends the
+    hand-in.  A draft was never public.  The panel says what happens in the state it is in."""
+    make_initiative(state=state)
+    client = logged_in(app)
+    page = " ".join(client.get(_page(client)).get_data(as_text=True).split())
+    panel = page[page.index("<h3>Dra tillbaka initiativet</h3>") :]
+    assert says in panel
+    assert ("Insamlingen avbryts" in panel) is (state == InitiativeState.COLLECTING)
+    assert "Det går inte att ångra." in panel
