@@ -31,8 +31,10 @@ class Dashboard:
     by_state: dict[str, int]
     # channel → state → count
     by_channel: dict[str, dict[str, int]]
-    # tag (or "" for none) → (confirmed, all)
-    by_source: list[tuple[str, int, int]]
+    # (tag, channel, confirmed, all): a tag's row (channel None), or the signatures
+    # without one, per channel: on the web a link passed on or typed, "(ingen)"; on the
+    # stand's tablet or a paper sheet simply that channel, not "no source".
+    by_source: list[tuple[str, str | None, int, int]]
     # postcode area (or "" for none) → channel → confirmed
     by_area: list[tuple[str, dict[str, int], int]]
     per_day: list[tuple[date, int]] = field(default_factory=list)
@@ -65,7 +67,9 @@ def dashboard(initiative: Initiative) -> Dashboard:
     by_channel = {c: dict.fromkeys(STATES, 0) for c in CHANNELS}
     by_state = dict.fromkeys(STATES, 0)
     # Every tag of the initiative has a row, zero included: an unused flyer shows.
-    sources: dict[str, list[int]] = {tag: [0, 0] for tag in campaign.tags(initiative)}
+    sources: dict[tuple[str, str | None], list[int]] = {
+        (tag, None): [0, 0] for tag in campaign.tags(initiative)
+    }
     areas: dict[str, dict[str, int]] = {}
     columns = (Signature.channel, Signature.state, Signature.source_tag, Signature.postcode_area)
     grouped = (
@@ -76,13 +80,14 @@ def dashboard(initiative: Initiative) -> Dashboard:
     for channel, state, tag, area, count in db.session.execute(grouped).all():
         by_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] += count
         by_state[state] = by_state.get(state, 0) + count
-        source = sources.setdefault(tag or "", [0, 0])
+        source = sources.setdefault((tag, None) if tag else ("", channel), [0, 0])
         source[1] += count
         if state == SignatureState.CONFIRMED:
             source[0] += count
             areas.setdefault(area or "", dict.fromkeys(CHANNELS, 0))[channel] += count
     by_source = sorted(
-        ((tag, ok, total) for tag, (ok, total) in sources.items()), key=lambda r: (-r[1], r[0])
+        ((tag, channel, ok, total) for (tag, channel), (ok, total) in sources.items()),
+        key=lambda r: (-r[2], r[0], r[1] or ""),
     )
     by_area = sorted(
         ((area, counts, sum(counts.values())) for area, counts in areas.items()),

@@ -53,12 +53,14 @@ def test_every_count_of_the_dashboard(app, make_initiative):
     assert numbers.by_channel[WEB][WITHDRAWN] == 1
     assert numbers.by_channel[KIOSK][CONFIRMED] == 2
     assert sum(numbers.by_channel[PAPER].values()) == 0
-    # (tag, confirmed, all): most confirmed first; an unused tag still has its row.
+    # (tag, channel, confirmed, all): most confirmed first; an unused tag still has its
+    # row; without a tag, the stand's tablet is its own row, not "no source" on the web.
     assert numbers.by_source == [
-        ("", 2, 3),
-        ("poster", 2, 3),
-        ("flyer", 1, 2),
-        ("unused", 0, 0),
+        ("", "kiosk", 2, 2),
+        ("poster", None, 2, 3),
+        ("flyer", None, 1, 2),
+        ("", "web", 0, 1),
+        ("unused", None, 0, 0),
     ]
     # (postcode area, confirmed per channel, confirmed): most first.
     assert numbers.by_area == [
