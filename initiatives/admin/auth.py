@@ -213,6 +213,18 @@ def change_password() -> Any:
     return redirect(url_for("admin.account"))
 
 
+def _password_refused(form: TotpEnableForm | TotpDisableForm, shown_as: str) -> Any:
+    """The account page again, with ``form`` (as ``shown_as``) saying what is wrong,
+    unless it carries the account's own password (a wrong one counts as a failed
+    login); None when it does."""
+    if not form.validate_on_submit():
+        return _account_page(**{shown_as: form}, status=400)
+    refused = _refuse_own_password(form.totp_password, _("Lösenordet stämmer inte."))
+    if refused:
+        return _account_page(**{shown_as: form}, status=refused)
+    return None
+
+
 @bp.post("/account/2fa/start")
 def totp_start() -> Any:
     """Takes the password, as turning it off does: else someone at an unlocked laptop
@@ -223,11 +235,9 @@ def totp_start() -> Any:
         # password: a session alone must not be enough to move it to another phone.
         return redirect(url_for("admin.account"))
     form = TotpEnableForm()
-    if not form.validate_on_submit():
-        return _account_page(enable_form=form, status=400)
-    refused = _refuse_own_password(form.totp_password, _("Lösenordet stämmer inte."))
-    if refused:
-        return _account_page(enable_form=form, status=refused)
+    refused = _password_refused(form, "enable_form")
+    if refused is not None:
+        return refused
     accounts.start_totp_enrolment(current_user)
     db.session.commit()
     session[ENROL_KEY] = True
@@ -265,11 +275,9 @@ def totp_enrol() -> Any:
 @bp.post("/account/2fa/disable")
 def totp_disable() -> Any:
     form = TotpDisableForm()
-    if not form.validate_on_submit():
-        return _account_page(disable_form=form, status=400)
-    refused = _refuse_own_password(form.totp_password, _("Lösenordet stämmer inte."))
-    if refused:
-        return _account_page(disable_form=form, status=refused)
+    refused = _password_refused(form, "disable_form")
+    if refused is not None:
+        return refused
     accounts.disable_totp(current_user)
     audit.record("admin.two_factor_disabled", actor=actor())
     db.session.commit()
