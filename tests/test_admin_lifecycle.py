@@ -173,6 +173,24 @@ def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
     assert all(who == "nadia@example.org" for _, who in actions)
 
 
+@pytest.mark.parametrize("state", ["draft", "collecting"])
+def test_the_preview_links_only_to_what_exists(app, make_initiative, state):
+    """A draft's QR code, poster and flyers are served once it is published: its preview
+    showed a broken image and links that answered 404.  It says when they come instead;
+    a published initiative's preview shows them, and each one answers."""
+    make_initiative(state=state)
+    client = logged_in(app)
+    page = client.get("/admin/initiatives/amiralsgatan/preview").get_data(as_text=True)
+    wanted = re.findall(r'(?:src|href)="(/i/amiralsgatan/[^"]+)"', page)
+    for url in wanted:
+        assert client.get(url.replace("&amp;", "&")).status_code == 200, url
+    if state == "draft":
+        assert not wanted
+        assert "QR-koden och materialet att skriva ut finns när initiativet är publicerat" in page
+    else:
+        assert any("qr.svg" in url for url in wanted) and any("poster" in url for url in wanted)
+
+
 def test_answer_upload_must_be_a_pdf(app, make_initiative):
     make_initiative(state=InitiativeState.SUBMITTED)
     with app.app_context():

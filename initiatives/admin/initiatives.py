@@ -36,6 +36,7 @@ from ..extensions import db
 from ..forms import ButtonForm, SignForm
 from ..i18n import available_locales, text_direction
 from ..models import AuditEvent, Initiative
+from ..signing import PUBLIC_STATES
 from . import actor, bp
 from .forms import AnswerForm, InitiativeForm, ReasonForm, SubmitForm
 
@@ -170,6 +171,9 @@ def preview(slug: str) -> str:
             current_locale=locale,
             text_dir=text_direction(locale),
             preview_locale=locale,
+            # Its QR code, poster and flyers are served once it is published (as its
+            # public page: ``signing.public_initiative_or_404``).
+            unpublished=initiative.state not in PUBLIC_STATES or initiative.opens_at is None,
         )
 
 
