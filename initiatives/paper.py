@@ -99,8 +99,8 @@ class PaperRefused(TransitionError):
     """A sheet or row that cannot be saved as sent (a date outside the collection or in
     the future, a row dated after its sheet was collected, a sheet dated before a row on
     it): bad input, which the admin page answers with 400, as it does
-    ``texts.TextRefused``.  A state that moved on, or a sheet number another sheet took,
-    stays a ``TransitionError``: 409.
+    ``texts.TextRefused``.  A state that moved on stays a ``TransitionError``, and a
+    sheet number another sheet took is a ``NumberTaken``: 409.
 
     ``field`` names the form field the refusal is about (``collected_on`` of a sheet,
     ``signed_on`` of a row), so that the page says it at that field, with the error
@@ -110,6 +110,13 @@ class PaperRefused(TransitionError):
     def __init__(self, message: str, *, field: str):
         super().__init__(message)
         self.field = field
+
+
+class NumberTaken(TransitionError):
+    """Another sheet of the initiative has this number: a conflict (409), as it may be
+    one that another organiser's sheet took a moment ago, said at the number field."""
+
+    field = "number"
 
 
 # The form's message: only a row that did not come through the form meets this one.
@@ -145,7 +152,7 @@ def check_sheet(
     if sheet_id is not None:
         query = query.where(PaperSheet.id != sheet_id)
     if db.session.scalar(query) is not None:
-        raise TransitionError(str(_l("Det finns redan en lista med nummer %(n)s.", n=number)))
+        raise NumberTaken(str(_l("Det finns redan en lista med nummer %(n)s.", n=number)))
 
 
 def add_sheet(

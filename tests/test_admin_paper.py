@@ -409,10 +409,11 @@ def test_a_sheet_dated_in_the_future_or_before_the_collection_is_refused(app, ma
         assert db.session.scalar(sa.select(sa.func.count(PaperSheet.id))) == 1
 
 
-def _date_refused_at_the_field(response, field: str, says: str) -> None:
-    """A date the rules refuse is the date field's error, as a format error is: said at
-    the field and in the summary at the top linking to it, not only in a banner."""
-    assert response.status_code == 400
+def _refused_at_the_field(response, field: str, says: str, status: int = 400) -> None:
+    """A value the rules refuse (a date, a sheet's number) is its field's error, as a
+    format error is: said at the field and in the summary at the top linking to it, not
+    only in a banner."""
+    assert response.status_code == status
     html = " ".join(response.get_data(as_text=True).split())
     assert f'<a href="#{field}">{says}</a>' in html, field
     inline = re.search(rf'<p class="error-message" id="{field}-error">(.*?)</p>', html)
@@ -430,19 +431,19 @@ def test_a_date_the_collection_refuses_is_shown_at_the_date_field(app, make_init
     before = _days_ago(30)
     sheet_said = "Datumet kan inte vara i framtiden eller före insamlingens början."
     new_sheet = post_form(client, BASE, BASE, number="7", collected_on=before, collected_by="X")
-    _date_refused_at_the_field(new_sheet, "collected_on", sheet_said)
+    _refused_at_the_field(new_sheet, "collected_on", sheet_said)
 
     sheet = _sheet(client, "1")
     row_said = "Datumet måste vara under insamlingen och inte i framtiden."
-    _date_refused_at_the_field(_row(client, sheet, "Hodan Ali", signed_on=before), "signed_on",
+    _refused_at_the_field(_row(client, sheet, "Hodan Ali", signed_on=before), "signed_on",
                                row_said)  # fmt: skip
     corrected = _correct(client, f"{sheet}/edit", number="1", collected_on=before,
                          collected_by="Hodan")  # fmt: skip
-    _date_refused_at_the_field(corrected, "collected_on", sheet_said)
+    _refused_at_the_field(corrected, "collected_on", sheet_said)
     _row(client, sheet, "Hodan Ali")
     row_url = f"{sheet}/rows/{_row_id(app)}"
     corrected = _correct(client, row_url, name="Hodan Ali", postcode="212 14", signed_on=before)
-    _date_refused_at_the_field(corrected, "signed_on", row_said)
+    _refused_at_the_field(corrected, "signed_on", row_said)
 
 
 def test_a_rescan_does_not_flag_the_row_a_duplicate_was_taken_out_for(app, make_initiative):
@@ -724,10 +725,11 @@ def test_a_sheet_correction_is_refused_where_a_new_sheet_would_be(app, make_init
     _sheet(client, "2")
     edit = f"{sheet}/edit"
     taken = _correct(client, edit, number="2", collected_on=_today(), collected_by="Hodan")
-    assert taken.status_code == 409
+    _refused_at_the_field(taken, "number", "Det finns redan en lista med nummer 2.", 409)
     page = taken.get_data(as_text=True)
-    assert "Det finns redan en lista med nummer 2." in page
     assert 'value="2"' in page and 'value="Hodan"' in page
+    again = post_form(client, BASE, BASE, number="2", collected_on=_today(), collected_by="X")
+    _refused_at_the_field(again, "number", "Det finns redan en lista med nummer 2.", 409)
     for day in (-2, 30):
         refused = _correct(
             client, edit, number="1", collected_on=_days_ago(day), collected_by="Hodan"

@@ -80,10 +80,11 @@ def _status(exc: TransitionError) -> int:
 
 
 def _refused(form: Any, exc: TransitionError) -> str | None:
-    """Put a refused date on its field (the inline error, and the error summary that
-    links to it, as for a date the form cannot read); return what is left for the
-    page's banner: a refusal about no one field (the state moved on, a number taken)."""
-    if isinstance(exc, paper.PaperRefused) and exc.field in form:
+    """Put a refusal about one field (a date, a sheet's number taken) on that field (the
+    inline error, and the error summary that links to it, as for a date the form cannot
+    read); return what is left for the page's banner: a refusal about no one field (the
+    state moved on)."""
+    if isinstance(exc, paper.PaperRefused | paper.NumberTaken) and exc.field in form:
         form[exc.field].errors = [*form[exc.field].errors, str(exc)]
         return None
     return str(exc)
