@@ -168,6 +168,13 @@ def _sign_limit() -> str:
     return current_app.config["SIGN_RATE_LIMIT"]
 
 
+def _closed(initiative: Initiative) -> tuple[str, int]:
+    """The sign form's answer once the initiative takes no signatures: seen before the
+    form was checked, or found under the hold (``signatures.hold_open``) by a close
+    that committed while the request was on its way."""
+    return render_template("signing/closed.html", initiative=initiative), 409
+
+
 @bp.post("/i/<slug>/sign")
 @limiter.limit(_sign_limit, methods=["POST"])
 def sign(slug: str) -> Response | tuple[str, int]:
@@ -177,7 +184,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     valid = form.validate_on_submit()
     initiative = public_initiative_or_404(slug)
     if not initiative.accepts_signatures():
-        return render_template("signing/closed.html", initiative=initiative), 409
+        return _closed(initiative)
     if not valid:
         return _render_initiative(initiative, form, 400)
     if form.website.data:
@@ -199,7 +206,7 @@ def sign(slug: str) -> Response | tuple[str, int]:
     except signatures.InitiativeClosedError:
         # Closed (or handed in, or withdrawn) while this request was on its way.
         db.session.rollback()
-        return render_template("signing/closed.html", initiative=initiative), 409
+        return _closed(initiative)
     db.session.commit()
     return redirect(url_for(".check_email", slug=slug), code=303)
 
@@ -219,7 +226,7 @@ def form_expired(exc: CSRFError) -> Response | tuple[str, int]:
     except NotFound:
         return error_response(404)
     if not initiative.accepts_signatures():
-        return render_template("signing/closed.html", initiative=initiative), 409
+        return _closed(initiative)
     return _render_initiative(initiative, SignForm(), 400, problem=str(FORM_EXPIRED))
 
 
