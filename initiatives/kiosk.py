@@ -141,12 +141,29 @@ def start() -> Any:
         return _enrol_page(EnrolForm())
     _ensure_queue_key(g.kiosk)
     initiative = kiosks.current_initiative(g.kiosk)
+    closed = initiative is None or not initiative.accepts_signatures()
     return render(
         "kiosk/start.html",
         shell_version=shell_version(g.kiosk),
         initiative=initiative,
         text=initiative.text(DEFAULT) if initiative else None,
+        closed_in_languages=_closed_in_languages() if closed else [],
     )
+
+
+def _closed_in_languages() -> list[tuple[str, str, str]]:
+    """The closed start screen's heading in each other language the tablet offers, for
+    the resident who walks up to it: that screen is Swedish, as the volunteer's are, and
+    it has no language to choose.  (code, direction, heading)"""
+    lines = []
+    for code in available_locales():
+        if code == DEFAULT:
+            continue
+        with force_locale(code):
+            lines.append(
+                (code, text_direction(code), _("Här går det inte att skriva under just nu"))
+            )
+    return lines
 
 
 def _ensure_queue_key(kiosk: kiosks.Kiosk) -> None:

@@ -476,6 +476,28 @@ def test_a_closed_initiative_is_refused_with_409_and_nothing_is_stored(app, make
         assert db.session.scalar(sa.select(sa.func.count(KioskReceipt.client_uuid))) == 0
 
 
+def test_a_closed_start_screen_says_so_in_every_language_the_tablet_offers(app, make_initiative):
+    """The start screen is Swedish and, closed, has no languages to choose: the resident
+    who walks up to it reads in her own language that she cannot sign here now."""
+    make_initiative(state=InitiativeState.CLOSED)
+    tablet = enrolled_tablet(app)
+    page = tablet.client.get("/kiosk").get_data(as_text=True)
+    assert "Här går det inte att skriva under just nu" in page
+    assert '<li lang="ar" dir="rtl">لا يمكن التوقيع هنا الآن</li>' in page
+    assert '<li lang="en" dir="ltr">You cannot sign here right now</li>' in page
+    assert '<li lang="so" dir="ltr">Hadda halkan lagama saxiixi karo</li>' in page
+    with app.app_context():
+        offered = set(available_locales()) - {"sv"}
+    assert set(re.findall(r'<li lang="(\w+)" dir="\w+">', page)) == offered
+    assert "kiosk-language" not in page  # nothing to choose
+
+
+def test_an_open_start_screen_offers_languages_not_a_closed_notice(app, make_initiative):
+    make_initiative()
+    page = enrolled_tablet(app).client.get("/kiosk").get_data(as_text=True)
+    assert "kiosk-closed-languages" not in page and 'class="kiosk-language"' in page
+
+
 def test_a_kiosk_signs_only_for_its_assigned_initiatives(app, make_initiative):
     make_initiative()
     make_initiative("parklek")

@@ -1251,3 +1251,12 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     page.wait_for_url(re.compile(r"/kiosk/volunteer/panel$"))
     page.locator("[data-today-received]").wait_for()
     look("panel-sv")
+    # The organiser closes the collection: the start screen says so in every language.
+    with server.app.app_context():
+        db.session.scalars(sa.select(Initiative)).one().state = InitiativeState.CLOSED
+        db.session.commit()
+    page.goto(f"{server.url}/kiosk")
+    arabic_line = page.locator('.kiosk-closed-languages li[lang="ar"]')
+    expect(arabic_line).to_have_text(arabic("Här går det inte att skriva under just nu"))
+    assert arabic_line.evaluate("li => getComputedStyle(li).direction") == "rtl"
+    look("closed-sv")
