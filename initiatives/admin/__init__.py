@@ -286,6 +286,7 @@ def configure_admin(app: Flask) -> None:
         initiatives,
         kiosks,
         paper,
+        paper_review,
         review,
         signatures,
         texts,
