@@ -492,15 +492,35 @@ def _answer_upload(client, token: str | None) -> object:
 def test_a_large_answer_upload_needs_an_organisers_session(app, make_initiative):
     """The answer's larger limit is for organisers only.  Anyone else's large body is
     refused by its length before the CSRF check would read (and spool) it: with no
-    session at all, or with one that never logged in (the login page's)."""
+    session at all, or with one that never logged in (the login page's).  She may be an
+    organiser whose browser lost its session cookie (closed and opened again): she is
+    told, as for any form sent after the session ended, that she was logged out and
+    nothing was saved, not that she sent too much text."""
     make_initiative()
     for client, token in (
         (app.test_client(), None),
         (stranger := app.test_client(), csrf_token(stranger, "/admin/login")),
     ):
         response = _answer_upload(client, token)
-        assert response.status_code == 413
-        assert "för stort" in response.get_data(as_text=True)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/admin/login?next=")
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "loggats ut" in page and "sparades inte" in page
+        assert "För mycket text" not in page
+    assert _get(app).state == InitiativeState.COLLECTING
+
+
+def test_an_answer_over_the_upload_limit_is_refused_naming_the_limit(app, make_initiative):
+    """Logged in, a file beyond ADMIN_UPLOAD_MAX_BYTES: a 413 that speaks of the file
+    and its largest size, not of "too much text"; nothing changes."""
+    make_initiative()
+    app.config["ADMIN_UPLOAD_MAX_BYTES"] = 150_000  # the upload is ~200 kB
+    client = logged_in(app)
+    response = _answer_upload(client, csrf_token(client, _page(client)))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "Filen är för stor" in page and "0,1 MB" in page and "Inget sparades" in page
+    assert "Korta texten" not in page
     assert _get(app).state == InitiativeState.COLLECTING
 
 

@@ -22,6 +22,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     Flask,
@@ -37,7 +38,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, RequestRedirect
 from werkzeug.wrappers import Response
 
@@ -250,6 +251,25 @@ def form_without_session(exc: CSRFError) -> Any:
     if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
         return _not_saved(_l("Du hade loggats ut."))
     return error_response(400, str(CSRF_MESSAGE))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc: RequestEntityTooLarge) -> Any:
+    """A body over its limit, refused by its length before anything read it.  With no
+    one logged in, the answer's larger limit did not apply (``AdminRequest``): she may
+    be an organiser whose browser lost its session cookie, so the login, saying it was
+    not saved, as for any form sent after the session ended.  Logged in: the answer's
+    file is beyond ADMIN_UPLOAD_MAX_BYTES, which the page names; any other form, the
+    usual 413."""
+    if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
+        return _not_saved(_l("Du hade loggats ut."))
+    if request.endpoint == "admin.answer":
+        megabytes = current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / (1024 * 1024)
+        largest = format_decimal(megabytes, format="#,##0.#", locale="sv_SE")
+        return error_response(
+            413, f"Filen är för stor: svaret som PDF får vara högst {largest} MB. Inget sparades."
+        )
+    return error_response(413)
 
 
 @bp.context_processor
