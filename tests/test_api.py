@@ -111,3 +111,23 @@ def test_a_partner_can_tell_whether_signing_is_open_without_reading_dates(client
     assert answers["ended"]["accepting_signatures"] is False
     assert answers["stangd"]["accepting_signatures"] is False
     assert client.get("/api/initiatives/ended").get_json()["accepting_signatures"] is False
+
+
+def test_the_json_never_opens_the_visitors_session(app, client, make_initiative):
+    """The counter widget's polls carry the page's session cookie; the JSON does not
+    read it (its signature check was a sixth of a poll's CPU), nor write it: the page's
+    session, and the CSRF token in it, are as they were."""
+    make_initiative()
+    client.get("/i/amiralsgatan")
+    cookie = client.get_cookie("initiatives_session")
+    assert cookie is not None
+    headers = {"Cookie": f"initiatives_session={cookie.value}"}
+    interface = app.session_interface
+    for path, opened in (("/api/initiatives/amiralsgatan", False), ("/i/amiralsgatan", True)):
+        with app.test_request_context(path, headers=headers) as ctx:
+            session = interface.open_session(app, ctx.request)
+            assert ("csrf_token" in session) is opened, path
+    for path in ("/api/initiatives/amiralsgatan", "/api/initiatives", "/api/initiatives/nope"):
+        response = client.get(path)
+        assert "Set-Cookie" not in response.headers, path
+    assert client.get_cookie("initiatives_session").value == cookie.value
