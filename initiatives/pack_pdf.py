@@ -79,8 +79,9 @@ class ListDocument(Document):
             f"{swedish_number(self.info.total)} bekräftade underskrifter"
         )
         self.multi_cell(180, 5, line, align="L", new_x="LMARGIN", new_y="NEXT")
-        if self.info.state_note:
-            self.multi_cell(180, 5, self.info.state_note, align="L", new_x="LMARGIN", new_y="NEXT")
+        for note in (self.info.state_note, self.info.names_note):
+            if note:
+                self.multi_cell(180, 5, note, align="L", new_x="LMARGIN", new_y="NEXT")
         if self.unreadable_ahead and self.page_no() == 1:
             pointer = unreadable_pointer(self.unreadable_ahead)
             self.multi_cell(180, 5, pointer, align="L", new_x="LMARGIN", new_y="NEXT")
@@ -283,9 +284,12 @@ def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
         document,
         f"Vi lämnar härmed in medborgarinitiativet ”{info.title}” till {info.target_body} "
         f"enligt Malmöinitiativet. Under insamlingsperioden {info.period} fick initiativet "
-        f"{swedish_number(info.total)} bekräftade {counted}. Den fullständiga listan finns "
+        f"{swedish_number(info.total)} bekräftade {counted}. "
+        f"{'Listan' if info.names_note else 'Den fullständiga listan'} finns "
         "bifogad som PDF, som kalkylblad (XLSX) och som CSV-fil med samma innehåll.",
     )
+    if info.names_note:
+        _para(document, info.names_note)
     _para(
         document,
         "Öppna listan i Excel från kalkylbladet (XLSX): Excel gör om vissa värden i "

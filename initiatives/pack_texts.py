@@ -52,6 +52,14 @@ ANONYMISED_LABEL = (
 )
 
 
+# Said wherever the list is described when the pack was made with shortened names: such a
+# list is for publication, and no signer can be checked against it.
+SHORT_NAMES_NOTE = (
+    "Namnen i listan är förkortade för publicering: förnamn och första bokstaven i "
+    "efternamnet, till exempel ”Amira H.”."
+)
+
+
 def swedish_number(value: int) -> str:
     """A count as Swedish is written, in groups of three: ``12 345`` (a no-break space)."""
     return format_decimal(value, locale="sv")
@@ -204,6 +212,11 @@ class PackInfo:
         return " ".join(n for n in notes if n) or None
 
     @property
+    def names_note(self) -> str | None:
+        """``SHORT_NAMES_NOTE`` for a list of shortened names (the pack's texts say it)."""
+        return SHORT_NAMES_NOTE if self.names == "short" else None
+
+    @property
     def invalidated_note(self) -> str | None:
         """Signatures taken out after review: not listed, but not hidden either."""
         if not self.invalidated:
@@ -346,6 +359,7 @@ def readme(info: PackInfo, files: list[tuple[str, str]]) -> bytes:
     listing = "\r\n".join(f"  {sha}  {name}" for name, sha in files)
     n = swedish_number
     anonymised = f"{ANONYMISED_LABEL}: {n(info.anonymised)}\n" if info.anonymised else ""
+    shortened = f"{info.names_note}\n" if info.names_note else ""
     breakdown = (
         f" (varav aldrig bekräftade: {n(info.invalidated_unconfirmed)}, felinmatade rader "
         f"och testrader: {n(info.invalidated_own)}, återkallade av underskrivaren: "
@@ -362,7 +376,7 @@ Insamlingsperiod: {info.period}
 Bekräftade underskrifter: {n(info.total)} (webben {n(info.counts["web"])}, surfplatta \
 vid insamlingsplats {n(info.counts["kiosk"])}, papperslistor {n(info.counts["paper"])})
 Ogiltigförklarade efter granskning, inte med i listan: {n(info.invalidated)}{breakdown}
-{anonymised}Skapad: {info.generated_local}
+{anonymised}{shortened}Skapad: {info.generated_local}
 Från: {info.organisation}
 
 FILERNA

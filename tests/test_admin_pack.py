@@ -238,6 +238,32 @@ def test_shortened_names_for_publication(app, campaign):
     assert json.loads(archive.read("manifest.json"))["names"] == "short"
 
 
+SHORT_NOTE = "Namnen i listan är förkortade för publicering"
+
+
+def test_a_pack_with_shortened_names_says_so_where_the_clerk_reads_the_list(
+    app, campaign, tmp_path, poppler
+):
+    """The cover letter of a pack with "Amira H." in it said "Den fullständiga listan
+    finns bifogad", and neither it, the list's pages nor LÄS MIG.txt said the names were
+    shortened (only the workbook's second sheet did): a clerk could take the list for the
+    one to check signers against.  A pack with whole names says nothing of it."""
+    short = _download(campaign, names="short")
+    cover = " ".join(_pdf_text(short.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
+    assert SHORT_NOTE in cover and "fullständiga listan" not in cover
+    listing = _pdf_text(short.read("underskrifter.pdf"), tmp_path, "l.pdf")
+    assert SHORT_NOTE in " ".join(listing.split())
+    readme = " ".join(short.read("LÄS MIG.txt").decode("utf-8-sig").split())
+    assert SHORT_NOTE in readme
+
+    full = _download(campaign)
+    cover = " ".join(_pdf_text(full.read("foljebrev.pdf"), tmp_path, "c.pdf").split())
+    assert "Den fullständiga listan finns bifogad" in cover and SHORT_NOTE not in cover
+    listing = _pdf_text(full.read("underskrifter.pdf"), tmp_path, "l.pdf")
+    assert "förkortade" not in listing
+    assert "förkortade" not in full.read("LÄS MIG.txt").decode("utf-8-sig")
+
+
 def test_long_lists_repeat_the_header_and_number_pages(
     app, make_initiative, tmp_path, poppler, artifacts
 ):
