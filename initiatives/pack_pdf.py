@@ -253,9 +253,39 @@ def _facts(document: Document, facts: list[tuple[str, int]]) -> None:
     document.ln(3)
 
 
+class CoverDocument(Document):
+    """The letter, with what it is and "sida N av M" at the foot of every page: its second
+    page (the hashes, the greeting) may be printed or filed apart from the first."""
+
+    def __init__(self, info: PackInfo):
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.info = info
+        self.alias_nb_pages("{nb}")
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FAMILY, "", 8)
+        what = f"Följebrev till {self.info.target_body}"
+        # A committee's name is up to 200 characters: smaller, and beyond that the word
+        # alone, never over the page number.
+        if self._fits(what, 140):
+            self.cell(140, 5, what)
+        else:
+            self.cell(140, 5, "Följebrev")
+        self.set_font_size(8)
+        self.cell(40, 5, f"sida {self.page_no()} av {{nb}}", align="R")
+
+    def _fits(self, text: str, width: float) -> bool:
+        size = 8.0
+        while self.get_string_width(text) > width - 2 and size > MIN_FONT_SIZE:
+            size -= 0.5
+            self.set_font_size(size)
+        return self.get_string_width(text) <= width - 2
+
+
 def write_cover(path: Path, info: PackInfo, hashes: dict[str, str]) -> None:
     """The letter to the committee: what is handed in, how many, and how to check it."""
-    document = Document(orientation="P", unit="mm", format="A4")
+    document = CoverDocument(info)
     document.set_margins(15, 15, 15)
     document.set_auto_page_break(True, margin=15)
     document.set_title(f"Följebrev: {info.title}")

@@ -528,6 +528,46 @@ def test_the_list_header_wraps_long_notes_and_titles_within_the_page(
     assert _words_past_the_margin(pdf) == []
 
 
+# A committee's name as long as the field takes (200 characters).
+LONG_BODY = ("Nämnden för trygghet, gator, parker och " * 5).strip()[:200]
+
+
+@pytest.mark.parametrize("body", ["Tekniska nämnden", LONG_BODY], ids=["short", "long"])
+def test_every_page_of_the_cover_letter_says_what_it_is_and_its_number(
+    app, make_initiative, tmp_path, poppler, body
+):
+    """A proposal of a few paragraphs puts the letter's hashes and greeting on a second
+    page, and that page had no page number and nothing saying what it belonged to: filed
+    or printed apart from page 1, it was a loose sheet of hashes.  A committee's name too
+    long for the foot leaves the word "Följebrev" there, never over the page number."""
+    paragraph = "Vi föreslår att Tekniska nämnden bygger säkra övergångar vid skolan. " * 12
+    texts = {"sv": {"title": "Tryggare Amiralsgatan", "summary": "Säkrare gator.",
+                    "body": "\n\n".join([paragraph] * 6)}}  # fmt: skip
+    initiative = make_initiative(opens_days_ago=5, texts=texts, target_body=body)
+    _stored_names(app, initiative, ["Amira Hassan"])
+    with _exported(app, tmp_path) as archive:
+        pdf = tmp_path / "cover.pdf"
+        pdf.write_bytes(archive.read("foljebrev.pdf"))
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1))
+    assert pages >= 2
+    for page in range(1, pages + 1):
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        foot = text.strip().splitlines()[-1]
+        what = "Följebrev till Tekniska nämnden" if body == "Tekniska nämnden" else "Följebrev"
+        assert re.fullmatch(rf"{what}\s+sida {page} av {pages}", foot), (page, foot)
+        # The foot below the text, not over it (one page at a time: the helpers read
+        # every word of a file as if on one page).
+        alone = tmp_path / f"cover-{page}.pdf"
+        subprocess.run(["pdfseparate", "-f", str(page), "-l", str(page), str(pdf), str(alone)],
+                       check=True)  # fmt: skip
+        assert _words_past_the_margin(alone) == [], page
+        assert _words_drawn_over_others(alone) == [], page
+
+
 def test_export_to_a_folder_that_cannot_be_made_says_so(app, make_initiative, tmp_path):
     """``--out`` under a file (or where the operator may not write): a one-line error, not
     a traceback, and no pack on the record."""
