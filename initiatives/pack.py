@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import shutil
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -354,6 +355,20 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _add(archive: zipfile.ZipFile, path: Path, name: str, made: datetime) -> None:
+    """Put ``path`` in the ZIP (streamed) dated ``made`` on Malmö's clock.
+
+    A ZIP's dates have no time zone and unpacking programs read them as local time; the
+    file's own date would be the server's clock (UTC), an hour or two before the
+    "Skapad" the letter and the list print.
+    """
+    entry = zipfile.ZipInfo.from_file(path, name)
+    entry.date_time = made.astimezone(clock.LOCAL_TZ).timetuple()[:6]
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    with path.open("rb") as source, archive.open(entry, "w") as target:
+        shutil.copyfileobj(source, target, 1 << 16)
+
+
 def filename(initiative: Initiative, now: datetime | None = None) -> str:
     day = local_date(now or clock.utcnow())
     return f"{initiative.slug}-underlag-{day.isoformat()}.zip"
@@ -418,7 +433,7 @@ def build(
         partial = target.with_suffix(".zip.part")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for key in ("readme", "cover", "list_pdf", "xlsx", "csv", "manifest"):
-                archive.write(paths[key], FILES[key])
+                _add(archive, paths[key], FILES[key], now)
         partial.replace(target)
     counts = {c.value: snap.counts.get(c.value, 0) for c in Channel}
     audit.record(

@@ -584,6 +584,34 @@ def test_export_to_a_folder_that_cannot_be_made_says_so(app, make_initiative, tm
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 0
 
 
+@pytest.fixture
+def server_in_utc(monkeypatch):
+    """The process's local time zone is UTC, as on the server."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_files_in_the_zip_are_dated_when_the_pack_says_it_was_made(
+    app, make_initiative, tmp_path, server_in_utc
+):
+    """A ZIP's dates have no time zone: unpacking programs take them as local time.  They
+    were the server's (UTC), so in Malmö the unpacked files were dated an hour or two
+    before the "Skapad" of the letter, the list and LÄS MIG.txt."""
+    _stored_names(app, make_initiative(opens_days_ago=5), ["Amira Hassan"])
+    with _exported(app, tmp_path) as archive:
+        made = datetime.fromisoformat(json.loads(archive.read("manifest.json"))["generated_at"])
+        stamps = {entry.date_time[:5] for entry in archive.infolist()}
+        readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    local = made.astimezone(clock.LOCAL_TZ)
+    assert stamps == {(local.year, local.month, local.day, local.hour, local.minute)}
+    assert f"Skapad: {local:%Y-%m-%d %H:%M}" in readme
+
+
 def test_a_withdrawn_initiatives_period_ends_when_it_was_withdrawn(app, make_initiative, tmp_path):
     """Withdrawn while collecting, it took no signature after that day: the pack's period
     ended then, not on the planned last day months after the pack was made."""
