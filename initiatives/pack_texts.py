@@ -404,6 +404,9 @@ KONTROLLERA ATT INGET HAR ÄNDRATS
 Varje fil har en SHA-256-kontrollsumma. Samma summor står i manifest.json och,
 för listorna, i följebrevet.
 
+Packa först upp ZIP-filen i en egen mapp (i Windows Utforskaren: högerklicka på
+den och välj Extrahera alla). Kör sedan kommandot för varje fil:
+
   Windows (PowerShell), i mappen med filerna:
     Get-FileHash -Algorithm SHA256 underskrifter.csv
   macOS och Linux:

@@ -207,6 +207,17 @@ def test_the_pack_holds_what_a_clerk_needs(app, campaign, tmp_path, poppler, art
     assert (artifacts / "pack-list-page-1.png").stat().st_size > 10_000
 
 
+def test_the_readme_says_to_unpack_the_zip_before_checking_the_sums(campaign):
+    """Opened with a double click, the ZIP is a folder in Windows' Explorer that
+    PowerShell cannot enter: "in the folder with the files" (Get-FileHash) and a Mac's or
+    Linux's shasum need the files unpacked first, and the steps did not say so."""
+    readme = _download(campaign).read("LÄS MIG.txt").decode("utf-8-sig")
+    steps = readme[readme.index("KONTROLLERA ATT INGET HAR ÄNDRATS") :]
+    unpack = steps.index("Packa först upp ZIP-filen")
+    assert unpack < steps.index("Get-FileHash") and unpack < steps.index("sha256sum")
+    assert "Extrahera alla" in steps[unpack : steps.index("Get-FileHash")]
+
+
 def test_the_cover_letter_is_set_ragged_right_not_justified(campaign, tmp_path, poppler):
     """A justified line that holds a few words and a 64-letter hash spreads the words a
     centimetre apart ("SHA-256    för    initiativtexten"): the letter is set flush left,
