@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import shutil
+import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -76,11 +77,19 @@ def neutralise(value: str) -> str:
 
 
 def shorten(name: str) -> str:
-    """``Amira Hassan`` → ``Amira H.``: first name and the initial of the last name."""
+    """``Amira Hassan`` → ``Amira H.``: first name and the initial of the last name.
+
+    The initial is its first letter with the marks that follow it: a name pasted with
+    decomposed letters (S and a combining caron) keeps ``Š``, not ``S``.
+    """
     parts = name.split()
     if len(parts) < 2:
         return name.strip()
-    return f"{parts[0]} {parts[-1][0]}."
+    last = parts[-1]
+    end = 1
+    while end < len(last) and unicodedata.combining(last[end]):
+        end += 1
+    return f"{parts[0]} {last[:end]}."
 
 
 class Row(NamedTuple):

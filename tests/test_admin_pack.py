@@ -249,6 +249,16 @@ def test_shortened_names_for_publication(app, campaign):
     assert json.loads(archive.read("manifest.json"))["names"] == "short"
 
 
+def test_a_shortened_name_keeps_the_accent_of_its_initial():
+    """A name pasted with decomposed letters (S and a combining caron, as some PDFs and
+    Macs give them) was shortened to its bare first code point: "Senad Šehović" became
+    "Senad S.", another letter; the mark belongs to the initial."""
+    assert pack.shorten("Senad S\u030cehovic\u0301") == "Senad S\u030c."
+    assert pack.shorten("Lejla C\u0301atic\u0301") == "Lejla C\u0301."
+    assert pack.shorten("Amira Hassan") == "Amira H."
+    assert pack.shorten("Dženana Đuričić") == "Dženana Đ."
+
+
 SHORT_NOTE = "Namnen i listan är förkortade för publicering"
 
 
