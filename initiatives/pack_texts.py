@@ -417,6 +417,12 @@ ingen roll):
 
 {listing}
 
+Summorna i manifest.json gäller alla filerna, den här också. Men allt i ZIP-filen kan
+ändras tillsammans, summorna med: summan för manifest.json har därför
+{info.organisation} skickat separat, till exempel i e-postmeddelandet som underlaget
+kom med. Räkna fram summan för manifest.json på samma sätt och jämför. Stämmer den
+är manifest.json oförändrad, och med den alla filer vars summor stämmer.
+
 Initiativtextens SHA-256 är {info.text_hash}. Den räknas på texten (rubrik,
 sammanfattning och förslag på alla språk) som den var när insamlingen började, eller
 efter en rättelse som finns redovisad i följebrevet. Varje underskrift i tjänsten har

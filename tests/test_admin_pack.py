@@ -218,6 +218,28 @@ def test_the_readme_says_to_unpack_the_zip_before_checking_the_sums(campaign):
     assert "Extrahera alla" in steps[unpack : steps.index("Get-FileHash")]
 
 
+def test_the_pack_page_gives_each_manifests_sum_to_send_apart_from_the_zip(app, campaign):
+    """Everything in the ZIP can be changed together, the sums in manifest.json and in
+    the letter with the files: only a sum that reaches the clerk another way anchors
+    them.  The pack page lists the packs made, newest first, each with its manifest's
+    SHA-256, and says to send it apart; the readme tells the clerk to compare it."""
+    page = "/admin/initiatives/amiralsgatan/pack"
+    assert "Skapade underlag" not in campaign.get(page).get_data(as_text=True)
+    sums = []
+    for names in ("full", "short"):
+        archive = _download(campaign, names)
+        sums.append(hashlib.sha256(archive.read("manifest.json")).hexdigest())
+    readme = archive.read("LÄS MIG.txt").decode("utf-8-sig")
+    steps = readme[readme.index("KONTROLLERA ATT INGET HAR ÄNDRATS") :]
+    assert "manifest.json" in steps and "skickat separat" in steps
+    html = campaign.get(page).get_data(as_text=True)
+    made = html[html.index("Skapade underlag") :]
+    assert sums[1] in made and sums[0] in made
+    assert made.index(sums[1]) < made.index(sums[0])  # newest first
+    assert "förkortade" in made[: made.index(sums[1])]
+    assert "separat" in made and "nadia@example.org" in made
+
+
 def test_the_cover_letter_is_set_ragged_right_not_justified(campaign, tmp_path, poppler):
     """A justified line that holds a few words and a 64-letter hash spreads the words a
     centimetre apart ("SHA-256    för    initiativtexten"): the letter is set flush left,

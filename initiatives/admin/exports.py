@@ -7,14 +7,31 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, render_template, send_file
 
 from .. import pack, paper_review, retention
 from ..extensions import db
 from ..lifecycle import NOT_HANDED_IN, NamesGone, TransitionError
+from ..models import AuditEvent, Initiative
 from . import actor, bp
 from .forms import PackForm
 from .initiatives import initiative_or_404
+
+PACKS_SHOWN = 10
+
+
+def _packs_made(initiative: Initiative) -> list[AuditEvent]:
+    """The packs made of this initiative, newest first (the last ``PACKS_SHOWN``), each
+    with its manifest's SHA-256 (the audit log keeps it): the sum the organisers send
+    the committee apart from the ZIP, which anchors every other sum in it."""
+    query = (
+        sa.select(AuditEvent)
+        .where(AuditEvent.initiative_id == initiative.id, AuditEvent.action == "pack.generated")
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(PACKS_SHOWN)
+    )
+    return list(db.session.scalars(query))
 
 
 def _page(initiative: Any, form: PackForm, status: int = 200, problem: str | None = None) -> Any:
@@ -28,6 +45,7 @@ def _page(initiative: Any, form: PackForm, status: int = 200, problem: str | Non
         # The confirmation pack.build asks for when names have gone before the hand-in.
         ask_without_names=bool(names.removed) and initiative.state in NOT_HANDED_IN,
         problem=problem,
+        packs=_packs_made(initiative),
     ), status
 
 

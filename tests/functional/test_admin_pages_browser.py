@@ -10,11 +10,22 @@ review), a closed one ready to be handed in, a draft, a stand tablet, an audit t
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pytest
 import sqlalchemy as sa
 
-from initiatives import clock, kiosks, lifecycle, paper, signature_states, signatures, texts
+from initiatives import (
+    clock,
+    kiosks,
+    lifecycle,
+    pack,
+    paper,
+    signature_states,
+    signatures,
+    texts,
+)
 from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.models import Initiative, InitiativeState, Signature
@@ -70,6 +81,16 @@ def _world(app) -> dict[str, str]:
             signed_on=(clock.utcnow() - timedelta(days=2)).date(),
         )
         kiosk, _code = kiosks.create("Surfplatta 1", [initiative], actor="organiser@example.org")
+        # A pack made of the collecting list: its page lists it, with its manifest's sum.
+        with TemporaryDirectory() as out:
+            pack.build(
+                initiative,
+                Path(out),
+                names="short",
+                generated_by="organiser@example.org",
+                organisation="Nätverket i Rosengård",
+                contact="kontakt@example.org",
+            )
         db.session.commit()
         web = db.session.scalars(
             sa.select(Signature).where(Signature.name_enc.is_not(None)).order_by(Signature.id)
