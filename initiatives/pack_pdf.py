@@ -22,7 +22,7 @@ from .pack_texts import (
     unreadable_note,
     unreadable_pointer,
 )
-from .pdf import FAMILY, Document, drawable, is_rtl, readable, shortened
+from .pdf import FAMILY, Document, drawable, readable, shortened
 
 # Column widths in mm; A4 less 15 mm margins is 180 mm.
 WIDTHS = (14, 76, 26, 24, 20, 20)
@@ -148,7 +148,6 @@ class ListDocument(Document):
         if unreadable:
             name = f"{name} {UNREADABLE_MARK}"
             self.unreadable.append(row.number)
-        rtl = is_rtl(name)
         self.set_font(FAMILY, "", FONT_SIZE)
         # A sheet's number is as the organisers wrote it, up to 32 characters: smaller,
         # then wrapped, like a name, never cut off at the edge of the page.
@@ -175,7 +174,9 @@ class ListDocument(Document):
         self.cell(WIDTHS[0], height, str(row.number), border="B", align="R", fill=shaded)
         self.set_font_size(name_size)
         self.set_text_shaping(needs_shaping(name))
-        align = "R" if rtl else "L"
+        # Every name starts under the column's heading, a right-to-left one too: flush
+        # right it sat against the postcode ("أمينة حسن 212") and away from the others.
+        align = "L"
         if lines == 1:
             self.cell(WIDTHS[1], height, name, border="B", align=align, fill=shaded)
         else:

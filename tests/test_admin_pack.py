@@ -23,7 +23,7 @@ from initiatives.crypto import crypto
 from initiatives.extensions import db
 from initiatives.lifecycle import local_date
 from initiatives.models import AuditEvent, Initiative, Signature, SignatureState
-from initiatives.pdf import strip_bidi_marks
+from initiatives.pdf import is_rtl, strip_bidi_marks
 
 from .admin_helpers import logged_in, post_form
 from .conftest import skip_or_fail
@@ -238,6 +238,22 @@ def test_the_pack_page_gives_each_manifests_sum_to_send_apart_from_the_zip(app, 
     assert made.index(sums[1]) < made.index(sums[0])  # newest first
     assert "förkortade" in made[: made.index(sums[1])]
     assert "separat" in made and "nadia@example.org" in made
+
+
+def test_every_name_starts_under_the_name_heading_a_right_to_left_one_too(
+    campaign, tmp_path, poppler
+):
+    """The list is a Swedish table read down its columns.  An Arabic name set flush right
+    in its cell ended next to the postcode ("أمينة حسن 212" read as one value) and away
+    from the others: it starts under "Namn" as every name does (its letters still run
+    right to left)."""
+    boxes = word_boxes(_download(campaign).read("underskrifter.pdf"), tmp_path)
+    heading = next(box for box in boxes if box[0] == "Namn")
+    area = next(box for box in boxes if box[0].startswith("Postnr"))
+    arabic = [box for box in boxes if is_rtl(box[0])]
+    assert arabic
+    assert abs(min(box[1] for box in arabic) - heading[1]) < 2
+    assert area[1] - max(box[3] for box in arabic) > 100  # well clear of the postcode
 
 
 def test_the_cover_letter_is_set_ragged_right_not_justified(campaign, tmp_path, poppler):
