@@ -405,14 +405,15 @@ Varje fil har en SHA-256-kontrollsumma. Samma summor står i manifest.json och,
 för listorna, i följebrevet.
 
 Packa först upp ZIP-filen i en egen mapp (i Windows Utforskaren: högerklicka på
-den och välj Extrahera alla). Kör sedan kommandot för varje fil:
+den och välj Extrahera alla). Kör sedan kommandot i mappen med filerna; det visar
+summan för var och en:
 
-  Windows (PowerShell), i mappen med filerna:
-    Get-FileHash -Algorithm SHA256 underskrifter.csv
+  Windows (PowerShell):
+    Get-FileHash -Algorithm SHA256 * | Format-List
   macOS och Linux:
-    shasum -a 256 underskrifter.csv      eller     sha256sum underskrifter.csv
+    shasum -a 256 *      eller     sha256sum *
 
-Jämför den summa som visas med den här listan (stora eller små bokstäver spelar
+Jämför summorna som visas med den här listan (stora eller små bokstäver spelar
 ingen roll):
 
 {listing}

@@ -216,6 +216,10 @@ def test_the_readme_says_to_unpack_the_zip_before_checking_the_sums(campaign):
     unpack = steps.index("Packa först upp ZIP-filen")
     assert unpack < steps.index("Get-FileHash") and unpack < steps.index("sha256sum")
     assert "Extrahera alla" in steps[unpack : steps.index("Get-FileHash")]
+    # Every file at once, and in a list: PowerShell's table cuts a long sum short in a
+    # narrow window ("…").
+    assert "Get-FileHash -Algorithm SHA256 * | Format-List" in steps
+    assert "sha256sum *" in steps
 
 
 def test_the_pack_page_gives_each_manifests_sum_to_send_apart_from_the_zip(app, campaign):
