@@ -125,11 +125,15 @@ def _render(
 ) -> tuple[str, str, str]:
     """Subject, text and HTML of a mail, in its language."""
     direction = text_direction(message.locale)
-    # The HTML part sets the title apart with <bdi>; the subject and the text part have
-    # no markup.  In a right-to-left sentence a title in Latin letters would have its
-    # end punctuation laid out at its start ("!Rädda badet"): first-strong isolate marks
-    # keep it in one piece (invisible, like all such marks, where a program lacks them).
-    plain_title = f"\u2068{title}\u2069" if direction == "rtl" and title else title
+    # The HTML part sets the title and the signer's name apart with <bdi>; the subject
+    # and the text part have no markup.  In a right-to-left sentence a title or a name in
+    # Latin letters would have its end punctuation laid out at its start ("!Rädda
+    # badet", ".Amira H"): first-strong isolate marks keep it in one piece (invisible,
+    # like all such marks, where a program lacks them).
+    plain_title = _isolated(title, direction)
+    plain = {"title": plain_title}
+    if context.get("name"):
+        plain["name"] = _isolated(context["name"], direction)
     with (
         app.test_request_context(base_url=app.config["BASE_URL"]),
         force_locale(message.locale),
@@ -144,9 +148,14 @@ def _render(
             "organisation": app.config["ORGANISATION_NAME"],
             "organisation_email": app.config["ORGANISATION_EMAIL"],
         }
-        text = render_template(f"email/{message.kind}.txt", **{**context, "title": plain_title})
+        text = render_template(f"email/{message.kind}.txt", **{**context, **plain})
         html = render_template(f"email/{message.kind}.html", subject=subject, **context)
     return subject, text, html
+
+
+def _isolated(value: str, direction: str) -> str:
+    """``value`` between first-strong isolate marks in a right-to-left mail's text."""
+    return f"\u2068{value}\u2069" if direction == "rtl" and value else value
 
 
 def _subject_header(subject: str) -> str | Header:

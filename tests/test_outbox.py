@@ -127,7 +127,7 @@ def test_mail_has_text_and_html_parts_in_the_signers_language(
     assert mail.get_content_type() == "multipart/alternative"
     text = mail.get_body(preferencelist=("plain",)).get_content()
     html = mail.get_body(preferencelist=("html",)).get_content()
-    assert "Hej Amira Hassan" in text and "Hej Amira Hassan" in html
+    assert "Hej Amira Hassan" in text and "Hej <bdi>Amira Hassan</bdi>" in html
     assert mail["Content-Language"] == "sv"
     assert mail["Auto-Submitted"] == "auto-generated"
     # A signer who answers with a question reaches the organisers, not the sender address.
