@@ -720,6 +720,10 @@ def test_a_right_to_left_data_report_keeps_the_postcode_in_reading_order(
     assert f"\u060c {translated(locale, 'på webben')}\u060c " in line
     assert ", " not in line
     assert f"\u060c {translated(locale, 'på webben')}\u060c " in html
+    # The gap between a label and its value is on the label's inner side, the left in a
+    # right-to-left table (mail programs do not all know "start" or logical padding).
+    labels = re.findall(r'<th style="([^"]*)"', html)
+    assert labels and all("text-align:right" in s and "padding:4px 0 4px 12px" in s for s in labels)
 
 
 @pytest.mark.parametrize("locale", ["ar", "fa"])
