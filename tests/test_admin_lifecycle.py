@@ -7,6 +7,7 @@ import time
 from datetime import date, timedelta
 from urllib.parse import unquote
 
+import flask_babel
 import pytest
 import sqlalchemy as sa
 
@@ -830,3 +831,26 @@ def test_the_withdraw_panel_says_what_withdrawing_ends_in_each_state(
     assert says in panel
     assert ("Insamlingen avbryts" in panel) is (state == InitiativeState.COLLECTING)
     assert "Det går inte att ångra." in panel
+
+
+def test_the_list_of_initiatives_says_when_an_early_closed_collection_ended(app, make_initiative):
+    """The start page's "Stänger" is when collecting ends: for a collection an organiser
+    closed before its period ran out, that day, not the period's end months later (the
+    dashboard and the public page say the same)."""
+    now = clock.utcnow()
+    closed_day, period_end = now - timedelta(days=3), now + timedelta(days=80)
+    make_initiative(
+        state=InitiativeState.CLOSED, opens_days_ago=10, closes_in_days=80, closed_at=closed_day
+    )
+    make_initiative("parken", opens_days_ago=10, closes_in_days=80)
+    client = logged_in(app)
+    page = client.get("/admin/").get_data(as_text=True)
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<a href="/admin/initiatives/([a-z-]+)">.*?</tr>', page, re.S)
+    }
+    with app.test_request_context():
+        said = {d: flask_babel.format_date(d, "medium") for d in (closed_day, period_end)}
+    assert said[closed_day] in rows["amiralsgatan"]
+    assert said[period_end] not in rows["amiralsgatan"]
+    assert said[period_end] in rows["parken"]
