@@ -480,3 +480,25 @@ def test_a_note_with_a_control_character_is_refused_with_a_message(app, make_ini
     assert "tecken som inte är tillåtna" in invalidate.get_data(as_text=True)
     assert _signature(app).state == SignatureState.CONFIRMED
     assert _counts(app) == (1, 1)
+
+
+def test_the_dashboards_invalidated_count_leads_to_the_signatures_it_counts(
+    app, make_initiative, sign
+):
+    """A signature invalidated on its own page (or a paper row found a duplicate) is no
+    event in the abuse review's history, which then says nothing was invalidated there: the
+    dashboard's count links to the list of invalidated signatures, each with its reason."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org")
+    _confirm_all(app)
+    page = f"{BASE}/{_signature(app).public_id}"
+    client = logged_in(app, role="organiser")
+    done = post_form(client, page, f"{page}/invalidate", reason="false_identity", note="")
+    assert done.status_code == 302
+
+    dashboard = client.get("/admin/initiatives/amiralsgatan").get_data(as_text=True)
+    note = dashboard[dashboard.index('data-invalidated="1"') :].split("</dd>")[0]
+    link = re.search(r'href="([^"]+)"', note)
+    assert link is not None
+    assert link.group(1).replace("&amp;", "&") == f"{BASE}?state=invalidated"
+    assert "Amira Hassan" in client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
