@@ -1043,3 +1043,22 @@ def test_no_review_decision_after_the_hand_in(app, make_initiative, sign):
         assert row.review == Review.PENDING and row.kept_at is None
         assert row.signature.state == SignatureState.CONFIRMED
     assert _events(app, "paper.review_kept") == []
+
+
+def test_a_row_waiting_for_review_links_to_the_review_from_its_sheet(app, make_initiative, sign):
+    """The sheet marks a likely duplicate "granskas", and the organiser typing rows is
+    told it needs a review: the mark leads to the page where it is decided, which the
+    sheet otherwise never links to."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org", postcode="212 14")
+    _confirm_all(app)
+    client = logged_in(app)
+    sheet = _sheet(client)
+    _row(client, sheet, "Fatima Osman", postcode="213 66")
+    _row(client, sheet, "Amira Hassan")
+    page = client.get(sheet).get_data(as_text=True)
+    flagged = page.split("Amira Hassan", 1)[1].split("</tr>")[0]
+    assert ">granskas</span>" in flagged
+    assert re.search(rf'<a href="{BASE}/review#row-\d+">Avgör<', flagged)
+    counted = page.split("Fatima Osman", 1)[1].split("</tr>")[0]
+    assert f"{BASE}/review" not in counted
