@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from initiatives import clock, lifecycle, texts
 from initiatives.extensions import db
-from initiatives.models import AuditEvent, Initiative, InitiativeState
+from initiatives.models import AuditEvent, Initiative, InitiativeState, Signature
 
 from .admin_helpers import logged_in, opened, post_form, post_text
 from .conftest import csrf_token
@@ -854,3 +854,42 @@ def test_the_list_of_initiatives_says_when_an_early_closed_collection_ended(app,
     assert said[closed_day] in rows["amiralsgatan"]
     assert said[period_end] not in rows["amiralsgatan"]
     assert said[period_end] in rows["parken"]
+
+
+def test_every_page_of_an_initiative_marks_the_tab_it_belongs_to(app, make_initiative, sign):
+    """A paper sheet, the duplicate review, a signature's page, a text: each is reached from
+    one tab, and the tab bar keeps saying which, as it does on the tab's own page (it
+    showed none marked on these, so an organiser deep in a sheet lost her place)."""
+    make_initiative()
+    sign(name="Amira Hassan", email="amira@example.org")
+    client = logged_in(app)
+    base = "/admin/initiatives/amiralsgatan"
+    today = lifecycle.local_date(clock.utcnow()).isoformat()
+    sheet = post_form(
+        client, f"{base}/paper", f"{base}/paper", number="1", collected_on=today,
+        collected_by="Hodan",
+    ).headers["Location"]  # fmt: skip
+    with app.app_context():
+        public_id = db.session.scalars(sa.select(Signature.public_id)).one()
+
+    def marked(page: str) -> dict[str, str]:
+        html = client.get(page).get_data(as_text=True)
+        tabs = html.split('class="tabs"', 1)[1].split("</nav>", 1)[0]
+        return dict(
+            (label, current)
+            for current, label in re.findall(
+                r'<a href="[^"]+"( aria-current="[a-z]+")?>([^<]+)</a>', tabs
+            )
+            if current
+        )
+
+    assert marked(base) == {"Översikt": ' aria-current="page"'}
+    assert marked(f"{base}/paper") == {"Papperslistor": ' aria-current="page"'}
+    for page, tab in [
+        (sheet, "Papperslistor"),
+        (f"{sheet}/edit", "Papperslistor"),
+        (f"{base}/paper/review", "Papperslistor"),
+        (f"{base}/signatures/{public_id}", "Underskrifter"),
+        (f"{base}/text/ar", "Översikt"),
+    ]:
+        assert marked(page) == {tab: ' aria-current="true"'}, page
