@@ -893,3 +893,24 @@ def test_every_page_of_an_initiative_marks_the_tab_it_belongs_to(app, make_initi
         (f"{base}/text/ar", "Översikt"),
     ]:
         assert marked(page) == {tab: ' aria-current="true"'}, page
+
+
+def test_the_address_hint_names_the_initiatives_own_address_and_the_rules(app, make_initiative):
+    """On a new initiative the hint gives an example and the characters allowed, so the
+    first try is not refused for "Bänkar på torget"; on an initiative's settings it names
+    that initiative's address, not /i/amiralsgatan."""
+    make_initiative("bankar-ortagardstorget")
+    client = logged_in(app)
+
+    def hint(page: str) -> str:
+        html = client.get(page).get_data(as_text=True)
+        return " ".join(re.search(r'id="slug-hint">(.*?)</p>', html, re.S).group(1).split())
+
+    new = hint("/admin/initiatives/new")
+    assert "till exempel /i/amiralsgatan" in new
+    assert "små bokstäver a–z, siffror och bindestreck" in new
+    settings = hint("/admin/initiatives/bankar-ortagardstorget/settings")
+    assert "/i/bankar-ortagardstorget" in settings and "amiralsgatan" not in settings
+    make_initiative("parken", state=InitiativeState.DRAFT)
+    draft = hint("/admin/initiatives/parken/settings")
+    assert "/i/parken" in draft and "små bokstäver a–z, siffror och bindestreck" in draft
