@@ -914,3 +914,22 @@ def test_the_address_hint_names_the_initiatives_own_address_and_the_rules(app, m
     make_initiative("parken", state=InitiativeState.DRAFT)
     draft = hint("/admin/initiatives/parken/settings")
     assert "/i/parken" in draft and "små bokstäver a–z, siffror och bindestreck" in draft
+
+
+def test_the_preview_banner_stays_swedish_and_left_to_right_over_an_arabic_page(
+    app, make_initiative
+):
+    """The organisers' note above a preview is Swedish on every language's preview: on the
+    Arabic one it was set right to left and tagged Arabic with the page (a screen reader
+    read Swedish words with an Arabic voice)."""
+    make_initiative(
+        texts={
+            "sv": {"title": "Tryggare Amiralsgatan", "summary": "S.", "body": "B."},
+            "ar": {"title": "شارع أميرالسغاتان", "summary": "م.", "body": "ن."},
+        }
+    )
+    client = logged_in(app)
+    page = client.get("/admin/initiatives/amiralsgatan/preview?lang=ar").get_data(as_text=True)
+    assert re.search(r'<html[^>]* lang="ar"', page) and re.search(r'<html[^>]* dir="rtl"', page)
+    banner = re.search(r'<div class="preview-banner"[^>]*>', page).group(0)
+    assert 'lang="sv"' in banner and 'dir="ltr"' in banner
