@@ -183,6 +183,11 @@ def test_two_factor_enrolment_and_login(app):
     uri = _decode_svg_qr(svg)
     assert uri.startswith("otpauth://totp/") and "amal%40example.org" in uri
     secret = pyotp.parse_uri(uri).secret
+    # The key to type by hand (no camera) in groups of four, as apps show and take it,
+    # and a way back to the account page without turning anything on.
+    shown = re.search(r'<code class="secret"[^>]*>([^<]+)</code>', html).group(1)
+    assert shown == " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    assert 'href="/admin/account">Avbryt</a>' in html
 
     wrong = post_form(client, "/admin/account/2fa", "/admin/account/2fa", code="000000")
     assert wrong.status_code == 400
@@ -686,6 +691,18 @@ def test_deactivated_account_is_logged_out_and_cannot_log_in(app):
     post_form(admin, "/admin/accounts", f"/admin/accounts/{user_id}/active")
     assert other.get("/admin/").status_code == 302
     assert login(other, "tidigare@example.org").status_code == 401
+
+
+def test_the_accounts_page_offers_no_button_to_deactivate_ones_own_account(app):
+    """The server refuses it ("you cannot close your own account"): the button that
+    only leads to that refusal is not shown on her own row; others' rows keep theirs."""
+    admin = logged_in(app)
+    other = create_admin(app, "kollega@example.org", role="organiser")
+    with app.app_context():
+        me = accounts.by_email("admin@example.org").id
+    html = admin.get("/admin/accounts").get_data(as_text=True)
+    assert f'action="/admin/accounts/{other}/active"' in html
+    assert f'action="/admin/accounts/{me}/active"' not in html
 
 
 def test_the_last_admin_cannot_be_demoted(app):
