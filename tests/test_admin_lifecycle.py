@@ -155,6 +155,10 @@ def test_from_draft_to_answered_with_audit(app, sign, deliver, smtp):
     )
     assert answered.status_code == 302, answered.get_data(as_text=True)
     assert _get(app).state == InitiativeState.ANSWERED
+    # The Läge page says the work is done (it showed only the steps, the last marked).
+    done = " ".join(client.get(_page(client)).get_data(as_text=True).split())
+    assert "Nämnden har svarat" in done and "inget steg återstår" in done
+    assert 'href="/i/amiralsgatan">initiativets sida</a>' in done
     download = client.get("/admin/initiatives/amiralsgatan/answer.pdf")
     assert download.status_code == 200 and download.data == pdf
     public = app.test_client().get("/api/initiatives/amiralsgatan").get_json()
@@ -797,7 +801,8 @@ def test_closing_below_the_threshold_warns_and_the_hand_in_shows_the_count(
     assert (
         "kan listan inte markeras som inlämnad förrän 50 har bekräftats" in close_panel
     ) is warned
-    assert ("En stängd insamling kan inte öppnas igen." in close_panel) is warned
+    # That nothing reopens it is said however many have signed: it cannot be undone.
+    assert "En stängd insamling kan inte öppnas igen." in close_panel
 
     with app.app_context():
         initiative = db.session.scalars(sa.select(Initiative)).one()
