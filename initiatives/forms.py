@@ -7,10 +7,11 @@ import re
 import email_validator
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-from . import names
+from . import email_typos, names
 
 # Control characters (NUL included) and the replacement character left by undecodable
 # bytes have no place in a name or an address.
@@ -120,6 +121,41 @@ class SignForm(FlaskForm):
     text_version = HiddenField()
     # Honeypot: hidden from people by CSS and aria-hidden, filled in by simple bots.
     website = StringField(_l("Lämna det här fältet tomt"), validators=[Optional()])
+    # "Menade du …?" (email_typos): the address the signer was asked about, so that it is
+    # not asked again, and the value of the button that takes the suggestion instead.
+    email_asked = HiddenField(validators=[Optional(), Length(max=254)])
+    email_suggested = StringField(validators=[Optional(), Length(max=254)])
+
+    def address_to_ask(self) -> str | None:
+        """The address to suggest for the one typed, if it looks like a typo that was
+        not asked about yet; then the form remembers it was asked.
+
+        From the text alone, before any lookup: the answer is the same whether or not
+        the address has signed."""
+        suggested = email_typos.suggestion(self.email.data or "")
+        if suggested is None or same_address(self.email_asked.data, self.email.data):
+            return None
+        self.email_asked.data = self.email.data
+        return suggested
+
+
+def same_address(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().casefold() == (b or "").strip().casefold()
+
+
+def chosen_address(formdata: MultiDict) -> MultiDict:
+    """A sign form as sent, with the suggested address in place of the typed one when
+    its button was pressed, so that it goes through the same checks.
+
+    Only while the typed address is the one asked about: an address changed after the
+    question (and sent with Enter, which presses the first button, the suggestion's)
+    is checked as typed."""
+    suggested = formdata.get("email_suggested")
+    if not suggested or not same_address(formdata.get("email_asked"), formdata.get("email")):
+        return formdata
+    chosen = MultiDict(formdata)
+    chosen["email"] = suggested
+    return chosen
 
 
 class ButtonForm(FlaskForm):

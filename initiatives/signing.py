@@ -29,7 +29,7 @@ from . import campaign, clock, lifecycle, signature_states, signatures, texts
 from .crypto import crypto
 from .errors import CSRF_MESSAGE, error_response
 from .extensions import db, limiter, reads_only
-from .forms import ButtonForm, SignForm
+from .forms import ButtonForm, SignForm, chosen_address
 from .i18n import DEFAULT, isolate
 from .models import Initiative, InitiativeState, InitiativeText, Signature, SignatureState
 from .public_cache import cached_page, cached_skeleton
@@ -89,7 +89,11 @@ def source_tag(initiative: Initiative, value: str | None) -> str | None:
 
 
 def _render_initiative(
-    initiative: Initiative, form: SignForm, status: int = 200, problem: str | None = None
+    initiative: Initiative,
+    form: SignForm,
+    status: int = 200,
+    problem: str | None = None,
+    suggested: str | None = None,
 ) -> tuple[str, int]:
     locale = str(get_locale() or DEFAULT)
     text = initiative.text(locale)
@@ -103,6 +107,7 @@ def _render_initiative(
             fallback=text is not None and text.locale != locale,
             form=form,
             problem=problem,
+            suggested=suggested,
             answer_pdf=answer_pdf_id(initiative) is not None,
             # After a refused POST the address is the form's: switching language returns
             # to the page, with the campaign tag the form carried.
@@ -180,7 +185,7 @@ def _closed(initiative: Initiative) -> tuple[str, int]:
 def sign(slug: str) -> Response | tuple[str, int]:
     # Validate before the first query: on SQLite that query begins the write
     # transaction, and every other signer waits while it is open.
-    form = SignForm()
+    form = SignForm(formdata=chosen_address(request.form))
     valid = form.validate_on_submit()
     initiative = public_initiative_or_404(slug)
     if not initiative.accepts_signatures():
@@ -191,6 +196,10 @@ def sign(slug: str) -> Response | tuple[str, int]:
         # The honeypot was filled: a bot.  It gets the same page as a person, and
         # nothing is stored.
         return redirect(url_for(".check_email", slug=slug), code=303)
+    suggested = form.address_to_ask()
+    if suggested:
+        # Nothing is wrong yet: the form again, to choose (not cached: a POST's answer).
+        return _render_initiative(initiative, form, suggested=suggested)
     remote = request.remote_addr or "unknown"
     try:
         signatures.sign(

@@ -1413,3 +1413,143 @@ def test_a_correction_committed_while_an_old_link_is_pressed_is_not_confirmed(
         db.session.commit()
     assert outcome == signature_states.ConfirmOutcome.NOT_CONFIRMABLE
     assert [s.state for s in signatures_in_db(app)] == ["pending"]
+
+
+# --- "Menade du …?": a likely typo in a common provider's domain is asked about once ------
+
+SUGGESTED = 'Menade du <span dir="ltr">amira@gmail.com</span>?'
+
+
+def outbox_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage))
+
+
+def test_a_likely_typo_in_the_address_is_asked_about_and_nothing_is_stored(
+    app, client, make_initiative, sign
+):
+    """amira@gmial.com would never get her link: the form comes back (not as an error)
+    with everything she typed, the suggestion at the address, and nothing is stored."""
+    make_initiative()
+    response = sign(name="Amira Hassan", email="amira@gmial.com", postcode="212 14")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert SUGGESTED in page
+    assert 'name="email_suggested" value="amira@gmail.com">' in page
+    assert 'name="email_asked" type="hidden" value="amira@gmial.com"' in page
+    assert 'value="Amira Hassan"' in page and 'value="212 14"' in page
+    assert re.search(r'<input [^>]*id="email" [^>]*value="amira@gmial.com">', page)
+    assert re.search(r'<input checked [^>]*id="resident"', page)
+    assert re.search(r'<input checked [^>]*id="consent"', page)
+    # Not an error: no error summary, no "Fel" in the title, nothing marked invalid.
+    assert "error-summary" not in page and "<title>Fel" not in page
+    assert 'aria-invalid="true"' not in page
+    # The address field names the suggestion to a screen reader.
+    assert 'aria-describedby="email-hint email-suggestion"' in page
+    assert response.headers["Cache-Control"] == "no-store"
+    assert signatures_in_db(app) == []
+    assert outbox_count(app) == 0
+
+
+def test_taking_the_suggestion_signs_with_the_corrected_address_and_the_mail_goes_there(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    make_initiative()
+    assert sign(email="amira@gmial.com").status_code == 200
+    response = sign(
+        email="amira@gmial.com",
+        email_asked="amira@gmial.com",
+        email_suggested="amira@gmail.com",
+    )
+    assert response.status_code == 303
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        assert crypto().decrypt(signature.email_enc) == "amira@gmail.com"
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert mail["To"] == "amira@gmail.com"
+
+
+def test_keeping_the_typed_address_signs_with_it_without_asking_again(
+    app, client, make_initiative, sign, deliver, smtp
+):
+    """The ordinary button after the suggestion: the hidden field holds the typed
+    address, so a second POST with it signs at once (also without the first)."""
+    make_initiative()
+    response = sign(email="amira@gmial.com", email_asked="amira@gmial.com")
+    assert response.status_code == 303
+    [signature] = signatures_in_db(app)
+    with app.app_context():
+        assert crypto().decrypt(signature.email_enc) == "amira@gmial.com"
+    deliver()
+    [mail] = smtp.wait_for(1)
+    assert mail["To"] == "amira@gmial.com"
+
+
+def test_a_different_address_typed_after_the_suggestion_is_checked_again(
+    app, client, make_initiative, sign
+):
+    """She changed the address instead of choosing: the new one is checked, and the
+    suggestion's button, pressed after a change, does not override what she typed."""
+    make_initiative()
+    response = sign(email="amira@hotmail.con", email_asked="amira@gmial.com")
+    assert response.status_code == 200
+    assert 'Menade du <span dir="ltr">amira@hotmail.com</span>?' in response.get_data(as_text=True)
+    response = sign(
+        email="amira@hotmial.se",
+        email_asked="amira@gmial.com",
+        email_suggested="amira@gmail.com",
+    )
+    assert response.status_code == 200
+    assert 'Menade du <span dir="ltr">amira@hotmail.se</span>?' in response.get_data(as_text=True)
+    assert signatures_in_db(app) == []
+    # A changed address with no typo signs at once.
+    assert sign(email="amira@example.org", email_asked="amira@gmial.com").status_code == 303
+    with app.app_context():
+        [signature] = signatures_in_db(app)
+        assert crypto().decrypt(signature.email_enc) == "amira@example.org"
+
+
+def test_the_suggested_address_goes_through_the_same_checks_as_a_typed_one(
+    app, client, make_initiative, sign
+):
+    make_initiative()
+    response = sign(
+        email="amira@gmial.com",
+        email_asked="amira@gmial.com",
+        email_suggested="amira@@gmail.com",
+    )
+    assert response.status_code == 400
+    assert "Skriv en giltig e-postadress" in response.get_data(as_text=True)
+    assert signatures_in_db(app) == []
+
+
+def test_the_question_is_the_same_whether_or_not_the_address_has_signed(
+    app, client, make_initiative, sign
+):
+    """It is asked from the text alone: it never tells whether an address signed."""
+    make_initiative()
+    before = sign(email="amira@gmial.com").get_data(as_text=True)
+    assert sign(email="amira@gmial.com", email_asked="amira@gmial.com").status_code == 303
+    after = sign(email="amira@gmial.com").get_data(as_text=True)
+    assert CSRF_RE.sub("", before) == CSRF_RE.sub("", after)
+    assert SUGGESTED in after
+
+
+def test_the_question_is_never_cached_for_other_visitors(app, make_initiative):
+    assert app.config["PUBLIC_CACHE_SECONDS"] > 0
+    make_initiative()
+    asked, other = app.test_client(), app.test_client()
+    data = sign_form(email="amira@gmial.com", csrf_token=csrf_token(asked, "/i/amiralsgatan"))
+    assert SUGGESTED in asked.post("/i/amiralsgatan/sign", data=data).get_data(as_text=True)
+    for visitor in (asked, other):
+        page = visitor.get("/i/amiralsgatan").get_data(as_text=True)
+        assert "gmial" not in page and "Menade du" not in page
+
+
+def test_the_question_in_arabic_shows_the_address_left_to_right(app, client, make_initiative, sign):
+    make_initiative()
+    client.set_cookie("lang", "ar")
+    page = sign(email="amira@gmial.com").get_data(as_text=True)
+    question = translated("ar", "Menade du %(address)s?")
+    assert escape_html(question) % {"address": '<span dir="ltr">amira@gmail.com</span>'} in page
