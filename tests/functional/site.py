@@ -206,6 +206,24 @@ def sign_form_with_errors(site: Site) -> None:
     site.page.wait_for_load_state()
 
 
+def resident_types_a_likely_typo(site: Site, email: str = "amira@gmial.com") -> None:
+    """The sign form filled in with an address one letter off a common provider's."""
+    page = site.page
+    page.locator("#name").fill("Amira Hassan")
+    page.locator("#email").fill(email)
+    page.locator("#resident").check()
+    page.locator("#consent").check()
+
+
+def sign_form_with_suggestion(site: Site) -> None:
+    """The form back with "Menade du amira@gmail.com?" at the address."""
+    site.goto(f"/i/{site.examples()}")
+    resident_types_a_likely_typo(site)
+    site.page.locator("form#sign > button[type=submit]").click()
+    site.page.locator(".suggestion").wait_for()
+    site.page.wait_for_load_state()  # its stylesheets too, before sizes and axe
+
+
 def check_your_email(site: Site) -> None:
     site.goto(f"/i/{site.examples()}/thanks")
 
@@ -325,6 +343,7 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("initiative-closed", initiative_closed),
     ("initiative-answered", initiative_answered),
     ("sign-form-with-errors", sign_form_with_errors),
+    ("sign-form-with-suggestion", sign_form_with_suggestion),
     ("check-your-email", check_your_email),
     ("confirm", confirm),
     ("confirm-session-lost", confirm_session_lost),

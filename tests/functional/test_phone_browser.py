@@ -4,7 +4,10 @@ first screen should show the initiative, not the site's header."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from initiatives.i18n import native_name, text_direction
 
@@ -19,6 +22,7 @@ from .site import (
     initiative,
     privacy,
     sign_form_with_errors,
+    sign_form_with_suggestion,
 )
 from .test_kiosk_browser import translated
 
@@ -205,3 +209,56 @@ def test_the_bosnian_e_mail_label_stays_one_line_and_names_its_field(open_site):
         page.get_by_label(translated("bs", "E-postadress"), exact=True).get_attribute("type")
         == "email"
     )
+
+
+def test_amira_is_asked_about_a_typo_in_arabic_on_her_phone_and_takes_the_suggestion(
+    open_site, artifacts
+):
+    """On a 360 px phone in Arabic, amira@gmial.com brings the form back with the
+    question in view and focused, the address reading left to right inside the
+    right-to-left sentence; her tap on the suggestion signs with amira@gmail.com."""
+    import sqlalchemy as sa
+
+    from initiatives.crypto import crypto
+    from initiatives.extensions import db
+    from initiatives.models import Signature
+
+    site = open_site("ar", **PHONE)
+    sign_form_with_suggestion(site)
+    page = site.page
+    box = page.locator(".suggestion")
+    expect(box).to_be_focused()
+    assert box.is_visible()
+    question = page.locator("#email-suggestion")
+    expected = translated("ar", "Menade du %(address)s?") % {"address": "amira@gmail.com"}
+    assert question.inner_text() == expected
+    address = question.locator("span[dir=ltr]")
+    assert address.evaluate("(e) => getComputedStyle(e).direction") == "ltr"
+    # Left to right: "amira" starts left of "gmail.com" (right to left they swap).
+    order = address.evaluate(
+        """(span) => {
+          const n = span.firstChild;
+          const at = (s) => {
+            const r = document.createRange();
+            const i = n.data.indexOf(s);
+            r.setStart(n, i);
+            r.setEnd(n, i + s.length);
+            return r.getBoundingClientRect().x;
+          };
+          return [at('amira'), at('gmail.com')];
+        }"""
+    )
+    assert order[0] < order[1], order
+    # The question is on the screen, whole, the signer taken to it.
+    shown = box.bounding_box()
+    assert shown["y"] >= 0 and shown["y"] + shown["height"] <= PHONE["height"], shown
+    assert shown["x"] >= 0 and shown["x"] + shown["width"] <= PHONE["width"], shown
+    page.screenshot(path=str(artifacts / "sign-suggestion-ar-360.png"))
+    violations = AXE.run(page).response["violations"]
+    assert not violations, f"the question at 360 px in Arabic:\n{describe(violations)}"
+
+    page.locator("button[name=email_suggested]").click()
+    page.wait_for_url(re.compile(r"/thanks$"))
+    with site.app.app_context():
+        emails = [crypto().decrypt(s.email_enc) for s in db.session.scalars(sa.select(Signature))]
+    assert "amira@gmail.com" in emails and "amira@gmial.com" not in emails
