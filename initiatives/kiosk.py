@@ -31,14 +31,15 @@ from flask import (
 )
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import DataRequired, Email, InputRequired, Regexp
 
-from . import kiosk_queue, kiosk_signatures, kiosks, names, signatures
+from . import email_typos, kiosk_queue, kiosk_signatures, kiosks, names, signatures
 from .errors import CSRF_MESSAGE, ENCODING_MESSAGE, MESSAGES
 from .extensions import db, limiter
-from .forms import DeliverableEmail
+from .forms import DeliverableEmail, chosen_address
 from .i18n import DEFAULT, available_locales, native_name, text_direction
 from .kiosk_device import (
     COOKIE_PATH,
@@ -237,10 +238,26 @@ def _client_messages(form: KioskSignForm) -> dict[str, dict[str, Any]]:
                 entry["address_pattern"] = validator.client_pattern
                 entry["invisible_pattern"] = names.INVISIBLE.pattern
         found[field.name] = entry
+    found["email"]["suggest"] = _suggestion_rule()
     return found
 
 
-def _initiative_for(lang: str, form: KioskSignForm, status: int = 200) -> Any:
+def _suggestion_rule() -> dict[str, Any]:
+    """What the script needs to ask "Menade du …?" as the server does (email_typos):
+    the same lists and limit, and the sentences with ``{address}`` where the address
+    goes."""
+    return {
+        "providers": " ".join(email_typos.PROVIDERS),
+        "lookalikes": " ".join(email_typos.LOOKALIKES),
+        "name_edits_from": email_typos.NAME_EDITS_FROM,
+        "question": _l("Menade du %(address)s?", address="{address}"),
+        "take": _l("Ja, skriv under med %(address)s", address="{address}"),
+    }
+
+
+def _initiative_for(
+    lang: str, form: KioskSignForm, status: int = 200, suggested: str | None = None
+) -> Any:
     initiative = kiosks.current_initiative(g.kiosk)
     if initiative is None or not initiative.accepts_signatures():
         return render("kiosk/closed.html", lang, 409, initiative=initiative)
@@ -258,6 +275,7 @@ def _initiative_for(lang: str, form: KioskSignForm, status: int = 200) -> Any:
         fallback=text is not None and text.locale != lang,
         form=form,
         client_messages=_client_messages(form),
+        suggested=suggested,
         queue_key_id=kiosk_queue.public_key_id(g.kiosk),
     )
 
@@ -290,11 +308,14 @@ def sign(lang: str) -> Any:
     """The form without the script: the same rules, then POST-redirect-GET."""
     kiosk = enrolled_kiosk()
     lang = _lang(lang)
-    form = KioskSignForm()
+    form = KioskSignForm(formdata=chosen_address(request.form))
     with force_locale(lang):
         valid = form.validate_on_submit()
     if not valid:
         return _initiative_for(lang, form, 400)
+    suggested = form.address_to_ask()
+    if suggested:
+        return _initiative_for(lang, form, suggested=suggested)  # nothing wrong yet: choose
     try:
         initiative = kiosks.assigned_initiative(kiosk, form.initiative.data)
         kiosk_signatures.submit(kiosk, initiative, form_submission(form, lang))
@@ -373,6 +394,7 @@ def _build_stamp() -> str:
     files = [
         *(root / "templates" / "kiosk").glob("*.html"),
         root / "templates" / "pages" / "_privacy_notice.html",
+        root / "templates" / "signing" / "_suggestion.html",
         *(root / "static").rglob("*.[jc]s*"),
     ]
     return str(max((f.stat().st_mtime_ns for f in files), default=0))

@@ -80,6 +80,11 @@ class SubmissionForm(KioskSignForm):
     class Meta:
         csrf = False
 
+    # The script asked "Menade du …?" before it sent or queued (an entry from the queue
+    # cannot be asked): the address comes as the signer chose it.
+    email_asked = None
+    email_suggested = None
+
     client_uuid = StringField(
         filters=[lambda v: v.strip().lower() if isinstance(v, str) else v],
         validators=[DataRequired(), Regexp(UUID_RE)],

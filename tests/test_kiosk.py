@@ -1269,3 +1269,75 @@ def test_the_clerks_list_dates_a_late_kiosk_signature_the_day_the_tablet_took_it
     [listed] = list(csv.reader(io.StringIO(csv_text), delimiter=";"))[1:]
     period = json.loads(archive.read("manifest.json"))["initiative"]["collection_period"]
     assert listed[3] == signed_on and period["from"] <= listed[3] <= period["to"]
+
+
+# --- "Menade du …?" at the stand --------------------------------------------------------
+
+
+def test_without_the_script_a_likely_typo_is_asked_about_once_in_the_signers_language(
+    app, make_initiative
+):
+    """The no-script form: the sign screen again (200, nothing stored, what was typed
+    kept), the question with the address left to right in Arabic; then the suggestion's
+    button signs with the corrected address, the form's button with the typed one."""
+    from .test_i18n import escape_html, translated  # here: test_i18n imports this module
+
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    data = submission(client_uuid=None, email="amira@gmial.com")
+    data["csrf_token"] = csrf_token(tablet.client, "/kiosk/sign/ar")
+    asked = tablet.client.post("/kiosk/sign/ar", data=data)
+    assert asked.status_code == 200
+    html = asked.get_data(as_text=True)
+    question = escape_html(translated("ar", "Menade du %(address)s?"))
+    assert question % {"address": '<span dir="ltr">amira@gmail.com</span>'} in html
+    assert 'name="email_suggested" value="amira@gmail.com">' in html
+    assert 'name="email_asked" type="hidden" value="amira@gmial.com"' in html
+    assert 'value="Amira Hassan"' in html and 'class="error-summary"' not in html
+    assert kiosk_rows(app) == []
+
+    taken = tablet.client.post(
+        "/kiosk/sign/ar",
+        data={**data, "email_asked": "amira@gmial.com", "email_suggested": "amira@gmail.com"},
+    )
+    assert taken.status_code == 303 and taken.headers["Location"] == "/kiosk/thanks/ar"
+    typed = "hodan@hotmail.con"
+    kept = tablet.client.post("/kiosk/sign/sv", data={**data, "email": typed, "email_asked": typed})
+    assert kept.status_code == 303
+    with app.app_context():
+        box = crypto()
+        assert [box.decrypt(row.email_enc) for row in kiosk_rows(app)] == [
+            "amira@gmail.com",
+            "hodan@hotmail.con",
+        ]
+
+
+def test_the_tablets_form_carries_the_providers_and_look_alikes_for_its_offline_check(
+    app, make_initiative
+):
+    from initiatives import email_typos
+
+    from .test_i18n import escape_html, translated
+
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    html = tablet.client.get("/kiosk/sign/so").get_data(as_text=True)
+    email_input = re.search(r'<input[^>]*id="email"[^>]*>', html).group(0)
+    assert f'data-suggest-providers="{" ".join(email_typos.PROVIDERS)}"' in email_input
+    assert f'data-suggest-lookalikes="{" ".join(email_typos.LOOKALIKES)}"' in email_input
+    assert f'data-suggest-name-edits-from="{email_typos.NAME_EDITS_FROM}"' in email_input
+    question = escape_html(translated("so", "Menade du %(address)s?") % {"address": "{address}"})
+    assert f'data-suggest-question="{question}"' in email_input
+    # The question's place is on the screen, hidden until the script fills it in.
+    assert re.search(r'<div class="suggestion"[^>]*data-suggestion[^>]*hidden', html)
+
+
+def test_the_script_s_sends_are_not_asked_again(app, make_initiative):
+    """The script asks before it sends or queues; a queued entry cannot be asked, so
+    the API takes the address as it comes."""
+    make_initiative()
+    tablet = enrolled_tablet(app)
+    assert tablet.send(email="amira@gmial.com").status_code == 200
+    [row] = kiosk_rows(app)
+    with app.app_context():
+        assert crypto().decrypt(row.email_enc) == "amira@gmial.com"

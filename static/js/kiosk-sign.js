@@ -2,6 +2,97 @@
 // warning, and emptying the form whenever the signer leaves it.
 "use strict";
 
+// "Menade du …?": the server's rule (initiatives/email_typos.py) with the lists the sign
+// screen carries (data-suggest-* on the address field), so that a tablet offline asks the
+// same question before it queues.  The address with its domain corrected, or null.
+window.KioskEmailTypos = (function () {
+  // Edits from a to b, two neighbouring letters swapped counting as one (optimal string
+  // alignment), over code points as Python counts them.
+  function distance(first, second) {
+    const a = Array.from(first);
+    const b = Array.from(second);
+    let before = [];
+    let previous = [];
+    for (let j = 0; j <= b.length; j += 1) {
+      previous.push(j);
+    }
+    for (let i = 1; i <= a.length; i += 1) {
+      const current = [i];
+      for (let j = 1; j <= b.length; j += 1) {
+        let best = Math.min(
+          previous[j] + 1,
+          current[j - 1] + 1,
+          previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)
+        );
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+          best = Math.min(best, before[j - 2] + 1);
+        }
+        current.push(best);
+      }
+      before = previous;
+      previous = current;
+    }
+    return previous[b.length];
+  }
+
+  // [name, ending] as Python's rpartition("."): no dot, no name.
+  function parts(domain) {
+    const dot = domain.lastIndexOf(".");
+    return [dot < 0 ? "" : domain.slice(0, dot), domain.slice(dot + 1)];
+  }
+
+  function close(domain, provider, nameEditsFrom) {
+    const typed = parts(domain);
+    const known = parts(provider);
+    if (typed[0] === known[0]) {
+      return distance(typed[1], known[1]) <= 1;
+    }
+    if (Array.from(known[0]).length < nameEditsFrom) {
+      return false;
+    }
+    if (distance(domain, provider) <= 1) {
+      return true;
+    }
+    return distance(typed[0], known[0]) <= 1 && distance(typed[1], known[1]) <= 1;
+  }
+
+  function suggestedDomain(typed, rule) {
+    const domain = typed.toLowerCase();
+    if (!domain || rule.providers.includes(domain) || rule.lookalikes.includes(domain)) {
+      return null;
+    }
+    const scored = rule.providers
+      .filter(function (provider) {
+        return close(domain, provider, rule.nameEditsFrom);
+      })
+      .map(function (provider) {
+        return { edits: distance(domain, provider), provider: provider };
+      })
+      .sort(function (x, y) {
+        return x.edits - y.edits;
+      });
+    if (!scored.length || (scored.length > 1 && scored[1].edits === scored[0].edits)) {
+      return null; // none, or two equally likely
+    }
+    const best = scored[0];
+    const nearer = rule.lookalikes.some(function (real) {
+      return distance(domain, real) < best.edits;
+    });
+    return nearer ? null : best.provider;
+  }
+
+  function suggestion(address, rule) {
+    const at = address.lastIndexOf("@");
+    if (at <= 0) {
+      return null;
+    }
+    const corrected = suggestedDomain(address.slice(at + 1), rule);
+    return corrected ? address.slice(0, at) + "@" + corrected : null;
+  }
+
+  return { suggestion: suggestion };
+})();
+
 window.KioskSignForm = function (form, settings, go) {
   const queue = window.KioskQueue;
   const inputs = Array.from(form.querySelectorAll("input:not([type='hidden'])"));
@@ -24,6 +115,18 @@ window.KioskSignForm = function (form, settings, go) {
     email: /^[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]+(\.[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]+)*@([\p{L}\p{M}\p{N}]([\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?\.)+([\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}-]*)?\p{L}$/u,
     postcode: /^\p{Nd}{3}\s?\p{Nd}{2}$/u,
   };
+  // "Menade du …?" (the question's place is on the screen, hidden until asked).
+  const email = form.querySelector("input[name='email']");
+  const asked = form.querySelector("input[name='email_asked']");
+  const suggestionBox = form.querySelector("[data-suggestion]");
+  const rule =
+    email && asked && suggestionBox && email.dataset.suggestProviders
+      ? {
+          providers: email.dataset.suggestProviders.split(" "),
+          lookalikes: (email.dataset.suggestLookalikes || "").split(" ").filter(Boolean),
+          nameEditsFrom: Number(email.dataset.suggestNameEditsFrom) || 5,
+        }
+      : null;
   let busy = false;
   // Idle time on the page's own monotonic clock: the tablet's wall clock may be set back
   // or forward (when the network returns, say), which must neither keep a resident's data
@@ -39,6 +142,11 @@ window.KioskSignForm = function (form, settings, go) {
       }
     });
     form.reset();
+    // A hidden field keeps its value through a reset: the address asked about goes too.
+    if (asked) {
+      asked.value = "";
+    }
+    hideSuggestion();
   }
 
   function leave(url) {
@@ -110,6 +218,87 @@ window.KioskSignForm = function (form, settings, go) {
     return errors;
   }
 
+  // --- "Menade du …?": asked once, after every other check passed; not an error ----------
+
+  function sameAddress(a, b) {
+    return a.trim().toLowerCase() === b.trim().toLowerCase();
+  }
+
+  function describedBy(input, id, on) {
+    const ids = (input.getAttribute("aria-describedby") || "").split(" ").filter(function (x) {
+      return x && x !== id;
+    });
+    if (on) {
+      ids.push(id);
+    }
+    if (ids.length) {
+      input.setAttribute("aria-describedby", ids.join(" "));
+    } else {
+      input.removeAttribute("aria-describedby");
+    }
+  }
+
+  // A sentence with {address} in it: its words as text, the address left to right (an
+  // Arabic or Persian sentence would otherwise reorder its parts).
+  function fill(element, sentence, address) {
+    element.textContent = "";
+    sentence.split("{address}").forEach(function (part, index) {
+      if (index > 0) {
+        const span = document.createElement("span");
+        span.dir = "ltr";
+        span.textContent = address;
+        element.appendChild(span);
+      }
+      element.appendChild(document.createTextNode(part));
+    });
+  }
+
+  // The address to suggest, if the one typed looks like a typo not asked about yet.
+  function addressToAsk() {
+    if (!rule) {
+      return null;
+    }
+    const typed = email.value.trim();
+    const suggested = window.KioskEmailTypos.suggestion(typed, rule);
+    if (!suggested || sameAddress(asked.value, typed)) {
+      return null;
+    }
+    asked.value = typed;
+    return suggested;
+  }
+
+  function showSuggestion(suggested) {
+    clearErrors();
+    const question = suggestionBox.querySelector("[data-suggestion-question]");
+    const take = suggestionBox.querySelector("[data-suggestion-take]");
+    fill(question, email.dataset.suggestQuestion, suggested);
+    fill(take.querySelector("[data-suggestion-take-label]"), email.dataset.suggestTake, suggested);
+    take.value = suggested;
+    suggestionBox.hidden = false;
+    describedBy(email, question.id, true);
+    suggestionBox.focus();
+  }
+
+  function hideSuggestion() {
+    if (!suggestionBox) {
+      return;
+    }
+    suggestionBox.hidden = true;
+    describedBy(email, "email-suggestion", false);
+  }
+
+  // The suggestion's button: its address in the field (seen, and checked as typed), as
+  // long as the field still holds the address asked about.  (Enter in a field presses
+  // the form's first button, this one, when it is shown: as on the server.)
+  if (suggestionBox) {
+    suggestionBox.querySelector("[data-suggestion-take]").addEventListener("click", function () {
+      const take = this;
+      if (!suggestionBox.hidden && take.value && sameAddress(asked.value, email.value)) {
+        email.value = take.value;
+      }
+    });
+  }
+
   function clearErrors() {
     form.querySelectorAll("[data-field]").forEach(function (field) {
       field.classList.remove("field-error");
@@ -133,6 +322,7 @@ window.KioskSignForm = function (form, settings, go) {
     summarySlot.textContent = "";
     message.hidden = true;
     message.textContent = "";
+    hideSuggestion();
   }
 
   function showErrors(errors) {
@@ -197,8 +387,10 @@ window.KioskSignForm = function (form, settings, go) {
   function fields() {
     const data = {};
     new FormData(form).forEach(function (value, name) {
-      if (name !== "csrf_token") {
-        data[name] = value; // the page-bound token is useless later; the device token counts
+      // The page-bound token is useless later (the device token counts); the address
+      // asked about was for this screen only.
+      if (name !== "csrf_token" && name !== "email_asked") {
+        data[name] = value;
       }
     });
     return data;
@@ -212,6 +404,11 @@ window.KioskSignForm = function (form, settings, go) {
     const errors = check();
     if (errors.length) {
       showErrors(errors);
+      return;
+    }
+    const suggested = addressToAsk();
+    if (suggested) {
+      showSuggestion(suggested);
       return;
     }
     busy = true;

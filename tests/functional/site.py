@@ -312,6 +312,14 @@ def kiosk_sign_form_with_errors(site: Site) -> None:
     site.page.locator(".error-summary").wait_for()
 
 
+def kiosk_sign_form_with_suggestion(site: Site) -> None:
+    """The tablet's script asks "Menade du amira@gmail.com?" before it sends."""
+    site.kiosk_sign_form()
+    resident_types_a_likely_typo(site)
+    site.page.locator("button.kiosk-submit").click()
+    site.page.locator(".suggestion").wait_for()
+
+
 def kiosk_thanks(site: Site) -> None:
     site.enrolled_tablet()
     email = f"amira-{uuid.uuid4().hex[:8]}@example.org"
@@ -361,6 +369,7 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
     ("kiosk-start", kiosk_start),
     ("kiosk-sign-form", kiosk_sign_form),
     ("kiosk-sign-form-with-errors", kiosk_sign_form_with_errors),
+    ("kiosk-sign-form-with-suggestion", kiosk_sign_form_with_suggestion),
     ("kiosk-thanks", kiosk_thanks),
     ("kiosk-volunteer-pin", kiosk_volunteer_pin),
     ("kiosk-volunteer-panel", kiosk_volunteer_panel),

@@ -24,6 +24,7 @@ from initiatives.kiosks import Kiosk
 from initiatives.models import Channel, Initiative, InitiativeState, OutboxMessage, Signature
 
 from ..conftest import create_initiative
+from ..test_email_typos import NOT_TYPOS, TYPOS
 from ..test_signing import ADDRESS_NAMES, NO_ADDRESS, REAL_NAMES
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
@@ -468,7 +469,8 @@ def test_touch_targets_are_at_least_44_pixels(stand, tablet):
     # Measured once the form is all there and styled (the click returns when the page
     # starts to load).
     page.wait_for_url(re.compile(r"/kiosk/sign/sv$"))
-    for element in page.locator("form#sign :is(button, input:not([type=hidden]))").all():
+    # (The "Menade du …?" button is hidden until asked: measured where it is shown.)
+    for element in page.locator("form#sign :is(button, input:not([type=hidden])):visible").all():
         box = element.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 44, box
 
@@ -1260,3 +1262,81 @@ def test_kiosk_screenshots_in_swedish_and_arabic_pass_axe(stand, tablet, artifac
     expect(arabic_line).to_have_text(arabic("Här går det inte att skriva under just nu"))
     assert arabic_line.evaluate("li => getComputedStyle(li).direction") == "rtl"
     look("closed-sv")
+
+
+# --- "Menade du …?" at the stand --------------------------------------------------------
+
+
+def test_the_tablets_script_suggests_exactly_what_the_server_does(stand, tablet):
+    """The script's rule, with the lists the sign screen carries, gives the server's
+    answer for every address of the server's own table."""
+    server = stand()
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+    page.get_by_role("link", name="Svenska", exact=True).click()
+    page.wait_for_function("() => window.KioskEmailTypos !== undefined")
+    table = [*TYPOS, *((address, None) for address in NOT_TYPOS)]
+    answers = page.evaluate(
+        """(addresses) => {
+          const data = document.querySelector('#email').dataset;
+          const rule = {
+            providers: data.suggestProviders.split(' '),
+            lookalikes: data.suggestLookalikes.split(' '),
+            nameEditsFrom: Number(data.suggestNameEditsFrom),
+          };
+          return addresses.map((a) => KioskEmailTypos.suggestion(a, rule));
+        }""",
+        [address for address, _ in table],
+    )
+    assert dict(zip([a for a, _ in table], answers, strict=True)) == dict(table)
+
+
+def test_an_arabic_signer_offline_is_asked_about_a_typo_and_takes_the_suggestion(
+    stand, tablet, artifacts
+):
+    """Offline, the script asks before it queues: the question over the form in Arabic,
+    focused, the address left to right; her tap on the suggestion queues amira@gmail.com,
+    which arrives when the network returns.  The next signer keeps his typed address by
+    pressing Skriv under again."""
+    server = stand(texts=AMIRALSGATAN_SV_AR)
+    page = tablet.new_page()
+    volunteer_enrols_tablet(page, server, organiser_creates_kiosk(server))
+    tablet_is_ready(page)
+
+    tablet.set_offline(True)
+    resident_signs_at_stand(page, "Amira Hassan", "amira@gmial.com", "العربية")
+    box = page.locator(".suggestion")
+    expect(box).to_be_visible()
+    expect(box).to_be_focused()
+    question = translated("ar", "Menade du %(address)s?")
+    assert page.locator("#email-suggestion").inner_text() == question % {
+        "address": "amira@gmail.com"
+    }
+    ltr = page.locator("#email-suggestion span[dir=ltr]")
+    assert ltr.inner_text() == "amira@gmail.com"
+    assert page.locator("#email").get_attribute("aria-describedby") == "email-hint email-suggestion"
+    assert page.locator("#email").input_value() == "amira@gmial.com"  # kept as typed
+    take = page.locator("[data-suggestion-take]").bounding_box()
+    assert take["height"] >= 44 and take["width"] >= 44, take
+    page.screenshot(path=str(artifacts / "kiosk-suggestion-ar-offline.png"))
+    no_axe_violations(page)
+
+    page.locator("[data-suggestion-take]").click()
+    page.wait_for_url(re.compile(r"/kiosk/saved/ar"))
+    page.get_by_role("heading", name="Välj språk för att skriva under").wait_for()
+    assert "gmial" not in everything_on_screen(page) and "gmail" not in everything_on_screen(page)
+    tablet.set_offline(False)
+    queue_drains(page)
+
+    resident_signs_at_stand(page, "Hodan Ali", "hodan@hotmail.con")
+    expect(page.locator(".suggestion")).to_be_visible()
+    page.locator("button.kiosk-submit").click()
+    page.wait_for_url(re.compile(r"/kiosk/thanks/sv"))
+
+    with server.app.app_context():
+        from initiatives.crypto import crypto
+
+        box_ = crypto()
+        emails = sorted(box_.decrypt(row.email_enc) for row in kiosk_signatures(server))
+    assert emails == ["amira@gmail.com", "hodan@hotmail.con"]
