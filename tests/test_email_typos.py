@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from initiatives.email_typos import LOOKALIKES, PROVIDERS, distance, suggestion
+from initiatives.email_typos import LOOKALIKES, PROVIDERS, distance, suggestion, within_one
 
 # Also the tablet script's table (tests/functional/test_kiosk_browser.py): the same answers.
 TYPOS = [
@@ -137,3 +137,15 @@ def test_no_look_alike_is_itself_a_provider() -> None:
 def test_distance_counts_a_swap_of_two_letters_as_one_edit(a: str, b: str, edits: int) -> None:
     assert distance(a, b) == edits
     assert distance(b, a) == edits
+
+
+WORDS = ["", "a", "ab", "ba", "abc", "acb", "bac", "gmail", "gmial", "gmai", "gmaill", "gnail",
+         "gamil", "hotmail", "hotmial", "outlook", "outlok", "com", "con", "co", "cmo", "se",
+         "sr", "s", "me", "msn", "example", "aab", "aba", "abab", "baba"]  # fmt: skip
+
+
+@pytest.mark.parametrize("a", WORDS)
+def test_within_one_agrees_with_the_full_distance(a: str) -> None:
+    """The one-pass check the rule uses agrees with the edit distance on every pair."""
+    for b in WORDS:
+        assert within_one(a, b) is (distance(a, b) <= 1), (a, b)
