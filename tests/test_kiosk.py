@@ -496,6 +496,9 @@ def test_an_open_start_screen_offers_languages_not_a_closed_notice(app, make_ini
     make_initiative()
     page = enrolled_tablet(app).client.get("/kiosk").get_data(as_text=True)
     assert "kiosk-closed-languages" not in page and 'class="kiosk-language"' in page
+    # What it is called everywhere else: "Medborgarförslag" is the city's former, other
+    # instrument.
+    assert "Malmöinitiativ till Tekniska nämnden" in page and "Medborgarförslag" not in page
 
 
 def test_a_kiosk_signs_only_for_its_assigned_initiatives(app, make_initiative):
