@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import date, timedelta
+from html import unescape
 from urllib.parse import unquote
 
 import flask_babel
@@ -384,6 +385,41 @@ def test_published_text_cannot_be_edited_only_amended(app):
     )
     assert locked.status_code == 409
     assert _get(app).threshold == 2
+
+
+def test_a_published_initiatives_locked_settings_are_shown_not_offered_as_fields(
+    app, make_initiative
+):
+    """After publishing, the address, number, period and committee cannot change: they
+    are shown as text, not as fields that take a change only to refuse it on saving.  The
+    form still sends them as they are (hidden), so a page opened before publishing, whose
+    fields were changed, is still refused (409) rather than saved without them."""
+    make_initiative(threshold=150, official_url="https://malmo.se/gammal")
+    client = logged_in(app)
+    settings = "/admin/initiatives/amiralsgatan/settings"
+    html = client.get(settings).get_data(as_text=True)
+    start = html.index('<form method="post" novalidate class="narrow">')
+    form = html[start : html.index("</form>", start)]
+    for name in ("slug", "threshold", "period_months", "target_body"):
+        assert re.search(rf'<input[^>]*name="{name}"[^>]*type="hidden"', form) or re.search(
+            rf'<input[^>]*type="hidden"[^>]*name="{name}"', form
+        ), name
+        assert not re.search(rf'<(input|select)(?![^>]*type="hidden")[^>]*name="{name}"', form)
+    shown = " ".join(html.split())
+    assert "/i/amiralsgatan" in shown and "150" in shown and "Tekniska nämnden" in shown
+    # What the page sends as it is: the link changes, the rest stays.
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value:
+            fields[name.group(1)] = unescape(value.group(1))
+    fields.pop("csrf_token")
+    assert fields["threshold"] == "150" and fields["slug"] == "amiralsgatan"
+    sent = post_form(
+        client, settings, settings, **(fields | {"official_url": "https://malmo.se/ny"})
+    )
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:500]
+    assert _get(app).official_url == "https://malmo.se/ny" and _get(app).threshold == 150
 
 
 def test_refusals_in_every_state(app, make_initiative):
@@ -914,8 +950,10 @@ def test_the_address_hint_names_the_initiatives_own_address_and_the_rules(app, m
     new = hint("/admin/initiatives/new")
     assert "till exempel /i/amiralsgatan" in new
     assert "små bokstäver a–z, siffror och bindestreck" in new
-    settings = hint("/admin/initiatives/bankar-ortagardstorget/settings")
-    assert "/i/bankar-ortagardstorget" in settings and "amiralsgatan" not in settings
+    # Published, the address is shown as it is (no field, so no hint).
+    settings = client.get("/admin/initiatives/bankar-ortagardstorget/settings")
+    html = settings.get_data(as_text=True)
+    assert "<dd>/i/bankar-ortagardstorget</dd>" in html and "amiralsgatan" not in html
     make_initiative("parken", state=InitiativeState.DRAFT)
     draft = hint("/admin/initiatives/parken/settings")
     assert "/i/parken" in draft and "små bokstäver a–z, siffror och bindestreck" in draft
