@@ -76,8 +76,13 @@ def word_boxes(pdf: bytes, tmp_path: Path) -> list[tuple[str, float, float, floa
     """(word, xMin, yMin, xMax, yMax) in points for every word poppler finds."""
     source = tmp_path / "boxes.pdf"
     source.write_bytes(pdf)
+    return _words(source)
+
+
+def _words(pdf: Path) -> list[tuple[str, float, float, float, float]]:
+    """``word_boxes`` of a PDF file."""
     html = subprocess.run(
-        [poppler("pdftotext"), "-bbox", str(source), "-"], check=True, capture_output=True
+        [poppler("pdftotext"), "-bbox", str(pdf), "-"], check=True, capture_output=True
     ).stdout.decode()
     number = r'"([\d.]+)"'
     pattern = rf"<word xMin={number} yMin={number} xMax={number} yMax={number}>([^<]*)</word>"
@@ -96,3 +101,20 @@ def qr_boxes(image: Image.Image, dpi: int) -> list[tuple[float, float, float, fl
         xs, ys = [p.x * 72 / dpi for p in points], [p.y * 72 / dpi for p in points]
         boxes.append((min(xs), min(ys), max(xs), max(ys)))
     return boxes
+
+
+def words_past_the_margin(pdf: Path, margin: float = 15) -> list[str]:
+    """Words that reach into the left or right margin (``margin`` mm) of an A4 page."""
+    left, right = margin * 72 / 25.4 - 1, (210 - margin) * 72 / 25.4 + 1
+    return [word for word, x0, _, x1, _ in _words(pdf) if x0 < left or x1 > right]
+
+
+def words_drawn_over_others(pdf: Path) -> list[tuple[str, str]]:
+    """Pairs of words on one line whose boxes overlap: text drawn over other text."""
+    words = [(w, x0, (y0 + y1) / 2, x1) for w, x0, y0, x1, y1 in _words(pdf)]
+    return [
+        (a, b)
+        for n, (a, ax0, ay, ax1) in enumerate(words)
+        for b, bx0, by, bx1 in words[n + 1 :]
+        if abs(ay - by) < 4 and min(ax1, bx1) - max(ax0, bx0) > 0.5
+    ]

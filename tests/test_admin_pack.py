@@ -27,7 +27,13 @@ from initiatives.pdf import is_rtl, strip_bidi_marks
 
 from .admin_helpers import logged_in, post_form
 from .conftest import skip_or_fail
-from .print_tools import as_poppler_reads, pdf_text, word_boxes
+from .print_tools import (
+    as_poppler_reads,
+    pdf_text,
+    word_boxes,
+    words_drawn_over_others,
+    words_past_the_margin,
+)
 
 SWEDISH = "Åsa Öberg"
 ARABIC = "أمينة حسن"
@@ -555,20 +561,6 @@ def test_a_name_stored_with_direction_controls_is_listed_without_them(
     assert "nassaH arimA" in html and "\u202e" not in html
 
 
-def _words_past_the_margin(pdf: Path) -> list[str]:
-    """Words whose right edge lies beyond the right margin (15 mm) of an A4 page."""
-    out = subprocess.run(
-        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    limit = (210 - 15) * 72 / 25.4 + 1
-    return [
-        word
-        for x_max, word in re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)"'
-                                      r' yMax="[\d.]+">([^<]*)</word>', out)
-        if float(x_max) > limit
-    ]  # fmt: skip
-
-
 def test_the_list_header_wraps_long_notes_and_titles_within_the_page(
     app, make_initiative, tmp_path, poppler
 ):
@@ -602,7 +594,7 @@ def test_the_list_header_wraps_long_notes_and_titles_within_the_page(
     assert "namnen står som ”(anonymiserad)”, antalen är oförändrade." in text
     assert title in text
     assert "3 bekräftade underskrifter" in text
-    assert _words_past_the_margin(pdf) == []
+    assert words_past_the_margin(pdf) == []
 
 
 # A committee's name as long as the field takes (200 characters).
@@ -637,8 +629,8 @@ def test_every_page_of_the_cover_letter_says_what_it_is_and_its_number(
         alone = tmp_path / f"cover-{page}.pdf"
         subprocess.run(["pdfseparate", "-f", str(page), "-l", str(page), str(pdf), str(alone)],
                        check=True)  # fmt: skip
-        assert _words_past_the_margin(alone) == [], page
-        assert _words_drawn_over_others(alone) == [], page
+        assert words_past_the_margin(alone) == [], page
+        assert words_drawn_over_others(alone) == [], page
 
 
 def test_export_to_a_folder_that_cannot_be_made_says_so(app, make_initiative, tmp_path):
@@ -725,7 +717,7 @@ def test_a_long_sheet_number_is_printed_whole(app, make_initiative, tmp_path, po
     assert result.exit_code == 0, result.output
     pdf = tmp_path / "list.pdf"
     pdf.write_bytes(zipfile.ZipFile(next(tmp_path.glob("*.zip"))).read("underskrifter.pdf"))
-    assert _words_past_the_margin(pdf) == []
+    assert words_past_the_margin(pdf) == []
     # The "Lista" column alone (its last 20 mm, above the footer), read top to bottom.
     column = subprocess.run(
         ["pdftotext", "-r", "72", "-x", str(round(175 * 72 / 25.4)), "-y", "0",
@@ -1036,25 +1028,6 @@ LONG_ORGANISATIONS = {
 }
 
 
-def _words_drawn_over_others(pdf: Path) -> list[tuple[str, str]]:
-    """Pairs of words on one line whose boxes overlap: text drawn over other text."""
-    out = subprocess.run(
-        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    number = r'"([\d.]+)"'
-    pattern = rf"<word xMin={number} yMin={number} xMax={number} yMax={number}>([^<]*)</word>"
-    words = [
-        (w, float(a), (float(b) + float(d)) / 2, float(c))
-        for a, b, c, d, w in re.findall(pattern, out)
-    ]
-    return [
-        (a, b)
-        for n, (a, ax0, ay, ax1) in enumerate(words)
-        for b, bx0, by, bx1 in words[n + 1 :]
-        if abs(ay - by) < 4 and min(ax1, bx1) - max(ax0, bx0) > 0.5
-    ]
-
-
 @pytest.mark.parametrize("locale", list(LONG_ORGANISATIONS))
 def test_a_long_organisation_name_is_printed_whole_in_the_pack(
     app, make_initiative, tmp_path, poppler, locale
@@ -1069,8 +1042,8 @@ def test_a_long_organisation_name_is_printed_whole_in_the_pack(
     for file, data in files.items():
         pdf = tmp_path / file
         pdf.write_bytes(data)
-        assert _words_past_the_margin(pdf) == [], file
-        assert _words_drawn_over_others(pdf) == [], file
+        assert words_past_the_margin(pdf) == [], file
+        assert words_drawn_over_others(pdf) == [], file
         # The name's letters in their order (poppler reads right-to-left lines back in
         # pieces), on the letterhead and under the greeting, and on the list's one page.
         # Left out what poppler reads into the name's lines: the date beside it on the
@@ -1099,8 +1072,8 @@ def test_the_lists_foot_holds_a_name_of_any_length(app, make_initiative, tmp_pat
         data = archive.read("underskrifter.pdf")
     pdf = tmp_path / "list.pdf"
     pdf.write_bytes(data)
-    assert _words_past_the_margin(pdf) == []
-    assert _words_drawn_over_others(pdf) == []
+    assert words_past_the_margin(pdf) == []
+    assert words_drawn_over_others(pdf) == []
     text = pdf_text(data, tmp_path)
     assert "sida 1 av 1" in text
     if name == SEVENTY:
