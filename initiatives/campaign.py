@@ -123,14 +123,23 @@ def sign_url(initiative: Initiative, tag: str) -> str:
     return f"{page_url(initiative)}?src={quote(tag)}"
 
 
-def short_url(initiative: Initiative) -> str:
-    """The page's address as printed for people who type it: no ``https://``, no tag.
+def printed(url: str) -> str:
+    """``url`` as printed for people who type it: without ``https://``.
 
     Browsers assume https for a typed address, so the scheme is only printed when the
     site does not use it (a development machine).
     """
-    url = page_url(initiative)
     return url.removeprefix("https://") if urlsplit(url).scheme == "https" else url
+
+
+def short_url(initiative: Initiative) -> str:
+    """The page's address as printed for people who type it: no scheme, no tag."""
+    return printed(page_url(initiative))
+
+
+def privacy_url() -> str:
+    """The privacy notice, for printed material that points to it."""
+    return f"{_base_url()}/privacy"
 
 
 # --- counts ------------------------------------------------------------------------------------
