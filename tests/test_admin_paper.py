@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from initiatives import clock, lifecycle, paper, paper_review, signature_states, stats
 from initiatives.crypto import crypto
 from initiatives.extensions import db
-from initiatives.models import AuditEvent, Channel, Initiative, Signature, SignatureState
+from initiatives.models import (
+    AuditEvent,
+    Channel,
+    Initiative,
+    InitiativeState,
+    Signature,
+    SignatureState,
+)
 from initiatives.paper import PaperRow, PaperSheet, Review
 
 from .admin_helpers import decide, form_as_shown, logged_in, post_form
@@ -53,6 +60,16 @@ def _state(app):
             signature_states.confirmed_count(initiative.id),
             stats.dashboard(initiative),
         )
+
+
+def test_the_sheets_page_links_the_blank_sheet_to_print_while_collecting(app, make_initiative):
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    link = 'href="/admin/initiatives/amiralsgatan/campaign/paper-sheet.pdf"'
+    assert link in client.get("/admin/initiatives/amiralsgatan/paper").get_data(as_text=True)
+    make_initiative("stangd", state=InitiativeState.CLOSED, opens_days_ago=100)
+    closed = client.get("/admin/initiatives/stangd/paper").get_data(as_text=True)
+    assert "paper-sheet.pdf" not in closed
 
 
 def test_paper_rows_count_as_their_own_channel(app, make_initiative):

@@ -16,7 +16,9 @@ from ..crypto import crypto
 from ..extensions import db
 from ..lifecycle import TransitionError, local_date
 from ..models import Initiative
+from ..qr import printable
 from . import actor, bp
+from .campaign import published
 from .forms import (
     PaperRowCorrectionForm,
     PaperRowForm,
@@ -40,6 +42,8 @@ def _sheets_page(
         form=form,
         to_review=review_rules.review_count(initiative.id),
         problem=problem,
+        # The blank sheet to print (admin.campaign): while the collection takes signatures.
+        sheet_printable=published(initiative) and printable(initiative),
     ), status
 
 
