@@ -376,24 +376,31 @@ PAGES: list[tuple[str, Callable[[Site], None]]] = [
 ]
 
 
+# Where each of the strings starts, left to right on the screen, in the first text node
+# of the element (ranges measure the laid-out text, whatever the direction).
+TEXT_X = """(element, words) => {
+  const n = element.firstChild;
+  return words.map((s) => {
+    const r = document.createRange();
+    const i = n.data.indexOf(s);
+    r.setStart(n, i);
+    r.setEnd(n, i + s.length);
+    return r.getBoundingClientRect().x;
+  });
+}"""
+
+
+def reads_in_order(locator: Any, *words: str) -> bool:
+    """Whether ``words`` are laid out left to right in that order inside ``locator``'s
+    text, as an address or a postcode must be inside right-to-left text."""
+    positions = locator.evaluate(TEXT_X, list(words))
+    return positions == sorted(positions) and len(set(positions)) == len(positions)
+
+
 def postcode_reads_in_order(page: Any, selector: str = "#postcode-hint") -> bool:
     """Inside right-to-left text the postcode (the example by default) still reads
     212 14, not 14 212."""
-    positions = page.evaluate(
-        """(selector) => {
-          const n = document.querySelector(selector).firstChild;
-          const at = (s) => {
-            const r = document.createRange();
-            const i = n.data.indexOf(s);
-            r.setStart(n, i);
-            r.setEnd(n, i + s.length);
-            return r.getBoundingClientRect().x;
-          };
-          return [at('212'), at('14')];
-        }""",
-        selector,
-    )
-    return positions[0] < positions[1]
+    return reads_in_order(page.locator(selector), "212", "14")
 
 
 def describe(violations: list[dict[str, Any]]) -> str:

@@ -21,6 +21,7 @@ from .site import (
     describe,
     initiative,
     privacy,
+    reads_in_order,
     sign_form_with_errors,
     sign_form_with_suggestion,
 )
@@ -235,20 +236,7 @@ def test_amira_is_asked_about_a_typo_in_arabic_on_her_phone_and_takes_the_sugges
     address = question.locator("span[dir=ltr]")
     assert address.evaluate("(e) => getComputedStyle(e).direction") == "ltr"
     # Left to right: "amira" starts left of "gmail.com" (right to left they swap).
-    order = address.evaluate(
-        """(span) => {
-          const n = span.firstChild;
-          const at = (s) => {
-            const r = document.createRange();
-            const i = n.data.indexOf(s);
-            r.setStart(n, i);
-            r.setEnd(n, i + s.length);
-            return r.getBoundingClientRect().x;
-          };
-          return [at('amira'), at('gmail.com')];
-        }"""
-    )
-    assert order[0] < order[1], order
+    assert reads_in_order(address, "amira", "gmail.com")
     # The question is on the screen, whole, the signer taken to it.
     shown = box.bounding_box()
     assert shown["y"] >= 0 and shown["y"] + shown["height"] <= PHONE["height"], shown
