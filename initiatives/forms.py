@@ -123,8 +123,11 @@ class SignForm(FlaskForm):
     website = StringField(_l("Lämna det här fältet tomt"), validators=[Optional()])
     # "Menade du …?" (email_typos): the address the signer was asked about, so that it is
     # not asked again, and the value of the button that takes the suggestion instead.
-    email_asked = HiddenField(validators=[Optional(), Length(max=254)])
-    email_suggested = StringField(validators=[Optional(), Length(max=254)])
+    # Neither is refused: an address asked about that is not the one typed means nothing
+    # was asked, and a suggestion taken is the address, checked as one (``chosen_address``);
+    # their own errors would name a hidden field and a button, which no message points to.
+    email_asked = HiddenField()
+    email_suggested = StringField()
 
     def address_to_ask(self) -> str | None:
         """The address to suggest for the one typed, if it looks like a typo that was

@@ -82,6 +82,40 @@ def test_a_long_name_of_letters_and_dots_is_refused_for_its_length_at_once(
     assert stored(app) == 1
 
 
+# "Menade du …?" (email_typos): two fields only our own page fills in, the address asked
+# about and the value of the suggestion's button.
+QUESTION = 'Menade du <span dir="ltr">amira@gmail.com</span>?'
+
+
+@pytest.mark.parametrize("asked", ["a" * 300, "\x00", "amira@gmial.com\x00", "\ufffd"])
+def test_a_forged_address_asked_about_counts_as_not_asked(app, client, one_signature, asked):
+    """It only remembers that the address was asked about: a value no page sends (too
+    long, a control character) means that nothing was asked, not a 400 naming nothing
+    (it is a hidden field, which no message points to)."""
+    response = post(client, email="amira@gmial.com", email_asked=asked)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert QUESTION in html
+    assert 'name="email_asked" type="hidden" value="amira@gmial.com"' in html
+    assert post(client, email="amira2@example.org", email_asked=asked).status_code == 303
+    assert stored(app) == 2
+
+
+def test_a_forged_suggestion_is_checked_as_the_address_or_left_aside(app, client, one_signature):
+    """Taken (the address typed is the one asked about), the button's value is the
+    address and gets its checks and messages; else it is not looked at, as after the
+    signer changed the address.  Never a message of its own linking to no field."""
+    taken = post(
+        client, email="amira@gmial.com", email_asked="amira@gmial.com", email_suggested="a" * 300
+    )
+    assert taken.status_code == 400
+    html = taken.get_data(as_text=True)
+    assert html.count("E-postadressen får vara högst 254 tecken.") >= 2
+    assert "#email_suggested" not in html
+    assert post(client, email="amira2@example.org", email_suggested="a" * 300).status_code == 303
+    assert stored(app) == 2
+
+
 @pytest.mark.parametrize("name", [b"%FF%FE%FDAmira", b"\xff\xfeAmira", b"Ami%C3ra"])
 def test_invalid_utf8_is_refused(app, client, one_signature, name):
     token = csrf_token(client, "/i/amiralsgatan")

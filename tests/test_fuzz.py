@@ -67,7 +67,10 @@ content_types = st.one_of(
     header_texts,
 )
 bodies = st.one_of(st.binary(max_size=2000), oversized.map(str.encode))
-SIGN_FIELDS = ["name", "email", "postcode", "resident", "consent", "src", "website", "csrf_token"]
+SIGN_FIELDS = [
+    *("name", "email", "postcode", "resident", "consent", "src", "website", "csrf_token"),
+    *("email_asked", "email_suggested"),
+]
 
 
 def check(response) -> None:
