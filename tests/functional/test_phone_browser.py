@@ -250,3 +250,27 @@ def test_amira_is_asked_about_a_typo_in_arabic_on_her_phone_and_takes_the_sugges
     with site.app.app_context():
         emails = [crypto().decrypt(s.email_enc) for s in db.session.scalars(sa.select(Signature))]
     assert "amira@gmail.com" in emails and "amira@gmial.com" not in emails
+
+
+def test_enter_after_the_question_signs_with_the_address_as_typed(open_site):
+    """Asked "Menade du …?", a signer who keeps her address and presses Enter (or Go on a
+    phone's keyboard) signs with what she typed.  Enter presses a form's first submit
+    button, which was the suggestion's: her name and the initiative would have gone to
+    a stranger's inbox at the suggested address."""
+    import sqlalchemy as sa
+
+    from initiatives.crypto import crypto
+    from initiatives.extensions import db
+    from initiatives.models import Signature
+
+    def stored(app) -> list[str]:  # the site may hold earlier tests' signatures
+        with app.app_context():
+            rows = db.session.scalars(sa.select(Signature).order_by(Signature.id))
+            return [crypto().decrypt(s.email_enc) for s in rows]
+
+    site = open_site("sv", **PHONE)
+    before = stored(site.app)
+    sign_form_with_suggestion(site)
+    site.page.locator("#postcode").press("Enter")
+    site.page.wait_for_url(re.compile(r"/thanks$"))
+    assert stored(site.app)[len(before) :] == ["amira@gmial.com"]
