@@ -151,8 +151,9 @@ def chosen_address(formdata: MultiDict) -> MultiDict:
     its button was pressed, so that it goes through the same checks.
 
     Only while the typed address is the one asked about: an address changed after the
-    question (and sent with Enter, which presses the first button, the suggestion's)
-    is checked as typed."""
+    question is checked as typed, whichever button sent it.  (Enter in a field presses
+    the form's first submit button, a nameless one before the suggestion's: see
+    templates/signing/_suggestion.html.)"""
     suggested = formdata.get("email_suggested")
     if not suggested or not same_address(formdata.get("email_asked"), formdata.get("email")):
         return formdata

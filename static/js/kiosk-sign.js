@@ -289,7 +289,7 @@ window.KioskSignForm = function (form, settings, go) {
 
   // The suggestion's button: its address in the field (seen, and checked as typed), as
   // long as the field still holds the address asked about.  (Enter in a field presses
-  // the form's first button, this one, when it is shown: as on the server.)
+  // the form's first submit button, the nameless one before this: the address as typed.)
   if (suggestionBox) {
     suggestionBox.querySelector("[data-suggestion-take]").addEventListener("click", function () {
       const take = this;
