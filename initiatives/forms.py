@@ -115,7 +115,9 @@ class SignForm(FlaskForm):
         validators=[DataRequired(_l("Vi behöver ditt samtycke för att ta emot underskriften."))],
     )
     # Where the signer came from (?src= on the link or QR code); checked by the view.
-    src = HiddenField(validators=[Optional(), Length(max=32)])
+    # Not refused however long: a value that is none of the initiative's tags is simply
+    # not recorded (``campaign.known_tag``); an error on a hidden field would show nowhere.
+    src = HiddenField()
     # The SHA-256 of the text the page showed: a correction made while the signer read it
     # must not be recorded as what they signed.  Checked by the view, never refused.
     text_version = HiddenField()

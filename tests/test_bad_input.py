@@ -116,6 +116,18 @@ def test_a_forged_suggestion_is_checked_as_the_address_or_left_aside(app, client
     assert stored(app) == 2
 
 
+def test_a_made_up_campaign_tag_of_any_length_is_not_recorded_and_not_refused(
+    app, client, one_signature
+):
+    """``?src=`` is copied into the form: a made-up value is simply not recorded (the
+    tags are the initiative's own).  One over 32 characters got a bare 400 whose error
+    was on a hidden field, shown nowhere."""
+    assert post(client, email="amira2@example.org", src="x" * 300).status_code == 303
+    with app.app_context():
+        tags = db.session.scalars(sa.select(Signature.source_tag)).all()
+    assert stored(app) == 2 and set(tags) == {None}
+
+
 @pytest.mark.parametrize("name", [b"%FF%FE%FDAmira", b"\xff\xfeAmira", b"Ami%C3ra"])
 def test_invalid_utf8_is_refused(app, client, one_signature, name):
     token = csrf_token(client, "/i/amiralsgatan")
