@@ -61,7 +61,8 @@ DECLARATION = (
 PRIVACY = (
     "Personuppgiftsansvarig är {organisation}, {email}. Vi för in uppgifterna krypterade "
     "och använder dem bara för det här initiativet. När initiativet lämnas in får "
-    "{target} en lista med namnen, och den blir en allmän handling som vem som helst kan "
+    "{target} en lista med namn (hela eller förkortade), postnummerområde och datum, och "
+    "den blir en allmän handling som vem som helst kan "
     "begära att få läsa. Vill du återkalla din underskrift innan dess, skriv till {email}. "
     "Skriv inte ditt personnummer: det behövs inte. Mer om hur vi hanterar uppgifterna: "
     "{privacy}"

@@ -136,7 +136,8 @@ def test_the_sheet_holds_what_a_signer_and_an_organiser_need(
         # Who processes the data, the full notice, and where the list goes.
         "Personuppgiftsansvarig är Rosengård Samverkan, kontakt@example.org",
         "http://localhost/privacy",
-        "får Tekniska nämnden en lista med namnen",
+        # As the public notice says it: no more is handed in than that.
+        "får Tekniska nämnden en lista med namn (hela eller förkortade), postnummerområde",
         "allmän handling",
         # Signing online instead: the address to type as well as the code.
         "Vill du hellre skriva under på webben? Skanna QR-koden",
