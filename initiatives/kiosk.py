@@ -387,17 +387,37 @@ SCREEN_SETTINGS = (
 )
 
 
+# What the tablet's cached screens are made of besides the database: their templates and
+# those they include, the scripts and styles, and the translations' sources.
+SHELL_SOURCES = (
+    "templates/kiosk/*.html",
+    "templates/signing/_*.html",
+    "templates/pages/_privacy_notice.html",
+    "templates/macros/*.html",
+    "static/**/*.[jc]s*",
+    "initiatives/translations/*/LC_MESSAGES/messages.po",
+)
+
+
+def sources_digest(root: Path) -> str:
+    """A digest of the contents of ``SHELL_SOURCES`` under ``root``.
+
+    Contents, not modification times: the same on every instance of one release (behind
+    one proxy, times that differ between instances made a tablet download every screen
+    again as its requests alternated), and changed by any release that changes what a
+    screen shows, a template a kiosk screen includes (the proposal's text, the form
+    macros) or a translation among them; the stamp used to miss those."""
+    digest = hashlib.sha256()
+    for path in sorted({path for pattern in SHELL_SOURCES for path in root.glob(pattern)}):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 @cache
 def _build_stamp() -> str:
-    """Changes when the kiosk's templates or scripts change (a new release)."""
-    root = SERVICE_WORKER.parent.parent.parent
-    files = [
-        *(root / "templates" / "kiosk").glob("*.html"),
-        root / "templates" / "pages" / "_privacy_notice.html",
-        root / "templates" / "signing" / "_suggestion.html",
-        *(root / "static").rglob("*.[jc]s*"),
-    ]
-    return str(max((f.stat().st_mtime_ns for f in files), default=0))
+    """Changes when what the kiosk's screens are built from changes (a new release)."""
+    return sources_digest(SERVICE_WORKER.parent.parent.parent)
 
 
 def shell_version(kiosk: kiosks.Kiosk) -> str:

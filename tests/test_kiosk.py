@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import uuid
 import zipfile
@@ -1344,3 +1345,30 @@ def test_the_script_s_sends_are_not_asked_again(app, make_initiative):
     [row] = kiosk_rows(app)
     with app.app_context():
         assert crypto().decrypt(row.email_enc) == "amira@gmial.com"
+
+
+def test_the_tablets_build_stamp_follows_contents_not_file_times(tmp_path):
+    """The stamp that makes tablets fetch their offline screens again changes with what
+    the screens are built from, the templates they include among it, and not with a
+    file's time: two instances of one release behind one proxy give the same stamp."""
+    files = {
+        "templates/kiosk/sign.html": "{% include 'signing/_text.html' %}",
+        "templates/signing/_text.html": "<h1>{{ text.title }}</h1>",
+        "templates/macros/forms.html": "{% macro field() %}{% endmacro %}",
+        "static/js/kiosk.js": "'use strict';",
+        "initiatives/translations/ar/LC_MESSAGES/messages.po": 'msgid "Ja"\nmsgstr "نعم"\n',
+        "templates/admin/dashboard.html": "not on a tablet",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    stamp = kiosk_module.sources_digest(tmp_path)
+    for name in files:  # another machine's copy: new times, same contents
+        os.utime(tmp_path / name, (1, 1))
+    assert kiosk_module.sources_digest(tmp_path) == stamp
+    (tmp_path / "templates/admin/dashboard.html").write_text("changed", encoding="utf-8")
+    assert kiosk_module.sources_digest(tmp_path) == stamp
+    for name in list(files)[:5]:
+        before = kiosk_module.sources_digest(tmp_path)
+        (tmp_path / name).write_text(files[name] + " ", encoding="utf-8")
+        assert kiosk_module.sources_digest(tmp_path) != before, name
