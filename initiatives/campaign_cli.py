@@ -15,7 +15,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import force_locale
 
-from . import campaign, printing, qr
+from . import campaign, paper_sheet, printing, qr
 from .extensions import db
 from .models import Initiative
 from .printing_layout import SHEETS
@@ -106,7 +106,8 @@ def stats_command(slug: str) -> None:
 @click.option("--src", "tag", help="Campaign tag for every QR code (default: poster, flyer).")
 @with_appcontext
 def print_command(slug: str, out: Path, tag: str | None) -> None:
-    """Write the A4 poster, the A6 flyer and four flyers on an A4 sheet as PDF."""
+    """Write the A4 poster, the A6 flyer, four flyers on an A4 sheet and the blank A4
+    paper signature sheet as PDF."""
     initiative = _initiative(slug)
     known = campaign.tags(initiative)
     if tag is not None and campaign.known_tag(initiative, tag) is None:
@@ -125,6 +126,13 @@ def print_command(slug: str, out: Path, tag: str | None) -> None:
         path = out / qr.file_name(initiative, sheet, chosen)
         path.write_bytes(printing.render(printing.material(initiative, chosen), sheet))
         click.echo(str(path))
+    # The paper sheet's code leads to the page as the screen's does (the admin's default).
+    chosen = campaign.known_tag(initiative, tag) or campaign.SCREEN_TAG
+    if chosen not in known:
+        raise click.ClickException(f"{slug} has no tag {chosen!r}: add it with `tags add`")
+    path = out / paper_sheet.file_name(initiative, chosen)
+    path.write_bytes(paper_sheet.render(paper_sheet.content(initiative, chosen)))
+    click.echo(str(path))
 
 
 def register(app: Flask) -> None:

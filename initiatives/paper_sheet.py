@@ -88,6 +88,12 @@ class SheetContent:
     issued: str
 
 
+def file_name(initiative: Initiative, tag: str) -> str:
+    """``<slug>-papperslista-a4[-<tag>].pdf``: no suffix for the screen's own tag."""
+    suffix = "" if tag == campaign.SCREEN_TAG else f"-{tag}"
+    return f"{initiative.slug}-papperslista-a4{suffix}.pdf"
+
+
 def content(initiative: Initiative, tag: str) -> SheetContent:
     """What goes on the sheet of ``initiative``, with a QR code for ``tag``."""
     config = current_app.config

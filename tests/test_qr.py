@@ -302,10 +302,14 @@ def test_print_command_writes_poster_and_flyers(app, make_initiative, tmp_path):
     assert written == [
         "amiralsgatan-flyer-a6.pdf",
         "amiralsgatan-flyers-4-on-a4.pdf",
+        "amiralsgatan-papperslista-a4.pdf",
         "amiralsgatan-poster-a4.pdf",
     ]
     poster = (out / "amiralsgatan-poster-a4.pdf").read_bytes()
     assert decode(rasterise(poster, tmp_path, dpi=100)) == [f"{URL}?src=poster"]
+    # The blank paper signature sheet too, as the admin's campaign page gives it.
+    sheet = (out / "amiralsgatan-papperslista-a4.pdf").read_bytes()
+    assert decode(rasterise(sheet, tmp_path, dpi=150)) == [f"{URL}?src=qr"]
 
     tagged = app.test_cli_runner().invoke(
         args=["print", "amiralsgatan", "--out", str(out), "--src", "stand"]
@@ -313,6 +317,8 @@ def test_print_command_writes_poster_and_flyers(app, make_initiative, tmp_path):
     assert tagged.exit_code == 0, tagged.output
     flyer = (out / "amiralsgatan-flyer-a6-stand.pdf").read_bytes()
     assert decode(rasterise(flyer, tmp_path, dpi=150)) == [f"{URL}?src=stand"]
+    sheet = (out / "amiralsgatan-papperslista-a4-stand.pdf").read_bytes()
+    assert decode(rasterise(sheet, tmp_path, dpi=150)) == [f"{URL}?src=stand"]
 
     refused = app.test_cli_runner().invoke(
         args=["print", "amiralsgatan", "--out", str(out), "--src", "nope"]

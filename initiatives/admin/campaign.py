@@ -105,8 +105,7 @@ def campaign_paper_sheet(slug: str) -> Any:
     response = Response(
         paper_sheet.render(paper_sheet.content(initiative, tag)), mimetype="application/pdf"
     )
-    suffix = "" if tag == campaign.SCREEN_TAG else f"-{tag}"
     response.headers.set(
-        "Content-Disposition", "inline", filename=f"{initiative.slug}-papperslista-a4{suffix}.pdf"
+        "Content-Disposition", "inline", filename=paper_sheet.file_name(initiative, tag)
     )
     return response
