@@ -72,6 +72,23 @@ def test_the_sheets_page_links_the_blank_sheet_to_print_while_collecting(app, ma
     assert "paper-sheet.pdf" not in closed
 
 
+def test_the_next_row_starts_with_the_date_of_the_row_typed_before(app, make_initiative):
+    """A sheet signed over several days is typed row after row in signing order: the
+    next row's date starts as the last row's, not the sheet's, which had to be typed
+    again on every row after the first day."""
+    make_initiative(opens_days_ago=10)
+    client = logged_in(app, role="organiser")
+    sheet = _sheet(client)
+
+    def date_field() -> str:
+        html = client.get(sheet).get_data(as_text=True)
+        return re.search(r'<input[^>]*name="signed_on"[^>]*>', html).group(0)
+
+    assert f'value="{_today()}"' in date_field()  # no row yet: the sheet's date
+    assert _row(client, sheet, "Åsa Öberg", signed_on=_days_ago(3)).status_code == 302
+    assert f'value="{_days_ago(3)}"' in date_field()
+
+
 def test_paper_rows_count_as_their_own_channel(app, make_initiative):
     make_initiative(opens_days_ago=10)
     client = logged_in(app, role="organiser")

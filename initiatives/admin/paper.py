@@ -119,7 +119,12 @@ def _sheet_page(
         )
         for row in sheet.rows
     ]
-    form = form or PaperRowForm(formdata=None, signed_on=sheet.collected_on)
+    # The next row's date starts as the last row's (a sheet signed over several days is
+    # typed in signing order), or the sheet's for its first row.
+    last = sheet.rows[-1].signature.confirmed_at if sheet.rows else None
+    form = form or PaperRowForm(
+        formdata=None, signed_on=local_date(last) if last else sheet.collected_on
+    )
     return render_template(
         "admin/paper_sheet.html",
         initiative=initiative,
